@@ -212,7 +212,7 @@ async fn caller_sends_from_another_task_after_the_method_returned() {
         invocation("1", "Later", json!(["from a task"])),
     )
     .await;
-    let mut got = vec![recv(&mut socket).await, recv(&mut socket).await];
+    let mut got = [recv(&mut socket).await, recv(&mut socket).await];
     got.sort_by_key(|m| m["type"].as_u64());
     assert_eq!(
         got[0],
