@@ -227,7 +227,7 @@ async fn handshake<T: Transport>(
         tokio::select! {
             _ = &mut deadline => {
                 tracing::warn!(connection_id = %conn.id, "handshake not completed within {:?} (HubOptions::handshake_timeout)", options.handshake_timeout);
-                finish_without_handshake(&hub, &conn, token, transport).await;
+                finish_without_handshake(hub, conn, token, transport).await;
                 return None;
             }
             frame = transport.recv() => match frame {
@@ -238,7 +238,7 @@ async fn handshake<T: Transport>(
                     }
                     if records.pending_len() > options.max_receive_message_size {
                         tracing::warn!(connection_id = %conn.id, "handshake larger than the maximum receive message size");
-                        finish_without_handshake(&hub, &conn, token, transport).await;
+                        finish_without_handshake(hub, conn, token, transport).await;
                         return None;
                     }
                 }
@@ -260,7 +260,7 @@ async fn handshake<T: Transport>(
             let mut out = Vec::new();
             protocol::write_handshake_response(&mut out, Some(&e.0));
             let _ = transport.send(out).await;
-            finish_without_handshake(&hub, &conn, token, transport).await;
+            finish_without_handshake(hub, conn, token, transport).await;
             return None;
         }
     };
