@@ -93,6 +93,22 @@ async fn recv_opt<T: Transport>(t: &mut Option<T>) -> Result<Inbound, TransportE
     }
 }
 
+/// The next finished invocation or stream; never resolves while none runs.
+async fn next_finished(
+    running: &mut Option<FuturesUnordered<BoxFuture<'static, Finished>>>,
+) -> Option<Finished> {
+    match running {
+        Some(set) if !set.is_empty() => {
+            let done = set.next().await;
+            if set.is_empty() {
+                *running = None;
+            }
+            done
+        }
+        _ => std::future::pending().await,
+    }
+}
+
 async fn reconnect_opt<T>(r: &mut Option<mpsc::Receiver<T>>, waiting: bool) -> Option<T> {
     match r {
         Some(r) if waiting => r.recv().await,
@@ -112,7 +128,8 @@ struct Connection<T> {
     conn: Arc<ConnectionShared>,
     transport: Option<T>,
     records: RecordBuffer,
-    running: FuturesUnordered<BoxFuture<'static, Finished>>,
+    /// Running invocations and streams; `None` while there are none, so an idle connection holds no set.
+    running: Option<FuturesUnordered<BoxFuture<'static, Finished>>>,
     in_flight: usize,
     waiting: VecDeque<BoxFuture<'static, Finished>>,
     uploads: HashMap<String, mpsc::Sender<Result<Box<RawValue>, String>>>,
@@ -157,7 +174,7 @@ async fn run<T: Transport>(
         conn: conn.clone(),
         transport: Some(transport),
         records,
-        running: FuturesUnordered::new(),
+        running: None,
         in_flight: 0,
         waiting: VecDeque::new(),
         uploads: HashMap::new(),
@@ -175,7 +192,7 @@ async fn run<T: Transport>(
         disconnected_at: None,
     };
     if let Some(provider) = &hub.user_id {
-        *conn.user_id.lock() = provider(&conn.request.headers).map(Arc::from);
+        *conn.user_id.lock() = provider(conn.request.headers()).map(Arc::from);
     }
     let ctx = HubContext {
         conn: conn.clone(),
@@ -196,7 +213,7 @@ async fn run<T: Transport>(
     tracing::debug!(connection_id = %conn.id, stateful, "connected");
     let reason = match Box::pin(c.handle_records(leftover)).await {
         Step::End(reason) => reason,
-        Step::Continue => Box::pin(c.main_loop(reconnects)).await,
+        Step::Continue => c.main_loop(reconnects).await,
     };
     Box::pin(c.shutdown(&reason)).await;
     hub.registry.remove(token.as_deref());
@@ -288,6 +305,12 @@ async fn finish_without_handshake<T: Transport>(
 }
 
 impl<T: Transport> Connection<T> {
+    fn start(&mut self, task: BoxFuture<'static, Finished>) {
+        self.running
+            .get_or_insert_with(FuturesUnordered::new)
+            .push(task);
+    }
+
     async fn main_loop(&mut self, mut reconnects: Option<mpsc::Receiver<T>>) -> DisconnectReason {
         let hub = self.hub.clone();
         let options = &hub.options;
@@ -319,13 +342,13 @@ impl<T: Transport> Connection<T> {
                     self.conn.drain(&mut outbound);
                     Box::pin(self.write_outbound(&mut outbound)).await
                 }
-                Some(done) = self.running.next(), if !self.running.is_empty() => {
+                Some(done) = next_finished(&mut self.running) => {
                     match done {
                         Finished::Invocation => {
                             self.in_flight -= 1;
                             if let Some(next) = self.waiting.pop_front() {
                                 self.in_flight += 1;
-                                self.running.push(next);
+                                self.start(next);
                             }
                         }
                         Finished::Stream(id) => { self.cancels.remove(&id); }
@@ -455,7 +478,6 @@ impl<T: Transport> Connection<T> {
                         self.replay.push_back((self.next_send_seq, bytes));
                         self.next_send_seq += 1;
                     }
-                    self.conn.count_sent();
                 }
                 Outbound::Close(error) => {
                     protocol::write_close(&mut frame, error.as_deref(), false);
@@ -499,7 +521,7 @@ impl<T: Transport> Connection<T> {
         let deadline = Instant::now() + self.hub.options.handshake_timeout;
         while self.in_flight > 0 || !self.waiting.is_empty() {
             let done = tokio::select! {
-                done = self.running.next() => done,
+                done = next_finished(&mut self.running) => done,
                 _ = tokio::time::sleep_until(deadline) => break,
             };
             match done {
@@ -507,7 +529,7 @@ impl<T: Transport> Connection<T> {
                     self.in_flight -= 1;
                     if let Some(next) = self.waiting.pop_front() {
                         self.in_flight += 1;
-                        self.running.push(next);
+                        self.start(next);
                     }
                 }
                 Some(Finished::Stream(id)) => {
@@ -752,7 +774,7 @@ impl<T: Transport> Connection<T> {
                 .boxed();
                 if self.in_flight < self.hub.options.max_parallel_invocations {
                     self.in_flight += 1;
-                    self.running.push(task);
+                    self.start(task);
                 } else {
                     self.waiting.push_back(task);
                 }
@@ -803,7 +825,7 @@ impl<T: Transport> Connection<T> {
                     Finished::Stream(id)
                 }
                 .boxed();
-                self.running.push(task);
+                self.start(task);
             }
             (MethodHandler::Unary(_), true) => self.reply_error(
                 invocation_id.as_deref(),
@@ -819,7 +841,7 @@ impl<T: Transport> Connection<T> {
     async fn shutdown(&mut self, reason: &DisconnectReason) {
         self.conn.close();
         self.hub.lifetime.on_disconnected(&self.conn.id);
-        self.running.clear();
+        self.running = None;
         self.waiting.clear();
         self.uploads.clear();
         self.cancels.clear();

@@ -331,32 +331,14 @@ fn switching(from: TransportKind, to: TransportKind) -> Response {
     )
 }
 
-/// Copies headers into fresh allocations. A plain clone would share `Bytes` with hyper's read buffer and keep
-/// that whole buffer (8 KiB or more) alive for the life of the connection.
-fn detached_headers(headers: &HeaderMap) -> HeaderMap {
-    let mut copy = HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
-        let (Ok(name), Ok(mut fresh)) = (
-            header::HeaderName::from_bytes(name.as_str().as_bytes()),
-            HeaderValue::from_bytes(value.as_bytes()),
-        ) else {
-            continue;
-        };
-        fresh.set_sensitive(value.is_sensitive());
-        copy.append(name, fresh);
-    }
-    copy
-}
-
+/// Copies what the connection keeps of the request. The copy is deliberate: header values share hyper's read
+/// buffer, and holding them would keep that whole buffer (8 KiB or more) alive for the connection's life.
 fn request_info(parts: &axum::http::request::Parts, transport: TransportKind) -> RequestInfo {
-    RequestInfo {
-        headers: detached_headers(&parts.headers),
-        remote_addr: parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0),
-        transport,
-    }
+    let remote = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    RequestInfo::new(&parts.headers, remote, transport)
 }
 
 async fn endpoint(State(hub): State<Arc<HubInner>>, request: Request) -> Response {
