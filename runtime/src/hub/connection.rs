@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::context::{Caller, ConnectionShared, HubContext, Outbound};
+use super::context::{ConnectionShared, HubContext, Outbound};
 use super::error::{DisconnectReason, HubError};
 use super::http::FRAME_BATCH_BYTES;
 use super::hub::{ClientStream, HubInner, MethodHandler};
@@ -71,7 +71,7 @@ pub(crate) fn spawn<T: Transport>(
     conn: Arc<ConnectionShared>,
     transport: T,
     stateful_negotiated: bool,
-    reconnects: Option<mpsc::Receiver<T>>,
+    reconnects: Option<mpsc::Receiver<Box<T>>>,
     token: Option<String>,
 ) {
     let span = tracing::info_span!(
@@ -79,10 +79,30 @@ pub(crate) fn spawn<T: Transport>(
         connection_id = %conn.id,
         transport = conn.request.transport.as_str()
     );
-    let fut = async move {
-        run(hub, conn, transport, stateful_negotiated, reconnects, token).await;
-    }
-    .instrument(span);
+    let now = Instant::now();
+    let c = Connection {
+        hub,
+        conn,
+        transport: Some(transport),
+        records: RecordBuffer::default(),
+        running: None,
+        in_flight: 0,
+        waiting: VecDeque::new(),
+        uploads: HashMap::new(),
+        cancels: HashMap::new(),
+        last_received: now,
+        last_sent: now,
+        timeout_armed: false,
+        stateful: false,
+        replay: VecDeque::new(),
+        replay_bytes: 0,
+        next_send_seq: 1,
+        next_recv_seq: 1,
+        last_processed: 0,
+        last_acked_sent: 0,
+        disconnected_at: None,
+    };
+    let fut = run(Box::new(c), stateful_negotiated, reconnects, token).instrument(span);
     tokio::spawn(fut);
 }
 
@@ -109,7 +129,7 @@ async fn next_finished(
     }
 }
 
-async fn reconnect_opt<T>(r: &mut Option<mpsc::Receiver<T>>, waiting: bool) -> Option<T> {
+async fn reconnect_opt<T>(r: &mut Option<mpsc::Receiver<Box<T>>>, waiting: bool) -> Option<Box<T>> {
     match r {
         Some(r) if waiting => r.recv().await,
         _ => std::future::pending().await,
@@ -155,76 +175,61 @@ enum Step {
 }
 
 async fn run<T: Transport>(
-    hub: Arc<HubInner>,
-    conn: Arc<ConnectionShared>,
-    transport: T,
+    mut c: Box<Connection<T>>,
     stateful_negotiated: bool,
-    reconnects: Option<mpsc::Receiver<T>>,
+    reconnects: Option<mpsc::Receiver<Box<T>>>,
     token: Option<String>,
 ) {
+    // The connection state is built before the task starts and moved in whole, and every large
+    // sub-future is boxed, so the task stays small while the connection idles.
+    let transport = c
+        .transport
+        .take()
+        .expect("a new connection has its transport");
     let Some((transport, records, leftover, version)) =
-        Box::pin(handshake(&hub, &conn, transport, token.as_deref())).await
+        Box::pin(handshake(&c.hub, &c.conn, transport, token.as_deref())).await
     else {
         return;
     };
-    let stateful = stateful_negotiated && version >= 2;
+    c.transport = Some(transport);
+    c.records = records;
+    c.stateful = stateful_negotiated && version >= 2;
     let now = Instant::now();
-    let mut c = Connection {
-        hub: hub.clone(),
-        conn: conn.clone(),
-        transport: Some(transport),
-        records,
-        running: None,
-        in_flight: 0,
-        waiting: VecDeque::new(),
-        uploads: HashMap::new(),
-        cancels: HashMap::new(),
-        last_received: now,
-        last_sent: now,
-        timeout_armed: false,
-        stateful,
-        replay: VecDeque::new(),
-        replay_bytes: 0,
-        next_send_seq: 1,
-        next_recv_seq: 1,
-        last_processed: 0,
-        last_acked_sent: 0,
-        disconnected_at: None,
-    };
-    if let Some(provider) = &hub.user_id {
-        *conn.user_id.lock() = provider(conn.request.headers()).map(Arc::from);
-    }
+    c.last_received = now;
+    c.last_sent = now;
     let ctx = HubContext {
-        conn: conn.clone(),
-        hub: hub.clone(),
+        conn: c.conn.clone(),
+        hub: c.hub.clone(),
     };
-    hub.lifetime.on_connected(&Caller {
-        shared: conn.clone(),
-    });
-    if let Some(hook) = &hub.on_connected {
+    if let Some(provider) = &ctx.hub.user_id {
+        *ctx.conn.user_id.lock() = provider(ctx.conn.request.headers()).map(Arc::from);
+    }
+    ctx.hub.lifetime.on_connected(&ctx.caller());
+    if let Some(hook) = &ctx.hub.on_connected {
         if AssertUnwindSafe(hook(ctx.clone()))
             .catch_unwind()
             .await
             .is_err()
         {
-            tracing::error!(connection_id = %conn.id, "on_connected hook panicked");
+            tracing::error!(connection_id = %ctx.conn.id, "on_connected hook panicked");
         }
     }
-    tracing::debug!(connection_id = %conn.id, stateful, "connected");
+    tracing::debug!(connection_id = %ctx.conn.id, stateful = c.stateful, "connected");
     let reason = match Box::pin(c.handle_records(leftover)).await {
         Step::End(reason) => reason,
         Step::Continue => c.main_loop(reconnects).await,
     };
     Box::pin(c.shutdown(&reason)).await;
-    hub.registry.remove(token.as_deref());
-    tracing::debug!(connection_id = %conn.id, %reason, "disconnected");
-    if let Some(hook) = &hub.on_disconnected {
-        if AssertUnwindSafe(hook(ctx, reason))
+    drop(c);
+    ctx.hub.registry.remove(token.as_deref());
+    tracing::debug!(connection_id = %ctx.conn.id, %reason, "disconnected");
+    if let Some(hook) = &ctx.hub.on_disconnected {
+        if AssertUnwindSafe(hook(ctx.clone(), reason))
             .catch_unwind()
             .await
             .is_err()
         {
-            tracing::error!(connection_id = %conn.id, "on_disconnected hook panicked");
+            tracing::error!(connection_id = %ctx.conn.id, "on_disconnected hook panicked");
         }
     }
 }
@@ -311,7 +316,10 @@ impl<T: Transport> Connection<T> {
             .push(task);
     }
 
-    async fn main_loop(&mut self, mut reconnects: Option<mpsc::Receiver<T>>) -> DisconnectReason {
+    async fn main_loop(
+        &mut self,
+        mut reconnects: Option<mpsc::Receiver<Box<T>>>,
+    ) -> DisconnectReason {
         let hub = self.hub.clone();
         let options = &hub.options;
         let mut outbound = Vec::new();
@@ -356,7 +364,7 @@ impl<T: Transport> Connection<T> {
                     Step::Continue
                 }
                 new = reconnect_opt(&mut reconnects, self.stateful) => match new {
-                    Some(t) => Box::pin(self.resume(t)).await,
+                    Some(t) => Box::pin(self.resume(*t)).await,
                     None => Step::Continue,
                 },
                 _ = &mut timer => {

@@ -57,7 +57,7 @@ fn reject(status: StatusCode, reason: impl Into<String>) -> Response {
 enum SlotState {
     Negotiated,
     WebSockets {
-        reconnect: Option<mpsc::Sender<WsTransport>>,
+        reconnect: Option<mpsc::Sender<Box<WsTransport>>>,
     },
     ServerSentEvents {
         inbound: mpsc::Sender<String>,
@@ -459,7 +459,7 @@ async fn websocket(
             drop(state);
             upgrade.on_upgrade(move |socket| async move {
                 // The connection task may have ended meanwhile; then the socket is simply dropped.
-                let _ = tx.send(WsTransport { socket }).await;
+                let _ = tx.send(Box::new(WsTransport { socket })).await;
             })
         }
         SlotState::WebSockets { reconnect: None } => reject(
