@@ -193,3 +193,89 @@ async fn a_sequence_ahead_of_what_was_received_is_fatal() {
         DisconnectReason::ProtocolError(_)
     ));
 }
+
+#[tokio::test]
+async fn unacknowledged_bytes_apply_backpressure_until_acked() {
+    // A background sender reports how many messages it queued before the queue was full.
+    let (counts_tx, mut counts) = mpsc::unbounded_channel::<usize>();
+    let (go_tx, go_rx) = mpsc::unbounded_channel::<()>();
+    let go_rx = std::sync::Arc::new(tokio::sync::Mutex::new(go_rx));
+    let hub = Hub::builder()
+        .options(HubOptions {
+            allow_stateful_reconnect: true,
+            stateful_reconnect_buffer_size: 1_000,
+            outbound_queue_capacity: 4,
+            ..HubOptions::default()
+        })
+        .method("Flood", move |ctx: HubContext, (): ()| {
+            let (counts_tx, go_rx) = (counts_tx.clone(), go_rx.clone());
+            async move {
+                let caller = ctx.caller();
+                tokio::spawn(async move {
+                    let mut go = go_rx.lock().await;
+                    loop {
+                        let mut sent = 0;
+                        // Keep sending until the queue stays full for a while.
+                        let mut full_in_a_row = 0;
+                        while full_in_a_row < 50 {
+                            match caller.send("Item", ("x".repeat(50),)) {
+                                Ok(()) => {
+                                    sent += 1;
+                                    full_in_a_row = 0;
+                                }
+                                Err(e) if e.is_full() => full_in_a_row += 1,
+                                Err(_) => return,
+                            }
+                            tokio::task::yield_now().await;
+                        }
+                        counts_tx.send(sent).unwrap();
+                        if go.recv().await.is_none() {
+                            return;
+                        }
+                    }
+                });
+                Ok::<_, HubError>(())
+            }
+        })
+        .build()
+        .unwrap();
+    let addr = serve(hub).await;
+    let negotiated = negotiate(addr, "negotiateVersion=1&useStatefulReconnect=true").await;
+    let mut socket = open(addr, negotiated["connectionToken"].as_str().unwrap()).await;
+    send(
+        &mut socket,
+        "{\"protocol\":\"json\",\"version\":2}\u{1e}".into(),
+    )
+    .await;
+    send(
+        &mut socket,
+        format!(
+            "{}\u{1e}",
+            json!({"type": 1, "invocationId": "1", "target": "Flood", "arguments": []})
+        ),
+    )
+    .await;
+    // Without acks the server stops writing after about 1,000 bytes (each Item is ~90 bytes), so the sender
+    // can only fill the buffer and the 4-slot queue.
+    let first = counts.recv().await.unwrap();
+    assert!(
+        (4..=20).contains(&first),
+        "sent {first} before backpressure"
+    );
+    // Read what was written and acknowledge all of it: sending resumes.
+    let mut received = 0u64;
+    while received < 1 {
+        let Message::Text(text) = socket.next().await.unwrap().unwrap() else {
+            continue;
+        };
+        received += text.as_str().matches("\"type\":3").count() as u64;
+    }
+    send(
+        &mut socket,
+        format!("{}\u{1e}", json!({"type": 8, "sequenceId": 1_000_000})),
+    )
+    .await;
+    go_tx.send(()).unwrap();
+    let second = counts.recv().await.unwrap();
+    assert!(second >= 4, "sent {second} after the ack");
+}
