@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -84,6 +85,9 @@ pub(crate) struct Slot {
     id: Arc<str>,
     stateful: bool,
     state: Mutex<SlotState>,
+    /// Set once a connection task runs for this slot; until then the slot expires after the disconnect
+    /// timeout (negotiated but never connected, or a WebSocket upgrade that failed).
+    started: AtomicBool,
 }
 
 /// Negotiated connections by token.
@@ -271,6 +275,7 @@ async fn negotiate(State(hub): State<Arc<HubInner>>, request: Request) -> Respon
         id: Arc::from(id.as_str()),
         stateful,
         state: Mutex::new(SlotState::Negotiated),
+        started: AtomicBool::new(false),
     });
     hub.registry
         .slots
@@ -285,7 +290,7 @@ async fn negotiate(State(hub): State<Arc<HubInner>>, request: Request) -> Respon
             let mut slots = hub.registry.slots.lock();
             if slots
                 .get(&token)
-                .is_some_and(|s| matches!(*s.state.lock(), SlotState::Negotiated))
+                .is_some_and(|s| !s.started.load(Ordering::Acquire))
             {
                 slots.remove(&token);
             }
@@ -440,7 +445,9 @@ async fn websocket(
             drop(state);
             let stateful = slot.stateful;
             let id = slot.id.clone();
+            let slot = slot.clone();
             upgrade.on_upgrade(move |socket| async move {
+                slot.started.store(true, Ordering::Release);
                 let conn = ConnectionShared::new(id, info, hub.options.outbound_queue_capacity);
                 connection::spawn(
                     hub,
@@ -606,6 +613,7 @@ fn server_sent_events(
         streaming: true,
     };
     drop(state);
+    slot.started.store(true, Ordering::Release);
     let conn = ConnectionShared::new(
         slot.id.clone(),
         request_info(parts, TransportKind::ServerSentEvents),
@@ -738,6 +746,7 @@ async fn long_poll(
                     polls: polls.clone(),
                 };
                 drop(state);
+                slot.started.store(true, Ordering::Release);
                 let conn = ConnectionShared::new(
                     slot.id.clone(),
                     request_info(parts, TransportKind::LongPolling),
