@@ -159,6 +159,14 @@ describe('hub protocol over a raw socket', () => {
     s.ws.close();
   });
 
+  test('a message above the socket frame limit still gets a Close naming the hub limit', async () => {
+    const s = await handshaken(`${server.url}/chathub`);
+    s.send({ type: 1, invocationId: '1', target: 'Echo', arguments: ['x'.repeat(100 * 1024)] });
+    const close = await s.next((m) => m.type === 7);
+    assert.match(close.error, /the client sent a message of 1024\d\d bytes, more than the hub's maximum receive message size of 32768 bytes \(raise HubOptions::max_receive_message_size/);
+    await s.closed;
+  });
+
   test('an invalid message closes the connection with the reason', async () => {
     const s = await handshaken(`${server.url}/chathub`);
     s.send({ type: 1, arguments: [] });

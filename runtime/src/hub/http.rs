@@ -496,8 +496,10 @@ impl Transport for WsTransport {
                 }
                 Some(Err(e)) => {
                     let text = e.to_string();
-                    if text.contains("Message too long") || text.contains("Space limit exceeded") {
-                        return Ok(Inbound::TooLarge(None));
+                    // tungstenite's capacity error, through axum's opaque error: "… Message too long: N > MAX".
+                    if let Some(rest) = text.split("Message too long: ").nth(1) {
+                        let size = rest.split(' ').next().and_then(|n| n.parse().ok());
+                        return Ok(Inbound::TooLarge(size));
                     }
                     return Err(TransportEnd::Failed(text));
                 }
