@@ -1,0 +1,4 @@
+//! Headless test harness (in progress).
+
+/// Placeholder.
+pub struct Harness;
