@@ -35,7 +35,9 @@
 //!     }
 //! }
 //!
-
+//! let mut h = tether_components::testing::Harness::mount::<Counter>(());
+//! h.click("#increment");
+//! assert_eq!(h.html(), r#"<p>Count: 1</p><button id="increment" t-click="1">+1</button>"#);
 //! ```
 
 mod batch;

@@ -1,4 +1,0 @@
-//! Headless test harness (in progress).
-
-/// Placeholder.
-pub struct Harness;
