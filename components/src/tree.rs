@@ -381,7 +381,11 @@ impl Parser<'_> {
                     return self.err(name_start, format!("an element binds `{name}` twice"));
                 }
                 events.push(binding);
-            } else {
+            } else if !attrs
+                .iter()
+                .any(|(n, _): &(Box<str>, Box<str>)| **n == *name)
+            {
+                // Like the browser, the first of duplicate attributes wins.
                 attrs.push((name.into_boxed_str(), value.into_boxed_str()));
             }
         }

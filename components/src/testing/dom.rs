@@ -308,19 +308,41 @@ impl Dom {
         }
     }
 
-    /// Elements under the body matching a simple selector, in document order. Supports a compound of
-    /// `tag`, `#id`, `.class`, `[attr]` and `[attr=value]` (value optionally quoted).
+    /// Elements under the body matching a simple selector, in document order. Supports compounds of
+    /// `tag`, `#id`, `.class`, `[attr]` and `[attr=value]` (value optionally quoted), joined by spaces
+    /// (descendant combinator): `li[data-k=2] button`.
     pub fn select_all(&self, selector: &str) -> Vec<NodeRef> {
-        let Some(parts) = parse_selector(selector) else {
+        let Some(compounds) = selector
+            .split_ascii_whitespace()
+            .map(parse_selector)
+            .collect::<Option<Vec<_>>>()
+        else {
+            return Vec::new();
+        };
+        let Some((last, ancestors)) = compounds.split_last() else {
             return Vec::new();
         };
         let mut out = Vec::new();
         self.walk(self.body, &mut |n| {
-            if self.matches(n, &parts) {
+            if self.matches(n, last) && self.ancestors_match(n, ancestors) {
                 out.push(NodeRef(n));
             }
         });
         out
+    }
+
+    fn ancestors_match(&self, node: usize, compounds: &[Vec<SelectorPart>]) -> bool {
+        let Some((last, rest)) = compounds.split_last() else {
+            return true;
+        };
+        let mut cursor = self.nodes[node].parent;
+        while let Some(a) = cursor {
+            if self.matches(a, last) && self.ancestors_match(a, rest) {
+                return true;
+            }
+            cursor = self.nodes[a].parent;
+        }
+        false
     }
 
     /// The first element matching `selector` (see [`Dom::select_all`]).
