@@ -164,10 +164,8 @@ fn op() -> impl Strategy<Value = Op> {
 fn apply(items: &mut Vec<(u8, u8, bool)>, op: &Op) {
     let n = items.len();
     match *op {
-        Op::Insert(p, k) => {
-            if !items.iter().any(|i| i.0 == k) {
-                items.insert(p % (n + 1), (k, 0, false));
-            }
+        Op::Insert(p, k) if !items.iter().any(|i| i.0 == k) => {
+            items.insert(p % (n + 1), (k, 0, false));
         }
         Op::Remove(p) if n > 0 => {
             items.remove(p % n);
