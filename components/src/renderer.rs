@@ -139,7 +139,8 @@ struct DiffState<'t> {
 pub struct Renderer {
     registry: Arc<ComponentRegistry>,
     shared: Arc<Shared>,
-    components: FastMap<ComponentId, Entry>,
+    /// Boxed so the map's spare buckets stay small (a counter circuit has one entry).
+    components: FastMap<ComponentId, Box<Entry>>,
     roots: Vec<Root>,
     handlers: FastMap<u32, HandlerEntry>,
     next_node_id: u32,
@@ -613,14 +614,14 @@ impl Renderer {
         let type_id = component.type_id();
         self.components.insert(
             id,
-            Entry {
+            Box::new(Entry {
                 component,
                 type_id,
                 tree: Tree::default(),
                 parent,
                 depth,
                 end_anchor: 0,
-            },
+            }),
         );
         let shared = self.shared.clone();
         let entry = self.components.get_mut(&id).expect("just inserted");

@@ -223,10 +223,10 @@ pub(crate) fn parse(src: String) -> Result<Tree, MarkupError> {
     let mut p = Parser {
         src: &src,
         pos: 0,
-        nodes: Vec::new(),
-        kids: Vec::new(),
-        attrs: Vec::new(),
-        events: Vec::new(),
+        nodes: Vec::with_capacity(src.len() / 16),
+        kids: Vec::with_capacity(src.len() / 16),
+        attrs: Vec::with_capacity(src.len() / 32),
+        events: Vec::with_capacity(src.len() / 64),
         scratch: Vec::new(),
         stack: Vec::new(),
         slots: 0,
@@ -237,13 +237,19 @@ pub(crate) fn parse(src: String) -> Result<Tree, MarkupError> {
     p.kids.extend_from_slice(&p.scratch);
     let top = span(top_start, p.kids.len());
     let Parser {
-        nodes,
-        kids,
-        attrs,
-        events,
+        mut nodes,
+        mut kids,
+        mut attrs,
+        mut events,
         rewritten,
         ..
     } = p;
+    // The capacity guesses above avoid regrowing while parsing; trees are retained, so give back a
+    // large overshoot (text-heavy markup has few nodes per byte).
+    shrink(&mut nodes);
+    shrink(&mut kids);
+    shrink(&mut attrs);
+    shrink(&mut events);
     let mut shape = Shape {
         src: String::new(),
         kids,
@@ -260,6 +266,12 @@ pub(crate) fn parse(src: String) -> Result<Tree, MarkupError> {
         events,
         recorded: false,
     })
+}
+
+fn shrink<T>(v: &mut Vec<T>) {
+    if v.capacity() > v.len() + v.len() / 4 + 8 {
+        v.shrink_to_fit();
+    }
 }
 
 impl Parser<'_> {
