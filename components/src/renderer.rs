@@ -634,17 +634,30 @@ impl Renderer {
         id
     }
 
-    /// Renders a component and parses its markup; failures are recorded.
-    fn render_tree(&mut self, id: ComponentId) -> Option<(Tree, Vec<Option<ChildSpec>>)> {
+    /// Renders a component's markup; failures are recorded.
+    fn render_markup(&mut self, id: ComponentId) -> Option<Rendered> {
         let shared = self.shared.clone();
         let entry = self.components.get_mut(&id)?;
-        let rendered = match catch(|| entry.component.render(id, &shared)) {
-            Ok(r) => r,
+        match catch(|| entry.component.render(id, &shared)) {
+            Ok(r) => Some(r),
             Err(e) => {
                 self.record_error(id, e);
-                return None;
+                None
             }
-        };
+        }
+    }
+
+    /// Renders a component and parses its markup; failures are recorded.
+    fn render_tree(&mut self, id: ComponentId) -> Option<(Tree, Vec<Option<ChildSpec>>)> {
+        let rendered = self.render_markup(id)?;
+        self.parse_rendered(id, rendered)
+    }
+
+    fn parse_rendered(
+        &mut self,
+        id: ComponentId,
+        rendered: Rendered,
+    ) -> Option<(Tree, Vec<Option<ChildSpec>>)> {
         match check_tree(rendered) {
             Ok(result) => Some(result),
             Err(e) => {
@@ -652,6 +665,58 @@ impl Renderer {
                 None
             }
         }
+    }
+
+    /// When a re-render produced exactly the markup of the last one (typical for a parent whose children
+    /// only get new props), the tree the browser shows is unchanged: keep it, skip parsing and diffing,
+    /// and only pass the new props to the child components. Gives the render back when it cannot.
+    fn reuse_unchanged(&mut self, id: ComponentId, rendered: Rendered) -> Option<Rendered> {
+        let Some(entry) = self.components.get(&id) else {
+            return Some(rendered);
+        };
+        let tree = &entry.tree;
+        if tree.recorded || tree.shape.src.get(..tree.shape.markup_len) != Some(&*rendered.html) {
+            return Some(rendered);
+        }
+        let kinds_match = tree
+            .events
+            .iter()
+            .all(|b| rendered.handler_kinds.get(b.render_index as usize) == Some(&b.kind));
+        if !kinds_match || rendered.children.len() != tree.shape.slots.len() {
+            return Some(rendered);
+        }
+        let mut children = Vec::with_capacity(tree.shape.slots.len());
+        for &slot in &tree.shape.slots {
+            let node = tree.node(slot);
+            let NodeKind::Slot { spec, component } = node.kind else {
+                return Some(rendered);
+            };
+            let Some(spec) = rendered.children.get(spec as usize) else {
+                return Some(rendered);
+            };
+            let same_type = self
+                .components
+                .get(&ComponentId(component))
+                .is_some_and(|c| c.type_id == spec.type_id);
+            let same_key = node.key.map(|k| tree.shape.str(k)) == spec.key.as_deref();
+            if !same_type || !same_key {
+                return Some(rendered);
+            }
+            children.push(ComponentId(component));
+        }
+        let shared = self.shared.clone();
+        for (child, spec) in children.into_iter().zip(rendered.children) {
+            let Some(entry) = self.components.get_mut(&child) else {
+                continue;
+            };
+            if !entry.component.props_equal(&*spec.props) {
+                match catch(|| entry.component.set_props(spec.props, child, &shared)) {
+                    Ok(()) => self.mark_dirty(child),
+                    Err(e) => self.record_error(child, e),
+                }
+            }
+        }
+        None
     }
 
     fn render_fresh(&mut self, id: ComponentId) {
@@ -673,7 +738,15 @@ impl Renderer {
     }
 
     fn rerender(&mut self, id: ComponentId) {
-        let Some((mut new, specs)) = self.render_tree(id) else {
+        let Some(rendered) = self.render_markup(id) else {
+            return;
+        };
+        // Each slot placeholder is used once per render, so the slot list matches the specs 1:1.
+        let Some(rendered) = self.reuse_unchanged(id, rendered) else {
+            self.pass.rendered.push((id, false));
+            return;
+        };
+        let Some((mut new, specs)) = self.parse_rendered(id, rendered) else {
             return;
         };
         let entry = self.components.get_mut(&id).expect("checked by caller");

@@ -54,6 +54,10 @@ pub(crate) struct Shape {
     pub(crate) attrs: Vec<Attr>,
     /// The component's top-level nodes: a range of `kids`.
     pub(crate) top: Span,
+    /// Length of the rendered markup at the start of `src` (appended strings follow it).
+    pub(crate) markup_len: usize,
+    /// The child component slots, in pre-order.
+    pub(crate) slots: Vec<NodeIndex>,
 }
 
 /// The parts of a tree the diff writes (node ids, handler ids, resolved child components), borrowed
@@ -206,7 +210,7 @@ struct Parser<'a> {
     scratch: Vec<NodeIndex>,
     /// Open elements with where their children start in `scratch` and the slot count when they opened.
     stack: Vec<(NodeIndex, usize, u32)>,
-    slots: u32,
+    slots: Vec<NodeIndex>,
     /// Attribute values that had to be re-escaped: (attribute index, escaped value).
     rewritten: Vec<(usize, String)>,
 }
@@ -229,7 +233,7 @@ pub(crate) fn parse(src: String) -> Result<Tree, MarkupError> {
         events: Vec::with_capacity(src.len() / 64),
         scratch: Vec::new(),
         stack: Vec::new(),
-        slots: 0,
+        slots: Vec::new(),
         rewritten: Vec::new(),
     };
     p.run()?;
@@ -242,6 +246,7 @@ pub(crate) fn parse(src: String) -> Result<Tree, MarkupError> {
         mut attrs,
         mut events,
         rewritten,
+        slots,
         ..
     } = p;
     // The capacity guesses above avoid regrowing while parsing; trees are retained, so give back a
@@ -251,12 +256,13 @@ pub(crate) fn parse(src: String) -> Result<Tree, MarkupError> {
     shrink(&mut attrs);
     shrink(&mut events);
     let mut shape = Shape {
-        src: String::new(),
+        markup_len: src.len(),
+        src,
         kids,
         attrs,
         top,
+        slots,
     };
-    shape.src = src;
     for (index, value) in rewritten {
         shape.attrs[index].value = shape.push_str(&value);
     }
@@ -341,12 +347,12 @@ impl Parser<'_> {
             let Ok(spec) = spec.parse::<u32>() else {
                 return self.err(start, "malformed child component placeholder");
             };
-            self.slots += 1;
-            self.push(Node {
+            let index = self.push(Node {
                 id: 0,
                 key: None,
                 kind: NodeKind::Slot { spec, component: 0 },
             });
+            self.slots.push(index);
             Ok(())
         } else if body == "t:raw" {
             // The region ends at the first `<!--/t-->` at the same nesting depth.
@@ -392,7 +398,7 @@ impl Parser<'_> {
         self.kids.extend_from_slice(&self.scratch[kids_from..]);
         self.scratch.truncate(kids_from);
         let (nodes_end, events_end, pos) = (self.nodes.len(), self.events.len(), self.pos);
-        let slot_inside = self.slots != slots_before;
+        let slot_inside = self.slots.len() as u32 != slots_before;
         if let NodeKind::Element {
             kids,
             outer,
@@ -573,7 +579,8 @@ impl Parser<'_> {
         if void {
             return Ok(());
         }
-        self.stack.push((index, self.scratch.len(), self.slots));
+        self.stack
+            .push((index, self.scratch.len(), self.slots.len() as u32));
         if raw_text {
             let close = format!("</{tag_name}");
             let Some(len) = self.src[self.pos..].find(&close) else {
