@@ -742,12 +742,32 @@ impl Renderer {
             return;
         };
         // Each slot placeholder is used once per render, so the slot list matches the specs 1:1.
-        let Some(rendered) = self.reuse_unchanged(id, rendered) else {
+        let Some(mut rendered) = self.reuse_unchanged(id, rendered) else {
             self.pass.rendered.push((id, false));
             return;
         };
-        let Some((mut new, specs)) = self.parse_rendered(id, rendered) else {
-            return;
+        let entry = self.components.get(&id).expect("checked by caller");
+        let mut partial = None;
+        if rendered.children.is_empty() {
+            match tree::reparse(&entry.tree, std::mem::take(&mut rendered.html)) {
+                Ok(reparsed) => partial = Some(reparsed),
+                Err(html) => rendered.html = html,
+            }
+        }
+        let (mut new, specs, changed) = match partial {
+            Some(reparsed) => {
+                if let Err(e) = check_reparsed(&reparsed, &rendered.handler_kinds) {
+                    self.record_error(id, e);
+                    return;
+                }
+                (reparsed.tree, Vec::new(), Some(reparsed.element))
+            }
+            None => {
+                let Some((new, specs)) = self.parse_rendered(id, rendered) else {
+                    return;
+                };
+                (new, specs, None)
+            }
         };
         let entry = self.components.get_mut(&id).expect("checked by caller");
         let old = std::mem::take(&mut entry.tree);
@@ -760,11 +780,29 @@ impl Renderer {
                 component: id,
                 depth,
             };
-            let (old_top, new_top) = (
-                old.shape.kids(old.shape.top),
-                st.new.shape.kids(st.new.shape.top),
-            );
-            self.diff_children(&mut st, old_top, new_top, Parent::Range(end), false);
+            match changed {
+                // Only this element's content differs; everything else was copied with its ids.
+                Some(element) => {
+                    let (
+                        NodeKind::Element { kids: old_kids, .. },
+                        NodeKind::Element { kids: new_kids, .. },
+                    ) = (old.node(element).kind, st.new.nodes[element as usize].kind)
+                    else {
+                        unreachable!("reparse returns an element")
+                    };
+                    let node = old.node(element).id;
+                    let (old_list, new_list) =
+                        (old.shape.kids(old_kids), st.new.shape.kids(new_kids));
+                    self.diff_children(&mut st, old_list, new_list, Parent::Element(node), false);
+                }
+                None => {
+                    let (old_top, new_top) = (
+                        old.shape.kids(old.shape.top),
+                        st.new.shape.kids(st.new.shape.top),
+                    );
+                    self.diff_children(&mut st, old_top, new_top, Parent::Range(end), false);
+                }
+            }
         }
         if let Some(entry) = self.components.get_mut(&id) {
             entry.tree = new;
@@ -1155,6 +1193,7 @@ impl Renderer {
                     end: new_end,
                     events_end: new_events_end,
                     has_slot,
+                    ..
                 },
             ) => {
                 // Same source text and no child components inside: the subtree is identical, including
@@ -1448,14 +1487,26 @@ fn option_value(tree: &Tree, option: NodeIndex) -> Option<String> {
     Some(text)
 }
 
-/// Parses a render's markup and checks what the diff relies on: binding and slot placeholders come from
-/// this render, each slot once, and sibling keys are unique. Slot nodes get their spec's key.
-fn check_tree(rendered: Rendered) -> Result<(Tree, Vec<Option<ChildSpec>>), String> {
-    let mut tree = tree::parse(rendered.html).map_err(|e| e.to_string())?;
-    let mut specs: Vec<Option<ChildSpec>> = rendered.children.into_iter().map(Some).collect();
-    let mut used = vec![false; specs.len()];
+/// The checks of [`check_tree`] for a partly re-parsed tree: bindings everywhere (render indices may
+/// have moved), keys inside the re-parsed element.
+fn check_reparsed(reparsed: &tree::Reparsed, kinds: &[EventKind]) -> Result<(), String> {
+    let tree = &reparsed.tree;
+    check_bindings(tree, kinds)?;
+    let NodeKind::Element { kids, end, .. } = tree.node(reparsed.element).kind else {
+        return Ok(());
+    };
+    check_unique_keys(tree, kids)?;
+    for node in &tree.nodes[reparsed.element as usize + 1..end as usize] {
+        if let NodeKind::Element { kids, .. } = node.kind {
+            check_unique_keys(tree, kids)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_bindings(tree: &Tree, kinds: &[EventKind]) -> Result<(), String> {
     for b in &tree.events {
-        match rendered.handler_kinds.get(b.render_index as usize) {
+        match kinds.get(b.render_index as usize) {
             Some(&kind) if kind == b.kind => {}
             Some(&kind) => {
                 return Err(format!(
@@ -1474,6 +1525,16 @@ fn check_tree(rendered: Rendered) -> Result<(Tree, Vec<Option<ChildSpec>>), Stri
             }
         }
     }
+    Ok(())
+}
+
+/// Parses a render's markup and checks what the diff relies on: binding and slot placeholders come from
+/// this render, each slot once, and sibling keys are unique. Slot nodes get their spec's key.
+fn check_tree(rendered: Rendered) -> Result<(Tree, Vec<Option<ChildSpec>>), String> {
+    let mut tree = tree::parse(rendered.html).map_err(|e| e.to_string())?;
+    let mut specs: Vec<Option<ChildSpec>> = rendered.children.into_iter().map(Some).collect();
+    let mut used = vec![false; specs.len()];
+    check_bindings(&tree, &rendered.handler_kinds)?;
     for i in 0..tree.nodes.len() {
         if let NodeKind::Slot { spec, .. } = tree.nodes[i].kind {
             let spec = spec as usize;
