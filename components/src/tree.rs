@@ -735,15 +735,16 @@ pub(crate) fn reparse(old: &Tree, html: String) -> Result<Reparsed, String> {
     };
 
     let frag_end = (inner_end as i64 + delta) as usize;
+    let fragment_len = frag_end.saturating_sub(inner_start as usize);
     let mut p = Parser {
         src: &html,
         pos: inner_start as usize,
         limit: frag_end,
         context: Some(sh.str(e_tag)),
-        nodes: Vec::new(),
-        kids: Vec::new(),
-        attrs: Vec::new(),
-        events: Vec::new(),
+        nodes: Vec::with_capacity(fragment_len / 16),
+        kids: Vec::with_capacity(fragment_len / 16),
+        attrs: Vec::with_capacity(fragment_len / 32),
+        events: Vec::with_capacity(fragment_len / 64),
         scratch: Vec::new(),
         stack: Vec::new(),
         slots: Vec::new(),
