@@ -5,8 +5,18 @@
 //! `<table>`, stray end tags, comments that are not Tether markers), because node ids are assigned in
 //! pre-order over this tree and must match the browser's DOM node for node.
 //!
-//! Text is stored decoded; attribute values too. Event bindings and keys are kept apart from attributes:
-//! keys are never serialised, bindings are serialised with their handler id.
+//! # Layout invariants
+//!
+//! - Strings are spans into the component's rendered markup (`Shape::src`), kept in their escaped source
+//!   form; they are decoded only when an edit carries them (op 6, 8, 9). Strings that are not in the
+//!   markup (child keys, recorded form values, re-escaped single-quoted attributes) are appended after
+//!   `markup_len`.
+//! - Nodes are stored in pre-order, so an element's subtree is the contiguous range `index..end`. Its
+//!   attributes and bindings are stored in open order (also contiguous per subtree); `kids` blocks are
+//!   written when an element closes, so a subtree's blocks are contiguous too and end with its own.
+//!   [`reparse`] relies on all three to splice a re-parsed element into a copy of the old tree.
+//! - Event bindings and keys are kept apart from attributes: keys are never serialised, bindings are
+//!   serialised with their handler id.
 
 use std::fmt;
 
@@ -736,6 +746,10 @@ pub(crate) fn reparse(old: &Tree, html: String) -> Result<Reparsed, String> {
 
     let frag_end = (inner_end as i64 + delta) as usize;
     let fragment_len = frag_end.saturating_sub(inner_start as usize);
+    if fragment_len > 4096 && fragment_len > n.len() / 2 {
+        // Most of the markup changed: parsing it whole costs less than parsing a fragment and splicing.
+        return Err(html);
+    }
     let mut p = Parser {
         src: &html,
         pos: inner_start as usize,
