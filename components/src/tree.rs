@@ -222,6 +222,8 @@ struct Parser<'a> {
     limit: usize,
     /// Tag of the element a fragment is parsed into.
     context: Option<&'a str>,
+    /// Whether a fragment is parsed somewhere inside a `<p>`.
+    context_in_p: bool,
     nodes: Vec<Node>,
     kids: Vec<NodeIndex>,
     attrs: Vec<Attr>,
@@ -249,6 +251,7 @@ pub(crate) fn parse(src: String) -> Result<Tree, MarkupError> {
         pos: 0,
         limit: src.len(),
         context: None,
+        context_in_p: false,
         nodes: Vec::with_capacity(src.len() / 16),
         kids: Vec::with_capacity(src.len() / 16),
         attrs: Vec::with_capacity(src.len() / 32),
@@ -490,6 +493,12 @@ impl Parser<'_> {
                 }
             }
         }
+        if closes_paragraph(tag_name) && self.inside_paragraph() {
+            return self.err(
+                start,
+                format!("<{tag_name}> inside <p>: the browser would close the paragraph first (and shift node ids); use a <div> or <span>"),
+            );
+        }
         let attrs_start = self.attrs.len();
         let events_start = self.events.len();
         let mut key = None;
@@ -592,7 +601,13 @@ impl Parser<'_> {
             }
         }
         self.pos = i;
-        let void = is_void(tag_name) || self_closing;
+        let void = is_void(tag_name);
+        if self_closing && !void {
+            return self.err(
+                start,
+                format!("<{tag_name}/> does not close in HTML (the browser would nest what follows): write <{tag_name}></{tag_name}>"),
+            );
+        }
         let raw_text = is_raw_text(tag_name);
         let index = self.push(Node {
             id: 0,
@@ -693,6 +708,7 @@ pub(crate) fn reparse(old: &Tree, html: String) -> Result<Reparsed, String> {
 
     // Descend to the deepest element whose content (between its tags) holds the change.
     let mut found = None;
+    let mut in_p = false;
     let mut list = sh.kids(sh.top);
     'descend: loop {
         for &c in list {
@@ -719,6 +735,7 @@ pub(crate) fn reparse(old: &Tree, html: String) -> Result<Reparsed, String> {
                     break 'descend;
                 }
                 found = Some((c, inner_end));
+                in_p |= tag_name.eq_ignore_ascii_case("p");
                 list = sh.kids(kids);
                 continue 'descend;
             }
@@ -755,6 +772,7 @@ pub(crate) fn reparse(old: &Tree, html: String) -> Result<Reparsed, String> {
         pos: inner_start as usize,
         limit: frag_end,
         context: Some(sh.str(e_tag)),
+        context_in_p: in_p,
         nodes: Vec::with_capacity(fragment_len / 16),
         kids: Vec::with_capacity(fragment_len / 16),
         attrs: Vec::with_capacity(fragment_len / 32),
@@ -933,6 +951,60 @@ pub(crate) fn reparse(old: &Tree, html: String) -> Result<Reparsed, String> {
     })
 }
 
+/// Start tags that close an open `<p>` in the HTML parsing algorithm.
+fn closes_paragraph(tag: &str) -> bool {
+    const TAGS: [&str; 32] = [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "center",
+        "details",
+        "dialog",
+        "dir",
+        "div",
+        "dl",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hgroup",
+        "hr",
+        "main",
+        "menu",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "ul",
+    ];
+    TAGS.iter().any(|t| t.eq_ignore_ascii_case(tag)) || tag.eq_ignore_ascii_case("table")
+}
+
+impl Parser<'_> {
+    fn inside_paragraph(&self) -> bool {
+        self.context_in_p
+            || self
+                .stack
+                .iter()
+                .any(|&(open, _, _)| match self.nodes[open as usize].kind {
+                    NodeKind::Element { tag, .. } => {
+                        self.src[tag.range()].eq_ignore_ascii_case("p")
+                    }
+                    _ => false,
+                })
+    }
+}
+
 fn event_kind(name: &str) -> Option<EventKind> {
     let rest = name.strip_prefix("t-")?;
     EventKind::from_name(rest).or_else(|| {
@@ -1106,6 +1178,16 @@ mod tests {
         assert!(parse("<div>".into()).is_err());
         assert!(parse("<!-- hi -->".into()).is_err());
         assert!(parse(r#"<a t-click="x">"#.into()).is_err());
+        assert!(parse("<div/>".into())
+            .unwrap_err()
+            .reason
+            .contains("does not close"));
+        assert!(parse("<p><span><div></div></span></p>".into())
+            .unwrap_err()
+            .reason
+            .contains("inside <p>"));
+        assert!(parse("<div><p>a</p><p>b</p></div>".into()).is_ok());
+        assert!(parse("<br/><img src=\"x\" />".into()).is_ok());
     }
 
     #[test]
