@@ -20,6 +20,11 @@
 //! - **Prerendering** is deterministic: a fresh renderer that mounts the same roots with the same props in
 //!   the same order assigns the same handler ids, so [`Renderer::root_html`] from one renderer matches the
 //!   op 11 HTML of another (the client then keeps the prerendered DOM).
+//! - **Re-rendering** a dirty component takes one of three paths, each producing the same tree a full
+//!   parse would (the unit tests in `tree.rs` and the property tests check this): markup identical to
+//!   the last render keeps the tree and only passes props to children; otherwise, without child
+//!   component slots, only the deepest element holding every changed byte is re-parsed and diffed; else
+//!   the whole markup is parsed and diffed.
 //! - **Failures.** A panic or unrenderable markup in a component goes to its nearest ancestor whose
 //!   [`Component::catch_error`] accepts it (an error boundary), which re-renders. Without one the renderer
 //!   is failed: every later call returns the [`RenderError`].
