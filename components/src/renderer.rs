@@ -39,7 +39,8 @@ use serde_json::Value;
 
 use crate::batch::{ComponentId, Edit, EditSink, PropertyValue, RenderBatch};
 use crate::component::{
-    create_root, AnyComponent, ChildSpec, Component, Handle, Inbox, Rendered, Shared, Task,
+    create_root, AnyComponent, ChildSpec, Component, Handle, Inbox, PreviousChild,
+    PreviousChildren, Rendered, Shared, SpecProps, Task,
 };
 use crate::error::{EventError, MountError, RenderError};
 use crate::event::{ChangeEvent, EventData, EventKind};
@@ -138,6 +139,44 @@ struct DiffState<'t> {
     specs: Vec<Option<ChildSpec>>,
     component: ComponentId,
     depth: u32,
+}
+
+/// A re-rendering component's children as its last render placed them: slot `i` in pre-order usually
+/// holds spec `i` (maud writes children in the order `cx.child` made them); other layouts are not
+/// looked up, and their props are boxed as for a first render.
+struct PreviousSlots<'a> {
+    tree: &'a Tree,
+    components: &'a FastMap<ComponentId, Box<Entry>>,
+}
+
+impl PreviousChildren for PreviousSlots<'_> {
+    fn len(&self) -> usize {
+        self.tree.shape.slots.len()
+    }
+
+    fn key_bytes(&self) -> usize {
+        // Keys are appended after the markup (recorded form values too, which only overestimates).
+        self.tree.shape.src.len() - self.tree.shape.markup_len
+    }
+
+    fn child(&self, index: u32) -> Option<PreviousChild<'_>> {
+        let &slot = self.tree.shape.slots.get(index as usize)?;
+        let node = self.tree.node(slot);
+        let NodeKind::Slot { spec, component } = node.kind else {
+            return None;
+        };
+        if spec != index {
+            return None;
+        }
+        let id = ComponentId(component);
+        let entry = self.components.get(&id)?;
+        Some(PreviousChild {
+            key: node.key.map(|k| self.tree.shape.str(k)),
+            id,
+            type_id: entry.type_id,
+            component: &*entry.component,
+        })
+    }
 }
 
 /// One circuit's components, their last rendered trees and handler table. See the module docs.
@@ -642,14 +681,55 @@ impl Renderer {
     /// Renders a component's markup; failures are recorded.
     fn render_markup(&mut self, id: ComponentId) -> Option<Rendered> {
         let shared = self.shared.clone();
-        let entry = self.components.get_mut(&id)?;
-        match catch(|| entry.component.render(id, &shared)) {
+        let result = if self.components.get(&id)?.tree.shape.slots.is_empty() {
+            let entry = self.components.get_mut(&id)?;
+            catch(|| entry.component.render(id, &shared, None))
+        } else {
+            // Out of the map while it renders, so its children can be looked up (their props are
+            // compared in place as the parent places them).
+            let mut entry = self.components.remove(&id)?;
+            let result = {
+                let Entry {
+                    component, tree, ..
+                } = &mut *entry;
+                let previous = PreviousSlots {
+                    tree,
+                    components: &self.components,
+                };
+                catch(|| component.render(id, &shared, Some(&previous)))
+            };
+            self.components.insert(id, entry);
+            result
+        };
+        match result {
             Ok(r) => Some(r),
             Err(e) => {
                 self.record_error(id, e);
                 None
             }
         }
+    }
+
+    /// Boxes a copy of the props of every child spec that only pointed at an existing child's (equal)
+    /// props, before a tree with child slots is diffed: the diff may match such a slot differently
+    /// (or create a new child from it). Returns false when a `Clone` panicked (recorded).
+    fn box_same_props(&mut self, id: ComponentId, children: &mut [ChildSpec]) -> bool {
+        for spec in children {
+            let SpecProps::Same(child) = spec.props else {
+                continue;
+            };
+            let Some(entry) = self.components.get(&child) else {
+                unreachable!("a child found while its parent rendered is still mounted")
+            };
+            match catch(|| entry.component.clone_props()) {
+                Ok(props) => spec.props = SpecProps::New(props),
+                Err(e) => {
+                    self.record_error(id, e);
+                    return false;
+                }
+            }
+        }
+        true
     }
 
     /// Renders a component and parses its markup; failures are recorded.
@@ -690,32 +770,49 @@ impl Renderer {
         if !kinds_match || rendered.children.len() != tree.shape.slots.len() {
             return Some(rendered);
         }
-        let mut children = Vec::with_capacity(tree.shape.slots.len());
+        // Children whose props are not known to be equal (usually the few whose props changed).
+        let mut changed = Vec::new();
         for &slot in &tree.shape.slots {
             let node = tree.node(slot);
-            let NodeKind::Slot { spec, component } = node.kind else {
+            let NodeKind::Slot {
+                spec: spec_index,
+                component,
+            } = node.kind
+            else {
                 return Some(rendered);
             };
-            let Some(spec) = rendered.children.get(spec as usize) else {
+            let Some(spec) = rendered.children.get(spec_index as usize) else {
                 return Some(rendered);
             };
-            let same_type = self
-                .components
-                .get(&ComponentId(component))
-                .is_some_and(|c| c.type_id == spec.type_id);
-            let same_key = node.key.map(|k| tree.shape.str(k)) == spec.key.as_deref();
-            if !same_type || !same_key {
-                return Some(rendered);
+            match spec.props {
+                SpecProps::Same(child) if child.0 == component => {}
+                SpecProps::Same(_) => return Some(rendered),
+                SpecProps::New(_) => {
+                    let same_type = self
+                        .components
+                        .get(&ComponentId(component))
+                        .is_some_and(|c| c.type_id == spec.type_id);
+                    let key = spec
+                        .key
+                        .map(|(start, end)| &rendered.keys[start as usize..end as usize]);
+                    let same_key = node.key.map(|k| tree.shape.str(k)) == key;
+                    if !same_type || !same_key {
+                        return Some(rendered);
+                    }
+                    changed.push((ComponentId(component), spec_index as usize));
+                }
             }
-            children.push(ComponentId(component));
         }
         let shared = self.shared.clone();
-        for (child, spec) in children.into_iter().zip(rendered.children) {
+        let mut specs = rendered.children;
+        for (child, index) in changed {
+            let props = std::mem::replace(&mut specs[index].props, SpecProps::Same(child));
             let Some(entry) = self.components.get_mut(&child) else {
                 continue;
             };
-            if !entry.component.props_equal(&*spec.props) {
-                match catch(|| entry.component.set_props(spec.props, child, &shared)) {
+            if !entry.component.props_equal(props.as_any()) {
+                let props = props.into_boxed();
+                match catch(|| entry.component.set_props(props, child, &shared)) {
                     Ok(()) => self.mark_dirty(child),
                     Err(e) => self.record_error(child, e),
                 }
@@ -751,6 +848,11 @@ impl Renderer {
             self.pass.rendered.push((id, false));
             return;
         };
+        let mut children = std::mem::take(&mut rendered.children);
+        if !self.box_same_props(id, &mut children) {
+            return;
+        }
+        rendered.children = children;
         let entry = self.components.get(&id).expect("checked by caller");
         let mut partial = None;
         if rendered.children.is_empty() {
@@ -848,8 +950,11 @@ impl Renderer {
                 let spec = specs[spec as usize]
                     .take()
                     .expect("check_tree: each spec once");
-                let child =
-                    self.create_component((spec.create)(spec.props), Some(component), depth + 1);
+                let child = self.create_component(
+                    (spec.create)(spec.props.into_boxed()),
+                    Some(component),
+                    depth + 1,
+                );
                 if let NodeKind::Slot { component, .. } = &mut t.nodes[index as usize].kind {
                     *component = child.0;
                 }
@@ -1172,8 +1277,9 @@ impl Renderer {
                 let spec = st.specs[*spec as usize].take().expect("each spec once");
                 let shared = self.shared.clone();
                 if let Some(entry) = self.components.get_mut(&child) {
-                    if !entry.component.props_equal(&*spec.props) {
-                        match catch(|| entry.component.set_props(spec.props, child, &shared)) {
+                    if !entry.component.props_equal(spec.props.as_any()) {
+                        let props = spec.props.into_boxed();
+                        match catch(|| entry.component.set_props(props, child, &shared)) {
                             Ok(()) => self.mark_dirty(child),
                             Err(e) => self.record_error(child, e),
                         }
@@ -1549,8 +1655,10 @@ fn check_tree(rendered: Rendered) -> Result<(Tree, Vec<Option<ChildSpec>>), Stri
                 ));
             }
             used[spec] = true;
-            if let Some(key) = specs[spec].as_mut().and_then(|s| s.key.take()) {
-                let key = tree.shape.push_str(&key);
+            if let Some((start, end)) = specs[spec].as_ref().and_then(|s| s.key) {
+                let key = tree
+                    .shape
+                    .push_str(&rendered.keys[start as usize..end as usize]);
                 tree.nodes[i].key = Some(key);
             }
         }

@@ -1100,10 +1100,27 @@ pub(crate) fn decode_entities(s: &str) -> String {
     out
 }
 
+/// Appends `n` in decimal. Markers and binding values are written for every row of a large list, and
+/// `write!` spends several times longer in the formatting machinery than on the digits.
+pub(crate) fn push_u32(out: &mut String, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        out.push(d as char);
+    }
+}
+
 /// Writes a binding's attribute value: `ID` or `ID:FLAGS`.
 pub(crate) fn binding_value(handler_id: u32, flags: u8, out: &mut String) {
-    use std::fmt::Write;
-    let _ = write!(out, "{handler_id}");
+    push_u32(out, handler_id);
     if flags != 0 {
         out.push(':');
         if flags & FLAG_PREVENT_DEFAULT != 0 {
@@ -1188,6 +1205,15 @@ mod tests {
             .contains("inside <p>"));
         assert!(parse("<div><p>a</p><p>b</p></div>".into()).is_ok());
         assert!(parse("<br/><img src=\"x\" />".into()).is_ok());
+    }
+
+    #[test]
+    fn writes_numbers() {
+        for n in [0, 7, 10, 99, 100, 12345, u32::MAX] {
+            let mut out = String::from("x");
+            push_u32(&mut out, n);
+            assert_eq!(out, format!("x{n}"));
+        }
     }
 
     #[test]
