@@ -294,6 +294,82 @@ pub struct RenderContext<'a, C: Component> {
     pub(crate) previous: Option<&'a dyn PreviousChildren>,
 }
 
+/// The key of a child component ([`RenderContext::child_keyed`]): integers, `char` and strings. Keys
+/// are written into one buffer per render, so an integer key costs neither an allocation nor the
+/// formatting machinery. For another type, pass its string form (`id.to_string()`).
+pub trait ChildKey {
+    /// Appends the key's text to `out`.
+    fn write_key(&self, out: &mut String);
+}
+
+macro_rules! unsigned_keys {
+    ($($t:ty),*) => {$(
+        impl ChildKey for $t {
+            fn write_key(&self, out: &mut String) {
+                crate::tree::push_u64(out, *self as u64);
+            }
+        }
+    )*};
+}
+
+macro_rules! signed_keys {
+    ($($t:ty),*) => {$(
+        impl ChildKey for $t {
+            fn write_key(&self, out: &mut String) {
+                if *self < 0 {
+                    out.push('-');
+                }
+                crate::tree::push_u64(out, self.unsigned_abs() as u64);
+            }
+        }
+    )*};
+}
+
+unsigned_keys!(u8, u16, u32, u64, usize);
+signed_keys!(i8, i16, i32, i64, isize);
+
+impl ChildKey for char {
+    fn write_key(&self, out: &mut String) {
+        out.push(*self);
+    }
+}
+
+impl ChildKey for str {
+    fn write_key(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
+impl ChildKey for String {
+    fn write_key(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
+impl ChildKey for Box<str> {
+    fn write_key(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
+impl ChildKey for Arc<str> {
+    fn write_key(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
+impl ChildKey for std::borrow::Cow<'_, str> {
+    fn write_key(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
+impl<T: ChildKey + ?Sized> ChildKey for &T {
+    fn write_key(&self, out: &mut String) {
+        (**self).write_key(out);
+    }
+}
+
 /// An event binding, written as the value of a `t-<event>` attribute: `button t-click=(binding) {…}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use = "a binding does nothing until it is written as the value of a t-<event> attribute"]
@@ -431,14 +507,9 @@ impl<'a, C: Component> RenderContext<'a, C> {
     }
 
     /// Places a keyed child component: it keeps its state while its key stays among its siblings.
-    pub fn child_keyed<D: Component>(
-        &mut self,
-        key: impl std::fmt::Display,
-        props: D::Props,
-    ) -> ChildSlot {
-        use std::fmt::Write;
+    pub fn child_keyed<D: Component>(&mut self, key: impl ChildKey, props: D::Props) -> ChildSlot {
         let start = self.keys.len();
-        let _ = write!(self.keys, "{key}");
+        key.write_key(&mut self.keys);
         self.push_child::<D>(Some((start as u32, self.keys.len() as u32)), props)
     }
 
@@ -699,5 +770,28 @@ impl<C: Component> Component for ErrorBoundary<C> {
     fn catch_error(&mut self, message: &str) -> bool {
         self.error = Some(message.to_owned());
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ChildKey;
+
+    #[test]
+    fn keys_write_as_display_does() {
+        let mut out = String::new();
+        for key in [
+            &-5i32 as &dyn ChildKey,
+            &i64::MIN,
+            &0u8,
+            &usize::MAX,
+            &'k',
+            &"s",
+            &String::from("t"),
+        ] {
+            key.write_key(&mut out);
+            out.push('|');
+        }
+        assert_eq!(out, format!("-5|{}|0|{}|k|s|t|", i64::MIN, usize::MAX));
     }
 }

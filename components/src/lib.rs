@@ -54,8 +54,8 @@ mod tree;
 
 pub use batch::{ComponentId, Edit, EditSink, PropertyValue, RenderBatch};
 pub use component::{
-    Binding, BoundaryProps, ChildSlot, Component, Context, ErrorBoundary, Handle, RawHtml,
-    RenderContext, Task,
+    Binding, BoundaryProps, ChildKey, ChildSlot, Component, Context, ErrorBoundary, Handle,
+    RawHtml, RenderContext, Task,
 };
 pub use error::{EventError, MountError, RenderError};
 pub use event::{

@@ -1102,8 +1102,13 @@ pub(crate) fn decode_entities(s: &str) -> String {
 
 /// Appends `n` in decimal. Markers and binding values are written for every row of a large list, and
 /// `write!` spends several times longer in the formatting machinery than on the digits.
-pub(crate) fn push_u32(out: &mut String, mut n: u32) {
-    let mut digits = [0u8; 10];
+pub(crate) fn push_u32(out: &mut String, n: u32) {
+    push_u64(out, n as u64);
+}
+
+/// Appends `n` in decimal.
+pub(crate) fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
     let mut at = digits.len();
     loop {
         at -= 1;
@@ -1214,6 +1219,9 @@ mod tests {
             push_u32(&mut out, n);
             assert_eq!(out, format!("x{n}"));
         }
+        let mut out = String::new();
+        push_u64(&mut out, u64::MAX);
+        assert_eq!(out, u64::MAX.to_string());
     }
 
     #[test]
