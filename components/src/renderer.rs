@@ -1293,6 +1293,7 @@ impl Renderer {
                     kids: old_kids,
                     outer: old_outer,
                     end: old_end,
+                    events_end: old_events_end,
                     ..
                 },
                 NodeKind::Element {
@@ -1308,23 +1309,43 @@ impl Renderer {
                 },
             ) => {
                 // Same source text and no child components inside: the subtree is identical, including
-                // binding render indices. Copy ids across instead of comparing node by node.
-                if !*has_slot
-                    && !old.recorded
-                    && old.shape.str(*old_outer) == new_shape.str(*new_outer)
-                {
-                    let count = (*new_end - new_index) as usize;
-                    debug_assert_eq!(count, (*old_end - old_index) as usize);
+                // binding render indices. Copy ids across instead of comparing node by node. A subtree
+                // that differs only in render indices (rows after an insert, moved rows) is the same
+                // nodes too: its handlers keep their ids and learn their new indices.
+                if !*has_slot && !old.recorded {
                     let (old_ev, new_ev) = (old_events.start as usize, new_events.start as usize);
-                    let ev_count = *new_events_end as usize - new_ev;
-                    for i in 1..count {
-                        st.new.nodes[new_index as usize + i].id =
-                            old.nodes[old_index as usize + i].id;
+                    let (old_ev_end, new_ev_end) =
+                        (*old_events_end as usize, *new_events_end as usize);
+                    let identical = old.shape.str(*old_outer) == new_shape.str(*new_outer);
+                    if identical
+                        || tree::same_but_render_indices(
+                            &old.shape,
+                            *old_outer,
+                            &old.events[old_ev..old_ev_end],
+                            new_shape,
+                            *new_outer,
+                            &st.new.events[new_ev..new_ev_end],
+                        )
+                    {
+                        let count = (*new_end - new_index) as usize;
+                        debug_assert_eq!(count, (*old_end - old_index) as usize);
+                        for i in 1..count {
+                            st.new.nodes[new_index as usize + i].id =
+                                old.nodes[old_index as usize + i].id;
+                        }
+                        for (old_b, new_b) in old.events[old_ev..old_ev_end]
+                            .iter()
+                            .zip(&mut st.new.events[new_ev..new_ev_end])
+                        {
+                            new_b.handler_id = old_b.handler_id;
+                            if !identical && old_b.render_index != new_b.render_index {
+                                if let Some(h) = self.handlers.get_mut(&new_b.handler_id) {
+                                    h.index = new_b.render_index;
+                                }
+                            }
+                        }
+                        return;
                     }
-                    for i in 0..ev_count {
-                        st.new.events[new_ev + i].handler_id = old.events[old_ev + i].handler_id;
-                    }
-                    return;
                 }
                 let tag = new_shape.str(*tag);
                 let (new_events, new_kids) = (*new_events, *new_kids);

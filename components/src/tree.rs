@@ -135,6 +135,10 @@ pub(crate) struct Binding {
     pub(crate) render_index: u32,
     /// Circuit-unique handler id; 0 until assigned.
     pub(crate) handler_id: u32,
+    /// Where the attribute value (`INDEX` or `INDEX:FLAGS`) is in `Shape::src`. The render index is
+    /// the only part of a subtree's markup that depends on what was rendered before it, so subtrees
+    /// are also compared with these ranges left out (see [`same_but_render_indices`]).
+    pub(crate) value: Span,
 }
 
 impl Shape {
@@ -493,7 +497,7 @@ impl Parser<'_> {
                 }
             }
         }
-        if closes_paragraph(tag_name) && self.inside_paragraph() {
+        if self.inside_paragraph() && closes_paragraph(tag_name) {
             return self.err(
                 start,
                 format!("<{tag_name}> inside <p>: the browser would close the paragraph first (and shift node ids); use a <div> or <span>"),
@@ -588,7 +592,7 @@ impl Parser<'_> {
                 if self.events[events_start..].iter().any(|b| b.kind == kind) {
                     return self.err(name_start, format!("an element binds `{name_str}` twice"));
                 }
-                self.events.push(binding);
+                self.events.push(Binding { value, ..binding });
             } else if !self.attrs[attrs_start..]
                 .iter()
                 .any(|a| self.src[a.name.range()].eq_ignore_ascii_case(name_str))
@@ -647,6 +651,34 @@ impl Parser<'_> {
         }
         Ok(())
     }
+}
+
+/// Whether two subtrees' source texts are equal except for their bindings' render indices (and so
+/// parse to the same nodes). `old_events` and `new_events` are the subtrees' bindings, in source order.
+/// Inserting or moving rows shifts the render index of every binding after the change, so a row that
+/// is unchanged but moved or shifted usually differs from its old text only there.
+pub(crate) fn same_but_render_indices(
+    old: &Shape,
+    old_outer: Span,
+    old_events: &[Binding],
+    new: &Shape,
+    new_outer: Span,
+    new_events: &[Binding],
+) -> bool {
+    if old_events.len() != new_events.len() || old_events.is_empty() {
+        return false;
+    }
+    let (o, n) = (old.src.as_bytes(), new.src.as_bytes());
+    let (mut o_at, mut n_at) = (old_outer.start as usize, new_outer.start as usize);
+    for (a, b) in old_events.iter().zip(new_events) {
+        if a.flags != b.flags || o[o_at..a.value.start as usize] != n[n_at..b.value.start as usize]
+        {
+            return false;
+        }
+        o_at = a.value.range().end;
+        n_at = b.value.range().end;
+    }
+    o[o_at..old_outer.range().end] == n[n_at..new_outer.range().end]
 }
 
 /// Length of the common prefix of two byte strings (block compares first, so the long equal runs of a
@@ -927,7 +959,13 @@ pub(crate) fn reparse(old: &Tree, html: String) -> Result<Reparsed, String> {
     let mut events = Vec::with_capacity((old.events.len() as i64 + de) as usize);
     events.extend_from_slice(&old.events[..events_off as usize]);
     events.extend_from_slice(&f_events);
-    events.extend_from_slice(&old.events[e_events_end as usize..]);
+    events.extend(old.events[e_events_end as usize..].iter().map(|b| Binding {
+        value: Span {
+            start: shift(b.value.start, delta),
+            len: b.value.len,
+        },
+        ..*b
+    }));
 
     let top = Span {
         start: shift(sh.top.start, dk),
@@ -1047,6 +1085,7 @@ fn parse_binding(kind: EventKind, value: &str) -> Option<Binding> {
         flags: bits,
         render_index,
         handler_id: 0,
+        value: Span::default(),
     })
 }
 
@@ -1264,7 +1303,15 @@ mod reparse_tests {
                         .collect();
                     let events: Vec<String> = tree.events[events.range()]
                         .iter()
-                        .map(|b| format!("{}:{}:{}", b.kind, b.render_index, b.flags))
+                        .map(|b| {
+                            format!(
+                                "{}:{}:{}:{}",
+                                b.kind,
+                                b.render_index,
+                                b.flags,
+                                sh.str(b.value)
+                            )
+                        })
                         .collect();
                     format!(
                         "{i} <{}> key={key:?} attrs={attrs:?} events={events:?} kids={:?} outer={:?} inner={:?} end={end} events_end={events_end} attrs_end={attrs_end} slot={has_slot} kids_from_ok={}",

@@ -375,3 +375,61 @@ proptest! {
         }
     }
 }
+
+/// Rows in one component, each with a handler that records its key.
+struct ClickList {
+    items: Vec<(u8, u8, bool)>,
+    clicked: Option<u8>,
+}
+
+impl Component for ClickList {
+    type Props = Vec<(u8, u8, bool)>;
+
+    fn create(items: &Self::Props) -> Self {
+        ClickList {
+            items: items.clone(),
+            clicked: None,
+        }
+    }
+
+    fn render(&self, cx: &mut RenderContext<'_, Self>) -> Markup {
+        html! {
+            ul {
+                @for &(k, label, on) in &self.items {
+                    li t-key=(k) data-k=(k) class=[on.then_some("on")] {
+                        "item " (label)
+                        button t-click=(cx.on_click(move |this: &mut Self, _| this.clicked = Some(k))) { "x" }
+                    }
+                }
+            }
+            p #clicked { @if let Some(k) = self.clicked { (k) } }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    /// After inserts, moves and shuffles (which shift the render index of every later handler while
+    /// rows keep their handler ids), clicking a row runs that row's handler.
+    #[test]
+    fn handlers_follow_their_rows(
+        initial in prop::collection::btree_set(0u8..40, 1..20),
+        steps in prop::collection::vec((prop::collection::vec(op(), 1..4), any::<usize>()), 1..6),
+    ) {
+        let mut items: Vec<(u8, u8, bool)> = initial.into_iter().map(|k| (k, 0, false)).collect();
+        let mut h = Harness::mount::<ClickList>(items.clone());
+        for (step, click) in steps {
+            for op in &step {
+                apply(&mut items, op);
+            }
+            let next = items.clone();
+            h.handle::<ClickList>().update(move |l| l.items = next);
+            h.try_flush().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            if let Some(&(key, _, _)) = items.get(click % items.len().max(1)) {
+                h.click(&format!("li[data-k=\"{key}\"] button"));
+                prop_assert_eq!(h.dom().text(h.find("#clicked")), key.to_string());
+            }
+        }
+    }
+}
