@@ -24,7 +24,14 @@
 //!   parse would (the unit tests in `tree.rs` and the property tests check this): markup identical to
 //!   the last render keeps the tree and only passes props to children; otherwise, without child
 //!   component slots, only the deepest element holding every changed byte is re-parsed and diffed; else
-//!   the whole markup is parsed and diffed.
+//!   the whole markup is parsed and diffed. While a component with children renders, it is out of the
+//!   component map, so `cx.child…` can compare new props with the child the last render placed at the
+//!   same render-order index (same type and key); equal props become a reference to that child
+//!   ([`SpecProps::Same`](crate::component::SpecProps)), which is turned back into a boxed copy before
+//!   any diff that might match the slot differently.
+//! - **Render indices** (the closure index a `t-<event>` attribute carries in maud's output) are not
+//!   part of a node's identity: a subtree whose markup differs only in them is matched as identical, its
+//!   handlers keep their ids, and the handler table learns the new indices.
 //! - **Failures.** A panic or unrenderable markup in a component goes to its nearest ancestor whose
 //!   [`Component::catch_error`] accepts it (an error boundary), which re-renders. Without one the renderer
 //!   is failed: every later call returns the [`RenderError`].
