@@ -213,20 +213,34 @@ mod table_1000 {
             .bench_local_refs(|r| black_box(pass(r)));
     }
 
+    fn shuffle(rows: &mut Rows) {
+        let mut seed: u64 = 42;
+        for i in (1..rows.len()).rev() {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            rows.swap(i, (seed >> 33) as usize % (i + 1));
+        }
+    }
+
     #[divan::bench]
     fn all_rows_shuffled(bencher: Bencher) {
         bencher
             .with_inputs(|| {
                 let (r, h) = mounted::<Table>(1000);
-                h.update(|t| {
-                    let mut seed: u64 = 42;
-                    for i in (1..t.rows.len()).rev() {
-                        seed = seed
-                            .wrapping_mul(6364136223846793005)
-                            .wrapping_add(1442695040888963407);
-                        t.rows.swap(i, (seed >> 33) as usize % (i + 1));
-                    }
-                });
+                h.update(|t| shuffle(&mut t.rows));
+                r
+            })
+            .bench_local_refs(|r| black_box(pass(r)));
+    }
+
+    /// Rows are child components; the parent shuffles them (the rows do not re-render).
+    #[divan::bench]
+    fn all_rows_shuffled_children(bencher: Bencher) {
+        bencher
+            .with_inputs(|| {
+                let (r, h) = mounted::<ChildTable>(1000);
+                h.update(|t| shuffle(&mut t.rows));
                 r
             })
             .bench_local_refs(|r| black_box(pass(r)));
