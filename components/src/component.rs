@@ -223,8 +223,105 @@ impl<'a, C: Component> Context<'a, C> {
     }
 }
 
-pub(crate) type StoredHandler<C> =
-    Box<dyn Fn(&mut C, EventKind, &Value) -> Result<(), EventArgsError> + Send>;
+/// The handler closures of one render, grouped by closure type: the closures a `@for` loop makes share
+/// one type, so a 1,000-row table's 2,000 bindings fill two vectors instead of allocating 2,000 boxes.
+pub(crate) struct Handlers<C> {
+    /// One vector of closures per closure type, in order of first use.
+    groups: Vec<Box<dyn HandlerGroup<C>>>,
+    /// By render-order index: the closure's group and its position there.
+    order: Vec<(u32, u32)>,
+}
+
+impl<C: 'static> Handlers<C> {
+    fn with_capacity(bindings: usize) -> Self {
+        Handlers {
+            groups: Vec::new(),
+            order: Vec::with_capacity(bindings),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    fn push<E: EventData, F: Fn(&mut C, E) + Send + 'static>(&mut self, f: F) {
+        let type_id = TypeId::of::<Group<F, E>>();
+        let index = match self.groups.iter().position(|g| g.group_type() == type_id) {
+            Some(index) => index,
+            None => {
+                self.groups.push(Box::new(Group::<F, E> {
+                    closures: Vec::new(),
+                    _event: PhantomData,
+                }));
+                self.groups.len() - 1
+            }
+        };
+        let Some(group) = self.groups[index]
+            .as_any_mut()
+            .downcast_mut::<Group<F, E>>()
+        else {
+            unreachable!("groups are found by their type")
+        };
+        self.order.push((index as u32, group.closures.len() as u32));
+        group.closures.push(f);
+    }
+
+    fn call(
+        &self,
+        index: u32,
+        state: &mut C,
+        kind: EventKind,
+        args: &Value,
+    ) -> Result<(), EventArgsError> {
+        match self.order.get(index as usize) {
+            Some(&(group, at)) => self.groups[group as usize].call(at, state, kind, args),
+            None => Ok(()),
+        }
+    }
+}
+
+trait HandlerGroup<C>: Send {
+    fn group_type(&self) -> TypeId;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+    fn call(
+        &self,
+        at: u32,
+        state: &mut C,
+        kind: EventKind,
+        args: &Value,
+    ) -> Result<(), EventArgsError>;
+}
+
+struct Group<F, E> {
+    closures: Vec<F>,
+    _event: PhantomData<fn(E)>,
+}
+
+impl<C, E, F> HandlerGroup<C> for Group<F, E>
+where
+    E: EventData,
+    F: Fn(&mut C, E) + Send + 'static,
+{
+    fn group_type(&self) -> TypeId {
+        TypeId::of::<Self>()
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    fn call(
+        &self,
+        at: u32,
+        state: &mut C,
+        kind: EventKind,
+        args: &Value,
+    ) -> Result<(), EventArgsError> {
+        let data = E::decode(kind, args)?;
+        (self.closures[at as usize])(state, data);
+        Ok(())
+    }
+}
 
 /// Type-erased props of a child component, with what the renderer needs to create or update it.
 pub(crate) struct ChildSpec {
@@ -284,7 +381,7 @@ pub(crate) trait PreviousChildren {
 /// What [`Component::render`] gets: props, and the factories for event bindings and child components.
 pub struct RenderContext<'a, C: Component> {
     pub(crate) cx: Context<'a, C>,
-    pub(crate) handlers: Vec<StoredHandler<C>>,
+    pub(crate) handlers: Handlers<C>,
     /// The event each handler was created for, by render-order index.
     pub(crate) kinds: Vec<EventKind>,
     pub(crate) children: Vec<ChildSpec>,
@@ -458,11 +555,7 @@ impl<'a, C: Component> RenderContext<'a, C> {
     ) -> Binding {
         let index = self.handlers.len() as u32;
         self.kinds.push(kind);
-        self.handlers.push(Box::new(move |state, kind, args| {
-            let data = E::decode(kind, args)?;
-            f(state, data);
-            Ok(())
-        }));
+        self.handlers.push(f);
         Binding { index, flags: 0 }
     }
 
@@ -544,7 +637,7 @@ fn create_erased<D: Component>(props: Box<dyn Any + Send>) -> Box<dyn AnyCompone
     Box::new(Mounted::<D> {
         state: D::create(&props),
         props,
-        handlers: Vec::new(),
+        handlers: Handlers::with_capacity(0),
     })
 }
 
@@ -552,7 +645,7 @@ pub(crate) fn create_root<C: Component>(props: C::Props) -> Box<dyn AnyComponent
     Box::new(Mounted::<C> {
         state: C::create(&props),
         props,
-        handlers: Vec::new(),
+        handlers: Handlers::with_capacity(0),
     })
 }
 
@@ -598,7 +691,7 @@ struct Mounted<C: Component> {
     state: C,
     props: C::Props,
     /// Closures of the latest render, by render-order index.
-    handlers: Vec<StoredHandler<C>>,
+    handlers: Handlers<C>,
 }
 
 impl<C: Component> AnyComponent for Mounted<C> {
@@ -636,7 +729,7 @@ impl<C: Component> AnyComponent for Mounted<C> {
                 shared,
                 render_requested: false,
             },
-            handlers: Vec::with_capacity(bound),
+            handlers: Handlers::with_capacity(bound),
             kinds: Vec::with_capacity(bound),
             children: Vec::with_capacity(previous.map_or(0, |p| p.len())),
             keys: String::with_capacity(previous.map_or(0, |p| p.key_bytes())),
@@ -681,10 +774,7 @@ impl<C: Component> AnyComponent for Mounted<C> {
         kind: EventKind,
         args: &Value,
     ) -> Result<(), EventArgsError> {
-        match self.handlers.get(index as usize) {
-            Some(handler) => handler(&mut self.state, kind, args),
-            None => Ok(()),
-        }
+        self.handlers.call(index, &mut self.state, kind, args)
     }
 
     fn apply(&mut self, apply: Apply) {
