@@ -13,6 +13,7 @@ use std::fmt;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -78,6 +79,11 @@ pub(crate) trait CircuitApp: Send + 'static {
     fn render(&mut self, batch_id: u64) -> Result<Option<String>, AppFault>;
     /// Disposes every component (the circuit has ended).
     fn dispose(&mut self);
+    /// Applies updates queued from other tasks and starts async work components asked for. Called before
+    /// every render attempt, also while rendering is paused.
+    fn process_background(&mut self) -> Result<(), AppFault> {
+        Ok(())
+    }
 }
 
 /// An inbound message for a circuit (after hub decoding).
@@ -200,6 +206,8 @@ pub(crate) struct Circuit {
     pub(crate) key: CircuitKey,
     pub(crate) registry: Arc<CircuitRegistry>,
     pub(crate) span: tracing::Span,
+    /// Set while a render task is queued for work that arrived from another task (coalesces wake-ups).
+    render_scheduled: AtomicBool,
     pub(crate) state: Mutex<CircuitState>,
 }
 
@@ -242,6 +250,7 @@ impl Circuit {
             key,
             registry,
             span: tracing::info_span!(parent: None, "circuit", id = %id),
+            render_scheduled: AtomicBool::new(false),
             state: Mutex::new(CircuitState {
                 link: Link::Connected(sink),
                 disconnections: 0,
@@ -433,12 +442,16 @@ impl Circuit {
     /// Renders once if the app has changes and fewer than the limit of batches are unacknowledged.
     /// Returns whether the circuit is still alive.
     pub(crate) fn pump_locked(self: &Arc<Self>, state: &mut CircuitState) -> bool {
-        if !state.acks.has_room() || state.app.is_none() {
+        if state.app.is_none() {
             return !matches!(state.link, Link::Ended);
         }
         self.run_step(state, |_, state| {
-            let id = state.acks.next_id();
             let app = state.app.as_mut().expect("checked above");
+            app.process_background().map_err(|f| f.0)?;
+            if !state.acks.has_room() {
+                return Ok(());
+            }
+            let id = state.acks.next_id();
             if let Some(json) = app.render(id).map_err(|f| f.0)? {
                 let json: Box<str> = json.into();
                 send_locked(state, Outbound::Batch { id, json: &json });
@@ -643,6 +656,23 @@ impl CircuitHandle {
         self.circuit
             .upgrade()
             .is_some_and(|c| send_locked(&mut c.state.lock(), Outbound::Navigate { uri, replace }))
+    }
+
+    /// Asks for a render soon, from any thread, without waiting for the circuit (what component handles
+    /// use when they queue updates). Several requests before the render runs make one render.
+    pub fn schedule_render(&self) {
+        let Some(circuit) = self.circuit.upgrade() else {
+            return;
+        };
+        if circuit.render_scheduled.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tokio::spawn(async move {
+            let _entered = circuit.span.enter();
+            let mut state = circuit.state.lock();
+            circuit.render_scheduled.store(false, Ordering::Release);
+            circuit.pump_locked(&mut state);
+        });
     }
 
     /// Renders pending changes now (for state changed outside an event, e.g. by a timer). Returns whether the

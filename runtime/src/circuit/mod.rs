@@ -47,6 +47,7 @@ mod descriptor;
 mod handlers;
 mod idle;
 mod options;
+pub(crate) mod protocol;
 pub(crate) mod registry;
 mod secret;
 mod tracking;
@@ -62,6 +63,7 @@ pub use self::descriptor::{
 pub use self::handlers::{CircuitHandler, CircuitHandlers, HandlerError, InboundActivity, Next};
 pub use self::idle::{IdleCircuitHandler, IdleOptions};
 pub use self::options::CircuitOptions;
+pub use self::protocol::{DEFAULT_HUB_PATH, PROTOCOL_VERSION};
 pub use self::registry::CircuitMetrics;
 pub use self::secret::{CircuitId, CircuitSecret, MalformedSecret};
 pub use self::tracking::CircuitTracker;
