@@ -134,6 +134,7 @@ impl RenderAcks {
         self.unacked.iter()
     }
 
+    #[cfg(test)]
     pub(crate) fn unacknowledged_count(&self) -> usize {
         self.unacked.len()
     }

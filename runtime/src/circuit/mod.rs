@@ -37,16 +37,15 @@
 //! End: `T.Error` to a connected browser → connection down (if connected) → closed → components disposed →
 //! pending browser calls fail.
 
-// The hub binding (phase 2 of issue 4) is what uses most crate-internal items; until it lands they are
-// exercised by the unit tests only.
-#![cfg_attr(not(test), allow(dead_code))]
-
 mod acks;
+mod app;
 pub(crate) mod core;
 mod descriptor;
 mod handlers;
+mod hub;
 mod idle;
 mod options;
+mod prerender;
 pub(crate) mod protocol;
 pub(crate) mod registry;
 mod secret;
@@ -61,8 +60,10 @@ pub use self::descriptor::{
     Descriptor, DescriptorError, DescriptorKey, DescriptorSigner, ResponseDescriptors,
 };
 pub use self::handlers::{CircuitHandler, CircuitHandlers, HandlerError, InboundActivity, Next};
+pub use self::hub::{CircuitHub, CircuitHubBuilder, CircuitHubError};
 pub use self::idle::{IdleCircuitHandler, IdleOptions};
 pub use self::options::CircuitOptions;
+pub use self::prerender::{PageRender, PageRequest, PrerenderError};
 pub use self::protocol::{DEFAULT_HUB_PATH, PROTOCOL_VERSION};
 pub use self::registry::CircuitMetrics;
 pub use self::secret::{CircuitId, CircuitSecret, MalformedSecret};
