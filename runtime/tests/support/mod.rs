@@ -226,6 +226,11 @@ impl HubClient {
         self.write(json!({"type": 3, "invocationId": "s1"})).await;
     }
 
+    /// The next raw hub message of any type (`None` once the connection closed).
+    pub async fn next_raw(&mut self) -> Option<Value> {
+        self.read().await
+    }
+
     /// The next server invocation (pings skipped); `None` once the connection closed (the Close message, if
     /// any, is in `closed`).
     pub async fn next(&mut self) -> Option<Invocation> {
