@@ -225,3 +225,30 @@ async fn a_call_without_a_circuit_gets_an_error_and_the_connection_closes() {
     );
     client.until_closed().await;
 }
+
+#[tokio::test]
+async fn a_connection_holds_one_circuit() {
+    let server = serve(CircuitHub::builder(support::components())).await;
+    let mut first = server.start_counter(0).await;
+    let second = server.start_counter(0).await;
+    // The first connection may not attach the second circuit as well.
+    assert_eq!(
+        first
+            .client
+            .invoke("ConnectCircuit", json!([second.secret]))
+            .await,
+        Ok(json!(false))
+    );
+    let descriptors = server.page_descriptors("/counter").await;
+    let refused = first
+        .client
+        .invoke(
+            "StartCircuit",
+            json!([1, "http://x/", "http://x/", descriptors]),
+        )
+        .await;
+    assert!(refused.unwrap_err().contains("already has a circuit"));
+    // Its own circuit still works.
+    assert_eq!(first.click().await, (2, "1".to_owned()));
+    assert_eq!(server.hub.metrics().connected, 2);
+}

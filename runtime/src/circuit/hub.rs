@@ -468,6 +468,18 @@ impl Shared {
             );
             return false;
         };
+        if let Some(current) = self.registry.for_connection(ctx.connection_id()) {
+            // One circuit per connection: attaching a second would leave the first unreachable.
+            let same = current.id == secret.id();
+            if !same {
+                tracing::warn!(
+                    connection_id = ctx.connection_id(),
+                    current = %current.id,
+                    "ConnectCircuit for another circuit on a connection that already has one; refused"
+                );
+            }
+            return same;
+        }
         let sink = Arc::new(HubSink {
             caller: ctx.caller(),
         });
