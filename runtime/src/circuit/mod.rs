@@ -5,12 +5,37 @@
 //! no socket) until the browser reconnects with `ConnectCircuit` or the circuit is evicted.
 //!
 //! # Modules
+//! - [`hub`](CircuitHub): the circuit hub on [`crate::hub`] (section 6 of docs/protocol.md), the
+//!   disconnect beacon, and the builder an application configures.
+//! - [`prerender`](PageRender): root components rendered into page responses with their descriptors;
+//!   [`PageRequest`] gives root props the route, query, headers and cookies.
 //! - [`secret`](CircuitSecret): public ids and secrets (256-bit key, constant-time comparison, redacted).
 //! - [`descriptor`](DescriptorSigner): signed, time-limited, single-use prerender descriptors.
 //! - registry: the live circuits, lifecycle transitions, eviction by count and by time, counters.
 //! - core: one circuit's state, message processing, render acknowledgement and ending.
+//! - app: the bridge from a circuit to its `tether_components::Renderer`.
+//! - protocol: method names, argument shapes, `Chunked` reassembly.
 //! - [`handlers`](CircuitHandler): application hooks, plus two ready ones ([`CircuitTracker`],
-//!   [`IdleCircuitHandler`]).
+//!   [`IdleCircuitHandler`]); see docs/circuit-handlers.md.
+//!
+//! # Using it
+//! ```no_run
+//! use axum::{extract::State, response::Html, routing::get, Router};
+//! use tether::circuit::{CircuitHub, PageRequest};
+//! # use tether_components::ComponentRegistry;
+//! # async fn run(components: ComponentRegistry) -> std::io::Result<()> {
+//! async fn page(State(hub): State<CircuitHub>, request: PageRequest) -> Html<String> {
+//!     let start: i64 = request.query("start").and_then(|s| s.parse().ok()).unwrap_or(0);
+//!     let mut page = hub.page();
+//!     let counter = page.root("Counter", &serde_json::json!({ "start": start })).expect("registered");
+//!     Html(format!("<body>{}{}</body>", counter.0, page.boot_script().0))
+//! }
+//! let hub = CircuitHub::builder(components).build().expect("valid options");
+//! let app = Router::new().route("/", get(page)).with_state(hub.clone()).merge(hub.router());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:5000").await?;
+//! tether::hub::serve(listener, app).await
+//! # }
+//! ```
 //!
 //! # Execution: one lock per circuit, driven by the delivering task
 //! All of a circuit's mutable state (component tree, acknowledgement buffer, handler chain, pending browser
