@@ -199,3 +199,34 @@ async fn a_chunked_call_over_its_own_limit_names_the_option() {
         .await;
     assert_eq!(session.next_count().await, (2, "1".to_owned()));
 }
+
+#[tokio::test]
+async fn page_requests_offer_route_query_headers_and_cookies() {
+    let server = serve(CircuitHub::builder(support::components())).await;
+    let response = support::http(
+        server.addr,
+        "GET",
+        "/params/42?sort=name%20asc&page=2",
+        &[
+            ("Accept-Language", "fr"),
+            ("Cookie", "theme=dark; session=abc"),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(
+        response.body,
+        "id=Some(\"42\")\nsort=Some(\"name asc\")\npage=Some(\"2\")\nmissing=None\nlanguage=Some(\"fr\")\n\
+         theme=Some(\"dark\")\nsession=Some(\"abc\")\npath=/params/42\n"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_root_type_fails_the_page_with_a_clear_reason() {
+    let hub = CircuitHub::builder(support::components()).build().unwrap();
+    let error = hub.page().root("Nope", &json!({})).unwrap_err();
+    assert!(
+        error.to_string().contains("no root component type `Nope`"),
+        "{error}"
+    );
+}

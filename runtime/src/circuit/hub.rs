@@ -516,3 +516,20 @@ impl Shared {
         self.call(ctx, target, args)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_values_are_percent_decoded() {
+        assert_eq!(
+            form_value("a=1&secret=ab%2Bc+d", "secret").as_deref(),
+            Some("ab+c d")
+        );
+        assert_eq!(form_value("secret=", "secret").as_deref(), Some(""));
+        assert_eq!(form_value("other=1", "secret"), None);
+        assert_eq!(form_value("secret=%ZZ", "secret"), None);
+        assert_eq!(form_value("secret=%4", "secret"), None);
+    }
+}

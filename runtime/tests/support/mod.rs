@@ -414,6 +414,21 @@ async fn note_page(
     }
 }
 
+/// Echoes what [`PageRequest`] saw, one `name=value` per line.
+async fn params_page(request: PageRequest) -> String {
+    format!(
+        "id={:?}\nsort={:?}\npage={:?}\nmissing={:?}\nlanguage={:?}\ntheme={:?}\nsession={:?}\npath={}\n",
+        request.param("id"),
+        request.query("sort"),
+        request.query("page"),
+        request.query("missing"),
+        request.header("accept-language"),
+        request.cookie("theme"),
+        request.cookie("session"),
+        request.uri().path(),
+    )
+}
+
 /// A running test server.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -426,6 +441,7 @@ pub async fn serve(builder: CircuitHubBuilder) -> TestServer {
     let app = Router::new()
         .route("/counter", get(counter_page))
         .route("/note", get(note_page))
+        .route("/params/{id}", get(params_page))
         .with_state(hub.clone())
         .merge(hub.router());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
