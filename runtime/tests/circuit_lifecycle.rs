@@ -252,3 +252,22 @@ async fn a_connection_holds_one_circuit() {
     assert_eq!(first.click().await, (2, "1".to_owned()));
     assert_eq!(server.hub.metrics().connected, 2);
 }
+
+#[tokio::test]
+async fn async_work_renders_without_an_event() {
+    let server = serve(CircuitHub::builder(support::components())).await;
+    let descriptors = server.page_descriptors("/loader").await;
+    let mut client = HubClient::connect(server.addr, server.hub.path()).await;
+    let base = format!("http://{}/", server.addr);
+    client
+        .invoke("StartCircuit", json!([1, base, base, descriptors]))
+        .await
+        .unwrap();
+    let (_, first) = batch(&client.expect("T.Batch").await);
+    assert!(support::attach_html(&first).contains("loading"));
+    let (id, second) = batch(&client.expect("T.Batch").await);
+    assert_eq!(
+        (id, support::text_update(&second).as_deref()),
+        (2, Some("loaded after 20 ms"))
+    );
+}

@@ -366,8 +366,43 @@ impl Component for Note {
     }
 }
 
+/// Shows `loading` until async work started in `init` finishes, then `loaded after N ms`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoaderProps {
+    pub delay_ms: u64,
+}
+
+pub struct Loader {
+    status: String,
+}
+
+impl Component for Loader {
+    type Props = LoaderProps;
+
+    fn create(_props: &LoaderProps) -> Self {
+        Loader {
+            status: "loading".into(),
+        }
+    }
+
+    fn init(&mut self, cx: &mut tether_components::Context<'_, Self>) {
+        let delay = cx.props().delay_ms;
+        cx.spawn(
+            tokio::time::sleep(Duration::from_millis(delay)),
+            move |loader, ()| {
+                loader.status = format!("loaded after {delay} ms");
+            },
+        );
+    }
+
+    fn render(&self, _cx: &mut RenderContext<'_, Self>) -> Markup {
+        html! { p #status { (self.status) } }
+    }
+}
+
 pub fn components() -> ComponentRegistry {
     let mut components = ComponentRegistry::new();
+    components.register::<Loader>("Loader");
     components.register::<Counter>("Counter");
     components.register::<Note>("Note");
     components
@@ -414,6 +449,14 @@ async fn note_page(
     }
 }
 
+async fn loader_page(State(hub): State<CircuitHub>) -> axum::response::Response {
+    let mut page = hub.page();
+    match page.root("Loader", &LoaderProps { delay_ms: 20 }) {
+        Ok(loader) => Html(html! { body { (loader) } }.into_string()).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
 /// Echoes what [`PageRequest`] saw, one `name=value` per line.
 async fn params_page(request: PageRequest) -> String {
     format!(
@@ -442,6 +485,7 @@ pub async fn serve(builder: CircuitHubBuilder) -> TestServer {
         .route("/counter", get(counter_page))
         .route("/note", get(note_page))
         .route("/params/{id}", get(params_page))
+        .route("/loader", get(loader_page))
         .with_state(hub.clone())
         .merge(hub.router());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
