@@ -193,9 +193,9 @@ pub struct Context<'a, C: Component> {
     pub(crate) render_requested: bool,
 }
 
-impl<C: Component> Context<'_, C> {
-    /// The current props.
-    pub fn props(&self) -> &C::Props {
+impl<'a, C: Component> Context<'a, C> {
+    /// The current props (borrowed for the whole hook, not from the context).
+    pub fn props(&self) -> &'a C::Props {
         self.props
     }
 
@@ -310,9 +310,10 @@ macro_rules! binders {
     };
 }
 
-impl<C: Component> RenderContext<'_, C> {
-    /// The current props.
-    pub fn props(&self) -> &C::Props {
+impl<'a, C: Component> RenderContext<'a, C> {
+    /// The current props (borrowed for the whole render, not from the context, so bindings can be made
+    /// while they are in use).
+    pub fn props(&self) -> &'a C::Props {
         self.cx.props
     }
 

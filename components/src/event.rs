@@ -47,25 +47,6 @@ pub enum EventKind {
     Blur,
 }
 
-const ALL_KINDS: [EventKind; 16] = [
-    EventKind::Click,
-    EventKind::DblClick,
-    EventKind::MouseDown,
-    EventKind::MouseUp,
-    EventKind::MouseEnter,
-    EventKind::MouseLeave,
-    EventKind::MouseMove,
-    EventKind::ContextMenu,
-    EventKind::Input,
-    EventKind::Change,
-    EventKind::Submit,
-    EventKind::KeyDown,
-    EventKind::KeyUp,
-    EventKind::KeyPress,
-    EventKind::Focus,
-    EventKind::Blur,
-];
-
 impl EventKind {
     /// The DOM event name (`click`, `input`, …), also the suffix of the `t-` attribute.
     pub fn name(self) -> &'static str {
@@ -91,7 +72,25 @@ impl EventKind {
 
     /// The kind for a DOM event name, if it is one the protocol binds.
     pub fn from_name(name: &str) -> Option<EventKind> {
-        ALL_KINDS.iter().copied().find(|k| k.name() == name)
+        Some(match name {
+            "click" => EventKind::Click,
+            "dblclick" => EventKind::DblClick,
+            "mousedown" => EventKind::MouseDown,
+            "mouseup" => EventKind::MouseUp,
+            "mouseenter" => EventKind::MouseEnter,
+            "mouseleave" => EventKind::MouseLeave,
+            "mousemove" => EventKind::MouseMove,
+            "contextmenu" => EventKind::ContextMenu,
+            "input" => EventKind::Input,
+            "change" => EventKind::Change,
+            "submit" => EventKind::Submit,
+            "keydown" => EventKind::KeyDown,
+            "keyup" => EventKind::KeyUp,
+            "keypress" => EventKind::KeyPress,
+            "focus" => EventKind::Focus,
+            "blur" => EventKind::Blur,
+            _ => return None,
+        })
     }
 
     /// The `t-<event>` attribute name.
@@ -434,6 +433,25 @@ impl EventData for Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    const ALL_KINDS: [EventKind; 16] = [
+        EventKind::Click,
+        EventKind::DblClick,
+        EventKind::MouseDown,
+        EventKind::MouseUp,
+        EventKind::MouseEnter,
+        EventKind::MouseLeave,
+        EventKind::MouseMove,
+        EventKind::ContextMenu,
+        EventKind::Input,
+        EventKind::Change,
+        EventKind::Submit,
+        EventKind::KeyDown,
+        EventKind::KeyUp,
+        EventKind::KeyPress,
+        EventKind::Focus,
+        EventKind::Blur,
+    ];
 
     #[test]
     fn names_round_trip() {

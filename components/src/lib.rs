@@ -44,6 +44,7 @@ mod batch;
 mod component;
 mod error;
 pub mod event;
+mod hash;
 mod renderer;
 pub mod testing;
 mod tree;

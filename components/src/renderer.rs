@@ -25,7 +25,7 @@
 //!   is failed: every later call returns the [`RenderError`].
 
 use std::any::TypeId;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
@@ -38,7 +38,8 @@ use crate::component::{
 };
 use crate::error::{EventError, MountError, RenderError};
 use crate::event::{ChangeEvent, EventData, EventKind};
-use crate::tree::{self, Node, NodeIndex, NodeKind, Tree};
+use crate::hash::{FastMap, FastSet};
+use crate::tree::{self, Attr, Binding, NodeIndex, NodeKind, Shape, Span, Tree, TreeMut};
 
 type RootFactory = fn(&Value) -> Result<Box<dyn AnyComponent>, String>;
 
@@ -128,7 +129,7 @@ enum Parent {
 
 struct DiffState<'t> {
     old: &'t Tree,
-    new: &'t mut Tree,
+    new: TreeMut<'t>,
     specs: Vec<Option<ChildSpec>>,
     component: ComponentId,
     depth: u32,
@@ -138,9 +139,9 @@ struct DiffState<'t> {
 pub struct Renderer {
     registry: Arc<ComponentRegistry>,
     shared: Arc<Shared>,
-    components: HashMap<ComponentId, Entry>,
+    components: FastMap<ComponentId, Entry>,
     roots: Vec<Root>,
-    handlers: HashMap<u32, HandlerEntry>,
+    handlers: FastMap<u32, HandlerEntry>,
     next_node_id: u32,
     next_handler_id: u32,
     next_component_id: u32,
@@ -232,9 +233,9 @@ impl Renderer {
                 inbox: parking_lot::Mutex::new(Inbox::default()),
                 notify,
             }),
-            components: HashMap::new(),
+            components: FastMap::default(),
             roots: Vec::new(),
-            handlers: HashMap::new(),
+            handlers: FastMap::default(),
             next_node_id: 1,
             next_handler_id: 1,
             next_component_id: 1,
@@ -299,11 +300,13 @@ impl Renderer {
         let id = self.root_component(index)?;
         let mut tree = std::mem::take(&mut self.components.get_mut(&id)?.tree);
         let mut html = String::new();
-        let top = std::mem::take(&mut tree.top);
-        for &n in &top {
-            self.serialize(&mut tree, n, &mut html, false, false);
+        {
+            let mut t = tree.as_mut();
+            let shape = t.shape;
+            for &n in shape.kids(shape.top) {
+                self.serialize(&mut t, n, &mut html, false);
+            }
         }
-        tree.top = top;
         self.components.get_mut(&id)?.tree = tree;
         Some(html)
     }
@@ -424,28 +427,34 @@ impl Renderer {
             return;
         };
         let tree = &mut entry.tree;
-        let Some(index) = tree.nodes.iter().position(|n| match &n.kind {
-            NodeKind::Element(e) => e.events.iter().any(|b| b.handler_id == handler_id),
+        let found = tree.nodes.iter().position(|n| match n.kind {
+            NodeKind::Element { events, .. } => tree.events[events.range()]
+                .iter()
+                .any(|b| b.handler_id == handler_id),
             _ => false,
-        }) else {
+        });
+        let Some(index) = found else {
             return;
         };
-        let NodeKind::Element(el) = &mut tree.nodes[index].kind else {
+        tree.recorded = true;
+        let NodeKind::Element { tag, kids, .. } = tree.nodes[index].kind else {
             return;
         };
-        match &*el.tag {
+        let tag = tree.shape.str(tag).to_ascii_lowercase();
+        match tag.as_str() {
             "input" => {
                 if let Some(checked) = change.checked {
-                    let at = el.attrs.iter().position(|(n, _)| &**n == "checked");
-                    match (checked, at) {
-                        (true, None) => el.attrs.push(("checked".into(), "".into())),
-                        (false, Some(at)) => {
-                            el.attrs.remove(at);
-                        }
-                        _ => {}
+                    set_flag_attr(tree, index, "checked", checked);
+                } else {
+                    let NodeKind::Element { attrs, .. } = tree.nodes[index].kind else {
+                        return;
+                    };
+                    if let Some(at) = tree.shape.find_attr(attrs, "value") {
+                        let mut escaped = String::new();
+                        tree::escape_like_maud(&change.value, &mut escaped);
+                        let value = tree.shape.push_str(&escaped);
+                        tree.shape.attrs[at].value = value;
                     }
-                } else if let Some(attr) = el.attrs.iter_mut().find(|(n, _)| &**n == "value") {
-                    attr.1 = change.value.as_str().into();
                 }
             }
             "select" => {
@@ -453,24 +462,12 @@ impl Renderer {
                     Some(values) => values.iter().map(String::as_str).collect(),
                     None => vec![change.value.as_str()],
                 };
-                let options: Vec<NodeIndex> = el.children.clone();
+                let options: Vec<NodeIndex> = tree.shape.kids(kids).to_vec();
                 for option in options {
-                    let value = option_value(tree, option);
-                    let NodeKind::Element(opt) = &mut tree.node_mut(option).kind else {
+                    let Some(value) = option_value(tree, option) else {
                         continue;
                     };
-                    if &*opt.tag != "option" {
-                        continue;
-                    }
-                    let selected = value.as_deref().is_some_and(|v| chosen.contains(&v));
-                    let at = opt.attrs.iter().position(|(n, _)| &**n == "selected");
-                    match (selected, at) {
-                        (true, None) => opt.attrs.push(("selected".into(), "".into())),
-                        (false, Some(at)) => {
-                            opt.attrs.remove(at);
-                        }
-                        _ => {}
-                    }
+                    set_flag_attr(tree, option as usize, "selected", chosen.contains(&&*value));
                 }
             }
             _ => {}
@@ -534,11 +531,13 @@ impl Renderer {
         let mut tree = std::mem::take(&mut entry.tree);
         let first_id = self.alloc_node_id();
         let mut html = String::new();
-        let top = std::mem::take(&mut tree.top);
-        for &n in &top {
-            self.serialize(&mut tree, n, &mut html, true, false);
+        {
+            let mut t = tree.as_mut();
+            let shape = t.shape;
+            for &n in shape.kids(shape.top) {
+                self.serialize(&mut t, n, &mut html, true);
+            }
         }
-        tree.top = top;
         let end = self.alloc_node_id();
         if let Some(entry) = self.components.get_mut(&id) {
             entry.tree = tree;
@@ -659,11 +658,13 @@ impl Renderer {
             return;
         };
         let depth = self.components[&id].depth;
-        let top = std::mem::take(&mut tree.top);
-        for &n in &top {
-            self.prepare(&mut tree, n, id, depth, &mut specs);
+        {
+            let mut t = tree.as_mut();
+            let shape = t.shape;
+            for &n in shape.kids(shape.top) {
+                self.prepare(&mut t, n, id, depth, &mut specs);
+            }
         }
-        tree.top = top;
         if let Some(entry) = self.components.get_mut(&id) {
             entry.tree = tree;
         }
@@ -677,16 +678,20 @@ impl Renderer {
         let entry = self.components.get_mut(&id).expect("checked by caller");
         let old = std::mem::take(&mut entry.tree);
         let (depth, end) = (entry.depth, entry.end_anchor);
-        let new_top = std::mem::take(&mut new.top);
-        let mut st = DiffState {
-            old: &old,
-            new: &mut new,
-            specs,
-            component: id,
-            depth,
-        };
-        self.diff_children(&mut st, &old.top, &new_top, Parent::Range(end));
-        new.top = new_top;
+        {
+            let mut st = DiffState {
+                old: &old,
+                new: new.as_mut(),
+                specs,
+                component: id,
+                depth,
+            };
+            let (old_top, new_top) = (
+                old.shape.kids(old.shape.top),
+                st.new.shape.kids(st.new.shape.top),
+            );
+            self.diff_children(&mut st, old_top, new_top, Parent::Range(end), false);
+        }
         if let Some(entry) = self.components.get_mut(&id) {
             entry.tree = new;
         }
@@ -696,15 +701,16 @@ impl Renderer {
     /// Gives a new subtree's bindings fresh handler ids and creates its child components, in pre-order.
     fn prepare(
         &mut self,
-        tree: &mut Tree,
+        t: &mut TreeMut<'_>,
         index: NodeIndex,
         component: ComponentId,
         depth: u32,
         specs: &mut [Option<ChildSpec>],
     ) {
-        match &mut tree.node_mut(index).kind {
-            NodeKind::Element(el) => {
-                for binding in &mut el.events {
+        let shape = t.shape;
+        match t.nodes[index as usize].kind {
+            NodeKind::Element { events, kids, .. } => {
+                for binding in &mut t.events[events.range()] {
                     let id = self.next_handler_id;
                     self.next_handler_id += 1;
                     binding.handler_id = id;
@@ -717,21 +723,17 @@ impl Renderer {
                         },
                     );
                 }
-                let children = std::mem::take(&mut el.children);
-                for &c in &children {
-                    self.prepare(tree, c, component, depth, specs);
-                }
-                if let NodeKind::Element(el) = &mut tree.node_mut(index).kind {
-                    el.children = children;
+                for &c in shape.kids(kids) {
+                    self.prepare(t, c, component, depth, specs);
                 }
             }
             NodeKind::Slot { spec, .. } => {
-                let spec = specs[*spec as usize]
+                let spec = specs[spec as usize]
                     .take()
                     .expect("check_tree: each spec once");
                 let child =
                     self.create_component((spec.create)(spec.props), Some(component), depth + 1);
-                if let NodeKind::Slot { component, .. } = &mut tree.node_mut(index).kind {
+                if let NodeKind::Slot { component, .. } = &mut t.nodes[index as usize].kind {
                     *component = child.0;
                 }
             }
@@ -739,45 +741,36 @@ impl Renderer {
         }
     }
 
-    /// Writes a node as HTML; with `assign`, numbers it (and its subtree) in pre-order.
-    fn serialize(
-        &mut self,
-        tree: &mut Tree,
-        index: NodeIndex,
-        out: &mut String,
-        assign: bool,
-        raw_text: bool,
-    ) {
+    /// Writes a node as HTML; with `assign`, numbers it (and its subtree) in pre-order. Text and attribute
+    /// values are written in their source (maud-escaped) form.
+    fn serialize(&mut self, t: &mut TreeMut<'_>, index: NodeIndex, out: &mut String, assign: bool) {
         if assign {
             let id = self.alloc_node_id();
-            tree.node_mut(index).id = id;
+            t.nodes[index as usize].id = id;
         }
-        match &mut tree.node_mut(index).kind {
-            NodeKind::Text(text) => {
-                if raw_text {
-                    out.push_str(text);
-                } else {
-                    tree::escape_text(text, out);
-                }
-            }
+        let shape = t.shape;
+        match t.nodes[index as usize].kind {
+            NodeKind::Text(text) => out.push_str(shape.str(text)),
             NodeKind::Raw(html) => {
                 out.push_str("<!--t:raw-->");
-                out.push_str(html);
+                out.push_str(shape.str(html));
                 out.push_str("<!--/t-->");
                 if assign {
                     self.alloc_node_id();
                 }
             }
             NodeKind::Slot { component, .. } => {
-                let child = ComponentId(*component);
+                let child = ComponentId(component);
                 out.push_str("<!--t:c-->");
                 if let Some(entry) = self.components.get_mut(&child) {
                     let mut child_tree = std::mem::take(&mut entry.tree);
-                    let top = std::mem::take(&mut child_tree.top);
-                    for &n in &top {
-                        self.serialize(&mut child_tree, n, out, assign, false);
+                    {
+                        let mut ct = child_tree.as_mut();
+                        let child_shape = ct.shape;
+                        for &n in child_shape.kids(child_shape.top) {
+                            self.serialize(&mut ct, n, out, assign);
+                        }
                     }
-                    child_tree.top = top;
                     let end = if assign { self.alloc_node_id() } else { 0 };
                     if let Some(entry) = self.components.get_mut(&child) {
                         entry.tree = child_tree;
@@ -790,17 +783,24 @@ impl Renderer {
                 }
                 out.push_str("<!--/t-->");
             }
-            NodeKind::Element(el) => {
+            NodeKind::Element {
+                tag,
+                attrs,
+                events,
+                kids,
+                ..
+            } => {
+                let tag = shape.str(tag);
                 out.push('<');
-                out.push_str(&el.tag);
-                for (name, value) in &el.attrs {
+                out.push_str(tag);
+                for a in shape.attrs(attrs) {
                     out.push(' ');
-                    out.push_str(name);
+                    out.push_str(shape.str(a.name));
                     out.push_str("=\"");
-                    tree::escape_attr(value, out);
+                    out.push_str(shape.str(a.value));
                     out.push('"');
                 }
-                for b in &el.events {
+                for b in &t.events[events.range()] {
                     out.push(' ');
                     out.push_str(b.kind.attribute());
                     out.push_str("=\"");
@@ -808,31 +808,31 @@ impl Renderer {
                     out.push('"');
                 }
                 out.push('>');
-                if tree::is_void(&el.tag) {
+                if tree::is_void(tag) {
                     return;
                 }
-                let raw_text = matches!(&*el.tag, "script" | "style");
-                let tag = el.tag.clone();
-                let children = std::mem::take(&mut el.children);
-                for &c in &children {
-                    self.serialize(tree, c, out, assign, raw_text);
-                }
-                if let NodeKind::Element(el) = &mut tree.node_mut(index).kind {
-                    el.children = children;
+                for &c in shape.kids(kids) {
+                    self.serialize(t, c, out, assign);
                 }
                 out.push_str("</");
-                out.push_str(&tag);
+                out.push_str(tag);
                 out.push('>');
             }
         }
     }
 
-    fn same_kind(&self, st: &DiffState<'_>, old: &Node, new: &Node) -> bool {
-        if old.key != new.key {
-            return false;
+    fn same_kind(&self, st: &DiffState<'_>, old: NodeIndex, new: NodeIndex) -> bool {
+        let (o, n) = (st.old.node(old), &st.new.nodes[new as usize]);
+        let (os, ns) = (&st.old.shape, st.new.shape);
+        match (o.key, n.key) {
+            (None, None) => {}
+            (Some(a), Some(b)) if os.str(a) == ns.str(b) => {}
+            _ => return false,
         }
-        match (&old.kind, &new.kind) {
-            (NodeKind::Element(a), NodeKind::Element(b)) => a.tag == b.tag,
+        match (&o.kind, &n.kind) {
+            (NodeKind::Element { tag: a, .. }, NodeKind::Element { tag: b, .. }) => {
+                os.str(*a) == ns.str(*b)
+            }
             (NodeKind::Text(_), NodeKind::Text(_)) | (NodeKind::Raw(_), NodeKind::Raw(_)) => true,
             (NodeKind::Slot { component, .. }, NodeKind::Slot { spec, .. }) => {
                 let old_type = self
@@ -852,24 +852,19 @@ impl Renderer {
         old_list: &[NodeIndex],
         new_list: &[NodeIndex],
         parent: Parent,
+        raw_text: bool,
     ) {
         let old = st.old;
         let (n_old, n_new) = (old_list.len(), new_list.len());
         let mut start = 0;
-        while start < n_old
-            && start < n_new
-            && self.same_kind(st, old.node(old_list[start]), st.new.node(new_list[start]))
+        while start < n_old && start < n_new && self.same_kind(st, old_list[start], new_list[start])
         {
             start += 1;
         }
         let (mut end_old, mut end_new) = (n_old, n_new);
         while end_old > start
             && end_new > start
-            && self.same_kind(
-                st,
-                old.node(old_list[end_old - 1]),
-                st.new.node(new_list[end_new - 1]),
-            )
+            && self.same_kind(st, old_list[end_old - 1], new_list[end_new - 1])
         {
             end_old -= 1;
             end_new -= 1;
@@ -882,28 +877,30 @@ impl Renderer {
         let mut old_used = vec![false; mid_old.len()];
         if !mid_old.is_empty() && !mid_new.is_empty() {
             let keyed = mid_old.iter().any(|&i| old.node(i).key.is_some())
-                || mid_new.iter().any(|&i| st.new.node(i).key.is_some());
+                || mid_new
+                    .iter()
+                    .any(|&i| st.new.nodes[i as usize].key.is_some());
             if keyed {
-                let mut by_key: HashMap<&str, usize> = HashMap::with_capacity(mid_old.len());
+                let mut by_key: FastMap<&str, usize> =
+                    FastMap::with_capacity_and_hasher(mid_old.len(), Default::default());
                 let mut unkeyed_old = Vec::new();
                 for (pos, &i) in mid_old.iter().enumerate() {
-                    match &old.node(i).key {
+                    match old.node(i).key {
                         Some(k) => {
-                            by_key.insert(k, pos);
+                            by_key.insert(old.shape.str(k), pos);
                         }
                         None => unkeyed_old.push(pos),
                     }
                 }
                 let mut next_unkeyed = unkeyed_old.into_iter();
+                let new_shape = st.new.shape;
                 for (k, &i) in mid_new.iter().enumerate() {
-                    let candidate = match &st.new.node(i).key {
-                        Some(key) => by_key.get(&**key).copied(),
+                    let candidate = match st.new.nodes[i as usize].key {
+                        Some(key) => by_key.get(new_shape.str(key)).copied(),
                         None => next_unkeyed.next(),
                     };
                     if let Some(pos) = candidate {
-                        if !old_used[pos]
-                            && self.same_kind(st, old.node(mid_old[pos]), st.new.node(i))
-                        {
+                        if !old_used[pos] && self.same_kind(st, mid_old[pos], i) {
                             matched[k] = Some(pos);
                             old_used[pos] = true;
                         }
@@ -911,7 +908,7 @@ impl Renderer {
                 }
             } else {
                 for k in 0..mid_new.len().min(mid_old.len()) {
-                    if self.same_kind(st, old.node(mid_old[k]), st.new.node(mid_new[k])) {
+                    if self.same_kind(st, mid_old[k], mid_new[k]) {
                         matched[k] = Some(k);
                         old_used[k] = true;
                     }
@@ -951,15 +948,15 @@ impl Renderer {
         // Place from the end, so each node's anchor (its next sibling) is already final.
         let mut anchor: Option<u32> = None;
         for k in (end_new..n_new).rev() {
-            self.diff_node(st, old_list[k - end_new + end_old], new_list[k]);
-            anchor = Some(st.new.node(new_list[k]).id);
+            self.diff_node(st, old_list[k - end_new + end_old], new_list[k], raw_text);
+            anchor = Some(st.new.nodes[new_list[k] as usize].id);
         }
         let mut k = mid_new.len();
         while k > 0 {
             k -= 1;
             if let Some(pos) = matched[k] {
-                self.diff_node(st, mid_old[pos], mid_new[k]);
-                let node = st.new.node(mid_new[k]).id;
+                self.diff_node(st, mid_old[pos], mid_new[k], raw_text);
+                let node = st.new.nodes[mid_new[k] as usize].id;
                 if !stays[k] {
                     let edit = match (anchor, parent) {
                         (Some(anchor), _) | (None, Parent::Range(anchor)) => {
@@ -977,12 +974,12 @@ impl Renderer {
                 }
                 let run = &mid_new[k..=last];
                 for &n in run {
-                    self.prepare(st.new, n, st.component, st.depth, &mut st.specs);
+                    self.prepare(&mut st.new, n, st.component, st.depth, &mut st.specs);
                 }
                 let first_id = self.next_node_id;
                 let mut html = String::new();
                 for &n in run {
-                    self.serialize(st.new, n, &mut html, true, false);
+                    self.serialize(&mut st.new, n, &mut html, true);
                 }
                 let edit = match (anchor, parent) {
                     (Some(anchor), _) | (None, Parent::Range(anchor)) => Edit::InsertBefore {
@@ -1001,34 +998,45 @@ impl Renderer {
             }
         }
         for k in (0..start).rev() {
-            self.diff_node(st, old_list[k], new_list[k]);
+            self.diff_node(st, old_list[k], new_list[k], raw_text);
         }
     }
 
-    fn diff_node(&mut self, st: &mut DiffState<'_>, old_index: NodeIndex, new_index: NodeIndex) {
-        let old_node = st.old.node(old_index);
+    fn diff_node(
+        &mut self,
+        st: &mut DiffState<'_>,
+        old_index: NodeIndex,
+        new_index: NodeIndex,
+        raw_text: bool,
+    ) {
+        let old = st.old;
+        let new_shape = st.new.shape;
+        let old_node = old.node(old_index);
         let id = old_node.id;
         let component = st.component;
-        st.new.node_mut(new_index).id = id;
-        match (&old_node.kind, &mut st.new.node_mut(new_index).kind) {
+        st.new.nodes[new_index as usize].id = id;
+        match (&old_node.kind, &mut st.new.nodes[new_index as usize].kind) {
             (NodeKind::Text(a), NodeKind::Text(b)) => {
+                let (a, b) = (old.shape.str(*a), new_shape.str(*b));
                 if a != b {
-                    self.pass.batch.push_edit(
-                        component,
-                        Edit::SetText {
-                            node: id,
-                            text: b.to_string(),
-                        },
-                    );
+                    let text = if raw_text {
+                        b.to_owned()
+                    } else {
+                        tree::decode_entities(b)
+                    };
+                    self.pass
+                        .batch
+                        .push_edit(component, Edit::SetText { node: id, text });
                 }
             }
             (NodeKind::Raw(a), NodeKind::Raw(b)) => {
+                let (a, b) = (old.shape.str(*a), new_shape.str(*b));
                 if a != b {
                     self.pass.batch.push_edit(
                         component,
                         Edit::ReplaceRaw {
                             node: id,
-                            html: b.to_string(),
+                            html: b.to_owned(),
                         },
                     );
                 }
@@ -1055,115 +1063,63 @@ impl Renderer {
                     }
                 }
             }
-            (NodeKind::Element(old_el), NodeKind::Element(new_el)) => {
-                let tag = &*new_el.tag;
-                for (i, (name, value)) in new_el.attrs.iter().enumerate() {
-                    let old_value = match old_el.attrs.get(i) {
-                        Some((n, v)) if n == name => Some(v),
-                        _ => old_el.attrs.iter().find(|(n, _)| n == name).map(|(_, v)| v),
-                    };
-                    if old_value == Some(value) {
-                        continue;
+            (
+                NodeKind::Element {
+                    attrs: old_attrs,
+                    events: old_events,
+                    kids: old_kids,
+                    outer: old_outer,
+                    end: old_end,
+                    ..
+                },
+                NodeKind::Element {
+                    tag,
+                    attrs: new_attrs,
+                    events: new_events,
+                    kids: new_kids,
+                    outer: new_outer,
+                    end: new_end,
+                    events_end: new_events_end,
+                    has_slot,
+                },
+            ) => {
+                // Same source text and no child components inside: the subtree is identical, including
+                // binding render indices. Copy ids across instead of comparing node by node.
+                if !*has_slot
+                    && !old.recorded
+                    && old.shape.str(*old_outer) == new_shape.str(*new_outer)
+                {
+                    let count = (*new_end - new_index) as usize;
+                    debug_assert_eq!(count, (*old_end - old_index) as usize);
+                    let (old_ev, new_ev) = (old_events.start as usize, new_events.start as usize);
+                    let ev_count = *new_events_end as usize - new_ev;
+                    for i in 1..count {
+                        st.new.nodes[new_index as usize + i].id =
+                            old.nodes[old_index as usize + i].id;
                     }
-                    let edit = match is_property(tag, name) {
-                        Some("value") => Edit::SetProperty {
-                            node: id,
-                            name: "value",
-                            value: PropertyValue::Text(value.to_string()),
-                        },
-                        Some(prop) => {
-                            if old_value.is_some() {
-                                continue;
-                            }
-                            Edit::SetProperty {
-                                node: id,
-                                name: prop,
-                                value: PropertyValue::Bool(true),
-                            }
-                        }
-                        None => Edit::SetAttribute {
-                            node: id,
-                            name: name.to_string(),
-                            value: value.to_string(),
-                        },
-                    };
-                    self.pass.batch.push_edit(component, edit);
-                }
-                for (i, (name, _)) in old_el.attrs.iter().enumerate() {
-                    let present = match new_el.attrs.get(i) {
-                        Some((n, _)) if n == name => true,
-                        _ => new_el.attrs.iter().any(|(n, _)| n == name),
-                    };
-                    if present {
-                        continue;
+                    for i in 0..ev_count {
+                        st.new.events[new_ev + i].handler_id = old.events[old_ev + i].handler_id;
                     }
-                    let edit = match is_property(tag, name) {
-                        Some("value") => Edit::SetProperty {
-                            node: id,
-                            name: "value",
-                            value: PropertyValue::Text(String::new()),
-                        },
-                        Some(prop) => Edit::SetProperty {
-                            node: id,
-                            name: prop,
-                            value: PropertyValue::Bool(false),
-                        },
-                        None => Edit::RemoveAttribute {
-                            node: id,
-                            name: name.to_string(),
-                        },
-                    };
-                    self.pass.batch.push_edit(component, edit);
+                    return;
                 }
-                for binding in &mut new_el.events {
-                    match old_el.events.iter().find(|b| b.kind == binding.kind) {
-                        Some(old_binding) => {
-                            binding.handler_id = old_binding.handler_id;
-                            if old_binding.render_index != binding.render_index {
-                                if let Some(h) = self.handlers.get_mut(&binding.handler_id) {
-                                    h.index = binding.render_index;
-                                }
-                            }
-                            if old_binding.flags != binding.flags {
-                                let mut value = String::new();
-                                tree::binding_value(binding.handler_id, binding.flags, &mut value);
-                                self.pass.batch.push_edit(
-                                    component,
-                                    Edit::SetAttribute {
-                                        node: id,
-                                        name: binding.kind.attribute().to_owned(),
-                                        value,
-                                    },
-                                );
-                            }
-                        }
-                        None => {
-                            let handler_id = self.next_handler_id;
-                            self.next_handler_id += 1;
-                            binding.handler_id = handler_id;
-                            self.handlers.insert(
-                                handler_id,
-                                HandlerEntry {
-                                    component,
-                                    index: binding.render_index,
-                                    kind: binding.kind,
-                                },
-                            );
-                            let mut value = String::new();
-                            tree::binding_value(handler_id, binding.flags, &mut value);
-                            self.pass.batch.push_edit(
-                                component,
-                                Edit::SetAttribute {
-                                    node: id,
-                                    name: binding.kind.attribute().to_owned(),
-                                    value,
-                                },
-                            );
-                        }
-                    }
+                let tag = new_shape.str(*tag);
+                let (new_events, new_kids) = (*new_events, *new_kids);
+                self.diff_attrs(
+                    component,
+                    id,
+                    tag,
+                    &old.shape,
+                    old.shape.attrs(*old_attrs),
+                    new_shape,
+                    new_shape.attrs(*new_attrs),
+                );
+                let old_bindings = &old.events[old_events.range()];
+                for binding in &mut st.new.events[new_events.range()] {
+                    self.diff_binding(component, id, old_bindings, binding);
                 }
-                for old_binding in &old_el.events {
-                    if !new_el.events.iter().any(|b| b.kind == old_binding.kind) {
+                let new_bindings = &st.new.events[new_events.range()];
+                for old_binding in old_bindings {
+                    if !new_bindings.iter().any(|b| b.kind == old_binding.kind) {
                         self.dispose_handler(old_binding.handler_id);
                         self.pass.batch.push_edit(
                             component,
@@ -1174,14 +1130,140 @@ impl Renderer {
                         );
                     }
                 }
-                let new_children = std::mem::take(&mut new_el.children);
-                self.diff_children(st, &old_el.children, &new_children, Parent::Element(id));
-                if let NodeKind::Element(el) = &mut st.new.node_mut(new_index).kind {
-                    el.children = new_children;
-                }
+                let raw_text = tree::is_raw_text(tag);
+                self.diff_children(
+                    st,
+                    old.shape.kids(*old_kids),
+                    new_shape.kids(new_kids),
+                    Parent::Element(id),
+                    raw_text,
+                );
             }
             _ => unreachable!("diff_node is only called on same_kind pairs"),
         }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn diff_attrs(
+        &mut self,
+        component: ComponentId,
+        id: u32,
+        tag: &str,
+        old_shape: &Shape,
+        old_attrs: &[Attr],
+        new_shape: &Shape,
+        new_attrs: &[Attr],
+    ) {
+        for (i, a) in new_attrs.iter().enumerate() {
+            let name = new_shape.str(a.name);
+            let value = new_shape.str(a.value);
+            let old_value = match old_attrs.get(i) {
+                Some(o) if old_shape.str(o.name) == name => Some(old_shape.str(o.value)),
+                _ => old_attrs
+                    .iter()
+                    .find(|o| old_shape.str(o.name) == name)
+                    .map(|o| old_shape.str(o.value)),
+            };
+            if old_value == Some(value) {
+                continue;
+            }
+            let edit = match is_property(tag, name) {
+                Some("value") => Edit::SetProperty {
+                    node: id,
+                    name: "value",
+                    value: PropertyValue::Text(tree::decode_entities(value)),
+                },
+                Some(prop) => {
+                    if old_value.is_some() {
+                        continue;
+                    }
+                    Edit::SetProperty {
+                        node: id,
+                        name: prop,
+                        value: PropertyValue::Bool(true),
+                    }
+                }
+                None => Edit::SetAttribute {
+                    node: id,
+                    name: name.to_owned(),
+                    value: tree::decode_entities(value),
+                },
+            };
+            self.pass.batch.push_edit(component, edit);
+        }
+        for (i, o) in old_attrs.iter().enumerate() {
+            let name = old_shape.str(o.name);
+            let present = match new_attrs.get(i) {
+                Some(a) if new_shape.str(a.name) == name => true,
+                _ => new_attrs.iter().any(|a| new_shape.str(a.name) == name),
+            };
+            if present {
+                continue;
+            }
+            let edit = match is_property(tag, name) {
+                Some("value") => Edit::SetProperty {
+                    node: id,
+                    name: "value",
+                    value: PropertyValue::Text(String::new()),
+                },
+                Some(prop) => Edit::SetProperty {
+                    node: id,
+                    name: prop,
+                    value: PropertyValue::Bool(false),
+                },
+                None => Edit::RemoveAttribute {
+                    node: id,
+                    name: name.to_owned(),
+                },
+            };
+            self.pass.batch.push_edit(component, edit);
+        }
+    }
+
+    /// Gives a binding on a matched element its old handler id (same event) or a fresh one.
+    fn diff_binding(
+        &mut self,
+        component: ComponentId,
+        id: u32,
+        old_bindings: &[Binding],
+        binding: &mut Binding,
+    ) {
+        match old_bindings.iter().find(|b| b.kind == binding.kind) {
+            Some(old_binding) => {
+                binding.handler_id = old_binding.handler_id;
+                if old_binding.render_index != binding.render_index {
+                    if let Some(h) = self.handlers.get_mut(&binding.handler_id) {
+                        h.index = binding.render_index;
+                    }
+                }
+                if old_binding.flags == binding.flags {
+                    return;
+                }
+            }
+            None => {
+                let handler_id = self.next_handler_id;
+                self.next_handler_id += 1;
+                binding.handler_id = handler_id;
+                self.handlers.insert(
+                    handler_id,
+                    HandlerEntry {
+                        component,
+                        index: binding.render_index,
+                        kind: binding.kind,
+                    },
+                );
+            }
+        }
+        let mut value = String::new();
+        tree::binding_value(binding.handler_id, binding.flags, &mut value);
+        self.pass.batch.push_edit(
+            component,
+            Edit::SetAttribute {
+                node: id,
+                name: binding.kind.attribute().to_owned(),
+                value,
+            },
+        );
     }
 
     fn dispose_handler(&mut self, id: u32) {
@@ -1191,16 +1273,16 @@ impl Renderer {
     }
 
     fn dispose_subtree(&mut self, tree: &Tree, index: NodeIndex) {
-        match &tree.node(index).kind {
-            NodeKind::Element(el) => {
-                for b in &el.events {
+        match tree.node(index).kind {
+            NodeKind::Element { events, kids, .. } => {
+                for b in &tree.events[events.range()] {
                     self.dispose_handler(b.handler_id);
                 }
-                for &c in &el.children {
+                for &c in tree.shape.kids(kids) {
                     self.dispose_subtree(tree, c);
                 }
             }
-            NodeKind::Slot { component, .. } => self.dispose_component(ComponentId(*component)),
+            NodeKind::Slot { component, .. } => self.dispose_component(ComponentId(component)),
             NodeKind::Text(_) | NodeKind::Raw(_) => {}
         }
     }
@@ -1210,7 +1292,7 @@ impl Renderer {
             return;
         };
         let tree = std::mem::take(&mut entry.tree);
-        for &n in &tree.top {
+        for &n in tree.shape.kids(tree.shape.top) {
             self.dispose_subtree(&tree, n);
         }
         if let Err(e) = catch(|| entry.component.dispose()) {
@@ -1230,17 +1312,63 @@ impl Drop for Renderer {
     }
 }
 
+/// Sets or clears a boolean attribute of element `index` in a tree already rendered.
+fn set_flag_attr(tree: &mut Tree, index: usize, name: &str, on: bool) {
+    let NodeKind::Element { attrs, .. } = tree.nodes[index].kind else {
+        return;
+    };
+    let at = tree.shape.find_attr(attrs, name);
+    let new_range = match (on, at) {
+        (true, None) => {
+            // Ranges are contiguous: move the element's attributes to the end, plus the new one.
+            let start = tree.shape.attrs.len();
+            let copy: Vec<Attr> = tree.shape.attrs(attrs).to_vec();
+            tree.shape.attrs.extend(copy);
+            let name = tree.shape.push_str(name);
+            tree.shape.attrs.push(Attr {
+                name,
+                value: tree::Span::default(),
+            });
+            tree::Span {
+                start: start as u32,
+                len: attrs.len + 1,
+            }
+        }
+        (false, Some(at)) => {
+            let last = (attrs.start + attrs.len - 1) as usize;
+            tree.shape.attrs.swap(at, last);
+            tree::Span {
+                start: attrs.start,
+                len: attrs.len - 1,
+            }
+        }
+        _ => return,
+    };
+    if let NodeKind::Element { attrs, .. } = &mut tree.nodes[index].kind {
+        *attrs = new_range;
+    }
+}
+
+/// The value an `option` submits: its `value` attribute, else its text.
 fn option_value(tree: &Tree, option: NodeIndex) -> Option<String> {
-    let NodeKind::Element(opt) = &tree.node(option).kind else {
+    let NodeKind::Element {
+        tag, attrs, kids, ..
+    } = tree.node(option).kind
+    else {
         return None;
     };
-    if let Some((_, v)) = opt.attrs.iter().find(|(n, _)| &**n == "value") {
-        return Some(v.to_string());
+    if !tree.shape.str(tag).eq_ignore_ascii_case("option") {
+        return None;
+    }
+    if let Some(at) = tree.shape.find_attr(attrs, "value") {
+        return Some(tree::decode_entities(
+            tree.shape.str(tree.shape.attrs[at].value),
+        ));
     }
     let mut text = String::new();
-    for &c in &opt.children {
-        if let NodeKind::Text(t) = &tree.node(c).kind {
-            text.push_str(t);
+    for &c in tree.shape.kids(kids) {
+        if let NodeKind::Text(t) = tree.node(c).kind {
+            text.push_str(&tree::decode_entities(tree.shape.str(t)));
         }
     }
     Some(text)
@@ -1249,71 +1377,76 @@ fn option_value(tree: &Tree, option: NodeIndex) -> Option<String> {
 /// Parses a render's markup and checks what the diff relies on: binding and slot placeholders come from
 /// this render, each slot once, and sibling keys are unique. Slot nodes get their spec's key.
 fn check_tree(rendered: Rendered) -> Result<(Tree, Vec<Option<ChildSpec>>), String> {
-    let mut tree = tree::parse(&rendered.html).map_err(|e| e.to_string())?;
+    let mut tree = tree::parse(rendered.html).map_err(|e| e.to_string())?;
     let mut specs: Vec<Option<ChildSpec>> = rendered.children.into_iter().map(Some).collect();
     let mut used = vec![false; specs.len()];
-    for node in &mut tree.nodes {
-        match &node.kind {
-            NodeKind::Element(el) => {
-                for b in &el.events {
-                    match rendered.handler_kinds.get(b.render_index as usize) {
-                        Some(&kind) if kind == b.kind => {}
-                        Some(&kind) => {
-                            return Err(format!(
-                                "`{}` is given a handler made for `{kind}`: use cx.on_{}(…)",
-                                b.kind.attribute(),
-                                b.kind
-                            ))
-                        }
-                        None => {
-                            return Err(format!(
-                                "`{}` names handler {} that this render did not bind: use the value cx.on_{}(…) returned",
-                                b.kind.attribute(),
-                                b.render_index,
-                                b.kind
-                            ))
-                        }
-                    }
-                }
+    for b in &tree.events {
+        match rendered.handler_kinds.get(b.render_index as usize) {
+            Some(&kind) if kind == b.kind => {}
+            Some(&kind) => {
+                return Err(format!(
+                    "`{}` is given a handler made for `{kind}`: use cx.on_{}(…)",
+                    b.kind.attribute(),
+                    b.kind
+                ))
             }
-            NodeKind::Slot { spec, .. } => {
-                let spec = *spec as usize;
-                if spec >= specs.len() || used[spec] {
-                    return Err(format!(
-                        "child component placeholder {spec} is not from this render or is used twice"
-                    ));
-                }
-                used[spec] = true;
-                node.key = specs[spec].as_mut().and_then(|s| s.key.take());
+            None => {
+                return Err(format!(
+                    "`{}` names handler {} that this render did not bind: use the value cx.on_{}(…) returned",
+                    b.kind.attribute(),
+                    b.render_index,
+                    b.kind
+                ))
             }
-            NodeKind::Text(_) | NodeKind::Raw(_) => {}
         }
     }
-    for spec in specs.iter_mut().zip(&used) {
-        if !*spec.1 {
+    for i in 0..tree.nodes.len() {
+        if let NodeKind::Slot { spec, .. } = tree.nodes[i].kind {
+            let spec = spec as usize;
+            if spec >= specs.len() || used[spec] {
+                return Err(format!(
+                    "child component placeholder {spec} is not from this render or is used twice"
+                ));
+            }
+            used[spec] = true;
+            if let Some(key) = specs[spec].as_mut().and_then(|s| s.key.take()) {
+                let key = tree.shape.push_str(&key);
+                tree.nodes[i].key = Some(key);
+            }
+        }
+    }
+    for (spec, used) in specs.iter_mut().zip(&used) {
+        if !*used {
             // A child that was created but not placed in the markup is simply not shown.
-            *spec.0 = None;
+            *spec = None;
         }
     }
-    check_unique_keys(&tree, &tree.top)?;
+    check_unique_keys(&tree, tree.shape.top)?;
     for node in &tree.nodes {
-        if let NodeKind::Element(el) = &node.kind {
-            check_unique_keys(&tree, &el.children)?;
+        if let NodeKind::Element { kids, .. } = node.kind {
+            check_unique_keys(&tree, kids)?;
         }
     }
     Ok((tree, specs))
 }
 
-fn check_unique_keys(tree: &Tree, siblings: &[NodeIndex]) -> Result<(), String> {
-    let mut keys = siblings.iter().filter_map(|&i| tree.node(i).key.as_deref());
+fn check_unique_keys(tree: &Tree, siblings: Span) -> Result<(), String> {
+    let siblings = tree.shape.kids(siblings);
+    let mut keys = siblings
+        .iter()
+        .filter_map(|&i| tree.node(i).key.map(|k| tree.shape.str(k)));
     let Some(first) = keys.next() else {
         return Ok(());
     };
-    let mut seen: HashSet<&str> = HashSet::with_capacity(siblings.len());
+    let mut seen: FastSet<&str> =
+        FastSet::with_capacity_and_hasher(siblings.len(), Default::default());
     seen.insert(first);
     for key in keys {
         if !seen.insert(key) {
-            return Err(format!("duplicate key `{key}` among siblings"));
+            return Err(format!(
+                "duplicate key `{}` among siblings",
+                tree::decode_entities(key)
+            ));
         }
     }
     Ok(())

@@ -19,11 +19,56 @@ pub(crate) type NodeIndex = u32;
 pub(crate) const FLAG_PREVENT_DEFAULT: u8 = 1;
 pub(crate) const FLAG_STOP_PROPAGATION: u8 = 2;
 
+/// A range: of bytes in [`Shape::src`], or of entries in one of the tree's flat arrays.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) start: u32,
+    pub(crate) len: u32,
+}
+
+impl Span {
+    pub(crate) fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..(self.start + self.len) as usize
+    }
+}
+
+/// One render's tree. Strings are spans into the rendered markup (kept in their escaped source form, so
+/// equal values compare equal without decoding); children, attributes and bindings live in flat arrays,
+/// so parsing a render allocates a handful of vectors rather than several per node.
 #[derive(Debug, Default)]
 pub(crate) struct Tree {
+    pub(crate) shape: Shape,
     pub(crate) nodes: Vec<Node>,
-    /// The component's top-level nodes, in order.
-    pub(crate) top: Vec<NodeIndex>,
+    pub(crate) events: Vec<Binding>,
+    /// A browser-reported form value was recorded into this tree after it was rendered, so its
+    /// attributes no longer match its source text.
+    pub(crate) recorded: bool,
+}
+
+/// The parts of a tree the diff only reads.
+#[derive(Debug, Default)]
+pub(crate) struct Shape {
+    /// The rendered markup, plus strings appended later (child keys, recorded form values).
+    pub(crate) src: String,
+    pub(crate) kids: Vec<NodeIndex>,
+    pub(crate) attrs: Vec<Attr>,
+    /// The component's top-level nodes: a range of `kids`.
+    pub(crate) top: Span,
+}
+
+/// The parts of a tree the diff writes (node ids, handler ids, resolved child components), borrowed
+/// apart from its [`Shape`].
+pub(crate) struct TreeMut<'a> {
+    pub(crate) shape: &'a Shape,
+    pub(crate) nodes: &'a mut [Node],
+    pub(crate) events: &'a mut [Binding],
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Attr {
+    pub(crate) name: Span,
+    /// The value as written inside double quotes (escaped); empty for a boolean attribute.
+    pub(crate) value: Span,
 }
 
 #[derive(Debug)]
@@ -31,30 +76,35 @@ pub(crate) struct Node {
     /// DOM node id (for raw regions and slots: the start marker's id); 0 until assigned.
     pub(crate) id: u32,
     /// `t-key` of an element, or the key of a child component slot.
-    pub(crate) key: Option<Box<str>>,
+    pub(crate) key: Option<Span>,
     pub(crate) kind: NodeKind,
 }
 
 #[derive(Debug)]
 pub(crate) enum NodeKind {
-    Element(Element),
-    Text(Box<str>),
+    /// `attrs`, `events` and `kids` are ranges of the tree's flat arrays.
+    Element {
+        tag: Span,
+        attrs: Span,
+        events: Span,
+        kids: Span,
+        /// The element's whole source, start tag to end tag.
+        outer: Span,
+        /// One past the last node of the subtree (subtrees are contiguous in pre-order).
+        end: NodeIndex,
+        /// One past the last binding of the subtree (bindings are stored in pre-order too).
+        events_end: u32,
+        /// Whether the subtree holds a child component slot.
+        has_slot: bool,
+    },
+    Text(Span),
     /// Trusted HTML between `<!--t:raw-->` and `<!--/t-->`, not diffed inside.
-    Raw(Box<str>),
-    /// A child component: `spec` is its render-order index until the diff resolves it to a component id.
+    Raw(Span),
+    /// A child component: `spec` is its render-order index, `component` its id once resolved.
     Slot {
         spec: u32,
         component: u32,
     },
-}
-
-#[derive(Debug)]
-pub(crate) struct Element {
-    pub(crate) tag: Box<str>,
-    /// Ordinary attributes in source order; a boolean attribute has an empty value.
-    pub(crate) attrs: Vec<(Box<str>, Box<str>)>,
-    pub(crate) events: Vec<Binding>,
-    pub(crate) children: Vec<NodeIndex>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -67,13 +117,48 @@ pub(crate) struct Binding {
     pub(crate) handler_id: u32,
 }
 
+impl Shape {
+    pub(crate) fn str(&self, span: Span) -> &str {
+        &self.src[span.range()]
+    }
+
+    pub(crate) fn kids(&self, span: Span) -> &[NodeIndex] {
+        &self.kids[span.range()]
+    }
+
+    pub(crate) fn attrs(&self, span: Span) -> &[Attr] {
+        &self.attrs[span.range()]
+    }
+
+    /// Appends a string to `src` and returns its span.
+    pub(crate) fn push_str(&mut self, s: &str) -> Span {
+        let start = self.src.len() as u32;
+        self.src.push_str(s);
+        Span {
+            start,
+            len: s.len() as u32,
+        }
+    }
+
+    /// Index (in `attrs`) of the attribute `name` within an element's range.
+    pub(crate) fn find_attr(&self, attrs: Span, name: &str) -> Option<usize> {
+        attrs
+            .range()
+            .find(|&i| self.str(self.attrs[i].name).eq_ignore_ascii_case(name))
+    }
+}
+
 impl Tree {
     pub(crate) fn node(&self, index: NodeIndex) -> &Node {
         &self.nodes[index as usize]
     }
 
-    pub(crate) fn node_mut(&mut self, index: NodeIndex) -> &mut Node {
-        &mut self.nodes[index as usize]
+    pub(crate) fn as_mut(&mut self) -> TreeMut<'_> {
+        TreeMut {
+            shape: &self.shape,
+            nodes: &mut self.nodes,
+            events: &mut self.events,
+        }
     }
 }
 
@@ -95,46 +180,86 @@ impl fmt::Display for MarkupError {
 impl std::error::Error for MarkupError {}
 
 pub(crate) fn is_void(tag: &str) -> bool {
-    matches!(
-        tag,
-        "area"
-            | "base"
-            | "br"
-            | "col"
-            | "embed"
-            | "hr"
-            | "img"
-            | "input"
-            | "link"
-            | "meta"
-            | "source"
-            | "track"
-            | "wbr"
-    )
+    if !matches!(tag.len(), 2..=6) {
+        return false;
+    }
+    const VOID: [&str; 13] = [
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+        "track", "wbr",
+    ];
+    VOID.iter().any(|v| v.eq_ignore_ascii_case(tag))
 }
 
-fn is_raw_text(tag: &str) -> bool {
-    matches!(tag, "script" | "style")
+pub(crate) fn is_raw_text(tag: &str) -> bool {
+    matches!(tag.len(), 5 | 6) && tag.eq_ignore_ascii_case("script")
+        || tag.eq_ignore_ascii_case("style")
 }
 
 struct Parser<'a> {
     src: &'a str,
     pos: usize,
-    tree: Tree,
-    /// Open elements.
-    stack: Vec<NodeIndex>,
+    nodes: Vec<Node>,
+    kids: Vec<NodeIndex>,
+    attrs: Vec<Attr>,
+    events: Vec<Binding>,
+    /// Children collected for the open elements, innermost last.
+    scratch: Vec<NodeIndex>,
+    /// Open elements with where their children start in `scratch` and the slot count when they opened.
+    stack: Vec<(NodeIndex, usize, u32)>,
+    slots: u32,
+    /// Attribute values that had to be re-escaped: (attribute index, escaped value).
+    rewritten: Vec<(usize, String)>,
 }
 
-/// Parses one component's markup.
-pub(crate) fn parse(src: &str) -> Result<Tree, MarkupError> {
+fn span(start: usize, end: usize) -> Span {
+    Span {
+        start: start as u32,
+        len: (end - start) as u32,
+    }
+}
+
+/// Parses one component's markup, taking ownership of it.
+pub(crate) fn parse(src: String) -> Result<Tree, MarkupError> {
     let mut p = Parser {
-        src,
+        src: &src,
         pos: 0,
-        tree: Tree::default(),
+        nodes: Vec::new(),
+        kids: Vec::new(),
+        attrs: Vec::new(),
+        events: Vec::new(),
+        scratch: Vec::new(),
         stack: Vec::new(),
+        slots: 0,
+        rewritten: Vec::new(),
     };
     p.run()?;
-    Ok(p.tree)
+    let top_start = p.kids.len();
+    p.kids.extend_from_slice(&p.scratch);
+    let top = span(top_start, p.kids.len());
+    let Parser {
+        nodes,
+        kids,
+        attrs,
+        events,
+        rewritten,
+        ..
+    } = p;
+    let mut shape = Shape {
+        src: String::new(),
+        kids,
+        attrs,
+        top,
+    };
+    shape.src = src;
+    for (index, value) in rewritten {
+        shape.attrs[index].value = shape.push_str(&value);
+    }
+    Ok(Tree {
+        shape,
+        nodes,
+        events,
+        recorded: false,
+    })
 }
 
 impl Parser<'_> {
@@ -146,15 +271,9 @@ impl Parser<'_> {
     }
 
     fn push(&mut self, node: Node) -> NodeIndex {
-        let index = self.tree.nodes.len() as NodeIndex;
-        self.tree.nodes.push(node);
-        match self.stack.last() {
-            Some(&parent) => match &mut self.tree.nodes[parent as usize].kind {
-                NodeKind::Element(e) => e.children.push(index),
-                _ => unreachable!("only elements are pushed on the stack"),
-            },
-            None => self.tree.top.push(index),
-        }
+        let index = self.nodes.len() as NodeIndex;
+        self.nodes.push(node);
+        self.scratch.push(index);
         index
     }
 
@@ -162,10 +281,14 @@ impl Parser<'_> {
         let bytes = self.src.as_bytes();
         while self.pos < bytes.len() {
             if bytes[self.pos] != b'<' {
+                // A text run always ends at a tag or marker, so adjacent text cannot occur.
                 let end = memchr(b'<', &bytes[self.pos..]).map_or(bytes.len(), |i| self.pos + i);
-                let text = decode_entities(&self.src[self.pos..end]);
+                self.push(Node {
+                    id: 0,
+                    key: None,
+                    kind: NodeKind::Text(span(self.pos, end)),
+                });
                 self.pos = end;
-                self.push_text(text);
                 continue;
             }
             let rest = &self.src[self.pos..];
@@ -184,40 +307,15 @@ impl Parser<'_> {
                 return self.err(self.pos, "a `<` that starts no tag");
             }
         }
-        if let Some(&open) = self.stack.last() {
-            if let NodeKind::Element(e) = &self.tree.node(open).kind {
-                return self.err(self.pos, format!("<{}> is never closed", e.tag));
+        if let Some(&(open, _, _)) = self.stack.last() {
+            if let NodeKind::Element { tag, .. } = self.nodes[open as usize].kind {
+                return self.err(
+                    self.pos,
+                    format!("<{}> is never closed", &self.src[tag.range()]),
+                );
             }
         }
         Ok(())
-    }
-
-    fn push_text(&mut self, text: String) {
-        if text.is_empty() {
-            return;
-        }
-        // Adjacent text merges: the browser would parse it as one node.
-        let last = match self.stack.last() {
-            Some(&parent) => match &self.tree.node(parent).kind {
-                NodeKind::Element(e) => e.children.last().copied(),
-                _ => None,
-            },
-            None => self.tree.top.last().copied(),
-        };
-        if let Some(last) = last {
-            if let NodeKind::Text(existing) = &mut self.tree.node_mut(last).kind {
-                let mut merged = String::with_capacity(existing.len() + text.len());
-                merged.push_str(existing);
-                merged.push_str(&text);
-                *existing = merged.into_boxed_str();
-                return;
-            }
-        }
-        self.push(Node {
-            id: 0,
-            key: None,
-            kind: NodeKind::Text(text.into_boxed_str()),
-        });
     }
 
     fn comment(&mut self) -> Result<(), MarkupError> {
@@ -231,6 +329,7 @@ impl Parser<'_> {
             let Ok(spec) = spec.parse::<u32>() else {
                 return self.err(start, "malformed child component placeholder");
             };
+            self.slots += 1;
             self.push(Node {
                 id: 0,
                 key: None,
@@ -251,12 +350,11 @@ impl Parser<'_> {
                 if tail.starts_with("<!--/t-->") {
                     depth -= 1;
                     if depth == 0 {
-                        let html = &self.src[content_start..at];
                         self.pos = at + "<!--/t-->".len();
                         self.push(Node {
                             id: 0,
                             key: None,
-                            kind: NodeKind::Raw(html.into()),
+                            kind: NodeKind::Raw(span(content_start, at)),
                         });
                         return Ok(());
                     }
@@ -276,23 +374,48 @@ impl Parser<'_> {
         }
     }
 
+    fn close(&mut self) {
+        let (open, kids_from, slots_before) = self.stack.pop().expect("checked by caller");
+        let start = self.kids.len();
+        self.kids.extend_from_slice(&self.scratch[kids_from..]);
+        self.scratch.truncate(kids_from);
+        let (nodes_end, events_end, pos) = (self.nodes.len(), self.events.len(), self.pos);
+        let slot_inside = self.slots != slots_before;
+        if let NodeKind::Element {
+            kids,
+            outer,
+            end,
+            events_end: ev_end,
+            has_slot,
+            ..
+        } = &mut self.nodes[open as usize].kind
+        {
+            *kids = span(start, self.kids.len());
+            outer.len = pos as u32 - outer.start;
+            *end = nodes_end as NodeIndex;
+            *ev_end = events_end as u32;
+            *has_slot = slot_inside;
+        }
+    }
+
     fn end_tag(&mut self) -> Result<(), MarkupError> {
         let start = self.pos;
-        let Some(close) = self.src[start..].find('>') else {
+        let Some(close) = memchr(b'>', &self.src.as_bytes()[start..]) else {
             return self.err(start, "unterminated end tag");
         };
-        let name = self.src[start + 2..start + close].trim();
+        let name = &self.src[start + 2..start + close];
         self.pos = start + close + 1;
-        let Some(&open) = self.stack.last() else {
+        let Some(&(open, _, _)) = self.stack.last() else {
             return self.err(start, format!("</{name}> closes nothing"));
         };
-        let NodeKind::Element(e) = &self.tree.node(open).kind else {
+        let NodeKind::Element { tag, .. } = self.nodes[open as usize].kind else {
             unreachable!("only elements are pushed on the stack")
         };
-        if !e.tag.eq_ignore_ascii_case(name) {
-            return self.err(start, format!("</{name}> closes <{}>", e.tag));
+        let tag = &self.src[tag.range()];
+        if !tag.eq_ignore_ascii_case(name) {
+            return self.err(start, format!("</{name}> closes <{tag}>"));
         }
-        self.stack.pop();
+        self.close();
         Ok(())
     }
 
@@ -303,11 +426,12 @@ impl Parser<'_> {
         while i < bytes.len() && !matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r' | b'/' | b'>') {
             i += 1;
         }
-        let tag = self.src[start + 1..i].to_ascii_lowercase();
-        if tag == "tr" {
-            if let Some(&parent) = self.stack.last() {
-                if let NodeKind::Element(p) = &self.tree.node(parent).kind {
-                    if &*p.tag == "table" {
+        let tag = span(start + 1, i);
+        let tag_name = &self.src[tag.range()];
+        if tag_name.eq_ignore_ascii_case("tr") {
+            if let Some(&(parent, _, _)) = self.stack.last() {
+                if let NodeKind::Element { tag: p, .. } = self.nodes[parent as usize].kind {
+                    if self.src[p.range()].eq_ignore_ascii_case("table") {
                         return self.err(
                             start,
                             "<tr> directly inside <table>: write <tbody> (the browser inserts one, which would shift node ids)",
@@ -316,8 +440,8 @@ impl Parser<'_> {
                 }
             }
         }
-        let mut attrs = Vec::new();
-        let mut events = Vec::new();
+        let attrs_start = self.attrs.len();
+        let events_start = self.events.len();
         let mut key = None;
         let mut self_closing = false;
         loop {
@@ -325,7 +449,7 @@ impl Parser<'_> {
                 i += 1;
             }
             if i >= bytes.len() {
-                return self.err(start, format!("unterminated <{tag}> tag"));
+                return self.err(start, format!("unterminated <{tag_name}> tag"));
             }
             if bytes[i] == b'>' {
                 i += 1;
@@ -342,88 +466,140 @@ impl Parser<'_> {
             {
                 i += 1;
             }
-            let name = self.src[name_start..i].to_ascii_lowercase();
-            let mut value = String::new();
+            let name = span(name_start, i);
+            let name_str = &self.src[name.range()];
+            let mut value = Span::default();
+            let mut rewrite = None;
             if i < bytes.len() && bytes[i] == b'=' {
                 i += 1;
-                let (raw, next) = match bytes.get(i) {
-                    Some(&q @ (b'"' | b'\'')) => {
-                        let Some(len) = self.src[i + 1..].find(q as char) else {
-                            return self.err(name_start, format!("unterminated value of `{name}`"));
+                match bytes.get(i) {
+                    Some(b'"') => {
+                        let Some(len) = memchr(b'"', &bytes[i + 1..]) else {
+                            return self
+                                .err(name_start, format!("unterminated value of `{name_str}`"));
                         };
-                        (&self.src[i + 1..i + 1 + len], i + 1 + len + 1)
+                        value = span(i + 1, i + 1 + len);
+                        i += len + 2;
                     }
-                    _ => {
-                        let mut j = i;
-                        while j < bytes.len() && !bytes[j].is_ascii_whitespace() && bytes[j] != b'>'
-                        {
-                            j += 1;
-                        }
-                        (&self.src[i..j], j)
+                    quote => {
+                        let (raw, next) = if quote == Some(&b'\'') {
+                            let Some(len) = self.src[i + 1..].find('\'') else {
+                                return self.err(
+                                    name_start,
+                                    format!("unterminated value of `{name_str}`"),
+                                );
+                            };
+                            (&self.src[i + 1..i + 1 + len], i + len + 2)
+                        } else {
+                            let mut j = i;
+                            while j < bytes.len()
+                                && !bytes[j].is_ascii_whitespace()
+                                && bytes[j] != b'>'
+                            {
+                                j += 1;
+                            }
+                            (&self.src[i..j], j)
+                        };
+                        value = span(i, i);
+                        let mut escaped = String::new();
+                        escape_like_maud(&decode_entities(raw), &mut escaped);
+                        rewrite = Some(escaped);
+                        i = next;
                     }
-                };
-                value = decode_entities(raw);
-                i = next;
+                }
             }
-            if name == "t-key" {
+            if name_str.eq_ignore_ascii_case("t-key") {
                 if key.is_some() {
                     return self.err(name_start, "an element has two t-key attributes");
                 }
-                key = Some(value.into_boxed_str());
-            } else if let Some(kind) = name.strip_prefix("t-").and_then(EventKind::from_name) {
-                let Some(binding) = parse_binding(kind, &value) else {
+                if rewrite.is_some() {
                     return self.err(
                         name_start,
-                        format!("the value of `{name}` must come from the render context (cx.on_{kind}(…))"),
+                        "write t-key with a double-quoted value, as maud does",
+                    );
+                }
+                key = Some(value);
+            } else if let Some(kind) = event_kind(name_str) {
+                let Some(binding) = parse_binding(kind, &self.src[value.range()]) else {
+                    return self.err(
+                        name_start,
+                        format!("the value of `{name_str}` must come from the render context (cx.on_{kind}(…))"),
                     );
                 };
-                if events.iter().any(|b: &Binding| b.kind == kind) {
-                    return self.err(name_start, format!("an element binds `{name}` twice"));
+                if self.events[events_start..].iter().any(|b| b.kind == kind) {
+                    return self.err(name_start, format!("an element binds `{name_str}` twice"));
                 }
-                events.push(binding);
-            } else if !attrs
+                self.events.push(binding);
+            } else if !self.attrs[attrs_start..]
                 .iter()
-                .any(|(n, _): &(Box<str>, Box<str>)| **n == *name)
+                .any(|a| self.src[a.name.range()].eq_ignore_ascii_case(name_str))
             {
                 // Like the browser, the first of duplicate attributes wins.
-                attrs.push((name.into_boxed_str(), value.into_boxed_str()));
+                if let Some(escaped) = rewrite {
+                    self.rewritten.push((self.attrs.len(), escaped));
+                }
+                self.attrs.push(Attr { name, value });
             }
         }
         self.pos = i;
-        let void = is_void(&tag) || self_closing;
-        let raw_text = is_raw_text(&tag);
+        let void = is_void(tag_name) || self_closing;
+        let raw_text = is_raw_text(tag_name);
         let index = self.push(Node {
             id: 0,
             key,
-            kind: NodeKind::Element(Element {
-                tag: tag.clone().into_boxed_str(),
-                attrs,
-                events,
-                children: Vec::new(),
-            }),
+            kind: NodeKind::Element {
+                tag,
+                attrs: span(attrs_start, self.attrs.len()),
+                events: span(events_start, self.events.len()),
+                kids: Span::default(),
+                outer: span(start, i),
+                end: self.nodes.len() as NodeIndex + 1,
+                events_end: self.events.len() as u32,
+                has_slot: false,
+            },
         });
         if void {
             return Ok(());
         }
+        self.stack.push((index, self.scratch.len(), self.slots));
         if raw_text {
-            let close = format!("</{tag}");
+            let close = format!("</{tag_name}");
             let Some(len) = self.src[self.pos..].find(&close) else {
-                return self.err(start, format!("<{tag}> is never closed"));
+                return self.err(start, format!("<{tag_name}> is never closed"));
             };
-            let content = &self.src[self.pos..self.pos + len];
-            self.pos += len;
-            self.stack.push(index);
-            if !content.is_empty() {
+            if len > 0 {
                 self.push(Node {
                     id: 0,
                     key: None,
-                    kind: NodeKind::Text(content.into()),
+                    kind: NodeKind::Text(span(self.pos, self.pos + len)),
                 });
             }
-            return Ok(());
+            self.pos += len;
         }
-        self.stack.push(index);
         Ok(())
+    }
+}
+
+fn event_kind(name: &str) -> Option<EventKind> {
+    let rest = name.strip_prefix("t-")?;
+    EventKind::from_name(rest).or_else(|| {
+        rest.bytes()
+            .any(|b| b.is_ascii_uppercase())
+            .then(|| EventKind::from_name(&rest.to_ascii_lowercase()))
+            .flatten()
+    })
+}
+
+/// Escapes a value the way maud does (`&`, `<`, `>`, `"`), so recorded values compare equal to rendered ones.
+pub(crate) fn escape_like_maud(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
     }
 }
 
@@ -499,31 +675,6 @@ pub(crate) fn decode_entities(s: &str) -> String {
     out
 }
 
-/// Escapes text the way the DOM's `innerHTML` serialises it: `&`, `<`, `>` and U+00A0.
-pub(crate) fn escape_text(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\u{a0}' => out.push_str("&nbsp;"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// Escapes an attribute value the way the DOM's `innerHTML` serialises it: `&`, `"` and U+00A0.
-pub(crate) fn escape_attr(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\u{a0}' => out.push_str("&nbsp;"),
-            c => out.push(c),
-        }
-    }
-}
-
 /// Writes a binding's attribute value: `ID` or `ID:FLAGS`.
 pub(crate) fn binding_value(handler_id: u32, flags: u8, out: &mut String) {
     use std::fmt::Write;
@@ -543,13 +694,14 @@ pub(crate) fn binding_value(handler_id: u32, flags: u8, out: &mut String) {
 mod tests {
     use super::*;
 
-    fn tags(tree: &Tree) -> Vec<String> {
+    fn describe(tree: &Tree) -> Vec<String> {
+        let sh = &tree.shape;
         tree.nodes
             .iter()
-            .map(|n| match &n.kind {
-                NodeKind::Element(e) => e.tag.to_string(),
-                NodeKind::Text(t) => format!("#{t}"),
-                NodeKind::Raw(h) => format!("raw:{h}"),
+            .map(|n| match n.kind {
+                NodeKind::Element { tag, .. } => sh.str(tag).to_owned(),
+                NodeKind::Text(t) => format!("#{}", sh.str(t)),
+                NodeKind::Raw(h) => format!("raw:{}", sh.str(h)),
                 NodeKind::Slot { spec, .. } => format!("slot:{spec}"),
             })
             .collect()
@@ -558,45 +710,49 @@ mod tests {
     #[test]
     fn parses_elements_text_raw_and_slots() {
         let tree = parse(
-            r#"<div class="a&amp;b" t-key="k1"><p t-click="0:ps">x &lt; y</p><br><!--t:c:0--><!--t:raw--><b><!--t:raw-->i<!--/t--></b><!--/t-->z</div>"#,
+            r#"<div class="a&amp;b" t-key="k1" title='x"y'><p t-click="0:ps">x &lt; y</p><br><!--t:c:0--><!--t:raw--><b><!--t:raw-->i<!--/t--></b><!--/t-->z</div>"#.to_owned(),
         )
         .unwrap();
         assert_eq!(
-            tags(&tree),
+            describe(&tree),
             [
                 "div",
                 "p",
-                "#x < y",
+                "#x &lt; y",
                 "br",
                 "slot:0",
                 "raw:<b><!--t:raw-->i<!--/t--></b>",
                 "#z"
             ]
         );
-        let NodeKind::Element(div) = &tree.node(0).kind else {
+        let sh = &tree.shape;
+        let NodeKind::Element { attrs, kids, .. } = tree.node(0).kind else {
             panic!()
         };
-        assert_eq!(&*div.attrs[0].1, "a&b");
-        assert_eq!(tree.node(0).key.as_deref(), Some("k1"));
-        let NodeKind::Element(p) = &tree.node(1).kind else {
+        let attrs = sh.attrs(attrs);
+        assert_eq!(sh.str(attrs[0].value), "a&amp;b");
+        assert_eq!(sh.str(attrs[1].value), "x&quot;y");
+        assert_eq!(sh.str(tree.node(0).key.unwrap()), "k1");
+        assert_eq!(sh.kids(kids), [1, 3, 4, 5, 6]);
+        let NodeKind::Element { events, .. } = tree.node(1).kind else {
             panic!()
         };
         assert_eq!(
-            p.events[0].flags,
+            tree.events[events.range()][0].flags,
             FLAG_PREVENT_DEFAULT | FLAG_STOP_PROPAGATION
         );
-        assert_eq!(tree.top, [0]);
+        assert_eq!(sh.kids(sh.top), [0]);
     }
 
     #[test]
     fn rejects_markup_the_browser_would_restructure() {
-        let e = parse("<table><tr><td>1</td></tr></table>").unwrap_err();
+        let e = parse("<table><tr><td>1</td></tr></table>".into()).unwrap_err();
         assert!(e.reason.contains("write <tbody>"), "{e}");
-        assert!(parse("<table><tbody><tr><td>1</td></tr></tbody></table>").is_ok());
-        assert!(parse("<div></span>").is_err());
-        assert!(parse("<div>").is_err());
-        assert!(parse("<!-- hi -->").is_err());
-        assert!(parse(r#"<a t-click="x">"#).is_err());
+        assert!(parse("<table><tbody><tr><td>1</td></tr></tbody></table>".into()).is_ok());
+        assert!(parse("<div></span>".into()).is_err());
+        assert!(parse("<div>".into()).is_err());
+        assert!(parse("<!-- hi -->".into()).is_err());
+        assert!(parse(r#"<a t-click="x">"#.into()).is_err());
     }
 
     #[test]

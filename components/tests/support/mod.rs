@@ -234,3 +234,37 @@ impl Component for Lifecycle {
         log("dispose");
     }
 }
+
+/// A js-framework-benchmark style table in one component.
+pub struct Table {
+    pub rows: Vec<(u32, String)>,
+    pub selected: u32,
+}
+
+impl Component for Table {
+    type Props = Vec<(u32, String)>;
+
+    fn create(rows: &Self::Props) -> Self {
+        Table {
+            rows: rows.clone(),
+            selected: 0,
+        }
+    }
+
+    fn render(&self, cx: &mut RenderContext<'_, Self>) -> Markup {
+        html! {
+            table.table {
+                tbody {
+                    @for (id, label) in &self.rows {
+                        @let id = *id;
+                        tr t-key=(id) data-k=(id) class=[(id == self.selected).then_some("danger")] {
+                            td.col-md-1 { (id) }
+                            td.col-md-4 { a t-click=(cx.on_click(move |this: &mut Self, _| this.selected = id)) { (label) } }
+                            td.col-md-1 { button t-click=(cx.on_click(move |this: &mut Self, _| this.rows.retain(|r| r.0 != id))) { "x" } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
