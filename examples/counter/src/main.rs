@@ -88,7 +88,9 @@ async fn page(State(hub): State<CircuitHub>, request: PageRequest) -> impl IntoR
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    // Logs go to stderr: stdout carries only the `listening on` line that test harnesses wait for.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
