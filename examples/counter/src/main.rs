@@ -133,6 +133,11 @@ async fn main() -> std::io::Result<()> {
 
     let app = Router::new()
         .route("/", get(page))
+        // No icon: answer without an error so browsers log nothing.
+        .route(
+            "/favicon.ico",
+            get(|| async { axum::http::StatusCode::NO_CONTENT }),
+        )
         .with_state(hub.clone())
         .merge(hub.router());
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:5000".to_owned());
