@@ -299,10 +299,18 @@ impl Circuit {
             let activity = message.activity();
             let mut fault: Option<String> = None;
             let chain = std::mem::take(&mut state.chain);
-            let result = chain.inbound(&handle, &activity, &mut || {
-                circuit.process(state, &message).map_err(|reason| {
-                    fault = Some(reason);
-                    HandlerError::new("the circuit failed while processing the message")
+            // Panics are caught here and in `catch_handler` (not only by `run_step`) so that the chain is
+            // always put back: ending the circuit still runs every handler's closing callbacks.
+            let result = catch_handler(|| {
+                chain.inbound(&handle, &activity, &mut || {
+                    catch_unwind(AssertUnwindSafe(|| circuit.process(state, &message)))
+                        .unwrap_or_else(|payload| {
+                            Err(format!("panic: {}", panic_text(payload.as_ref())))
+                        })
+                        .map_err(|reason| {
+                            fault = Some(reason);
+                            HandlerError::new("the circuit failed while processing the message")
+                        })
                 })
             });
             state.chain = chain;

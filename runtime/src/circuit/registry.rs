@@ -181,14 +181,16 @@ impl CircuitRegistry {
             let mut result = catch_handler(|| chain.lifetime(&handle, Lifetime::Opened))
                 .and_then(|()| catch_handler(|| chain.lifetime(&handle, Lifetime::ConnectionUp)));
             if result.is_ok() {
-                result = chain.inbound(&handle, &InboundActivity::Start, &mut || {
-                    let make_app = make_app.take().expect("the start step runs once");
-                    let app = make_app(&handle).map_err(|reason| {
-                        failure = Some(StartFailure::App(reason.clone()));
-                        super::HandlerError::new(reason)
-                    })?;
-                    state.app = Some(app);
-                    Ok(())
+                result = catch_handler(|| {
+                    chain.inbound(&handle, &InboundActivity::Start, &mut || {
+                        let make_app = make_app.take().expect("the start step runs once");
+                        let app = make_app(&handle).map_err(|reason| {
+                            failure = Some(StartFailure::App(reason.clone()));
+                            super::HandlerError::new(reason)
+                        })?;
+                        state.app = Some(app);
+                        Ok(())
+                    })
                 });
             }
             state.chain = chain;
@@ -265,8 +267,10 @@ impl CircuitRegistry {
                 result = catch_handler(|| chain.lifetime(&handle, Lifetime::ConnectionDown));
             }
             let result = result.and_then(|()| {
-                chain.inbound(&handle, &InboundActivity::Connect, &mut || {
-                    catch_handler(|| chain.lifetime(&handle, Lifetime::ConnectionUp))
+                catch_handler(|| {
+                    chain.inbound(&handle, &InboundActivity::Connect, &mut || {
+                        catch_handler(|| chain.lifetime(&handle, Lifetime::ConnectionUp))
+                    })
                 })
             });
             state.chain = chain;

@@ -666,3 +666,58 @@ async fn navigation_goes_to_the_connected_browser() {
     registry.connection_closed("c");
     assert!(!circuit.handle().navigate("/elsewhere", false));
 }
+
+struct PanicsOnEvents;
+
+impl CircuitHandler for PanicsOnEvents {
+    fn on_inbound(
+        &self,
+        _: &CircuitHandle,
+        activity: &InboundActivity<'_>,
+        next: Next<'_>,
+    ) -> Result<(), HandlerError> {
+        if matches!(activity, InboundActivity::Event { .. }) {
+            panic!("middleware panic");
+        }
+        next.run()
+    }
+}
+
+#[tokio::test]
+async fn a_panic_in_a_handler_or_component_still_runs_the_closing_callbacks() {
+    for (handler_id, panicking_middleware) in [(1, true), (99, false)] {
+        let log = Arc::new(Log::default());
+        let mut handlers = CircuitHandlers::new().shared(Recorder {
+            name: "r",
+            order: 0,
+            log: log.clone(),
+            fail_on_event: false,
+        });
+        if panicking_middleware {
+            handlers = handlers.shared(PanicsOnEvents);
+        }
+        let registry = registry(CircuitOptions::default().detailed_errors(true), handlers);
+        let sink = TestSink::new("c");
+        start(&registry, &sink);
+        let circuit = registry.for_connection("c").unwrap();
+        let event = Inbound::Event {
+            handler_id,
+            event: "click".into(),
+            args: json!({}),
+        };
+        assert!(!circuit.deliver(event));
+        let got = std::mem::take(&mut *log.0.lock());
+        assert_eq!(got[got.len() - 2..], ["r:down", "r:closed"], "{got:?}");
+        match sink.take().last() {
+            Some(Sent::Error(message)) => {
+                let expected = if panicking_middleware {
+                    "middleware panic"
+                } else {
+                    "handler 99 panics"
+                };
+                assert!(message.contains(expected), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
