@@ -13,7 +13,7 @@ use std::fmt;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -180,6 +180,10 @@ pub type ServerFunctionFuture = Pin<Box<dyn Future<Output = Result<Value, String
 pub(crate) type ServerFunction =
     Arc<dyn Fn(CircuitHandle, Vec<Value>) -> ServerFunctionFuture + Send + Sync>;
 
+const LINK_CONNECTED: u8 = 0;
+const LINK_DISCONNECTED: u8 = 1;
+const LINK_ENDED: u8 = 2;
+
 /// The browser's connection state as the circuit sees it.
 pub(crate) enum Link {
     Connected(Arc<dyn CircuitSink>),
@@ -208,6 +212,9 @@ pub(crate) struct Circuit {
     pub(crate) span: tracing::Span,
     /// Set while a render task is queued for work that arrived from another task (coalesces wake-ups).
     render_scheduled: AtomicBool,
+    /// A lock-free copy of the `Link` kind (`LINK_*`), so handles can answer status questions from inside
+    /// the circuit's own callbacks, where taking the lock would deadlock.
+    link_kind: AtomicU8,
     pub(crate) state: Mutex<CircuitState>,
 }
 
@@ -251,6 +258,7 @@ impl Circuit {
             registry,
             span: tracing::info_span!(parent: None, "circuit", id = %id),
             render_scheduled: AtomicBool::new(false),
+            link_kind: AtomicU8::new(LINK_CONNECTED),
             state: Mutex::new(CircuitState {
                 link: Link::Connected(sink),
                 disconnections: 0,
@@ -261,6 +269,17 @@ impl Circuit {
                 pending_calls: Vec::new(),
             }),
         }
+    }
+
+    /// Changes the link (under the state lock), keeping the lock-free copy in step. Returns the old link.
+    pub(crate) fn set_link(&self, state: &mut CircuitState, link: Link) -> Link {
+        let kind = match link {
+            Link::Connected(_) => LINK_CONNECTED,
+            Link::Disconnected => LINK_DISCONNECTED,
+            Link::Ended => LINK_ENDED,
+        };
+        self.link_kind.store(kind, Ordering::Release);
+        std::mem::replace(&mut state.link, link)
     }
 
     pub(crate) fn handle(self: &Arc<Self>) -> CircuitHandle {
@@ -491,7 +510,7 @@ impl Circuit {
     /// Ends the circuit: leaves the registry, tells the browser (if connected), runs connection down (if
     /// connected) and circuit closed, disposes the components. Idempotent.
     pub(crate) fn end_locked(self: &Arc<Self>, state: &mut CircuitState, reason: EndReason) {
-        let link = std::mem::replace(&mut state.link, Link::Ended);
+        let link = self.set_link(state, Link::Ended);
         if matches!(link, Link::Ended) {
             return;
         }
@@ -576,18 +595,18 @@ impl CircuitHandle {
         self.id
     }
 
-    /// Whether the circuit still exists (connected or retained).
+    /// Whether the circuit still exists (connected or retained). Never blocks.
     pub fn is_alive(&self) -> bool {
         self.circuit
             .upgrade()
-            .is_some_and(|c| !matches!(c.state.lock().link, Link::Ended))
+            .is_some_and(|c| c.link_kind.load(Ordering::Acquire) != LINK_ENDED)
     }
 
-    /// Whether a browser is connected right now.
+    /// Whether a browser is connected right now. Never blocks.
     pub fn is_connected(&self) -> bool {
         self.circuit
             .upgrade()
-            .is_some_and(|c| matches!(c.state.lock().link, Link::Connected(_)))
+            .is_some_and(|c| c.link_kind.load(Ordering::Acquire) == LINK_CONNECTED)
     }
 
     /// Ends the circuit (the browser is told not to reconnect). When called while the circuit is busy (for
@@ -659,11 +678,24 @@ impl CircuitHandle {
     }
 
     /// Tells the browser to navigate to `uri` (replacing the history entry when `replace`). Returns whether
-    /// a browser was connected to receive it.
+    /// a browser is connected to receive it. From inside the circuit's own callbacks it is sent right after
+    /// the current message.
     pub fn navigate(&self, uri: &str, replace: bool) -> bool {
-        self.circuit
-            .upgrade()
-            .is_some_and(|c| send_locked(&mut c.state.lock(), Outbound::Navigate { uri, replace }))
+        let Some(circuit) = self.circuit.upgrade() else {
+            return false;
+        };
+        if let Some(mut state) = circuit.state.try_lock() {
+            return send_locked(&mut state, Outbound::Navigate { uri, replace });
+        }
+        let connected = self.is_connected();
+        let uri = uri.to_owned();
+        tokio::spawn(async move {
+            send_locked(
+                &mut circuit.state.lock(),
+                Outbound::Navigate { uri: &uri, replace },
+            );
+        });
+        connected
     }
 
     /// Asks for a render soon, from any thread, without waiting for the circuit (what component handles
@@ -683,14 +715,17 @@ impl CircuitHandle {
         });
     }
 
-    /// Renders pending changes now (for state changed outside an event, e.g. by a timer). Returns whether the
-    /// circuit is still alive.
+    /// Renders pending changes now (for state changed outside an event, e.g. by a timer); from inside the
+    /// circuit's own callbacks, right after the current message. Returns whether the circuit is alive.
     pub fn render(&self) -> bool {
         let Some(circuit) = self.circuit.upgrade() else {
             return false;
         };
+        let Some(mut state) = circuit.state.try_lock() else {
+            self.schedule_render();
+            return self.is_alive();
+        };
         let _entered = circuit.span.enter();
-        let mut state = circuit.state.lock();
         circuit.pump_locked(&mut state)
     }
 }

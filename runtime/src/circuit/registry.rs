@@ -247,7 +247,7 @@ impl CircuitRegistry {
             registry
                 .by_connection
                 .insert(sink.connection_id().into(), circuit.clone());
-            let previous = std::mem::replace(&mut state.link, Link::Connected(sink));
+            let previous = circuit.set_link(&mut state, Link::Connected(sink));
             if let Link::Connected(old) = &previous {
                 registry.by_connection.remove(old.connection_id());
             }
@@ -293,7 +293,7 @@ impl CircuitRegistry {
         if !owns {
             return;
         }
-        state.link = Link::Disconnected;
+        circuit.set_link(&mut state, Link::Disconnected);
         state.disconnections += 1;
         let generation = state.disconnections;
         let victims = {

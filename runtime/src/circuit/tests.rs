@@ -721,3 +721,36 @@ async fn a_panic_in_a_handler_or_component_still_runs_the_closing_callbacks() {
         }
     }
 }
+
+/// Uses its circuit handle from inside the circuit's own callbacks (where the circuit is busy).
+struct UsesHandleInside(Arc<Mutex<Vec<bool>>>);
+
+impl CircuitHandler for UsesHandleInside {
+    fn on_connection_up(&self, circuit: &CircuitHandle) -> Result<(), HandlerError> {
+        self.0
+            .lock()
+            .push(circuit.is_connected() && circuit.is_alive());
+        circuit.navigate("/welcome", true);
+        circuit.render();
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn handles_work_from_inside_the_circuits_own_callbacks() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let handlers = CircuitHandlers::new().shared(UsesHandleInside(seen.clone()));
+    let registry = registry(CircuitOptions::default(), handlers);
+    let sink = TestSink::new("c");
+    start(&registry, &sink);
+    assert_eq!(*seen.lock(), [true]);
+    let mut sent = Vec::new();
+    while !sent.iter().any(|s| matches!(s, Sent::Navigate(..))) {
+        tokio::task::yield_now().await;
+        sent.extend(sink.take());
+    }
+    assert!(
+        sent.contains(&Sent::Navigate("/welcome".into(), true)),
+        "{sent:?}"
+    );
+}
