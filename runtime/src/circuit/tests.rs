@@ -754,3 +754,32 @@ async fn handles_work_from_inside_the_circuits_own_callbacks() {
         "{sent:?}"
     );
 }
+
+#[tokio::test]
+async fn batches_rendered_while_disconnected_are_sent_on_reconnect() {
+    let registry = registry(CircuitOptions::default(), CircuitHandlers::new());
+    let first = TestSink::new("a");
+    let (secret, circuit) = registry
+        .start(first.clone(), |_| {
+            Ok(Box::new(Counter {
+                count: 0,
+                dirty: true,
+            }) as Box<dyn CircuitApp>)
+        })
+        .unwrap();
+    ack(&registry, "a", 1, None);
+    registry.connection_closed("a");
+    // Work that reaches the circuit while no browser is connected (a timer, a broadcast) still renders.
+    assert!(circuit.deliver(Inbound::Event {
+        handler_id: 1,
+        event: "tick".into(),
+        args: json!({})
+    }));
+    assert_eq!(first.batch_ids(), [1]);
+    let second = TestSink::new("b");
+    assert!(registry.connect(&secret, second.clone()));
+    assert_eq!(
+        second.take(),
+        [Sent::Batch(2, "{\"id\":2,\"count\":1}".into())]
+    );
+}
