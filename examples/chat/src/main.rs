@@ -9,6 +9,8 @@
 //! - `Counter(count, delayMs)`: a server-to-client stream of `0..count`, one item every `delayMs`.
 //! - `CounterWithDrop(count, dropAt)`: streams `0..count`; right after item `dropAt` is queued it cuts the
 //!   caller's socket without a Close (a simulated network failure, for stateful-reconnect tests).
+//! - `Ticker(delayMs)`: an endless stream of `0, 1, 2, …`; when it ends (the client cancelled it) the hub
+//!   sends `TickerStopped()` to the caller, so tests can see the cancellation reach the server.
 //! - `Sum(stream)`: adds up the numbers of a client-to-server stream.
 //! - `JoinGroup(group)`, `SendToGroup(group, message)`: group membership and `GroupMessage(group, message)`.
 //! - `Fail()`: always fails with an internal error (the client sees the generic message).
@@ -17,13 +19,24 @@
 //! `ADDR`, `TETHER_KEEPALIVE_MS` (15000), `TETHER_CLIENT_TIMEOUT_MS` (30000), `TETHER_HANDSHAKE_TIMEOUT_MS`
 //! (15000), `TETHER_MAX_MESSAGE_BYTES` (32768), `TETHER_DISCONNECT_TIMEOUT_MS` (15000),
 //! `TETHER_PARALLEL_INVOCATIONS` (4, so `AskClient` can run while the client calls), `TETHER_CLIENT_RESULT_MS`.
-//! Stateful reconnect is allowed. Cross-origin callers are allowed from any origin (no credentials).
+//! `TETHER_ALLOWED_ORIGINS`: a comma-separated list of allowed browser origins (default: any origin).
+//! Stateful reconnect is allowed. Credentials are not allowed cross-origin.
 
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::Value;
-use tether::hub::{AllowedOrigins, ClientStream, Hub, HubContext, HubError, HubOptions};
+use tether::hub::{AllowedOrigins, Caller, ClientStream, Hub, HubContext, HubError, HubOptions};
+
+/// Tells the caller its ticker stream ended, when the stream is dropped.
+struct TickerGuard(Caller);
+
+impl Drop for TickerGuard {
+    fn drop(&mut self) {
+        // The connection may be gone already; then nobody is waiting for the notice.
+        let _ = self.0.send("TickerStopped", ());
+    }
+}
 
 fn env_ms(name: &str, default: u64) -> Duration {
     Duration::from_millis(
@@ -50,7 +63,12 @@ fn chat_hub() -> Hub {
         max_receive_message_size: env_usize("TETHER_MAX_MESSAGE_BYTES", 32 * 1024),
         max_parallel_invocations: env_usize("TETHER_PARALLEL_INVOCATIONS", 4),
         allow_stateful_reconnect: true,
-        allowed_origins: AllowedOrigins::Any,
+        allowed_origins: match std::env::var("TETHER_ALLOWED_ORIGINS") {
+            Ok(list) => {
+                AllowedOrigins::List(list.split(',').map(|o| o.trim().to_owned()).collect())
+            }
+            Err(_) => AllowedOrigins::Any,
+        },
         ..HubOptions::default()
     };
     let client_result_timeout = env_ms("TETHER_CLIENT_RESULT_MS", 5_000);
@@ -112,6 +130,13 @@ fn chat_hub() -> Hub {
                 })
             },
         )
+        .stream_method("Ticker", |ctx: HubContext, (delay_ms,): (u64,)| {
+            let guard = TickerGuard(ctx.caller());
+            futures_util::stream::unfold((guard, 0u64), move |(guard, i)| async move {
+                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                Some((Ok::<_, HubError>(i), (guard, i + 1)))
+            })
+        })
         .upload_method(
             "Sum",
             |_ctx: HubContext, (): (), streams: Vec<ClientStream>| async move {

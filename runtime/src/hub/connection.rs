@@ -477,7 +477,37 @@ impl<T: Transport> Connection<T> {
         }
     }
 
+    /// Lets started and queued invocations finish and writes what they queued, so that the messages received
+    /// before a fatal one are still answered. Bounded by the handshake timeout so a stuck method cannot
+    /// keep a doomed connection open.
+    async fn settle(&mut self) {
+        let deadline = Instant::now() + self.hub.options.handshake_timeout;
+        while self.in_flight > 0 || !self.waiting.is_empty() {
+            let done = tokio::select! {
+                done = self.running.next() => done,
+                _ = tokio::time::sleep_until(deadline) => break,
+            };
+            match done {
+                Some(Finished::Invocation) => {
+                    self.in_flight -= 1;
+                    if let Some(next) = self.waiting.pop_front() {
+                        self.in_flight += 1;
+                        self.running.push(next);
+                    }
+                }
+                Some(Finished::Stream(id)) => {
+                    self.cancels.remove(&id);
+                }
+                None => break,
+            }
+        }
+        let mut items = Vec::new();
+        self.conn.drain(&mut items);
+        let _ = self.write_outbound(&mut items).await;
+    }
+
     async fn too_large(&mut self, size: Option<usize>) -> Step {
+        self.settle().await;
         let max = self.hub.options.max_receive_message_size;
         let size = size.map_or_else(
             || "a message".to_owned(),
@@ -495,6 +525,7 @@ impl<T: Transport> Connection<T> {
     }
 
     async fn protocol_error(&mut self, error: String) -> Step {
+        self.settle().await;
         tracing::warn!(connection_id = %self.conn.id, "protocol error: {error}");
         let mut out = Vec::new();
         protocol::write_close(
