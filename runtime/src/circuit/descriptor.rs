@@ -113,17 +113,24 @@ impl fmt::Display for DescriptorError {
 impl std::error::Error for DescriptorError {}
 
 /// Signs descriptors for page responses and verifies (and consumes) them at `StartCircuit`.
-#[derive(Debug)]
 pub struct DescriptorSigner {
     key: DescriptorKey,
     lifetime: Duration,
     used: Mutex<UsedDescriptors>,
 }
 
-#[derive(Debug)]
 struct UsedDescriptors {
     capacity: usize,
     expiry_by_pair: HashMap<([u8; 16], u32), u64>,
+}
+
+impl fmt::Debug for DescriptorSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DescriptorSigner")
+            .field("lifetime", &self.lifetime)
+            .field("remembered", &self.used.lock().expiry_by_pair.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl UsedDescriptors {

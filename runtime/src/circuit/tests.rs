@@ -783,3 +783,16 @@ async fn batches_rendered_while_disconnected_are_sent_on_reconnect() {
         [Sent::Batch(2, "{\"id\":2,\"count\":1}".into())]
     );
 }
+
+#[test]
+fn public_types_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<CircuitHub>();
+    check::<CircuitHandle>();
+    check::<CircuitTracker>();
+    check::<IdleCircuitHandler>();
+    check::<DescriptorSigner>();
+    check::<CircuitHandlers>();
+    check::<CircuitSecret>();
+    check::<CircuitMetrics>();
+}
