@@ -271,3 +271,28 @@ async fn async_work_renders_without_an_event() {
         (2, Some("loaded after 20 ms"))
     );
 }
+
+#[tokio::test]
+async fn a_start_that_fails_answers_with_the_reason_and_keeps_the_connection() {
+    let server = serve(CircuitHub::builder(support::components())).await;
+    let descriptors = server.page_descriptors("/fragile").await;
+    support::FRAGILE_FAILS.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut client = HubClient::connect(server.addr, server.hub.path()).await;
+    let base = format!("http://{}/", server.addr);
+    let error = client
+        .invoke("StartCircuit", json!([1, base, base, descriptors]))
+        .await
+        .unwrap_err();
+    support::FRAGILE_FAILS.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        error.contains("a root component failed") && error.contains("detailed_errors"),
+        "{error}"
+    );
+    assert_eq!(server.hub.metrics().active, 0);
+    // The same connection can start a circuit from a fresh page.
+    let descriptors = server.page_descriptors("/counter").await;
+    let secret = client
+        .invoke("StartCircuit", json!([1, base, base, descriptors]))
+        .await;
+    assert!(secret.is_ok(), "{secret:?}");
+}

@@ -200,6 +200,9 @@ pub(crate) struct CircuitState {
     pub(crate) acks: RenderAcks,
     pub(crate) app: Option<Box<dyn CircuitApp>>,
     pub(crate) chain: HandlerChain,
+    /// True until `StartCircuit` has finished: a failure then is reported in its completion, and the
+    /// connection stays open (no `T.Error`, no close).
+    pub(crate) starting: bool,
     next_call_id: u64,
     pending_calls: Vec<(u64, CallReply)>,
 }
@@ -234,7 +237,7 @@ impl fmt::Debug for CircuitHandle {
     }
 }
 
-fn panic_text(payload: &(dyn Any + Send)) -> String {
+pub(crate) fn panic_text(payload: &(dyn Any + Send)) -> String {
     if let Some(text) = payload.downcast_ref::<&str>() {
         (*text).to_owned()
     } else if let Some(text) = payload.downcast_ref::<String>() {
@@ -265,6 +268,7 @@ impl Circuit {
                 acks: RenderAcks::new(limit),
                 app: None,
                 chain: HandlerChain::default(),
+                starting: true,
                 next_call_id: 0,
                 pending_calls: Vec::new(),
             }),
@@ -545,10 +549,12 @@ impl Circuit {
         let handle = self.handle();
         let chain = std::mem::take(&mut state.chain);
         if let Link::Connected(sink) = &link {
-            sink.send(Outbound::Error {
-                message: &browser_message,
-            });
-            sink.close();
+            if !state.starting {
+                sink.send(Outbound::Error {
+                    message: &browser_message,
+                });
+                sink.close();
+            }
             if let Err(error) = catch_handler(|| chain.lifetime(&handle, Lifetime::ConnectionDown))
             {
                 tracing::warn!(%error, "circuit handler failed in connection down while the circuit ended");

@@ -451,12 +451,20 @@ impl Shared {
                 tracing::info!(parent: &circuit.span, roots = descriptors.len(), "circuit started");
                 Ok(secret.expose())
             }
-            Err(StartFailure::App(reason)) => Err(HubError::new(format!(
-                "the circuit could not start: {reason}"
-            ))),
-            Err(StartFailure::Handler(reason)) => Err(HubError::new(format!(
-                "the circuit could not start: a circuit handler failed: {reason}"
-            ))),
+            Err(failure) => {
+                let (what, reason) = match failure {
+                    StartFailure::App(reason) => ("a root component failed", reason),
+                    StartFailure::Handler(reason) => ("a circuit handler failed", reason),
+                };
+                Err(HubError::new(if self.registry.options.detailed_errors {
+                    format!("the circuit could not start: {what}: {reason}")
+                } else {
+                    format!(
+                        "the circuit could not start: {what} (the reason is in the server log; turn on \
+                         CircuitOptions::detailed_errors to send it here)"
+                    )
+                }))
+            }
         }
     }
 

@@ -13,6 +13,7 @@
 //!   generation is the one it queued.
 
 use std::collections::{HashMap, VecDeque};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
@@ -21,7 +22,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::core::{
-    catch_handler, BrowserCallError, Circuit, CircuitApp, CircuitSink, EndReason, Link,
+    catch_handler, panic_text, BrowserCallError, Circuit, CircuitApp, CircuitSink, EndReason, Link,
     ServerFunction,
 };
 use super::handlers::{CircuitHandlers, InboundActivity, Lifetime};
@@ -184,7 +185,11 @@ impl CircuitRegistry {
                 result = catch_handler(|| {
                     chain.inbound(&handle, &InboundActivity::Start, &mut || {
                         let make_app = make_app.take().expect("the start step runs once");
-                        let app = make_app(&handle).map_err(|reason| {
+                        let made = catch_unwind(AssertUnwindSafe(|| make_app(&handle)));
+                        let made = made.unwrap_or_else(|payload| {
+                            Err(format!("panic: {}", panic_text(payload.as_ref())))
+                        });
+                        let app = made.map_err(|reason| {
                             failure = Some(StartFailure::App(reason.clone()));
                             super::HandlerError::new(reason)
                         })?;
@@ -212,6 +217,7 @@ impl CircuitRegistry {
         if !circuit.pump_locked(&mut state) {
             return Err(StartFailure::App("the first render failed".into()));
         }
+        state.starting = false;
         drop(state);
         Ok((secret, circuit.clone()))
     }

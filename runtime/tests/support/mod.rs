@@ -400,8 +400,32 @@ impl Component for Loader {
     }
 }
 
+/// When set, creating a `Fragile` panics (so a page can be prerendered and its circuit then fail to start).
+pub static FRAGILE_FAILS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FragileProps {}
+
+pub struct Fragile;
+
+impl Component for Fragile {
+    type Props = FragileProps;
+
+    fn create(_props: &FragileProps) -> Self {
+        if FRAGILE_FAILS.load(std::sync::atomic::Ordering::SeqCst) {
+            panic!("fragile component refused to start");
+        }
+        Fragile
+    }
+
+    fn render(&self, _cx: &mut RenderContext<'_, Self>) -> Markup {
+        html! { p { "fragile" } }
+    }
+}
+
 pub fn components() -> ComponentRegistry {
     let mut components = ComponentRegistry::new();
+    components.register::<Fragile>("Fragile");
     components.register::<Loader>("Loader");
     components.register::<Counter>("Counter");
     components.register::<Note>("Note");
@@ -449,6 +473,14 @@ async fn note_page(
     }
 }
 
+async fn fragile_page(State(hub): State<CircuitHub>) -> axum::response::Response {
+    let mut page = hub.page();
+    match page.root("Fragile", &FragileProps {}) {
+        Ok(root) => Html(html! { body { (root) } }.into_string()).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
 async fn loader_page(State(hub): State<CircuitHub>) -> axum::response::Response {
     let mut page = hub.page();
     match page.root("Loader", &LoaderProps { delay_ms: 20 }) {
@@ -486,6 +518,7 @@ pub async fn serve(builder: CircuitHubBuilder) -> TestServer {
         .route("/note", get(note_page))
         .route("/params/{id}", get(params_page))
         .route("/loader", get(loader_page))
+        .route("/fragile", get(fragile_page))
         .with_state(hub.clone())
         .merge(hub.router());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
