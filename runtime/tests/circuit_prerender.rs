@@ -230,3 +230,13 @@ async fn an_unknown_root_type_fails_the_page_with_a_clear_reason() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_root_that_panics_while_prerendering_fails_the_page_with_a_reason() {
+    let server = serve(CircuitHub::builder(support::components())).await;
+    support::FRAGILE_FAILS.store(true, std::sync::atomic::Ordering::SeqCst);
+    let page = support::http(server.addr, "GET", "/fragile", &[], "").await;
+    support::FRAGILE_FAILS.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(page.status, 500);
+    assert!(page.body.contains("`Fragile` panicked"), "{}", page.body);
+}

@@ -9,6 +9,7 @@
 //! parameters, query, headers and cookies.
 
 use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
@@ -89,14 +90,32 @@ impl PageRender<'_> {
         let props = serde_json::to_value(props).map_err(|e| PrerenderError {
             message: format!("props of `{type_name}` do not serialise: {e}"),
         })?;
-        let index = self.renderer.mount_root(type_name, &props).map_err(|e| PrerenderError {
-            message: match e {
-                MountError::UnknownType(_) => {
-                    format!("no root component type `{type_name}` is registered with the circuit hub")
+        // A component that panics while being created must not take the page handler down with it.
+        let mounted = catch_unwind(AssertUnwindSafe(|| {
+            self.renderer.mount_root(type_name, &props)
+        }));
+        let index =
+            match mounted {
+                Ok(Ok(index)) => index,
+                Ok(Err(MountError::UnknownType(_))) => return Err(PrerenderError {
+                    message: format!(
+                        "no root component type `{type_name}` is registered with the circuit hub"
+                    ),
+                }),
+                Ok(Err(other)) => {
+                    return Err(PrerenderError {
+                        message: other.to_string(),
+                    })
                 }
-                other => other.to_string(),
-            },
-        })?;
+                Err(payload) => {
+                    return Err(PrerenderError {
+                        message: format!(
+                            "root `{type_name}` panicked: {}",
+                            super::core::panic_text(payload.as_ref())
+                        ),
+                    })
+                }
+            };
         let html = self
             .renderer
             .root_html(index)
