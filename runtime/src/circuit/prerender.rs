@@ -94,28 +94,29 @@ impl PageRender<'_> {
         let mounted = catch_unwind(AssertUnwindSafe(|| {
             self.renderer.mount_root(type_name, &props)
         }));
-        let index =
-            match mounted {
-                Ok(Ok(index)) => index,
-                Ok(Err(MountError::UnknownType(_))) => return Err(PrerenderError {
+        let index = match mounted {
+            Ok(Ok(index)) => index,
+            Ok(Err(MountError::UnknownType(_))) => {
+                return Err(PrerenderError {
                     message: format!(
                         "no root component type `{type_name}` is registered with the circuit hub"
                     ),
-                }),
-                Ok(Err(other)) => {
-                    return Err(PrerenderError {
-                        message: other.to_string(),
-                    })
-                }
-                Err(payload) => {
-                    return Err(PrerenderError {
-                        message: format!(
-                            "root `{type_name}` panicked: {}",
-                            super::core::panic_text(payload.as_ref())
-                        ),
-                    })
-                }
-            };
+                })
+            }
+            Ok(Err(other)) => {
+                return Err(PrerenderError {
+                    message: other.to_string(),
+                })
+            }
+            Err(payload) => {
+                return Err(PrerenderError {
+                    message: format!(
+                        "root `{type_name}` panicked: {}",
+                        super::core::panic_text(payload.as_ref())
+                    ),
+                })
+            }
+        };
         let html = self
             .renderer
             .root_html(index)
