@@ -27,6 +27,7 @@
 //! - `connection.rs`: the one task per connection that owns the transport and all protocol state.
 //! - `context.rs`: handles hub code holds ([`HubContext`], [`Caller`], [`Clients`]); they only queue.
 //! - `lifetime.rs`: the fan-out trait [`HubLifetimeManager`] and its in-memory default.
+//! - `testing.rs`: [`HubTestClient`], an in-memory client over the real connection task.
 
 mod connection;
 mod context;
@@ -37,6 +38,7 @@ mod hub;
 mod lifetime;
 mod options;
 pub(crate) mod protocol;
+mod testing;
 
 use std::net::SocketAddr;
 
@@ -47,6 +49,7 @@ pub use error::{ClientResultError, DisconnectReason, HubConfigError, HubError, S
 pub use hub::{ClientStream, Hub, HubBuilder};
 pub use lifetime::{HubLifetimeManager, InMemoryLifetimeManager};
 pub use options::{AllowedOrigins, HubOptions, Transports};
+pub use testing::HubTestClient;
 
 /// Serves `router` on `listener` with `TCP_NODELAY` on every accepted socket (hub frames are small and
 /// latency-bound) and the peer address available to hubs ([`HubContext::remote_addr`]). Runs until the
