@@ -14,9 +14,12 @@
 //! # Why parse maud's output
 //!
 //! maud gives a string. Rather than a macro of our own, the renderer parses that (well-formed, escaped)
-//! string into a small arena tree and diffs trees. This keeps authoring plain maud, and costs a linear
-//! parse per render of a dirty component; child components bound the work because an unchanged child is
-//! not re-rendered.
+//! string into a small arena tree and diffs trees. This keeps authoring plain maud. The cost is bounded
+//! three ways: an unchanged child component is not re-rendered at all; a re-render whose markup equals the
+//! last one keeps its tree; and otherwise only the content of the deepest element holding every changed
+//! byte is re-parsed (the rest of the tree is copied with its node and handler ids), and inside it,
+//! subtrees whose source text is unchanged are matched with one comparison. docs/performance.md has the
+//! figures, including where this is still slower than a compiled template would be.
 //!
 //! ```
 //! use maud::{html, Markup};

@@ -139,7 +139,8 @@ struct DiffState<'t> {
 pub struct Renderer {
     registry: Arc<ComponentRegistry>,
     shared: Arc<Shared>,
-    components: FastMap<ComponentId, Entry>,
+    /// Boxed so the map's spare buckets stay small (a counter circuit has one entry).
+    components: FastMap<ComponentId, Box<Entry>>,
     roots: Vec<Root>,
     handlers: FastMap<u32, HandlerEntry>,
     next_node_id: u32,
@@ -613,14 +614,14 @@ impl Renderer {
         let type_id = component.type_id();
         self.components.insert(
             id,
-            Entry {
+            Box::new(Entry {
                 component,
                 type_id,
                 tree: Tree::default(),
                 parent,
                 depth,
                 end_anchor: 0,
-            },
+            }),
         );
         let shared = self.shared.clone();
         let entry = self.components.get_mut(&id).expect("just inserted");
@@ -633,17 +634,30 @@ impl Renderer {
         id
     }
 
-    /// Renders a component and parses its markup; failures are recorded.
-    fn render_tree(&mut self, id: ComponentId) -> Option<(Tree, Vec<Option<ChildSpec>>)> {
+    /// Renders a component's markup; failures are recorded.
+    fn render_markup(&mut self, id: ComponentId) -> Option<Rendered> {
         let shared = self.shared.clone();
         let entry = self.components.get_mut(&id)?;
-        let rendered = match catch(|| entry.component.render(id, &shared)) {
-            Ok(r) => r,
+        match catch(|| entry.component.render(id, &shared)) {
+            Ok(r) => Some(r),
             Err(e) => {
                 self.record_error(id, e);
-                return None;
+                None
             }
-        };
+        }
+    }
+
+    /// Renders a component and parses its markup; failures are recorded.
+    fn render_tree(&mut self, id: ComponentId) -> Option<(Tree, Vec<Option<ChildSpec>>)> {
+        let rendered = self.render_markup(id)?;
+        self.parse_rendered(id, rendered)
+    }
+
+    fn parse_rendered(
+        &mut self,
+        id: ComponentId,
+        rendered: Rendered,
+    ) -> Option<(Tree, Vec<Option<ChildSpec>>)> {
         match check_tree(rendered) {
             Ok(result) => Some(result),
             Err(e) => {
@@ -651,6 +665,58 @@ impl Renderer {
                 None
             }
         }
+    }
+
+    /// When a re-render produced exactly the markup of the last one (typical for a parent whose children
+    /// only get new props), the tree the browser shows is unchanged: keep it, skip parsing and diffing,
+    /// and only pass the new props to the child components. Gives the render back when it cannot.
+    fn reuse_unchanged(&mut self, id: ComponentId, rendered: Rendered) -> Option<Rendered> {
+        let Some(entry) = self.components.get(&id) else {
+            return Some(rendered);
+        };
+        let tree = &entry.tree;
+        if tree.recorded || tree.shape.src.get(..tree.shape.markup_len) != Some(&*rendered.html) {
+            return Some(rendered);
+        }
+        let kinds_match = tree
+            .events
+            .iter()
+            .all(|b| rendered.handler_kinds.get(b.render_index as usize) == Some(&b.kind));
+        if !kinds_match || rendered.children.len() != tree.shape.slots.len() {
+            return Some(rendered);
+        }
+        let mut children = Vec::with_capacity(tree.shape.slots.len());
+        for &slot in &tree.shape.slots {
+            let node = tree.node(slot);
+            let NodeKind::Slot { spec, component } = node.kind else {
+                return Some(rendered);
+            };
+            let Some(spec) = rendered.children.get(spec as usize) else {
+                return Some(rendered);
+            };
+            let same_type = self
+                .components
+                .get(&ComponentId(component))
+                .is_some_and(|c| c.type_id == spec.type_id);
+            let same_key = node.key.map(|k| tree.shape.str(k)) == spec.key.as_deref();
+            if !same_type || !same_key {
+                return Some(rendered);
+            }
+            children.push(ComponentId(component));
+        }
+        let shared = self.shared.clone();
+        for (child, spec) in children.into_iter().zip(rendered.children) {
+            let Some(entry) = self.components.get_mut(&child) else {
+                continue;
+            };
+            if !entry.component.props_equal(&*spec.props) {
+                match catch(|| entry.component.set_props(spec.props, child, &shared)) {
+                    Ok(()) => self.mark_dirty(child),
+                    Err(e) => self.record_error(child, e),
+                }
+            }
+        }
+        None
     }
 
     fn render_fresh(&mut self, id: ComponentId) {
@@ -672,8 +738,36 @@ impl Renderer {
     }
 
     fn rerender(&mut self, id: ComponentId) {
-        let Some((mut new, specs)) = self.render_tree(id) else {
+        let Some(rendered) = self.render_markup(id) else {
             return;
+        };
+        // Each slot placeholder is used once per render, so the slot list matches the specs 1:1.
+        let Some(mut rendered) = self.reuse_unchanged(id, rendered) else {
+            self.pass.rendered.push((id, false));
+            return;
+        };
+        let entry = self.components.get(&id).expect("checked by caller");
+        let mut partial = None;
+        if rendered.children.is_empty() {
+            match tree::reparse(&entry.tree, std::mem::take(&mut rendered.html)) {
+                Ok(reparsed) => partial = Some(reparsed),
+                Err(html) => rendered.html = html,
+            }
+        }
+        let (mut new, specs, changed) = match partial {
+            Some(reparsed) => {
+                if let Err(e) = check_reparsed(&reparsed, &rendered.handler_kinds) {
+                    self.record_error(id, e);
+                    return;
+                }
+                (reparsed.tree, Vec::new(), Some(reparsed.element))
+            }
+            None => {
+                let Some((new, specs)) = self.parse_rendered(id, rendered) else {
+                    return;
+                };
+                (new, specs, None)
+            }
         };
         let entry = self.components.get_mut(&id).expect("checked by caller");
         let old = std::mem::take(&mut entry.tree);
@@ -686,11 +780,29 @@ impl Renderer {
                 component: id,
                 depth,
             };
-            let (old_top, new_top) = (
-                old.shape.kids(old.shape.top),
-                st.new.shape.kids(st.new.shape.top),
-            );
-            self.diff_children(&mut st, old_top, new_top, Parent::Range(end), false);
+            match changed {
+                // Only this element's content differs; everything else was copied with its ids.
+                Some(element) => {
+                    let (
+                        NodeKind::Element { kids: old_kids, .. },
+                        NodeKind::Element { kids: new_kids, .. },
+                    ) = (old.node(element).kind, st.new.nodes[element as usize].kind)
+                    else {
+                        unreachable!("reparse returns an element")
+                    };
+                    let node = old.node(element).id;
+                    let (old_list, new_list) =
+                        (old.shape.kids(old_kids), st.new.shape.kids(new_kids));
+                    self.diff_children(&mut st, old_list, new_list, Parent::Element(node), false);
+                }
+                None => {
+                    let (old_top, new_top) = (
+                        old.shape.kids(old.shape.top),
+                        st.new.shape.kids(st.new.shape.top),
+                    );
+                    self.diff_children(&mut st, old_top, new_top, Parent::Range(end), false);
+                }
+            }
         }
         if let Some(entry) = self.components.get_mut(&id) {
             entry.tree = new;
@@ -1081,6 +1193,7 @@ impl Renderer {
                     end: new_end,
                     events_end: new_events_end,
                     has_slot,
+                    ..
                 },
             ) => {
                 // Same source text and no child components inside: the subtree is identical, including
@@ -1374,14 +1487,26 @@ fn option_value(tree: &Tree, option: NodeIndex) -> Option<String> {
     Some(text)
 }
 
-/// Parses a render's markup and checks what the diff relies on: binding and slot placeholders come from
-/// this render, each slot once, and sibling keys are unique. Slot nodes get their spec's key.
-fn check_tree(rendered: Rendered) -> Result<(Tree, Vec<Option<ChildSpec>>), String> {
-    let mut tree = tree::parse(rendered.html).map_err(|e| e.to_string())?;
-    let mut specs: Vec<Option<ChildSpec>> = rendered.children.into_iter().map(Some).collect();
-    let mut used = vec![false; specs.len()];
+/// The checks of [`check_tree`] for a partly re-parsed tree: bindings everywhere (render indices may
+/// have moved), keys inside the re-parsed element.
+fn check_reparsed(reparsed: &tree::Reparsed, kinds: &[EventKind]) -> Result<(), String> {
+    let tree = &reparsed.tree;
+    check_bindings(tree, kinds)?;
+    let NodeKind::Element { kids, end, .. } = tree.node(reparsed.element).kind else {
+        return Ok(());
+    };
+    check_unique_keys(tree, kids)?;
+    for node in &tree.nodes[reparsed.element as usize + 1..end as usize] {
+        if let NodeKind::Element { kids, .. } = node.kind {
+            check_unique_keys(tree, kids)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_bindings(tree: &Tree, kinds: &[EventKind]) -> Result<(), String> {
     for b in &tree.events {
-        match rendered.handler_kinds.get(b.render_index as usize) {
+        match kinds.get(b.render_index as usize) {
             Some(&kind) if kind == b.kind => {}
             Some(&kind) => {
                 return Err(format!(
@@ -1400,6 +1525,16 @@ fn check_tree(rendered: Rendered) -> Result<(Tree, Vec<Option<ChildSpec>>), Stri
             }
         }
     }
+    Ok(())
+}
+
+/// Parses a render's markup and checks what the diff relies on: binding and slot placeholders come from
+/// this render, each slot once, and sibling keys are unique. Slot nodes get their spec's key.
+fn check_tree(rendered: Rendered) -> Result<(Tree, Vec<Option<ChildSpec>>), String> {
+    let mut tree = tree::parse(rendered.html).map_err(|e| e.to_string())?;
+    let mut specs: Vec<Option<ChildSpec>> = rendered.children.into_iter().map(Some).collect();
+    let mut used = vec![false; specs.len()];
+    check_bindings(&tree, &rendered.handler_kinds)?;
     for i in 0..tree.nodes.len() {
         if let NodeKind::Slot { spec, .. } = tree.nodes[i].kind {
             let spec = spec as usize;

@@ -5,8 +5,18 @@
 //! `<table>`, stray end tags, comments that are not Tether markers), because node ids are assigned in
 //! pre-order over this tree and must match the browser's DOM node for node.
 //!
-//! Text is stored decoded; attribute values too. Event bindings and keys are kept apart from attributes:
-//! keys are never serialised, bindings are serialised with their handler id.
+//! # Layout invariants
+//!
+//! - Strings are spans into the component's rendered markup (`Shape::src`), kept in their escaped source
+//!   form; they are decoded only when an edit carries them (op 6, 8, 9). Strings that are not in the
+//!   markup (child keys, recorded form values, re-escaped single-quoted attributes) are appended after
+//!   `markup_len`.
+//! - Nodes are stored in pre-order, so an element's subtree is the contiguous range `index..end`. Its
+//!   attributes and bindings are stored in open order (also contiguous per subtree); `kids` blocks are
+//!   written when an element closes, so a subtree's blocks are contiguous too and end with its own.
+//!   [`reparse`] relies on all three to splice a re-parsed element into a copy of the old tree.
+//! - Event bindings and keys are kept apart from attributes: keys are never serialised, bindings are
+//!   serialised with their handler id.
 
 use std::fmt;
 
@@ -54,6 +64,10 @@ pub(crate) struct Shape {
     pub(crate) attrs: Vec<Attr>,
     /// The component's top-level nodes: a range of `kids`.
     pub(crate) top: Span,
+    /// Length of the rendered markup at the start of `src` (appended strings follow it).
+    pub(crate) markup_len: usize,
+    /// The child component slots, in pre-order.
+    pub(crate) slots: Vec<NodeIndex>,
 }
 
 /// The parts of a tree the diff writes (node ids, handler ids, resolved child components), borrowed
@@ -71,7 +85,7 @@ pub(crate) struct Attr {
     pub(crate) value: Span,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Node {
     /// DOM node id (for raw regions and slots: the start marker's id); 0 until assigned.
     pub(crate) id: u32,
@@ -80,7 +94,7 @@ pub(crate) struct Node {
     pub(crate) kind: NodeKind,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) enum NodeKind {
     /// `attrs`, `events` and `kids` are ranges of the tree's flat arrays.
     Element {
@@ -96,6 +110,12 @@ pub(crate) enum NodeKind {
         events_end: u32,
         /// Whether the subtree holds a child component slot.
         has_slot: bool,
+        /// Byte offset just after the start tag.
+        inner_start: u32,
+        /// Where the subtree's entries begin in `kids` (descendants' blocks, then its own).
+        kids_from: u32,
+        /// One past the subtree's last attribute (attributes are stored in pre-order).
+        attrs_end: u32,
     },
     Text(Span),
     /// Trusted HTML between `<!--t:raw-->` and `<!--/t-->`, not diffed inside.
@@ -198,6 +218,10 @@ pub(crate) fn is_raw_text(tag: &str) -> bool {
 struct Parser<'a> {
     src: &'a str,
     pos: usize,
+    /// Where parsing stops (the end of `src`, or of a fragment).
+    limit: usize,
+    /// Tag of the element a fragment is parsed into.
+    context: Option<&'a str>,
     nodes: Vec<Node>,
     kids: Vec<NodeIndex>,
     attrs: Vec<Attr>,
@@ -206,7 +230,7 @@ struct Parser<'a> {
     scratch: Vec<NodeIndex>,
     /// Open elements with where their children start in `scratch` and the slot count when they opened.
     stack: Vec<(NodeIndex, usize, u32)>,
-    slots: u32,
+    slots: Vec<NodeIndex>,
     /// Attribute values that had to be re-escaped: (attribute index, escaped value).
     rewritten: Vec<(usize, String)>,
 }
@@ -223,13 +247,15 @@ pub(crate) fn parse(src: String) -> Result<Tree, MarkupError> {
     let mut p = Parser {
         src: &src,
         pos: 0,
-        nodes: Vec::new(),
-        kids: Vec::new(),
-        attrs: Vec::new(),
-        events: Vec::new(),
+        limit: src.len(),
+        context: None,
+        nodes: Vec::with_capacity(src.len() / 16),
+        kids: Vec::with_capacity(src.len() / 16),
+        attrs: Vec::with_capacity(src.len() / 32),
+        events: Vec::with_capacity(src.len() / 64),
         scratch: Vec::new(),
         stack: Vec::new(),
-        slots: 0,
+        slots: Vec::new(),
         rewritten: Vec::new(),
     };
     p.run()?;
@@ -237,20 +263,28 @@ pub(crate) fn parse(src: String) -> Result<Tree, MarkupError> {
     p.kids.extend_from_slice(&p.scratch);
     let top = span(top_start, p.kids.len());
     let Parser {
-        nodes,
-        kids,
-        attrs,
-        events,
+        mut nodes,
+        mut kids,
+        mut attrs,
+        mut events,
         rewritten,
+        slots,
         ..
     } = p;
+    // The capacity guesses above avoid regrowing while parsing; trees are retained, so give back a
+    // large overshoot (text-heavy markup has few nodes per byte).
+    shrink(&mut nodes);
+    shrink(&mut kids);
+    shrink(&mut attrs);
+    shrink(&mut events);
     let mut shape = Shape {
-        src: String::new(),
+        markup_len: src.len(),
+        src,
         kids,
         attrs,
         top,
+        slots,
     };
-    shape.src = src;
     for (index, value) in rewritten {
         shape.attrs[index].value = shape.push_str(&value);
     }
@@ -260,6 +294,12 @@ pub(crate) fn parse(src: String) -> Result<Tree, MarkupError> {
         events,
         recorded: false,
     })
+}
+
+fn shrink<T>(v: &mut Vec<T>) {
+    if v.capacity() > v.len() + v.len() / 4 + 8 {
+        v.shrink_to_fit();
+    }
 }
 
 impl Parser<'_> {
@@ -278,7 +318,7 @@ impl Parser<'_> {
     }
 
     fn run(&mut self) -> Result<(), MarkupError> {
-        let bytes = self.src.as_bytes();
+        let bytes = &self.src.as_bytes()[..self.limit];
         while self.pos < bytes.len() {
             if bytes[self.pos] != b'<' {
                 // A text run always ends at a tag or marker, so adjacent text cannot occur.
@@ -329,12 +369,12 @@ impl Parser<'_> {
             let Ok(spec) = spec.parse::<u32>() else {
                 return self.err(start, "malformed child component placeholder");
             };
-            self.slots += 1;
-            self.push(Node {
+            let index = self.push(Node {
                 id: 0,
                 key: None,
                 kind: NodeKind::Slot { spec, component: 0 },
             });
+            self.slots.push(index);
             Ok(())
         } else if body == "t:raw" {
             // The region ends at the first `<!--/t-->` at the same nesting depth.
@@ -380,21 +420,24 @@ impl Parser<'_> {
         self.kids.extend_from_slice(&self.scratch[kids_from..]);
         self.scratch.truncate(kids_from);
         let (nodes_end, events_end, pos) = (self.nodes.len(), self.events.len(), self.pos);
-        let slot_inside = self.slots != slots_before;
+        let (kids_end, attrs_len) = (self.kids.len(), self.attrs.len());
+        let slot_inside = self.slots.len() as u32 != slots_before;
         if let NodeKind::Element {
             kids,
             outer,
             end,
             events_end: ev_end,
             has_slot,
+            attrs_end,
             ..
         } = &mut self.nodes[open as usize].kind
         {
-            *kids = span(start, self.kids.len());
+            *kids = span(start, kids_end);
             outer.len = pos as u32 - outer.start;
             *end = nodes_end as NodeIndex;
             *ev_end = events_end as u32;
             *has_slot = slot_inside;
+            *attrs_end = attrs_len as u32;
         }
     }
 
@@ -429,9 +472,16 @@ impl Parser<'_> {
         let tag = span(start + 1, i);
         let tag_name = &self.src[tag.range()];
         if tag_name.eq_ignore_ascii_case("tr") {
-            if let Some(&(parent, _, _)) = self.stack.last() {
-                if let NodeKind::Element { tag: p, .. } = self.nodes[parent as usize].kind {
-                    if self.src[p.range()].eq_ignore_ascii_case("table") {
+            let parent = match self.stack.last() {
+                Some(&(parent, _, _)) => match self.nodes[parent as usize].kind {
+                    NodeKind::Element { tag: p, .. } => Some(&self.src[p.range()]),
+                    _ => None,
+                },
+                None => self.context,
+            };
+            if let Some(p) = parent {
+                {
+                    if p.eq_ignore_ascii_case("table") {
                         return self.err(
                             start,
                             "<tr> directly inside <table>: write <tbody> (the browser inserts one, which would shift node ids)",
@@ -556,12 +606,16 @@ impl Parser<'_> {
                 end: self.nodes.len() as NodeIndex + 1,
                 events_end: self.events.len() as u32,
                 has_slot: false,
+                inner_start: i as u32,
+                kids_from: self.kids.len() as u32,
+                attrs_end: self.attrs.len() as u32,
             },
         });
         if void {
             return Ok(());
         }
-        self.stack.push((index, self.scratch.len(), self.slots));
+        self.stack
+            .push((index, self.scratch.len(), self.slots.len() as u32));
         if raw_text {
             let close = format!("</{tag_name}");
             let Some(len) = self.src[self.pos..].find(&close) else {
@@ -578,6 +632,305 @@ impl Parser<'_> {
         }
         Ok(())
     }
+}
+
+/// Length of the common prefix of two byte strings (block compares first, so the long equal runs of a
+/// re-render cost a `memcmp`).
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    const BLOCK: usize = 256;
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + BLOCK <= n && a[i..i + BLOCK] == b[i..i + BLOCK] {
+        i += BLOCK;
+    }
+    while i < n && a[i] == b[i] {
+        i += 1;
+    }
+    i
+}
+
+/// Length of the common suffix of two byte strings, at most `max`.
+fn common_suffix(a: &[u8], b: &[u8], max: usize) -> usize {
+    const BLOCK: usize = 256;
+    let mut i = 0;
+    while i + BLOCK <= max
+        && a[a.len() - i - BLOCK..a.len() - i] == b[b.len() - i - BLOCK..b.len() - i]
+    {
+        i += BLOCK;
+    }
+    while i < max && a[a.len() - 1 - i] == b[b.len() - 1 - i] {
+        i += 1;
+    }
+    i
+}
+
+fn shift(v: u32, by: i64) -> u32 {
+    (v as i64 + by) as u32
+}
+
+/// A tree rebuilt from the previous one by re-parsing only the content of `element`, the deepest element
+/// whose content holds every byte that differs between the two renders' markup.
+pub(crate) struct Reparsed {
+    pub(crate) tree: Tree,
+    pub(crate) element: NodeIndex,
+}
+
+/// Re-parses only what changed since `old` was parsed. Everything outside the changed element is copied
+/// from `old` (with node ids and handler ids, spans moved by the length difference); the caller diffs
+/// only that element's children. Gives the markup back when this does not apply (child component slots,
+/// recorded form values, a change at the top level or inside `<script>`/`<style>`, or a fragment that
+/// does not parse on its own), so the caller parses it whole.
+pub(crate) fn reparse(old: &Tree, html: String) -> Result<Reparsed, String> {
+    let sh = &old.shape;
+    if old.recorded || !sh.slots.is_empty() || sh.src.len() != sh.markup_len {
+        return Err(html);
+    }
+    let (o, n) = (sh.src.as_bytes(), html.as_bytes());
+    let p = common_prefix(o, n);
+    let s = common_suffix(o, n, o.len().min(n.len()) - p);
+    let (change_start, change_end) = (p as u32, (o.len() - s) as u32);
+    let delta = n.len() as i64 - o.len() as i64;
+
+    // Descend to the deepest element whose content (between its tags) holds the change.
+    let mut found = None;
+    let mut list = sh.kids(sh.top);
+    'descend: loop {
+        for &c in list {
+            let NodeKind::Element {
+                tag,
+                outer,
+                inner_start,
+                kids,
+                ..
+            } = old.node(c).kind
+            else {
+                continue;
+            };
+            if outer.start > change_start {
+                break;
+            }
+            let tag_name = sh.str(tag);
+            if is_void(tag_name) {
+                continue;
+            }
+            let inner_end = outer.start + outer.len - tag.len - 3;
+            if inner_start <= change_start && change_end <= inner_end {
+                if is_raw_text(tag_name) {
+                    break 'descend;
+                }
+                found = Some((c, inner_end));
+                list = sh.kids(kids);
+                continue 'descend;
+            }
+        }
+        break;
+    }
+    let Some((e, inner_end)) = found else {
+        return Err(html);
+    };
+    let NodeKind::Element {
+        tag: e_tag,
+        attrs: e_attrs,
+        events: e_events,
+        kids: e_kids,
+        end: e_end,
+        events_end: e_events_end,
+        inner_start,
+        kids_from,
+        attrs_end: e_attrs_end,
+        ..
+    } = old.node(e).kind
+    else {
+        unreachable!("found elements only")
+    };
+
+    let frag_end = (inner_end as i64 + delta) as usize;
+    let fragment_len = frag_end.saturating_sub(inner_start as usize);
+    if fragment_len > 4096 && fragment_len > n.len() / 2 {
+        // Most of the markup changed: parsing it whole costs less than parsing a fragment and splicing.
+        return Err(html);
+    }
+    let mut p = Parser {
+        src: &html,
+        pos: inner_start as usize,
+        limit: frag_end,
+        context: Some(sh.str(e_tag)),
+        nodes: Vec::with_capacity(fragment_len / 16),
+        kids: Vec::with_capacity(fragment_len / 16),
+        attrs: Vec::with_capacity(fragment_len / 32),
+        events: Vec::with_capacity(fragment_len / 64),
+        scratch: Vec::new(),
+        stack: Vec::new(),
+        slots: Vec::new(),
+        rewritten: Vec::new(),
+    };
+    if p.run().is_err()
+        || p.pos != frag_end
+        || !p.stack.is_empty()
+        || !p.slots.is_empty()
+        || !p.rewritten.is_empty()
+    {
+        drop(p);
+        return Err(html);
+    }
+    let top_start = p.kids.len();
+    p.kids.extend_from_slice(&p.scratch);
+    let f_top = span(top_start, p.kids.len());
+    let Parser {
+        nodes: f_nodes,
+        kids: f_kids,
+        attrs: f_attrs,
+        events: f_events,
+        ..
+    } = p;
+
+    let node_off = e + 1;
+    let attrs_off = e_attrs.start + e_attrs.len;
+    let events_off = e_events.start + e_events.len;
+    let dn = f_nodes.len() as i64 - (e_end - e - 1) as i64;
+    let dk = f_kids.len() as i64 - (e_kids.start + e_kids.len - kids_from) as i64;
+    let da = f_attrs.len() as i64 - (e_attrs_end - attrs_off) as i64;
+    let de = f_events.len() as i64 - (e_events_end - events_off) as i64;
+
+    let mut nodes = Vec::with_capacity((old.nodes.len() as i64 + dn) as usize);
+    for (i, node) in old.nodes[..=e as usize].iter().enumerate() {
+        let mut node = *node;
+        if let NodeKind::Element {
+            outer,
+            end,
+            events_end,
+            attrs_end,
+            kids,
+            has_slot,
+            ..
+        } = &mut node.kind
+        {
+            if *end > e {
+                // E or one of its ancestors: it spans the change.
+                outer.len = shift(outer.len, delta);
+                *end = shift(*end, dn);
+                *events_end = shift(*events_end, de);
+                *attrs_end = shift(*attrs_end, da);
+                if i == e as usize {
+                    *kids = Span {
+                        start: f_top.start + kids_from,
+                        len: f_top.len,
+                    };
+                    *has_slot = false;
+                } else {
+                    kids.start = shift(kids.start, dk);
+                }
+            }
+        }
+        nodes.push(node);
+    }
+    for node in &f_nodes {
+        let mut node = *node;
+        if let NodeKind::Element {
+            attrs,
+            events,
+            kids,
+            end,
+            events_end,
+            kids_from: from,
+            attrs_end,
+            ..
+        } = &mut node.kind
+        {
+            attrs.start += attrs_off;
+            events.start += events_off;
+            kids.start += kids_from;
+            *end += node_off;
+            *events_end += events_off;
+            *from += kids_from;
+            *attrs_end += attrs_off;
+        }
+        nodes.push(node);
+    }
+    for node in &old.nodes[e_end as usize..] {
+        let mut node = *node;
+        if let Some(key) = &mut node.key {
+            key.start = shift(key.start, delta);
+        }
+        match &mut node.kind {
+            NodeKind::Element {
+                tag,
+                attrs,
+                events,
+                kids,
+                outer,
+                end,
+                events_end,
+                inner_start,
+                kids_from,
+                attrs_end,
+                ..
+            } => {
+                tag.start = shift(tag.start, delta);
+                outer.start = shift(outer.start, delta);
+                *inner_start = shift(*inner_start, delta);
+                attrs.start = shift(attrs.start, da);
+                events.start = shift(events.start, de);
+                kids.start = shift(kids.start, dk);
+                *kids_from = shift(*kids_from, dk);
+                *end = shift(*end, dn);
+                *events_end = shift(*events_end, de);
+                *attrs_end = shift(*attrs_end, da);
+            }
+            NodeKind::Text(t) | NodeKind::Raw(t) => t.start = shift(t.start, delta),
+            NodeKind::Slot { .. } => unreachable!("trees with slots are not re-parsed in part"),
+        }
+        nodes.push(node);
+    }
+
+    let mut kids = Vec::with_capacity((sh.kids.len() as i64 + dk) as usize);
+    kids.extend_from_slice(&sh.kids[..kids_from as usize]);
+    kids.extend(f_kids.iter().map(|&k| k + node_off));
+    kids.extend(
+        sh.kids[(e_kids.start + e_kids.len) as usize..]
+            .iter()
+            .map(|&k| if k >= e_end { shift(k, dn) } else { k }),
+    );
+
+    let mut attrs = Vec::with_capacity((sh.attrs.len() as i64 + da) as usize);
+    attrs.extend_from_slice(&sh.attrs[..attrs_off as usize]);
+    attrs.extend_from_slice(&f_attrs);
+    attrs.extend(sh.attrs[e_attrs_end as usize..].iter().map(|a| Attr {
+        name: Span {
+            start: shift(a.name.start, delta),
+            len: a.name.len,
+        },
+        value: Span {
+            start: shift(a.value.start, delta),
+            len: a.value.len,
+        },
+    }));
+
+    let mut events = Vec::with_capacity((old.events.len() as i64 + de) as usize);
+    events.extend_from_slice(&old.events[..events_off as usize]);
+    events.extend_from_slice(&f_events);
+    events.extend_from_slice(&old.events[e_events_end as usize..]);
+
+    let top = Span {
+        start: shift(sh.top.start, dk),
+        len: sh.top.len,
+    };
+    Ok(Reparsed {
+        tree: Tree {
+            shape: Shape {
+                markup_len: html.len(),
+                src: html,
+                kids,
+                attrs,
+                top,
+                slots: Vec::new(),
+            },
+            nodes,
+            events,
+            recorded: false,
+        },
+        element: e,
+    })
 }
 
 fn event_kind(name: &str) -> Option<EventKind> {
@@ -761,5 +1114,105 @@ mod tests {
             decode_entities("a&amp;b&#39;&#x41;&nbsp;&bogus;"),
             "a&b'A\u{a0}&bogus;"
         );
+    }
+}
+
+#[cfg(test)]
+mod reparse_tests {
+    use super::*;
+
+    /// Everything a tree says, resolved to strings, except node and handler ids.
+    fn describe(tree: &Tree) -> Vec<String> {
+        let sh = &tree.shape;
+        let mut out = vec![format!("top {:?}", sh.kids(sh.top))];
+        for (i, n) in tree.nodes.iter().enumerate() {
+            let key = n.key.map(|k| sh.str(k).to_owned());
+            let line = match n.kind {
+                NodeKind::Element {
+                    tag,
+                    attrs,
+                    events,
+                    kids,
+                    outer,
+                    end,
+                    events_end,
+                    has_slot,
+                    inner_start,
+                    kids_from,
+                    attrs_end,
+                } => {
+                    let attrs: Vec<String> = sh
+                        .attrs(attrs)
+                        .iter()
+                        .map(|a| format!("{}={}", sh.str(a.name), sh.str(a.value)))
+                        .collect();
+                    let events: Vec<String> = tree.events[events.range()]
+                        .iter()
+                        .map(|b| format!("{}:{}:{}", b.kind, b.render_index, b.flags))
+                        .collect();
+                    format!(
+                        "{i} <{}> key={key:?} attrs={attrs:?} events={events:?} kids={:?} outer={:?} inner={:?} end={end} events_end={events_end} attrs_end={attrs_end} slot={has_slot} kids_from_ok={}",
+                        sh.str(tag),
+                        sh.kids(kids),
+                        sh.str(outer),
+                        &sh.src[inner_start as usize..],
+                        kids_from <= kids.start,
+                    )
+                }
+                NodeKind::Text(t) => format!("{i} #{}", sh.str(t)),
+                NodeKind::Raw(r) => format!("{i} raw {}", sh.str(r)),
+                NodeKind::Slot { spec, .. } => format!("{i} slot {spec}"),
+            };
+            out.push(line);
+        }
+        out
+    }
+
+    fn check(old: &str, new: &str) -> bool {
+        let old_tree = parse(old.to_owned()).unwrap();
+        let fresh = parse(new.to_owned()).unwrap();
+        match reparse(&old_tree, new.to_owned()) {
+            Ok(re) => {
+                assert_eq!(describe(&re.tree), describe(&fresh), "{old} -> {new}");
+                assert_eq!(re.tree.events.len(), fresh.events.len());
+                true
+            }
+            Err(html) => {
+                assert_eq!(html, new);
+                false
+            }
+        }
+    }
+
+    #[test]
+    fn partial_reparse_equals_a_full_parse() {
+        let base = r#"<main><h2 class="t">x</h2><ul><li t-key="1" data-k="1">one<b t-click="0">x</b></li><li t-key="2">two</li></ul><ol><li t-key="9" title="n">nine<i t-click="1:p">y</i></li></ol><p>tail</p></main><footer t-key="f">end</footer>"#;
+        let cases = [
+            base.replace("one", "uno!"),
+            base.replace("one", ""),
+            base.replace(
+                r#"<li t-key="2">two</li>"#,
+                r#"<li t-key="2">two</li><li t-key="3">three<br></li>"#,
+            ),
+            base.replace(r#"<li t-key="2">two</li>"#, ""),
+            base.replace(
+                "<h2 class=\"t\">x</h2>",
+                "<h2 class=\"t\">xyz<em>!</em></h2>",
+            ),
+            base.replace("tail", "tale told"),
+            base.replace("nine", "9"),
+            base.replace(">two<", r#">two<a href="/2" class="x">l</a><"#),
+            base.replace(r#"<b t-click="0">x</b>"#, ""),
+        ];
+        let mut partial = 0;
+        for new in &cases {
+            if check(base, new) {
+                partial += 1;
+            }
+        }
+        assert!(partial >= 8, "only {partial} cases took the partial path");
+        // A change at the top level, or a fragment that is not balanced on its own, falls back.
+        assert!(!check(base, &format!("{base}<p>more</p>")));
+        assert!(!check("<b>1</b><b>2</b>", "<b>1</b><b>3</b><b>2</b>"));
     }
 }

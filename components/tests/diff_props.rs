@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use maud::{html, Markup};
 use proptest::prelude::*;
-use tether_components::testing::{Harness, NodeRef};
+use tether_components::testing::{Dom, Harness, NodeRef};
 use tether_components::{Component, RawHtml, RenderContext};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -19,13 +19,16 @@ enum G {
     Input(u8, bool),
 }
 
-fn tree() -> impl Strategy<Value = G> {
+/// Random trees; without child components the renderer re-parses only the changed element, with them it
+/// parses whole renders, so both shapes are generated.
+fn tree(with_children: bool) -> impl Strategy<Value = G> {
+    let child = if with_children { 1 } else { 0 };
     let leaf = prop_oneof![
-        (0u8..3).prop_map(G::Text),
-        (0u8..2).prop_map(G::Raw),
-        prop::collection::vec((0u8..8, 0u8..3, any::<bool>()), 0..7).prop_map(G::List),
-        ((0u8..3), (0u8..3)).prop_map(|(k, p)| G::Child(k, p)),
-        ((0u8..2), any::<bool>()).prop_map(|(v, c)| G::Input(v, c)),
+        3 => (0u8..3).prop_map(G::Text),
+        2 => (0u8..2).prop_map(G::Raw),
+        2 => prop::collection::vec((0u8..8, 0u8..3, any::<bool>()), 0..7).prop_map(G::List),
+        child => ((0u8..3), (0u8..3)).prop_map(|(k, p)| G::Child(k, p)),
+        1 => ((0u8..2), any::<bool>()).prop_map(|(v, c)| G::Input(v, c)),
     ];
     leaf.prop_recursive(3, 24, 4, |inner| {
         (
@@ -107,12 +110,28 @@ impl Component for Gen {
     }
 
     fn render(&self, cx: &mut RenderContext<'_, Self>) -> Markup {
-        render_list(cx, std::slice::from_ref(&self.root))
+        // Content around the generated tree, some of it depending on the tree, so changes land between
+        // unchanged siblings and ancestors.
+        let size = format!("{:?}", self.root).len() % 7;
+        html! {
+            main {
+                h2 class="title" { "before" }
+                (render_list(cx, std::slice::from_ref(&self.root)))
+                ol { @for k in 100..103 { li t-key=(k) data-k=(k) { (k) "/" (size) } } }
+                footer data-n=(size) { "after " (size) button t-click=(cx.on_click(|_: &mut Gen, _| {})) { "f" } }
+            }
+            p { "tail" }
+        }
     }
 }
 
 fn fresh_canonical(root: &G) -> String {
     Harness::mount::<Gen>(root.clone()).dom().canonical(0)
+}
+
+fn retained_canonical(h: &mut Harness) -> String {
+    let html = h.renderer().root_html(0).unwrap();
+    Dom::with_prerendered(&[("r", &html)]).unwrap().canonical(0)
 }
 
 fn keyed_nodes(h: &Harness) -> HashMap<String, NodeRef> {
@@ -127,13 +146,19 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
 
     #[test]
-    fn patched_dom_equals_fresh_render(trees in prop::collection::vec(tree(), 2..5)) {
+    fn patched_dom_equals_fresh_render(
+        with_children in any::<bool>(),
+        trees in any::<bool>().prop_flat_map(|c| prop::collection::vec(tree(c), 2..5)),
+    ) {
+        let _ = with_children;
         let mut h = Harness::mount::<Gen>(trees[0].clone());
         for t in &trees[1..] {
             let t2 = t.clone();
             h.handle::<Gen>().update(move |g| g.root = t2);
             h.try_flush().map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(h.dom().canonical(0), fresh_canonical(t));
+            // The renderer's retained tree (what it will diff against next) matches the DOM too.
+            prop_assert_eq!(retained_canonical(&mut h), h.dom().canonical(0));
             // No handler leaks: every live handler id is on an element of the document.
             prop_assert_eq!(h.dom().select_all("[t-click]").len(), h.renderer().handler_count());
         }
@@ -208,6 +233,7 @@ proptest! {
             h.handle::<Gen>().update(move |g| g.root = n2);
             h.try_flush().map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(h.dom().canonical(0), fresh_canonical(&next));
+            prop_assert_eq!(retained_canonical(&mut h), h.dom().canonical(0));
             let after = keyed_nodes(&h);
             for (key, node) in &after {
                 if let Some(old) = before.get(key) {

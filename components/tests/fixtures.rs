@@ -206,7 +206,41 @@ fn fixtures() -> Vec<(String, String)> {
         .finish(),
     );
 
+    out.push(
+        Fixture::new::<Toggle>(
+            "handlers",
+            "Event bindings on a kept element: flags change (op 6 with `ID:p`), a binding is dropped (op 7, `dh`) and a new one gets a fresh id.",
+            (),
+        )
+        .step(|h| h.click("#link"))
+        .step(|h| h.click("#link"))
+        .finish(),
+    );
+
     out
+}
+
+struct Toggle {
+    on: bool,
+}
+
+impl Component for Toggle {
+    type Props = ();
+
+    fn create(_: &()) -> Self {
+        Toggle { on: false }
+    }
+
+    fn render(&self, cx: &mut RenderContext<'_, Self>) -> maud::Markup {
+        let flip = cx.on_click(|this: &mut Self, _| this.on = !this.on);
+        maud::html! {
+            @if self.on {
+                a #link href="#" t-click=(flip.prevent_default()) { "on" }
+            } @else {
+                a #link href="#" t-click=(flip) t-dblclick=(cx.on_dblclick(|_: &mut Self, _| {})) { "off" }
+            }
+        }
+    }
 }
 
 struct Greeting {

@@ -198,7 +198,8 @@ impl Harness {
     }
 
     /// Fires `event` at an element: dispatches to the element's binding and those of its ancestors
-    /// (bubbling, unless a binding has the `s` flag), then flushes. Fails when no element binds it.
+    /// (bubbling, unless a binding has the `s` flag), then flushes. Returns the renderer's answer to a
+    /// rejected event; panics when nothing matches `selector` or nothing on the path binds `event`.
     pub fn try_fire(&mut self, selector: &str, event: &str, args: Value) -> Result<(), EventError> {
         let target = self.find(selector);
         let attr = format!("t-{event}");
