@@ -79,12 +79,11 @@ pub(crate) fn spawn<T: Transport>(
         connection_id = %conn.id,
         transport = conn.request.transport.as_str()
     );
-    tokio::spawn(
-        async move {
-            run(hub, conn, transport, stateful_negotiated, reconnects, token).await;
-        }
-        .instrument(span),
-    );
+    let fut = async move {
+        run(hub, conn, transport, stateful_negotiated, reconnects, token).await;
+    }
+    .instrument(span);
+    tokio::spawn(fut);
 }
 
 async fn recv_opt<T: Transport>(t: &mut Option<T>) -> Result<Inbound, TransportEnd> {
@@ -141,65 +140,17 @@ enum Step {
 async fn run<T: Transport>(
     hub: Arc<HubInner>,
     conn: Arc<ConnectionShared>,
-    mut transport: T,
+    transport: T,
     stateful_negotiated: bool,
     reconnects: Option<mpsc::Receiver<T>>,
     token: Option<String>,
 ) {
-    let options = &hub.options;
-    let mut records = RecordBuffer::default();
-    let deadline = tokio::time::sleep(options.handshake_timeout);
-    tokio::pin!(deadline);
-    let handshake_records = loop {
-        tokio::select! {
-            _ = &mut deadline => {
-                tracing::warn!(connection_id = %conn.id, "handshake not completed within {:?} (HubOptions::handshake_timeout)", options.handshake_timeout);
-                finish_without_handshake(&hub, &conn, token.as_deref(), transport).await;
-                return;
-            }
-            frame = transport.recv() => match frame {
-                Ok(Inbound::Text(text)) => {
-                    let recs = records.push(&text);
-                    if !recs.is_empty() {
-                        break recs;
-                    }
-                    if records.pending_len() > options.max_receive_message_size {
-                        tracing::warn!(connection_id = %conn.id, "handshake larger than the maximum receive message size");
-                        finish_without_handshake(&hub, &conn, token.as_deref(), transport).await;
-                        return;
-                    }
-                }
-                Ok(Inbound::TooLarge(_)) | Err(_) => {
-                    tracing::debug!(connection_id = %conn.id, "transport ended before the handshake");
-                    hub.registry.remove(token.as_deref());
-                    conn.close();
-                    return;
-                }
-            }
-        }
-    };
-    let mut handshake_records = handshake_records.into_iter();
-    let first = handshake_records.next().expect("at least one record");
-    let request = match protocol::parse_handshake(&first) {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::warn!(connection_id = %conn.id, "handshake refused: {e}");
-            let mut out = Vec::new();
-            protocol::write_handshake_response(&mut out, Some(&e.0));
-            let _ = transport.send(out).await;
-            finish_without_handshake(&hub, &conn, token.as_deref(), transport).await;
-            return;
-        }
-    };
-    let mut out = Vec::new();
-    protocol::write_handshake_response(&mut out, None);
-    if let Err(e) = transport.send(out).await {
-        tracing::debug!(connection_id = %conn.id, "handshake response failed: {e}");
-        hub.registry.remove(token.as_deref());
-        conn.close();
+    let Some((transport, records, leftover, version)) =
+        Box::pin(handshake(&hub, &conn, transport, token.as_deref())).await
+    else {
         return;
-    }
-    let stateful = stateful_negotiated && request.version >= 2;
+    };
+    let stateful = stateful_negotiated && version >= 2;
     let now = Instant::now();
     let mut c = Connection {
         hub: hub.clone(),
@@ -243,12 +194,11 @@ async fn run<T: Transport>(
         }
     }
     tracing::debug!(connection_id = %conn.id, stateful, "connected");
-    let leftover: Vec<String> = handshake_records.collect();
-    let reason = match c.handle_records(leftover).await {
+    let reason = match Box::pin(c.handle_records(leftover)).await {
         Step::End(reason) => reason,
-        Step::Continue => c.main_loop(reconnects).await,
+        Step::Continue => Box::pin(c.main_loop(reconnects)).await,
     };
-    c.shutdown(&reason).await;
+    Box::pin(c.shutdown(&reason)).await;
     hub.registry.remove(token.as_deref());
     tracing::debug!(connection_id = %conn.id, %reason, "disconnected");
     if let Some(hook) = &hub.on_disconnected {
@@ -260,6 +210,70 @@ async fn run<T: Transport>(
             tracing::error!(connection_id = %conn.id, "on_disconnected hook panicked");
         }
     }
+}
+
+/// Reads and answers the handshake. `None` means the connection is over (already cleaned up).
+async fn handshake<T: Transport>(
+    hub: &HubInner,
+    conn: &ConnectionShared,
+    mut transport: T,
+    token: Option<&str>,
+) -> Option<(T, RecordBuffer, Vec<String>, u32)> {
+    let options = &hub.options;
+    let mut records = RecordBuffer::default();
+    let deadline = tokio::time::sleep(options.handshake_timeout);
+    tokio::pin!(deadline);
+    let handshake_records = loop {
+        tokio::select! {
+            _ = &mut deadline => {
+                tracing::warn!(connection_id = %conn.id, "handshake not completed within {:?} (HubOptions::handshake_timeout)", options.handshake_timeout);
+                finish_without_handshake(hub, conn, token, transport).await;
+                return None;
+            }
+            frame = transport.recv() => match frame {
+                Ok(Inbound::Text(text)) => {
+                    let recs = records.push(&text);
+                    if !recs.is_empty() {
+                        break recs;
+                    }
+                    if records.pending_len() > options.max_receive_message_size {
+                        tracing::warn!(connection_id = %conn.id, "handshake larger than the maximum receive message size");
+                        finish_without_handshake(hub, conn, token, transport).await;
+                        return None;
+                    }
+                }
+                Ok(Inbound::TooLarge(_)) | Err(_) => {
+                    tracing::debug!(connection_id = %conn.id, "transport ended before the handshake");
+                    hub.registry.remove(token);
+                    conn.close();
+                    return None;
+                }
+            }
+        }
+    };
+    let mut handshake_records = handshake_records.into_iter();
+    let first = handshake_records.next().expect("at least one record");
+    let request = match protocol::parse_handshake(&first) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(connection_id = %conn.id, "handshake refused: {e}");
+            let mut out = Vec::new();
+            protocol::write_handshake_response(&mut out, Some(&e.0));
+            let _ = transport.send(out).await;
+            finish_without_handshake(hub, conn, token, transport).await;
+            return None;
+        }
+    };
+    let mut out = Vec::new();
+    protocol::write_handshake_response(&mut out, None);
+    if let Err(e) = transport.send(out).await {
+        tracing::debug!(connection_id = %conn.id, "handshake response failed: {e}");
+        hub.registry.remove(token);
+        conn.close();
+        return None;
+    }
+    let leftover: Vec<String> = handshake_records.collect();
+    Some((transport, records, leftover, request.version))
 }
 
 async fn finish_without_handshake<T: Transport>(
@@ -275,11 +289,12 @@ async fn finish_without_handshake<T: Transport>(
 
 impl<T: Transport> Connection<T> {
     async fn main_loop(&mut self, mut reconnects: Option<mpsc::Receiver<T>>) -> DisconnectReason {
-        let options = self.hub.options.clone();
+        let hub = self.hub.clone();
+        let options = &hub.options;
         let mut outbound = Vec::new();
         let timer = tokio::time::sleep(Duration::from_secs(1));
         tokio::pin!(timer);
-        self.schedule(timer.as_mut(), &options);
+        self.schedule(timer.as_mut(), options);
         loop {
             let connected = self.transport.is_some();
             let room = !self.stateful || self.replay_bytes < options.stateful_reconnect_buffer_size;
@@ -288,21 +303,21 @@ impl<T: Transport> Connection<T> {
                     Ok(Inbound::Text(text)) => {
                         self.last_received = Instant::now();
                         let recs = self.records.push(&text);
-                        match self.handle_records(recs).await {
+                        match Box::pin(self.handle_records(recs)).await {
                             Step::Continue if self.records.pending_len() > options.max_receive_message_size => {
                                 let n = self.records.pending_len();
-                                self.too_large(Some(n)).await
+                                Box::pin(self.too_large(Some(n))).await
                             }
                             step => step,
                         }
                     }
-                    Ok(Inbound::TooLarge(n)) => self.too_large(n).await,
+                    Ok(Inbound::TooLarge(n)) => Box::pin(self.too_large(n)).await,
                     Err(TransportEnd::Clean) => Step::End(DisconnectReason::Closed),
                     Err(TransportEnd::Failed(e)) => self.transport_lost(e),
                 },
                 _ = self.conn.queued.notified(), if connected && room => {
                     self.conn.drain(&mut outbound);
-                    self.write_outbound(&mut outbound).await
+                    Box::pin(self.write_outbound(&mut outbound)).await
                 }
                 Some(done) = self.running.next(), if !self.running.is_empty() => {
                     match done {
@@ -318,12 +333,12 @@ impl<T: Transport> Connection<T> {
                     Step::Continue
                 }
                 new = reconnect_opt(&mut reconnects, self.stateful) => match new {
-                    Some(t) => self.resume(t).await,
+                    Some(t) => Box::pin(self.resume(t)).await,
                     None => Step::Continue,
                 },
                 _ = &mut timer => {
-                    let step = self.on_timer(&options).await;
-                    self.schedule(timer.as_mut(), &options);
+                    let step = Box::pin(self.on_timer(options)).await;
+                    self.schedule(timer.as_mut(), options);
                     step
                 }
             };

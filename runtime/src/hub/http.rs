@@ -331,9 +331,26 @@ fn switching(from: TransportKind, to: TransportKind) -> Response {
     )
 }
 
+/// Copies headers into fresh allocations. A plain clone would share `Bytes` with hyper's read buffer and keep
+/// that whole buffer (8 KiB or more) alive for the life of the connection.
+fn detached_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut copy = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let (Ok(name), Ok(mut fresh)) = (
+            header::HeaderName::from_bytes(name.as_str().as_bytes()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) else {
+            continue;
+        };
+        fresh.set_sensitive(value.is_sensitive());
+        copy.append(name, fresh);
+    }
+    copy
+}
+
 fn request_info(parts: &axum::http::request::Parts, transport: TransportKind) -> RequestInfo {
     RequestInfo {
-        headers: parts.headers.clone(),
+        headers: detached_headers(&parts.headers),
         remote_addr: parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()

@@ -1,12 +1,13 @@
-//! Run with `cargo build --release -p counter -p tether-load-circuits` and then
-//! `ulimit -n 20000; target/release/tether-load-circuits memory --circuits 10000` (or `latency`, `shapes`).
+//! `tether-load circuits …`: the counter example under load. Build with
+//! `cargo build --release -p counter -p tether-load`, then `ulimit -n 20000` and
+//! `target/release/tether-load circuits memory --circuits 10000` (or `latency`, `shapes`).
 //!
 //! - `memory --circuits N`: starts the counter example (`target/release/counter`, next to this binary), opens
-//!   N bare hub connections and reports the server's resident memory per connection, then opens N counter
-//!   circuits (page, WebSocket, `StartCircuit`, first batch acknowledged) and reports memory per idle
-//!   connected circuit. Connections ramp in batches of at most 100.
+//!   N bare hub connections and reports the server's resident memory per connection, then, in a fresh server,
+//!   opens N counter circuits (page, WebSocket, `StartCircuit`, first batch acknowledged) and reports memory
+//!   per idle connected circuit. Connections ramp in batches of at most 100.
 //! - `latency --circuits N --seconds S`: N circuits each click once per second for S seconds; reports the
-//!   event → batch round trip (client send to batch received) p50/p90/p99/max.
+//!   event → batch round trip (client send to batch received) p50/p90/p99/max and server CPU per event.
 //! - `shapes`: measures the two circuit execution shapes (a lock per circuit vs a task and mpsc inbox per
 //!   circuit) in this process, 10,000 of each.
 //!
@@ -37,9 +38,9 @@ struct Args {
     pid: Option<u32>,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut raw = std::env::args().skip(1);
-    let command = raw.next().ok_or("usage: tether-load-circuits memory|latency|shapes [--circuits N] [--seconds S] [--addr A --pid P]")?;
+fn parse_args(raw: Vec<String>) -> Result<Args, String> {
+    let mut raw = raw.into_iter();
+    let command = raw.next().ok_or("usage: tether-load circuits memory|latency|shapes [--circuits N] [--seconds S] [--addr A --pid P]")?;
     let mut args = Args {
         command,
         circuits: 1000,
@@ -97,7 +98,7 @@ fn start_server(args: &Args) -> Result<Server, String> {
         .spawn()
         .map_err(|e| {
             format!(
-                "cannot start {}: {e} (build it with `cargo build --release -p counter`)",
+                "cannot start {}: {e} (build it with `cargo build --release -p counter -p tether-load`)",
                 binary.display()
             )
         })?;
@@ -453,9 +454,9 @@ async fn shapes() {
     drop(inboxes);
 }
 
-#[tokio::main]
-async fn main() {
-    let args = match parse_args() {
+/// Runs `tether-load circuits ARGS…`.
+pub(crate) async fn run(raw: Vec<String>) {
+    let args = match parse_args(raw) {
         Ok(args) => args,
         Err(message) => {
             eprintln!("{message}");
