@@ -51,10 +51,11 @@
 //! header) and a channel (a block of slots allocated up front) for every circuit, connected or not, and a
 //! hop between tasks on every event. With the lock, an idle circuit is only its data: a retained
 //! disconnected circuit holds no task and no socket. Measured with 10,000 of each
-//! (`tether-load-circuits shapes`, figures in `docs/performance.md`, "Circuits"): 296 bytes per circuit for
-//! the lock shape against 3,364 for a task with an mpsc inbox, with the same 256-byte state stand-in. The
-//! task shape alone would spend the whole of a circuit's 2–4 KB share of the 16 KB budget; a real counter
-//! circuit with the lock shape costs 1.6 KB in all (registry entry, renderer, tree, handler table). The price of the lock design is that component code runs on the
+//! (`tether-load circuits shapes`, figures in `docs/performance.md`, "Circuits"): 296 bytes per circuit for
+//! the lock shape against 3,362 for a task with an mpsc inbox, with the same 256-byte state stand-in. The
+//! task shape alone would spend the whole of a circuit's 2–4 KB share of the 16 KB budget; with the lock
+//! shape an idle connected counter circuit costs 12.5 KB all in, connection included (3.3 KB over a bare
+//! connection). The price of the lock design is that component code runs on the
 //! connection's task: a handler that blocks for a long time holds up its own connection (and one runtime
 //! worker), so long work belongs in async tasks that report back (`CircuitHandle::render`).
 //!
