@@ -173,10 +173,10 @@ async fn a_chunked_call_over_its_own_limit_names_the_option() {
     )
     .await;
     let mut session = server.start_counter(0).await;
-    let arguments = json!([session.increment, "click", {"padding": "y".repeat(5000)}]);
+    let arguments = json!([session.increment, "click", {"padding": "y".repeat(1500)}]);
     session
         .client
-        .send_chunked("DispatchEvent", &arguments, 500, Some("c9"))
+        .send_chunked("DispatchEvent", &arguments, 250, Some("c9"))
         .await;
     let answer = loop {
         let message = session.client.next_raw().await.expect("an answer");
@@ -239,4 +239,20 @@ async fn a_root_that_panics_while_prerendering_fails_the_page_with_a_reason() {
     support::FRAGILE_FAILS.store(false, std::sync::atomic::Ordering::SeqCst);
     assert_eq!(page.status, 500);
     assert!(page.body.contains("`Fragile` panicked"), "{}", page.body);
+}
+
+/// A `Chunked` call whose chunks all arrive in one WebSocket frame, more of them than the hub's stream buffer
+/// (`HubOptions::stream_buffer_capacity`, 10). The boot script sends large calls as such a burst. The hub's
+/// connection task waits for room in the stream's buffer while it reads the frame and does not poll the
+/// method meanwhile, so the circuit hub reads chunks on a task of its own; without that this test hangs.
+#[tokio::test]
+async fn a_burst_of_chunks_larger_than_the_stream_buffer_is_received() {
+    let server = serve(CircuitHub::builder(support::components())).await;
+    let mut session = server.start_counter(0).await;
+    let arguments = json!([session.increment, "click", {"padding": "z".repeat(4000)}]);
+    session
+        .client
+        .send_chunked_in_one_frame("DispatchEvent", &arguments, 100)
+        .await;
+    assert_eq!(session.next_count().await, (2, "1".to_owned()));
 }

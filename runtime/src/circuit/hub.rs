@@ -19,6 +19,7 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use tether_components::ComponentRegistry;
+use tokio::task::JoinHandle;
 
 use crate::hub::{Caller, ClientStream, Hub, HubContext, HubError, HubOptions};
 
@@ -152,7 +153,9 @@ impl CircuitHubBuilder {
             method::CHUNKED,
             move |ctx: HubContext, (target,): (String,), streams| {
                 let shared = chunked.clone();
-                async move { shared.chunked(&ctx, &target, streams).await }
+                // Start reading the chunks now, before the hub polls the returned future (see `collect`).
+                let collected = shared.collect_chunks(streams);
+                async move { shared.chunked(&ctx, &target, collected).await }
             },
         );
         let disconnected = shared.clone();
@@ -494,33 +497,51 @@ impl Shared {
         self.registry.connect(&secret, sink)
     }
 
-    /// `Chunked(target)`: reassembles the streamed argument list, then runs `target` with it.
+    /// Starts reassembling a `Chunked` call's stream on a task of its own, at once. The hub's connection
+    /// task may wait for room in the stream's buffer while it reads a burst of chunks (one WebSocket frame
+    /// can hold them all), and it does not poll the method's future meanwhile; a reader that only started
+    /// when that future is polled would never get to run.
+    fn collect_chunks(
+        &self,
+        mut streams: Vec<ClientStream>,
+    ) -> Option<JoinHandle<Result<Vec<Value>, String>>> {
+        if streams.len() != 1 {
+            return None;
+        }
+        let mut stream = streams.pop().expect("one stream");
+        let limit = self.registry.options.max_chunked_call_size;
+        Some(tokio::spawn(async move {
+            let mut assembler = ChunkAssembler::new(limit);
+            while let Some(item) = stream.next().await {
+                let item =
+                    item.map_err(|e| format!("chunked call stream failed: {}", e.message()))?;
+                // On error the stream is dropped, and the hub discards the rest of it.
+                assembler.push(&item).map_err(|e| e.to_string())?;
+            }
+            assembler.finish().map_err(|e| e.to_string())
+        }))
+    }
+
+    /// `Chunked(target)`: waits for the reassembled argument list, then runs `target` with it.
     async fn chunked(
         &self,
         ctx: &HubContext,
         target: &str,
-        mut streams: Vec<ClientStream>,
+        collected: Option<JoinHandle<Result<Vec<Value>, String>>>,
     ) -> Result<Value, HubError> {
-        if streams.len() != 1 || target == method::CHUNKED {
+        let Some(collected) = collected.filter(|_| target != method::CHUNKED) else {
             return Err(HubError::new(
                 "Chunked takes one target method and exactly one stream",
             ));
-        }
-        let mut stream = streams.pop().expect("one stream");
-        let mut assembler = ChunkAssembler::new(self.registry.options.max_chunked_call_size);
-        while let Some(item) = stream.next().await {
-            let item = item.map_err(|e| {
-                HubError::new(format!("chunked call stream failed: {}", e.message()))
-            })?;
-            if let Err(error) = assembler.push(&item) {
-                tracing::warn!(connection_id = ctx.connection_id(), target, "{error}");
-                // Drain nothing more: the hub drops the rest of the stream when this returns.
-                return Err(HubError::new(error.to_string()));
+        };
+        let args = match collected.await {
+            Ok(Ok(args)) => args,
+            Ok(Err(reason)) => {
+                tracing::warn!(connection_id = ctx.connection_id(), target, "{reason}");
+                return Err(HubError::new(reason));
             }
-        }
-        let args = assembler
-            .finish()
-            .map_err(|e| HubError::new(e.to_string()))?;
+            Err(_) => return Err(HubError::new("chunked call reassembly failed")),
+        };
         self.call(ctx, target, args)
     }
 }

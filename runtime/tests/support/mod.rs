@@ -226,6 +226,29 @@ impl HubClient {
         self.write(json!({"type": 3, "invocationId": "s1"})).await;
     }
 
+    /// Like [`HubClient::send_chunked`] (without an invocation id), with every message in one WebSocket frame.
+    pub async fn send_chunked_in_one_frame(
+        &mut self,
+        target: &str,
+        arguments: &Value,
+        chunk_chars: usize,
+    ) {
+        let text = arguments.to_string();
+        let chars: Vec<char> = text.chars().collect();
+        let mut frame =
+            json!({"type": 1, "target": "Chunked", "arguments": [target], "streamIds": ["s1"]})
+                .to_string();
+        frame.push(RS);
+        for chunk in chars.chunks(chunk_chars) {
+            let item: String = chunk.iter().collect();
+            frame.push_str(&json!({"type": 2, "invocationId": "s1", "item": item}).to_string());
+            frame.push(RS);
+        }
+        frame.push_str(&json!({"type": 3, "invocationId": "s1"}).to_string());
+        frame.push(RS);
+        self.ws.send(Message::text(frame)).await.expect("send");
+    }
+
     /// The next raw hub message of any type (`None` once the connection closed).
     pub async fn next_raw(&mut self) -> Option<Value> {
         self.read().await
