@@ -296,3 +296,63 @@ async fn a_start_that_fails_answers_with_the_reason_and_keeps_the_connection() {
         .await;
     assert!(secret.is_ok(), "{secret:?}");
 }
+
+#[tokio::test]
+async fn a_chunked_event_keeps_its_place_among_the_messages_after_it() {
+    let server = serve(CircuitHub::builder(support::components())).await;
+    let descriptors = server.page_descriptors("/journal").await;
+    let mut client = HubClient::connect(server.addr, server.hub.path()).await;
+    let base = format!("http://{}/", server.addr);
+    client
+        .invoke("StartCircuit", json!([1, base, base, descriptors]))
+        .await
+        .unwrap();
+    let (_, first) = batch(&client.expect("T.Batch").await);
+    let html = support::attach_html(&first);
+    let handler = |id| {
+        support::attribute_of(&html, id, "t-input")
+            .or_else(|| support::attribute_of(&html, id, "t-click"))
+    };
+    let (input, commit): (u64, u64) = (
+        handler("text").unwrap().parse().unwrap(),
+        handler("commit").unwrap().parse().unwrap(),
+    );
+    client.send("OnRenderCompleted", json!([1, null])).await;
+    // A large input event goes in chunks; the click right behind it must see its value.
+    let typed = "x".repeat(40_000);
+    client
+        .send_chunked(
+            "DispatchEvent",
+            &json!([input, "input", {"value": typed}]),
+            16_000,
+            None,
+        )
+        .await;
+    client
+        .send("DispatchEvent", json!([commit, "click", {}]))
+        .await;
+    loop {
+        let (id, update) = batch(&client.expect("T.Batch").await);
+        client.send("OnRenderCompleted", json!([id, null])).await;
+        if let Some(text) = support::text_update(&update) {
+            assert_eq!(text, "40000", "the click ran before the input it followed");
+            break;
+        }
+    }
+}
+
+#[tokio::test]
+async fn parallel_invocations_are_refused_at_build_time() {
+    let options = tether::HubOptions {
+        max_parallel_invocations: 4,
+        ..tether::HubOptions::default()
+    };
+    let error = CircuitHub::builder(support::components())
+        .hub_options(options)
+        .build()
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("max_parallel_invocations"),
+        "{error}"
+    );
+}

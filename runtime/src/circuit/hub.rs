@@ -2,8 +2,10 @@
 //! and the [`CircuitHub`] an application builds and mounts.
 //!
 //! Each hub connection carries at most one circuit. Messages of one connection reach their circuit in
-//! arrival order (the hub runs one invocation per connection at a time by default, and every method here
-//! finishes its circuit work before returning). A call that needs a circuit on a connection that has none
+//! arrival order: the hub runs one invocation per connection at a time (`build` refuses
+//! `HubOptions::max_parallel_invocations` other than 1), each method does its circuit work when the hub
+//! polls it, and a `Chunked` call holds its place until its chunks are in. A call that needs a circuit on a
+//! connection that has none
 //! (never started, ended, or taken over) is answered with `T.Error` and the connection is closed.
 
 use std::collections::HashMap;
@@ -115,6 +117,13 @@ impl CircuitHubBuilder {
 
     /// Builds the hub. Must run inside a Tokio runtime (eviction runs on a background task).
     pub fn build(self) -> Result<CircuitHub, CircuitHubError> {
+        if self.hub_options.max_parallel_invocations != 1 {
+            return Err(CircuitHubError(format!(
+                "HubOptions::max_parallel_invocations is {}: the circuit hub processes each connection's \
+                 messages one at a time, in order, and needs it to be 1 (the default)",
+                self.hub_options.max_parallel_invocations
+            )));
+        }
         if !self.path.starts_with('/') {
             return Err(CircuitHubError(format!(
                 "the hub path {:?} must start with `/`",
@@ -143,9 +152,12 @@ impl CircuitHubBuilder {
             method::LOCATION_CHANGED,
         ] {
             let shared = shared.clone();
+            // The work happens when the hub polls the future, not when it creates it: the hub creates
+            // futures as messages arrive but polls them one at a time in arrival order, and a `Chunked`
+            // call (which must wait for its chunks) has to keep its place in that order.
             hub = hub.raw_method(name, move |ctx, args| {
-                let result = shared.call(&ctx, name, args);
-                async move { result }
+                let shared = shared.clone();
+                async move { shared.call(&ctx, name, args) }
             });
         }
         let chunked = shared.clone();

@@ -446,8 +446,37 @@ impl Component for Fragile {
     }
 }
 
+/// `#text` records what is typed; `#commit` appends it to `#log`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JournalProps {}
+
+pub struct Journal {
+    text: String,
+    log: String,
+}
+
+impl Component for Journal {
+    type Props = JournalProps;
+
+    fn create(_props: &JournalProps) -> Self {
+        Journal {
+            text: String::new(),
+            log: String::new(),
+        }
+    }
+
+    fn render(&self, cx: &mut RenderContext<'_, Self>) -> Markup {
+        html! {
+            input #text t-input=(cx.on_input(|j, e| j.text = e.value));
+            button #commit t-click=(cx.on_click(|j, _| { let text = j.text.clone(); j.log.push_str(&text); })) { "Commit" }
+            p #log { (self.log.len()) }
+        }
+    }
+}
+
 pub fn components() -> ComponentRegistry {
     let mut components = ComponentRegistry::new();
+    components.register::<Journal>("Journal");
     components.register::<Fragile>("Fragile");
     components.register::<Loader>("Loader");
     components.register::<Counter>("Counter");
@@ -493,6 +522,14 @@ async fn note_page(
             Html(html! { body { (counter) (note) } }.into_string()).into_response()
         }
         (Err(e), _) | (_, Err(e)) => e.into_response(),
+    }
+}
+
+async fn journal_page(State(hub): State<CircuitHub>) -> axum::response::Response {
+    let mut page = hub.page();
+    match page.root("Journal", &JournalProps {}) {
+        Ok(root) => Html(html! { body { (root) } }.into_string()).into_response(),
+        Err(e) => e.into_response(),
     }
 }
 
@@ -542,6 +579,7 @@ pub async fn serve(builder: CircuitHubBuilder) -> TestServer {
         .route("/params/{id}", get(params_page))
         .route("/loader", get(loader_page))
         .route("/fragile", get(fragile_page))
+        .route("/journal", get(journal_page))
         .with_state(hub.clone())
         .merge(hub.router());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
