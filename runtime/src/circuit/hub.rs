@@ -5,8 +5,8 @@
 //! arrival order: the hub runs one invocation per connection at a time (`build` refuses
 //! `HubOptions::max_parallel_invocations` other than 1), each method does its circuit work when the hub
 //! polls it, and a `Chunked` call holds its place until its chunks are in. A call that needs a circuit on a
-//! connection that has none
-//! (never started, ended, or taken over) is answered with `T.Error` and the connection is closed.
+//! connection that has none (never started, ended, or taken over) is answered with `T.Error` and the
+//! connection is closed.
 
 use std::collections::HashMap;
 use std::future::Future;
