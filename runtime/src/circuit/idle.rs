@@ -109,6 +109,13 @@ impl IdleCircuitHandler {
     }
 }
 
+impl Drop for IdleCircuitHandler {
+    fn drop(&mut self) {
+        // Wake the watcher so that it sees the handler gone and ends.
+        self.state.wake.notify_one();
+    }
+}
+
 impl CircuitHandler for IdleCircuitHandler {
     fn order(&self) -> i32 {
         i32::MIN + 1

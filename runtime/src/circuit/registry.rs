@@ -381,6 +381,13 @@ impl CircuitRegistry {
     }
 }
 
+impl Drop for CircuitRegistry {
+    fn drop(&mut self) {
+        // Wake the sweeper so that it sees the registry gone and ends.
+        self.sweeper_wake.notify_one();
+    }
+}
+
 /// Takes the oldest circuit that is still disconnected with the queued generation out of `circuits`
 /// (the point of no return) and returns it for ending.
 fn pop_oldest_disconnected(registry: &mut RegistryState) -> Option<Arc<Circuit>> {
