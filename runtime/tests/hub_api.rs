@@ -505,3 +505,31 @@ async fn detailed_errors_include_the_detail() {
         assert_eq!(recv(&mut socket).await["error"], expected);
     }
 }
+
+#[tokio::test]
+async fn caller_close_sends_a_close_message_and_reports_server_closed() {
+    let (tx, mut rx) = mpsc::unbounded_channel::<DisconnectReason>();
+    let hub = Hub::builder()
+        .method("Kick", |ctx: HubContext, (why,): (String,)| async move {
+            ctx.caller().close(Some(why));
+            Ok::<_, HubError>(())
+        })
+        .on_disconnected(move |_ctx: HubContext, reason| {
+            let tx = tx.clone();
+            async move { tx.send(reason).unwrap() }
+        })
+        .build()
+        .unwrap();
+    let url = serve(hub).await;
+    let mut socket = connect(&url).await;
+    send(&mut socket, invocation("1", "Kick", json!(["policy"]))).await;
+    // The Close is queued before the Completion, so it is the last thing the client hears.
+    assert_eq!(
+        recv(&mut socket).await,
+        json!({"type": 7, "error": "policy"})
+    );
+    assert_eq!(
+        rx.recv().await.unwrap(),
+        DisconnectReason::ServerClosed(Some("policy".into()))
+    );
+}

@@ -13,7 +13,7 @@ const transports = [
 
 let server;
 before(async () => {
-  server = await startServer('chat', { env: { TETHER_CLIENT_RESULT_MS: '2000' } });
+  server = await startServer('chat', { env: { TETHER_CLIENT_RESULT_MS: '1000' } });
 });
 after(async () => { await server?.stop(); });
 
@@ -88,6 +88,9 @@ for (const [name, transport] of transports) {
         assert.equal(await c.invoke('AskClient', 'add', 41), 42);
         await assert.rejects(c.invoke('AskClient', 'explode', 0), /client handler failed/);
         await assert.rejects(c.invoke('AskClient', 'noSuchHandler', 0), /answered with an error/);
+        // A handler that never answers runs into the hub's client-result timeout (TETHER_CLIENT_RESULT_MS).
+        c.on('hang', () => new Promise(() => {}));
+        await assert.rejects(c.invoke('AskClient', 'hang', 0), /did not answer within the timeout/);
         // The connection still works afterwards.
         assert.equal(await c.invoke('Echo', 1), 1);
       } finally { await c.stop(); }

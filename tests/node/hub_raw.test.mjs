@@ -91,6 +91,24 @@ describe('keep-alive and timeouts', () => {
     s.ws.close();
   });
 
+  test('the server pings over Server-Sent Events too', async () => {
+    const base = `${server.url}/chathub`;
+    const { connectionToken: id } = await (await fetch(`${base}/negotiate?negotiateVersion=1`, { method: 'POST' })).json();
+    const controller = new AbortController();
+    const stream = await fetch(`${base}?id=${id}`, { headers: { accept: 'text/event-stream' }, signal: controller.signal });
+    assert.equal(stream.status, 200);
+    const post = await fetch(`${base}?id=${id}`, { method: 'POST', body: '{"protocol":"json","version":1}\u001e' });
+    assert.equal(post.status, 200);
+    let text = '';
+    const decoder = new TextDecoder();
+    for await (const chunk of stream.body) {
+      text += decoder.decode(chunk, { stream: true });
+      if (text.includes('data: {"type":6}\u001e\r\n\r\n')) break;
+    }
+    assert.ok(text.startsWith(':\r\ndata: {}\u001e\r\n\r\n'), JSON.stringify(text));
+    controller.abort();
+  });
+
   test('no handshake within the handshake timeout closes the socket', async () => {
     const s = await rawSocket(`${server.url}/chathub`);
     const { code } = await s.closed;
@@ -139,6 +157,14 @@ describe('hub protocol over a raw socket', () => {
     s.ws.send(text.slice(10) + RS);
     assert.deepEqual(await s.next(), { type: 3, invocationId: 'split', result: 'joined' });
     s.ws.close();
+  });
+
+  test('a message above the socket frame limit still gets a Close naming the hub limit', async () => {
+    const s = await handshaken(`${server.url}/chathub`);
+    s.send({ type: 1, invocationId: '1', target: 'Echo', arguments: ['x'.repeat(100 * 1024)] });
+    const close = await s.next((m) => m.type === 7);
+    assert.match(close.error, /the client sent a message of 1024\d\d bytes, more than the hub's maximum receive message size of 32768 bytes \(raise HubOptions::max_receive_message_size/);
+    await s.closed;
   });
 
   test('an invalid message closes the connection with the reason', async () => {

@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::context::{Caller, ConnectionShared, HubContext, Outbound};
+use super::context::{ConnectionShared, HubContext, Outbound};
 use super::error::{DisconnectReason, HubError};
 use super::http::FRAME_BATCH_BYTES;
 use super::hub::{ClientStream, HubInner, MethodHandler};
@@ -71,7 +71,7 @@ pub(crate) fn spawn<T: Transport>(
     conn: Arc<ConnectionShared>,
     transport: T,
     stateful_negotiated: bool,
-    reconnects: Option<mpsc::Receiver<T>>,
+    reconnects: Option<mpsc::Receiver<Box<T>>>,
     token: Option<String>,
 ) {
     let span = tracing::info_span!(
@@ -79,10 +79,30 @@ pub(crate) fn spawn<T: Transport>(
         connection_id = %conn.id,
         transport = conn.request.transport.as_str()
     );
-    let fut = async move {
-        run(hub, conn, transport, stateful_negotiated, reconnects, token).await;
-    }
-    .instrument(span);
+    let now = Instant::now();
+    let c = Connection {
+        hub,
+        conn,
+        transport: Some(transport),
+        records: RecordBuffer::default(),
+        running: None,
+        in_flight: 0,
+        waiting: VecDeque::new(),
+        uploads: HashMap::new(),
+        cancels: HashMap::new(),
+        last_received: now,
+        last_sent: now,
+        timeout_armed: false,
+        stateful: false,
+        replay: VecDeque::new(),
+        replay_bytes: 0,
+        next_send_seq: 1,
+        next_recv_seq: 1,
+        last_processed: 0,
+        last_acked_sent: 0,
+        disconnected_at: None,
+    };
+    let fut = run(Box::new(c), stateful_negotiated, reconnects, token).instrument(span);
     tokio::spawn(fut);
 }
 
@@ -93,7 +113,23 @@ async fn recv_opt<T: Transport>(t: &mut Option<T>) -> Result<Inbound, TransportE
     }
 }
 
-async fn reconnect_opt<T>(r: &mut Option<mpsc::Receiver<T>>, waiting: bool) -> Option<T> {
+/// The next finished invocation or stream; never resolves while none runs.
+async fn next_finished(
+    running: &mut Option<FuturesUnordered<BoxFuture<'static, Finished>>>,
+) -> Option<Finished> {
+    match running {
+        Some(set) if !set.is_empty() => {
+            let done = set.next().await;
+            if set.is_empty() {
+                *running = None;
+            }
+            done
+        }
+        _ => std::future::pending().await,
+    }
+}
+
+async fn reconnect_opt<T>(r: &mut Option<mpsc::Receiver<Box<T>>>, waiting: bool) -> Option<Box<T>> {
     match r {
         Some(r) if waiting => r.recv().await,
         _ => std::future::pending().await,
@@ -112,7 +148,8 @@ struct Connection<T> {
     conn: Arc<ConnectionShared>,
     transport: Option<T>,
     records: RecordBuffer,
-    running: FuturesUnordered<BoxFuture<'static, Finished>>,
+    /// Running invocations and streams; `None` while there are none, so an idle connection holds no set.
+    running: Option<FuturesUnordered<BoxFuture<'static, Finished>>>,
     in_flight: usize,
     waiting: VecDeque<BoxFuture<'static, Finished>>,
     uploads: HashMap<String, mpsc::Sender<Result<Box<RawValue>, String>>>,
@@ -138,76 +175,61 @@ enum Step {
 }
 
 async fn run<T: Transport>(
-    hub: Arc<HubInner>,
-    conn: Arc<ConnectionShared>,
-    transport: T,
+    mut c: Box<Connection<T>>,
     stateful_negotiated: bool,
-    reconnects: Option<mpsc::Receiver<T>>,
+    reconnects: Option<mpsc::Receiver<Box<T>>>,
     token: Option<String>,
 ) {
+    // The connection state is built before the task starts and moved in whole, and every large
+    // sub-future is boxed, so the task stays small while the connection idles.
+    let transport = c
+        .transport
+        .take()
+        .expect("a new connection has its transport");
     let Some((transport, records, leftover, version)) =
-        Box::pin(handshake(&hub, &conn, transport, token.as_deref())).await
+        Box::pin(handshake(&c.hub, &c.conn, transport, token.as_deref())).await
     else {
         return;
     };
-    let stateful = stateful_negotiated && version >= 2;
+    c.transport = Some(transport);
+    c.records = records;
+    c.stateful = stateful_negotiated && version >= 2;
     let now = Instant::now();
-    let mut c = Connection {
-        hub: hub.clone(),
-        conn: conn.clone(),
-        transport: Some(transport),
-        records,
-        running: FuturesUnordered::new(),
-        in_flight: 0,
-        waiting: VecDeque::new(),
-        uploads: HashMap::new(),
-        cancels: HashMap::new(),
-        last_received: now,
-        last_sent: now,
-        timeout_armed: false,
-        stateful,
-        replay: VecDeque::new(),
-        replay_bytes: 0,
-        next_send_seq: 1,
-        next_recv_seq: 1,
-        last_processed: 0,
-        last_acked_sent: 0,
-        disconnected_at: None,
-    };
-    if let Some(provider) = &hub.user_id {
-        *conn.user_id.lock() = provider(&conn.request.headers).map(Arc::from);
-    }
+    c.last_received = now;
+    c.last_sent = now;
     let ctx = HubContext {
-        conn: conn.clone(),
-        hub: hub.clone(),
+        conn: c.conn.clone(),
+        hub: c.hub.clone(),
     };
-    hub.lifetime.on_connected(&Caller {
-        shared: conn.clone(),
-    });
-    if let Some(hook) = &hub.on_connected {
+    if let Some(provider) = &ctx.hub.user_id {
+        *ctx.conn.user_id.lock() = provider(ctx.conn.request.headers()).map(Arc::from);
+    }
+    ctx.hub.lifetime.on_connected(&ctx.caller());
+    if let Some(hook) = &ctx.hub.on_connected {
         if AssertUnwindSafe(hook(ctx.clone()))
             .catch_unwind()
             .await
             .is_err()
         {
-            tracing::error!(connection_id = %conn.id, "on_connected hook panicked");
+            tracing::error!(connection_id = %ctx.conn.id, "on_connected hook panicked");
         }
     }
-    tracing::debug!(connection_id = %conn.id, stateful, "connected");
+    tracing::debug!(connection_id = %ctx.conn.id, stateful = c.stateful, "connected");
     let reason = match Box::pin(c.handle_records(leftover)).await {
         Step::End(reason) => reason,
-        Step::Continue => Box::pin(c.main_loop(reconnects)).await,
+        Step::Continue => c.main_loop(reconnects).await,
     };
     Box::pin(c.shutdown(&reason)).await;
-    hub.registry.remove(token.as_deref());
-    tracing::debug!(connection_id = %conn.id, %reason, "disconnected");
-    if let Some(hook) = &hub.on_disconnected {
-        if AssertUnwindSafe(hook(ctx, reason))
+    drop(c);
+    ctx.hub.registry.remove(token.as_deref());
+    tracing::debug!(connection_id = %ctx.conn.id, %reason, "disconnected");
+    if let Some(hook) = &ctx.hub.on_disconnected {
+        if AssertUnwindSafe(hook(ctx.clone(), reason))
             .catch_unwind()
             .await
             .is_err()
         {
-            tracing::error!(connection_id = %conn.id, "on_disconnected hook panicked");
+            tracing::error!(connection_id = %ctx.conn.id, "on_disconnected hook panicked");
         }
     }
 }
@@ -288,7 +310,16 @@ async fn finish_without_handshake<T: Transport>(
 }
 
 impl<T: Transport> Connection<T> {
-    async fn main_loop(&mut self, mut reconnects: Option<mpsc::Receiver<T>>) -> DisconnectReason {
+    fn start(&mut self, task: BoxFuture<'static, Finished>) {
+        self.running
+            .get_or_insert_with(FuturesUnordered::new)
+            .push(task);
+    }
+
+    async fn main_loop(
+        &mut self,
+        mut reconnects: Option<mpsc::Receiver<Box<T>>>,
+    ) -> DisconnectReason {
         let hub = self.hub.clone();
         let options = &hub.options;
         let mut outbound = Vec::new();
@@ -319,13 +350,13 @@ impl<T: Transport> Connection<T> {
                     self.conn.drain(&mut outbound);
                     Box::pin(self.write_outbound(&mut outbound)).await
                 }
-                Some(done) = self.running.next(), if !self.running.is_empty() => {
+                Some(done) = next_finished(&mut self.running) => {
                     match done {
                         Finished::Invocation => {
                             self.in_flight -= 1;
                             if let Some(next) = self.waiting.pop_front() {
                                 self.in_flight += 1;
-                                self.running.push(next);
+                                self.start(next);
                             }
                         }
                         Finished::Stream(id) => { self.cancels.remove(&id); }
@@ -333,7 +364,7 @@ impl<T: Transport> Connection<T> {
                     Step::Continue
                 }
                 new = reconnect_opt(&mut reconnects, self.stateful) => match new {
-                    Some(t) => Box::pin(self.resume(t)).await,
+                    Some(t) => Box::pin(self.resume(*t)).await,
                     None => Step::Continue,
                 },
                 _ = &mut timer => {
@@ -455,7 +486,6 @@ impl<T: Transport> Connection<T> {
                         self.replay.push_back((self.next_send_seq, bytes));
                         self.next_send_seq += 1;
                     }
-                    self.conn.count_sent();
                 }
                 Outbound::Close(error) => {
                     protocol::write_close(&mut frame, error.as_deref(), false);
@@ -499,7 +529,7 @@ impl<T: Transport> Connection<T> {
         let deadline = Instant::now() + self.hub.options.handshake_timeout;
         while self.in_flight > 0 || !self.waiting.is_empty() {
             let done = tokio::select! {
-                done = self.running.next() => done,
+                done = next_finished(&mut self.running) => done,
                 _ = tokio::time::sleep_until(deadline) => break,
             };
             match done {
@@ -507,7 +537,7 @@ impl<T: Transport> Connection<T> {
                     self.in_flight -= 1;
                     if let Some(next) = self.waiting.pop_front() {
                         self.in_flight += 1;
-                        self.running.push(next);
+                        self.start(next);
                     }
                 }
                 Some(Finished::Stream(id)) => {
@@ -752,7 +782,7 @@ impl<T: Transport> Connection<T> {
                 .boxed();
                 if self.in_flight < self.hub.options.max_parallel_invocations {
                     self.in_flight += 1;
-                    self.running.push(task);
+                    self.start(task);
                 } else {
                     self.waiting.push_back(task);
                 }
@@ -803,7 +833,7 @@ impl<T: Transport> Connection<T> {
                     Finished::Stream(id)
                 }
                 .boxed();
-                self.running.push(task);
+                self.start(task);
             }
             (MethodHandler::Unary(_), true) => self.reply_error(
                 invocation_id.as_deref(),
@@ -819,7 +849,7 @@ impl<T: Transport> Connection<T> {
     async fn shutdown(&mut self, reason: &DisconnectReason) {
         self.conn.close();
         self.hub.lifetime.on_disconnected(&self.conn.id);
-        self.running.clear();
+        self.running = None;
         self.waiting.clear();
         self.uploads.clear();
         self.cancels.clear();

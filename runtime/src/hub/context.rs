@@ -8,11 +8,10 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use axum::http::{Extensions, HeaderMap};
+use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
@@ -107,10 +106,55 @@ struct PendingResults {
 }
 
 /// Facts about the HTTP request that started the connection.
+///
+/// Headers are kept as one compact `name:value\n` byte string and turned into a `HeaderMap` on first use:
+/// most idle connections never look at them, and a `HeaderMap` costs several times the bytes.
 pub(crate) struct RequestInfo {
-    pub(crate) headers: HeaderMap,
+    raw_headers: Box<[u8]>,
+    headers: OnceLock<HeaderMap>,
     pub(crate) remote_addr: Option<SocketAddr>,
     pub(crate) transport: TransportKind,
+}
+
+impl RequestInfo {
+    pub(crate) fn new(
+        headers: &HeaderMap,
+        remote_addr: Option<SocketAddr>,
+        transport: TransportKind,
+    ) -> Self {
+        let mut raw = Vec::new();
+        for (name, value) in headers {
+            // Header values never contain a newline and names never contain a colon.
+            raw.extend_from_slice(name.as_str().as_bytes());
+            raw.push(b':');
+            raw.extend_from_slice(value.as_bytes());
+            raw.push(b'\n');
+        }
+        RequestInfo {
+            raw_headers: raw.into_boxed_slice(),
+            headers: OnceLock::new(),
+            remote_addr,
+            transport,
+        }
+    }
+
+    pub(crate) fn headers(&self) -> &HeaderMap {
+        self.headers.get_or_init(|| {
+            let mut map = HeaderMap::new();
+            for line in self.raw_headers.split(|b| *b == b'\n') {
+                let Some(colon) = line.iter().position(|b| *b == b':') else {
+                    continue;
+                };
+                if let (Ok(name), Ok(value)) = (
+                    HeaderName::from_bytes(&line[..colon]),
+                    HeaderValue::from_bytes(&line[colon + 1..]),
+                ) {
+                    map.append(name, value);
+                }
+            }
+            map
+        })
+    }
 }
 
 /// The part of a connection shared between its task and every handle.
@@ -126,7 +170,6 @@ pub(crate) struct ConnectionShared {
     room: Notify,
     pending: Mutex<PendingResults>,
     extensions: Mutex<Extensions>,
-    sent_counter: AtomicU64,
 }
 
 impl ConnectionShared {
@@ -147,7 +190,6 @@ impl ConnectionShared {
                 waiting: HashMap::new(),
             }),
             extensions: Mutex::new(Extensions::new()),
-            sent_counter: AtomicU64::new(0),
         })
     }
 
@@ -234,10 +276,6 @@ impl ConnectionShared {
             }
             None => false,
         }
-    }
-
-    pub(crate) fn count_sent(&self) {
-        self.sent_counter.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -389,7 +427,7 @@ impl HubContext {
     /// Headers of the HTTP request that started the transport (the WebSocket upgrade, the SSE `GET` or the
     /// first long poll).
     pub fn headers(&self) -> &HeaderMap {
-        &self.conn.request.headers
+        self.conn.request.headers()
     }
 
     /// The value of cookie `name` from the request's `Cookie` headers.
@@ -404,7 +442,7 @@ impl HubContext {
     pub fn cookies(&self) -> Vec<(String, String)> {
         self.conn
             .request
-            .headers
+            .headers()
             .get_all(axum::http::header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())

@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,7 +58,7 @@ fn reject(status: StatusCode, reason: impl Into<String>) -> Response {
 enum SlotState {
     Negotiated,
     WebSockets {
-        reconnect: Option<mpsc::Sender<WsTransport>>,
+        reconnect: Option<mpsc::Sender<Box<WsTransport>>>,
     },
     ServerSentEvents {
         inbound: mpsc::Sender<String>,
@@ -84,6 +85,9 @@ pub(crate) struct Slot {
     id: Arc<str>,
     stateful: bool,
     state: Mutex<SlotState>,
+    /// Set once a connection task runs for this slot; until then the slot expires after the disconnect
+    /// timeout (negotiated but never connected, or a WebSocket upgrade that failed).
+    started: AtomicBool,
 }
 
 /// Negotiated connections by token.
@@ -271,6 +275,7 @@ async fn negotiate(State(hub): State<Arc<HubInner>>, request: Request) -> Respon
         id: Arc::from(id.as_str()),
         stateful,
         state: Mutex::new(SlotState::Negotiated),
+        started: AtomicBool::new(false),
     });
     hub.registry
         .slots
@@ -285,7 +290,7 @@ async fn negotiate(State(hub): State<Arc<HubInner>>, request: Request) -> Respon
             let mut slots = hub.registry.slots.lock();
             if slots
                 .get(&token)
-                .is_some_and(|s| matches!(*s.state.lock(), SlotState::Negotiated))
+                .is_some_and(|s| !s.started.load(Ordering::Acquire))
             {
                 slots.remove(&token);
             }
@@ -331,32 +336,14 @@ fn switching(from: TransportKind, to: TransportKind) -> Response {
     )
 }
 
-/// Copies headers into fresh allocations. A plain clone would share `Bytes` with hyper's read buffer and keep
-/// that whole buffer (8 KiB or more) alive for the life of the connection.
-fn detached_headers(headers: &HeaderMap) -> HeaderMap {
-    let mut copy = HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
-        let (Ok(name), Ok(mut fresh)) = (
-            header::HeaderName::from_bytes(name.as_str().as_bytes()),
-            HeaderValue::from_bytes(value.as_bytes()),
-        ) else {
-            continue;
-        };
-        fresh.set_sensitive(value.is_sensitive());
-        copy.append(name, fresh);
-    }
-    copy
-}
-
+/// Copies what the connection keeps of the request. The copy is deliberate: header values share hyper's read
+/// buffer, and holding them would keep that whole buffer (8 KiB or more) alive for the connection's life.
 fn request_info(parts: &axum::http::request::Parts, transport: TransportKind) -> RequestInfo {
-    RequestInfo {
-        headers: detached_headers(&parts.headers),
-        remote_addr: parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0),
-        transport,
-    }
+    let remote = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    RequestInfo::new(&parts.headers, remote, transport)
 }
 
 async fn endpoint(State(hub): State<Arc<HubInner>>, request: Request) -> Response {
@@ -458,7 +445,9 @@ async fn websocket(
             drop(state);
             let stateful = slot.stateful;
             let id = slot.id.clone();
+            let slot = slot.clone();
             upgrade.on_upgrade(move |socket| async move {
+                slot.started.store(true, Ordering::Release);
                 let conn = ConnectionShared::new(id, info, hub.options.outbound_queue_capacity);
                 connection::spawn(
                     hub,
@@ -477,7 +466,7 @@ async fn websocket(
             drop(state);
             upgrade.on_upgrade(move |socket| async move {
                 // The connection task may have ended meanwhile; then the socket is simply dropped.
-                let _ = tx.send(WsTransport { socket }).await;
+                let _ = tx.send(Box::new(WsTransport { socket })).await;
             })
         }
         SlotState::WebSockets { reconnect: None } => reject(
@@ -507,8 +496,10 @@ impl Transport for WsTransport {
                 }
                 Some(Err(e)) => {
                     let text = e.to_string();
-                    if text.contains("Message too long") || text.contains("Space limit exceeded") {
-                        return Ok(Inbound::TooLarge(None));
+                    // tungstenite's capacity error, through axum's opaque error: "… Message too long: N > MAX".
+                    if let Some(rest) = text.split("Message too long: ").nth(1) {
+                        let size = rest.split(' ').next().and_then(|n| n.parse().ok());
+                        return Ok(Inbound::TooLarge(size));
                     }
                     return Err(TransportEnd::Failed(text));
                 }
@@ -624,6 +615,7 @@ fn server_sent_events(
         streaming: true,
     };
     drop(state);
+    slot.started.store(true, Ordering::Release);
     let conn = ConnectionShared::new(
         slot.id.clone(),
         request_info(parts, TransportKind::ServerSentEvents),
@@ -756,6 +748,7 @@ async fn long_poll(
                     polls: polls.clone(),
                 };
                 drop(state);
+                slot.started.store(true, Ordering::Release);
                 let conn = ConnectionShared::new(
                     slot.id.clone(),
                     request_info(parts, TransportKind::LongPolling),

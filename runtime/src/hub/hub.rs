@@ -293,7 +293,8 @@ impl HubBuilder {
         self
     }
 
-    /// Runs once when a connection ends, with the reason. Sends to the ending connection fail by then.
+    /// Runs once when a connection that completed its handshake ends, with the reason (connections refused
+    /// in the handshake never reach `on_connected` either). Sends to the ending connection fail by then.
     pub fn on_disconnected<F, Fut>(mut self, hook: F) -> Self
     where
         F: Fn(HubContext, DisconnectReason) -> Fut + Send + Sync + 'static,

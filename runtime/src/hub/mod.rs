@@ -22,7 +22,7 @@
 //! ```
 //!
 //! Layout and invariants:
-//! - [`protocol`](self) (`protocol.rs`): the JSON hub protocol, pure functions, golden-tested.
+//! - `protocol.rs`: the JSON hub protocol, pure functions, golden-tested.
 //! - `http.rs`: negotiate, transports, status codes, origins/CORS, the registry of negotiated connections.
 //! - `connection.rs`: the one task per connection that owns the transport and all protocol state.
 //! - `context.rs`: handles hub code holds ([`HubContext`], [`Caller`], [`Clients`]); they only queue.

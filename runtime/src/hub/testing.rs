@@ -59,11 +59,7 @@ impl Hub {
         let (outbound, from_hub) = mpsc::channel(16);
         let conn = ConnectionShared::new(
             Arc::from(random_id().as_str()),
-            RequestInfo {
-                headers: HeaderMap::new(),
-                remote_addr: None,
-                transport: TransportKind::WebSockets,
-            },
+            RequestInfo::new(&HeaderMap::new(), None, TransportKind::WebSockets),
             self.inner.options.outbound_queue_capacity,
         );
         connection::spawn(
