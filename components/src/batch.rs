@@ -5,7 +5,7 @@
 //! applied: per-component groups in render order (a parent before the children it re-rendered), and inside a
 //! group the order the diff emitted them.
 
-use std::fmt::Write;
+use crate::tree::{push_u32, push_u64};
 
 /// A component id, unique within a renderer (circuit) and never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -161,12 +161,16 @@ impl RenderBatch {
     /// The wire form: `{"id":…,"e":[[componentId,[edit,…]],…],"dc":[…],"dh":[…]}`.
     pub fn to_json(&self) -> String {
         let mut out = String::with_capacity(64);
-        let _ = write!(out, "{{\"id\":{},\"e\":[", self.id);
+        out.push_str("{\"id\":");
+        push_u64(&mut out, self.id);
+        out.push_str(",\"e\":[");
         for (i, (component, edits)) in self.edits.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            let _ = write!(out, "[{},[", component.0);
+            out.push('[');
+            push_u32(&mut out, component.0);
+            out.push_str(",[");
             for (j, edit) in edits.iter().enumerate() {
                 if j > 0 {
                     out.push(',');
@@ -195,7 +199,7 @@ fn number_list(items: impl Iterator<Item = u32>, out: &mut String) {
         if i > 0 {
             out.push(',');
         }
-        let _ = write!(out, "{n}");
+        push_u32(out, n);
     }
     out.push(']');
 }
@@ -207,47 +211,57 @@ fn encode_edit(edit: &Edit, out: &mut String) {
             html,
             first_id,
         } => {
-            let _ = write!(out, "[1,{anchor},");
+            head(out, "[1,", *anchor);
             json_string(html, out);
-            let _ = write!(out, ",{first_id}]");
+            out.push(',');
+            push_u32(out, *first_id);
+            out.push(']');
         }
         Edit::Append {
             parent,
             html,
             first_id,
         } => {
-            let _ = write!(out, "[2,{parent},");
+            head(out, "[2,", *parent);
             json_string(html, out);
-            let _ = write!(out, ",{first_id}]");
+            out.push(',');
+            push_u32(out, *first_id);
+            out.push(']');
         }
         Edit::Remove { node } => {
-            let _ = write!(out, "[3,{node}]");
+            out.push_str("[3,");
+            push_u32(out, *node);
+            out.push(']');
         }
         Edit::MoveBefore { node, anchor } => {
-            let _ = write!(out, "[4,{node},{anchor}]");
+            head(out, "[4,", *node);
+            push_u32(out, *anchor);
+            out.push(']');
         }
         Edit::MoveToEnd { node, parent } => {
-            let _ = write!(out, "[5,{node},{parent}]");
+            head(out, "[5,", *node);
+            push_u32(out, *parent);
+            out.push(']');
         }
         Edit::SetAttribute { node, name, value } => {
-            let _ = write!(out, "[6,{node},");
+            head(out, "[6,", *node);
             json_string(name, out);
             out.push(',');
             json_string(value, out);
             out.push(']');
         }
         Edit::RemoveAttribute { node, name } => {
-            let _ = write!(out, "[7,{node},");
+            head(out, "[7,", *node);
             json_string(name, out);
             out.push(']');
         }
         Edit::SetText { node, text } => {
-            let _ = write!(out, "[8,{node},");
+            head(out, "[8,", *node);
             json_string(text, out);
             out.push(']');
         }
         Edit::SetProperty { node, name, value } => {
-            let _ = write!(out, "[9,{node},");
+            head(out, "[9,", *node);
             json_string(name, out);
             match value {
                 PropertyValue::Text(text) => {
@@ -255,13 +269,13 @@ fn encode_edit(edit: &Edit, out: &mut String) {
                     json_string(text, out);
                 }
                 PropertyValue::Bool(b) => {
-                    let _ = write!(out, ",{b}");
+                    out.push_str(if *b { ",true" } else { ",false" });
                 }
             }
             out.push(']');
         }
         Edit::ReplaceRaw { node, html } => {
-            let _ = write!(out, "[10,{node},");
+            head(out, "[10,", *node);
             json_string(html, out);
             out.push(']');
         }
@@ -270,31 +284,52 @@ fn encode_edit(edit: &Edit, out: &mut String) {
             html,
             first_id,
         } => {
-            let _ = write!(out, "[11,{root},");
+            head(out, "[11,", *root);
             json_string(html, out);
-            let _ = write!(out, ",{first_id}]");
+            out.push(',');
+            push_u32(out, *first_id);
+            out.push(']');
         }
     }
 }
 
-/// Writes `s` as a JSON string literal.
+/// Writes `[OP,NODE,` (`op` is `[OP,`).
+fn head(out: &mut String, op: &str, node: u32) {
+    out.push_str(op);
+    push_u32(out, node);
+    out.push(',');
+}
+
+/// Writes `s` as a JSON string literal, copying runs that need no escape at once.
 fn json_string(s: &str, out: &mut String) {
+    out.reserve(s.len() + 2);
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+    let mut run = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            b if b < 0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&s[run..i]);
+        if escape.is_empty() {
+            out.push_str("\\u00");
+            out.push(char::from(HEX[(b >> 4) as usize]));
+            out.push(char::from(HEX[(b & 15) as usize]));
+        } else {
+            out.push_str(escape);
         }
+        run = i + 1;
     }
+    out.push_str(&s[run..]);
     out.push('"');
 }
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
 
 #[cfg(test)]
 mod tests {

@@ -229,9 +229,56 @@ pub(crate) type StoredHandler<C> =
 /// Type-erased props of a child component, with what the renderer needs to create or update it.
 pub(crate) struct ChildSpec {
     pub(crate) type_id: TypeId,
-    pub(crate) key: Option<Box<str>>,
-    pub(crate) props: Box<dyn Any + Send>,
+    /// Byte range of the key in [`Rendered::keys`].
+    pub(crate) key: Option<(u32, u32)>,
+    pub(crate) props: SpecProps,
     pub(crate) create: fn(Box<dyn Any + Send>) -> Box<dyn AnyComponent>,
+}
+
+/// A child spec's props.
+pub(crate) enum SpecProps {
+    /// Equal to the props of this child, which the last render placed at the same render-order index
+    /// with the same type and key. They were compared in place and dropped, so nothing was boxed: a large
+    /// list whose parent re-renders costs no allocation per unchanged child.
+    Same(ComponentId),
+    /// Props to create a child from, or to compare with and pass to the matched child.
+    New(Box<dyn Any + Send>),
+}
+
+impl SpecProps {
+    /// The boxed props; [`SpecProps::Same`] is turned into `New` before a tree is diffed or created.
+    pub(crate) fn into_boxed(self) -> Box<dyn Any + Send> {
+        match self {
+            SpecProps::New(props) => props,
+            SpecProps::Same(_) => unreachable!("Same props are cloned before diffing"),
+        }
+    }
+
+    pub(crate) fn as_any(&self) -> &(dyn Any + Send) {
+        match self {
+            SpecProps::New(props) => &**props,
+            SpecProps::Same(_) => unreachable!("Same props are cloned before diffing"),
+        }
+    }
+}
+
+/// One child component of the last render, as [`PreviousChildren::child`] finds it.
+pub(crate) struct PreviousChild<'a> {
+    pub(crate) key: Option<&'a str>,
+    pub(crate) id: ComponentId,
+    pub(crate) type_id: TypeId,
+    pub(crate) component: &'a dyn AnyComponent,
+}
+
+/// The child components a component's last render placed, by render-order index, so a re-render can
+/// compare each new child's props with the existing child's without boxing them.
+pub(crate) trait PreviousChildren {
+    /// How many children the last render placed.
+    fn len(&self) -> usize;
+    /// How many bytes their keys took (a capacity hint).
+    fn key_bytes(&self) -> usize;
+    /// The child the last render created as its `index`-th, if it is still mounted.
+    fn child(&self, index: u32) -> Option<PreviousChild<'_>>;
 }
 
 /// What [`Component::render`] gets: props, and the factories for event bindings and child components.
@@ -241,6 +288,86 @@ pub struct RenderContext<'a, C: Component> {
     /// The event each handler was created for, by render-order index.
     pub(crate) kinds: Vec<EventKind>,
     pub(crate) children: Vec<ChildSpec>,
+    /// The keys of `children`, back to back (one buffer rather than a string per key).
+    pub(crate) keys: String,
+    /// The children of the last render, when there were any.
+    pub(crate) previous: Option<&'a dyn PreviousChildren>,
+}
+
+/// The key of a child component ([`RenderContext::child_keyed`]): integers, `char` and strings. Keys
+/// are written into one buffer per render, so an integer key costs neither an allocation nor the
+/// formatting machinery. For another type, pass its string form (`id.to_string()`).
+pub trait ChildKey {
+    /// Appends the key's text to `out`.
+    fn write_key(&self, out: &mut String);
+}
+
+macro_rules! unsigned_keys {
+    ($($t:ty),*) => {$(
+        impl ChildKey for $t {
+            fn write_key(&self, out: &mut String) {
+                crate::tree::push_u64(out, *self as u64);
+            }
+        }
+    )*};
+}
+
+macro_rules! signed_keys {
+    ($($t:ty),*) => {$(
+        impl ChildKey for $t {
+            fn write_key(&self, out: &mut String) {
+                if *self < 0 {
+                    out.push('-');
+                }
+                crate::tree::push_u64(out, self.unsigned_abs() as u64);
+            }
+        }
+    )*};
+}
+
+unsigned_keys!(u8, u16, u32, u64, usize);
+signed_keys!(i8, i16, i32, i64, isize);
+
+impl ChildKey for char {
+    fn write_key(&self, out: &mut String) {
+        out.push(*self);
+    }
+}
+
+impl ChildKey for str {
+    fn write_key(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
+impl ChildKey for String {
+    fn write_key(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
+impl ChildKey for Box<str> {
+    fn write_key(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
+impl ChildKey for Arc<str> {
+    fn write_key(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
+impl ChildKey for std::borrow::Cow<'_, str> {
+    fn write_key(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
+impl<T: ChildKey + ?Sized> ChildKey for &T {
+    fn write_key(&self, out: &mut String) {
+        (**self).write_key(out);
+    }
 }
 
 /// An event binding, written as the value of a `t-<event>` attribute: `button t-click=(binding) {…}`.
@@ -280,8 +407,9 @@ pub struct ChildSlot {
 
 impl Render for ChildSlot {
     fn render_to(&self, buffer: &mut String) {
-        use std::fmt::Write;
-        let _ = write!(buffer, "<!--t:c:{}-->", self.index);
+        buffer.push_str("<!--t:c:");
+        crate::tree::push_u32(buffer, self.index);
+        buffer.push_str("-->");
     }
 }
 
@@ -379,16 +507,30 @@ impl<'a, C: Component> RenderContext<'a, C> {
     }
 
     /// Places a keyed child component: it keeps its state while its key stays among its siblings.
-    pub fn child_keyed<D: Component>(&mut self, key: impl ToString, props: D::Props) -> ChildSlot {
-        self.push_child::<D>(Some(key.to_string().into_boxed_str()), props)
+    pub fn child_keyed<D: Component>(&mut self, key: impl ChildKey, props: D::Props) -> ChildSlot {
+        let start = self.keys.len();
+        key.write_key(&mut self.keys);
+        self.push_child::<D>(Some((start as u32, self.keys.len() as u32)), props)
     }
 
-    fn push_child<D: Component>(&mut self, key: Option<Box<str>>, props: D::Props) -> ChildSlot {
+    fn push_child<D: Component>(&mut self, key: Option<(u32, u32)>, props: D::Props) -> ChildSlot {
         let index = self.children.len() as u32;
+        let type_id = TypeId::of::<D>();
+        // The common re-render: the child at this index has the same type, key and props as last time.
+        let same = self.previous.and_then(|previous| {
+            let old = previous.child(index)?;
+            let key = key.map(|(start, end)| &self.keys[start as usize..end as usize]);
+            (old.type_id == type_id && old.key == key && old.component.props_equal(&props))
+                .then_some(old.id)
+        });
+        let props = match same {
+            Some(id) => SpecProps::Same(id),
+            None => SpecProps::New(Box::new(props)),
+        };
         self.children.push(ChildSpec {
-            type_id: TypeId::of::<D>(),
+            type_id,
             key,
-            props: Box::new(props),
+            props,
             create: create_erased::<D>,
         });
         ChildSlot { index }
@@ -418,6 +560,8 @@ pub(crate) fn create_root<C: Component>(props: C::Props) -> Box<dyn AnyComponent
 pub(crate) struct Rendered {
     pub(crate) html: String,
     pub(crate) children: Vec<ChildSpec>,
+    /// The children's keys; [`ChildSpec::key`] ranges index into it.
+    pub(crate) keys: String,
     pub(crate) handler_kinds: Vec<EventKind>,
 }
 
@@ -427,8 +571,15 @@ pub(crate) trait AnyComponent: Send {
     fn type_name(&self) -> &'static str;
     /// Returns whether the hook asked for a re-render.
     fn init(&mut self, id: ComponentId, shared: &Arc<Shared>) -> bool;
-    fn render(&mut self, id: ComponentId, shared: &Arc<Shared>) -> Rendered;
+    fn render(
+        &mut self,
+        id: ComponentId,
+        shared: &Arc<Shared>,
+        previous: Option<&dyn PreviousChildren>,
+    ) -> Rendered;
     fn props_equal(&self, props: &(dyn Any + Send)) -> bool;
+    /// A boxed copy of the current props.
+    fn clone_props(&self) -> Box<dyn Any + Send>;
     /// Stores new props and calls `props_changed`.
     fn set_props(&mut self, props: Box<dyn Any + Send>, id: ComponentId, shared: &Arc<Shared>);
     fn call_handler(
@@ -470,7 +621,14 @@ impl<C: Component> AnyComponent for Mounted<C> {
         cx.render_requested
     }
 
-    fn render(&mut self, id: ComponentId, shared: &Arc<Shared>) -> Rendered {
+    fn render(
+        &mut self,
+        id: ComponentId,
+        shared: &Arc<Shared>,
+        previous: Option<&dyn PreviousChildren>,
+    ) -> Rendered {
+        // A re-render usually binds as many handlers and places as many children as the last one.
+        let bound = self.handlers.len();
         let mut rcx = RenderContext {
             cx: Context {
                 component: id,
@@ -478,15 +636,18 @@ impl<C: Component> AnyComponent for Mounted<C> {
                 shared,
                 render_requested: false,
             },
-            handlers: Vec::new(),
-            kinds: Vec::new(),
-            children: Vec::new(),
+            handlers: Vec::with_capacity(bound),
+            kinds: Vec::with_capacity(bound),
+            children: Vec::with_capacity(previous.map_or(0, |p| p.len())),
+            keys: String::with_capacity(previous.map_or(0, |p| p.key_bytes())),
+            previous,
         };
         let html = self.state.render(&mut rcx).into_string();
         self.handlers = rcx.handlers;
         Rendered {
             html,
             children: rcx.children,
+            keys: rcx.keys,
             handler_kinds: rcx.kinds,
         }
     }
@@ -495,6 +656,10 @@ impl<C: Component> AnyComponent for Mounted<C> {
         (props as &dyn Any)
             .downcast_ref::<C::Props>()
             .is_some_and(|p| *p == self.props)
+    }
+
+    fn clone_props(&self) -> Box<dyn Any + Send> {
+        Box::new(self.props.clone())
     }
 
     fn set_props(&mut self, props: Box<dyn Any + Send>, id: ComponentId, shared: &Arc<Shared>) {
@@ -605,5 +770,28 @@ impl<C: Component> Component for ErrorBoundary<C> {
     fn catch_error(&mut self, message: &str) -> bool {
         self.error = Some(message.to_owned());
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ChildKey;
+
+    #[test]
+    fn keys_write_as_display_does() {
+        let mut out = String::new();
+        for key in [
+            &-5i32 as &dyn ChildKey,
+            &i64::MIN,
+            &0u8,
+            &usize::MAX,
+            &'k',
+            &"s",
+            &String::from("t"),
+        ] {
+            key.write_key(&mut out);
+            out.push('|');
+        }
+        assert_eq!(out, format!("-5|{}|0|{}|k|s|t|", i64::MIN, usize::MAX));
     }
 }

@@ -20,6 +20,18 @@
 //! - **Prerendering** is deterministic: a fresh renderer that mounts the same roots with the same props in
 //!   the same order assigns the same handler ids, so [`Renderer::root_html`] from one renderer matches the
 //!   op 11 HTML of another (the client then keeps the prerendered DOM).
+//! - **Re-rendering** a dirty component takes one of three paths, each producing the same tree a full
+//!   parse would (the unit tests in `tree.rs` and the property tests check this): markup identical to
+//!   the last render keeps the tree and only passes props to children; otherwise, without child
+//!   component slots, only the deepest element holding every changed byte is re-parsed and diffed; else
+//!   the whole markup is parsed and diffed. While a component with children renders, it is out of the
+//!   component map, so `cx.child…` can compare new props with the child the last render placed at the
+//!   same render-order index (same type and key); equal props become a reference to that child
+//!   ([`SpecProps::Same`](crate::component::SpecProps)), which is turned back into a boxed copy before
+//!   any diff that might match the slot differently.
+//! - **Render indices** (the closure index a `t-<event>` attribute carries in maud's output) are not
+//!   part of a node's identity: a subtree whose markup differs only in them is matched as identical, its
+//!   handlers keep their ids, and the handler table learns the new indices.
 //! - **Failures.** A panic or unrenderable markup in a component goes to its nearest ancestor whose
 //!   [`Component::catch_error`] accepts it (an error boundary), which re-renders. Without one the renderer
 //!   is failed: every later call returns the [`RenderError`].
@@ -34,7 +46,8 @@ use serde_json::Value;
 
 use crate::batch::{ComponentId, Edit, EditSink, PropertyValue, RenderBatch};
 use crate::component::{
-    create_root, AnyComponent, ChildSpec, Component, Handle, Inbox, Rendered, Shared, Task,
+    create_root, AnyComponent, ChildSpec, Component, Handle, Inbox, PreviousChild,
+    PreviousChildren, Rendered, Shared, SpecProps, Task,
 };
 use crate::error::{EventError, MountError, RenderError};
 use crate::event::{ChangeEvent, EventData, EventKind};
@@ -133,6 +146,44 @@ struct DiffState<'t> {
     specs: Vec<Option<ChildSpec>>,
     component: ComponentId,
     depth: u32,
+}
+
+/// A re-rendering component's children as its last render placed them: slot `i` in pre-order usually
+/// holds spec `i` (maud writes children in the order `cx.child` made them); other layouts are not
+/// looked up, and their props are boxed as for a first render.
+struct PreviousSlots<'a> {
+    tree: &'a Tree,
+    components: &'a FastMap<ComponentId, Box<Entry>>,
+}
+
+impl PreviousChildren for PreviousSlots<'_> {
+    fn len(&self) -> usize {
+        self.tree.shape.slots.len()
+    }
+
+    fn key_bytes(&self) -> usize {
+        // Keys are appended after the markup (recorded form values too, which only overestimates).
+        self.tree.shape.src.len() - self.tree.shape.markup_len
+    }
+
+    fn child(&self, index: u32) -> Option<PreviousChild<'_>> {
+        let &slot = self.tree.shape.slots.get(index as usize)?;
+        let node = self.tree.node(slot);
+        let NodeKind::Slot { spec, component } = node.kind else {
+            return None;
+        };
+        if spec != index {
+            return None;
+        }
+        let id = ComponentId(component);
+        let entry = self.components.get(&id)?;
+        Some(PreviousChild {
+            key: node.key.map(|k| self.tree.shape.str(k)),
+            id,
+            type_id: entry.type_id,
+            component: &*entry.component,
+        })
+    }
 }
 
 /// One circuit's components, their last rendered trees and handler table. See the module docs.
@@ -637,14 +688,55 @@ impl Renderer {
     /// Renders a component's markup; failures are recorded.
     fn render_markup(&mut self, id: ComponentId) -> Option<Rendered> {
         let shared = self.shared.clone();
-        let entry = self.components.get_mut(&id)?;
-        match catch(|| entry.component.render(id, &shared)) {
+        let result = if self.components.get(&id)?.tree.shape.slots.is_empty() {
+            let entry = self.components.get_mut(&id)?;
+            catch(|| entry.component.render(id, &shared, None))
+        } else {
+            // Out of the map while it renders, so its children can be looked up (their props are
+            // compared in place as the parent places them).
+            let mut entry = self.components.remove(&id)?;
+            let result = {
+                let Entry {
+                    component, tree, ..
+                } = &mut *entry;
+                let previous = PreviousSlots {
+                    tree,
+                    components: &self.components,
+                };
+                catch(|| component.render(id, &shared, Some(&previous)))
+            };
+            self.components.insert(id, entry);
+            result
+        };
+        match result {
             Ok(r) => Some(r),
             Err(e) => {
                 self.record_error(id, e);
                 None
             }
         }
+    }
+
+    /// Boxes a copy of the props of every child spec that only pointed at an existing child's (equal)
+    /// props, before a tree with child slots is diffed: the diff may match such a slot differently
+    /// (or create a new child from it). Returns false when a `Clone` panicked (recorded).
+    fn box_same_props(&mut self, id: ComponentId, children: &mut [ChildSpec]) -> bool {
+        for spec in children {
+            let SpecProps::Same(child) = spec.props else {
+                continue;
+            };
+            let Some(entry) = self.components.get(&child) else {
+                unreachable!("a child found while its parent rendered is still mounted")
+            };
+            match catch(|| entry.component.clone_props()) {
+                Ok(props) => spec.props = SpecProps::New(props),
+                Err(e) => {
+                    self.record_error(id, e);
+                    return false;
+                }
+            }
+        }
+        true
     }
 
     /// Renders a component and parses its markup; failures are recorded.
@@ -685,32 +777,49 @@ impl Renderer {
         if !kinds_match || rendered.children.len() != tree.shape.slots.len() {
             return Some(rendered);
         }
-        let mut children = Vec::with_capacity(tree.shape.slots.len());
+        // Children whose props are not known to be equal (usually the few whose props changed).
+        let mut changed = Vec::new();
         for &slot in &tree.shape.slots {
             let node = tree.node(slot);
-            let NodeKind::Slot { spec, component } = node.kind else {
+            let NodeKind::Slot {
+                spec: spec_index,
+                component,
+            } = node.kind
+            else {
                 return Some(rendered);
             };
-            let Some(spec) = rendered.children.get(spec as usize) else {
+            let Some(spec) = rendered.children.get(spec_index as usize) else {
                 return Some(rendered);
             };
-            let same_type = self
-                .components
-                .get(&ComponentId(component))
-                .is_some_and(|c| c.type_id == spec.type_id);
-            let same_key = node.key.map(|k| tree.shape.str(k)) == spec.key.as_deref();
-            if !same_type || !same_key {
-                return Some(rendered);
+            match spec.props {
+                SpecProps::Same(child) if child.0 == component => {}
+                SpecProps::Same(_) => return Some(rendered),
+                SpecProps::New(_) => {
+                    let same_type = self
+                        .components
+                        .get(&ComponentId(component))
+                        .is_some_and(|c| c.type_id == spec.type_id);
+                    let key = spec
+                        .key
+                        .map(|(start, end)| &rendered.keys[start as usize..end as usize]);
+                    let same_key = node.key.map(|k| tree.shape.str(k)) == key;
+                    if !same_type || !same_key {
+                        return Some(rendered);
+                    }
+                    changed.push((ComponentId(component), spec_index as usize));
+                }
             }
-            children.push(ComponentId(component));
         }
         let shared = self.shared.clone();
-        for (child, spec) in children.into_iter().zip(rendered.children) {
+        let mut specs = rendered.children;
+        for (child, index) in changed {
+            let props = std::mem::replace(&mut specs[index].props, SpecProps::Same(child));
             let Some(entry) = self.components.get_mut(&child) else {
                 continue;
             };
-            if !entry.component.props_equal(&*spec.props) {
-                match catch(|| entry.component.set_props(spec.props, child, &shared)) {
+            if !entry.component.props_equal(props.as_any()) {
+                let props = props.into_boxed();
+                match catch(|| entry.component.set_props(props, child, &shared)) {
                     Ok(()) => self.mark_dirty(child),
                     Err(e) => self.record_error(child, e),
                 }
@@ -746,6 +855,11 @@ impl Renderer {
             self.pass.rendered.push((id, false));
             return;
         };
+        let mut children = std::mem::take(&mut rendered.children);
+        if !self.box_same_props(id, &mut children) {
+            return;
+        }
+        rendered.children = children;
         let entry = self.components.get(&id).expect("checked by caller");
         let mut partial = None;
         if rendered.children.is_empty() {
@@ -843,8 +957,11 @@ impl Renderer {
                 let spec = specs[spec as usize]
                     .take()
                     .expect("check_tree: each spec once");
-                let child =
-                    self.create_component((spec.create)(spec.props), Some(component), depth + 1);
+                let child = self.create_component(
+                    (spec.create)(spec.props.into_boxed()),
+                    Some(component),
+                    depth + 1,
+                );
                 if let NodeKind::Slot { component, .. } = &mut t.nodes[index as usize].kind {
                     *component = child.0;
                 }
@@ -1167,8 +1284,9 @@ impl Renderer {
                 let spec = st.specs[*spec as usize].take().expect("each spec once");
                 let shared = self.shared.clone();
                 if let Some(entry) = self.components.get_mut(&child) {
-                    if !entry.component.props_equal(&*spec.props) {
-                        match catch(|| entry.component.set_props(spec.props, child, &shared)) {
+                    if !entry.component.props_equal(spec.props.as_any()) {
+                        let props = spec.props.into_boxed();
+                        match catch(|| entry.component.set_props(props, child, &shared)) {
                             Ok(()) => self.mark_dirty(child),
                             Err(e) => self.record_error(child, e),
                         }
@@ -1182,6 +1300,7 @@ impl Renderer {
                     kids: old_kids,
                     outer: old_outer,
                     end: old_end,
+                    events_end: old_events_end,
                     ..
                 },
                 NodeKind::Element {
@@ -1197,23 +1316,43 @@ impl Renderer {
                 },
             ) => {
                 // Same source text and no child components inside: the subtree is identical, including
-                // binding render indices. Copy ids across instead of comparing node by node.
-                if !*has_slot
-                    && !old.recorded
-                    && old.shape.str(*old_outer) == new_shape.str(*new_outer)
-                {
-                    let count = (*new_end - new_index) as usize;
-                    debug_assert_eq!(count, (*old_end - old_index) as usize);
+                // binding render indices. Copy ids across instead of comparing node by node. A subtree
+                // that differs only in render indices (rows after an insert, moved rows) is the same
+                // nodes too: its handlers keep their ids and learn their new indices.
+                if !*has_slot && !old.recorded {
                     let (old_ev, new_ev) = (old_events.start as usize, new_events.start as usize);
-                    let ev_count = *new_events_end as usize - new_ev;
-                    for i in 1..count {
-                        st.new.nodes[new_index as usize + i].id =
-                            old.nodes[old_index as usize + i].id;
+                    let (old_ev_end, new_ev_end) =
+                        (*old_events_end as usize, *new_events_end as usize);
+                    let identical = old.shape.str(*old_outer) == new_shape.str(*new_outer);
+                    if identical
+                        || tree::same_but_render_indices(
+                            &old.shape,
+                            *old_outer,
+                            &old.events[old_ev..old_ev_end],
+                            new_shape,
+                            *new_outer,
+                            &st.new.events[new_ev..new_ev_end],
+                        )
+                    {
+                        let count = (*new_end - new_index) as usize;
+                        debug_assert_eq!(count, (*old_end - old_index) as usize);
+                        for i in 1..count {
+                            st.new.nodes[new_index as usize + i].id =
+                                old.nodes[old_index as usize + i].id;
+                        }
+                        for (old_b, new_b) in old.events[old_ev..old_ev_end]
+                            .iter()
+                            .zip(&mut st.new.events[new_ev..new_ev_end])
+                        {
+                            new_b.handler_id = old_b.handler_id;
+                            if !identical && old_b.render_index != new_b.render_index {
+                                if let Some(h) = self.handlers.get_mut(&new_b.handler_id) {
+                                    h.index = new_b.render_index;
+                                }
+                            }
+                        }
+                        return;
                     }
-                    for i in 0..ev_count {
-                        st.new.events[new_ev + i].handler_id = old.events[old_ev + i].handler_id;
-                    }
-                    return;
                 }
                 let tag = new_shape.str(*tag);
                 let (new_events, new_kids) = (*new_events, *new_kids);
@@ -1544,8 +1683,10 @@ fn check_tree(rendered: Rendered) -> Result<(Tree, Vec<Option<ChildSpec>>), Stri
                 ));
             }
             used[spec] = true;
-            if let Some(key) = specs[spec].as_mut().and_then(|s| s.key.take()) {
-                let key = tree.shape.push_str(&key);
+            if let Some((start, end)) = specs[spec].as_ref().and_then(|s| s.key) {
+                let key = tree
+                    .shape
+                    .push_str(&rendered.keys[start as usize..end as usize]);
                 tree.nodes[i].key = Some(key);
             }
         }

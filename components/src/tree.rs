@@ -135,6 +135,10 @@ pub(crate) struct Binding {
     pub(crate) render_index: u32,
     /// Circuit-unique handler id; 0 until assigned.
     pub(crate) handler_id: u32,
+    /// Where the attribute value (`INDEX` or `INDEX:FLAGS`) is in `Shape::src`. The render index is
+    /// the only part of a subtree's markup that depends on what was rendered before it, so subtrees
+    /// are also compared with these ranges left out (see [`same_but_render_indices`]).
+    pub(crate) value: Span,
 }
 
 impl Shape {
@@ -222,6 +226,8 @@ struct Parser<'a> {
     limit: usize,
     /// Tag of the element a fragment is parsed into.
     context: Option<&'a str>,
+    /// Whether a fragment is parsed somewhere inside a `<p>`.
+    context_in_p: bool,
     nodes: Vec<Node>,
     kids: Vec<NodeIndex>,
     attrs: Vec<Attr>,
@@ -249,6 +255,7 @@ pub(crate) fn parse(src: String) -> Result<Tree, MarkupError> {
         pos: 0,
         limit: src.len(),
         context: None,
+        context_in_p: false,
         nodes: Vec::with_capacity(src.len() / 16),
         kids: Vec::with_capacity(src.len() / 16),
         attrs: Vec::with_capacity(src.len() / 32),
@@ -490,6 +497,12 @@ impl Parser<'_> {
                 }
             }
         }
+        if self.inside_paragraph() && closes_paragraph(tag_name) {
+            return self.err(
+                start,
+                format!("<{tag_name}> inside <p>: the browser would close the paragraph first (and shift node ids); use a <div> or <span>"),
+            );
+        }
         let attrs_start = self.attrs.len();
         let events_start = self.events.len();
         let mut key = None;
@@ -579,7 +592,7 @@ impl Parser<'_> {
                 if self.events[events_start..].iter().any(|b| b.kind == kind) {
                     return self.err(name_start, format!("an element binds `{name_str}` twice"));
                 }
-                self.events.push(binding);
+                self.events.push(Binding { value, ..binding });
             } else if !self.attrs[attrs_start..]
                 .iter()
                 .any(|a| self.src[a.name.range()].eq_ignore_ascii_case(name_str))
@@ -592,7 +605,13 @@ impl Parser<'_> {
             }
         }
         self.pos = i;
-        let void = is_void(tag_name) || self_closing;
+        let void = is_void(tag_name);
+        if self_closing && !void {
+            return self.err(
+                start,
+                format!("<{tag_name}/> does not close in HTML (the browser would nest what follows): write <{tag_name}></{tag_name}>"),
+            );
+        }
         let raw_text = is_raw_text(tag_name);
         let index = self.push(Node {
             id: 0,
@@ -632,6 +651,34 @@ impl Parser<'_> {
         }
         Ok(())
     }
+}
+
+/// Whether two subtrees' source texts are equal except for their bindings' render indices (and so
+/// parse to the same nodes). `old_events` and `new_events` are the subtrees' bindings, in source order.
+/// Inserting or moving rows shifts the render index of every binding after the change, so a row that
+/// is unchanged but moved or shifted usually differs from its old text only there.
+pub(crate) fn same_but_render_indices(
+    old: &Shape,
+    old_outer: Span,
+    old_events: &[Binding],
+    new: &Shape,
+    new_outer: Span,
+    new_events: &[Binding],
+) -> bool {
+    if old_events.len() != new_events.len() || old_events.is_empty() {
+        return false;
+    }
+    let (o, n) = (old.src.as_bytes(), new.src.as_bytes());
+    let (mut o_at, mut n_at) = (old_outer.start as usize, new_outer.start as usize);
+    for (a, b) in old_events.iter().zip(new_events) {
+        if a.flags != b.flags || o[o_at..a.value.start as usize] != n[n_at..b.value.start as usize]
+        {
+            return false;
+        }
+        o_at = a.value.range().end;
+        n_at = b.value.range().end;
+    }
+    o[o_at..old_outer.range().end] == n[n_at..new_outer.range().end]
 }
 
 /// Length of the common prefix of two byte strings (block compares first, so the long equal runs of a
@@ -693,6 +740,7 @@ pub(crate) fn reparse(old: &Tree, html: String) -> Result<Reparsed, String> {
 
     // Descend to the deepest element whose content (between its tags) holds the change.
     let mut found = None;
+    let mut in_p = false;
     let mut list = sh.kids(sh.top);
     'descend: loop {
         for &c in list {
@@ -719,6 +767,7 @@ pub(crate) fn reparse(old: &Tree, html: String) -> Result<Reparsed, String> {
                     break 'descend;
                 }
                 found = Some((c, inner_end));
+                in_p |= tag_name.eq_ignore_ascii_case("p");
                 list = sh.kids(kids);
                 continue 'descend;
             }
@@ -755,6 +804,7 @@ pub(crate) fn reparse(old: &Tree, html: String) -> Result<Reparsed, String> {
         pos: inner_start as usize,
         limit: frag_end,
         context: Some(sh.str(e_tag)),
+        context_in_p: in_p,
         nodes: Vec::with_capacity(fragment_len / 16),
         kids: Vec::with_capacity(fragment_len / 16),
         attrs: Vec::with_capacity(fragment_len / 32),
@@ -909,7 +959,13 @@ pub(crate) fn reparse(old: &Tree, html: String) -> Result<Reparsed, String> {
     let mut events = Vec::with_capacity((old.events.len() as i64 + de) as usize);
     events.extend_from_slice(&old.events[..events_off as usize]);
     events.extend_from_slice(&f_events);
-    events.extend_from_slice(&old.events[e_events_end as usize..]);
+    events.extend(old.events[e_events_end as usize..].iter().map(|b| Binding {
+        value: Span {
+            start: shift(b.value.start, delta),
+            len: b.value.len,
+        },
+        ..*b
+    }));
 
     let top = Span {
         start: shift(sh.top.start, dk),
@@ -931,6 +987,60 @@ pub(crate) fn reparse(old: &Tree, html: String) -> Result<Reparsed, String> {
         },
         element: e,
     })
+}
+
+/// Start tags that close an open `<p>` in the HTML parsing algorithm.
+fn closes_paragraph(tag: &str) -> bool {
+    const TAGS: [&str; 32] = [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "center",
+        "details",
+        "dialog",
+        "dir",
+        "div",
+        "dl",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hgroup",
+        "hr",
+        "main",
+        "menu",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "ul",
+    ];
+    TAGS.iter().any(|t| t.eq_ignore_ascii_case(tag)) || tag.eq_ignore_ascii_case("table")
+}
+
+impl Parser<'_> {
+    fn inside_paragraph(&self) -> bool {
+        self.context_in_p
+            || self
+                .stack
+                .iter()
+                .any(|&(open, _, _)| match self.nodes[open as usize].kind {
+                    NodeKind::Element { tag, .. } => {
+                        self.src[tag.range()].eq_ignore_ascii_case("p")
+                    }
+                    _ => false,
+                })
+    }
 }
 
 fn event_kind(name: &str) -> Option<EventKind> {
@@ -975,6 +1085,7 @@ fn parse_binding(kind: EventKind, value: &str) -> Option<Binding> {
         flags: bits,
         render_index,
         handler_id: 0,
+        value: Span::default(),
     })
 }
 
@@ -1028,10 +1139,55 @@ pub(crate) fn decode_entities(s: &str) -> String {
     out
 }
 
+/// The two-digit decimal strings `00` to `99`, back to back.
+const DIGIT_PAIRS: &str = {
+    const BYTES: [u8; 200] = {
+        let mut bytes = [0u8; 200];
+        let mut i = 0;
+        while i < 100 {
+            bytes[2 * i] = b'0' + (i / 10) as u8;
+            bytes[2 * i + 1] = b'0' + (i % 10) as u8;
+            i += 1;
+        }
+        bytes
+    };
+    match std::str::from_utf8(&BYTES) {
+        Ok(s) => s,
+        Err(_) => panic!("ASCII digits"),
+    }
+};
+
+/// Appends `n` in decimal. Markers, keys and binding values are written for every row of a large
+/// list, and `write!` spends several times longer in the formatting machinery than on the digits.
+#[inline]
+pub(crate) fn push_u32(out: &mut String, n: u32) {
+    push_u64(out, n as u64);
+}
+
+/// Appends `n` in decimal, two digits at a time.
+pub(crate) fn push_u64(out: &mut String, mut n: u64) {
+    let mut pairs = [0u8; 10];
+    let mut count = 0;
+    while n >= 100 {
+        pairs[count] = (n % 100) as u8;
+        n /= 100;
+        count += 1;
+    }
+    let lead = n as usize;
+    if lead >= 10 {
+        out.push_str(&DIGIT_PAIRS[2 * lead..2 * lead + 2]);
+    } else {
+        out.push(char::from(b'0' + lead as u8));
+    }
+    for &pair in pairs[..count].iter().rev() {
+        let at = 2 * pair as usize;
+        out.push_str(&DIGIT_PAIRS[at..at + 2]);
+    }
+}
+
 /// Writes a binding's attribute value: `ID` or `ID:FLAGS`.
 pub(crate) fn binding_value(handler_id: u32, flags: u8, out: &mut String) {
-    use std::fmt::Write;
-    let _ = write!(out, "{handler_id}");
+    push_u32(out, handler_id);
     if flags != 0 {
         out.push(':');
         if flags & FLAG_PREVENT_DEFAULT != 0 {
@@ -1106,6 +1262,28 @@ mod tests {
         assert!(parse("<div>".into()).is_err());
         assert!(parse("<!-- hi -->".into()).is_err());
         assert!(parse(r#"<a t-click="x">"#.into()).is_err());
+        assert!(parse("<div/>".into())
+            .unwrap_err()
+            .reason
+            .contains("does not close"));
+        assert!(parse("<p><span><div></div></span></p>".into())
+            .unwrap_err()
+            .reason
+            .contains("inside <p>"));
+        assert!(parse("<div><p>a</p><p>b</p></div>".into()).is_ok());
+        assert!(parse("<br/><img src=\"x\" />".into()).is_ok());
+    }
+
+    #[test]
+    fn writes_numbers() {
+        for n in [0, 7, 10, 99, 100, 101, 1000, 1019, 12345, 100000, u32::MAX] {
+            let mut out = String::from("x");
+            push_u32(&mut out, n);
+            assert_eq!(out, format!("x{n}"));
+        }
+        let mut out = String::new();
+        push_u64(&mut out, u64::MAX);
+        assert_eq!(out, u64::MAX.to_string());
     }
 
     #[test]
@@ -1148,7 +1326,15 @@ mod reparse_tests {
                         .collect();
                     let events: Vec<String> = tree.events[events.range()]
                         .iter()
-                        .map(|b| format!("{}:{}:{}", b.kind, b.render_index, b.flags))
+                        .map(|b| {
+                            format!(
+                                "{}:{}:{}:{}",
+                                b.kind,
+                                b.render_index,
+                                b.flags,
+                                sh.str(b.value)
+                            )
+                        })
                         .collect();
                     format!(
                         "{i} <{}> key={key:?} attrs={attrs:?} events={events:?} kids={:?} outer={:?} inner={:?} end={end} events_end={events_end} attrs_end={attrs_end} slot={has_slot} kids_from_ok={}",

@@ -243,3 +243,193 @@ proptest! {
         }
     }
 }
+
+/// A keyed row component: its props are `(key, label)`, its state a click count.
+struct RowLeaf {
+    clicks: u32,
+}
+
+impl Component for RowLeaf {
+    type Props = (u8, u8);
+
+    fn create(_: &(u8, u8)) -> Self {
+        RowLeaf { clicks: 0 }
+    }
+
+    fn render(&self, cx: &mut RenderContext<'_, Self>) -> Markup {
+        let (k, label) = *cx.props();
+        html! {
+            li data-k=(k) {
+                "row " (label) "/" (self.clicks)
+                button t-click=(cx.on_click(|this: &mut Self, _| this.clicks += 1)) { "+" }
+            }
+        }
+    }
+}
+
+/// Rows as keyed child components. With `reversed`, the children are made in one order and placed in
+/// the other, so render order and markup order differ.
+struct ChildRows {
+    items: Vec<(u8, u8, bool)>,
+    reversed: bool,
+}
+
+impl Component for ChildRows {
+    type Props = (Vec<(u8, u8, bool)>, bool);
+
+    fn create(props: &Self::Props) -> Self {
+        ChildRows {
+            items: props.0.clone(),
+            reversed: props.1,
+        }
+    }
+
+    fn render(&self, cx: &mut RenderContext<'_, Self>) -> Markup {
+        let mut slots: Vec<_> = if self.reversed {
+            self.items
+                .iter()
+                .rev()
+                .map(|&(k, label, _)| cx.child_keyed::<RowLeaf>(k, (k, label)))
+                .collect()
+        } else {
+            self.items
+                .iter()
+                .map(|&(k, label, _)| cx.child_keyed::<RowLeaf>(k, (k, label)))
+                .collect()
+        };
+        if self.reversed {
+            slots.reverse();
+        }
+        html! { ul { @for slot in slots { (slot) } } }
+    }
+}
+
+/// The text with every `/COUNT` reduced to `/`.
+fn without_counts(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut after_slash = false;
+    for c in text.chars() {
+        if after_slash && c.is_ascii_digit() {
+            continue;
+        }
+        after_slash = c == '/';
+        out.push(c);
+    }
+    out
+}
+
+fn clicks(h: &Harness) -> HashMap<String, String> {
+    h.dom()
+        .select_all("li[data-k]")
+        .into_iter()
+        .map(|n| {
+            let text = h.dom().text(n);
+            let count = text.rsplit('/').next().unwrap_or("").to_owned();
+            (h.dom().attribute(n, "data-k").unwrap().to_owned(), count)
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    /// Keyed child components under insert, remove, move, shuffle and prop changes, including parent
+    /// re-renders whose markup is unchanged (only some children's props differ): the DOM equals a fresh
+    /// render, and surviving rows keep their DOM node and their state.
+    #[test]
+    fn keyed_child_components_keep_identity_and_state(
+        initial in prop::collection::btree_set(0u8..40, 0..20),
+        reversed in any::<bool>(),
+        steps in prop::collection::vec((prop::collection::vec(op(), 1..4), any::<usize>()), 1..6),
+    ) {
+        let mut items: Vec<(u8, u8, bool)> = initial.into_iter().map(|k| (k, 0, false)).collect();
+        let mut h = Harness::mount::<ChildRows>((items.clone(), reversed));
+        for (step, click) in steps {
+            if !items.is_empty() {
+                h.click(&format!("li[data-k=\"{}\"] button", items[click % items.len()].0));
+            }
+            for op in &step {
+                apply(&mut items, op);
+            }
+            let before = keyed_nodes(&h);
+            let counts = clicks(&h);
+            let next = items.clone();
+            h.handle::<ChildRows>().update(move |r| r.items = next);
+            h.try_flush().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let fresh = Harness::mount::<ChildRows>((items.clone(), reversed));
+            // Click counts are state, not props: compare the documents without them.
+            prop_assert_eq!(
+                without_counts(&h.dom().canonical(0)),
+                without_counts(&fresh.dom().canonical(0))
+            );
+            prop_assert_eq!(retained_canonical(&mut h), h.dom().canonical(0));
+            prop_assert_eq!(h.dom().select_all("[t-click]").len(), h.renderer().handler_count());
+            let after = keyed_nodes(&h);
+            let counts_after = clicks(&h);
+            for (key, node) in &after {
+                if let Some(old) = before.get(key) {
+                    prop_assert_eq!(old, node, "row {} lost its identity", key);
+                    prop_assert_eq!(&counts[key], &counts_after[key], "row {} lost its state", key);
+                }
+            }
+        }
+    }
+}
+
+/// Rows in one component, each with a handler that records its key.
+struct ClickList {
+    items: Vec<(u8, u8, bool)>,
+    clicked: Option<u8>,
+}
+
+impl Component for ClickList {
+    type Props = Vec<(u8, u8, bool)>;
+
+    fn create(items: &Self::Props) -> Self {
+        ClickList {
+            items: items.clone(),
+            clicked: None,
+        }
+    }
+
+    fn render(&self, cx: &mut RenderContext<'_, Self>) -> Markup {
+        html! {
+            ul {
+                @for &(k, label, on) in &self.items {
+                    li t-key=(k) data-k=(k) class=[on.then_some("on")] {
+                        "item " (label)
+                        button t-click=(cx.on_click(move |this: &mut Self, _| this.clicked = Some(k))) { "x" }
+                    }
+                }
+            }
+            p #clicked { @if let Some(k) = self.clicked { (k) } }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    /// After inserts, moves and shuffles (which shift the render index of every later handler while
+    /// rows keep their handler ids), clicking a row runs that row's handler.
+    #[test]
+    fn handlers_follow_their_rows(
+        initial in prop::collection::btree_set(0u8..40, 1..20),
+        steps in prop::collection::vec((prop::collection::vec(op(), 1..4), any::<usize>()), 1..6),
+    ) {
+        let mut items: Vec<(u8, u8, bool)> = initial.into_iter().map(|k| (k, 0, false)).collect();
+        let mut h = Harness::mount::<ClickList>(items.clone());
+        for (step, click) in steps {
+            for op in &step {
+                apply(&mut items, op);
+            }
+            let next = items.clone();
+            h.handle::<ClickList>().update(move |l| l.items = next);
+            h.try_flush().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            if let Some(&(key, _, _)) = items.get(click % items.len().max(1)) {
+                h.click(&format!("li[data-k=\"{key}\"] button"));
+                prop_assert_eq!(h.dom().text(h.find("#clicked")), key.to_string());
+            }
+        }
+    }
+}

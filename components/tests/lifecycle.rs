@@ -101,4 +101,87 @@ fn renderer_and_handles_are_send() {
     send::<Renderer>();
     send_sync_clone::<Handle<Counter>>();
     send::<tether_components::Task>();
+    send_sync_clone::<Arc<ComponentRegistry>>();
+}
+
+/// A future that is pending once (waking itself), so a task yields to the executor between updates.
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            std::task::Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    }
+}
+
+struct Ticker {
+    ticks: Vec<u32>,
+    loaded: Option<String>,
+}
+
+impl tether_components::Component for Ticker {
+    type Props = ();
+
+    fn create(_: &()) -> Self {
+        Ticker {
+            ticks: Vec::new(),
+            loaded: None,
+        }
+    }
+
+    fn render(&self, cx: &mut tether_components::RenderContext<'_, Self>) -> maud::Markup {
+        let handle = cx.handle();
+        let load = handle.clone();
+        maud::html! {
+            button #stream t-click=(cx.on_click(move |_: &mut Self, _| {
+                // A stream: a task that pushes several updates, yielding in between.
+                let h = handle.clone();
+                handle.spawn(async move {
+                    for i in 1..=3 {
+                        h.update(move |t: &mut Ticker| t.ticks.push(i));
+                        YieldOnce(false).await;
+                    }
+                }, |_, ()| {});
+            })) { "stream" }
+            button #load t-click=(cx.on_click(move |_: &mut Self, _| {
+                load.spawn(async { "data".to_owned() }, |t: &mut Ticker, d| t.loaded = Some(d));
+            })) { "load" }
+            p #ticks { (format!("{:?}", self.ticks)) }
+            p #loaded { (self.loaded.as_deref().unwrap_or("-")) }
+        }
+    }
+}
+
+#[test]
+fn handlers_start_async_work_that_comes_back_as_updates() {
+    let mut h = Harness::mount::<Ticker>(());
+    h.click("#load");
+    h.click("#stream");
+    assert_eq!(
+        h.dom().text(h.find("#loaded")),
+        "-",
+        "nothing runs before the host polls"
+    );
+    assert_eq!(h.run_pending(), 2);
+    assert_eq!(h.pending_tasks(), 0);
+    assert_eq!(h.dom().text(h.find("#loaded")), "data");
+    assert_eq!(h.dom().text(h.find("#ticks")), "[1, 2, 3]");
+}
+
+#[test]
+fn dropping_the_renderer_disposes_components() {
+    let h = Harness::mount::<Host>(());
+    take_log();
+    drop(h);
+    assert_eq!(take_log(), ["dispose"]);
 }

@@ -411,6 +411,10 @@ impl Dom {
                         match c {
                             '&' => out.push_str("&amp;"),
                             '"' => out.push_str("&quot;"),
+                            // Current HTML serialisation (and Chromium, and jsdom) escapes these in
+                            // attribute values too.
+                            '<' => out.push_str("&lt;"),
+                            '>' => out.push_str("&gt;"),
                             '\u{a0}' => out.push_str("&nbsp;"),
                             c => out.push(c),
                         }
