@@ -54,7 +54,7 @@
 //! (`tether-load circuits shapes`, figures in `docs/performance.md`, "Circuits"): 296 bytes per circuit for
 //! the lock shape against 3,362 for a task with an mpsc inbox, with the same 256-byte state stand-in. The
 //! task shape alone would spend the whole of a circuit's 2–4 KB share of the 16 KB budget; with the lock
-//! shape an idle connected counter circuit costs 12.5 KB all in, connection included (3.3 KB over a bare
+//! shape an idle connected counter circuit costs 10.4 KB all in, connection included (3.3 KB over a bare
 //! connection). The price of the lock design is that component code runs on the
 //! connection's task: a handler that blocks for a long time holds up its own connection (and one runtime
 //! worker), so long work belongs in async tasks that report back (`CircuitHandle::render`).
