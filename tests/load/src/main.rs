@@ -8,6 +8,11 @@
 //!   from `/proc/PID/status` before and after. Needs `ulimit -n 20000`.
 //!
 //! `--url ws://HOST:PORT/chathub --pid PID` measures an already running server instead.
+//!
+//! `tether-load circuits memory|latency|shapes …` measures circuits against the counter example; see
+//! `circuits.rs`.
+
+mod circuits;
 
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -201,6 +206,10 @@ async fn hub_idle(url: String, pid: u32, connections: usize) -> Result<(), Strin
 
 #[tokio::main]
 async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("circuits") {
+        circuits::run(std::env::args().skip(2).collect()).await;
+        return;
+    }
     let result = async {
         let args = parse_args()?;
         let (server, url, pid) = match (args.url.clone(), args.pid) {
