@@ -160,7 +160,6 @@ export class HubConnection {
       clearTimeout(timer);
       this.#handshake = undefined;
     }
-    this.#connected = true;
     this.#resetServerTimeout();
     this.#resetPing();
   }
@@ -182,14 +181,18 @@ export class HubConnection {
       return;
     }
     for (const raw of messages) {
-      if (this.#handshake) {
+      const handshake = this.#handshake;
+      if (handshake) {
         try {
           checkHandshakeResponse(raw);
-          this.#handshake.resolve();
         } catch (error) {
-          this.#handshake.reject(error as Error);
+          handshake.reject(error as Error);
           return;
         }
+        // Connected from here on: messages that follow in the same frame may already need to send.
+        this.#handshake = undefined;
+        this.#connected = true;
+        handshake.resolve();
         continue;
       }
       try {
