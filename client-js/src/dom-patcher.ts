@@ -103,11 +103,13 @@ export class DomPatcher {
     if (batchId <= this.lastBatchId) return { ack: true, applied: false, error: null };
     if (batchId !== this.lastBatchId + 1) return { ack: false, applied: false, error: null };
     let error: string | null = null;
+    const focus = rememberFocus(this.#roots[0]?.ownerDocument);
     try {
       for (const [, edits] of batch.e ?? []) for (const edit of edits) this.apply(edit);
     } catch (e) {
       error = (e as Error)?.message ?? String(e);
     }
+    focus?.();
     this.lastBatchId = batchId;
     return { ack: true, applied: true, error };
   }
@@ -135,12 +137,12 @@ export class DomPatcher {
         return;
       case Op.MoveBefore: {
         const anchor = this.#get(args[2]);
-        for (const n of rangeNodes(this.#get(args[1]))) anchor.parentNode!.insertBefore(n, anchor);
+        for (const n of rangeNodes(this.#get(args[1]))) move(anchor.parentNode!, n, anchor);
         return;
       }
       case Op.MoveToEnd: {
         const parent = this.#get(args[2]);
-        for (const n of rangeNodes(this.#get(args[1]))) parent.appendChild(n);
+        for (const n of rangeNodes(this.#get(args[1]))) move(parent, n, null);
         return;
       }
       case Op.SetAttribute:
@@ -241,6 +243,49 @@ export class DomPatcher {
     if (id !== undefined && this.#nodes.get(id) === node) this.#nodes.delete(id);
     for (let child = node.firstChild; child; child = child.nextSibling) this.#forget(child);
   }
+}
+
+type MovingParent = Node & { moveBefore?(node: Node, child: Node | null): void };
+
+/** Moves a node keeping its state where the browser can (`moveBefore` keeps focus, iframes, animations). */
+function move(parent: MovingParent, node: Node, before: Node | null): void {
+  if (parent.moveBefore && node.isConnected && (parent as Node).isConnected) {
+    try {
+      parent.moveBefore(node, before);
+      return;
+    } catch {
+      // Not movable this way (another document, say): fall back to a plain insert.
+    }
+  }
+  parent.insertBefore(node, before);
+}
+
+/**
+ * Notes the focused field and its selection; the returned function gives focus back if the batch took it
+ * away (a keyed move re-inserts the node, and a plain re-insert drops focus).
+ */
+function rememberFocus(doc: Document | undefined): (() => void) | undefined {
+  const active = doc?.activeElement as HTMLInputElement | null | undefined;
+  if (!doc || !active || active === doc.body) return undefined;
+  let start: number | null = null;
+  let end: number | null = null;
+  try {
+    start = active.selectionStart;
+    end = active.selectionEnd;
+  } catch {
+    // No selection on this element type.
+  }
+  return () => {
+    if (doc.activeElement === active || !active.isConnected) return;
+    active.focus({ preventScroll: true });
+    if (start !== null && end !== null) {
+      try {
+        active.setSelectionRange(start, end);
+      } catch {
+        // Same: no selection here.
+      }
+    }
+  };
 }
 
 /** Sets a live form property; keeps the caret of the field being typed in. */

@@ -137,3 +137,18 @@ describe('edits', () => {
     assert.match(patcher.receive(4, { id: 4, e: [[1, [[9, 2, 'innerHTML', 'x']]]] }).error, /unsupported property 'innerHTML'/);
   });
 });
+
+describe('focus', () => {
+  it('keeps focus and caret in a field whose keyed row moves', () => {
+    const { doc, patcher } = page('<!--t:r:a--><!--/t-->');
+    patcher.receive(1, { id: 1, e: [[1, [[11, 0, '<ul><li><input value="first"></li><li><input value="second"></li></ul>', 1]]]] });
+    // start 1, ul 2, li 3, input 4, li 5, input 6
+    const input = doc.querySelectorAll('input')[1];
+    input.focus();
+    input.setSelectionRange(3, 3);
+    assert.deepEqual(patcher.receive(2, { id: 2, e: [[1, [[4, 5, 3]]]] }).error, null);
+    assert.equal(doc.querySelector('input'), input, 'the row moved first, same element');
+    assert.equal(doc.activeElement, input);
+    assert.deepEqual([input.selectionStart, input.selectionEnd], [3, 3]);
+  });
+});
