@@ -27,6 +27,8 @@ export class LongPollingTransport implements Transport {
     const response = await this.#request('GET', this.#pollUrl());
     if (response.status !== 200) throw new HttpError(diagnose('poll', response.status, url), response.status);
     this.#running = true;
+    const early = await response.text();
+    if (early) this.onreceive(early);
     void this.#pollLoop();
   }
 
