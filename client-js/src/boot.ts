@@ -4,9 +4,11 @@ import { Circuit } from './circuit';
 import { Interop } from './interop';
 import { Logger } from './log';
 import { normalizeOptions } from './options';
+import { BOOT_SCRIPT_NAME, DEFAULT_HUB_PATH } from './protocol';
 
 let circuit: Circuit | undefined;
 let started: Promise<void> | undefined;
+let defaultHubUrl = DEFAULT_HUB_PATH;
 const interop = new Interop();
 
 /** Starts the circuit with `options` (top level or under `circuit`); resolves once it is connected. */
@@ -20,6 +22,7 @@ export function start(options?: unknown): Promise<void> {
     document.baseURI,
     (message) => console.error('[tether]', message),
     (message) => console.warn('[tether]', message),
+    defaultHubUrl,
   );
   const logger = new Logger(resolved.logLevel);
   circuit = new Circuit(resolved, logger, document, interop);
@@ -50,8 +53,13 @@ export function registerFunction(name: string, fn: (...args: unknown[]) => unkno
   interop.registerFunction(name, fn);
 }
 
-/** Starts by itself unless the script tag has `autostart="false"`. */
-export function autostart(script: Element | null): void {
+/**
+ * Notes where the hub is (next to the script when it was served as `{hub}/tether.js`) and starts by itself
+ * unless the script tag has `autostart="false"`.
+ */
+export function autostart(script: HTMLOrSVGScriptElement | null): void {
+  const src = (script as HTMLScriptElement | null)?.src;
+  if (src && new URL(src).pathname.endsWith(`/${BOOT_SCRIPT_NAME}`)) defaultHubUrl = src.slice(0, src.lastIndexOf('/'));
   if (script?.getAttribute('autostart') === 'false') return;
   const go = () => void start().catch(() => {});
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', go, { once: true });

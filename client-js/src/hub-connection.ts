@@ -73,7 +73,7 @@ export class HubConnection {
     const offered = negotiation.availableTransports.map((t) => t.transport);
     const usable = preferred.filter((name) => offered.includes(name) && (name !== 'WebSockets' || typeof WebSocket !== 'undefined'));
     if (usable.length === 0) {
-      throw new Error(`the hub at ${url} offers none of the transports this client speaks (${preferred.join(', ')}); it offers: ${offered.join(', ') || 'none'}`);
+      throw new Error(`the hub at ${url} offers no usable transport (it offers: ${offered.join(', ') || 'none'})`);
     }
     let lastError: Error | undefined;
     for (const [index, name] of usable.entries()) {

@@ -35,17 +35,7 @@ export function checkHandshakeResponse(value: unknown): void {
 
 /** UTF-8 size of a string, for the message limit. */
 export function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
+  return new TextEncoder().encode(text).length;
 }
 
 /**

@@ -19,8 +19,7 @@ export class Interop {
 
   /** Makes `fn` callable from the server under `name`. */
   registerFunction(name: string, fn: AnyFunction): void {
-    if (typeof name !== 'string' || !name) throw new TypeError('Tether.registerFunction(name, fn): name must be a non-empty string');
-    if (typeof fn !== 'function') throw new TypeError(`Tether.registerFunction('${name}', fn): fn must be a function`);
+    if (typeof name !== 'string' || !name || typeof fn !== 'function') throw new TypeError('Tether.registerFunction(name, fn) needs a name and a function');
     this.#functions.set(name, fn);
   }
 
@@ -72,7 +71,7 @@ export class Interop {
       owner = value;
       value = (value as Record<string, unknown>)[part];
     }
-    if (typeof value !== 'function') throw new Error(`no function '${identifier}': register it with Tether.registerFunction or make it reachable from window`);
+    if (typeof value !== 'function') throw new Error(`no function '${identifier}' (Tether.registerFunction or a path from window)`);
     return (value as AnyFunction).bind(owner);
   }
 }

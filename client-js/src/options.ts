@@ -73,23 +73,17 @@ export class HubConnectionSettingsBuilder {
 
   /** How long the server may stay silent before the connection counts as lost. */
   withServerTimeout(milliseconds: number): this {
-    if (isPositive(milliseconds)) this.settings.serverTimeoutMs = milliseconds;
-    else this.#report(`configureSignalR: withServerTimeout(ms) needs a positive number; got ${describe(milliseconds)}`);
-    return this;
+    return this.#positive('withServerTimeout', milliseconds, 'serverTimeoutMs');
   }
 
   /** How often the client pings when it has nothing else to send. */
   withKeepAliveInterval(milliseconds: number): this {
-    if (isPositive(milliseconds)) this.settings.keepAliveMs = milliseconds;
-    else this.#report(`configureSignalR: withKeepAliveInterval(ms) needs a positive number; got ${describe(milliseconds)}`);
-    return this;
+    return this.#positive('withKeepAliveInterval', milliseconds, 'keepAliveMs');
   }
 
   /** How long the server has to answer the hub handshake. */
   withHandshakeTimeout(milliseconds: number): this {
-    if (isPositive(milliseconds)) this.settings.handshakeTimeoutMs = milliseconds;
-    else this.#report(`configureSignalR: withHandshakeTimeout(ms) needs a positive number; got ${describe(milliseconds)}`);
-    return this;
+    return this.#positive('withHandshakeTimeout', milliseconds, 'handshakeTimeoutMs');
   }
 
   /** The console log level, as a number 0-6 or a name such as "debug" or "warning". */
@@ -97,6 +91,12 @@ export class HubConnectionSettingsBuilder {
     const parsed = parseLogLevel(level);
     if (parsed === undefined) this.#report(`configureSignalR: configureLogging(level) needs a level 0-6 or a name such as "debug"; got ${describe(level)}`);
     else this.#setLogLevel(parsed);
+    return this;
+  }
+
+  #positive(method: string, value: unknown, setting: 'serverTimeoutMs' | 'keepAliveMs' | 'handshakeTimeoutMs'): this {
+    if (isPositive(value)) this.settings[setting] = value;
+    else this.#report(`configureSignalR: ${method}(ms) needs a positive number; got ${describe(value)}`);
     return this;
   }
 }
@@ -110,13 +110,14 @@ export function normalizeOptions(
   baseUri: string,
   report: (message: string) => void,
   warn: (message: string) => void = () => {},
+  defaultHubUrl: string = DEFAULT_HUB_PATH,
 ): ResolvedOptions {
   const options: ResolvedOptions = {
     reconnectionOptions: { maxRetries: DEFAULT_MAX_RETRIES, dialogId: DEFAULT_DIALOG_ID },
     circuitHandlers: [],
     logLevel: LogLevel.Warning,
     hub: {
-      url: DEFAULT_HUB_PATH,
+      url: defaultHubUrl,
       serverTimeoutMs: DEFAULT_SERVER_TIMEOUT_MS,
       keepAliveMs: DEFAULT_KEEP_ALIVE_MS,
       handshakeTimeoutMs: DEFAULT_HANDSHAKE_TIMEOUT_MS,
@@ -134,7 +135,7 @@ export function normalizeOptions(
     else report(`circuit must be an object holding the circuit options; got ${describe(top.circuit)}`);
   }
   for (const key of Object.keys(merged)) {
-    if (!KNOWN_KEYS.includes(key)) warn(`unknown start option '${key}' is ignored (known: ${KNOWN_KEYS.join(', ')})`);
+    if (!KNOWN_KEYS.includes(key)) warn(`unknown start option '${key}' is ignored`);
   }
 
   if (merged.logLevel !== undefined) {
@@ -183,7 +184,7 @@ export function normalizeOptions(
     options.hub.url = new URL(options.hub.url, baseUri).href.replace(/\/$/, '');
   } catch {
     report(`configureSignalR: withUrl got ${describe(options.hub.url)}, which is not a URL; using the default hub path`);
-    options.hub.url = new URL(DEFAULT_HUB_PATH, baseUri).href;
+    options.hub.url = new URL(defaultHubUrl, baseUri).href;
   }
   return options;
 }

@@ -79,8 +79,10 @@ export const enum ClientMethod {
   Navigate = 'T.Navigate',
 }
 
-/** Default path of the circuit hub, relative to the document's base URI. */
-export const DEFAULT_HUB_PATH = '_tether';
+/** Default path of the circuit hub, used when the boot script was not loaded from `{hub}/tether.js`. */
+export const DEFAULT_HUB_PATH = '/_tether';
+/** The boot script's file name; a script served as `{hub}/tether.js` finds its hub next to itself. */
+export const BOOT_SCRIPT_NAME = 'tether.js';
 /** Appended to the hub URL for the disconnect beacon (section 8). */
 export const DISCONNECT_PATH = '/disconnect';
 

@@ -84,7 +84,7 @@ function install() {
   globalThis.WebSocket = ScriptedWebSocket;
   globalThis.fetch = async (url) => {
     if (!server.up) throw new TypeError('fetch failed');
-    assert.match(url, /^http:\/\/localhost:5000\/app\/_tether\/negotiate\?negotiateVersion=1$/);
+    assert.match(url, /^http:\/\/localhost:5000\/_tether\/negotiate\?negotiateVersion=1$/);
     return Response.json({ negotiateVersion: 1, connectionId: 'c', connectionToken: `t${server.sockets.length}`, availableTransports: [{ transport: 'WebSockets', transferFormats: ['Text'] }] });
   };
 }
@@ -219,7 +219,7 @@ describe('circuit', () => {
     const d = circuit();
     await d.start();
     d.disconnect();
-    assert.deepEqual(server.beacons, [['http://localhost:5000/app/_tether/disconnect', 'secret=the-secret']]);
+    assert.deepEqual(server.beacons, [['http://localhost:5000/_tether/disconnect', 'secret=the-secret']]);
     assert.equal(d.state, 'ended');
   });
 

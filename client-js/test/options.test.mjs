@@ -17,7 +17,7 @@ describe('start options', () => {
     const { options, errors, warnings } = normalize(undefined);
     assert.deepEqual(options.reconnectionOptions, { maxRetries: DEFAULT_MAX_RETRIES, dialogId: 'components-reconnect-modal' });
     assert.equal(options.reconnectionOptions.maxRetries, 30);
-    assert.deepEqual(options.hub, { url: 'http://localhost:5000/app/_tether', serverTimeoutMs: 30000, keepAliveMs: 15000, handshakeTimeoutMs: 15000 });
+    assert.deepEqual(options.hub, { url: 'http://localhost:5000/_tether', serverTimeoutMs: 30000, keepAliveMs: 15000, handshakeTimeoutMs: 15000 });
     assert.equal(options.logLevel, 3);
     assert.deepEqual([errors, warnings], [[], []]);
   });
@@ -93,7 +93,14 @@ describe('start options', () => {
     assert.match(warnings.join('\n'), /server timeout \(20000 ms\) is under twice the keep-alive interval \(15000 ms\)/);
   });
 
+  it('uses the hub next to the boot script when given, and resolves relative URLs against the base URI', () => {
+    const errors = [];
+    assert.equal(normalizeOptions({}, BASE, (m) => errors.push(m), () => {}, 'http://cdn.example/hub').hub.url, 'http://cdn.example/hub');
+    assert.equal(normalizeOptions({ configureSignalR: (b) => b.withUrl('hub') }, BASE, (m) => errors.push(m)).hub.url, 'http://localhost:5000/app/hub');
+    assert.deepEqual(errors, []);
+  });
+
   it('warns about unknown options', () => {
-    assert.match(normalize({ reconnectOptions: {} }).warnings[0], /unknown start option 'reconnectOptions'/);
+    assert.match(normalize({ reconnectOptions: {} }).warnings[0], /unknown start option 'reconnectOptions' is ignored/);
   });
 });
