@@ -14,7 +14,8 @@ const interop = new Interop();
 /** Starts the circuit with `options` (top level or under `circuit`); resolves once it is connected. */
 export function start(options?: unknown): Promise<void> {
   if (started) {
-    console.warn('[tether] Tether.start() was called again; the boot script starts only once per page');
+    // Calling again is how a page awaits the automatic start; options can no longer apply.
+    if (options !== undefined) console.warn('[tether] Tether.start(options) was called after the boot script started; these options are ignored');
     return started;
   }
   const resolved = normalizeOptions(
