@@ -109,6 +109,21 @@ describe('circuit in Chromium', { skip: missing }, () => {
     await page.close();
   });
 
+  it('cuts a long retry wait short when the tab becomes visible again', async () => {
+    const page = await counterPage({ autostart: false });
+    await page.evaluate(() => Tether.start({ reconnectionOptions: { retryIntervalMilliseconds: Array.prototype.at.bind([0, 600000]) } }));
+    proxy.refuse();
+    await page.waitForFunction(() => window.states.some((s) => s.state === 'retrying' && s.secondsToNextAttempt === 600));
+    proxy.accept();
+    await page.evaluate(() => {
+      // Headless tabs are always visible: announce a hidden-then-visible tab the way the browser would.
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'visible' });
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    await page.waitForFunction(() => window.states.at(-1).state === 'hide');
+    await page.close();
+  });
+
   it('shows rejected when the restarted server no longer has the circuit', async () => {
     const page = await counterPage();
     await page.evaluate(() => Tether.start());
