@@ -62,7 +62,23 @@ describe('circuit in Chromium', { skip: missing }, () => {
     return page;
   }
 
-  const count = (page) => page.textContent('#count');
+  /** Resolves when `server` prints output matching `pattern` from now on. */
+  function serverLogs(server, pattern) {
+    return new Promise((resolve) => {
+      let seen = '';
+      const listener = (chunk) => {
+        seen += chunk;
+        if (pattern.test(seen)) {
+          server.child.stdout.off('data', listener);
+          server.child.stderr.off('data', listener);
+          resolve(seen);
+        }
+      };
+      server.child.stdout.on('data', listener);
+      server.child.stderr.on('data', listener);
+    });
+  }
+
   const lastState = (page) => page.evaluate(() => window.states.at(-1));
 
   it('counts clicks', async () => {
@@ -138,6 +154,49 @@ describe('circuit in Chromium', { skip: missing }, () => {
       proxy.retarget(server.port);
       await fresh.stop();
     }
+    await page.close();
+  });
+
+  it('ends the circuit on the server with the beacon when the page goes away, and with Tether.disconnect()', { timeout: 30000 }, async () => {
+    // A server of its own, so the only circuits closing there are this test's.
+    const own = await startServer('counter', { env: { RUST_LOG: 'warn,tether::circuit=info' } });
+    const beacon = /circuit closed.*disconnect beacon/;
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${own.url}/`);
+      await page.evaluate(() => Tether.start());
+      let closed = serverLogs(own, beacon);
+      await page.goto('about:blank');
+      await closed;
+      await page.goto(`${own.url}/`);
+      await page.evaluate(() => Tether.start());
+      closed = serverLogs(own, beacon);
+      await page.evaluate(() => Tether.disconnect());
+      await closed;
+      assert.equal(await page.evaluate(() => Tether.reconnect()), false);
+      await page.close();
+    } finally {
+      await own.stop();
+    }
+  });
+
+  it('shows the built-in dialog when the page has no modal, with a retry button after failing', async () => {
+    const page = await browser.newPage();
+    await page.addInitScript(noAutostart);
+    await page.goto(`${proxy.url}/`);
+    await page.evaluate(() => Tether.start({ reconnectionOptions: { retryIntervalMilliseconds: Array.prototype.at.bind([0]) } }));
+    await page.click('#increment');
+    await page.waitForFunction(() => document.querySelector('#count').textContent === '1');
+    proxy.refuse();
+    const dialog = page.locator('#tether-reconnect');
+    const retry = page.getByRole('button', { name: 'Try again' });
+    await retry.waitFor({ state: 'visible' });
+    assert.match(await dialog.textContent(), /Could not rejoin the server/);
+    proxy.accept();
+    await retry.click();
+    await dialog.waitFor({ state: 'hidden' });
+    await page.click('#increment');
+    await page.waitForFunction(() => document.querySelector('#count').textContent === '2');
     await page.close();
   });
 
