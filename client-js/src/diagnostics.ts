@@ -29,7 +29,7 @@ export function diagnose(stage: FailureStage, status: number, url: string): stri
       return from + `the server refused this page's origin (${globalThis.location?.origin}). Add it to the server's allowed origins.`;
     case 0:
     case 405:
-      return from + "blocked by CORS (the hub is on another origin that does not allow this one) or not the hub. Serve the page from the hub's origin or allow this origin in the server's CORS policy; check the server runs.";
+      return from + "blocked: most often the hub is on another origin that refuses this page's origin (CORS; a refused origin's 403 reaches the page as no response), or the URL is not the hub. Allow this origin on the server, or serve the page from the hub's origin; check the server runs.";
     case 301:
     case 302:
     case 307:

@@ -200,6 +200,14 @@ describe('circuit in Chromium', { skip: missing }, () => {
     await page.close();
   });
 
+  it('explains a hub on another origin that refuses this page (403 without CORS headers)', async () => {
+    const page = await counterPage({ autostart: false });
+    // The page comes from the proxy's origin; the hub at the server's own port only allows its own origin.
+    const message = await page.evaluate((hub) => Tether.start({ configureSignalR: (b) => b.withUrl(hub) }).then(() => 'started', (e) => e.message), `${server.url}/_tether`);
+    assert.match(message, /no response \(status 0\).*refuses this page's origin.*403.*Allow this origin on the server/);
+    await page.close();
+  });
+
   it('calls a custom reconnectionHandler instead of the modal', async () => {
     const page = await counterPage({ autostart: false });
     await page.evaluate(() => {
