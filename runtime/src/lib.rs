@@ -2,3 +2,8 @@
 //! per-tab circuit, which re-renders components and sends render batches back.
 
 pub mod boot_script;
+pub mod hub;
+
+pub use hub::{
+    Caller, Clients, DisconnectReason, Hub, HubBuilder, HubContext, HubError, HubOptions,
+};

@@ -1,0 +1,229 @@
+//! Run with `cargo build --release -p chat -p tether-load && target/release/tether-load hub-echo` (or
+//! `hub-idle`): starts the release `chat` example next to this binary and measures it over WebSockets.
+//!
+//! - `hub-echo [--connections 100] [--seconds 10]`: every connection invokes `Echo` in a loop, one call in
+//!   flight per connection; prints round trips per second and latency percentiles.
+//! - `hub-idle [--connections 10000]`: opens connections in batches of 100 (the accept backlog is 128), each
+//!   completing the hub handshake, then reports the server's resident memory growth per connection, read
+//!   from `/proc/PID/status` before and after. Needs `ulimit -n 20000`.
+//!
+//! `--url ws://HOST:PORT/chathub --pid PID` measures an already running server instead.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use std::io::{BufRead, BufReader};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+struct Args {
+    command: String,
+    connections: usize,
+    seconds: u64,
+    url: Option<String>,
+    pid: Option<u32>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut raw = std::env::args().skip(1);
+    let command = raw.next().ok_or("usage: tether-load hub-echo|hub-idle [--connections N] [--seconds S] [--url URL --pid PID]")?;
+    let mut args = Args {
+        connections: if command == "hub-idle" { 10_000 } else { 100 },
+        seconds: 10,
+        url: None,
+        pid: None,
+        command,
+    };
+    while let Some(flag) = raw.next() {
+        let value = raw.next().ok_or(format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--connections" => {
+                args.connections = value.parse().map_err(|e| format!("--connections: {e}"))?
+            }
+            "--seconds" => args.seconds = value.parse().map_err(|e| format!("--seconds: {e}"))?,
+            "--url" => args.url = Some(value),
+            "--pid" => args.pid = Some(value.parse().map_err(|e| format!("--pid: {e}"))?),
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok(args)
+}
+
+/// The chat example started from the directory of this binary, killed on drop.
+struct Server {
+    child: Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server() -> Result<(Server, String, u32), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let chat = exe.with_file_name("chat");
+    let mut child = Command::new(&chat)
+        .env("ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| {
+            format!(
+                "cannot start {}: {e} (build it with cargo build --release -p chat)",
+                chat.display()
+            )
+        })?;
+    let stdout = child.stdout.take().expect("piped");
+    let pid = child.id();
+    let server = Server { child };
+    // Blocking is fine here: nothing else runs until the server is up.
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        if let Some(addr) = line.strip_prefix("listening on http://") {
+            return Ok((server, format!("ws://{addr}/chathub"), pid));
+        }
+    }
+    Err("the chat server exited before listening".into())
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+async fn open(url: &str) -> Result<Socket, String> {
+    // Small client buffers too, so 10,000 client sockets fit comfortably in this process.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_write_buffer_size(64 * 1024);
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    ws.send(Message::text("{\"protocol\":\"json\",\"version\":1}\u{1e}"))
+        .await
+        .map_err(|e| e.to_string())?;
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) if t.as_str().starts_with("{}") => return Ok(ws),
+            Some(Ok(Message::Text(t))) => return Err(format!("handshake refused: {}", t.as_str())),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(e.to_string()),
+            None => return Err("closed during handshake".into()),
+        }
+    }
+}
+
+async fn hub_echo(url: String, connections: usize, seconds: u64) -> Result<(), String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let mut ws = open(&url).await?;
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let frame = "{\"type\":1,\"invocationId\":\"1\",\"target\":\"Echo\",\"arguments\":[{\"text\":\"hello\",\"n\":42}]}\u{1e}";
+            while !stop.load(Ordering::Relaxed) {
+                let start = Instant::now();
+                if ws.send(Message::text(frame)).await.is_err() {
+                    break;
+                }
+                loop {
+                    match ws.next().await {
+                        Some(Ok(Message::Text(t))) if t.as_str().contains("\"type\":3") => break,
+                        Some(Ok(_)) => {}
+                        _ => return latencies,
+                    }
+                }
+                latencies.push(start.elapsed());
+            }
+            latencies
+        }));
+    }
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.map_err(|e| e.to_string())?);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort();
+    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
+    println!(
+        "hub-echo: {connections} connections, {seconds} s: {} round trips, {:.0} round trips/s, p50 {:?}, p99 {:?}, max {:?}",
+        all.len(),
+        all.len() as f64 / elapsed,
+        pct(0.50),
+        pct(0.99),
+        all[all.len() - 1]
+    );
+    Ok(())
+}
+
+async fn hub_idle(url: String, pid: u32, connections: usize) -> Result<(), String> {
+    // One connection first, so lazily created server structures are not billed to the others.
+    let warm = open(&url).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = rss_kib(pid);
+    let mut sockets: Vec<Socket> = Vec::with_capacity(connections);
+    while sockets.len() < connections {
+        let batch = (connections - sockets.len()).min(100);
+        let opened = futures_util::future::join_all((0..batch).map(|_| open(&url))).await;
+        for s in opened {
+            sockets.push(s?);
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = rss_kib(pid);
+    let per = (after.saturating_sub(before) as f64 * 1024.0) / connections as f64;
+    println!(
+        "hub-idle: {connections} connections: server RSS {before} KiB -> {after} KiB, {:.0} bytes per idle connection",
+        per
+    );
+    drop(sockets);
+    drop(warm);
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() {
+    let result = async {
+        let args = parse_args()?;
+        let (server, url, pid) = match (args.url.clone(), args.pid) {
+            (Some(url), Some(pid)) => (None, url, pid),
+            (Some(_), None) | (None, Some(_)) => {
+                return Err("--url and --pid go together".to_owned())
+            }
+            (None, None) => {
+                let (s, url, pid) = start_server()?;
+                (Some(s), url, pid)
+            }
+        };
+        let outcome = match args.command.as_str() {
+            "hub-echo" => hub_echo(url, args.connections, args.seconds).await,
+            "hub-idle" => hub_idle(url, pid, args.connections).await,
+            other => Err(format!("unknown command {other} (hub-echo, hub-idle)")),
+        };
+        drop(server);
+        outcome
+    }
+    .await;
+    if let Err(e) = result {
+        eprintln!("tether-load: {e}");
+        std::process::exit(1);
+    }
+}
