@@ -208,6 +208,25 @@ describe('circuit in Chromium', { skip: missing }, () => {
     await page.close();
   });
 
+  it('runs the circuit over long polling when WebSockets are blocked', async () => {
+    const page = await browser.newPage();
+    await page.addInitScript(() => {
+      // Every WebSocket goes to a closed port: a real connection failure, as behind a proxy without WebSockets.
+      const Real = WebSocket;
+      window.WebSocket = class extends Real {
+        constructor() {
+          super('ws://127.0.0.1:9/');
+        }
+      };
+    });
+    await page.goto(`${proxy.url}/`);
+    await page.evaluate(() => Tether.start());
+    for (let i = 0; i < 2; i++) await page.click('#increment');
+    await page.waitForFunction(() => document.querySelector('#count').textContent === '2');
+    assert.ok(page.consoleMessages.some((m) => m.type === 'warning' && m.text.startsWith('[tether] WebSockets failed, falling back to long polling')));
+    await page.close();
+  });
+
   it('calls a custom reconnectionHandler instead of the modal', async () => {
     const page = await counterPage({ autostart: false });
     await page.evaluate(() => {
