@@ -227,6 +227,18 @@ describe('circuit in Chromium', { skip: missing }, () => {
     await page.close();
   });
 
+  it('signals a slow connection when the server goes quiet and clears it when traffic resumes', async () => {
+    const page = await counterPage({ autostart: false });
+    // The counter's server pings every 15 s, so with a 6 s server timeout it is "quiet" after 4 s.
+    await page.evaluate(() => Tether.start({ configureSignalR: (b) => b.withServerTimeout(6000).withKeepAliveInterval(1000) }));
+    await page.waitForFunction(() => window.states.some((s) => s.state === 'connectionslow'));
+    assert.match((await lastState(page)).classes, /components-reconnect-slow/);
+    await page.click('#increment');
+    await page.waitForFunction(() => window.states.at(-1).state === 'hide');
+    assert.doesNotMatch((await lastState(page)).classes, /components-reconnect-slow/);
+    await page.close();
+  });
+
   it('calls a custom reconnectionHandler instead of the modal', async () => {
     const page = await counterPage({ autostart: false });
     await page.evaluate(() => {
