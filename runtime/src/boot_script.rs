@@ -74,6 +74,28 @@ where
     Router::new().route(BOOT_SCRIPT_PATH, get(serve_boot_script))
 }
 
+/// A router serving the boot script at `{hub_path}/tether.js`, for a circuit hub mapped at another path. A
+/// script served next to its hub finds the hub by itself, so the page needs no `configureSignalR`.
+pub fn boot_script_router_for_hub<S>(hub_path: &str) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new().route(&script_path_for_hub(hub_path), get(serve_boot_script))
+}
+
+/// The versioned URL of the boot script served by [`boot_script_router_for_hub`].
+pub fn boot_script_url_for_hub(hub_path: &str) -> String {
+    format!(
+        "{}?v={}",
+        script_path_for_hub(hub_path),
+        boot_script_version()
+    )
+}
+
+fn script_path_for_hub(hub_path: &str) -> String {
+    format!("/{}/tether.js", hub_path.trim_matches('/'))
+}
+
 /// The handler behind [`boot_script_router`]: the script with its `ETag`, long-lived caching for the
 /// versioned URL, `no-cache` otherwise, and `304 Not Modified` when `If-None-Match` names the current `ETag`.
 pub async fn serve_boot_script(uri: Uri, headers: HeaderMap) -> Response {
@@ -155,6 +177,19 @@ mod tests {
         assert!(
             BOOT_SCRIPT.contains("Tether"),
             "the embedded file is the bundle"
+        );
+    }
+
+    #[test]
+    fn a_hub_at_another_path_gets_its_script_beside_it() {
+        assert_eq!(
+            boot_script_url_for_hub("/custom-hub/"),
+            format!("/custom-hub/tether.js?v={}", boot_script_version())
+        );
+        assert_eq!(
+            boot_script_url_for_hub("/_tether"),
+            boot_script_url(),
+            "the default hub path gives the default URL"
         );
     }
 
