@@ -239,6 +239,21 @@ describe('circuit in Chromium', { skip: missing }, () => {
     await page.close();
   });
 
+  it('starts with autostart="false" and configureSignalR pointing to a hub at a custom path', async () => {
+    const own = await startServer('counter', { env: { RUST_LOG: 'warn', TETHER_HUB_PATH: '/custom-hub' } });
+    try {
+      const page = await browser.newPage();
+      await page.addInitScript(noAutostart);
+      await page.goto(`${own.url}/`);
+      await page.evaluate(() => Tether.start({ circuit: { configureSignalR: (builder) => builder.withUrl('/custom-hub') } }));
+      await page.click('#increment');
+      await page.waitForFunction(() => document.querySelector('#count').textContent === '1');
+      await page.close();
+    } finally {
+      await own.stop();
+    }
+  });
+
   it('calls a custom reconnectionHandler instead of the modal', async () => {
     const page = await counterPage({ autostart: false });
     await page.evaluate(() => {
