@@ -1,0 +1,68 @@
+// The public `Tether` API. The boot script starts once per page: automatically, unless its script tag says
+// `autostart="false"`, in which case the page calls `Tether.start(options)` itself.
+import { Circuit } from './circuit';
+import { Interop } from './interop';
+import { Logger } from './log';
+import { normalizeOptions } from './options';
+import { BOOT_SCRIPT_NAME, DEFAULT_HUB_PATH } from './protocol';
+
+let circuit: Circuit | undefined;
+let started: Promise<void> | undefined;
+let defaultHubUrl = DEFAULT_HUB_PATH;
+const interop = new Interop();
+
+/** Starts the circuit with `options` (top level or under `circuit`); resolves once it is connected. */
+export function start(options?: unknown): Promise<void> {
+  if (started) {
+    // Calling again is how a page awaits the automatic start; options can no longer apply.
+    if (options !== undefined) console.warn('[tether] Tether.start(options) was called after the boot script started; these options are ignored');
+    return started;
+  }
+  const resolved = normalizeOptions(
+    options,
+    document.baseURI,
+    (message) => console.error('[tether]', message),
+    (message) => console.warn('[tether]', message),
+    defaultHubUrl,
+  );
+  const logger = new Logger(resolved.logLevel);
+  circuit = new Circuit(resolved, logger, document, interop);
+  started = circuit.start().catch((error: Error) => {
+    logger.error(error.message);
+    throw error;
+  });
+  return started;
+}
+
+/** Rejoins the circuit: true when connected, false when the server no longer has it; rejects when unreachable. */
+export function reconnect(): Promise<boolean> {
+  return circuit ? circuit.reconnect() : Promise.reject(new Error('Tether.start() has not been called'));
+}
+
+/** Ends the circuit on the server. */
+export function disconnect(): void {
+  circuit?.disconnect();
+}
+
+/** Calls the server function `name`; resolves with its result. */
+export function invokeServer(name: string, ...args: unknown[]): Promise<unknown> {
+  return circuit ? circuit.invokeServer(name, args) : Promise.reject(new Error('Tether.start() has not been called'));
+}
+
+/** Makes `fn` callable from the server (`T.InvokeJS`) under `name`. */
+export function registerFunction(name: string, fn: (...args: unknown[]) => unknown): void {
+  interop.registerFunction(name, fn);
+}
+
+/**
+ * Notes where the hub is (next to the script when it was served as `{hub}/tether.js`) and starts by itself
+ * unless the script tag has `autostart="false"`.
+ */
+export function autostart(script: HTMLOrSVGScriptElement | null): void {
+  const src = (script as HTMLScriptElement | null)?.src;
+  if (src && new URL(src).pathname.endsWith(`/${BOOT_SCRIPT_NAME}`)) defaultHubUrl = src.slice(0, src.lastIndexOf('/'));
+  if (script?.getAttribute('autostart') === 'false') return;
+  const go = () => void start().catch(() => {});
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', go, { once: true });
+  else go();
+}

@@ -1,0 +1,253 @@
+// The circuit and the built-in reconnection loop in jsdom against a scripted circuit hub (fake fetch and
+// WebSocket speaking the real wire format of docs/protocol.md): start, batches and acks, events, the user
+// modal through a drop, failed retries, `reconnect()`, rejection, T.Error and the disconnect beacon.
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { dom, installGlobals, load } from './support.mjs';
+
+const { Circuit } = await load('circuit');
+const { normalizeOptions } = await load('options');
+const { Logger } = await load('log');
+const { Interop } = await load('interop');
+const RS = '\x1e';
+
+const MODAL = `<div id="components-reconnect-modal">attempt <span id="components-reconnect-current-attempt"></span>
+  of <span id="components-reconnect-max-retries"></span>, next in <span id="components-seconds-to-next-attempt"></span></div>`;
+const PAGE = `${MODAL}<!--t:r:root-descriptor--><button>0</button><!--/t-->`;
+
+/** A scripted circuit hub: answers the handshake, StartCircuit and ConnectCircuit, records everything. */
+class ScriptedServer {
+  constructor() {
+    this.up = true;
+    this.knowsCircuit = true;
+    this.received = [];
+    this.sockets = [];
+    this.beacons = [];
+  }
+  reply(ws, message) {
+    ws.onmessage?.({ data: JSON.stringify(message) + RS });
+  }
+  handle(ws, text) {
+    for (const part of text.split(RS).filter(Boolean)) {
+      const message = JSON.parse(part);
+      this.received.push(message);
+      if (message.protocol) this.reply(ws, {});
+      else if (message.target === 'StartCircuit') {
+        this.reply(ws, { type: 3, invocationId: message.invocationId, result: 'the-secret' });
+        this.reply(ws, { type: 1, target: 'T.Batch', arguments: [1, { id: 1, e: [[1, [[11, 0, '<button t-click="1">0</button>', 1]]]] }] });
+      } else if (message.target === 'ConnectCircuit') {
+        this.reply(ws, { type: 3, invocationId: message.invocationId, result: this.knowsCircuit && message.arguments[0] === 'the-secret' });
+      }
+    }
+  }
+  invocations(target) {
+    return this.received.filter((m) => m.type === 1 && m.target === target).map((m) => m.arguments);
+  }
+}
+
+let server;
+let window;
+let states;
+
+function install() {
+  window = dom(PAGE);
+  installGlobals(window);
+  globalThis.addEventListener = window.addEventListener.bind(window);
+  globalThis.navigator = { sendBeacon: (url, body) => server.beacons.push([url, String(body)]) };
+  Object.defineProperty(globalThis, 'navigator', { value: globalThis.navigator, configurable: true, writable: true });
+  states = [];
+  window.document.addEventListener('components-reconnect-state-changed', (e) => states.push({ ...e.detail, classes: [...e.target.classList].join(' ') }));
+  class ScriptedWebSocket {
+    static OPEN = 1;
+    constructor(url) {
+      this.url = url;
+      this.readyState = 0;
+      server.sockets.push(this);
+      queueMicrotask(() => {
+        if (server.up) {
+          this.readyState = 1;
+          this.onopen?.({});
+        } else this.onclose?.({ code: 1006 });
+      });
+    }
+    send(text) {
+      server.handle(this, text);
+    }
+    close() {
+      this.readyState = 3;
+    }
+    drop() {
+      this.readyState = 3;
+      this.onclose?.({ code: 1006, reason: '' });
+    }
+  }
+  globalThis.WebSocket = ScriptedWebSocket;
+  globalThis.fetch = async (url) => {
+    if (!server.up) throw new TypeError('fetch failed');
+    assert.match(url, /^http:\/\/localhost:5000\/_tether\/negotiate\?negotiateVersion=1$/);
+    return Response.json({ negotiateVersion: 1, connectionId: 'c', connectionToken: `t${server.sockets.length}`, availableTransports: [{ transport: 'WebSockets', transferFormats: ['Text'] }] });
+  };
+}
+
+let circuits = [];
+function circuit(options = {}, interop = new Interop(window)) {
+  const resolved = normalizeOptions(options, window.document.baseURI, (m) => assert.fail(m));
+  const c = new Circuit(resolved, new Logger(6), window.document, interop);
+  circuits.push(c);
+  return c;
+}
+
+/** Lets queued microtasks, promise chains and immediates run. */
+async function settle(rounds = 10) {
+  for (let i = 0; i < rounds; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+beforeEach(() => {
+  server = new ScriptedServer();
+  install();
+});
+
+afterEach(() => {
+  // Ending every circuit stops its timers, so no test leaves work behind.
+  for (const c of circuits) c.disconnect();
+  circuits = [];
+  delete globalThis.WebSocket;
+  delete globalThis.addEventListener;
+});
+
+describe('circuit', () => {
+  it('starts with the root descriptors, applies and acknowledges the first batch, and sends events', async () => {
+    const c = circuit();
+    await c.start();
+    await settle();
+    assert.deepEqual(server.invocations('StartCircuit'), [[1, 'http://localhost:5000/app/page', 'http://localhost:5000/app/page', ['root-descriptor']]]);
+    assert.deepEqual(server.invocations('OnRenderCompleted'), [[1, null]]);
+    const button = window.document.querySelector('button');
+    assert.equal(button.getAttribute('t-click'), '1', 'prerendered content was replaced by the attached render');
+    button.dispatchEvent(new window.MouseEvent('click', { bubbles: true }));
+    assert.deepEqual(server.invocations('DispatchEvent').map((a) => a.slice(0, 2)), [[1, 'click']]);
+  });
+
+  it('re-acknowledges a duplicate batch and acknowledges on the connection it came in on', async () => {
+    const c = circuit();
+    await c.start();
+    const ws = server.sockets[0];
+    server.reply(ws, { type: 1, target: 'T.Batch', arguments: [1, { id: 1, e: [] }] });
+    server.reply(ws, { type: 1, target: 'T.Batch', arguments: [3, { id: 3, e: [] }] });
+    server.reply(ws, { type: 1, target: 'T.Batch', arguments: [2, { id: 2, e: [[1, [[8, 99, 'x']]]] }] });
+    assert.deepEqual(server.invocations('OnRenderCompleted'), [[1, null], [1, null], [2, 'node 99 is not on the page']]);
+  });
+
+  it('drives the user modal through a drop and a resumed circuit', async () => {
+    const c = circuit();
+    await c.start();
+    server.sockets[0].drop();
+    await settle();
+    assert.deepEqual(server.invocations('ConnectCircuit'), [['the-secret']]);
+    assert.equal(c.state, 'connected');
+    assert.deepEqual(states.map((s) => [s.state, s.currentAttempt, s.secondsToNextAttempt]), [['show', 1, 0], ['hide', 0, 0]]);
+    assert.equal(states[0].classes, 'components-reconnect-show');
+    assert.equal(states[1].classes, 'components-reconnect-hide');
+    assert.equal(window.document.getElementById('components-reconnect-max-retries').textContent, '30');
+    // Acks go out on the new connection.
+    server.reply(server.sockets[1], { type: 1, target: 'T.Batch', arguments: [2, { id: 2, e: [] }] });
+    assert.deepEqual(server.invocations('OnRenderCompleted').at(-1), [2, null]);
+  });
+
+  it('retries with the exact interval sequence, fails, then reconnect() succeeds once the server is back', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
+    const c = circuit({ circuit: { reconnectionOptions: { retryIntervalMilliseconds: Array.prototype.at.bind([0, 2000]) } } });
+    await c.start();
+    server.up = false;
+    server.sockets[0].drop();
+    await settle();
+    t.mock.timers.tick(1000);
+    await settle();
+    t.mock.timers.tick(1000);
+    await settle();
+    assert.deepEqual(states.map((s) => [s.state, s.currentAttempt, s.secondsToNextAttempt]), [
+      ['show', 1, 0],
+      ['retrying', 2, 2],
+      ['retrying', 2, 1],
+      ['retrying', 2, 0],
+      ['failed', 2, 0],
+    ]);
+    assert.equal(states[1].classes, 'components-reconnect-show components-reconnect-retrying');
+    assert.equal(states.at(-1).classes, 'components-reconnect-failed');
+    await assert.rejects(c.reconnect(), /negotiate|status 0/);
+    server.up = true;
+    assert.equal(await c.reconnect(), true);
+    assert.equal(states.at(-1).state, 'hide');
+    assert.equal(await c.reconnect(), true, 'already connected');
+  });
+
+  it('shows rejected when the server no longer has the circuit', async () => {
+    const closed = [];
+    const c = circuit({ circuitHandlers: [{ onCircuitOpened: () => closed.push('opened'), onCircuitClosed: () => closed.push('closed') }] });
+    await c.start();
+    server.knowsCircuit = false;
+    server.sockets[0].drop();
+    await settle();
+    assert.equal(states.at(-1).state, 'rejected');
+    assert.equal(states.at(-1).classes, 'components-reconnect-rejected');
+    assert.equal(c.state, 'ended');
+    assert.equal(await c.reconnect(), false);
+    assert.deepEqual(closed, ['opened', 'closed']);
+  });
+
+  it('calls a custom reconnection handler instead of the built-in loop', async () => {
+    const calls = [];
+    const c = circuit({ reconnectionHandler: { onConnectionDown: (options, error) => calls.push(['down', options.maxRetries, /1006/.test(error.message)]), onConnectionUp: () => calls.push(['up']) } });
+    await c.start();
+    server.sockets[0].drop();
+    await settle();
+    assert.deepEqual(calls, [['down', 30, true]]);
+    assert.deepEqual(states, [], 'no built-in UI');
+    assert.equal(await c.reconnect(), true);
+    assert.deepEqual(calls.at(-1), ['up']);
+  });
+
+  it('ends on T.Error without reconnecting, and disconnect() sends the beacon', async () => {
+    const c = circuit();
+    await c.start();
+    server.reply(server.sockets[0], { type: 1, target: 'T.Error', arguments: ['boom'] });
+    assert.equal(c.state, 'ended');
+    await settle();
+    assert.equal(server.invocations('ConnectCircuit').length, 0);
+
+    install();
+    const d = circuit();
+    await d.start();
+    d.disconnect();
+    assert.deepEqual(server.beacons, [['http://localhost:5000/_tether/disconnect', 'secret=the-secret']]);
+    assert.equal(d.state, 'ended');
+  });
+
+  it('sends calls over the message limit as a Chunked stream and settles invokeServer answers', async () => {
+    const c = circuit();
+    await c.start();
+    const big = 'x'.repeat(40000);
+    const answer = c.invokeServer('Save', [big]);
+    const chunked = server.received.filter((m) => m.target === 'Chunked' || m.type === 2 || (m.type === 3 && !m.result));
+    assert.deepEqual(chunked[0].arguments, ['InvokeServer']);
+    const items = server.received.filter((m) => m.type === 2).map((m) => m.item);
+    assert.ok(items.every((i) => i.length <= 16000));
+    assert.deepEqual(JSON.parse(items.join('')), [1, 'Save', [big]]);
+    server.reply(server.sockets[0], { type: 1, target: 'T.EndInvokeServer', arguments: [1, true, 'saved'] });
+    assert.equal(await answer, 'saved');
+  });
+
+  it('answers T.InvokeJS with EndInvokeJS', async () => {
+    const interop = new Interop(window);
+    interop.registerFunction('double', (n) => n * 2);
+    const c = circuit({}, interop);
+    await c.start();
+    server.reply(server.sockets[0], { type: 1, target: 'T.InvokeJS', arguments: [4, 'double', [21]] });
+    server.reply(server.sockets[0], { type: 1, target: 'T.InvokeJS', arguments: [5, 'no.such.fn', []] });
+    await settle();
+    const answers = server.invocations('EndInvokeJS').sort((a, b) => a[0] - b[0]);
+    assert.deepEqual(answers[0], [4, true, 42]);
+    assert.deepEqual(answers[1].slice(0, 2), [5, false]);
+    assert.match(answers[1][2], /no function 'no.such.fn'/);
+  });
+});
