@@ -1,2 +1,167 @@
 //! Run with `cargo run -p chat`; serves a chat hub at `/chathub` on `$ADDR` (default 127.0.0.1:5000).
-fn main() {}
+//!
+//! Hub methods (client → server):
+//! - `SendMessage(user, message)`: broadcasts `ReceiveMessage(user, message)` to every connection.
+//! - `Echo(value)`: returns any JSON value unchanged.
+//! - `NotifyMe(text)`: sends `Notify(text)` back to the caller (a server-to-client invocation), returns null.
+//! - `AskClient(method, argument)`: invokes client method `method(argument)` as a client result and returns
+//!   what the client answered (timeout `TETHER_CLIENT_RESULT_MS`, default 5000).
+//! - `Counter(count, delayMs)`: a server-to-client stream of `0..count`, one item every `delayMs`.
+//! - `CounterWithDrop(count, dropAt)`: streams `0..count`; right after item `dropAt` is queued it cuts the
+//!   caller's socket without a Close (a simulated network failure, for stateful-reconnect tests).
+//! - `Sum(stream)`: adds up the numbers of a client-to-server stream.
+//! - `JoinGroup(group)`, `SendToGroup(group, message)`: group membership and `GroupMessage(group, message)`.
+//! - `Fail()`: always fails with an internal error (the client sees the generic message).
+//!
+//! Environment (all optional; short values make tests fast):
+//! `ADDR`, `TETHER_KEEPALIVE_MS` (15000), `TETHER_CLIENT_TIMEOUT_MS` (30000), `TETHER_HANDSHAKE_TIMEOUT_MS`
+//! (15000), `TETHER_MAX_MESSAGE_BYTES` (32768), `TETHER_DISCONNECT_TIMEOUT_MS` (15000),
+//! `TETHER_PARALLEL_INVOCATIONS` (4, so `AskClient` can run while the client calls), `TETHER_CLIENT_RESULT_MS`.
+//! Stateful reconnect is allowed. Cross-origin callers are allowed from any origin (no credentials).
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde_json::Value;
+use tether::hub::{AllowedOrigins, ClientStream, Hub, HubContext, HubError, HubOptions};
+
+fn env_ms(name: &str, default: u64) -> Duration {
+    Duration::from_millis(
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default),
+    )
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn chat_hub() -> Hub {
+    let options = HubOptions {
+        keep_alive_interval: env_ms("TETHER_KEEPALIVE_MS", 15_000),
+        client_timeout: env_ms("TETHER_CLIENT_TIMEOUT_MS", 30_000),
+        handshake_timeout: env_ms("TETHER_HANDSHAKE_TIMEOUT_MS", 15_000),
+        disconnect_timeout: env_ms("TETHER_DISCONNECT_TIMEOUT_MS", 15_000),
+        max_receive_message_size: env_usize("TETHER_MAX_MESSAGE_BYTES", 32 * 1024),
+        max_parallel_invocations: env_usize("TETHER_PARALLEL_INVOCATIONS", 4),
+        allow_stateful_reconnect: true,
+        allowed_origins: AllowedOrigins::Any,
+        ..HubOptions::default()
+    };
+    let client_result_timeout = env_ms("TETHER_CLIENT_RESULT_MS", 5_000);
+    Hub::builder()
+        .options(options)
+        .method(
+            "SendMessage",
+            |ctx: HubContext, (user, message): (String, String)| async move {
+                ctx.clients()
+                    .all()
+                    .send("ReceiveMessage", (user, message))
+                    .map_err(HubError::internal)?;
+                Ok::<_, HubError>(())
+            },
+        )
+        .method("Echo", |_ctx: HubContext, (value,): (Value,)| async move {
+            Ok::<_, HubError>(value)
+        })
+        .method(
+            "NotifyMe",
+            |ctx: HubContext, (text,): (String,)| async move {
+                ctx.caller()
+                    .send("Notify", (text,))
+                    .map_err(HubError::internal)?;
+                Ok::<_, HubError>(())
+            },
+        )
+        .method(
+            "AskClient",
+            move |ctx: HubContext, (method, argument): (String, Value)| async move {
+                let answer: Value = ctx
+                    .caller()
+                    .invoke(&method, (argument,), client_result_timeout)
+                    .await
+                    .map_err(|e| HubError::new(e.to_string()))?;
+                Ok::<_, HubError>(answer)
+            },
+        )
+        .stream_method(
+            "Counter",
+            |_ctx: HubContext, (count, delay_ms): (u64, u64)| {
+                futures_util::stream::iter(0..count).then(move |i| async move {
+                    if delay_ms > 0 {
+                        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                    }
+                    Ok::<_, HubError>(i)
+                })
+            },
+        )
+        .stream_method(
+            "CounterWithDrop",
+            |ctx: HubContext, (count, drop_at): (u64, u64)| {
+                let caller = ctx.caller();
+                futures_util::stream::iter(0..count).map(move |i| {
+                    if i == drop_at + 1 {
+                        caller.abort();
+                    }
+                    Ok::<_, HubError>(i)
+                })
+            },
+        )
+        .upload_method(
+            "Sum",
+            |_ctx: HubContext, (): (), streams: Vec<ClientStream>| async move {
+                let mut total = 0.0;
+                for mut stream in streams {
+                    while let Some(item) = stream.next().await {
+                        total += item?
+                            .as_f64()
+                            .ok_or_else(|| HubError::new("Sum takes numbers"))?;
+                    }
+                }
+                Ok::<_, HubError>(total)
+            },
+        )
+        .method(
+            "JoinGroup",
+            |ctx: HubContext, (group,): (String,)| async move {
+                ctx.add_to_group(&group);
+                Ok::<_, HubError>(())
+            },
+        )
+        .method(
+            "SendToGroup",
+            |ctx: HubContext, (group, message): (String, String)| async move {
+                ctx.clients()
+                    .group(&group)
+                    .send("GroupMessage", (group.as_str(), message))
+                    .map_err(HubError::internal)?;
+                Ok::<_, HubError>(())
+            },
+        )
+        .method("Fail", |_ctx: HubContext, (): ()| async move {
+            Err::<(), _>(HubError::internal("the Fail method always fails"))
+        })
+        .on_disconnected(|ctx: HubContext, reason| async move {
+            tracing::info!(connection_id = ctx.connection_id(), %reason, "chat client left");
+        })
+        .build()
+        .expect("the chat hub configuration is valid")
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:5000".into());
+    let app = axum::Router::new().merge(chat_hub().router("/chathub"));
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    tether::hub::serve(listener, app).await
+}

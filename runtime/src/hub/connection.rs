@@ -1,0 +1,786 @@
+//! The connection task: one per hub connection, whatever the transport.
+//!
+//! Invariants:
+//! - The task alone owns the transport and the protocol state (record buffer, stream maps, sequence ids,
+//!   replay buffer). Everything else reaches the client through the outbound queue in
+//!   [`ConnectionShared`], so messages leave in the order they were queued.
+//! - Inbound messages are handled in arrival order. Invocations run as futures polled by this task; at most
+//!   `max_parallel_invocations` run at once and the rest wait in arrival order. Server-to-client streams do
+//!   not count against that limit.
+//! - On the way out: the queue is closed (later sends fail), the connection leaves the lifetime manager,
+//!   running invocations are dropped, then `on_disconnected` runs once with the reason.
+//! - Under stateful reconnect, messages of types 1 to 5 carry implicit sequence ids in both directions. Sent
+//!   ones stay in the replay buffer until acknowledged; when the transport drops, the task keeps running
+//!   without one for `disconnect_timeout`, and a new transport for the same token resumes it: the server
+//!   sends `Sequence` and replays, and drops the client's replays it has already seen.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
+use serde_json::value::RawValue;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::context::{Caller, ConnectionShared, HubContext, Outbound};
+use super::error::{DisconnectReason, HubError};
+use super::http::FRAME_BATCH_BYTES;
+use super::hub::{ClientStream, HubInner, MethodHandler};
+use super::protocol::{self, CompletionOutcome, HubMessage, RecordBuffer};
+
+/// What a transport hands the connection task.
+pub(crate) enum Inbound {
+    /// A text frame (one or more records, or part of one).
+    Text(String),
+    /// The transport refused a frame over its own size limit (bytes, if known).
+    TooLarge(Option<usize>),
+}
+
+/// Why a transport stopped delivering.
+pub(crate) enum TransportEnd {
+    /// The client closed it cleanly and will not come back.
+    Clean,
+    /// It failed (reset, abnormal close): the client may reconnect under stateful reconnect.
+    Failed(String),
+}
+
+/// A bidirectional carrier of hub frames (WebSocket, SSE + POSTs, long polls + POSTs).
+pub(crate) trait Transport: Send + 'static {
+    /// The next inbound frame, or why there will be none. Must be cancel-safe.
+    fn recv(&mut self) -> impl Future<Output = Result<Inbound, TransportEnd>> + Send;
+    /// Writes one frame holding one or more encoded messages.
+    fn send(&mut self, frame: Vec<u8>) -> impl Future<Output = Result<(), String>> + Send;
+    /// Ends the transport cleanly after the last frame.
+    fn close(self) -> impl Future<Output = ()> + Send;
+    /// Whether the server sends keep-alive pings on it (not on long polling).
+    fn wants_pings(&self) -> bool {
+        true
+    }
+}
+
+/// Starts a connection task.
+pub(crate) fn spawn<T: Transport>(
+    hub: Arc<HubInner>,
+    conn: Arc<ConnectionShared>,
+    transport: T,
+    stateful_negotiated: bool,
+    reconnects: Option<mpsc::Receiver<T>>,
+    token: Option<String>,
+) {
+    let span = tracing::info_span!(
+        "hub_connection",
+        connection_id = %conn.id,
+        transport = conn.request.transport.as_str()
+    );
+    tokio::spawn(
+        async move {
+            run(hub, conn, transport, stateful_negotiated, reconnects, token).await;
+        }
+        .instrument(span),
+    );
+}
+
+async fn recv_opt<T: Transport>(t: &mut Option<T>) -> Result<Inbound, TransportEnd> {
+    match t {
+        Some(t) => t.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn reconnect_opt<T>(r: &mut Option<mpsc::Receiver<T>>, waiting: bool) -> Option<T> {
+    match r {
+        Some(r) if waiting => r.recv().await,
+        _ => std::future::pending().await,
+    }
+}
+
+enum Finished {
+    /// An invocation that counts against the parallel limit ended.
+    Invocation,
+    /// A server-to-client stream ended.
+    Stream(String),
+}
+
+struct Connection<T> {
+    hub: Arc<HubInner>,
+    conn: Arc<ConnectionShared>,
+    transport: Option<T>,
+    records: RecordBuffer,
+    running: FuturesUnordered<BoxFuture<'static, Finished>>,
+    in_flight: usize,
+    waiting: VecDeque<BoxFuture<'static, Finished>>,
+    uploads: HashMap<String, mpsc::Sender<Result<Box<RawValue>, String>>>,
+    cancels: HashMap<String, oneshot::Sender<()>>,
+    last_received: Instant,
+    last_sent: Instant,
+    timeout_armed: bool,
+    // Stateful reconnect.
+    stateful: bool,
+    replay: VecDeque<(u64, Bytes)>,
+    replay_bytes: usize,
+    next_send_seq: u64,
+    next_recv_seq: u64,
+    last_processed: u64,
+    last_acked_sent: u64,
+    disconnected_at: Option<Instant>,
+}
+
+/// What to do after handling input.
+enum Step {
+    Continue,
+    End(DisconnectReason),
+}
+
+async fn run<T: Transport>(
+    hub: Arc<HubInner>,
+    conn: Arc<ConnectionShared>,
+    mut transport: T,
+    stateful_negotiated: bool,
+    reconnects: Option<mpsc::Receiver<T>>,
+    token: Option<String>,
+) {
+    let options = &hub.options;
+    let mut records = RecordBuffer::default();
+    let deadline = tokio::time::sleep(options.handshake_timeout);
+    tokio::pin!(deadline);
+    let handshake_records = loop {
+        tokio::select! {
+            _ = &mut deadline => {
+                tracing::warn!(connection_id = %conn.id, "handshake not completed within {:?} (HubOptions::handshake_timeout)", options.handshake_timeout);
+                finish_without_handshake(&hub, &conn, token.as_deref(), transport).await;
+                return;
+            }
+            frame = transport.recv() => match frame {
+                Ok(Inbound::Text(text)) => {
+                    let recs = records.push(&text);
+                    if !recs.is_empty() {
+                        break recs;
+                    }
+                    if records.pending_len() > options.max_receive_message_size {
+                        tracing::warn!(connection_id = %conn.id, "handshake larger than the maximum receive message size");
+                        finish_without_handshake(&hub, &conn, token.as_deref(), transport).await;
+                        return;
+                    }
+                }
+                Ok(Inbound::TooLarge(_)) | Err(_) => {
+                    tracing::debug!(connection_id = %conn.id, "transport ended before the handshake");
+                    hub.registry.remove(token.as_deref());
+                    conn.close();
+                    return;
+                }
+            }
+        }
+    };
+    let mut handshake_records = handshake_records.into_iter();
+    let first = handshake_records.next().expect("at least one record");
+    let request = match protocol::parse_handshake(&first) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(connection_id = %conn.id, "handshake refused: {e}");
+            let mut out = Vec::new();
+            protocol::write_handshake_response(&mut out, Some(&e.0));
+            let _ = transport.send(out).await;
+            finish_without_handshake(&hub, &conn, token.as_deref(), transport).await;
+            return;
+        }
+    };
+    let mut out = Vec::new();
+    protocol::write_handshake_response(&mut out, None);
+    if let Err(e) = transport.send(out).await {
+        tracing::debug!(connection_id = %conn.id, "handshake response failed: {e}");
+        hub.registry.remove(token.as_deref());
+        conn.close();
+        return;
+    }
+    let stateful = stateful_negotiated && request.version >= 2;
+    let now = Instant::now();
+    let mut c = Connection {
+        hub: hub.clone(),
+        conn: conn.clone(),
+        transport: Some(transport),
+        records,
+        running: FuturesUnordered::new(),
+        in_flight: 0,
+        waiting: VecDeque::new(),
+        uploads: HashMap::new(),
+        cancels: HashMap::new(),
+        last_received: now,
+        last_sent: now,
+        timeout_armed: false,
+        stateful,
+        replay: VecDeque::new(),
+        replay_bytes: 0,
+        next_send_seq: 1,
+        next_recv_seq: 1,
+        last_processed: 0,
+        last_acked_sent: 0,
+        disconnected_at: None,
+    };
+    if let Some(provider) = &hub.user_id {
+        *conn.user_id.lock() = provider(&conn.request.headers).map(Arc::from);
+    }
+    let ctx = HubContext {
+        conn: conn.clone(),
+        hub: hub.clone(),
+    };
+    hub.lifetime.on_connected(&Caller {
+        shared: conn.clone(),
+    });
+    if let Some(hook) = &hub.on_connected {
+        if AssertUnwindSafe(hook(ctx.clone()))
+            .catch_unwind()
+            .await
+            .is_err()
+        {
+            tracing::error!(connection_id = %conn.id, "on_connected hook panicked");
+        }
+    }
+    tracing::debug!(connection_id = %conn.id, stateful, "connected");
+    let leftover: Vec<String> = handshake_records.collect();
+    let reason = match c.handle_records(leftover).await {
+        Step::End(reason) => reason,
+        Step::Continue => c.main_loop(reconnects).await,
+    };
+    c.shutdown(&reason).await;
+    hub.registry.remove(token.as_deref());
+    tracing::debug!(connection_id = %conn.id, %reason, "disconnected");
+    if let Some(hook) = &hub.on_disconnected {
+        if AssertUnwindSafe(hook(ctx, reason))
+            .catch_unwind()
+            .await
+            .is_err()
+        {
+            tracing::error!(connection_id = %conn.id, "on_disconnected hook panicked");
+        }
+    }
+}
+
+async fn finish_without_handshake<T: Transport>(
+    hub: &HubInner,
+    conn: &ConnectionShared,
+    token: Option<&str>,
+    transport: T,
+) {
+    hub.registry.remove(token);
+    conn.close();
+    transport.close().await;
+}
+
+impl<T: Transport> Connection<T> {
+    async fn main_loop(&mut self, mut reconnects: Option<mpsc::Receiver<T>>) -> DisconnectReason {
+        let options = self.hub.options.clone();
+        let mut outbound = Vec::new();
+        let timer = tokio::time::sleep(Duration::from_secs(1));
+        tokio::pin!(timer);
+        self.schedule(timer.as_mut(), &options);
+        loop {
+            let connected = self.transport.is_some();
+            let room = !self.stateful || self.replay_bytes < options.stateful_reconnect_buffer_size;
+            let step = tokio::select! {
+                frame = recv_opt(&mut self.transport) => match frame {
+                    Ok(Inbound::Text(text)) => {
+                        self.last_received = Instant::now();
+                        let recs = self.records.push(&text);
+                        match self.handle_records(recs).await {
+                            Step::Continue if self.records.pending_len() > options.max_receive_message_size => {
+                                let n = self.records.pending_len();
+                                self.too_large(Some(n)).await
+                            }
+                            step => step,
+                        }
+                    }
+                    Ok(Inbound::TooLarge(n)) => self.too_large(n).await,
+                    Err(TransportEnd::Clean) => Step::End(DisconnectReason::Closed),
+                    Err(TransportEnd::Failed(e)) => self.transport_lost(e),
+                },
+                _ = self.conn.queued.notified(), if connected && room => {
+                    self.conn.drain(&mut outbound);
+                    self.write_outbound(&mut outbound).await
+                }
+                Some(done) = self.running.next(), if !self.running.is_empty() => {
+                    match done {
+                        Finished::Invocation => {
+                            self.in_flight -= 1;
+                            if let Some(next) = self.waiting.pop_front() {
+                                self.in_flight += 1;
+                                self.running.push(next);
+                            }
+                        }
+                        Finished::Stream(id) => { self.cancels.remove(&id); }
+                    }
+                    Step::Continue
+                }
+                new = reconnect_opt(&mut reconnects, self.stateful) => match new {
+                    Some(t) => self.resume(t).await,
+                    None => Step::Continue,
+                },
+                _ = &mut timer => {
+                    let step = self.on_timer(&options).await;
+                    self.schedule(timer.as_mut(), &options);
+                    step
+                }
+            };
+            if let Step::End(reason) = step {
+                return reason;
+            }
+        }
+    }
+
+    /// Points the timer at the earliest of: keep-alive ping, client timeout, ack, reconnect window.
+    fn schedule(&self, timer: std::pin::Pin<&mut tokio::time::Sleep>, options: &super::HubOptions) {
+        let mut due = self.last_sent + options.keep_alive_interval;
+        if self.timeout_armed {
+            due = due.min(self.last_received + options.client_timeout);
+        }
+        if self.stateful {
+            due = due.min(Instant::now() + Duration::from_secs(1));
+        }
+        if let Some(at) = self.disconnected_at {
+            due = due.min(at + options.disconnect_timeout);
+        }
+        timer.reset(due);
+    }
+
+    async fn on_timer(&mut self, options: &super::HubOptions) -> Step {
+        let now = Instant::now();
+        if let Some(at) = self.disconnected_at {
+            if now >= at + options.disconnect_timeout {
+                return Step::End(DisconnectReason::TransportTimeout);
+            }
+            return Step::Continue;
+        }
+        if self.timeout_armed && now >= self.last_received + options.client_timeout {
+            tracing::info!(connection_id = %self.conn.id, "no message from the client for {:?} (HubOptions::client_timeout)", options.client_timeout);
+            let mut out = Vec::new();
+            protocol::write_close(
+                &mut out,
+                Some("Server timeout elapsed without receiving a message from the client."),
+                false,
+            );
+            self.send_frame(out).await;
+            return Step::End(DisconnectReason::ClientTimeout);
+        }
+        let mut out = Vec::new();
+        if self.stateful && self.last_processed != self.last_acked_sent {
+            self.last_acked_sent = self.last_processed;
+            protocol::write_ack(&mut out, self.last_processed);
+        }
+        let pings = self.transport.as_ref().is_some_and(|t| t.wants_pings());
+        if pings && now >= self.last_sent + options.keep_alive_interval {
+            protocol::write_ping(&mut out);
+        }
+        if !out.is_empty() {
+            return self.send_frame(out).await;
+        }
+        Step::Continue
+    }
+
+    /// Writes a frame on the current transport; a failure counts as a lost transport.
+    async fn send_frame(&mut self, frame: Vec<u8>) -> Step {
+        let Some(t) = self.transport.as_mut() else {
+            return Step::Continue;
+        };
+        self.last_sent = Instant::now();
+        match t.send(frame).await {
+            Ok(()) => Step::Continue,
+            Err(e) => self.transport_lost(e),
+        }
+    }
+
+    fn transport_lost(&mut self, error: String) -> Step {
+        self.transport = None;
+        if self.stateful {
+            tracing::debug!(connection_id = %self.conn.id, "transport lost ({error}); waiting for a reconnect");
+            self.disconnected_at = Some(Instant::now());
+            Step::Continue
+        } else {
+            Step::End(DisconnectReason::TransportError(error))
+        }
+    }
+
+    async fn resume(&mut self, transport: T) -> Step {
+        tracing::debug!(connection_id = %self.conn.id, "transport reconnected; replaying {} messages", self.replay.len());
+        self.transport = Some(transport);
+        self.disconnected_at = None;
+        self.records = RecordBuffer::default();
+        let mut out = Vec::new();
+        let first = self
+            .replay
+            .front()
+            .map(|(id, _)| *id)
+            .unwrap_or(self.next_send_seq);
+        protocol::write_sequence(&mut out, first);
+        for (_, bytes) in &self.replay {
+            out.extend_from_slice(bytes);
+        }
+        self.send_frame(out).await
+    }
+
+    async fn write_outbound(&mut self, items: &mut Vec<Outbound>) -> Step {
+        let mut frame = Vec::new();
+        let mut end = None;
+        for item in items.drain(..) {
+            match item {
+                Outbound::Message(bytes) => {
+                    if !frame.is_empty() && frame.len() + bytes.len() > FRAME_BATCH_BYTES {
+                        if let Step::End(r) = self.send_frame(std::mem::take(&mut frame)).await {
+                            return Step::End(r);
+                        }
+                    }
+                    frame.extend_from_slice(&bytes);
+                    if self.stateful {
+                        self.replay_bytes += bytes.len();
+                        self.replay.push_back((self.next_send_seq, bytes));
+                        self.next_send_seq += 1;
+                    }
+                    self.conn.count_sent();
+                }
+                Outbound::Close(error) => {
+                    protocol::write_close(&mut frame, error.as_deref(), false);
+                    end = Some(DisconnectReason::ServerClosed(error));
+                    break;
+                }
+                Outbound::Abort => {
+                    if !frame.is_empty() {
+                        if let Step::End(r) = self.send_frame(std::mem::take(&mut frame)).await {
+                            return Step::End(r);
+                        }
+                    }
+                    tracing::debug!(connection_id = %self.conn.id, "transport aborted by the server");
+                    self.transport = None;
+                    if self.stateful {
+                        self.disconnected_at = Some(Instant::now());
+                        continue;
+                    }
+                    return Step::End(DisconnectReason::ServerClosed(Some(
+                        "connection aborted by the server".into(),
+                    )));
+                }
+            }
+        }
+        items.clear();
+        if !frame.is_empty() {
+            if let Step::End(r) = self.send_frame(frame).await {
+                return Step::End(r);
+            }
+        }
+        match end {
+            Some(reason) => Step::End(reason),
+            None => Step::Continue,
+        }
+    }
+
+    async fn too_large(&mut self, size: Option<usize>) -> Step {
+        let max = self.hub.options.max_receive_message_size;
+        let size = size.map_or_else(
+            || "a message".to_owned(),
+            |n| format!("a message of {n} bytes"),
+        );
+        let text = format!(
+            "Connection closed with an error: the client sent {size}, more than the hub's maximum receive \
+             message size of {max} bytes (raise HubOptions::max_receive_message_size to allow larger messages)."
+        );
+        tracing::warn!(connection_id = %self.conn.id, "{text}");
+        let mut out = Vec::new();
+        protocol::write_close(&mut out, Some(&text), false);
+        self.send_frame(out).await;
+        Step::End(DisconnectReason::MessageTooLarge(text))
+    }
+
+    async fn protocol_error(&mut self, error: String) -> Step {
+        tracing::warn!(connection_id = %self.conn.id, "protocol error: {error}");
+        let mut out = Vec::new();
+        protocol::write_close(
+            &mut out,
+            Some(&format!("Connection closed with an error: {error}")),
+            false,
+        );
+        self.send_frame(out).await;
+        Step::End(DisconnectReason::ProtocolError(error))
+    }
+
+    async fn handle_records(&mut self, records: Vec<String>) -> Step {
+        let max = self.hub.options.max_receive_message_size;
+        for record in records {
+            if record.len() > max {
+                return self.too_large(Some(record.len())).await;
+            }
+            let message = match protocol::parse_message(&record) {
+                Ok(m) => m,
+                Err(e) => return self.protocol_error(e.0).await,
+            };
+            if let Step::End(r) = self.handle_message(message).await {
+                return Step::End(r);
+            }
+        }
+        Step::Continue
+    }
+
+    async fn handle_message(&mut self, message: HubMessage) -> Step {
+        if self.stateful && message.is_sequenced() {
+            let id = self.next_recv_seq;
+            self.next_recv_seq += 1;
+            if id <= self.last_processed {
+                return Step::Continue;
+            }
+            self.last_processed = id;
+        }
+        match message {
+            HubMessage::Invocation {
+                invocation_id,
+                target,
+                arguments,
+                stream_ids,
+            } => self.invoke(invocation_id, target, arguments, stream_ids, false),
+            HubMessage::StreamInvocation {
+                invocation_id,
+                target,
+                arguments,
+                stream_ids,
+            } => self.invoke(Some(invocation_id), target, arguments, stream_ids, true),
+            HubMessage::StreamItem {
+                invocation_id,
+                item,
+            } => match self.uploads.get(&invocation_id) {
+                Some(tx) => {
+                    if tx.send(Ok(item)).await.is_err() {
+                        self.uploads.remove(&invocation_id);
+                    }
+                }
+                None => {
+                    tracing::warn!(connection_id = %self.conn.id, "stream item for unknown stream '{invocation_id}' ignored")
+                }
+            },
+            HubMessage::Completion {
+                invocation_id,
+                outcome,
+            } => {
+                if let Some(tx) = self.uploads.remove(&invocation_id) {
+                    if let CompletionOutcome::Error(e) = outcome {
+                        let _ = tx.send(Err(e)).await;
+                    }
+                } else if !self.conn.complete_result(&invocation_id, outcome) {
+                    tracing::warn!(connection_id = %self.conn.id, "completion for unknown invocation '{invocation_id}' ignored");
+                }
+            }
+            HubMessage::CancelInvocation { invocation_id } => {
+                if let Some(tx) = self.cancels.remove(&invocation_id) {
+                    let _ = tx.send(());
+                }
+            }
+            HubMessage::Ping => self.timeout_armed = true,
+            HubMessage::Close {
+                error,
+                allow_reconnect,
+            } => {
+                tracing::debug!(connection_id = %self.conn.id, allow_reconnect, "the client sent Close");
+                return Step::End(match error {
+                    Some(e) => DisconnectReason::ClientError(e),
+                    None => DisconnectReason::Closed,
+                });
+            }
+            HubMessage::Ack { sequence_id } => {
+                while self
+                    .replay
+                    .front()
+                    .is_some_and(|(id, _)| *id <= sequence_id)
+                {
+                    let (_, bytes) = self.replay.pop_front().expect("front exists");
+                    self.replay_bytes -= bytes.len();
+                }
+            }
+            HubMessage::Sequence { sequence_id } => {
+                if !self.stateful {
+                    return Step::Continue;
+                }
+                if sequence_id > self.last_processed + 1 {
+                    return self
+                        .protocol_error(format!(
+                            "Sequence id {sequence_id} is ahead of the last received message {}.",
+                            self.last_processed
+                        ))
+                        .await;
+                }
+                self.next_recv_seq = sequence_id;
+            }
+            HubMessage::Unknown(kind) => {
+                tracing::debug!(connection_id = %self.conn.id, "message of unknown type {kind} skipped")
+            }
+        }
+        Step::Continue
+    }
+
+    fn reply_error(&self, invocation_id: Option<&str>, text: String) {
+        match invocation_id {
+            Some(id) => {
+                let mut out = Vec::new();
+                protocol::write_completion(&mut out, id, &CompletionOutcome::Error(text));
+                let _ = self.conn.push_force(Outbound::Message(Bytes::from(out)));
+            }
+            None => {
+                tracing::warn!(connection_id = %self.conn.id, "fire-and-forget invocation failed: {text}")
+            }
+        }
+    }
+
+    fn invoke(
+        &mut self,
+        invocation_id: Option<String>,
+        target: String,
+        arguments: Box<RawValue>,
+        stream_ids: Vec<String>,
+        streaming: bool,
+    ) {
+        let hub = self.hub.clone();
+        let Some(method) = hub.method(&target) else {
+            self.reply_error(
+                invocation_id.as_deref(),
+                format!("Unknown hub method '{target}'."),
+            );
+            return;
+        };
+        if !stream_ids.is_empty() && !method.accepts_streams {
+            self.reply_error(
+                invocation_id.as_deref(),
+                format!(
+                    "Hub method '{}' does not accept client streams ({} sent).",
+                    method.name,
+                    stream_ids.len()
+                ),
+            );
+            return;
+        }
+        let mut streams = Vec::with_capacity(stream_ids.len());
+        for id in stream_ids {
+            let (tx, rx) = mpsc::channel(self.hub.options.stream_buffer_capacity);
+            self.uploads.insert(id, tx);
+            streams.push(ClientStream { items: rx });
+        }
+        let ctx = HubContext {
+            conn: self.conn.clone(),
+            hub: self.hub.clone(),
+        };
+        let conn = self.conn.clone();
+        let name = method.name.clone();
+        let detailed = self.hub.options.detailed_errors;
+        match (&method.handler, streaming) {
+            (MethodHandler::Unary(f), false) => {
+                let fut = AssertUnwindSafe(f(ctx, arguments, streams)).catch_unwind();
+                let task = async move {
+                    let outcome = match fut.await {
+                        Ok(Ok(raw)) => CompletionOutcome::Result(raw),
+                        Ok(Err(e)) => {
+                            if e.is_internal() {
+                                tracing::error!(connection_id = %conn.id, "hub method '{name}' failed: {e}");
+                            }
+                            CompletionOutcome::Error(e.client_text(&name, detailed))
+                        }
+                        Err(_) => {
+                            tracing::error!(connection_id = %conn.id, "hub method '{name}' panicked");
+                            CompletionOutcome::Error(
+                                HubError::internal("the method panicked").client_text(&name, detailed),
+                            )
+                        }
+                    };
+                    match invocation_id {
+                        Some(id) => {
+                            let mut out = Vec::new();
+                            protocol::write_completion(&mut out, &id, &outcome);
+                            let _ = conn.push_force(Outbound::Message(Bytes::from(out)));
+                        }
+                        None => {
+                            if let CompletionOutcome::Error(e) = outcome {
+                                tracing::warn!(connection_id = %conn.id, "fire-and-forget invocation of '{name}' failed: {e}");
+                            }
+                        }
+                    }
+                    Finished::Invocation
+                }
+                .boxed();
+                if self.in_flight < self.hub.options.max_parallel_invocations {
+                    self.in_flight += 1;
+                    self.running.push(task);
+                } else {
+                    self.waiting.push_back(task);
+                }
+            }
+            (MethodHandler::Stream(f), true) => {
+                let id = invocation_id.expect("stream invocations carry an id");
+                let stream = match f(ctx, arguments, streams) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        self.reply_error(Some(&id), e.client_text(&name, detailed));
+                        return;
+                    }
+                };
+                let (cancel_tx, mut cancel_rx) = oneshot::channel();
+                self.cancels.insert(id.clone(), cancel_tx);
+                let task = async move {
+                    let mut stream = stream;
+                    let mut error = None;
+                    loop {
+                        let next = tokio::select! {
+                            _ = &mut cancel_rx => return Finished::Stream(id),
+                            next = AssertUnwindSafe(stream.next()).catch_unwind() => next,
+                        };
+                        match next {
+                            Ok(Some(Ok(item))) => {
+                                let mut out = Vec::new();
+                                protocol::write_stream_item(&mut out, &id, &item);
+                                if conn.push_wait(Outbound::Message(Bytes::from(out))).await.is_err() {
+                                    return Finished::Stream(id);
+                                }
+                            }
+                            Ok(Some(Err(e))) => {
+                                error = Some(e.client_text(&name, detailed));
+                                break;
+                            }
+                            Ok(None) => break,
+                            Err(_) => {
+                                tracing::error!(connection_id = %conn.id, "stream method '{name}' panicked");
+                                error = Some(HubError::internal("the stream panicked").client_text(&name, detailed));
+                                break;
+                            }
+                        }
+                    }
+                    let outcome = error.map_or(CompletionOutcome::Void, CompletionOutcome::Error);
+                    let mut out = Vec::new();
+                    protocol::write_completion(&mut out, &id, &outcome);
+                    let _ = conn.push_force(Outbound::Message(Bytes::from(out)));
+                    Finished::Stream(id)
+                }
+                .boxed();
+                self.running.push(task);
+            }
+            (MethodHandler::Unary(_), true) => self.reply_error(
+                invocation_id.as_deref(),
+                format!("The client attempted to invoke the non-streaming method '{name}' with a streaming invocation."),
+            ),
+            (MethodHandler::Stream(_), false) => self.reply_error(
+                invocation_id.as_deref(),
+                format!("The client attempted to invoke the streaming method '{name}' with a non-streaming invocation."),
+            ),
+        }
+    }
+
+    async fn shutdown(&mut self, reason: &DisconnectReason) {
+        self.conn.close();
+        self.hub.lifetime.on_disconnected(&self.conn.id);
+        self.running.clear();
+        self.waiting.clear();
+        self.uploads.clear();
+        self.cancels.clear();
+        if let Some(t) = self.transport.take() {
+            if !matches!(reason, DisconnectReason::TransportError(_)) {
+                t.close().await;
+            }
+        }
+    }
+}

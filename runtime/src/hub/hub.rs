@@ -1,0 +1,375 @@
+//! [`Hub`] and [`HubBuilder`]: method registration, hooks, options, and the fan-out manager.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::http::HeaderMap;
+use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+use futures_util::{FutureExt, Stream, StreamExt};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::context::{Clients, HubContext};
+use super::error::{DisconnectReason, HubConfigError, HubError};
+use super::http::Registry;
+use super::lifetime::{HubLifetimeManager, InMemoryLifetimeManager};
+use super::options::HubOptions;
+
+pub(crate) type UnaryFn = dyn Fn(
+        HubContext,
+        Box<RawValue>,
+        Vec<ClientStream>,
+    ) -> BoxFuture<'static, Result<Box<RawValue>, HubError>>
+    + Send
+    + Sync;
+pub(crate) type StreamFn = dyn Fn(
+        HubContext,
+        Box<RawValue>,
+        Vec<ClientStream>,
+    ) -> Result<BoxStream<'static, Result<Box<RawValue>, HubError>>, HubError>
+    + Send
+    + Sync;
+type ConnectedFn = dyn Fn(HubContext) -> BoxFuture<'static, ()> + Send + Sync;
+type DisconnectedFn = dyn Fn(HubContext, DisconnectReason) -> BoxFuture<'static, ()> + Send + Sync;
+type UserIdFn = dyn Fn(&HeaderMap) -> Option<String> + Send + Sync;
+
+pub(crate) enum MethodHandler {
+    Unary(Arc<UnaryFn>),
+    Stream(Arc<StreamFn>),
+}
+
+pub(crate) struct Method {
+    /// The name as registered (for messages); lookup uses the lower-cased key.
+    pub(crate) name: String,
+    pub(crate) handler: MethodHandler,
+    pub(crate) accepts_streams: bool,
+}
+
+/// The shared state of a built hub.
+pub(crate) struct HubInner {
+    pub(crate) methods: HashMap<String, Method>,
+    pub(crate) options: HubOptions,
+    pub(crate) lifetime: Arc<dyn HubLifetimeManager>,
+    pub(crate) on_connected: Option<Arc<ConnectedFn>>,
+    pub(crate) on_disconnected: Option<Arc<DisconnectedFn>>,
+    pub(crate) user_id: Option<Arc<UserIdFn>>,
+    pub(crate) registry: Registry,
+}
+
+impl HubInner {
+    pub(crate) fn method(&self, name: &str) -> Option<&Method> {
+        if let Some(m) = self.methods.get(name) {
+            return Some(m);
+        }
+        self.methods.get(&name.to_ascii_lowercase())
+    }
+}
+
+/// A built hub: its methods, hooks and options. Serve it with [`Hub::router`]. Cheap to clone.
+#[derive(Clone)]
+pub struct Hub {
+    pub(crate) inner: Arc<HubInner>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<_> = self.inner.methods.values().map(|m| &m.name).collect();
+        names.sort();
+        f.debug_struct("Hub").field("methods", &names).finish()
+    }
+}
+
+impl Hub {
+    /// Starts building a hub.
+    pub fn builder() -> HubBuilder {
+        HubBuilder::default()
+    }
+
+    /// Fan-out from outside hub methods (background tasks): all, a connection, a group, a user.
+    pub fn clients(&self) -> Clients {
+        Clients {
+            manager: self.inner.lifetime.clone(),
+            caller: None,
+        }
+    }
+
+    /// The options this hub was built with.
+    pub fn options(&self) -> &HubOptions {
+        &self.inner.options
+    }
+
+    /// An axum router serving this hub at `path` (`/chathub`, `/_tether`, `/signalr`, …): `POST
+    /// {path}/negotiate`, and `GET`/`POST`/`DELETE`/`OPTIONS {path}` for the transports. Merge it into an
+    /// app router and wrap it in tower layers like any other router.
+    pub fn router(&self, path: &str) -> axum::Router {
+        super::http::router(self.inner.clone(), path)
+    }
+}
+
+/// Builds a [`Hub`]: register methods and hooks, then [`HubBuilder::build`].
+///
+/// Method names match case-insensitively. Typed methods take their arguments as a tuple deserialised from
+/// the invocation's `arguments` array (`(String, u32)`, `(Value,)`, `()` for none); a wrong count or type
+/// answers that invocation with an error and the connection lives on.
+#[derive(Default)]
+pub struct HubBuilder {
+    methods: HashMap<String, Method>,
+    options: HubOptions,
+    lifetime: Option<Arc<dyn HubLifetimeManager>>,
+    on_connected: Option<Arc<ConnectedFn>>,
+    on_disconnected: Option<Arc<DisconnectedFn>>,
+    user_id: Option<Arc<UserIdFn>>,
+    duplicate: Option<String>,
+}
+
+impl std::fmt::Debug for HubBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubBuilder")
+            .field("methods", &self.methods.len())
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+/// Decodes a method's argument tuple from the raw `arguments` array.
+fn decode_arguments<A: DeserializeOwned>(method: &str, raw: &RawValue) -> Result<A, HubError> {
+    match serde_json::from_str::<A>(raw.get()) {
+        Ok(a) => Ok(a),
+        Err(e) => {
+            // `()` deserialises from `null`, not from `[]`: let argument-less methods take `()`.
+            if raw.get().trim() == "[]" {
+                if let Ok(a) = serde_json::from_str::<A>("null") {
+                    return Ok(a);
+                }
+            }
+            let given = serde_json::from_str::<Vec<&RawValue>>(raw.get())
+                .map(|v| v.len())
+                .unwrap_or(0);
+            let reason = e.to_string();
+            let reason = if reason.starts_with("trailing characters") {
+                "too many arguments".to_owned()
+            } else {
+                reason
+            };
+            Err(HubError::new(format!(
+                "Invalid arguments for '{method}' ({given} given): {reason}."
+            )))
+        }
+    }
+}
+
+fn encode_result<R: Serialize>(value: &R) -> Result<Box<RawValue>, HubError> {
+    serde_json::value::to_raw_value(value).map_err(HubError::internal)
+}
+
+impl HubBuilder {
+    fn insert(&mut self, name: &str, handler: MethodHandler, accepts_streams: bool) {
+        let key = name.to_ascii_lowercase();
+        if self.methods.contains_key(&key) {
+            self.duplicate.get_or_insert_with(|| name.to_owned());
+        }
+        self.methods.insert(
+            key,
+            Method {
+                name: name.to_owned(),
+                handler,
+                accepts_streams,
+            },
+        );
+    }
+
+    /// Registers an async method with typed arguments (a tuple) and a serialisable result.
+    ///
+    /// ```
+    /// use tether::hub::{Hub, HubContext, HubError};
+    /// let hub = Hub::builder()
+    ///     .method("Echo", |_ctx: HubContext, (value,): (serde_json::Value,)| async move {
+    ///         Ok::<_, HubError>(value)
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// ```
+    pub fn method<A, R, F, Fut>(mut self, name: &str, handler: F) -> Self
+    where
+        A: DeserializeOwned + Send + 'static,
+        R: Serialize + Send + 'static,
+        F: Fn(HubContext, A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, HubError>> + Send + 'static,
+    {
+        let method = name.to_owned();
+        let f: Arc<UnaryFn> =
+            Arc::new(
+                move |ctx, raw, _streams| match decode_arguments::<A>(&method, &raw) {
+                    Ok(args) => {
+                        let fut = handler(ctx, args);
+                        async move { encode_result(&fut.await?) }.boxed()
+                    }
+                    Err(e) => futures_util::future::ready(Err(e)).boxed(),
+                },
+            );
+        self.insert(name, MethodHandler::Unary(f), false);
+        self
+    }
+
+    /// Registers an async method that takes the raw argument list and returns any JSON value.
+    pub fn raw_method<F, Fut>(mut self, name: &str, handler: F) -> Self
+    where
+        F: Fn(HubContext, Vec<Value>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Value, HubError>> + Send + 'static,
+    {
+        let f: Arc<UnaryFn> = Arc::new(move |ctx, raw, _streams| {
+            match serde_json::from_str::<Vec<Value>>(raw.get()) {
+                Ok(args) => {
+                    let fut = handler(ctx, args);
+                    async move { encode_result(&fut.await?) }.boxed()
+                }
+                Err(e) => futures_util::future::ready(Err(HubError::internal(e))).boxed(),
+            }
+        });
+        self.insert(name, MethodHandler::Unary(f), false);
+        self
+    }
+
+    /// Registers a method that receives client-to-server streams (announced by the client in `streamIds`,
+    /// e.g. a `signalR.Subject` argument in JavaScript) besides its typed arguments. The streams come in the
+    /// order of `streamIds`; each yields the client's items until the client completes it.
+    pub fn upload_method<A, R, F, Fut>(mut self, name: &str, handler: F) -> Self
+    where
+        A: DeserializeOwned + Send + 'static,
+        R: Serialize + Send + 'static,
+        F: Fn(HubContext, A, Vec<ClientStream>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, HubError>> + Send + 'static,
+    {
+        let method = name.to_owned();
+        let f: Arc<UnaryFn> =
+            Arc::new(
+                move |ctx, raw, streams| match decode_arguments::<A>(&method, &raw) {
+                    Ok(args) => {
+                        let fut = handler(ctx, args, streams);
+                        async move { encode_result(&fut.await?) }.boxed()
+                    }
+                    Err(e) => futures_util::future::ready(Err(e)).boxed(),
+                },
+            );
+        self.insert(name, MethodHandler::Unary(f), true);
+        self
+    }
+
+    /// Registers a server-to-client streaming method (the client calls it with `stream(...)`). Each item
+    /// becomes a StreamItem; the end of the stream (or an `Err` item, which ends it) becomes the Completion.
+    /// When the client cancels, the stream is dropped.
+    pub fn stream_method<A, R, F, S>(mut self, name: &str, handler: F) -> Self
+    where
+        A: DeserializeOwned + Send + 'static,
+        R: Serialize + Send + 'static,
+        F: Fn(HubContext, A) -> S + Send + Sync + 'static,
+        S: Stream<Item = Result<R, HubError>> + Send + 'static,
+    {
+        let method = name.to_owned();
+        let f: Arc<StreamFn> = Arc::new(move |ctx, raw, _streams| {
+            let args = decode_arguments::<A>(&method, &raw)?;
+            Ok(handler(ctx, args)
+                .map(|item| item.and_then(|v| encode_result(&v)))
+                .boxed())
+        });
+        self.insert(name, MethodHandler::Stream(f), false);
+        self
+    }
+
+    /// Runs after a connection's handshake, before its first message is dispatched.
+    pub fn on_connected<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(HubContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on_connected = Some(Arc::new(move |ctx| hook(ctx).boxed()));
+        self
+    }
+
+    /// Runs once when a connection ends, with the reason. Sends to the ending connection fail by then.
+    pub fn on_disconnected<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(HubContext, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on_disconnected = Some(Arc::new(move |ctx, reason| hook(ctx, reason).boxed()));
+        self
+    }
+
+    /// Derives a user id from the request headers (for [`Clients::user`]); none by default.
+    pub fn user_id<F>(mut self, provider: F) -> Self
+    where
+        F: Fn(&HeaderMap) -> Option<String> + Send + Sync + 'static,
+    {
+        self.user_id = Some(Arc::new(provider));
+        self
+    }
+
+    /// Replaces the options (see [`HubOptions`] for the defaults).
+    pub fn options(mut self, options: HubOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Uses another fan-out manager (a backplane) instead of the in-memory one.
+    pub fn lifetime_manager(mut self, manager: Arc<dyn HubLifetimeManager>) -> Self {
+        self.lifetime = Some(manager);
+        self
+    }
+
+    /// Checks the configuration and builds the hub. Fails on invalid options (for example any origin with
+    /// credentials) or a method name registered twice.
+    pub fn build(self) -> Result<Hub, HubConfigError> {
+        self.options.validate().map_err(HubConfigError)?;
+        if let Some(name) = self.duplicate {
+            return Err(HubConfigError(format!(
+                "method '{name}' is registered twice (names match case-insensitively)"
+            )));
+        }
+        Ok(Hub {
+            inner: Arc::new(HubInner {
+                methods: self.methods,
+                options: self.options,
+                lifetime: self
+                    .lifetime
+                    .unwrap_or_else(|| Arc::new(InMemoryLifetimeManager::new())),
+                on_connected: self.on_connected,
+                on_disconnected: self.on_disconnected,
+                user_id: self.user_id,
+                registry: Registry::default(),
+            }),
+        })
+    }
+}
+
+/// One client-to-server stream given to an [`HubBuilder::upload_method`]: the client's items in order,
+/// ending when the client completes the stream. An `Err` item means the client ended it with an error.
+pub struct ClientStream {
+    pub(crate) items: mpsc::Receiver<Result<Box<RawValue>, String>>,
+}
+
+impl std::fmt::Debug for ClientStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientStream").finish_non_exhaustive()
+    }
+}
+
+impl Stream for ClientStream {
+    type Item = Result<Value, HubError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.items.poll_recv(cx).map(|item| {
+            item.map(|r| match r {
+                Ok(raw) => serde_json::from_str(raw.get()).map_err(HubError::internal),
+                Err(e) => Err(HubError::new(e)),
+            })
+        })
+    }
+}

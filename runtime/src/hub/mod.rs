@@ -1,0 +1,65 @@
+//! A SignalR-compatible hub server: the official `@microsoft/signalr` client talks to it unchanged.
+//!
+//! Build a [`Hub`] with [`Hub::builder`] (methods, hooks, [`HubOptions`]), then serve it at any path with
+//! [`Hub::router`], merged into an app's axum router. [`serve`] runs a router with `TCP_NODELAY` and peer
+//! addresses.
+//!
+//! ```no_run
+//! use tether::hub::{Hub, HubContext, HubError};
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let hub = Hub::builder()
+//!     .method("SendMessage", |ctx: HubContext, (user, text): (String, String)| async move {
+//!         ctx.clients().all().send("ReceiveMessage", (user, text)).map_err(HubError::internal)?;
+//!         Ok::<_, HubError>(())
+//!     })
+//!     .build()
+//!     .expect("valid hub");
+//! let app = axum::Router::new().merge(hub.router("/chathub"));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:5000").await?;
+//! tether::hub::serve(listener, app).await
+//! # }
+//! ```
+//!
+//! Layout and invariants:
+//! - [`protocol`](self) (`protocol.rs`): the JSON hub protocol, pure functions, golden-tested.
+//! - `http.rs`: negotiate, transports, status codes, origins/CORS, the registry of negotiated connections.
+//! - `connection.rs`: the one task per connection that owns the transport and all protocol state.
+//! - `context.rs`: handles hub code holds ([`HubContext`], [`Caller`], [`Clients`]); they only queue.
+//! - `lifetime.rs`: the fan-out trait [`HubLifetimeManager`] and its in-memory default.
+
+mod connection;
+mod context;
+mod error;
+mod http;
+#[allow(clippy::module_inception)]
+mod hub;
+mod lifetime;
+mod options;
+pub(crate) mod protocol;
+
+use std::net::SocketAddr;
+
+use axum::serve::ListenerExt;
+
+pub use context::{Caller, ClientProxy, Clients, EncodedInvocation, HubContext, TransportKind};
+pub use error::{ClientResultError, DisconnectReason, HubConfigError, HubError, SendError};
+pub use hub::{ClientStream, Hub, HubBuilder};
+pub use lifetime::{HubLifetimeManager, InMemoryLifetimeManager};
+pub use options::{AllowedOrigins, HubOptions, Transports};
+
+/// Serves `router` on `listener` with `TCP_NODELAY` on every accepted socket (hub frames are small and
+/// latency-bound) and the peer address available to hubs ([`HubContext::remote_addr`]). Runs until the
+/// listener fails.
+pub async fn serve(listener: tokio::net::TcpListener, router: axum::Router) -> std::io::Result<()> {
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("could not set TCP_NODELAY: {e}");
+        }
+    });
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
+}
