@@ -1,0 +1,393 @@
+//! Render batches: the edits of one render pass and their JSON encoding (docs/protocol.md section 4).
+//!
+//! The diff writes edits into an [`EditSink`]; [`RenderBatch`] is the sink the renderer uses, and
+//! [`RenderBatch::to_json`] is the one encoder of the wire form. Edits are kept in the order they must be
+//! applied: per-component groups in render order (a parent before the children it re-rendered), and inside a
+//! group the order the diff emitted them.
+
+use std::fmt::Write;
+
+/// A component id, unique within a renderer (circuit) and never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ComponentId(pub(crate) u32);
+
+impl ComponentId {
+    /// The number sent on the wire.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// The value of a DOM property edit (op 9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PropertyValue {
+    /// `value`.
+    Text(String),
+    /// `checked`, `selected`.
+    Bool(bool),
+}
+
+/// One DOM edit, addressed by node id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Edit {
+    /// Op 1: parse `html` and insert its nodes before `anchor`, numbering them from `first_id`.
+    InsertBefore {
+        /// Node the new nodes go before.
+        anchor: u32,
+        /// The nodes.
+        html: String,
+        /// Id of the first new node (pre-order).
+        first_id: u32,
+    },
+    /// Op 2: parse `html` and append its nodes inside element `parent`.
+    Append {
+        /// The element.
+        parent: u32,
+        /// The nodes.
+        html: String,
+        /// Id of the first new node (pre-order).
+        first_id: u32,
+    },
+    /// Op 3: remove a node or range.
+    Remove {
+        /// The node (or range start marker).
+        node: u32,
+    },
+    /// Op 4: move a node or range before `anchor`, keeping identity.
+    MoveBefore {
+        /// The node (or range start marker).
+        node: u32,
+        /// Node it goes before.
+        anchor: u32,
+    },
+    /// Op 5: move a node or range to the end of element `parent`.
+    MoveToEnd {
+        /// The node (or range start marker).
+        node: u32,
+        /// The element.
+        parent: u32,
+    },
+    /// Op 6: set an attribute.
+    SetAttribute {
+        /// The element.
+        node: u32,
+        /// Attribute name.
+        name: String,
+        /// Attribute value.
+        value: String,
+    },
+    /// Op 7: remove an attribute.
+    RemoveAttribute {
+        /// The element.
+        node: u32,
+        /// Attribute name.
+        name: String,
+    },
+    /// Op 8: set the data of a text node.
+    SetText {
+        /// The text node.
+        node: u32,
+        /// New data.
+        text: String,
+    },
+    /// Op 9: set a DOM property (`value`, `checked`, `selected`).
+    SetProperty {
+        /// The element.
+        node: u32,
+        /// Property name.
+        name: &'static str,
+        /// New value.
+        value: PropertyValue,
+    },
+    /// Op 10: replace the content of a raw region.
+    ReplaceRaw {
+        /// The raw region's start marker.
+        node: u32,
+        /// New content.
+        html: String,
+    },
+    /// Op 11: attach root component `root` (keep the prerendered DOM when equal), numbering from `first_id`.
+    Attach {
+        /// Index of the root in `StartCircuit`'s descriptor list.
+        root: u32,
+        /// The region's content.
+        html: String,
+        /// Id of the region's start marker.
+        first_id: u32,
+    },
+}
+
+/// Where the diff writes its edits.
+pub trait EditSink {
+    /// Records `edit` for `component`, after everything recorded before.
+    fn push_edit(&mut self, component: ComponentId, edit: Edit);
+}
+
+/// The edits of one render pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RenderBatch {
+    /// Batch id: 1 for the circuit's first batch, then +1 per batch.
+    pub id: u64,
+    /// Per-component edit lists, in application order.
+    pub edits: Vec<(ComponentId, Vec<Edit>)>,
+    /// Components disposed by this pass.
+    pub disposed_components: Vec<ComponentId>,
+    /// Handler ids disposed by this pass: events naming them are stale.
+    pub disposed_handlers: Vec<u32>,
+}
+
+impl EditSink for RenderBatch {
+    fn push_edit(&mut self, component: ComponentId, edit: Edit) {
+        match self.edits.last_mut() {
+            Some((last, list)) if *last == component => list.push(edit),
+            _ => self.edits.push((component, vec![edit])),
+        }
+    }
+}
+
+impl RenderBatch {
+    /// Whether the pass changed nothing the browser needs to hear about.
+    pub fn is_empty(&self) -> bool {
+        self.edits.is_empty()
+            && self.disposed_components.is_empty()
+            && self.disposed_handlers.is_empty()
+    }
+
+    /// Number of edits over all components.
+    pub fn edit_count(&self) -> usize {
+        self.edits.iter().map(|(_, e)| e.len()).sum()
+    }
+
+    /// The wire form: `{"id":…,"e":[[componentId,[edit,…]],…],"dc":[…],"dh":[…]}`.
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(64);
+        let _ = write!(out, "{{\"id\":{},\"e\":[", self.id);
+        for (i, (component, edits)) in self.edits.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, "[{},[", component.0);
+            for (j, edit) in edits.iter().enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                encode_edit(edit, &mut out);
+            }
+            out.push_str("]]");
+        }
+        out.push(']');
+        if !self.disposed_components.is_empty() {
+            out.push_str(",\"dc\":");
+            number_list(self.disposed_components.iter().map(|c| c.0), &mut out);
+        }
+        if !self.disposed_handlers.is_empty() {
+            out.push_str(",\"dh\":");
+            number_list(self.disposed_handlers.iter().copied(), &mut out);
+        }
+        out.push('}');
+        out
+    }
+}
+
+fn number_list(items: impl Iterator<Item = u32>, out: &mut String) {
+    out.push('[');
+    for (i, n) in items.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{n}");
+    }
+    out.push(']');
+}
+
+fn encode_edit(edit: &Edit, out: &mut String) {
+    match edit {
+        Edit::InsertBefore {
+            anchor,
+            html,
+            first_id,
+        } => {
+            let _ = write!(out, "[1,{anchor},");
+            json_string(html, out);
+            let _ = write!(out, ",{first_id}]");
+        }
+        Edit::Append {
+            parent,
+            html,
+            first_id,
+        } => {
+            let _ = write!(out, "[2,{parent},");
+            json_string(html, out);
+            let _ = write!(out, ",{first_id}]");
+        }
+        Edit::Remove { node } => {
+            let _ = write!(out, "[3,{node}]");
+        }
+        Edit::MoveBefore { node, anchor } => {
+            let _ = write!(out, "[4,{node},{anchor}]");
+        }
+        Edit::MoveToEnd { node, parent } => {
+            let _ = write!(out, "[5,{node},{parent}]");
+        }
+        Edit::SetAttribute { node, name, value } => {
+            let _ = write!(out, "[6,{node},");
+            json_string(name, out);
+            out.push(',');
+            json_string(value, out);
+            out.push(']');
+        }
+        Edit::RemoveAttribute { node, name } => {
+            let _ = write!(out, "[7,{node},");
+            json_string(name, out);
+            out.push(']');
+        }
+        Edit::SetText { node, text } => {
+            let _ = write!(out, "[8,{node},");
+            json_string(text, out);
+            out.push(']');
+        }
+        Edit::SetProperty { node, name, value } => {
+            let _ = write!(out, "[9,{node},");
+            json_string(name, out);
+            match value {
+                PropertyValue::Text(text) => {
+                    out.push(',');
+                    json_string(text, out);
+                }
+                PropertyValue::Bool(b) => {
+                    let _ = write!(out, ",{b}");
+                }
+            }
+            out.push(']');
+        }
+        Edit::ReplaceRaw { node, html } => {
+            let _ = write!(out, "[10,{node},");
+            json_string(html, out);
+            out.push(']');
+        }
+        Edit::Attach {
+            root,
+            html,
+            first_id,
+        } => {
+            let _ = write!(out, "[11,{root},");
+            json_string(html, out);
+            let _ = write!(out, ",{first_id}]");
+        }
+    }
+}
+
+/// Writes `s` as a JSON string literal.
+fn json_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_the_protocol_example() {
+        let mut batch = RenderBatch {
+            id: 3,
+            ..Default::default()
+        };
+        batch.push_edit(
+            ComponentId(2),
+            Edit::SetText {
+                node: 41,
+                text: "4".into(),
+            },
+        );
+        batch.disposed_components.push(ComponentId(7));
+        batch.disposed_handlers.extend([12, 13]);
+        assert_eq!(
+            batch.to_json(),
+            r#"{"id":3,"e":[[2,[[8,41,"4"]]]],"dc":[7],"dh":[12,13]}"#
+        );
+    }
+
+    #[test]
+    fn encodes_every_op_as_valid_json() {
+        let mut batch = RenderBatch {
+            id: 1,
+            ..Default::default()
+        };
+        let c = ComponentId(1);
+        let edits = vec![
+            Edit::InsertBefore {
+                anchor: 5,
+                html: "<p class=\"x\">a\\b\n\u{1}</p>".into(),
+                first_id: 9,
+            },
+            Edit::Append {
+                parent: 4,
+                html: "x".into(),
+                first_id: 10,
+            },
+            Edit::Remove { node: 3 },
+            Edit::MoveBefore { node: 3, anchor: 4 },
+            Edit::MoveToEnd { node: 3, parent: 2 },
+            Edit::SetAttribute {
+                node: 2,
+                name: "class".into(),
+                value: "on".into(),
+            },
+            Edit::RemoveAttribute {
+                node: 2,
+                name: "hidden".into(),
+            },
+            Edit::SetText {
+                node: 6,
+                text: "é\"".into(),
+            },
+            Edit::SetProperty {
+                node: 7,
+                name: "value",
+                value: PropertyValue::Text("v".into()),
+            },
+            Edit::SetProperty {
+                node: 7,
+                name: "checked",
+                value: PropertyValue::Bool(true),
+            },
+            Edit::ReplaceRaw {
+                node: 8,
+                html: "<b>x</b>".into(),
+            },
+            Edit::Attach {
+                root: 0,
+                html: "".into(),
+                first_id: 1,
+            },
+        ];
+        for e in edits {
+            batch.push_edit(c, e);
+        }
+        let json = batch.to_json();
+        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            parsed,
+            serde_json::json!({"id":1,"e":[[1,[
+                [1,5,"<p class=\"x\">a\\b\n\u{1}</p>",9],[2,4,"x",10],[3,3],[4,3,4],[5,3,2],
+                [6,2,"class","on"],[7,2,"hidden"],[8,6,"é\""],[9,7,"value","v"],[9,7,"checked",true],
+                [10,8,"<b>x</b>"],[11,0,"",1]
+            ]]]})
+        );
+        assert!(json.contains("\\u0001"));
+    }
+}
