@@ -1,0 +1,140 @@
+//! Run with `cargo run -p counter`; serves a prerendered counter at `/` on `$ADDR` (default 127.0.0.1:5000).
+//!
+//! The page shows the count in `#count`; the button `#increment` adds one. `/?start=N` starts at N.
+//!
+//! Environment (all optional; short values make tests fast): `ADDR`; `TETHER_HUB_PATH` (`/_tether`);
+//! `TETHER_RETENTION_MS` (180000), `TETHER_MAX_RETAINED` (100), `TETHER_MAX_UNACKED` (10),
+//! `TETHER_DESCRIPTOR_LIFETIME_MS` (300000), `TETHER_DETAILED_ERRORS` (`1` turns them on);
+//! `TETHER_IDLE_MS` (idle circuits are logged after this long; off when unset).
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use axum::Router;
+use maud::{html, Markup, DOCTYPE};
+use serde::{Deserialize, Serialize};
+use tether::circuit::{
+    CircuitHandlers, CircuitHub, CircuitOptions, CircuitTracker, IdleCircuitHandler, IdleOptions,
+    PageRequest,
+};
+use tether_components::{Component, ComponentRegistry, RenderContext};
+
+/// The counter's props: where it starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct CounterProps {
+    start: i64,
+}
+
+/// A number and a button that adds one.
+struct Counter {
+    count: i64,
+}
+
+impl Component for Counter {
+    type Props = CounterProps;
+
+    fn create(props: &CounterProps) -> Self {
+        Counter { count: props.start }
+    }
+
+    fn render(&self, cx: &mut RenderContext<'_, Self>) -> Markup {
+        html! {
+            p { "Count: " span #count { (self.count) } }
+            button #increment t-click=(cx.on_click(|counter, _| counter.count += 1)) { "Add one" }
+        }
+    }
+}
+
+fn env_ms(name: &str) -> Option<Duration> {
+    std::env::var(name)
+        .ok()?
+        .parse()
+        .ok()
+        .map(Duration::from_millis)
+}
+
+fn env_usize(name: &str) -> Option<usize> {
+    std::env::var(name).ok()?.parse().ok()
+}
+
+async fn page(State(hub): State<CircuitHub>, request: PageRequest) -> impl IntoResponse {
+    let start = request
+        .query("start")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut page = hub.page();
+    let counter = match page.root("Counter", &CounterProps { start }) {
+        Ok(markup) => markup,
+        Err(error) => return error.into_response(),
+    };
+    Html(
+        html! {
+            (DOCTYPE)
+            html lang="en" {
+                head { meta charset="utf-8"; title { "Tether counter" } }
+                body {
+                    h1 { "Counter" }
+                    (counter)
+                    (page.boot_script())
+                }
+            }
+        }
+        .into_string(),
+    )
+    .into_response()
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let mut components = ComponentRegistry::new();
+    components.register::<Counter>("Counter");
+
+    let mut options = CircuitOptions::default();
+    if let Some(retention) = env_ms("TETHER_RETENTION_MS") {
+        options = options.retention_period(retention);
+    }
+    if let Some(count) = env_usize("TETHER_MAX_RETAINED") {
+        options = options.max_retained_disconnected(count);
+    }
+    if let Some(count) = env_usize("TETHER_MAX_UNACKED") {
+        options = options.max_unacknowledged_batches(count);
+    }
+    if let Some(lifetime) = env_ms("TETHER_DESCRIPTOR_LIFETIME_MS") {
+        options = options.descriptor_lifetime(lifetime);
+    }
+    options =
+        options.detailed_errors(std::env::var("TETHER_DETAILED_ERRORS").as_deref() == Ok("1"));
+
+    let tracker = std::sync::Arc::new(CircuitTracker::new());
+    let mut handlers = CircuitHandlers::new().shared_arc(tracker.clone());
+    if let Some(timeout) = env_ms("TETHER_IDLE_MS") {
+        handlers = handlers.shared(IdleCircuitHandler::new(
+            IdleOptions::default().timeout(timeout),
+            |_| {},
+        ));
+    }
+    let path = std::env::var("TETHER_HUB_PATH")
+        .unwrap_or_else(|_| tether::circuit::DEFAULT_HUB_PATH.to_owned());
+    let hub = CircuitHub::builder(components)
+        .path(&path)
+        .options(options)
+        .handlers(handlers)
+        .build()
+        .map_err(std::io::Error::other)?;
+
+    let app = Router::new()
+        .route("/", get(page))
+        .with_state(hub.clone())
+        .merge(hub.router());
+    let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:5000".to_owned());
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    tether::hub::serve(listener, app).await
+}

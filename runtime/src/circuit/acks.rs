@@ -1,0 +1,214 @@
+//! Render acknowledgement bookkeeping for one circuit.
+//!
+//! Invariants:
+//! - Batch ids start at 1 and rise by one per batch; every batch is kept (encoded) until acknowledged.
+//! - An acknowledgement for id N covers every batch up to N. One at or below the last acknowledged id is stale
+//!   and ignored. One above the last sent id, or one that reports an apply error, is fatal to the circuit.
+//! - While `limit` batches are unacknowledged the circuit must not produce another (`has_room` is false);
+//!   rendering resumes when an acknowledgement frees room.
+//! - On reconnect every unacknowledged batch is sent again, in id order.
+
+use std::collections::VecDeque;
+use std::fmt;
+
+/// A render batch that has been sent and not yet acknowledged.
+#[derive(Debug, Clone)]
+pub(crate) struct SentBatch {
+    pub(crate) id: u64,
+    /// The batch as JSON (the second argument of `T.Batch`).
+    pub(crate) json: Box<str>,
+}
+
+/// Why an acknowledgement ends the circuit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AckError {
+    /// The browser acknowledged a batch the server never sent.
+    UnknownBatch {
+        /// The id the browser sent.
+        acked: u64,
+        /// The highest id the server has sent.
+        last_sent: u64,
+    },
+    /// The browser failed to apply a batch.
+    ApplyFailed {
+        /// The batch that failed.
+        batch: u64,
+        /// The browser's error message.
+        message: String,
+    },
+}
+
+impl fmt::Display for AckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownBatch { acked, last_sent } => {
+                write!(f, "acknowledgement for render batch {acked}, but the last batch sent was {last_sent}")
+            }
+            Self::ApplyFailed { batch, message } => write!(
+                f,
+                "the browser failed to apply render batch {batch}: {message}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for AckError {}
+
+/// What an accepted acknowledgement did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AckOutcome {
+    /// Batches up to the id were released.
+    Released,
+    /// The id was at or below the last acknowledged one: nothing changed.
+    Stale,
+}
+
+/// Sent-but-unacknowledged batches and the next batch id.
+#[derive(Debug)]
+pub(crate) struct RenderAcks {
+    last_sent: u64,
+    last_acked: u64,
+    unacked: VecDeque<SentBatch>,
+    limit: usize,
+}
+
+impl RenderAcks {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            last_sent: 0,
+            last_acked: 0,
+            unacked: VecDeque::new(),
+            limit: limit.max(1),
+        }
+    }
+
+    /// Whether another batch may be produced now.
+    pub(crate) fn has_room(&self) -> bool {
+        self.unacked.len() < self.limit
+    }
+
+    /// The id the next batch will get.
+    pub(crate) fn next_id(&self) -> u64 {
+        self.last_sent + 1
+    }
+
+    /// Records a batch as sent; its id must be `next_id()`.
+    pub(crate) fn record(&mut self, json: Box<str>) -> u64 {
+        self.last_sent += 1;
+        self.unacked.push_back(SentBatch {
+            id: self.last_sent,
+            json,
+        });
+        self.last_sent
+    }
+
+    pub(crate) fn acknowledge(
+        &mut self,
+        batch: u64,
+        error: Option<String>,
+    ) -> Result<AckOutcome, AckError> {
+        if batch > self.last_sent {
+            return Err(AckError::UnknownBatch {
+                acked: batch,
+                last_sent: self.last_sent,
+            });
+        }
+        if let Some(message) = error {
+            return Err(AckError::ApplyFailed { batch, message });
+        }
+        if batch <= self.last_acked {
+            return Ok(AckOutcome::Stale);
+        }
+        self.last_acked = batch;
+        while self.unacked.front().is_some_and(|b| b.id <= batch) {
+            self.unacked.pop_front();
+        }
+        if self.unacked.is_empty() {
+            self.unacked = VecDeque::new();
+        }
+        Ok(AckOutcome::Released)
+    }
+
+    /// Every unacknowledged batch, oldest first (to send again on reconnect).
+    pub(crate) fn unacknowledged(&self) -> impl Iterator<Item = &SentBatch> {
+        self.unacked.iter()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn unacknowledged_count(&self) -> usize {
+        self.unacked.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(acks: &mut RenderAcks, n: usize) {
+        for _ in 0..n {
+            let id = acks.next_id();
+            assert_eq!(acks.record(format!("{{\"id\":{id}}}").into()), id);
+        }
+    }
+
+    #[test]
+    fn ids_start_at_one_and_rise_by_one() {
+        let mut acks = RenderAcks::new(10);
+        sent(&mut acks, 3);
+        let ids: Vec<u64> = acks.unacknowledged().map(|b| b.id).collect();
+        assert_eq!(ids, [1, 2, 3]);
+    }
+
+    #[test]
+    fn an_ack_covers_all_earlier_batches() {
+        let mut acks = RenderAcks::new(10);
+        sent(&mut acks, 4);
+        assert_eq!(acks.acknowledge(3, None), Ok(AckOutcome::Released));
+        let ids: Vec<u64> = acks.unacknowledged().map(|b| b.id).collect();
+        assert_eq!(ids, [4]);
+    }
+
+    #[test]
+    fn stale_acks_are_ignored() {
+        let mut acks = RenderAcks::new(10);
+        sent(&mut acks, 4);
+        acks.acknowledge(3, None).unwrap();
+        assert_eq!(acks.acknowledge(2, None), Ok(AckOutcome::Stale));
+        assert_eq!(acks.acknowledge(3, None), Ok(AckOutcome::Stale));
+        assert_eq!(acks.unacknowledged_count(), 1);
+    }
+
+    #[test]
+    fn an_ack_for_a_future_batch_is_fatal() {
+        let mut acks = RenderAcks::new(10);
+        sent(&mut acks, 2);
+        let err = acks.acknowledge(5, None).unwrap_err();
+        assert_eq!(
+            err,
+            AckError::UnknownBatch {
+                acked: 5,
+                last_sent: 2
+            }
+        );
+        assert!(err.to_string().contains("last batch sent was 2"));
+    }
+
+    #[test]
+    fn an_apply_error_is_fatal() {
+        let mut acks = RenderAcks::new(10);
+        sent(&mut acks, 1);
+        let err = acks.acknowledge(1, Some("no node 7".into())).unwrap_err();
+        assert!(err.to_string().contains("no node 7"));
+    }
+
+    #[test]
+    fn rendering_pauses_at_the_limit_and_resumes_on_ack() {
+        let mut acks = RenderAcks::new(2);
+        sent(&mut acks, 1);
+        assert!(acks.has_room());
+        sent(&mut acks, 1);
+        assert!(!acks.has_room());
+        acks.acknowledge(1, None).unwrap();
+        assert!(acks.has_room());
+    }
+}

@@ -1,0 +1,688 @@
+//! One circuit: its state, the order in which it processes messages, and how it ends.
+//!
+//! Ownership: a [`Circuit`] is owned by the registry (`Arc`) while it is live; connections find it through
+//! the registry; handlers and application code hold [`CircuitHandle`]s (weak). All mutable state sits in one
+//! `parking_lot::Mutex<CircuitState>`, taken by whichever task delivers a message (a connection's receive
+//! task, a timer, a finished server function). See the module docs of `circuit` for why.
+//!
+//! Lock order: a circuit's state lock may be held while taking the registry lock, never the other way
+//! round, and no code holds two circuit locks at once.
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use super::acks::{AckOutcome, RenderAcks};
+use super::handlers::{HandlerChain, HandlerError, InboundActivity, Lifetime};
+use super::registry::CircuitRegistry;
+use super::secret::{CircuitId, CircuitKey};
+
+/// A message from the server to the browser, before hub framing.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Outbound<'a> {
+    /// `T.Batch(batchId, batch)`.
+    Batch { id: u64, json: &'a str },
+    /// `T.Error(message)`: fatal.
+    Error { message: &'a str },
+    /// `T.InvokeJS(callId, identifier, args)`.
+    InvokeJs {
+        call_id: u64,
+        identifier: &'a str,
+        args: &'a [Value],
+    },
+    /// `T.EndInvokeServer(callId, succeeded, resultOrErrorMessage)`.
+    EndInvokeServer {
+        call_id: u64,
+        succeeded: bool,
+        value: &'a Value,
+    },
+    /// `T.Navigate(uri, replace)`.
+    Navigate { uri: &'a str, replace: bool },
+}
+
+/// Where a connected circuit's outbound messages go: one browser connection.
+pub(crate) trait CircuitSink: Send + Sync + 'static {
+    /// Queues a message for the browser. Never blocks; a message for a connection that has just gone is
+    /// dropped (batches are kept until acknowledged and re-sent on reconnect).
+    fn send(&self, message: Outbound<'_>);
+    /// Closes the connection (after a takeover or when the circuit ended).
+    fn close(&self);
+    /// The hub connection id, to tell connections apart.
+    fn connection_id(&self) -> &str;
+}
+
+/// A fatal problem inside the circuit's application (component tree).
+#[derive(Debug, Clone)]
+pub(crate) struct AppFault(pub(crate) String);
+
+/// The circuit's component tree, as the circuit drives it.
+pub(crate) trait CircuitApp: Send + 'static {
+    /// Runs an event handler. A stale or unknown handler id is not a fault (the app logs and ignores it).
+    fn dispatch_event(
+        &mut self,
+        handler_id: u64,
+        event: &str,
+        args: &Value,
+    ) -> Result<(), AppFault>;
+    /// The browser's location changed.
+    fn location_changed(&mut self, uri: &str, intercepted: bool) -> Result<(), AppFault>;
+    /// Renders what changed into the JSON of batch `batch_id`, or `None` when nothing changed.
+    fn render(&mut self, batch_id: u64) -> Result<Option<String>, AppFault>;
+    /// Disposes every component (the circuit has ended).
+    fn dispose(&mut self);
+    /// Applies updates queued from other tasks and starts async work components asked for. Called before
+    /// every render attempt, also while rendering is paused.
+    fn process_background(&mut self) -> Result<(), AppFault> {
+        Ok(())
+    }
+}
+
+/// An inbound message for a circuit (after hub decoding).
+#[derive(Debug)]
+pub(crate) enum Inbound {
+    Event {
+        handler_id: u64,
+        event: String,
+        args: Value,
+    },
+    RenderAck {
+        batch: u64,
+        error: Option<String>,
+    },
+    InvokeServer {
+        call_id: u64,
+        name: String,
+        args: Vec<Value>,
+    },
+    BrowserCallResult {
+        call_id: u64,
+        succeeded: bool,
+        value: Value,
+    },
+    LocationChanged {
+        uri: String,
+        intercepted: bool,
+    },
+}
+
+impl Inbound {
+    fn activity(&self) -> InboundActivity<'_> {
+        match self {
+            Self::Event {
+                handler_id, event, ..
+            } => InboundActivity::Event {
+                handler_id: *handler_id,
+                event,
+            },
+            Self::RenderAck { batch, .. } => InboundActivity::RenderAck { batch: *batch },
+            Self::InvokeServer { name, .. } => InboundActivity::InvokeServer { name },
+            Self::BrowserCallResult { call_id, .. } => {
+                InboundActivity::BrowserCallResult { call_id: *call_id }
+            }
+            Self::LocationChanged { uri, .. } => InboundActivity::LocationChanged { uri },
+        }
+    }
+}
+
+/// Why a circuit ended.
+#[derive(Debug, Clone)]
+pub(crate) enum EndReason {
+    /// The browser asked (disconnect beacon) or the application closed it.
+    Closed(&'static str),
+    /// Retention ran out or too many circuits were disconnected.
+    Evicted,
+    /// Something failed: a handler, a component, a protocol violation. The text is for the log.
+    Fault(String),
+}
+
+/// Why a browser call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrowserCallError {
+    /// No browser is connected to the circuit right now.
+    Disconnected,
+    /// No answer within the browser-call timeout.
+    TimedOut(Duration),
+    /// The browser function threw; the message is the browser's.
+    Failed(String),
+    /// The circuit ended before the answer came.
+    CircuitEnded,
+}
+
+impl fmt::Display for BrowserCallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Disconnected => f.write_str("no browser is connected to the circuit"),
+            Self::TimedOut(after) => write!(
+                f,
+                "the browser did not answer within {} ms (CircuitOptions::browser_call_timeout)",
+                after.as_millis()
+            ),
+            Self::Failed(message) => write!(f, "the browser function failed: {message}"),
+            Self::CircuitEnded => f.write_str("the circuit ended before the browser answered"),
+        }
+    }
+}
+
+impl std::error::Error for BrowserCallError {}
+
+/// The future a server function returns.
+pub type ServerFunctionFuture = Pin<Box<dyn Future<Output = Result<Value, String>> + Send>>;
+
+pub(crate) type ServerFunction =
+    Arc<dyn Fn(CircuitHandle, Vec<Value>) -> ServerFunctionFuture + Send + Sync>;
+
+/// The browser's connection state as the circuit sees it.
+pub(crate) enum Link {
+    Connected(Arc<dyn CircuitSink>),
+    Disconnected,
+    Ended,
+}
+
+type CallReply = oneshot::Sender<Result<Value, BrowserCallError>>;
+
+pub(crate) struct CircuitState {
+    pub(crate) link: Link,
+    /// Rises each time the circuit disconnects; the registry's eviction queue entries name one.
+    pub(crate) disconnections: u64,
+    pub(crate) acks: RenderAcks,
+    pub(crate) app: Option<Box<dyn CircuitApp>>,
+    pub(crate) chain: HandlerChain,
+    next_call_id: u64,
+    pending_calls: Vec<(u64, CallReply)>,
+}
+
+/// A live circuit. See the module docs for ownership and locking.
+pub(crate) struct Circuit {
+    pub(crate) id: CircuitId,
+    pub(crate) key: CircuitKey,
+    pub(crate) registry: Arc<CircuitRegistry>,
+    pub(crate) span: tracing::Span,
+    /// Set while a render task is queued for work that arrived from another task (coalesces wake-ups).
+    render_scheduled: AtomicBool,
+    pub(crate) state: Mutex<CircuitState>,
+}
+
+/// A reference to a circuit for handlers and application code: its public id, and ways to act on it.
+/// Holding one does not keep the circuit alive.
+#[derive(Clone)]
+pub struct CircuitHandle {
+    id: CircuitId,
+    circuit: Weak<Circuit>,
+}
+
+impl fmt::Debug for CircuitHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitHandle")
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+fn panic_text(payload: &(dyn Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a panic with a non-text payload".to_owned()
+    }
+}
+
+impl Circuit {
+    pub(crate) fn new(
+        id: CircuitId,
+        key: CircuitKey,
+        registry: Arc<CircuitRegistry>,
+        sink: Arc<dyn CircuitSink>,
+    ) -> Self {
+        let limit = registry.options.max_unacknowledged_batches;
+        Self {
+            id,
+            key,
+            registry,
+            span: tracing::info_span!(parent: None, "circuit", id = %id),
+            render_scheduled: AtomicBool::new(false),
+            state: Mutex::new(CircuitState {
+                link: Link::Connected(sink),
+                disconnections: 0,
+                acks: RenderAcks::new(limit),
+                app: None,
+                chain: HandlerChain::default(),
+                next_call_id: 0,
+                pending_calls: Vec::new(),
+            }),
+        }
+    }
+
+    pub(crate) fn handle(self: &Arc<Self>) -> CircuitHandle {
+        CircuitHandle {
+            id: self.id,
+            circuit: Arc::downgrade(self),
+        }
+    }
+
+    /// Runs `step` with the circuit's state, catching panics; a panic or a returned fault ends the circuit.
+    /// Returns `false` when the circuit has ended (before or because of this step).
+    pub(crate) fn run_step(
+        self: &Arc<Self>,
+        state: &mut CircuitState,
+        step: impl FnOnce(&Arc<Self>, &mut CircuitState) -> Result<(), String>,
+    ) -> bool {
+        if matches!(state.link, Link::Ended) {
+            return false;
+        }
+        let outcome = catch_unwind(AssertUnwindSafe(|| step(self, &mut *state)));
+        let fault = match outcome {
+            Ok(Ok(())) => return !matches!(state.link, Link::Ended),
+            Ok(Err(reason)) => reason,
+            Err(payload) => format!("panic: {}", panic_text(payload.as_ref())),
+        };
+        self.end_locked(state, EndReason::Fault(fault));
+        false
+    }
+
+    /// Processes one inbound message through the handler chain, then renders if there is room.
+    pub(crate) fn deliver(self: &Arc<Self>, message: Inbound) -> bool {
+        let _entered = self.span.enter();
+        let mut state = self.state.lock();
+        let alive = self.run_step(&mut state, |circuit, state| {
+            let handle = circuit.handle();
+            let activity = message.activity();
+            let mut fault: Option<String> = None;
+            let chain = std::mem::take(&mut state.chain);
+            let result = chain.inbound(&handle, &activity, &mut || {
+                circuit.process(state, &message).map_err(|reason| {
+                    fault = Some(reason);
+                    HandlerError::new("the circuit failed while processing the message")
+                })
+            });
+            state.chain = chain;
+            match (fault, result) {
+                (Some(reason), _) => Err(reason),
+                (None, Err(error)) => Err(format!("circuit handler error: {error}")),
+                (None, Ok(())) => Ok(()),
+            }
+        });
+        alive && self.pump_locked(&mut state)
+    }
+
+    /// The circuit's own handling of a message (inside the handler chain).
+    fn process(
+        self: &Arc<Self>,
+        state: &mut CircuitState,
+        message: &Inbound,
+    ) -> Result<(), String> {
+        match message {
+            Inbound::Event {
+                handler_id,
+                event,
+                args,
+            } => {
+                let app = state
+                    .app
+                    .as_mut()
+                    .ok_or("event before the circuit started")?;
+                app.dispatch_event(*handler_id, event, args)
+                    .map_err(|f| f.0)
+            }
+            Inbound::LocationChanged { uri, intercepted } => {
+                let app = state
+                    .app
+                    .as_mut()
+                    .ok_or("navigation before the circuit started")?;
+                app.location_changed(uri, *intercepted).map_err(|f| f.0)
+            }
+            Inbound::RenderAck { batch, error } => {
+                match state.acks.acknowledge(*batch, error.clone()) {
+                    Ok(AckOutcome::Released) => Ok(()),
+                    Ok(AckOutcome::Stale) => {
+                        tracing::debug!(batch, "stale render acknowledgement ignored");
+                        Ok(())
+                    }
+                    Err(error) => Err(error.to_string()),
+                }
+            }
+            Inbound::BrowserCallResult {
+                call_id,
+                succeeded,
+                value,
+            } => {
+                let Some(at) = state.pending_calls.iter().position(|(id, _)| id == call_id) else {
+                    tracing::warn!(
+                        call_id,
+                        "result for an unknown or timed-out browser call ignored"
+                    );
+                    return Ok(());
+                };
+                let (_, reply) = state.pending_calls.swap_remove(at);
+                let result = if *succeeded {
+                    Ok(value.clone())
+                } else {
+                    Err(BrowserCallError::Failed(
+                        value
+                            .as_str()
+                            .map_or_else(|| value.to_string(), str::to_owned),
+                    ))
+                };
+                let _ = reply.send(result);
+                Ok(())
+            }
+            Inbound::InvokeServer {
+                call_id,
+                name,
+                args,
+            } => {
+                self.start_server_function(state, *call_id, name, args.clone());
+                Ok(())
+            }
+        }
+    }
+
+    fn start_server_function(
+        self: &Arc<Self>,
+        state: &mut CircuitState,
+        call_id: u64,
+        name: &str,
+        args: Vec<Value>,
+    ) {
+        let Some(function) = self.registry.server_functions.get(name).cloned() else {
+            tracing::warn!(name, "browser called an unknown server function");
+            let message = Value::String(format!("no server function named `{name}`"));
+            send_locked(
+                state,
+                Outbound::EndInvokeServer {
+                    call_id,
+                    succeeded: false,
+                    value: &message,
+                },
+            );
+            return;
+        };
+        let handle = self.handle();
+        let span = self.span.clone();
+        let future = function(handle.clone(), args);
+        tokio::spawn(async move {
+            let result = future.await;
+            let Some(circuit) = handle.circuit.upgrade() else {
+                return;
+            };
+            let _entered = span.enter();
+            let mut state = circuit.state.lock();
+            let (succeeded, value) = match result {
+                Ok(value) => (true, value),
+                Err(message) => (false, Value::String(message)),
+            };
+            if !send_locked(
+                &mut state,
+                Outbound::EndInvokeServer {
+                    call_id,
+                    succeeded,
+                    value: &value,
+                },
+            ) {
+                tracing::warn!(
+                    call_id,
+                    "server function finished while no browser was connected; result dropped"
+                );
+            }
+            // A server function may have changed component state.
+            circuit.pump_locked(&mut state);
+        });
+    }
+
+    /// Renders once if the app has changes and fewer than the limit of batches are unacknowledged.
+    /// Returns whether the circuit is still alive.
+    pub(crate) fn pump_locked(self: &Arc<Self>, state: &mut CircuitState) -> bool {
+        if state.app.is_none() {
+            return !matches!(state.link, Link::Ended);
+        }
+        self.run_step(state, |_, state| {
+            let app = state.app.as_mut().expect("checked above");
+            app.process_background().map_err(|f| f.0)?;
+            if !state.acks.has_room() {
+                return Ok(());
+            }
+            let id = state.acks.next_id();
+            if let Some(json) = app.render(id).map_err(|f| f.0)? {
+                let json: Box<str> = json.into();
+                send_locked(state, Outbound::Batch { id, json: &json });
+                state.acks.record(json);
+            }
+            Ok(())
+        })
+    }
+
+    /// Sends every unacknowledged batch again, oldest first (after a reconnect).
+    pub(crate) fn resend_unacknowledged_locked(&self, state: &mut CircuitState) {
+        if let Link::Connected(sink) = &state.link {
+            for batch in state.acks.unacknowledged() {
+                sink.send(Outbound::Batch {
+                    id: batch.id,
+                    json: &batch.json,
+                });
+            }
+        }
+    }
+
+    /// Fails every pending browser call (the connection went away or the circuit ended).
+    pub(crate) fn fail_pending_calls(state: &mut CircuitState, error: BrowserCallError) {
+        for (_, reply) in state.pending_calls.drain(..) {
+            let _ = reply.send(Err(error.clone()));
+        }
+    }
+
+    /// Ends the circuit: leaves the registry, tells the browser (if connected), runs connection down (if
+    /// connected) and circuit closed, disposes the components. Idempotent.
+    pub(crate) fn end_locked(self: &Arc<Self>, state: &mut CircuitState, reason: EndReason) {
+        let link = std::mem::replace(&mut state.link, Link::Ended);
+        if matches!(link, Link::Ended) {
+            return;
+        }
+        let connection_id = match &link {
+            Link::Connected(sink) => Some(sink.connection_id()),
+            _ => None,
+        };
+        self.registry
+            .forget(self, connection_id, matches!(reason, EndReason::Evicted));
+        let browser_message = match &reason {
+            EndReason::Closed(why) => {
+                tracing::info!(reason = why, "circuit closed");
+                format!("The circuit was closed ({why}).")
+            }
+            EndReason::Evicted => {
+                tracing::info!("disconnected circuit evicted");
+                "The circuit was evicted.".to_owned()
+            }
+            EndReason::Fault(detail) => {
+                tracing::error!(reason = %detail, "circuit failed and was ended");
+                if self.registry.options.detailed_errors {
+                    format!("The circuit failed: {detail}")
+                } else {
+                    format!(
+                        "There was an unhandled error on the server; the circuit ended (circuit {}). \
+                         Turn on CircuitOptions::detailed_errors to see details.",
+                        self.id
+                    )
+                }
+            }
+        };
+        let handle = self.handle();
+        let chain = std::mem::take(&mut state.chain);
+        if let Link::Connected(sink) = &link {
+            sink.send(Outbound::Error {
+                message: &browser_message,
+            });
+            sink.close();
+            if let Err(error) = catch_handler(|| chain.lifetime(&handle, Lifetime::ConnectionDown))
+            {
+                tracing::warn!(%error, "circuit handler failed in connection down while the circuit ended");
+            }
+        }
+        if let Err(error) = catch_handler(|| chain.lifetime(&handle, Lifetime::Closed)) {
+            tracing::warn!(%error, "circuit handler failed in circuit closed");
+        }
+        if let Some(mut app) = state.app.take() {
+            if catch_unwind(AssertUnwindSafe(|| app.dispose())).is_err() {
+                tracing::warn!("a component panicked while being disposed");
+            }
+        }
+        Self::fail_pending_calls(state, BrowserCallError::CircuitEnded);
+    }
+}
+
+/// Runs a handler callback, turning a panic into an error.
+pub(crate) fn catch_handler(
+    f: impl FnOnce() -> Result<(), HandlerError>,
+) -> Result<(), HandlerError> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        Err(HandlerError::new(format!(
+            "circuit handler panicked: {}",
+            panic_text(payload.as_ref())
+        )))
+    })
+}
+
+/// Sends through the current connection, if any. Returns whether a connection took the message.
+pub(crate) fn send_locked(state: &mut CircuitState, message: Outbound<'_>) -> bool {
+    match &state.link {
+        Link::Connected(sink) => {
+            sink.send(message);
+            true
+        }
+        _ => false,
+    }
+}
+
+impl CircuitHandle {
+    /// The circuit's public id (safe to log).
+    pub fn id(&self) -> CircuitId {
+        self.id
+    }
+
+    /// Whether the circuit still exists (connected or retained).
+    pub fn is_alive(&self) -> bool {
+        self.circuit
+            .upgrade()
+            .is_some_and(|c| !matches!(c.state.lock().link, Link::Ended))
+    }
+
+    /// Whether a browser is connected right now.
+    pub fn is_connected(&self) -> bool {
+        self.circuit
+            .upgrade()
+            .is_some_and(|c| matches!(c.state.lock().link, Link::Connected(_)))
+    }
+
+    /// Ends the circuit (the browser is told not to reconnect). When called while the circuit is busy (for
+    /// example from inside one of its own handlers) the close happens right after the current message.
+    pub fn close(&self) {
+        let Some(circuit) = self.circuit.upgrade() else {
+            return;
+        };
+        if let Some(mut state) = circuit.state.try_lock() {
+            let _entered = circuit.span.enter();
+            circuit.end_locked(&mut state, EndReason::Closed("closed by the application"));
+            return;
+        }
+        tokio::spawn(async move {
+            let _entered = circuit.span.enter();
+            let mut state = circuit.state.lock();
+            circuit.end_locked(&mut state, EndReason::Closed("closed by the application"));
+        });
+    }
+
+    /// Calls browser function `identifier` (a dotted path from `window`, or a registered function) with
+    /// `args`, and waits for its result up to the browser-call timeout.
+    pub async fn call_browser(
+        &self,
+        identifier: &str,
+        args: Vec<Value>,
+    ) -> Result<Value, BrowserCallError> {
+        let circuit = self
+            .circuit
+            .upgrade()
+            .ok_or(BrowserCallError::CircuitEnded)?;
+        let timeout = circuit.registry.options.browser_call_timeout;
+        let (reply, answer) = oneshot::channel();
+        let call_id = {
+            let mut state = circuit.state.lock();
+            match state.link {
+                Link::Connected(_) => {}
+                Link::Disconnected => return Err(BrowserCallError::Disconnected),
+                Link::Ended => return Err(BrowserCallError::CircuitEnded),
+            }
+            state.next_call_id += 1;
+            let call_id = state.next_call_id;
+            state.pending_calls.push((call_id, reply));
+            send_locked(
+                &mut state,
+                Outbound::InvokeJs {
+                    call_id,
+                    identifier,
+                    args: &args,
+                },
+            );
+            call_id
+        };
+        drop(circuit);
+        match tokio::time::timeout(timeout, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(BrowserCallError::CircuitEnded),
+            Err(_) => {
+                if let Some(circuit) = self.circuit.upgrade() {
+                    circuit
+                        .state
+                        .lock()
+                        .pending_calls
+                        .retain(|(id, _)| *id != call_id);
+                }
+                Err(BrowserCallError::TimedOut(timeout))
+            }
+        }
+    }
+
+    /// Tells the browser to navigate to `uri` (replacing the history entry when `replace`). Returns whether
+    /// a browser was connected to receive it.
+    pub fn navigate(&self, uri: &str, replace: bool) -> bool {
+        self.circuit
+            .upgrade()
+            .is_some_and(|c| send_locked(&mut c.state.lock(), Outbound::Navigate { uri, replace }))
+    }
+
+    /// Asks for a render soon, from any thread, without waiting for the circuit (what component handles
+    /// use when they queue updates). Several requests before the render runs make one render.
+    pub fn schedule_render(&self) {
+        let Some(circuit) = self.circuit.upgrade() else {
+            return;
+        };
+        if circuit.render_scheduled.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tokio::spawn(async move {
+            let _entered = circuit.span.enter();
+            let mut state = circuit.state.lock();
+            circuit.render_scheduled.store(false, Ordering::Release);
+            circuit.pump_locked(&mut state);
+        });
+    }
+
+    /// Renders pending changes now (for state changed outside an event, e.g. by a timer). Returns whether the
+    /// circuit is still alive.
+    pub fn render(&self) -> bool {
+        let Some(circuit) = self.circuit.upgrade() else {
+            return false;
+        };
+        let _entered = circuit.span.enter();
+        let mut state = circuit.state.lock();
+        circuit.pump_locked(&mut state)
+    }
+}

@@ -1,0 +1,506 @@
+//! The circuit hub: the hub methods of docs/protocol.md section 6 on a [`Hub`], the disconnect beacon,
+//! and the [`CircuitHub`] an application builds and mounts.
+//!
+//! Each hub connection carries at most one circuit. Messages of one connection reach their circuit in
+//! arrival order (the hub runs one invocation per connection at a time by default, and every method here
+//! finishes its circuit work before returning). A call that needs a circuit on a connection that has none
+//! (never started, ended, or taken over) is answered with `T.Error` and the connection is closed.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use tether_components::ComponentRegistry;
+
+use crate::hub::{Caller, ClientStream, Hub, HubContext, HubError, HubOptions};
+
+use super::app::RendererApp;
+use super::core::{
+    CircuitApp, CircuitHandle, CircuitSink, Inbound, Outbound, ServerFunction, ServerFunctionFuture,
+};
+use super::descriptor::{DescriptorKey, DescriptorSigner};
+use super::handlers::CircuitHandlers;
+use super::options::CircuitOptions;
+use super::protocol::{self, method, target, ChunkAssembler};
+use super::registry::{CircuitMetrics, CircuitRegistry, StartFailure};
+use super::secret::CircuitSecret;
+
+/// Why the circuit hub could not be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CircuitHubError(String);
+
+impl std::fmt::Display for CircuitHubError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid circuit hub configuration: {}", self.0)
+    }
+}
+
+impl std::error::Error for CircuitHubError {}
+
+/// Configures a [`CircuitHub`]: root component types, path, options, handlers, server functions.
+pub struct CircuitHubBuilder {
+    components: ComponentRegistry,
+    path: String,
+    options: CircuitOptions,
+    hub_options: HubOptions,
+    handlers: CircuitHandlers,
+    functions: HashMap<String, ServerFunction>,
+    key: Option<DescriptorKey>,
+}
+
+impl std::fmt::Debug for CircuitHubBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CircuitHubBuilder")
+            .field("path", &self.path)
+            .field("options", &self.options)
+            .field("handlers", &self.handlers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CircuitHubBuilder {
+    /// Mounts the hub at `path` instead of `/_tether` (for example `/signalr`).
+    pub fn path(mut self, path: &str) -> Self {
+        self.path = path.trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Circuit options (retention, limits, timeouts).
+    pub fn options(mut self, options: CircuitOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Options of the underlying hub (message size limit, keep-alive, transports, origins).
+    pub fn hub_options(mut self, options: HubOptions) -> Self {
+        self.hub_options = options;
+        self
+    }
+
+    /// The circuit handlers.
+    pub fn handlers(mut self, handlers: CircuitHandlers) -> Self {
+        self.handlers = handlers;
+        self
+    }
+
+    /// The key that signs prerender descriptors. Without one, a random key is made at start-up (pages
+    /// rendered by an earlier process, or by another server, then cannot start circuits here).
+    pub fn descriptor_key(mut self, key: DescriptorKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Registers a server function the browser calls with `Tether.invokeServer(name, ...args)`. An `Err`
+    /// reaches the browser as a rejected promise with the message.
+    pub fn server_function<F, Fut>(mut self, name: &str, function: F) -> Self
+    where
+        F: Fn(CircuitHandle, Vec<Value>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Value, String>> + Send + 'static,
+    {
+        let function: ServerFunction = Arc::new(move |circuit, args| {
+            Box::pin(function(circuit, args)) as ServerFunctionFuture
+        });
+        self.functions.insert(name.to_owned(), function);
+        self
+    }
+
+    /// Builds the hub. Must run inside a Tokio runtime (eviction runs on a background task).
+    pub fn build(self) -> Result<CircuitHub, CircuitHubError> {
+        if !self.path.starts_with('/') {
+            return Err(CircuitHubError(format!(
+                "the hub path {:?} must start with `/`",
+                self.path
+            )));
+        }
+        let signer = DescriptorSigner::new(
+            self.key.unwrap_or_else(DescriptorKey::generate),
+            self.options.descriptor_lifetime,
+            self.options.max_remembered_descriptors,
+        );
+        let max_message = self.hub_options.max_receive_message_size;
+        let shared = Arc::new(Shared {
+            registry: CircuitRegistry::new(self.options, self.handlers, self.functions),
+            components: Arc::new(self.components),
+            signer,
+        });
+        let mut hub = Hub::builder().options(self.hub_options);
+        for name in [
+            method::START_CIRCUIT,
+            method::CONNECT_CIRCUIT,
+            method::DISPATCH_EVENT,
+            method::ON_RENDER_COMPLETED,
+            method::INVOKE_SERVER,
+            method::END_INVOKE_JS,
+            method::LOCATION_CHANGED,
+        ] {
+            let shared = shared.clone();
+            hub = hub.raw_method(name, move |ctx, args| {
+                let result = shared.call(&ctx, name, args);
+                async move { result }
+            });
+        }
+        let chunked = shared.clone();
+        hub = hub.upload_method(
+            method::CHUNKED,
+            move |ctx: HubContext, (target,): (String,), streams| {
+                let shared = chunked.clone();
+                async move { shared.chunked(&ctx, &target, streams).await }
+            },
+        );
+        let disconnected = shared.clone();
+        hub = hub.on_disconnected(move |ctx: HubContext, _reason| {
+            disconnected.registry.connection_closed(ctx.connection_id());
+            async {}
+        });
+        let hub = hub.build().map_err(|e| CircuitHubError(e.to_string()))?;
+        Ok(CircuitHub {
+            shared,
+            hub,
+            path: self.path,
+            max_message,
+        })
+    }
+}
+
+/// What the hub methods share.
+pub(crate) struct Shared {
+    pub(crate) registry: Arc<CircuitRegistry>,
+    pub(crate) components: Arc<ComponentRegistry>,
+    pub(crate) signer: DescriptorSigner,
+}
+
+/// The circuit hub an application mounts: `router()` gives the hub endpoints and the disconnect beacon;
+/// `page()` prerenders root components for a page response. Cheap to clone.
+#[derive(Clone)]
+pub struct CircuitHub {
+    pub(crate) shared: Arc<Shared>,
+    hub: Hub,
+    pub(crate) path: String,
+    pub(crate) max_message: usize,
+}
+
+impl std::fmt::Debug for CircuitHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CircuitHub")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CircuitHub {
+    /// Starts configuring a circuit hub whose root components come from `components`.
+    pub fn builder(components: ComponentRegistry) -> CircuitHubBuilder {
+        CircuitHubBuilder {
+            components,
+            path: protocol::DEFAULT_HUB_PATH.to_owned(),
+            options: CircuitOptions::default(),
+            hub_options: HubOptions::default(),
+            handlers: CircuitHandlers::new(),
+            functions: HashMap::new(),
+            key: None,
+        }
+    }
+
+    /// The hub endpoints (negotiate, transports) and `POST {path}/disconnect`, to merge into the app router.
+    pub fn router(&self) -> Router {
+        let shared = self.shared.clone();
+        let beacon = post(move |body: String| {
+            let shared = shared.clone();
+            async move { disconnect_beacon(&shared, &body) }
+        })
+        .fallback(|| async {
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
+                [(header::ALLOW, "POST")],
+                "the disconnect endpoint accepts POST only\n",
+            )
+        });
+        Router::new()
+            .route(&format!("{}/disconnect", self.path), beacon)
+            .merge(self.hub.router(&self.path))
+    }
+
+    /// The path the hub is mounted at.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The circuit counters.
+    pub fn metrics(&self) -> CircuitMetrics {
+        self.shared.registry.metrics()
+    }
+}
+
+fn disconnect_beacon(shared: &Shared, body: &str) -> Response {
+    let Some(secret) = form_value(body, "secret") else {
+        return (StatusCode::BAD_REQUEST, "missing `secret` form field\n").into_response();
+    };
+    let Ok(secret) = CircuitSecret::parse(&secret) else {
+        tracing::warn!("disconnect beacon with a malformed secret");
+        return (StatusCode::BAD_REQUEST, "malformed circuit secret\n").into_response();
+    };
+    if shared.registry.end_by_secret(&secret) {
+        (StatusCode::OK, "circuit ended\n").into_response()
+    } else {
+        (StatusCode::OK, "no such circuit (already ended)\n").into_response()
+    }
+}
+
+/// The percent-decoded value of `name` in an `application/x-www-form-urlencoded` body.
+fn form_value(body: &str, name: &str) -> Option<String> {
+    body.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key == name).then(|| percent_decode(value))
+    })?
+}
+
+pub(crate) fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = text.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A circuit's connection: outbound messages become hub invocations on the caller's queue.
+struct HubSink {
+    caller: Caller,
+}
+
+impl CircuitSink for HubSink {
+    fn send(&self, message: Outbound<'_>) {
+        let result = match message {
+            Outbound::Batch { id, json } => match serde_json::from_str::<&RawValue>(json) {
+                Ok(raw) => self.caller.send(target::BATCH, (id, raw)),
+                Err(e) => {
+                    tracing::error!(batch = id, "render batch is not valid JSON: {e}");
+                    return;
+                }
+            },
+            Outbound::Error { message } => self.caller.send(target::ERROR, (message,)),
+            Outbound::InvokeJs {
+                call_id,
+                identifier,
+                args,
+            } => self
+                .caller
+                .send(target::INVOKE_JS, (call_id, identifier, args)),
+            Outbound::EndInvokeServer {
+                call_id,
+                succeeded,
+                value,
+            } => self
+                .caller
+                .send(target::END_INVOKE_SERVER, (call_id, succeeded, value)),
+            Outbound::Navigate { uri, replace } => {
+                self.caller.send(target::NAVIGATE, (uri, replace))
+            }
+        };
+        if let Err(error) = result {
+            // A closed connection is normal (the browser went away); batches stay buffered until acked.
+            if !error.is_closed() {
+                tracing::warn!(
+                    connection_id = self.caller.connection_id(),
+                    "could not queue a message: {error}"
+                );
+            }
+        }
+    }
+
+    fn close(&self) {
+        self.caller.close(None);
+    }
+
+    fn connection_id(&self) -> &str {
+        self.caller.connection_id()
+    }
+}
+
+fn decode<A: DeserializeOwned>(name: &str, args: Vec<Value>) -> Result<A, HubError> {
+    serde_json::from_value(Value::Array(args))
+        .map_err(|e| HubError::new(format!("invalid arguments for '{name}': {e}")))
+}
+
+impl Shared {
+    /// One circuit hub method, with its arguments decoded from `args`.
+    fn call(&self, ctx: &HubContext, name: &str, args: Vec<Value>) -> Result<Value, HubError> {
+        let result = self.call_inner(ctx, name, args);
+        if let Err(error) = &result {
+            tracing::warn!(
+                connection_id = ctx.connection_id(),
+                method = name,
+                "{}",
+                error.message()
+            );
+        }
+        result
+    }
+
+    fn call_inner(
+        &self,
+        ctx: &HubContext,
+        name: &str,
+        args: Vec<Value>,
+    ) -> Result<Value, HubError> {
+        let inbound = match name {
+            method::START_CIRCUIT => {
+                return self.start(ctx, decode(name, args)?).map(Value::String)
+            }
+            method::CONNECT_CIRCUIT => {
+                let (secret,): (String,) = decode(name, args)?;
+                return Ok(Value::Bool(self.connect(ctx, &secret)));
+            }
+            method::DISPATCH_EVENT => {
+                let protocol::EventArgs(handler_id, event, args) = decode(name, args)?;
+                Inbound::Event {
+                    handler_id,
+                    event,
+                    args,
+                }
+            }
+            method::ON_RENDER_COMPLETED => {
+                let protocol::AckArgs(batch, error) = decode(name, args)?;
+                Inbound::RenderAck { batch, error }
+            }
+            method::INVOKE_SERVER => {
+                let protocol::InvokeServerArgs(call_id, name, args) = decode(name, args)?;
+                Inbound::InvokeServer {
+                    call_id,
+                    name,
+                    args,
+                }
+            }
+            method::END_INVOKE_JS => {
+                let protocol::EndInvokeJsArgs(call_id, succeeded, value) = decode(name, args)?;
+                Inbound::BrowserCallResult {
+                    call_id,
+                    succeeded,
+                    value,
+                }
+            }
+            method::LOCATION_CHANGED => {
+                let protocol::LocationArgs(uri, intercepted) = decode(name, args)?;
+                Inbound::LocationChanged { uri, intercepted }
+            }
+            other => {
+                return Err(HubError::new(format!(
+                    "unknown circuit hub method '{other}'"
+                )))
+            }
+        };
+        let Some(circuit) = self.registry.for_connection(ctx.connection_id()) else {
+            let message = "there is no circuit on this connection (it was never started, has ended, or was taken over)";
+            let caller = ctx.caller();
+            let _ = caller.send(target::ERROR, (message,));
+            caller.close(None);
+            return Err(HubError::new(format!("'{name}' refused: {message}")));
+        };
+        circuit.deliver(inbound);
+        Ok(Value::Null)
+    }
+
+    fn start(&self, ctx: &HubContext, args: protocol::StartArgs) -> Result<String, HubError> {
+        let protocol::StartArgs(version, _base_uri, _uri, descriptors) = args;
+        if version != protocol::PROTOCOL_VERSION {
+            return Err(HubError::new(format!(
+                "this server speaks Tether protocol version {}, the boot script sent version {version}: reload the page",
+                protocol::PROTOCOL_VERSION
+            )));
+        }
+        if self.registry.for_connection(ctx.connection_id()).is_some() {
+            return Err(HubError::new("this connection already has a circuit"));
+        }
+        if descriptors.is_empty() {
+            return Err(HubError::new(
+                "StartCircuit needs at least one root component descriptor",
+            ));
+        }
+        let components = self.components.clone();
+        let descriptors = self
+            .signer
+            .consume(&descriptors, |name| components.contains(name))
+            .map_err(|e| HubError::new(e.to_string()))?;
+        let sink = Arc::new(HubSink {
+            caller: ctx.caller(),
+        });
+        let started = self.registry.start(sink, |circuit| {
+            RendererApp::mount(components, &descriptors, circuit)
+                .map(|app| Box::new(app) as Box<dyn CircuitApp>)
+        });
+        match started {
+            Ok((secret, circuit)) => {
+                tracing::info!(parent: &circuit.span, roots = descriptors.len(), "circuit started");
+                Ok(secret.expose())
+            }
+            Err(StartFailure::App(reason)) => Err(HubError::new(format!(
+                "the circuit could not start: {reason}"
+            ))),
+            Err(StartFailure::Handler(reason)) => Err(HubError::new(format!(
+                "the circuit could not start: a circuit handler failed: {reason}"
+            ))),
+        }
+    }
+
+    fn connect(&self, ctx: &HubContext, secret: &str) -> bool {
+        let Ok(secret) = CircuitSecret::parse(secret) else {
+            tracing::warn!(
+                connection_id = ctx.connection_id(),
+                "ConnectCircuit with a malformed secret"
+            );
+            return false;
+        };
+        let sink = Arc::new(HubSink {
+            caller: ctx.caller(),
+        });
+        self.registry.connect(&secret, sink)
+    }
+
+    /// `Chunked(target)`: reassembles the streamed argument list, then runs `target` with it.
+    async fn chunked(
+        &self,
+        ctx: &HubContext,
+        target: &str,
+        mut streams: Vec<ClientStream>,
+    ) -> Result<Value, HubError> {
+        if streams.len() != 1 || target == method::CHUNKED {
+            return Err(HubError::new(
+                "Chunked takes one target method and exactly one stream",
+            ));
+        }
+        let mut stream = streams.pop().expect("one stream");
+        let mut assembler = ChunkAssembler::new(self.registry.options.max_chunked_call_size);
+        while let Some(item) = stream.next().await {
+            let item = item.map_err(|e| {
+                HubError::new(format!("chunked call stream failed: {}", e.message()))
+            })?;
+            if let Err(error) = assembler.push(&item) {
+                tracing::warn!(connection_id = ctx.connection_id(), target, "{error}");
+                // Drain nothing more: the hub drops the rest of the stream when this returns.
+                return Err(HubError::new(error.to_string()));
+            }
+        }
+        let args = assembler
+            .finish()
+            .map_err(|e| HubError::new(e.to_string()))?;
+        self.call(ctx, target, args)
+    }
+}

@@ -1,0 +1,178 @@
+//! The circuit hub's method and message names and argument shapes (docs/protocol.md, section 6). The
+//! browser side mirrors these in `client-js/src/protocol.ts`.
+
+use serde_json::Value;
+
+/// The protocol version this server speaks (sent by the boot script in `StartCircuit`).
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The default path of the circuit hub.
+pub const DEFAULT_HUB_PATH: &str = "/_tether";
+
+/// Browser → server hub methods.
+pub(crate) mod method {
+    pub(crate) const START_CIRCUIT: &str = "StartCircuit";
+    pub(crate) const CONNECT_CIRCUIT: &str = "ConnectCircuit";
+    pub(crate) const DISPATCH_EVENT: &str = "DispatchEvent";
+    pub(crate) const ON_RENDER_COMPLETED: &str = "OnRenderCompleted";
+    pub(crate) const INVOKE_SERVER: &str = "InvokeServer";
+    pub(crate) const END_INVOKE_JS: &str = "EndInvokeJS";
+    pub(crate) const LOCATION_CHANGED: &str = "LocationChanged";
+    pub(crate) const CHUNKED: &str = "Chunked";
+}
+
+/// Server → browser invocation targets.
+pub(crate) mod target {
+    pub(crate) const BATCH: &str = "T.Batch";
+    pub(crate) const ERROR: &str = "T.Error";
+    pub(crate) const INVOKE_JS: &str = "T.InvokeJS";
+    pub(crate) const END_INVOKE_SERVER: &str = "T.EndInvokeServer";
+    pub(crate) const NAVIGATE: &str = "T.Navigate";
+}
+
+/// The arguments of `StartCircuit`.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub(crate) struct StartArgs(
+    pub(crate) u32,
+    pub(crate) String,
+    pub(crate) String,
+    pub(crate) Vec<String>,
+);
+
+/// The arguments of `DispatchEvent`.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub(crate) struct EventArgs(
+    pub(crate) u64,
+    pub(crate) String,
+    #[serde(default)] pub(crate) Value,
+);
+
+/// The arguments of `OnRenderCompleted`.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub(crate) struct AckArgs(pub(crate) u64, #[serde(default)] pub(crate) Option<String>);
+
+/// The arguments of `InvokeServer`.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub(crate) struct InvokeServerArgs(
+    pub(crate) u64,
+    pub(crate) String,
+    #[serde(default)] pub(crate) Vec<Value>,
+);
+
+/// The arguments of `EndInvokeJS`.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub(crate) struct EndInvokeJsArgs(
+    pub(crate) u64,
+    pub(crate) bool,
+    #[serde(default)] pub(crate) Value,
+);
+
+/// The arguments of `LocationChanged`.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub(crate) struct LocationArgs(pub(crate) String, #[serde(default)] pub(crate) bool);
+
+/// Collects the string chunks of a `Chunked` call, refusing to grow past `limit` bytes.
+#[derive(Debug)]
+pub(crate) struct ChunkAssembler {
+    text: String,
+    limit: usize,
+}
+
+/// Why a `Chunked` call was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ChunkError {
+    /// The reassembled call is larger than `CircuitOptions::max_chunked_call_size`.
+    TooLarge { limit: usize },
+    /// A stream item was not a string.
+    NotText,
+    /// The reassembled text is not a JSON array of arguments.
+    NotArguments(String),
+}
+
+impl std::fmt::Display for ChunkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::TooLarge { limit } => write!(
+                f,
+                "chunked call larger than {limit} bytes (raise CircuitOptions::max_chunked_call_size to allow it)"
+            ),
+            Self::NotText => f.write_str("chunked call stream items must be strings"),
+            Self::NotArguments(why) => write!(f, "chunked call is not a JSON array of arguments: {why}"),
+        }
+    }
+}
+
+impl ChunkAssembler {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            text: String::new(),
+            limit,
+        }
+    }
+
+    /// Adds one stream item.
+    pub(crate) fn push(&mut self, item: &Value) -> Result<(), ChunkError> {
+        let chunk = item.as_str().ok_or(ChunkError::NotText)?;
+        if self.text.len() + chunk.len() > self.limit {
+            return Err(ChunkError::TooLarge { limit: self.limit });
+        }
+        self.text.push_str(chunk);
+        Ok(())
+    }
+
+    /// The reassembled arguments as a raw JSON array.
+    pub(crate) fn finish(self) -> Result<Vec<Value>, ChunkError> {
+        serde_json::from_str(&self.text).map_err(|e| ChunkError::NotArguments(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn arguments_decode_from_the_documented_arrays() {
+        let start: StartArgs =
+            serde_json::from_value(json!([1, "http://h/", "http://h/x", ["a.b"]])).unwrap();
+        assert_eq!(start.3, ["a.b"]);
+        let event: EventArgs = serde_json::from_value(json!([4, "click", {"button": 0}])).unwrap();
+        assert_eq!((event.0, event.1.as_str()), (4, "click"));
+        let ack: AckArgs = serde_json::from_value(json!([3, null])).unwrap();
+        assert_eq!(ack, AckArgs(3, None));
+        let ack: AckArgs = serde_json::from_value(json!([3, "boom"])).unwrap();
+        assert_eq!(ack.1.as_deref(), Some("boom"));
+        let call: InvokeServerArgs = serde_json::from_value(json!([1, "add", [1, 2]])).unwrap();
+        assert_eq!(call.2, [json!(1), json!(2)]);
+        let end: EndInvokeJsArgs = serde_json::from_value(json!([2, false, "TypeError"])).unwrap();
+        assert!(!end.1);
+        let nav: LocationArgs = serde_json::from_value(json!(["http://h/y", true])).unwrap();
+        assert!(nav.1);
+        assert!(serde_json::from_value::<EventArgs>(json!(["x", "click", {}])).is_err());
+    }
+
+    #[test]
+    fn chunks_reassemble_within_the_limit() {
+        let mut assembler = ChunkAssembler::new(64);
+        for part in ["[4,\"inp", "ut\",{\"value\":\"", "abc\"}]"] {
+            assembler.push(&json!(part)).unwrap();
+        }
+        assert_eq!(
+            assembler.finish().unwrap(),
+            [json!(4), json!("input"), json!({"value": "abc"})]
+        );
+    }
+
+    #[test]
+    fn chunks_past_the_limit_are_refused_with_the_option_named() {
+        let mut assembler = ChunkAssembler::new(8);
+        assembler.push(&json!("[1,2,3,")).unwrap();
+        let err = assembler.push(&json!("4,5]")).unwrap_err();
+        assert_eq!(err, ChunkError::TooLarge { limit: 8 });
+        assert!(err.to_string().contains("max_chunked_call_size"));
+        assert_eq!(
+            ChunkAssembler::new(8).push(&json!(5)).unwrap_err(),
+            ChunkError::NotText
+        );
+    }
+}

@@ -1,0 +1,227 @@
+//! Circuit lifecycle over real sockets: start, events, batches and acks; reconnect within retention;
+//! eviction by count and by time; takeover; backpressure.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::json;
+use support::{batch, serve, HubClient};
+use tether::circuit::{
+    CircuitHandle, CircuitHandler, CircuitHandlers, CircuitHub, CircuitOptions, HandlerError,
+};
+use tokio::sync::mpsc;
+
+#[tokio::test]
+async fn start_event_batch_ack() {
+    let server = serve(CircuitHub::builder(support::components())).await;
+    let mut session = server.start_counter(5).await;
+    session.ack(1).await;
+    assert_eq!(session.click().await, (2, "6".to_owned()));
+    session.ack(2).await;
+    assert_eq!(session.click().await, (3, "7".to_owned()));
+    let metrics = server.hub.metrics();
+    assert_eq!((metrics.active, metrics.connected), (1, 1));
+}
+
+#[tokio::test]
+async fn a_custom_hub_path_works() {
+    let server = serve(CircuitHub::builder(support::components()).path("/signalr")).await;
+    let mut session = server.start_counter(0).await;
+    assert_eq!(session.click().await, (2, "1".to_owned()));
+}
+
+#[tokio::test]
+async fn reconnect_within_retention_keeps_state_and_resends_unacknowledged_batches() {
+    let server = serve(CircuitHub::builder(support::components())).await;
+    let mut session = server.start_counter(0).await;
+    session.ack(1).await;
+    assert_eq!(session.click().await, (2, "1".to_owned()));
+    assert_eq!(session.click().await, (3, "2".to_owned()));
+    // Batches 2 and 3 are not acknowledged when the socket drops.
+    let secret = session.secret.clone();
+    session.client.drop_socket().await;
+    let mut client = HubClient::connect(server.addr, server.hub.path()).await;
+    assert_eq!(
+        client.invoke("ConnectCircuit", json!([secret])).await,
+        Ok(json!(true))
+    );
+    let resent: Vec<u64> = vec![
+        batch(&client.expect("T.Batch").await).0,
+        batch(&client.expect("T.Batch").await).0,
+    ];
+    assert_eq!(resent, [2, 3]);
+    client.send("OnRenderCompleted", json!([3, null])).await;
+    // State was kept: the next click shows 3.
+    let increment = session.increment;
+    client
+        .send("DispatchEvent", json!([increment, "click", {}]))
+        .await;
+    let (id, update) = batch(&client.expect("T.Batch").await);
+    assert_eq!(
+        (id, support::text_update(&update).as_deref()),
+        (4, Some("3"))
+    );
+    assert_eq!(server.hub.metrics().rejected_reconnects, 0);
+}
+
+/// Reports every closed circuit on a channel, so tests can await evictions instead of sleeping.
+struct ClosedProbe(mpsc::UnboundedSender<tether::circuit::CircuitId>);
+
+impl CircuitHandler for ClosedProbe {
+    fn on_circuit_closed(&self, circuit: &CircuitHandle) -> Result<(), HandlerError> {
+        let _ = self.0.send(circuit.id());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn eviction_by_count_rejects_the_oldest() {
+    let (closed, mut closed_rx) = mpsc::unbounded_channel();
+    let server = serve(
+        CircuitHub::builder(support::components())
+            .options(CircuitOptions::default().max_retained_disconnected(1))
+            .handlers(CircuitHandlers::new().shared(ClosedProbe(closed))),
+    )
+    .await;
+    let first = server.start_counter(0).await;
+    let second = server.start_counter(0).await;
+    let (first_secret, second_secret) = (first.secret.clone(), second.secret.clone());
+    first.client.drop_socket().await;
+    second.client.drop_socket().await;
+    tokio::time::timeout(support::PATIENCE, closed_rx.recv())
+        .await
+        .expect("an eviction")
+        .unwrap();
+    let metrics = server.hub.metrics();
+    assert_eq!((metrics.evicted, metrics.disconnected), (1, 1));
+    // The oldest went; the browser is told the circuit is gone.
+    let mut client = HubClient::connect(server.addr, server.hub.path()).await;
+    assert_eq!(
+        client.invoke("ConnectCircuit", json!([first_secret])).await,
+        Ok(json!(false))
+    );
+    assert_eq!(server.hub.metrics().rejected_reconnects, 1);
+    let mut client = HubClient::connect(server.addr, server.hub.path()).await;
+    assert_eq!(
+        client
+            .invoke("ConnectCircuit", json!([second_secret]))
+            .await,
+        Ok(json!(true))
+    );
+}
+
+#[tokio::test]
+async fn eviction_by_time_rejects_the_reconnect() {
+    let (closed, mut closed_rx) = mpsc::unbounded_channel();
+    let server = serve(
+        CircuitHub::builder(support::components())
+            .options(CircuitOptions::default().retention_period(Duration::from_millis(200)))
+            .handlers(CircuitHandlers::new().shared(ClosedProbe(closed))),
+    )
+    .await;
+    let session = server.start_counter(0).await;
+    let secret = session.secret.clone();
+    session.client.drop_socket().await;
+    tokio::time::timeout(support::PATIENCE, closed_rx.recv())
+        .await
+        .expect("an eviction")
+        .unwrap();
+    assert_eq!(server.hub.metrics().evicted, 1);
+    let mut client = HubClient::connect(server.addr, server.hub.path()).await;
+    assert_eq!(
+        client.invoke("ConnectCircuit", json!([secret])).await,
+        Ok(json!(false))
+    );
+    let metrics = server.hub.metrics();
+    assert_eq!((metrics.active, metrics.rejected_reconnects), (0, 1));
+}
+
+#[tokio::test]
+async fn a_second_connection_takes_the_circuit_over() {
+    let server = serve(CircuitHub::builder(support::components())).await;
+    let mut old = server.start_counter(0).await;
+    old.ack(1).await;
+    let mut new = HubClient::connect(server.addr, server.hub.path()).await;
+    assert_eq!(
+        new.invoke("ConnectCircuit", json!([old.secret])).await,
+        Ok(json!(true))
+    );
+    // The old connection is closed by the server.
+    let leftovers = old.client.until_closed().await;
+    assert!(
+        leftovers.iter().all(|i| i.target != "T.Batch"),
+        "{leftovers:?}"
+    );
+    new.send("DispatchEvent", json!([old.increment, "click", {}]))
+        .await;
+    let (id, update) = batch(&new.expect("T.Batch").await);
+    assert_eq!(
+        (id, support::text_update(&update).as_deref()),
+        (2, Some("1"))
+    );
+    let metrics = server.hub.metrics();
+    assert_eq!((metrics.active, metrics.connected), (1, 1));
+}
+
+#[tokio::test]
+async fn rendering_pauses_at_the_unacknowledged_limit() {
+    let server = serve(
+        CircuitHub::builder(support::components())
+            .options(CircuitOptions::default().max_unacknowledged_batches(2)),
+    )
+    .await;
+    let mut session = server.start_counter(0).await;
+    assert_eq!(session.click().await, (2, "1".to_owned()));
+    // Two batches are unacknowledged: these clicks change state but produce no batch.
+    for _ in 0..3 {
+        session
+            .client
+            .send("DispatchEvent", json!([session.increment, "click", {}]))
+            .await;
+    }
+    // An invocation with an answer proves the clicks were processed (one message at a time, in order).
+    let unknown = session
+        .client
+        .invoke("ConnectCircuit", json!(["not-a-secret"]))
+        .await;
+    assert_eq!(unknown, Ok(json!(false)));
+    session.ack(1).await;
+    // Room for one batch: it carries every change since.
+    assert_eq!(session.next_count().await, (3, "4".to_owned()));
+}
+
+#[tokio::test]
+async fn an_ack_for_a_batch_never_sent_ends_the_circuit() {
+    let server = serve(CircuitHub::builder(support::components())).await;
+    let mut session = server.start_counter(0).await;
+    session.ack(9).await;
+    let error = session.client.expect("T.Error").await;
+    assert!(error[0].as_str().unwrap().contains("circuit"), "{error:?}");
+    session.client.until_closed().await;
+    assert_eq!(server.hub.metrics().active, 0);
+}
+
+#[tokio::test]
+async fn an_unknown_event_handler_is_ignored() {
+    let server = serve(CircuitHub::builder(support::components())).await;
+    let mut session = server.start_counter(0).await;
+    session
+        .client
+        .send("DispatchEvent", json!([999, "click", {}]))
+        .await;
+    assert_eq!(session.click().await, (2, "1".to_owned()));
+}
+
+#[tokio::test]
+async fn a_call_without_a_circuit_gets_an_error_and_the_connection_closes() {
+    let server = serve(CircuitHub::builder(support::components())).await;
+    let mut client = HubClient::connect(server.addr, server.hub.path()).await;
+    client.send("DispatchEvent", json!([1, "click", {}])).await;
+    let error = client.expect("T.Error").await;
+    assert!(
+        error[0].as_str().unwrap().contains("no circuit"),
+        "{error:?}"
+    );
+    client.until_closed().await;
+}
