@@ -1,6 +1,7 @@
 //! Tether: a server-side UI runtime. A SignalR-compatible hub carries UI events from the browser to a
 //! per-tab circuit, which re-renders components and sends render batches back.
 
+pub mod boot_script;
 pub mod circuit;
 pub mod hub;
 

@@ -1,0 +1,221 @@
+// One circuit as the browser sees it. Lifecycle: `start()` opens a hub connection and calls `StartCircuit`
+// with the page's root descriptors; the secret it returns is what `ConnectCircuit` and the disconnect beacon
+// need. A lost connection goes to the reconnection handler, whose attempts call `reconnect()`: a new hub
+// connection and `ConnectCircuit(secret)`. The circuit ends (no more reconnecting) on `T.Error`, a rejected
+// `ConnectCircuit`, `disconnect()` or page hide. Handlers are bound per hub connection, so a render
+// acknowledgement always goes out on the connection its batch came in on.
+import { DomPatcher, findRoots, rootDescriptors } from './dom-patcher';
+import { EventDelegator } from './events';
+import { chunkText, utf8Length } from './hub-protocol';
+import { HubConnection } from './hub-connection';
+import type { Interop } from './interop';
+import type { Logger } from './log';
+import type { ReconnectionHandler, ResolvedOptions } from './options';
+import { CHUNK_CHARS, ClientMethod, DISCONNECT_PATH, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, ServerMethod, type RenderBatch } from './protocol';
+import { createDisplay } from './reconnect-display';
+import { DefaultReconnectionHandler } from './reconnection';
+
+/** Where the circuit is in its life. */
+export type CircuitState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'ended';
+
+/** The browser side of one circuit. */
+export class Circuit {
+  state: CircuitState = 'idle';
+  #hub?: HubConnection;
+  #secret?: string;
+  #reconnecting?: Promise<boolean>;
+  #patcher?: DomPatcher;
+  readonly #events: EventDelegator;
+  readonly #handler: ReconnectionHandler & { onConnectionSlow?(slow: boolean): void };
+  #endedByPageHide = false;
+
+  readonly #options: ResolvedOptions;
+  readonly #logger: Logger;
+  readonly #doc: Document;
+  readonly #interop: Interop;
+
+  constructor(options: ResolvedOptions, logger: Logger, doc: Document, interop: Interop) {
+    this.#options = options;
+    this.#logger = logger;
+    this.#doc = doc;
+    this.#interop = interop;
+    this.#events = new EventDelegator(doc, (handlerId, name, args) => this.#send(ServerMethod.DispatchEvent, [handlerId, name, args]));
+    this.#handler =
+      options.reconnectionHandler ??
+      new DefaultReconnectionHandler(
+        () => this.reconnect(),
+        () => createDisplay(options.reconnectionOptions.dialogId, options.reconnectionOptions.maxRetries, () => this.reconnect()),
+        logger,
+      );
+  }
+
+  /** Connects and starts the circuit for the page's root regions. */
+  async start(): Promise<void> {
+    const roots = findRoots(this.#doc);
+    if (roots.length === 0) {
+      this.#logger.info('the page has no interactive regions; no circuit is started');
+      return;
+    }
+    this.#patcher = new DomPatcher(roots);
+    this.state = 'connecting';
+    const hub = this.#createHub();
+    try {
+      await hub.start();
+      const secret = await hub.invoke(ServerMethod.StartCircuit, [PROTOCOL_VERSION, this.#doc.baseURI, location.href, rootDescriptors(roots)]);
+      if (typeof secret !== 'string' || !secret) throw new Error(`StartCircuit returned ${JSON.stringify(secret)} instead of a circuit secret`);
+      this.#secret = secret;
+    } catch (error) {
+      this.state = 'ended';
+      hub.stop();
+      throw new Error(`could not start the circuit at ${this.#options.hub.url}: ${(error as Error).message}`);
+    }
+    this.#hub = hub;
+    this.state = 'connected';
+    this.#events.attach();
+    addEventListener('pagehide', this.#onPageHide);
+    addEventListener('pageshow', this.#onPageShow);
+    for (const h of this.#options.circuitHandlers) this.#callHandler(() => h.onCircuitOpened?.(), 'onCircuitOpened');
+  }
+
+  /**
+   * Rejoins the circuit: true when connected (already, or again), false when the server answered that the
+   * circuit is gone; rejects when the server could not be reached.
+   */
+  reconnect(): Promise<boolean> {
+    if (this.state === 'connected') return Promise.resolve(true);
+    if (this.state === 'ended' || !this.#secret) return Promise.resolve(false);
+    this.#reconnecting ??= this.#connectAgain().finally(() => (this.#reconnecting = undefined));
+    return this.#reconnecting;
+  }
+
+  /** Ends the circuit on the server and here. */
+  disconnect(): void {
+    this.#sendBeacon();
+    this.#end();
+  }
+
+  /** Calls a server function registered for `Tether.invokeServer`. */
+  invokeServer(name: string, args: unknown[]): Promise<unknown> {
+    const [callId, answer] = this.#interop.beginInvokeServer();
+    if (!this.#send(ServerMethod.InvokeServer, [callId, name, args])) {
+      this.#interop.failCall(callId, new Error(`cannot call '${name}': not connected to the server`));
+    }
+    return answer;
+  }
+
+  async #connectAgain(): Promise<boolean> {
+    const hub = this.#createHub();
+    await hub.start();
+    let resumed: unknown;
+    try {
+      resumed = await hub.invoke(ServerMethod.ConnectCircuit, [this.#secret]);
+    } catch (error) {
+      hub.stop();
+      throw error;
+    }
+    if (this.state === 'ended') {
+      hub.stop();
+      return false;
+    }
+    if (resumed !== true) {
+      hub.stop();
+      this.#logger.warn('the server no longer has this circuit; the page must be reloaded');
+      this.#end();
+      return false;
+    }
+    this.#hub = hub;
+    this.state = 'connected';
+    this.#logger.info('rejoined the circuit');
+    this.#handler.onConnectionUp();
+    return true;
+  }
+
+  #createHub(): HubConnection {
+    const { hub: settings } = this.#options;
+    const hub = new HubConnection({ ...settings, logger: this.#logger });
+    hub.on(ClientMethod.Batch, (batchId, batch) => this.#onBatch(hub, batchId as number, batch as RenderBatch));
+    hub.on(ClientMethod.Error, (message) => {
+      this.#logger.error(`the circuit ended on the server: ${String(message)}`);
+      this.#end();
+    });
+    hub.on(ClientMethod.InvokeJS, (callId, identifier, args) => {
+      void this.#interop.invokeJS(callId as number, identifier as string, args as unknown[]).then((end) => this.#send(ServerMethod.EndInvokeJS, end, hub));
+    });
+    hub.on(ClientMethod.EndInvokeServer, (callId, succeeded, result) => {
+      if (!this.#interop.endInvokeServer(callId as number, succeeded as boolean, result)) this.#logger.warn(`answer for unknown server call ${String(callId)}`);
+    });
+    hub.on(ClientMethod.Navigate, (uri, replace) => (replace ? location.replace(uri as string) : location.assign(uri as string)));
+    hub.onclose = (error) => this.#onConnectionLost(hub, error);
+    hub.onslow = (slow) => {
+      if (hub === this.#hub && this.state === 'connected') this.#handler.onConnectionSlow?.(slow);
+    };
+    return hub;
+  }
+
+  #onBatch(hub: HubConnection, batchId: number, batch: RenderBatch): void {
+    const patcher = this.#patcher!;
+    const expected = patcher.lastBatchId + 1;
+    const outcome = patcher.receive(batchId, batch);
+    if (!outcome.ack) {
+      this.#logger.warn(`render batch ${batchId} arrived while ${expected} was expected; not applied (the server sends it again)`);
+      return;
+    }
+    if (outcome.error) this.#logger.error(`render batch ${batchId} failed: ${outcome.error}`);
+    this.#send(ServerMethod.OnRenderCompleted, [batchId, outcome.error], hub);
+  }
+
+  #onConnectionLost(hub: HubConnection, error?: Error): void {
+    if (hub !== this.#hub || this.state !== 'connected') return;
+    this.state = 'disconnected';
+    this.#handler.onConnectionDown(this.#options.reconnectionOptions, error);
+  }
+
+  /** Sends a call without an answer; calls over the message limit go as a `Chunked` stream. */
+  #send(target: ServerMethod, args: unknown[], hub = this.#hub): boolean {
+    if (!hub?.isConnected) {
+      this.#logger.warn(`not connected to the server: ${target} was not sent`);
+      return false;
+    }
+    const encodedArgs = JSON.stringify(args);
+    if (utf8Length(encodedArgs) + target.length + 40 <= MAX_MESSAGE_BYTES) return hub.send(target, args);
+    return hub.sendWithStream(ServerMethod.Chunked, [target], chunkText(encodedArgs, CHUNK_CHARS));
+  }
+
+  #sendBeacon(): void {
+    if (!this.#secret || this.state === 'ended') return;
+    const url = this.#options.hub.url.split('?')[0] + DISCONNECT_PATH;
+    navigator.sendBeacon(url, new URLSearchParams({ secret: this.#secret }));
+  }
+
+  #end(): void {
+    if (this.state === 'ended') return;
+    this.state = 'ended';
+    this.#secret = undefined;
+    this.#events.detach();
+    const hub = this.#hub;
+    this.#hub = undefined;
+    hub?.stop();
+    this.#interop.failAll(new Error('the circuit has ended'));
+    for (const h of this.#options.circuitHandlers) this.#callHandler(() => h.onCircuitClosed?.(), 'onCircuitClosed');
+  }
+
+  #callHandler(call: () => void, name: string): void {
+    try {
+      call();
+    } catch (error) {
+      this.#logger.error(`circuit handler ${name} threw:`, error);
+    }
+  }
+
+  // The beacon ends the circuit when the page goes away. `pagehide` (not `unload`) keeps the page eligible for
+  // the back/forward cache; a page restored from it has no circuit any more, so it reloads.
+  readonly #onPageHide = () => {
+    if (this.state === 'ended') return;
+    this.#endedByPageHide = true;
+    this.disconnect();
+  };
+
+  readonly #onPageShow = (event: PageTransitionEvent) => {
+    if (event.persisted && this.#endedByPageHide) location.reload();
+  };
+}

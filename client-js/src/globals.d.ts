@@ -1,0 +1,2 @@
+/** The minified default CSS of the built-in reconnect dialog, inlined by client-js/build.mjs. */
+declare const __TETHER_CSS__: string;

@@ -1,0 +1,66 @@
+// JSON hub protocol framing: each message is JSON text followed by the record separator; one transport frame
+// may carry several messages, and the handshake answer arrives first, possibly in the same frame as the first
+// messages after it.
+import { RECORD_SEPARATOR, type HubMessage } from './protocol';
+
+/** Encodes one message with its separator. */
+export function frame(message: object): string {
+  return JSON.stringify(message) + RECORD_SEPARATOR;
+}
+
+/**
+ * Splits received text into complete JSON messages. Text after the last separator is an incomplete message:
+ * it is returned as `rest` for the caller to prepend to the next frame.
+ */
+export function parseFrames(text: string): { messages: unknown[]; rest: string } {
+  const parts = text.split(RECORD_SEPARATOR);
+  const rest = parts.pop() ?? '';
+  return { messages: parts.map((p) => JSON.parse(p) as unknown), rest };
+}
+
+/** Checks the shape every message after the handshake must have. */
+export function asHubMessage(value: unknown): HubMessage {
+  if (typeof value !== 'object' || value === null || typeof (value as HubMessage).type !== 'number') {
+    throw new Error(`invalid hub message: ${JSON.stringify(value)}`);
+  }
+  return value as HubMessage;
+}
+
+/** Reads the handshake answer: `{}` on success, or throws with the server's `error`. */
+export function checkHandshakeResponse(value: unknown): void {
+  if (typeof value !== 'object' || value === null) throw new Error(`invalid handshake response: ${JSON.stringify(value)}`);
+  const error = (value as { error?: unknown }).error;
+  if (error !== undefined) throw new Error(`server refused the handshake: ${String(error)}`);
+}
+
+/** UTF-8 size of a string, for the message limit. */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/**
+ * Splits text into pieces of at most `max` UTF-16 units without cutting a surrogate pair, so each piece is
+ * valid UTF-8 on its own.
+ */
+export function chunkText(text: string, max: number): string[] {
+  const chunks: string[] = [];
+  let start = 0;
+  while (start < text.length) {
+    let end = Math.min(start + max, text.length);
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
+    chunks.push(text.slice(start, end));
+    start = end;
+  }
+  return chunks;
+}
