@@ -1,0 +1,124 @@
+//! Run alone with `cargo run -p auto-reload`, or see it at `/auto-reload` in the showcase
+//! (`cargo run --release -p showcase`).
+//!
+//! A custom `reconnectionHandler` (as in the Blazor reconnection documentation): when the connection drops
+//! it tries `Tether.reconnect()` a few times, a few seconds apart; if the server no longer has the circuit, or
+//! every try fails, it reloads the page. The script tag has `autostart="false"` and the page calls
+//! `Tether.start` with the handler.
+
+use axum::extract::State;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use maud::{html, Markup};
+use showcase_kit::{boot_script_manual, demo_script, inline_script, layout, Server};
+use tether::circuit::CircuitHub;
+use tether_components::{Component, RenderContext};
+
+/// The name [`Tally`] is registered under.
+pub const TALLY: &str = "AutoReloadTally";
+
+/// State that a reload loses and a reconnect keeps: a number.
+pub struct Tally {
+    count: u32,
+}
+
+impl Component for Tally {
+    type Props = ();
+
+    fn create(_: &()) -> Self {
+        Tally { count: 0 }
+    }
+
+    fn render(&self, cx: &mut RenderContext<'_, Self>) -> Markup {
+        html! {
+            div.row {
+                button #tally t-click=(cx.on_click(|this: &mut Self, _| this.count += 1)) { "Add one" }
+                span { "Server-side count: " strong #tally-count { (self.count) } }
+            }
+        }
+    }
+}
+
+const PAGE_SCRIPT: &str = r#"
+(() => {
+  const maximumRetryCount = 3;
+  const retryIntervalMilliseconds = 2000;
+  const notice = document.getElementById('reconnect-notice');
+
+  const startReconnectionProcess = () => {
+    notice.style.display = 'block';
+    let canceled = false;
+    (async () => {
+      for (let i = 0; i < maximumRetryCount; i++) {
+        notice.textContent = `Reconnecting: attempt ${i + 1} of ${maximumRetryCount}`;
+        await new Promise((resolve) => setTimeout(resolve, retryIntervalMilliseconds));
+        if (canceled) return;
+        try {
+          if (!(await Tether.reconnect())) {
+            location.reload(); // the server no longer has the circuit
+            return;
+          }
+          return; // back: onConnectionUp hides the notice
+        } catch {
+          // the server was not reached: try again
+        }
+      }
+      notice.textContent = 'Could not reconnect: reloading the page';
+      location.reload();
+    })();
+    return { cancel: () => { canceled = true; notice.style.display = 'none'; } };
+  };
+
+  let current = null;
+  Tether.start({
+    circuit: {
+      reconnectionHandler: {
+        onConnectionDown: () => (current ??= startReconnectionProcess()),
+        onConnectionUp: () => { current?.cancel(); current = null; },
+      },
+    },
+  });
+  document.getElementById('drop-short').addEventListener('click', () => showcase.dropConnection({ offlineMs: 1000 }));
+  document.getElementById('drop-long').addEventListener('click', () => showcase.dropConnection({ offlineMs: 60000 }));
+})();
+"#;
+
+async fn page(State(hub): State<CircuitHub>) -> Response {
+    let mut page = hub.page();
+    let tally = match page.root(TALLY, &()) {
+        Ok(markup) => markup,
+        Err(error) => return error.into_response(),
+    };
+    Html(
+        layout(
+            "Auto-reload",
+            html! {
+                "A " code { "reconnectionHandler" } " replaces the built-in retry loop and dialog: three tries two \
+                 seconds apart, then " code { "location.reload()" } ". A short outage keeps the count; a long one \
+                 reloads the page with a fresh circuit (count back to 0)."
+            },
+            html! {
+                (tally)
+                div.row {
+                    button.quiet #drop-short type="button" { "Drop the connection for 1 s" }
+                    button.quiet #drop-long type="button" { "Drop it for a minute (reloads)" }
+                }
+                div #reconnect-notice {}
+            },
+            html! {
+                (demo_script())
+                (boot_script_manual(&hub))
+                (inline_script(PAGE_SCRIPT))
+            },
+        )
+        .into_string(),
+    )
+    .into_response()
+}
+
+/// Registers [`Tally`]; returns the page routes (`/`).
+pub fn install(server: &mut Server) -> Router<CircuitHub> {
+    server.components().register::<Tally>(TALLY);
+    Router::new().route("/", get(page))
+}
