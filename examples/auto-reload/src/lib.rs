@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use showcase_kit::{boot_script_manual, demo_script, inline_script, layout, Server};
+use showcase_kit::{demo_script, layout, tether_scripts, Server};
 use tether::circuit::CircuitHub;
 use tether_components::{Component, RenderContext};
 
@@ -71,14 +71,10 @@ const PAGE_SCRIPT: &str = r#"
   };
 
   let current = null;
-  Tether.start({
-    circuit: {
-      reconnectionHandler: {
-        onConnectionDown: () => (current ??= startReconnectionProcess()),
-        onConnectionUp: () => { current?.cancel(); current = null; },
-      },
-    },
-  });
+  window.autoReloadHandler = {
+    onConnectionDown: () => (current ??= startReconnectionProcess()),
+    onConnectionUp: () => { current?.cancel(); current = null; },
+  };
   document.getElementById('drop-short').addEventListener('click', () => showcase.dropConnection({ offlineMs: 1000 }));
   document.getElementById('drop-long').addEventListener('click', () => showcase.dropConnection({ offlineMs: 60000 }));
 })();
@@ -108,8 +104,7 @@ async fn page(State(hub): State<CircuitHub>) -> Response {
             },
             html! {
                 (demo_script())
-                (boot_script_manual(&hub))
-                (inline_script(PAGE_SCRIPT))
+                (tether_scripts(&hub, PAGE_SCRIPT, "{ circuit: { reconnectionHandler: autoReloadHandler } }"))
             },
         )
         .into_string(),

@@ -13,7 +13,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use showcase_kit::{current_circuit, layout, Server};
+use showcase_kit::{current_circuit, layout, tether_scripts, Server};
 use tether::circuit::CircuitHub;
 use tether_components::{Component, Context, Handle, RenderContext, SubmitEvent};
 use tokio::sync::broadcast;
@@ -183,7 +183,7 @@ async fn page(State(hub): State<CircuitHub>) -> Response {
                  updates itself through its " code { "Handle" } ". Open a second tab and talk to yourself."
             },
             room,
-            page.boot_script(),
+            tether_scripts(&hub, "", "{}"),
         )
         .into_string(),
     )

@@ -12,14 +12,16 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use showcase_kit::{current_circuit, layout, Server};
-use tether::circuit::{CircuitHub, CircuitId, CircuitTracker};
+use showcase_kit::{current_circuit, layout, tether_scripts, Server};
+use tether::circuit::{CircuitHub, CircuitId, CircuitMetrics, CircuitTracker};
 use tether_components::{Component, Context, RenderContext};
 
 /// The name [`Dashboard`] is registered under.
 pub const DASHBOARD: &str = "CircuitDashboard";
 
 static TRACKER: OnceLock<Arc<CircuitTracker>> = OnceLock::new();
+/// The circuit hub, for its counters: set by the first page request.
+static HUB: OnceLock<CircuitHub> = OnceLock::new();
 
 fn tracker() -> &'static Arc<CircuitTracker> {
     TRACKER.get_or_init(|| Arc::new(CircuitTracker::new()))
@@ -30,6 +32,7 @@ pub struct Dashboard {
     me: Option<CircuitId>,
     count: usize,
     circuits: Vec<CircuitId>,
+    metrics: Option<CircuitMetrics>,
     updates: u64,
 }
 
@@ -37,6 +40,7 @@ impl Dashboard {
     fn refresh(&mut self) {
         self.count = tracker().count();
         self.circuits = tracker().circuits();
+        self.metrics = HUB.get().map(CircuitHub::metrics);
     }
 }
 
@@ -48,6 +52,7 @@ impl Component for Dashboard {
             me: None,
             count: 0,
             circuits: Vec::new(),
+            metrics: None,
             updates: 0,
         };
         dashboard.refresh();
@@ -79,6 +84,13 @@ impl Component for Dashboard {
                 " connected " (if self.count == 1 { "circuit" } else { "circuits" })
                 span.muted { " · " span #dashboard-updates { (self.updates) } " live updates" }
             }
+            @if let Some(m) = &self.metrics {
+                p #metrics.muted {
+                    "Server counters: " (m.active) " active, " (m.connected) " connected, "
+                    (m.disconnected) " disconnected (retained), " (m.ended) " ended, " (m.evicted) " evicted, "
+                    (m.rejected_reconnects) " rejected reconnects."
+                }
+            }
             table #circuits {
                 thead { tr { th { "Public circuit id" } th { "" } } }
                 tbody {
@@ -95,24 +107,22 @@ impl Component for Dashboard {
 }
 
 async fn page(State(hub): State<CircuitHub>) -> Response {
+    HUB.get_or_init(|| hub.clone());
     let mut page = hub.page();
     let dashboard = match page.root(DASHBOARD, &()) {
         Ok(markup) => markup,
         Err(error) => return error.into_response(),
     };
-    let metrics = hub.metrics();
     Html(
         layout(
             "Circuits dashboard",
             html! {
                 "The " code { "CircuitTracker" } " handler keeps the set of circuits with a browser connected. \
-                 Open this page in another tab, or close one, and watch the count change here."
+                 Open this page in another tab, or close one, and watch the count change here; the counters come \
+                 from " code { "CircuitHub::metrics" } "."
             },
-            html! {
-                (dashboard)
-                p.muted { "Server counters when this page was served: " code { (format!("{metrics:?}")) } }
-            },
-            page.boot_script(),
+            dashboard,
+            tether_scripts(&hub, "", "{}"),
         )
         .into_string(),
     )

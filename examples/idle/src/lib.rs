@@ -13,7 +13,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use showcase_kit::{current_circuit, layout, Server};
+use showcase_kit::{current_circuit, layout, tether_scripts, Server};
 use tether::circuit::{CircuitHub, CircuitId, IdleCircuitHandler, IdleOptions};
 use tether_components::{Component, Context, Handle, RenderContext};
 use tokio::time::Instant;
@@ -107,7 +107,7 @@ async fn page(State(hub): State<CircuitHub>) -> Response {
                  (" code { "close_idle" } "); here it only tells the page."
             },
             status,
-            page.boot_script(),
+            tether_scripts(&hub, "", "{}"),
         )
         .into_string(),
     )

@@ -15,7 +15,7 @@ use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
 use serde_json::{json, Value};
-use showcase_kit::{current_circuit, inline_script, layout, Server};
+use showcase_kit::{current_circuit, layout, tether_scripts, Server};
 use tether::circuit::{CircuitHandle, CircuitHub, CircuitId};
 use tether_components::{Component, Context, Handle, RenderContext};
 
@@ -96,7 +96,8 @@ impl Component for InteropDemo {
 const PAGE_SCRIPT: &str = r#"
 Tether.registerFunction('interopDemo.describe', (greeting) => ({
   greeting,
-  reply: 'Hello from ' + navigator.userAgent.split(' ').pop(),
+  reply: 'Hello from the browser',
+  language: navigator.language,
   viewport: innerWidth + 'x' + innerHeight,
 }));
 document.getElementById('call-server').addEventListener('click', async () => {
@@ -136,7 +137,7 @@ async fn page(State(hub): State<CircuitHub>) -> Response {
                     p #server-answer.muted { "Calls the server function " code { "interop.reverse" } "." }
                 }
             },
-            html! { (page.boot_script()) (inline_script(PAGE_SCRIPT)) },
+            tether_scripts(&hub, PAGE_SCRIPT, "{}"),
         )
         .into_string(),
     )

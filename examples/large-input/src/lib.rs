@@ -12,7 +12,7 @@ use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
 use sha2::{Digest, Sha256};
-use showcase_kit::{inline_script, layout, Server};
+use showcase_kit::{layout, tether_scripts, Server};
 use tether::circuit::CircuitHub;
 use tether_components::{Component, RenderContext};
 
@@ -88,7 +88,7 @@ async fn page(State(hub): State<CircuitHub>) -> Response {
                     label { "of " input #size type="text" value="200" size="4" aria-label="Size in KB"; " KB" }
                 }
             },
-            html! { (page.boot_script()) (inline_script(PAGE_SCRIPT)) },
+            tether_scripts(&hub, PAGE_SCRIPT, "{}"),
         )
         .into_string(),
     )

@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use showcase_kit::{boot_script_manual, demo_script, inline_script, layout, Server};
+use showcase_kit::{demo_script, layout, tether_scripts, Server};
 use tether::circuit::CircuitHub;
 use tether_components::{Component, RenderContext};
 
@@ -63,6 +63,10 @@ pub fn reconnect_modal() -> Markup {
     }
 }
 
+/// The start options: 8 retries, 1.5 s apart.
+const RECONNECT_OPTIONS: &str =
+    "{ reconnectionOptions: { maxRetries: 8, retryIntervalMilliseconds: 1500 } }";
+
 const PAGE_SCRIPT: &str = r#"
 const log = document.getElementById('reconnect-log');
 document.addEventListener('components-reconnect-state-changed', (e) => {
@@ -72,7 +76,6 @@ document.addEventListener('components-reconnect-state-changed', (e) => {
 });
 document.getElementById('drop-short').addEventListener('click', () => showcase.dropConnection({ offlineMs: 3000 }));
 document.getElementById('drop-long').addEventListener('click', () => showcase.dropConnection({ offlineMs: 30000 }));
-Tether.start({ reconnectionOptions: { maxRetries: 8, retryIntervalMilliseconds: 1500 } });
 "#;
 
 async fn page(State(hub): State<CircuitHub>) -> Response {
@@ -101,8 +104,7 @@ async fn page(State(hub): State<CircuitHub>) -> Response {
             },
             html! {
                 (demo_script())
-                (boot_script_manual(&hub))
-                (inline_script(PAGE_SCRIPT))
+                (tether_scripts(&hub, PAGE_SCRIPT, RECONNECT_OPTIONS))
             },
         )
         .into_string(),

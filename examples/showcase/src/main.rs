@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use maud::html;
-use showcase_kit::{layout, Server};
+use showcase_kit::{layout, tether_scripts, Server};
 use tether::circuit::{CircuitHub, PageRequest};
 
 /// Every example: its path, its title and one line about it.
@@ -98,7 +98,7 @@ async fn counter_page(State(hub): State<CircuitHub>, request: PageRequest) -> Re
                  the browser gets a one-edit render batch. " code { "?start=N" } " starts at N."
             },
             counter,
-            page.boot_script(),
+            tether_scripts(&hub, "", "{}"),
         )
         .into_string(),
     )

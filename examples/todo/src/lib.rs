@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
 use serde::{Deserialize, Serialize};
-use showcase_kit::{layout, Server};
+use showcase_kit::{layout, tether_scripts, Server};
 use tether::circuit::{CircuitHub, PageRequest};
 use tether_components::{Component, RenderContext, SubmitEvent};
 
@@ -192,7 +192,10 @@ impl Component for TodoList {
         html! {
             form #add.row t-submit=(cx.on_submit(|this: &mut Self, e| this.add(e)).prevent_default()) {
                 input #new-title type="text" name="title" value=(self.draft) placeholder="What needs doing?"
-                    aria-label="New todo" t-input=(cx.on_input(|this: &mut Self, e| this.draft = e.value));
+                    aria-label="New todo" t-input=(cx.on_input(|this: &mut Self, e| {
+                        this.draft = e.value;
+                        this.error = None;
+                    }));
                 button #add-button type="submit" { "Add" }
             }
             @if let Some(error) = &self.error { p #add-error.error { (error) } }
@@ -219,7 +222,7 @@ async fn page(State(hub): State<CircuitHub>, _request: PageRequest) -> Response 
                  node; the form validates on the server and shows the message under the field."
             },
             list,
-            page.boot_script(),
+            tether_scripts(&hub, "", "{}"),
         )
         .into_string(),
     )

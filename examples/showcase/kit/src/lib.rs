@@ -40,6 +40,7 @@ pub fn layout(title: &str, intro: Markup, content: Markup, scripts: Markup) -> M
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Tether" }
+                link rel="icon" href="data:,";
                 link rel="stylesheet" href=(STYLESHEET_PATH);
             }
             body {
@@ -58,9 +59,21 @@ pub fn layout(title: &str, intro: Markup, content: Markup, scripts: Markup) -> M
     }
 }
 
-/// The boot script tag with `autostart="false"`, for pages that call `Tether.start(options)` themselves.
-pub fn boot_script_manual(hub: &CircuitHub) -> Markup {
-    html! { script src={ (hub.path()) "/tether.js" } autostart="false" {} }
+/// The page's scripts: the boot script with `autostart="false"`, then `page_script` (it may use the
+/// `Tether` API), then `Tether.start(options)`, where `options` is a JavaScript expression (`"{}"` for the
+/// defaults). When the circuit is connected, `<html>` gets `data-circuit="open"` (`"failed"` if it could not
+/// start): a signal for styles and tests.
+pub fn tether_scripts(hub: &CircuitHub, page_script: &str, options: &str) -> Markup {
+    let start = format!(
+        "Tether.start({options}).then(\
+         () => {{ document.documentElement.dataset.circuit = 'open'; }},\
+         () => {{ document.documentElement.dataset.circuit = 'failed'; }});"
+    );
+    html! {
+        script src={ (hub.path()) "/tether.js" } autostart="false" {}
+        @if !page_script.is_empty() { (inline_script(page_script)) }
+        (inline_script(&start))
+    }
 }
 
 /// The demo helper script tag. Load it before the boot script: it watches the page's WebSockets so that
@@ -220,6 +233,7 @@ impl Server {
                     .unwrap_or_else(|_| "info".into()),
             )
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .try_init();
         let (_hub, app) = self.build().map_err(std::io::Error::other)?;
         let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:5000".to_owned());
