@@ -77,6 +77,15 @@ test('counter: the button adds one', async () => {
   await textIs(page, '#count', '1');
   await page.click('#increment');
   await textIs(page, '#count', '2');
+  // Away and back: the page is fetched again (not shown from the HTTP cache with used descriptors) and
+  // starts a fresh circuit.
+  await page.click('a.brand');
+  await page.waitForURL(server.url + '/');
+  await page.goBack();
+  await page.locator('html[data-circuit="open"]').waitFor({ state: 'attached' });
+  await textIs(page, '#count', '0');
+  await page.click('#increment');
+  await textIs(page, '#count', '1');
   await finish(page, 'counter');
 });
 

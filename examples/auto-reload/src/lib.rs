@@ -7,11 +7,11 @@
 //! `Tether.start` with the handler.
 
 use axum::extract::State;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use showcase_kit::{demo_script, layout, tether_scripts, Server};
+use showcase_kit::{demo_script, layout, page_response, tether_scripts, Server};
 use tether::circuit::CircuitHub;
 use tether_components::{Component, RenderContext};
 
@@ -86,30 +86,26 @@ async fn page(State(hub): State<CircuitHub>) -> Response {
         Ok(markup) => markup,
         Err(error) => return error.into_response(),
     };
-    Html(
-        layout(
-            "Auto-reload",
-            html! {
-                "A " code { "reconnectionHandler" } " replaces the built-in retry loop and dialog: three tries two \
-                 seconds apart, then " code { "location.reload()" } ". A short outage keeps the count; a long one \
-                 reloads the page with a fresh circuit (count back to 0)."
-            },
-            html! {
-                (tally)
-                div.row {
-                    button.quiet #drop-short type="button" { "Drop the connection for 1 s" }
-                    button.quiet #drop-long type="button" { "Drop it for a minute (reloads)" }
-                }
-                div #reconnect-notice {}
-            },
-            html! {
-                (demo_script())
-                (tether_scripts(&hub, PAGE_SCRIPT, "{ circuit: { reconnectionHandler: autoReloadHandler } }"))
-            },
-        )
-        .into_string(),
-    )
-    .into_response()
+    page_response(layout(
+        "Auto-reload",
+        html! {
+            "A " code { "reconnectionHandler" } " replaces the built-in retry loop and dialog: three tries two \
+             seconds apart, then " code { "location.reload()" } ". A short outage keeps the count; a long one \
+             reloads the page with a fresh circuit (count back to 0)."
+        },
+        html! {
+            (tally)
+            div.row {
+                button.quiet #drop-short type="button" { "Drop the connection for 1 s" }
+                button.quiet #drop-long type="button" { "Drop it for a minute (reloads)" }
+            }
+            div #reconnect-notice {}
+        },
+        html! {
+            (demo_script())
+            (tether_scripts(&hub, PAGE_SCRIPT, "{ circuit: { reconnectionHandler: autoReloadHandler } }"))
+        },
+    ))
 }
 
 /// Registers [`Tally`]; returns the page routes (`/`).

@@ -9,11 +9,11 @@
 use std::sync::{LazyLock, Mutex};
 
 use axum::extract::State;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use showcase_kit::{current_circuit, layout, tether_scripts, Server};
+use showcase_kit::{current_circuit, layout, page_response, tether_scripts, Server};
 use tether::circuit::CircuitHub;
 use tether_components::{Component, Context, Handle, RenderContext, SubmitEvent};
 use tokio::sync::broadcast;
@@ -175,19 +175,15 @@ async fn page(State(hub): State<CircuitHub>) -> Response {
         Ok(markup) => markup,
         Err(error) => return error.into_response(),
     };
-    Html(
-        layout(
-            "Chat",
-            html! {
-                "Server components in a shared room: each tab's component listens on a broadcast channel and \
-                 updates itself through its " code { "Handle" } ". Open a second tab and talk to yourself."
-            },
-            room,
-            tether_scripts(&hub, "", "{}"),
-        )
-        .into_string(),
-    )
-    .into_response()
+    page_response(layout(
+        "Chat",
+        html! {
+            "Server components in a shared room: each tab's component listens on a broadcast channel and \
+             updates itself through its " code { "Handle" } ". Open a second tab and talk to yourself."
+        },
+        room,
+        tether_scripts(&hub, "", "{}"),
+    ))
 }
 
 /// Registers [`ChatRoom`]; returns the page routes (`/`).

@@ -8,11 +8,11 @@
 use std::sync::{Arc, OnceLock};
 
 use axum::extract::State;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use showcase_kit::{current_circuit, layout, tether_scripts, Server};
+use showcase_kit::{current_circuit, layout, page_response, tether_scripts, Server};
 use tether::circuit::{CircuitHub, CircuitId, CircuitMetrics, CircuitTracker};
 use tether_components::{Component, Context, RenderContext};
 
@@ -113,20 +113,16 @@ async fn page(State(hub): State<CircuitHub>) -> Response {
         Ok(markup) => markup,
         Err(error) => return error.into_response(),
     };
-    Html(
-        layout(
-            "Circuits dashboard",
-            html! {
-                "The " code { "CircuitTracker" } " handler keeps the set of circuits with a browser connected. \
-                 Open this page in another tab, or close one, and watch the count change here; the counters come \
-                 from " code { "CircuitHub::metrics" } "."
-            },
-            dashboard,
-            tether_scripts(&hub, "", "{}"),
-        )
-        .into_string(),
-    )
-    .into_response()
+    page_response(layout(
+        "Circuits dashboard",
+        html! {
+            "The " code { "CircuitTracker" } " handler keeps the set of circuits with a browser connected. \
+             Open this page in another tab, or close one, and watch the count change here; the counters come \
+             from " code { "CircuitHub::metrics" } "."
+        },
+        dashboard,
+        tether_scripts(&hub, "", "{}"),
+    ))
 }
 
 /// Registers [`Dashboard`] and the shared [`CircuitTracker`]; returns the page routes (`/`).

@@ -9,11 +9,11 @@ use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use showcase_kit::{current_circuit, layout, tether_scripts, Server};
+use showcase_kit::{current_circuit, layout, page_response, tether_scripts, Server};
 use tether::circuit::{CircuitHub, CircuitId, IdleCircuitHandler, IdleOptions};
 use tether_components::{Component, Context, Handle, RenderContext};
 use tokio::time::Instant;
@@ -98,20 +98,16 @@ async fn page(State(hub): State<CircuitHub>) -> Response {
         Ok(markup) => markup,
         Err(error) => return error.into_response(),
     };
-    Html(
-        layout(
-            "Idle circuits",
-            html! {
-                code { "IdleCircuitHandler" } " notices circuits with no inbound activity (events, acknowledgements, \
-                 calls) for its timeout, logs the circuit id and calls the application. It can also end them \
-                 (" code { "close_idle" } "); here it only tells the page."
-            },
-            status,
-            tether_scripts(&hub, "", "{}"),
-        )
-        .into_string(),
-    )
-    .into_response()
+    page_response(layout(
+        "Idle circuits",
+        html! {
+            code { "IdleCircuitHandler" } " notices circuits with no inbound activity (events, acknowledgements, \
+             calls) for its timeout, logs the circuit id and calls the application. It can also end them \
+             (" code { "close_idle" } "); here it only tells the page."
+        },
+        status,
+        tether_scripts(&hub, "", "{}"),
+    ))
 }
 
 /// Registers [`IdleStatus`] and the [`IdleCircuitHandler`]; returns the page routes (`/`).

@@ -10,12 +10,12 @@ use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 
 use axum::extract::State;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
 use serde_json::{json, Value};
-use showcase_kit::{current_circuit, layout, tether_scripts, Server};
+use showcase_kit::{current_circuit, layout, page_response, tether_scripts, Server};
 use tether::circuit::{CircuitHandle, CircuitHub, CircuitId};
 use tether_components::{Component, Context, Handle, RenderContext};
 
@@ -118,30 +118,26 @@ async fn page(State(hub): State<CircuitHub>) -> Response {
         Ok(markup) => markup,
         Err(error) => return error.into_response(),
     };
-    Html(
-        layout(
-            "JS interop",
-            html! {
-                "A component calls a browser function with " code { "CircuitHandle::call_browser" }
-                " and awaits its result; page JavaScript calls a server function with "
-                code { "Tether.invokeServer" } "."
-            },
-            html! {
-                (demo)
-                div.card {
-                    h2 { "Browser → server" }
-                    div.row {
-                        input #to-reverse type="text" value="stressed" aria-label="Text to reverse";
-                        button #call-server type="button" { "Reverse on the server" }
-                    }
-                    p #server-answer.muted { "Calls the server function " code { "interop.reverse" } "." }
+    page_response(layout(
+        "JS interop",
+        html! {
+            "A component calls a browser function with " code { "CircuitHandle::call_browser" }
+            " and awaits its result; page JavaScript calls a server function with "
+            code { "Tether.invokeServer" } "."
+        },
+        html! {
+            (demo)
+            div.card {
+                h2 { "Browser → server" }
+                div.row {
+                    input #to-reverse type="text" value="stressed" aria-label="Text to reverse";
+                    button #call-server type="button" { "Reverse on the server" }
                 }
-            },
-            tether_scripts(&hub, PAGE_SCRIPT, "{}"),
-        )
-        .into_string(),
-    )
-    .into_response()
+                p #server-answer.muted { "Calls the server function " code { "interop.reverse" } "." }
+            }
+        },
+        tether_scripts(&hub, PAGE_SCRIPT, "{}"),
+    ))
 }
 
 /// Registers [`InteropDemo`] and the server function `interop.reverse`; returns the page routes (`/`).

@@ -7,12 +7,12 @@
 //! component shows the length and a SHA-256 of what arrived.
 
 use axum::extract::State;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
 use sha2::{Digest, Sha256};
-use showcase_kit::{layout, tether_scripts, Server};
+use showcase_kit::{layout, page_response, tether_scripts, Server};
 use tether::circuit::CircuitHub;
 use tether_components::{Component, RenderContext};
 
@@ -74,25 +74,21 @@ async fn page(State(hub): State<CircuitHub>) -> Response {
         Ok(markup) => markup,
         Err(error) => return error.into_response(),
     };
-    Html(
-        layout(
-            "Large input",
-            html! {
-                "The hub accepts messages up to 32 KB. A bigger event goes as a " code { "Chunked" }
-                " stream of 16,000-character pieces and is put back together on the server."
-            },
-            html! {
-                (input)
-                div.row {
-                    button #fill type="button" { "Send generated text" }
-                    label { "of " input #size type="text" value="200" size="4" aria-label="Size in KB"; " KB" }
-                }
-            },
-            tether_scripts(&hub, PAGE_SCRIPT, "{}"),
-        )
-        .into_string(),
-    )
-    .into_response()
+    page_response(layout(
+        "Large input",
+        html! {
+            "The hub accepts messages up to 32 KB. A bigger event goes as a " code { "Chunked" }
+            " stream of 16,000-character pieces and is put back together on the server."
+        },
+        html! {
+            (input)
+            div.row {
+                button #fill type="button" { "Send generated text" }
+                label { "of " input #size type="text" value="200" size="4" aria-label="Size in KB"; " KB" }
+            }
+        },
+        tether_scripts(&hub, PAGE_SCRIPT, "{}"),
+    ))
 }
 
 /// Registers [`LargeInput`]; returns the page routes (`/`).

@@ -7,11 +7,11 @@
 //! a 500 ms transition delay. The buttons cut the page's connection (a demo helper, not part of Tether).
 
 use axum::extract::State;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use showcase_kit::{demo_script, layout, tether_scripts, Server};
+use showcase_kit::{demo_script, layout, page_response, tether_scripts, Server};
 use tether::circuit::CircuitHub;
 use tether_components::{Component, RenderContext};
 
@@ -84,32 +84,28 @@ async fn page(State(hub): State<CircuitHub>) -> Response {
         Ok(markup) => markup,
         Err(error) => return error.into_response(),
     };
-    Html(
-        layout(
-            "Custom reconnect UI",
-            html! {
-                "This page has its own " code { "#components-reconnect-modal" } ". Cut the connection and watch \
-                 it appear after half a second, count the attempts (8 at most, 1.5 s apart) and disappear once \
-                 the circuit is back, with the count intact."
-            },
-            html! {
-                (tally)
-                div.row {
-                    button.quiet #drop-short type="button" { "Drop the connection for 3 s" }
-                    button.quiet #drop-long type="button" { "Drop it for 30 s (retries run out)" }
-                }
-                h2 { "State events" }
-                ol #reconnect-log.muted {}
-                (reconnect_modal())
-            },
-            html! {
-                (demo_script())
-                (tether_scripts(&hub, PAGE_SCRIPT, RECONNECT_OPTIONS))
-            },
-        )
-        .into_string(),
-    )
-    .into_response()
+    page_response(layout(
+        "Custom reconnect UI",
+        html! {
+            "This page has its own " code { "#components-reconnect-modal" } ". Cut the connection and watch \
+             it appear after half a second, count the attempts (8 at most, 1.5 s apart) and disappear once \
+             the circuit is back, with the count intact."
+        },
+        html! {
+            (tally)
+            div.row {
+                button.quiet #drop-short type="button" { "Drop the connection for 3 s" }
+                button.quiet #drop-long type="button" { "Drop it for 30 s (retries run out)" }
+            }
+            h2 { "State events" }
+            ol #reconnect-log.muted {}
+            (reconnect_modal())
+        },
+        html! {
+            (demo_script())
+            (tether_scripts(&hub, PAGE_SCRIPT, RECONNECT_OPTIONS))
+        },
+    ))
 }
 
 /// Registers [`Tally`]; returns the page routes (`/`).

@@ -6,10 +6,10 @@
 //! `SHOWCASE_IDLE_MS` (the idle example's timeout, default 10,000).
 
 use axum::extract::State;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use maud::html;
-use showcase_kit::{layout, tether_scripts, Server};
+use showcase_kit::{layout, page_response, tether_scripts, Server};
 use tether::circuit::{CircuitHub, PageRequest};
 
 /// Every example: its path, its title and one line about it.
@@ -61,26 +61,23 @@ const EXAMPLES: &[(&str, &str, &str)] = &[
     ),
 ];
 
-async fn index() -> Html<String> {
-    Html(
-        layout(
-            "Showcase",
-            html! {
-                "Tether keeps each tab's UI state on the server: the page is prerendered, then a hub connection \
-                 carries events up and render batches down. Every example below is also a crate of its own \
-                 under " code { "examples/" } "."
-            },
-            html! {
-                ul.examples {
-                    @for (path, title, line) in EXAMPLES {
-                        li { a href=(path) { (title) } " — " span.muted { (line) } }
-                    }
+async fn index() -> Response {
+    page_response(layout(
+        "Showcase",
+        html! {
+            "Tether keeps each tab's UI state on the server: the page is prerendered, then a hub connection \
+             carries events up and render batches down. Every example below is also a crate of its own \
+             under " code { "examples/" } "."
+        },
+        html! {
+            ul.examples {
+                @for (path, title, line) in EXAMPLES {
+                    li { a href=(path) { (title) } " — " span.muted { (line) } }
                 }
-            },
-            html! {},
-        )
-        .into_string(),
-    )
+            }
+        },
+        html! {},
+    ))
 }
 
 async fn counter_page(State(hub): State<CircuitHub>, request: PageRequest) -> Response {
@@ -90,19 +87,15 @@ async fn counter_page(State(hub): State<CircuitHub>, request: PageRequest) -> Re
         Ok(markup) => markup,
         Err(error) => return error.into_response(),
     };
-    Html(
-        layout(
-            "Counter",
-            html! {
-                "A component is plain Rust state and a maud " code { "render" } ". The click runs on the server; \
-                 the browser gets a one-edit render batch. " code { "?start=N" } " starts at N."
-            },
-            counter,
-            tether_scripts(&hub, "", "{}"),
-        )
-        .into_string(),
-    )
-    .into_response()
+    page_response(layout(
+        "Counter",
+        html! {
+            "A component is plain Rust state and a maud " code { "render" } ". The click runs on the server; \
+             the browser gets a one-edit render batch. " code { "?start=N" } " starts at N."
+        },
+        counter,
+        tether_scripts(&hub, "", "{}"),
+    ))
 }
 
 #[tokio::main]

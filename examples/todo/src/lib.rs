@@ -4,12 +4,12 @@
 //! validation messages, edit in place, toggle, remove, and move up or down.
 
 use axum::extract::State;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
 use serde::{Deserialize, Serialize};
-use showcase_kit::{layout, tether_scripts, Server};
+use showcase_kit::{layout, page_response, tether_scripts, Server};
 use tether::circuit::{CircuitHub, PageRequest};
 use tether_components::{Component, RenderContext, SubmitEvent};
 
@@ -214,19 +214,15 @@ async fn page(State(hub): State<CircuitHub>, _request: PageRequest) -> Response 
         Ok(markup) => markup,
         Err(error) => return error.into_response(),
     };
-    Html(
-        layout(
-            "Todo",
-            html! {
-                "One component holds the list. Rows carry a " code { "t-key" } ", so moving a row moves its DOM \
-                 node; the form validates on the server and shows the message under the field."
-            },
-            list,
-            tether_scripts(&hub, "", "{}"),
-        )
-        .into_string(),
-    )
-    .into_response()
+    page_response(layout(
+        "Todo",
+        html! {
+            "One component holds the list. Rows carry a " code { "t-key" } ", so moving a row moves its DOM \
+             node; the form validates on the server and shows the message under the field."
+        },
+        list,
+        tether_scripts(&hub, "", "{}"),
+    ))
 }
 
 /// Registers [`TodoList`] and returns the page routes (`/`).

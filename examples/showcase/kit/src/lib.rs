@@ -59,6 +59,19 @@ pub fn layout(title: &str, intro: Markup, content: Markup, scripts: Markup) -> M
     }
 }
 
+/// A page response: HTML with `Cache-Control: no-store`.
+///
+/// A prerendered page holds single-use descriptors, so the browser must never show it again from its
+/// HTTP cache: going back to a cached copy would start a circuit with used descriptors and fail
+/// ("prerender descriptor already used"). `no-store` makes back/forward fetch a fresh page.
+pub fn page_response(markup: Markup) -> axum::response::Response {
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::response::Html(markup.into_string()),
+    )
+        .into_response()
+}
+
 /// The page's scripts: the boot script with `autostart="false"`, then `page_script` (it may use the
 /// `Tether` API), then `Tether.start(options)`, where `options` is a JavaScript expression (`"{}"` for the
 /// defaults). When the circuit is connected, `<html>` gets `data-circuit="open"` (`"failed"` if it could not
