@@ -259,3 +259,21 @@ test('large input: 200 KB goes in chunks and the server reports its length and c
   assert.equal(await page.textContent('#large-sum'), crypto.createHash('sha256').update(text).digest('hex'));
   await finish(page, 'large-input');
 });
+
+// Last: it restarts the server.
+test('custom reconnect UI after a server restart: the modal says rejected and Reload starts afresh', async () => {
+  const page = await open('/reconnect-ui');
+  await page.click('#tally');
+  await textIs(page, '#tally-count', '1');
+  const addr = new URL(server.url).host;
+  await server.kill();
+  await page.waitForFunction(() => document.getElementById('components-reconnect-modal').classList.contains('components-reconnect-show'), null, { timeout: 40000 });
+  server = await startServer('showcase', { addr, env: { SHOWCASE_IDLE_MS: '1500' } });
+  await page.waitForFunction(() => document.getElementById('components-reconnect-modal').classList.contains('components-reconnect-rejected'), null, { timeout: 20000 });
+  await page.locator('#components-reconnect-modal .rejected').waitFor({ state: 'visible' });
+  await page.screenshot({ path: path.join(outputDir(), 'showcase-reconnect-ui-rejected.png'), fullPage: true });
+  await Promise.all([page.waitForEvent('load'), page.click('#components-reconnect-modal .rejected button')]);
+  await page.locator('html[data-circuit="open"]').waitFor({ state: 'attached' });
+  await textIs(page, '#tally-count', '0');
+  await finish(page, 'reconnect-ui-reloaded');
+});
