@@ -191,3 +191,28 @@ pub fn install(server: &mut Server) -> Router<CircuitHub> {
     server.components().register::<ChatRoom>(CHAT_ROOM);
     Router::new().route("/", get(page))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use tether_components::testing::Harness;
+
+    #[test]
+    fn the_form_validates_and_posts_to_the_room() {
+        let mut said = subscribe();
+        let mut h = Harness::mount::<ChatRoom>(());
+        h.submit("#chat-form", json!({ "user": "", "text": "hi" }));
+        assert!(h.html().contains("Say who you are first."));
+        h.submit("#chat-form", json!({ "user": "Ann", "text": "  " }));
+        assert!(h.html().contains("Write a message."));
+        h.submit("#chat-form", json!({ "user": "Ann", "text": "hi there" }));
+        assert!(!h.html().contains("chat-error"));
+        let message = said.try_recv().expect("the message was posted");
+        assert_eq!(
+            (message.user.as_str(), message.text.as_str()),
+            ("Ann", "hi there")
+        );
+        assert_eq!(message.origin, Origin::Page);
+    }
+}

@@ -3,7 +3,7 @@
 //!
 //! A live dashboard of the circuits connected to this server, read from the ready-made
 //! [`CircuitTracker`] handler. The component waits on the tracker's count (a `tokio::sync::watch`) in a task
-//! and updates itself through its [`Handle`]: open the page in a second tab and both tabs change.
+//! and updates itself through its [`Handle`](tether_components::Handle): open the page in a second tab and both tabs change.
 
 use std::sync::{Arc, OnceLock};
 

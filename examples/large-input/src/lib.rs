@@ -96,3 +96,28 @@ pub fn install(server: &mut Server) -> Router<CircuitHub> {
     server.components().register::<LargeInput>(LARGE_INPUT);
     Router::new().route("/", get(page))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tether_components::testing::Harness;
+
+    #[test]
+    fn checksum_is_sha256_hex() {
+        assert_eq!(
+            checksum("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn a_change_shows_length_and_checksum() {
+        let mut h = Harness::mount::<LargeInput>(());
+        let text = "ü".repeat(40_000);
+        h.change("#large-text", &text);
+        let html = h.html();
+        assert!(html.contains(">40000<"), "{html}");
+        assert!(html.contains(">80000<"), "{html}");
+        assert!(html.contains(&checksum(&text)));
+    }
+}
