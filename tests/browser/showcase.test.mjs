@@ -66,6 +66,10 @@ test('index links to every example', async () => {
   for (const link of links) {
     const response = await page.request.get(server.url + link);
     assert.equal(response.status(), 200, link);
+    // With a trailing slash the relative hub URL would be wrong: it redirects to the canonical path.
+    const slashed = await page.request.get(server.url + link + '/');
+    assert.equal(new URL(slashed.url()).pathname, link);
+    assert.equal(slashed.status(), 200, `${link}/`);
   }
   await finish(page, 'index');
 });

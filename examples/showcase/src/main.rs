@@ -102,7 +102,10 @@ async fn counter_page(State(hub): State<CircuitHub>, request: PageRequest) -> Re
 async fn main() -> std::io::Result<()> {
     let mut server = Server::new();
     counter::register(server.components());
-    server.route("/counter", get(counter_page));
+    server.mount(
+        "/counter",
+        axum::Router::new().route("/", get(counter_page)),
+    );
     let routes = todo::install(&mut server);
     server.mount("/todo", routes);
     let routes = chat::install(&mut server);

@@ -216,7 +216,12 @@ impl Server {
         self.routes = if path == "/" {
             all.merge(routes)
         } else {
-            all.nest(path, routes)
+            // `/todo/` would resolve the hub (`_tether`, relative) under `/todo/`: send it to `/todo`.
+            let canonical = path.to_owned();
+            all.nest(path, routes).route(
+                &format!("{path}/"),
+                get(move || async move { axum::response::Redirect::permanent(&canonical) }),
+            )
         };
     }
 
