@@ -1,9 +1,9 @@
 //! Run alone with `cargo run -p auto-reload`, or see it at `/auto-reload` in the showcase
 //! (`cargo run --release -p showcase`).
 //!
-//! A custom `reconnectionHandler` (as in the Blazor reconnection documentation): when the connection drops
-//! it tries `Tether.reconnect()` a few times, a few seconds apart; if the server no longer has the circuit, or
-//! every try fails, it reloads the page. The script tag has `autostart="false"` and the page calls
+//! A custom `reconnectionHandler`, the pattern the Blazor reconnection documentation describes: when the
+//! connection drops it tries `Tether.reconnect()` a few times, a few seconds apart; if the server no longer
+//! has the circuit, or every try fails, it reloads the page. The script tag has `autostart="false"` and the page calls
 //! `Tether.start` with the handler.
 
 use axum::extract::State;
@@ -42,38 +42,39 @@ impl Component for Tally {
 
 const PAGE_SCRIPT: &str = r#"
 (() => {
-  const maximumRetryCount = 3;
-  const retryIntervalMilliseconds = 2000;
+  const TRIES = 3;
+  const GAP_MS = 2000;
   const notice = document.getElementById('reconnect-notice');
+  const say = (text) => { notice.textContent = text; notice.style.display = text ? 'block' : 'none'; };
+  const pause = (ms) => new Promise((done) => setTimeout(done, ms));
 
-  const startReconnectionProcess = () => {
-    notice.style.display = 'block';
-    let canceled = false;
+  // One rejoin loop at a time; `stop()` ends it when the connection comes back by other means.
+  let loop = null;
+  const rejoinOrReload = () => {
+    let stopped = false;
     (async () => {
-      for (let i = 0; i < maximumRetryCount; i++) {
-        notice.textContent = `Reconnecting: attempt ${i + 1} of ${maximumRetryCount}`;
-        await new Promise((resolve) => setTimeout(resolve, retryIntervalMilliseconds));
-        if (canceled) return;
+      for (let tried = 1; tried <= TRIES; tried++) {
+        say(`Reconnecting: attempt ${tried} of ${TRIES}`);
+        await pause(GAP_MS);
+        if (stopped) return;
+        let back;
         try {
-          if (!(await Tether.reconnect())) {
-            location.reload(); // the server no longer has the circuit
-            return;
-          }
-          return; // back: onConnectionUp hides the notice
+          back = await Tether.reconnect();
         } catch {
-          // the server was not reached: try again
+          continue; // no server answered: wait and try again
         }
+        if (back) return; // onConnectionUp clears the notice
+        break; // the server answered but has forgotten this circuit
       }
-      notice.textContent = 'Could not reconnect: reloading the page';
+      say('Reloading the page');
       location.reload();
     })();
-    return { cancel: () => { canceled = true; notice.style.display = 'none'; } };
+    return { stop: () => { stopped = true; say(''); } };
   };
 
-  let current = null;
   window.autoReloadHandler = {
-    onConnectionDown: () => (current ??= startReconnectionProcess()),
-    onConnectionUp: () => { current?.cancel(); current = null; },
+    onConnectionDown: () => { loop ??= rejoinOrReload(); },
+    onConnectionUp: () => { loop?.stop(); loop = null; },
   };
   document.getElementById('drop-short').addEventListener('click', () => showcase.dropConnection({ offlineMs: 1000 }));
   document.getElementById('drop-long').addEventListener('click', () => showcase.dropConnection({ offlineMs: 60000 }));
