@@ -58,7 +58,8 @@ pub fn register(components: &mut ComponentRegistry) {
     components.register::<Counter>(COUNTER);
 }
 
-async fn page(State(hub): State<CircuitHub>, request: PageRequest) -> Response {
+/// The counter page: [`Counter`] prerendered with [`CounterProps::from_request`], and the boot script.
+pub async fn page(State(hub): State<CircuitHub>, request: PageRequest) -> Response {
     let mut page = hub.page();
     let counter = match page.root(COUNTER, &CounterProps::from_request(&request)) {
         Ok(markup) => markup,

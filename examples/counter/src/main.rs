@@ -9,7 +9,9 @@
 
 use std::time::Duration;
 
+use axum::routing::get;
 use axum::Router;
+use counter::page;
 use tether::circuit::{
     CircuitHandlers, CircuitHub, CircuitOptions, CircuitTracker, IdleCircuitHandler, IdleOptions,
 };
@@ -71,7 +73,7 @@ async fn main() -> std::io::Result<()> {
         .map_err(std::io::Error::other)?;
 
     let app = Router::new()
-        .merge(counter::routes())
+        .route("/", get(page))
         .with_state(hub.clone())
         .merge(hub.router());
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:5000".to_owned());
