@@ -260,8 +260,3 @@ impl Server {
         tether::hub::serve(listener, app).await
     }
 }
-
-/// A prerender failure as the page response (500 with the reason).
-pub fn prerender_failed(error: tether::circuit::PrerenderError) -> axum::response::Response {
-    error.into_response()
-}
