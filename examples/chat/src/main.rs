@@ -1,4 +1,5 @@
-//! Run with `cargo run -p chat`; serves a chat hub at `/chathub` on `$ADDR` (default 127.0.0.1:5000).
+//! Run with `cargo run -p chat`; serves a chat hub at `/chathub` on `$ADDR` (default 127.0.0.1:5000), and
+//! the chat room page (src/room.rs) at `/`.
 //!
 //! Hub methods (client → server):
 //! - `SendMessage(user, message)`: broadcasts `ReceiveMessage(user, message)` to every connection.
@@ -77,6 +78,7 @@ fn chat_hub() -> Hub {
         .method(
             "SendMessage",
             |ctx: HubContext, (user, message): (String, String)| async move {
+                chat::post(&user, &message, chat::Origin::Hub);
                 ctx.clients()
                     .all()
                     .send("ReceiveMessage", (user, message))
@@ -185,7 +187,23 @@ async fn main() -> std::io::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:5000".into());
-    let app = axum::Router::new().merge(chat_hub().router("/chathub"));
+    let hub = chat_hub();
+    // The chat room page at `/` (src/room.rs); what its pages say reaches the hub's clients too.
+    let mut room = showcase_kit::Server::new();
+    let routes = chat::install(&mut room);
+    room.mount("/", routes);
+    let (_circuits, pages) = room.build().map_err(std::io::Error::other)?;
+    let (clients, mut said) = (hub.clients(), chat::subscribe());
+    tokio::spawn(async move {
+        while let Ok(m) = said.recv().await {
+            if m.origin == chat::Origin::Page {
+                let _ = clients.all().send("ReceiveMessage", (m.user, m.text));
+            }
+        }
+    });
+    let app = axum::Router::new()
+        .merge(hub.router("/chathub"))
+        .merge(pages);
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
     tether::hub::serve(listener, app).await

@@ -9,43 +9,13 @@
 
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::Router;
-use maud::{html, Markup, DOCTYPE};
-use serde::{Deserialize, Serialize};
+use counter::page;
 use tether::circuit::{
     CircuitHandlers, CircuitHub, CircuitOptions, CircuitTracker, IdleCircuitHandler, IdleOptions,
-    PageRequest,
 };
-use tether_components::{Component, ComponentRegistry, RenderContext};
-
-/// The counter's props: where it starts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct CounterProps {
-    start: i64,
-}
-
-/// A number and a button that adds one.
-struct Counter {
-    count: i64,
-}
-
-impl Component for Counter {
-    type Props = CounterProps;
-
-    fn create(props: &CounterProps) -> Self {
-        Counter { count: props.start }
-    }
-
-    fn render(&self, cx: &mut RenderContext<'_, Self>) -> Markup {
-        html! {
-            p { "Count: " span #count { (self.count) } }
-            button #increment t-click=(cx.on_click(|counter, _| counter.count += 1)) { "Add one" }
-        }
-    }
-}
+use tether_components::ComponentRegistry;
 
 fn env_ms(name: &str) -> Option<Duration> {
     std::env::var(name)
@@ -59,33 +29,6 @@ fn env_usize(name: &str) -> Option<usize> {
     std::env::var(name).ok()?.parse().ok()
 }
 
-async fn page(State(hub): State<CircuitHub>, request: PageRequest) -> impl IntoResponse {
-    let start = request
-        .query("start")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let mut page = hub.page();
-    let counter = match page.root("Counter", &CounterProps { start }) {
-        Ok(markup) => markup,
-        Err(error) => return error.into_response(),
-    };
-    Html(
-        html! {
-            (DOCTYPE)
-            html lang="en" {
-                head { meta charset="utf-8"; title { "Tether counter" } }
-                body {
-                    h1 { "Counter" }
-                    (counter)
-                    (page.boot_script())
-                }
-            }
-        }
-        .into_string(),
-    )
-    .into_response()
-}
-
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     // Logs go to stderr: stdout carries only the `listening on` line that test harnesses wait for.
@@ -96,7 +39,7 @@ async fn main() -> std::io::Result<()> {
         )
         .init();
     let mut components = ComponentRegistry::new();
-    components.register::<Counter>("Counter");
+    counter::register(&mut components);
 
     let mut options = CircuitOptions::default();
     if let Some(retention) = env_ms("TETHER_RETENTION_MS") {

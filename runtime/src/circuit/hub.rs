@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
@@ -224,7 +224,9 @@ impl CircuitHub {
         }
     }
 
-    /// The hub endpoints (negotiate, transports) and `POST {path}/disconnect`, to merge into the app router.
+    /// The hub endpoints (negotiate, transports), `POST {path}/disconnect` and the boot script at
+    /// `{path}/tether.js`, to merge into the app router (do not also merge
+    /// [`boot_script_router`](crate::boot_script::boot_script_router) for the default path).
     pub fn router(&self) -> Router {
         let shared = self.shared.clone();
         let beacon = post(move |body: String| {
@@ -238,8 +240,13 @@ impl CircuitHub {
                 "the disconnect endpoint accepts POST only\n",
             )
         });
+        // `PageRender::boot_script` links `{path}/tether.js`, so the hub serves the script there.
         Router::new()
             .route(&format!("{}/disconnect", self.path), beacon)
+            .route(
+                &format!("{}/tether.js", self.path),
+                get(crate::boot_script::serve_boot_script),
+            )
             .merge(self.hub.router(&self.path))
     }
 
