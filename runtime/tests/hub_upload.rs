@@ -254,3 +254,65 @@ async fn stream_items_for_an_invocation_waiting_behind_the_parallel_limit_are_ke
         json!({"type": 3, "invocationId": "2", "result": 1275.0})
     );
 }
+
+#[tokio::test]
+async fn paused_reads_do_not_count_as_client_silence() {
+    let gate = Arc::new(Notify::new());
+    let method_gate = gate.clone();
+    let hub = Hub::builder()
+        .options(HubOptions {
+            client_timeout: Duration::from_millis(200),
+            keep_alive_interval: Duration::from_millis(50),
+            ..HubOptions::default()
+        })
+        .upload_method(
+            "GatedSum",
+            move |ctx: HubContext, (): (), streams: Vec<ClientStream>| {
+                let gate = method_gate.clone();
+                async move {
+                    ctx.caller()
+                        .send("Started", ())
+                        .map_err(HubError::internal)?;
+                    gate.notified().await;
+                    sum(streams).await
+                }
+            },
+        )
+        .build()
+        .unwrap();
+    let url = serve(hub).await;
+    let mut socket = connect(&url).await;
+    // A ping arms the client timeout; then the stream fills its buffer and reads pause.
+    let mut frame = vec![json!({"type": 6}), upload_invocation("1", "GatedSum", "s")];
+    frame.extend(stream_items("s", 30));
+    frame.push(stream_complete("s"));
+    send_frame(&mut socket, &frame).await;
+    let started = within("the gated method starting", recv(&mut socket)).await;
+    assert_eq!(started["target"], "Started");
+    // Ten keep-alive pings span 500 ms, well past the 200 ms client timeout; the client sends nothing
+    // meanwhile, but the server is the one not reading, so it must not close the connection.
+    let mut pings = 0;
+    while pings < 10 {
+        let message = within("keep-alive pings while paused", async {
+            match socket.ws.next().await.expect("socket open").unwrap() {
+                Message::Text(text) => text.as_str().to_owned(),
+                Message::Close(frame) => panic!("socket closed: {frame:?}"),
+                other => panic!("unexpected frame {other:?}"),
+            }
+        })
+        .await;
+        for record in message.split('\u{1e}').filter(|r| !r.is_empty()) {
+            let value: Value = serde_json::from_str(record).unwrap();
+            assert_eq!(value["type"], 6, "only pings while paused, got {value}");
+            pings += 1;
+        }
+    }
+    gate.notify_one();
+    // The client is reading again; answer its timeout with a ping as the official client would.
+    send_frame(&mut socket, &[json!({"type": 6})]).await;
+    let done = within("the gated sum", recv(&mut socket)).await;
+    assert_eq!(
+        done,
+        json!({"type": 3, "invocationId": "1", "result": 465.0})
+    );
+}

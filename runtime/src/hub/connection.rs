@@ -670,6 +670,8 @@ impl<T: Transport> Connection<T> {
         let Some(stalled) = self.stalled.take() else {
             return Step::Continue;
         };
+        // Client silence counts from when reading resumes.
+        self.last_received = Instant::now();
         let Stalled {
             stream_id,
             input,
