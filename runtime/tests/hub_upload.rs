@@ -316,3 +316,142 @@ async fn paused_reads_do_not_count_as_client_silence() {
         json!({"type": 3, "invocationId": "1", "result": 465.0})
     );
 }
+
+/// POSTs negotiate over a plain TCP connection and returns the JSON body.
+async fn negotiate(addr: &str, query: &str) -> Value {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST /hub/negotiate?{query} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tcp.read_to_string(&mut response).await.unwrap();
+    serde_json::from_str(response.split_once("\r\n\r\n").unwrap().1).unwrap()
+}
+
+/// A stateful hub whose `Report(stream)` sends `Got(n)` per item (waiting for room) and returns the sum; the
+/// replay buffer holds only a few messages, so its sends wait for the client's acks.
+fn report_hub() -> Hub {
+    Hub::builder()
+        .options(HubOptions {
+            allow_stateful_reconnect: true,
+            stateful_reconnect_buffer_size: 300,
+            outbound_queue_capacity: 2,
+            ..HubOptions::default()
+        })
+        .upload_method(
+            "Report",
+            |ctx: HubContext, (): (), streams: Vec<ClientStream>| async move {
+                let caller = ctx.caller();
+                let mut total = 0.0;
+                for mut stream in streams {
+                    while let Some(item) = stream.next().await {
+                        let n = item?.as_f64().unwrap_or_default();
+                        caller
+                            .send_wait("Got", (n,))
+                            .await
+                            .map_err(HubError::internal)?;
+                        total += n;
+                    }
+                }
+                Ok::<_, HubError>(total)
+            },
+        )
+        .build()
+        .unwrap()
+}
+
+/// Negotiates stateful reconnect and opens the WebSocket with the version 2 handshake.
+async fn connect_stateful(url: &str) -> Socket {
+    let addr = url.trim_start_matches("ws://").trim_end_matches("/hub");
+    let negotiated = negotiate(addr, "negotiateVersion=1&useStatefulReconnect=true").await;
+    assert_eq!(negotiated["useStatefulReconnect"], true);
+    let token = negotiated["connectionToken"].as_str().unwrap();
+    let (ws, _) = tokio_tungstenite::connect_async(format!("{url}?id={token}"))
+        .await
+        .unwrap();
+    let mut socket = Socket {
+        ws,
+        pending: VecDeque::new(),
+    };
+    send_frame(&mut socket, &[json!({"protocol": "json", "version": 2})]).await;
+    assert_eq!(recv(&mut socket).await, json!({}));
+    socket
+}
+
+#[tokio::test]
+async fn under_stateful_reconnect_acks_are_read_while_a_full_stream_waits() {
+    let url = serve(report_hub()).await;
+    let mut socket = connect_stateful(&url).await;
+    let mut frame = vec![upload_invocation("1", "Report", "s")];
+    frame.extend(stream_items("s", 30));
+    frame.push(stream_complete("s"));
+    send_frame(&mut socket, &frame).await;
+    let (mut received, mut got) = (0u64, 0);
+    let result = within("reports acked by the client", async {
+        loop {
+            let Message::Text(text) = socket.ws.next().await.expect("socket open").unwrap() else {
+                continue;
+            };
+            let mut result = None;
+            for record in text.as_str().split('\u{1e}').filter(|r| !r.is_empty()) {
+                let value: Value = serde_json::from_str(record).unwrap();
+                let kind = value["type"].as_u64().unwrap();
+                assert_ne!(kind, 7, "closed: {value}");
+                if (1..=5).contains(&kind) {
+                    received += 1;
+                }
+                if value["target"] == "Got" {
+                    got += 1;
+                }
+                if kind == 3 {
+                    result = Some(value);
+                }
+            }
+            send_frame(&mut socket, &[json!({"type": 8, "sequenceId": received})]).await;
+            if let Some(result) = result {
+                return result;
+            }
+        }
+    })
+    .await;
+    assert_eq!(got, 30);
+    assert_eq!(
+        result,
+        json!({"type": 3, "invocationId": "1", "result": 465.0})
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_never_acks_while_a_stream_waits_is_closed_with_the_options_named() {
+    let url = serve(report_hub()).await;
+    let mut socket = connect_stateful(&url).await;
+    let mut frame = vec![upload_invocation("1", "Report", "s")];
+    frame.extend(stream_items("s", 30));
+    send_frame(&mut socket, &frame).await;
+    // No acks: the server's sends wait, so it reads on and parks what follows, up to its bound.
+    let filler = "x".repeat(1000);
+    for _ in 0..40 {
+        send_frame(
+            &mut socket,
+            &[json!({"type": 2, "invocationId": "s", "item": filler})],
+        )
+        .await;
+    }
+    let close = within("the close for too much parked input", async {
+        loop {
+            let message = recv(&mut socket).await;
+            if message["type"] == 7 {
+                return message;
+            }
+        }
+    })
+    .await;
+    let error = close["error"].as_str().unwrap();
+    assert!(
+        error.contains("HubOptions::stream_buffer_capacity")
+            && error.contains("HubOptions::stateful_reconnect_buffer_size"),
+        "{error}"
+    );
+}

@@ -16,9 +16,14 @@
 //!   (so the consumer progresses), writes queued outbound messages, and sends keep-alive pings; the client
 //!   timeout does not run while reads are paused, since the unread socket may hold the client's pings.
 //!   Waiting invocations start as slots free up, so a stream whose method waits behind the parallel limit
-//!   resumes once the methods ahead of it end. A method ahead of it that waits on the client (a client result,
-//!   or an ack under stateful reconnect with a full replay buffer) waits until its own timeout, because the
-//!   client's answer sits behind the paused items.
+//!   resumes once the methods ahead of it end. A method ahead of it that waits for a client result waits
+//!   until its own timeout, because the client's answer sits behind the paused items.
+//! - One exception to paused reads: under stateful reconnect, when sending also waits (the replay buffer is
+//!   full until the client acks), the task reads on, handles the client's Acks at once and parks every other
+//!   record behind the stalled one, so a method that sends while it consumes cannot deadlock with its client.
+//!   Parked records are not acknowledged, so a well-behaved client stops at its own replay window; one that
+//!   parks more than twice `stateful_reconnect_buffer_size` plus `max_receive_message_size` bytes is closed
+//!   with an error naming the options.
 //! - On the way out: the queue is closed (later sends fail), the connection leaves the lifetime manager,
 //!   running invocations are dropped, then `on_disconnected` runs once with the reason.
 //! - Under stateful reconnect, messages of types 1 to 5 carry implicit sequence ids in both directions. Sent
@@ -170,6 +175,8 @@ struct Stalled {
     room: RoomFuture,
     input: StreamInput,
     rest: Vec<String>,
+    /// Bytes of records read while stalled (see the module docs on stateful reconnect).
+    parked_bytes: usize,
 }
 
 /// Resolves when the stalled stream has room (or its consumer is gone); never while nothing is stalled.
@@ -370,9 +377,20 @@ impl<T: Transport> Connection<T> {
         loop {
             let connected = self.transport.is_some();
             let room = !self.stateful || self.replay_bytes < options.stateful_reconnect_buffer_size;
-            let reading = self.stalled.is_none();
+            // Under stateful reconnect a stalled connection reads on while sending waits for an ack.
+            let reading = self.stalled.is_none() || (self.stateful && !room);
             let step = tokio::select! {
                 frame = recv_opt(&mut self.transport), if reading => match frame {
+                    Ok(Inbound::Text(text)) if self.stalled.is_some() => {
+                        let recs = self.records.push(&text);
+                        match Box::pin(self.park_records(recs)).await {
+                            Step::Continue if self.records.pending_len() > options.max_receive_message_size => {
+                                let n = self.records.pending_len();
+                                Box::pin(self.too_large(Some(n))).await
+                            }
+                            step => step,
+                        }
+                    }
                     Ok(Inbound::Text(text)) => {
                         self.last_received = Instant::now();
                         let recs = self.records.push(&text);
@@ -659,7 +677,41 @@ impl<T: Transport> Connection<T> {
             room: tx.reserve_owned().boxed(),
             input,
             rest: Vec::new(),
+            parked_bytes: 0,
         }));
+    }
+
+    /// Records read while stalled under stateful reconnect: Acks are handled now (they carry no sequence id
+    /// and free the replay buffer), the rest wait behind the stalled stream input.
+    async fn park_records(&mut self, records: Vec<String>) -> Step {
+        let hub = self.hub.clone();
+        let options = &hub.options;
+        let limit = 2 * options.stateful_reconnect_buffer_size + options.max_receive_message_size;
+        for record in records {
+            if record.len() <= options.max_receive_message_size {
+                if let Ok(ack @ HubMessage::Ack { .. }) = protocol::parse_message(&record) {
+                    self.handle_message(ack).await;
+                    continue;
+                }
+            }
+            let stalled = self.stalled.as_mut().expect("parking only while stalled");
+            stalled.parked_bytes += record.len();
+            stalled.rest.push(record);
+            if stalled.parked_bytes > limit {
+                let text = format!(
+                    "Connection closed with an error: the client sent more than {limit} bytes while the server \
+                     waited for both a hub method to read its full client-to-server stream \
+                     (HubOptions::stream_buffer_capacity) and for the client to acknowledge sent messages \
+                     (HubOptions::stateful_reconnect_buffer_size); raise those options or send less at once."
+                );
+                tracing::warn!(connection_id = %self.conn.id, "{text}");
+                let mut out = Vec::new();
+                protocol::write_close(&mut out, Some(&text), false);
+                self.send_frame(out).await;
+                return Step::End(DisconnectReason::ProtocolError(text));
+            }
+        }
+        Step::Continue
     }
 
     /// Delivers the stalled stream input once there is room, then handles the records parked after it.
