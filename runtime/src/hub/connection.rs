@@ -180,13 +180,14 @@ struct Stalled {
 }
 
 /// Resolves when the stalled stream has room (or its consumer is gone); never while nothing is stalled.
-async fn stalled_room(
+/// A plain poll function rather than an async block keeps the idle task's select state small.
+fn stalled_room(
     stalled: &mut Option<Box<Stalled>>,
-) -> Result<mpsc::OwnedPermit<StreamInput>, mpsc::error::SendError<()>> {
-    match stalled {
-        Some(s) => (&mut s.room).await,
-        None => std::future::pending().await,
-    }
+) -> impl Future<Output = Result<mpsc::OwnedPermit<StreamInput>, mpsc::error::SendError<()>>> + '_ {
+    std::future::poll_fn(move |cx| match stalled {
+        Some(s) => s.room.as_mut().poll(cx),
+        None => std::task::Poll::Pending,
+    })
 }
 
 struct Connection<T> {
@@ -381,27 +382,7 @@ impl<T: Transport> Connection<T> {
             let reading = self.stalled.is_none() || (self.stateful && !room);
             let step = tokio::select! {
                 frame = recv_opt(&mut self.transport), if reading => match frame {
-                    Ok(Inbound::Text(text)) if self.stalled.is_some() => {
-                        let recs = self.records.push(&text);
-                        match Box::pin(self.park_records(recs)).await {
-                            Step::Continue if self.records.pending_len() > options.max_receive_message_size => {
-                                let n = self.records.pending_len();
-                                Box::pin(self.too_large(Some(n))).await
-                            }
-                            step => step,
-                        }
-                    }
-                    Ok(Inbound::Text(text)) => {
-                        self.last_received = Instant::now();
-                        let recs = self.records.push(&text);
-                        match Box::pin(self.handle_records(recs)).await {
-                            Step::Continue if self.records.pending_len() > options.max_receive_message_size => {
-                                let n = self.records.pending_len();
-                                Box::pin(self.too_large(Some(n))).await
-                            }
-                            step => step,
-                        }
-                    }
+                    Ok(Inbound::Text(text)) => Box::pin(self.on_text(text)).await,
                     Ok(Inbound::TooLarge(n)) => Box::pin(self.too_large(n)).await,
                     Err(TransportEnd::Clean) => Step::End(DisconnectReason::Closed),
                     Err(TransportEnd::Failed(e)) => self.transport_lost(e),
@@ -437,6 +418,24 @@ impl<T: Transport> Connection<T> {
             if let Step::End(reason) = step {
                 return reason;
             }
+        }
+    }
+
+    /// Handles a text frame: its records are handled, or parked while a stream input is stalled.
+    async fn on_text(&mut self, text: String) -> Step {
+        let recs = self.records.push(&text);
+        let step = if self.stalled.is_some() {
+            self.park_records(recs).await
+        } else {
+            self.last_received = Instant::now();
+            self.handle_records(recs).await
+        };
+        let pending = self.records.pending_len();
+        match step {
+            Step::Continue if pending > self.hub.options.max_receive_message_size => {
+                self.too_large(Some(pending)).await
+            }
+            step => step,
         }
     }
 
