@@ -136,6 +136,31 @@ for (const [name, transport] of transports) {
       } finally { await c.stop(); }
     });
 
+    test('200 stream items sent at once (more than the stream buffer of 10) are all summed', async () => {
+      const c = await started(transport);
+      try {
+        const subject = new signalR.Subject();
+        const sum = c.invoke('Sum', subject);
+        for (let n = 1; n <= 200; n++) subject.next(n);
+        subject.complete();
+        assert.equal(await sum, 20100);
+        assert.equal(await c.invoke('Echo', 'alive'), 'alive');
+      } finally { await c.stop(); }
+    });
+
+    test('a consumer slower than the client gets every item (backpressure, no hang)', async () => {
+      const c = await started(transport);
+      try {
+        const subject = new signalR.Subject();
+        // The method reads nothing for 300 ms: the items pile up beyond the stream buffer of 10.
+        const sum = c.invoke('SumAfter', 300, subject);
+        for (let n = 1; n <= 200; n++) subject.next(n);
+        subject.complete();
+        assert.equal(await sum, 20100);
+        assert.equal(await c.invoke('Echo', 'alive'), 'alive');
+      } finally { await c.stop(); }
+    });
+
     test('unknown method and bad arguments answer that invocation; the connection lives on', async () => {
       const c = await started(transport);
       try {

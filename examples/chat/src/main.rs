@@ -13,6 +13,8 @@
 //! - `Ticker(delayMs)`: an endless stream of `0, 1, 2, …`; when it ends (the client cancelled it) the hub
 //!   sends `TickerStopped()` to the caller, so tests can see the cancellation reach the server.
 //! - `Sum(stream)`: adds up the numbers of a client-to-server stream.
+//! - `SumAfter(delayMs, stream)`: the same, but starts reading the stream only after `delayMs` (a consumer
+//!   slower than the client, so items pile up beyond the stream buffer of 10).
 //! - `JoinGroup(group)`, `SendToGroup(group, message)`: group membership and `GroupMessage(group, message)`.
 //! - `Fail()`: always fails with an internal error (the client sees the generic message).
 //!
@@ -53,6 +55,19 @@ fn env_usize(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// Adds up the numbers of client-to-server streams.
+async fn sum_streams(streams: Vec<ClientStream>) -> Result<f64, HubError> {
+    let mut total = 0.0;
+    for mut stream in streams {
+        while let Some(item) = stream.next().await {
+            total += item?
+                .as_f64()
+                .ok_or_else(|| HubError::new("Sum takes numbers"))?;
+        }
+    }
+    Ok(total)
 }
 
 fn chat_hub() -> Hub {
@@ -141,16 +156,13 @@ fn chat_hub() -> Hub {
         })
         .upload_method(
             "Sum",
-            |_ctx: HubContext, (): (), streams: Vec<ClientStream>| async move {
-                let mut total = 0.0;
-                for mut stream in streams {
-                    while let Some(item) = stream.next().await {
-                        total += item?
-                            .as_f64()
-                            .ok_or_else(|| HubError::new("Sum takes numbers"))?;
-                    }
-                }
-                Ok::<_, HubError>(total)
+            |_ctx: HubContext, (): (), streams: Vec<ClientStream>| sum_streams(streams),
+        )
+        .upload_method(
+            "SumAfter",
+            |_ctx: HubContext, (delay_ms,): (u64,), streams: Vec<ClientStream>| async move {
+                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                sum_streams(streams).await
             },
         )
         .method(

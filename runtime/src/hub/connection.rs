@@ -6,7 +6,24 @@
 //!   [`ConnectionShared`], so messages leave in the order they were queued.
 //! - Inbound messages are handled in arrival order. Invocations run as futures polled by this task; at most
 //!   `max_parallel_invocations` run at once and the rest wait in arrival order. Server-to-client streams do
-//!   not count against that limit.
+//!   not count against that limit, and neither do client-to-server stream items and completions: they are
+//!   routed to their stream's buffer even while its invocation still waits for a slot.
+//! - The task never awaits a consumer it drives itself. A client-to-server stream item (or error completion)
+//!   that finds its stream's buffer (`HubOptions::stream_buffer_capacity` items) full is parked together with
+//!   the records read after it, and the task stops reading the transport until the hub method has taken an
+//!   item: that is the backpressure a client faster than the method gets, and what it buffers is bounded by
+//!   the stream buffer plus the one frame already read. Meanwhile the task keeps polling running invocations
+//!   (so the consumer progresses), writes queued outbound messages, and sends keep-alive pings; the client
+//!   timeout does not run while reads are paused, since the unread socket may hold the client's pings.
+//!   Waiting invocations start as slots free up, so a stream whose method waits behind the parallel limit
+//!   resumes once the methods ahead of it end. A method ahead of it that waits for a client result waits
+//!   until its own timeout, because the client's answer sits behind the paused items.
+//! - One exception to paused reads: under stateful reconnect, when sending also waits (the replay buffer is
+//!   full until the client acks), the task reads on, handles the client's Acks at once and parks every other
+//!   record behind the stalled one, so a method that sends while it consumes cannot deadlock with its client.
+//!   Parked records are not acknowledged, so a well-behaved client stops at its own replay window; one that
+//!   parks more than twice `stateful_reconnect_buffer_size` plus `max_receive_message_size` bytes is closed
+//!   with an error naming the options.
 //! - On the way out: the queue is closed (later sends fail), the connection leaves the lifetime manager,
 //!   running invocations are dropped, then `on_disconnected` runs once with the reason.
 //! - Under stateful reconnect, messages of types 1 to 5 carry implicit sequence ids in both directions. Sent
@@ -89,6 +106,7 @@ pub(crate) fn spawn<T: Transport>(
         in_flight: 0,
         waiting: VecDeque::new(),
         uploads: HashMap::new(),
+        stalled: None,
         cancels: HashMap::new(),
         last_received: now,
         last_sent: now,
@@ -143,6 +161,35 @@ enum Finished {
     Stream(String),
 }
 
+/// What a client-to-server stream carries: an item, or the error the client completed it with.
+type StreamInput = Result<Box<RawValue>, String>;
+
+/// A waiting-for-room future of a full upload stream buffer.
+type RoomFuture =
+    BoxFuture<'static, Result<mpsc::OwnedPermit<StreamInput>, mpsc::error::SendError<()>>>;
+
+/// A stream input that found its stream's buffer full, and the records read after it. While one exists the
+/// transport is not read; it is delivered when the method consuming the stream makes room.
+struct Stalled {
+    stream_id: String,
+    room: RoomFuture,
+    input: StreamInput,
+    rest: Vec<String>,
+    /// Bytes of records read while stalled (see the module docs on stateful reconnect).
+    parked_bytes: usize,
+}
+
+/// Resolves when the stalled stream has room (or its consumer is gone); never while nothing is stalled.
+/// A plain poll function rather than an async block keeps the idle task's select state small.
+fn stalled_room(
+    stalled: &mut Option<Box<Stalled>>,
+) -> impl Future<Output = Result<mpsc::OwnedPermit<StreamInput>, mpsc::error::SendError<()>>> + '_ {
+    std::future::poll_fn(move |cx| match stalled {
+        Some(s) => s.room.as_mut().poll(cx),
+        None => std::task::Poll::Pending,
+    })
+}
+
 struct Connection<T> {
     hub: Arc<HubInner>,
     conn: Arc<ConnectionShared>,
@@ -152,7 +199,9 @@ struct Connection<T> {
     running: Option<FuturesUnordered<BoxFuture<'static, Finished>>>,
     in_flight: usize,
     waiting: VecDeque<BoxFuture<'static, Finished>>,
-    uploads: HashMap<String, mpsc::Sender<Result<Box<RawValue>, String>>>,
+    uploads: HashMap<String, mpsc::Sender<StreamInput>>,
+    /// A stream input waiting for room; the transport is not read meanwhile.
+    stalled: Option<Box<Stalled>>,
     cancels: HashMap<String, oneshot::Sender<()>>,
     last_received: Instant,
     last_sent: Instant,
@@ -329,19 +378,11 @@ impl<T: Transport> Connection<T> {
         loop {
             let connected = self.transport.is_some();
             let room = !self.stateful || self.replay_bytes < options.stateful_reconnect_buffer_size;
+            // Under stateful reconnect a stalled connection reads on while sending waits for an ack.
+            let reading = self.stalled.is_none() || (self.stateful && !room);
             let step = tokio::select! {
-                frame = recv_opt(&mut self.transport) => match frame {
-                    Ok(Inbound::Text(text)) => {
-                        self.last_received = Instant::now();
-                        let recs = self.records.push(&text);
-                        match Box::pin(self.handle_records(recs)).await {
-                            Step::Continue if self.records.pending_len() > options.max_receive_message_size => {
-                                let n = self.records.pending_len();
-                                Box::pin(self.too_large(Some(n))).await
-                            }
-                            step => step,
-                        }
-                    }
+                frame = recv_opt(&mut self.transport), if reading => match frame {
+                    Ok(Inbound::Text(text)) => Box::pin(self.on_text(text)).await,
                     Ok(Inbound::TooLarge(n)) => Box::pin(self.too_large(n)).await,
                     Err(TransportEnd::Clean) => Step::End(DisconnectReason::Closed),
                     Err(TransportEnd::Failed(e)) => self.transport_lost(e),
@@ -350,6 +391,7 @@ impl<T: Transport> Connection<T> {
                     self.conn.drain(&mut outbound);
                     Box::pin(self.write_outbound(&mut outbound)).await
                 }
+                permit = stalled_room(&mut self.stalled) => Box::pin(self.unstall(permit)).await,
                 Some(done) = next_finished(&mut self.running) => {
                     match done {
                         Finished::Invocation => {
@@ -379,6 +421,24 @@ impl<T: Transport> Connection<T> {
         }
     }
 
+    /// Handles a text frame: its records are handled, or parked while a stream input is stalled.
+    async fn on_text(&mut self, text: String) -> Step {
+        let recs = self.records.push(&text);
+        let step = if self.stalled.is_some() {
+            self.park_records(recs).await
+        } else {
+            self.last_received = Instant::now();
+            self.handle_records(recs).await
+        };
+        let pending = self.records.pending_len();
+        match step {
+            Step::Continue if pending > self.hub.options.max_receive_message_size => {
+                self.too_large(Some(pending)).await
+            }
+            step => step,
+        }
+    }
+
     /// Points the timer at the earliest of: keep-alive ping, client timeout, ack, reconnect window.
     fn schedule(&self, timer: std::pin::Pin<&mut tokio::time::Sleep>, options: &super::HubOptions) {
         let mut due = self.last_sent + options.keep_alive_interval;
@@ -396,6 +456,10 @@ impl<T: Transport> Connection<T> {
 
     async fn on_timer(&mut self, options: &super::HubOptions) -> Step {
         let now = Instant::now();
+        if self.stalled.is_some() {
+            // The client's latest messages (pings included) may be in the socket we are not reading.
+            self.last_received = now;
+        }
         if let Some(at) = self.disconnected_at {
             if now >= at + options.disconnect_timeout {
                 return Step::End(DisconnectReason::TransportTimeout);
@@ -584,7 +648,8 @@ impl<T: Transport> Connection<T> {
 
     async fn handle_records(&mut self, records: Vec<String>) -> Step {
         let max = self.hub.options.max_receive_message_size;
-        for record in records {
+        let mut records = records.into_iter();
+        while let Some(record) = records.next() {
             if record.len() > max {
                 return self.too_large(Some(record.len())).await;
             }
@@ -595,8 +660,85 @@ impl<T: Transport> Connection<T> {
             if let Step::End(r) = self.handle_message(message).await {
                 return Step::End(r);
             }
+            if let Some(stalled) = self.stalled.as_mut() {
+                stalled.rest.extend(records);
+                return Step::Continue;
+            }
         }
         Step::Continue
+    }
+
+    /// Parks a stream input whose buffer is full; see the module docs.
+    fn stall(&mut self, stream_id: String, tx: mpsc::Sender<StreamInput>, input: StreamInput) {
+        tracing::trace!(connection_id = %self.conn.id, "stream '{stream_id}' buffer full; pausing reads");
+        self.stalled = Some(Box::new(Stalled {
+            stream_id,
+            room: tx.reserve_owned().boxed(),
+            input,
+            rest: Vec::new(),
+            parked_bytes: 0,
+        }));
+    }
+
+    /// Records read while stalled under stateful reconnect: Acks are handled now (they carry no sequence id
+    /// and free the replay buffer), the rest wait behind the stalled stream input.
+    async fn park_records(&mut self, records: Vec<String>) -> Step {
+        let hub = self.hub.clone();
+        let options = &hub.options;
+        let limit = 2 * options.stateful_reconnect_buffer_size + options.max_receive_message_size;
+        for record in records {
+            if record.len() <= options.max_receive_message_size {
+                if let Ok(ack @ HubMessage::Ack { .. }) = protocol::parse_message(&record) {
+                    self.handle_message(ack).await;
+                    continue;
+                }
+            }
+            let stalled = self.stalled.as_mut().expect("parking only while stalled");
+            stalled.parked_bytes += record.len();
+            stalled.rest.push(record);
+            if stalled.parked_bytes > limit {
+                let text = format!(
+                    "Connection closed with an error: the client sent more than {limit} bytes while the server \
+                     waited for both a hub method to read its full client-to-server stream \
+                     (HubOptions::stream_buffer_capacity) and for the client to acknowledge sent messages \
+                     (HubOptions::stateful_reconnect_buffer_size); raise those options or send less at once."
+                );
+                tracing::warn!(connection_id = %self.conn.id, "{text}");
+                let mut out = Vec::new();
+                protocol::write_close(&mut out, Some(&text), false);
+                self.send_frame(out).await;
+                return Step::End(DisconnectReason::ProtocolError(text));
+            }
+        }
+        Step::Continue
+    }
+
+    /// Delivers the stalled stream input once there is room, then handles the records parked after it.
+    async fn unstall(
+        &mut self,
+        permit: Result<mpsc::OwnedPermit<StreamInput>, mpsc::error::SendError<()>>,
+    ) -> Step {
+        let Some(stalled) = self.stalled.take() else {
+            return Step::Continue;
+        };
+        // Client silence counts from when reading resumes.
+        self.last_received = Instant::now();
+        let Stalled {
+            stream_id,
+            input,
+            rest,
+            ..
+        } = *stalled;
+        match permit {
+            Ok(permit) => {
+                permit.send(input);
+            }
+            Err(_) => {
+                // The method dropped the stream without reading it to the end.
+                self.uploads.remove(&stream_id);
+            }
+        }
+        self.handle_records(rest).await
     }
 
     async fn handle_message(&mut self, message: HubMessage) -> Step {
@@ -624,23 +766,31 @@ impl<T: Transport> Connection<T> {
             HubMessage::StreamItem {
                 invocation_id,
                 item,
-            } => match self.uploads.get(&invocation_id) {
-                Some(tx) => {
-                    if tx.send(Ok(item)).await.is_err() {
+            } => {
+                let Some(tx) = self.uploads.get(&invocation_id) else {
+                    tracing::warn!(connection_id = %self.conn.id, "stream item for unknown stream '{invocation_id}' ignored");
+                    return Step::Continue;
+                };
+                match tx.try_send(Ok(item)) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(input)) => {
+                        let tx = tx.clone();
+                        self.stall(invocation_id, tx, input);
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => {
                         self.uploads.remove(&invocation_id);
                     }
                 }
-                None => {
-                    tracing::warn!(connection_id = %self.conn.id, "stream item for unknown stream '{invocation_id}' ignored")
-                }
-            },
+            }
             HubMessage::Completion {
                 invocation_id,
                 outcome,
             } => {
                 if let Some(tx) = self.uploads.remove(&invocation_id) {
                     if let CompletionOutcome::Error(e) = outcome {
-                        let _ = tx.send(Err(e)).await;
+                        if let Err(mpsc::error::TrySendError::Full(input)) = tx.try_send(Err(e)) {
+                            self.stall(invocation_id, tx, input);
+                        }
                     }
                 } else if !self.conn.complete_result(&invocation_id, outcome) {
                     tracing::warn!(connection_id = %self.conn.id, "completion for unknown invocation '{invocation_id}' ignored");
@@ -851,6 +1001,7 @@ impl<T: Transport> Connection<T> {
         self.hub.lifetime.on_disconnected(&self.conn.id);
         self.running = None;
         self.waiting.clear();
+        self.stalled = None;
         self.uploads.clear();
         self.cancels.clear();
         if let Some(t) = self.transport.take() {

@@ -25,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 use base64::Engine;
+use futures_util::SinkExt;
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
@@ -513,12 +514,15 @@ impl Transport for WsTransport {
                     }
                 },
                 Some(Ok(Message::Close(frame))) => {
+                    // tungstenite queues the echo of the client's close frame; flush it before the socket is
+                    // dropped, or the browser reports 1006 (abnormal closure) instead of its own code.
+                    let _ = self.socket.flush().await;
                     return match frame {
                         Some(f) if f.code != 1000 && f.code != 1001 => Err(TransportEnd::Failed(
                             format!("the client closed the socket with code {}", f.code),
                         )),
                         _ => Err(TransportEnd::Clean),
-                    }
+                    };
                 }
                 Some(Ok(_)) => {}
             }

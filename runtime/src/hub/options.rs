@@ -67,7 +67,9 @@ pub struct HubOptions {
     /// How many invocations of one connection run at once; further ones wait in arrival order. Default 1.
     /// Raise it when hub methods await client results or long work while the client keeps calling.
     pub max_parallel_invocations: usize,
-    /// Items buffered per stream (each direction) before the producer waits. Default 10.
+    /// Items buffered per stream (each direction) before the producer waits. Default 10. For a
+    /// client-to-server stream the producer is the client: when the buffer is full the connection stops
+    /// reading from the client until the hub method takes an item (outbound messages still flow).
     pub stream_buffer_capacity: usize,
     /// Send the detail of internal hub method errors to clients. Default false (a generic message is sent and
     /// the detail is logged).
