@@ -1,6 +1,6 @@
 // The public `Tether` API. The boot script starts once per page: automatically, unless its script tag says
 // `autostart="false"`, in which case the page calls `Tether.start(options)` itself.
-import { Circuit } from './circuit';
+import { Circuit, load } from './circuit';
 import { Interop } from './interop';
 import { Logger } from './log';
 import { normalizeOptions } from './options';
@@ -42,6 +42,16 @@ export function reconnect(): Promise<boolean> {
 /** Ends the circuit on the server. */
 export function disconnect(): void {
   circuit?.disconnect();
+}
+
+/**
+ * Goes to `uri`: inside the page's origin a history entry (`replace` swaps the current one) reported to the
+ * server, else a page load.
+ */
+export function navigateTo(uri: string, options?: { replace?: boolean }): void {
+  const replace = options?.replace === true;
+  if (circuit) circuit.navigateTo(uri, replace);
+  else load(uri, replace);
 }
 
 /** Calls the server function `name`; resolves with its result. */

@@ -2,8 +2,10 @@
 // with the page's root descriptors; the secret it returns is what `ConnectCircuit` and the disconnect beacon
 // need. A lost connection goes to the reconnection handler, whose attempts call `reconnect()`: a new hub
 // connection and `ConnectCircuit(secret)`. The circuit ends (no more reconnecting) on `T.Error`, a rejected
-// `ConnectCircuit`, `disconnect()` or page hide. Handlers are bound per hub connection, so a render
-// acknowledgement always goes out on the connection its batch came in on.
+// `ConnectCircuit`, `disconnect()`, page hide, or when app script has removed every root region from the page
+// for `ORPHAN_MS` (nothing is left for the circuit to drive). Handlers are bound per hub connection, so a render
+// acknowledgement always goes out on the connection its batch came in on. Navigation inside the page's origin
+// (`Tether.navigateTo`, `T.Navigate`, back/forward) changes the history entry and reports `LocationChanged`.
 import { DomPatcher, findRoots, rootDescriptors } from './dom-patcher';
 import { EventDelegator } from './events';
 import { chunkText, utf8Length } from './hub-protocol';
@@ -14,6 +16,15 @@ import type { ReconnectionHandler, ResolvedOptions } from './options';
 import { CHUNK_CHARS, ClientMethod, DISCONNECT_PATH, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, ServerMethod, type RenderBatch } from './protocol';
 import { createDisplay } from './reconnect-display';
 import { DefaultReconnectionHandler } from './reconnection';
+
+/** How long the page may have no root region before the circuit ends (a root put back in time keeps it). */
+export const ORPHAN_MS = 2000;
+
+/** A full page load of `href`, replacing the history entry when `replace`. */
+export function load(href: string, replace: boolean): void {
+  if (replace) location.replace(href);
+  else location.assign(href);
+}
 
 /** Where the circuit is in its life. */
 export type CircuitState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'ended';
@@ -28,6 +39,8 @@ export class Circuit {
   readonly #events: EventDelegator;
   readonly #handler: ReconnectionHandler & { onConnectionSlow?(slow: boolean): void };
   #endedByPageHide = false;
+  #rootWatch?: MutationObserver;
+  #orphanTimer?: ReturnType<typeof setTimeout>;
 
   readonly #options: ResolvedOptions;
   readonly #logger: Logger;
@@ -39,7 +52,9 @@ export class Circuit {
     this.#logger = logger;
     this.#doc = doc;
     this.#interop = interop;
-    this.#events = new EventDelegator(doc, (handlerId, name, args) => this.#send(ServerMethod.DispatchEvent, [handlerId, name, args]));
+    this.#events = new EventDelegator(doc, (handlerId, name, args) =>
+      this.#send(ServerMethod.DispatchEvent, [handlerId, name, args], this.#hub, name === 'input' || name === 'change'),
+    );
     this.#handler =
       options.reconnectionHandler ??
       new DefaultReconnectionHandler(
@@ -56,7 +71,7 @@ export class Circuit {
       this.#logger.info('the page has no interactive regions; no circuit is started');
       return;
     }
-    this.#patcher = new DomPatcher(roots);
+    this.#patcher = new DomPatcher(roots, (field) => this.#events.isStale(field));
     this.state = 'connecting';
     const hub = this.#createHub();
     try {
@@ -74,6 +89,18 @@ export class Circuit {
     this.#events.attach();
     addEventListener('pagehide', this.#onPageHide);
     addEventListener('pageshow', this.#onPageShow);
+    addEventListener('popstate', this.#reportLocation);
+    this.#rootWatch = new MutationObserver(() => {
+      if (roots.some((root) => root.isConnected)) {
+        clearTimeout(this.#orphanTimer);
+        this.#orphanTimer = undefined;
+      } else
+        this.#orphanTimer ??= setTimeout(() => {
+          this.#logger.info('the page has no interactive regions left; ending the circuit');
+          this.disconnect();
+        }, ORPHAN_MS);
+    });
+    this.#rootWatch.observe(this.#doc, { childList: true, subtree: true });
     for (const h of this.#options.circuitHandlers) this.#callHandler(() => h.onCircuitOpened?.(), 'onCircuitOpened');
   }
 
@@ -92,6 +119,17 @@ export class Circuit {
   disconnect(): void {
     this.#sendBeacon();
     this.#end();
+  }
+
+  /**
+   * Goes to `uri`: inside the page's origin a new history entry (or the current one replaced) reported to the
+   * server with `LocationChanged`; elsewhere, or without a live circuit, a page load.
+   */
+  navigateTo(uri: string, replace: boolean): void {
+    const href = new URL(uri, this.#doc.baseURI).href;
+    if (new URL(href).origin !== location.origin || this.state === 'ended' || this.state === 'idle') return load(href, replace);
+    history[replace ? 'replaceState' : 'pushState'](null, '', href);
+    this.#reportLocation();
   }
 
   /** Calls a server function registered for `Tether.invokeServer`. */
@@ -144,7 +182,7 @@ export class Circuit {
     hub.on(ClientMethod.EndInvokeServer, (callId, succeeded, result) => {
       if (!this.#interop.endInvokeServer(callId as number, succeeded as boolean, result)) this.#logger.warn(`answer for unknown server call ${String(callId)}`);
     });
-    hub.on(ClientMethod.Navigate, (uri, replace) => (replace ? location.replace(uri as string) : location.assign(uri as string)));
+    hub.on(ClientMethod.Navigate, (uri, replace) => this.navigateTo(uri as string, replace === true));
     hub.onclose = (error) => this.#onConnectionLost(hub, error);
     hub.onslow = (slow) => {
       if (hub === this.#hub && this.state === 'connected') this.#handler.onConnectionSlow?.(slow);
@@ -170,14 +208,18 @@ export class Circuit {
     this.#handler.onConnectionDown(this.#options.reconnectionOptions, error);
   }
 
-  /** Sends a call without an answer; calls over the message limit go as a `Chunked` stream. */
-  #send(target: ServerMethod, args: unknown[], hub = this.#hub): boolean {
+  /**
+   * Sends a call; false when not connected. With `confirm`, the call carries an invocation id and the result is
+   * a promise that settles on the server's Completion. Calls over the message limit go as a `Chunked` stream
+   * (never confirmed).
+   */
+  #send(target: ServerMethod, args: unknown[], hub = this.#hub, confirm = false): boolean | Promise<unknown> {
     if (!hub?.isConnected) {
       this.#logger.warn(`not connected to the server: ${target} was not sent`);
       return false;
     }
     const encodedArgs = JSON.stringify(args);
-    if (utf8Length(encodedArgs) + target.length + 40 <= MAX_MESSAGE_BYTES) return hub.send(target, args);
+    if (utf8Length(encodedArgs) + target.length + 60 <= MAX_MESSAGE_BYTES) return confirm ? hub.invoke(target, args) : hub.send(target, args);
     return hub.sendWithStream(ServerMethod.Chunked, [target], chunkText(encodedArgs, CHUNK_CHARS));
   }
 
@@ -192,6 +234,9 @@ export class Circuit {
     this.state = 'ended';
     this.#secret = undefined;
     this.#events.detach();
+    this.#rootWatch?.disconnect();
+    clearTimeout(this.#orphanTimer);
+    removeEventListener('popstate', this.#reportLocation);
     const hub = this.#hub;
     this.#hub = undefined;
     hub?.stop();
@@ -206,6 +251,8 @@ export class Circuit {
       this.#logger.error(`circuit handler ${name} threw:`, error);
     }
   }
+
+  readonly #reportLocation = () => void this.#send(ServerMethod.LocationChanged, [location.href, false]);
 
   // The beacon ends the circuit when the page goes away. `pagehide` (not `unload`) keeps the page eligible for
   // the back/forward cache; a page restored from it has no circuit any more, so it reloads.

@@ -83,9 +83,12 @@ export class DomPatcher {
   readonly #idOf = new WeakMap<Node, number>();
 
   readonly #roots: Comment[];
+  readonly #isStale?: (field: Element) => boolean;
 
-  constructor(roots: Comment[]) {
+  /** `isStale` tells a field value rendered before the browser's newest one, which is then not applied. */
+  constructor(roots: Comment[], isStale?: (field: Element) => boolean) {
     this.#roots = roots;
+    this.#isStale = isStale;
   }
 
   /** The node with this id, if the page has it. */
@@ -157,9 +160,11 @@ export class DomPatcher {
         (node as CharacterData).data = args[2] as string;
         return;
       }
-      case Op.SetProperty:
-        setProperty(this.#element(args[1]), args[2] as string, args[3]);
+      case Op.SetProperty: {
+        const element = this.#element(args[1]);
+        if (args[2] !== 'value' || !this.#isStale?.(element)) setProperty(element, args[2] as string, args[3]);
         return;
+      }
       case Op.ReplaceRaw: {
         const start = this.#get(args[1]);
         if (!isComment(start, MARKER_RAW)) throw new Error(`op 10: node ${args[1]} is not a raw region start`);
@@ -311,10 +316,15 @@ export function setProperty(element: Element, name: string, value: unknown): voi
   } catch {
     // Inputs such as type=number have no selection.
   }
+  const old = field.value;
   field.value = text;
   if (start !== null && end !== null) {
+    // When the text after the selection is unchanged (the server edited before it), keep the selection's
+    // distance from the end, so a character the server removed or added does not push the caret around.
+    const shift = text.endsWith(old.slice(end)) ? text.length - old.length : 0;
+    const clamp = (n: number) => Math.max(0, Math.min(n + shift, text.length));
     try {
-      field.setSelectionRange(Math.min(start, text.length), Math.min(end, text.length));
+      field.setSelectionRange(clamp(start), clamp(end));
     } catch {
       // Same: no selection on this input type.
     }

@@ -6,8 +6,11 @@
 // happened (the last typed value arrives before the submit).
 import { DEBOUNCE_ATTRIBUTE, EVENT_ATTRIBUTE_PREFIX, EVENT_NAMES, THROTTLE_ATTRIBUTE, type EventName } from './protocol';
 
-/** Sends one event to the server. */
-export type EventSink = (handlerId: number, eventName: EventName, eventArgs: object) => void;
+/**
+ * Sends one event to the server. For `input` and `change` it may return a promise that settles once the server
+ * has processed the event (after the render batch the event caused).
+ */
+export type EventSink = (handlerId: number, eventName: EventName, eventArgs: object) => unknown;
 
 const NON_BUBBLING = new Set<string>(['focus', 'blur', 'mouseenter', 'mouseleave']);
 const RATE_LIMITED = new Set<string>(['input', 'keydown', 'keyup', 'keypress', 'mousemove']);
@@ -25,7 +28,7 @@ export function eventArgs(name: EventName, event: Event, element: Element): obje
   switch (name) {
     case 'input':
     case 'change':
-      return fieldArgs(element, event.target);
+      return fieldArgs(fieldOf(element, event.target));
     case 'submit':
       return { fields: formFields(element as HTMLFormElement) };
     case 'keydown':
@@ -47,10 +50,14 @@ export function eventArgs(name: EventName, event: Event, element: Element): obje
   }
 }
 
-function fieldArgs(element: Element, target: EventTarget | null): object {
-  // The bound element when it is a field, else the field the event came from (a t-input on a wrapper).
-  const field = ('value' in element ? element : target) as HTMLInputElement;
-  if (!field || !('value' in field)) return { value: '' };
+/** The bound element when it is a field, else the field the event came from (a t-input on a wrapper). */
+function fieldOf(element: Element, target: EventTarget | null): HTMLInputElement | null {
+  const field = ('value' in element ? element : target) as HTMLInputElement | null;
+  return field && 'value' in field ? field : null;
+}
+
+function fieldArgs(field: HTMLInputElement | null): object {
+  if (!field) return { value: '' };
   const args: { value: string; checked?: boolean; values?: string[] } = { value: String(field.value) };
   if (field.type === 'checkbox' || field.type === 'radio') args.checked = field.checked;
   const select = field as unknown as HTMLSelectElement;
@@ -77,9 +84,14 @@ interface PendingSend {
   timer?: ReturnType<typeof setTimeout>;
 }
 
-/** Listens at the document and turns bound DOM events into server events. */
+/**
+ * Listens at the document and turns bound DOM events into server events. It also counts, per field, the
+ * `input`/`change` events the server has not confirmed yet: a value the server rendered while a newer one was
+ * on its way is stale (applying it would undo typing), and the server answers the newer one anyway.
+ */
 export class EventDelegator {
   readonly #pending = new Map<string, PendingSend>();
+  readonly #unconfirmed = new WeakMap<Element, number>();
   readonly #limiters = new WeakMap<Element, Map<string, PendingSend>>();
   readonly #listener = (event: Event) => this.#handle(event);
 
@@ -104,6 +116,11 @@ export class EventDelegator {
       state.send = undefined;
     }
     this.#pending.clear();
+  }
+
+  /** Whether a value the server rendered for `field` predates a newer one the browser has sent. */
+  isStale(field: Element): boolean {
+    return (this.#unconfirmed.get(field) ?? 0) > 1;
   }
 
   /** Sends every pending debounced or throttled event now, oldest first. */
@@ -137,7 +154,15 @@ export class EventDelegator {
 
   #report(element: Element, name: EventName, event: Event, handlerId: number): void {
     const args = eventArgs(name, event, element);
-    const send = () => this.#sink(handlerId, name, args);
+    const field = (name === 'input' || name === 'change') && fieldOf(element, event.target);
+    const send = () => {
+      const confirmed = this.#sink(handlerId, name, args);
+      if (field && confirmed instanceof Promise) {
+        const count = (delta: number) => this.#unconfirmed.set(field, (this.#unconfirmed.get(field) ?? 0) + delta);
+        count(1);
+        confirmed.then(() => count(-1), () => count(-1));
+      }
+    };
     const debounce = RATE_LIMITED.has(name) ? Number(element.getAttribute(DEBOUNCE_ATTRIBUTE)) : 0;
     const throttle = RATE_LIMITED.has(name) ? Number(element.getAttribute(THROTTLE_ATTRIBUTE)) : 0;
     if (!(debounce > 0) && !(throttle > 0)) {

@@ -70,15 +70,68 @@ describe('forms in Chromium', { skip: missing }, () => {
     await page.keyboard.type('ab1c2d3ef45g', { delay: 0 });
     await page.waitForFunction(() => document.querySelector('#upper').textContent === 'ABCDEFG');
     await page.waitForFunction(() => document.querySelector('#field').value === 'abcdefg');
-    const state = await fieldState(page);
-    assert.equal(state.focused, true);
-    assert.equal(state.start, state.end);
-    assert.ok(state.start <= 7);
-    // Typing goes on normally after the server's correction.
+    assert.deepEqual(await fieldState(page), { value: 'abcdefg', start: 7, end: 7, focused: true });
+    // Digits typed in the middle are removed by the server and the caret stays after the last kept letter.
+    for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowLeft');
+    await page.keyboard.type('x9y8', { delay: 0 });
+    await page.waitForFunction(() => document.querySelector('#upper').textContent === 'ABCDXYEFG');
+    await page.waitForFunction(() => document.querySelector('#field').value === 'abcdxyefg');
+    assert.deepEqual(await fieldState(page), { value: 'abcdxyefg', start: 6, end: 6, focused: true });
+    // Typing goes on normally after the server's corrections.
     await page.keyboard.press('End');
     await page.keyboard.type('h9i', { delay: 0 });
-    await page.waitForFunction(() => document.querySelector('#upper').textContent === 'ABCDEFGHI');
-    await page.waitForFunction(() => document.querySelector('#field').value === 'abcdefghi');
+    await page.waitForFunction(() => document.querySelector('#upper').textContent === 'ABCDXYEFGHI');
+    await page.waitForFunction(() => document.querySelector('#field').value === 'abcdxyefghi');
+    await finish(page);
+  });
+
+  it('keyed rows reordered by the server keep their DOM nodes, focus and typed text', async () => {
+    const page = await open('/rows');
+    const order = () => page.$$eval('#rows li', (items) => items.map((li) => li.dataset.id).join());
+    assert.equal(await order(), '1,2,3,4,5');
+    // Mark every row and input node, and type a different text into each input.
+    await page.$$eval('#rows li', (items) => items.forEach((li) => { li.__mark = `row-${li.dataset.id}`; li.querySelector('input').__mark = `input-${li.dataset.id}`; }));
+    for (const id of [1, 2, 3, 4, 5]) await page.fill(`#rows li[data-id="${id}"] input`, `text ${id}`);
+    const intact = () =>
+      page.$$eval('#rows li', (items) =>
+        items.every((li) => li.__mark === `row-${li.dataset.id}` && li.querySelector('input').__mark === `input-${li.dataset.id}` && li.querySelector('input').value === `text ${li.dataset.id}`),
+      );
+    const focusedRow = () => page.evaluate(() => document.activeElement?.closest('li')?.dataset.id ?? null);
+
+    // Row 3 moves up twice and down once from its own focused input (a t-keydown handler on the server).
+    await page.focus('#rows li[data-id="3"] input');
+    await page.keyboard.press('End');
+    await page.keyboard.press('Control+ArrowUp');
+    await page.waitForFunction(() => [...document.querySelectorAll('#rows li')].map((li) => li.dataset.id).join() === '1,3,2,4,5');
+    await page.keyboard.press('Control+ArrowUp');
+    await page.waitForFunction(() => [...document.querySelectorAll('#rows li')].map((li) => li.dataset.id).join() === '3,1,2,4,5');
+    assert.equal(await focusedRow(), '3');
+    await page.keyboard.press('Control+ArrowDown');
+    await page.waitForFunction(() => [...document.querySelectorAll('#rows li')].map((li) => li.dataset.id).join() === '1,3,2,4,5');
+    assert.equal(await focusedRow(), '3');
+    assert.equal(await page.evaluate(() => document.activeElement.__mark), 'input-3');
+    assert.ok(await intact(), 'rows and inputs are the same nodes with their text');
+
+    // Typing continues in the focused input after the moves.
+    await page.keyboard.type('!', { delay: 0 });
+    assert.equal(await page.inputValue('#rows li[data-id="3"] input'), 'text 3!');
+    await page.fill('#rows li[data-id="3"] input', 'text 3');
+
+    // Whole-list reorders from buttons, with focus put back into row 4's input by the test.
+    await page.click('#reverse');
+    await page.waitForFunction(() => [...document.querySelectorAll('#rows li')].map((li) => li.dataset.id).join() === '5,4,2,3,1');
+    assert.ok(await intact());
+    await page.focus('#rows li[data-id="4"] input');
+    // Rotating from a click keeps the input focused when the click does not take focus (mousedown prevented).
+    await page.evaluate(() => document.querySelector('#rotate').addEventListener('mousedown', (e) => e.preventDefault()));
+    await page.click('#rotate');
+    await page.waitForFunction(() => [...document.querySelectorAll('#rows li')].map((li) => li.dataset.id).join() === '4,2,3,1,5');
+    assert.equal(await page.evaluate(() => document.activeElement.__mark), 'input-4');
+    await page.click('#rotate');
+    await page.waitForFunction(() => [...document.querySelectorAll('#rows li')].map((li) => li.dataset.id).join() === '2,3,1,5,4');
+    assert.equal(await page.evaluate(() => document.activeElement.__mark), 'input-4');
+    assert.ok(await intact());
+    assert.equal(await order(), '2,3,1,5,4');
     await finish(page);
   });
 });
