@@ -272,25 +272,29 @@ function move(parent: MovingParent, node: Node, before: Node | null): void {
 function rememberFocus(doc: Document | undefined): (() => void) | undefined {
   const active = doc?.activeElement as HTMLInputElement | null | undefined;
   if (!doc || !active || active === doc.body) return undefined;
-  let start: number | null = null;
-  let end: number | null = null;
-  try {
-    start = active.selectionStart;
-    end = active.selectionEnd;
-  } catch {
-    // No selection on this element type.
-  }
+  const [start, end] = selectionOf(active);
   return () => {
     if (doc.activeElement === active || !active.isConnected) return;
     active.focus({ preventScroll: true });
-    if (start !== null && end !== null) {
-      try {
-        active.setSelectionRange(start, end);
-      } catch {
-        // Same: no selection here.
-      }
-    }
+    select(active, start, end);
   };
+}
+
+/** A field's selection; nulls for elements without one (a type=number input, a button). */
+function selectionOf(field: HTMLInputElement): [number | null, number | null] {
+  try {
+    return [field.selectionStart, field.selectionEnd];
+  } catch {
+    return [null, null];
+  }
+}
+
+function select(field: HTMLInputElement, start: number | null, end: number | null): void {
+  try {
+    if (start !== null && end !== null) field.setSelectionRange(start, end);
+  } catch {
+    // No selection on this element type.
+  }
 }
 
 /** Sets a live form property; keeps the caret of the field being typed in. */
@@ -302,31 +306,14 @@ export function setProperty(element: Element, name: string, value: unknown): voi
   if (name !== 'value') throw new Error(`op 9: unsupported property '${name}'`);
   const field = element as HTMLInputElement;
   const text = value === null || value === undefined ? '' : String(value);
-  const focused = element.ownerDocument.activeElement === element;
-  if (field.value === text) return;
-  if (!focused) {
-    field.value = text;
-    return;
-  }
-  let start: number | null = null;
-  let end: number | null = null;
-  try {
-    start = field.selectionStart;
-    end = field.selectionEnd;
-  } catch {
-    // Inputs such as type=number have no selection.
-  }
   const old = field.value;
+  if (old === text) return;
+  const [start, end] = element.ownerDocument.activeElement === element ? selectionOf(field) : [null, null];
   field.value = text;
-  if (start !== null && end !== null) {
-    // When the text after the selection is unchanged (the server edited before it), keep the selection's
-    // distance from the end, so a character the server removed or added does not push the caret around.
-    const shift = text.endsWith(old.slice(end)) ? text.length - old.length : 0;
-    const clamp = (n: number) => Math.max(0, Math.min(n + shift, text.length));
-    try {
-      field.setSelectionRange(clamp(start), clamp(end));
-    } catch {
-      // Same: no selection on this input type.
-    }
-  }
+  if (end === null) return;
+  // When the text after the selection is unchanged (the server edited before it), keep the selection's
+  // distance from the end, so a character the server removed or added does not push the caret around.
+  const shift = text.endsWith(old.slice(end)) ? text.length - old.length : 0;
+  const clamp = (n: number) => Math.max(0, Math.min(n + shift, text.length));
+  select(field, clamp(start!), clamp(end));
 }

@@ -33,24 +33,22 @@ export function eventArgs(name: EventName, event: Event, element: Element): obje
       return { fields: formFields(element as HTMLFormElement) };
     case 'keydown':
     case 'keyup':
-    case 'keypress': {
-      const e = event as KeyboardEvent;
-      return { key: e.key, code: e.code, repeat: e.repeat, location: e.location, altKey: e.altKey, ctrlKey: e.ctrlKey, shiftKey: e.shiftKey, metaKey: e.metaKey };
-    }
+    case 'keypress':
+      return pick(event, 'key code repeat location');
     case 'focus':
     case 'blur':
       return {};
-    default: {
-      const e = event as MouseEvent;
-      return {
-        clientX: e.clientX, clientY: e.clientY, offsetX: e.offsetX, offsetY: e.offsetY, button: e.button, buttons: e.buttons,
-        detail: e.detail, altKey: e.altKey, ctrlKey: e.ctrlKey, shiftKey: e.shiftKey, metaKey: e.metaKey,
-      };
-    }
+    default:
+      return pick(event, 'clientX clientY offsetX offsetY button buttons detail');
   }
 }
 
-/** The bound element when it is a field, else the field the event came from (a t-input on a wrapper). */
+/** The named properties of `event` (space-separated), plus the modifier keys. */
+function pick(event: Event, names: string): object {
+  const e = event as unknown as Record<string, unknown>;
+  return Object.fromEntries(`${names} altKey ctrlKey shiftKey metaKey`.split(' ').map((name) => [name, e[name]]));
+}
+
 function fieldOf(element: Element, target: EventTarget | null): HTMLInputElement | null {
   const field = ('value' in element ? element : target) as HTMLInputElement | null;
   return field && 'value' in field ? field : null;
