@@ -34,9 +34,13 @@ export function start(options?: unknown): Promise<void> {
   return started;
 }
 
+function notStarted(): Promise<never> {
+  return Promise.reject(new Error('Tether.start() has not been called'));
+}
+
 /** Rejoins the circuit: true when connected, false when the server no longer has it; rejects when unreachable. */
 export function reconnect(): Promise<boolean> {
-  return circuit ? circuit.reconnect() : Promise.reject(new Error('Tether.start() has not been called'));
+  return circuit ? circuit.reconnect() : notStarted();
 }
 
 /** Ends the circuit on the server. */
@@ -56,7 +60,7 @@ export function navigateTo(uri: string, options?: { replace?: boolean }): void {
 
 /** Calls the server function `name`; resolves with its result. */
 export function invokeServer(name: string, ...args: unknown[]): Promise<unknown> {
-  return circuit ? circuit.invokeServer(name, args) : Promise.reject(new Error('Tether.start() has not been called'));
+  return circuit ? circuit.invokeServer(name, args) : notStarted();
 }
 
 /** Makes `fn` callable from the server (`T.InvokeJS`) under `name`. */

@@ -52,8 +52,8 @@ export class Circuit {
     this.#logger = logger;
     this.#doc = doc;
     this.#interop = interop;
-    this.#events = new EventDelegator(doc, (handlerId, name, args) =>
-      this.#send(ServerMethod.DispatchEvent, [handlerId, name, args], this.#hub, name === 'input' || name === 'change'),
+    this.#events = new EventDelegator(doc, (handlerId, name, args, confirm) =>
+      this.#send(ServerMethod.DispatchEvent, [handlerId, name, args], this.#hub, confirm),
     );
     this.#handler =
       options.reconnectionHandler ??
@@ -101,7 +101,7 @@ export class Circuit {
         }, ORPHAN_MS);
     });
     this.#rootWatch.observe(this.#doc, { childList: true, subtree: true });
-    for (const h of this.#options.circuitHandlers) this.#callHandler(() => h.onCircuitOpened?.(), 'onCircuitOpened');
+    this.#notify('onCircuitOpened');
   }
 
   /**
@@ -127,7 +127,7 @@ export class Circuit {
    */
   navigateTo(uri: string, replace: boolean): void {
     const href = new URL(uri, this.#doc.baseURI).href;
-    if (new URL(href).origin !== location.origin || this.state === 'ended' || this.state === 'idle') return load(href, replace);
+    if (new URL(href).origin !== location.origin || !this.#secret) return load(href, replace);
     history[replace ? 'replaceState' : 'pushState'](null, '', href);
     this.#reportLocation();
   }
@@ -220,7 +220,7 @@ export class Circuit {
     }
     const encodedArgs = JSON.stringify(args);
     if (utf8Length(encodedArgs) + target.length + 60 <= MAX_MESSAGE_BYTES) return confirm ? hub.invoke(target, args) : hub.send(target, args);
-    return hub.sendWithStream(ServerMethod.Chunked, [target], chunkText(encodedArgs, CHUNK_CHARS));
+    return hub.send(ServerMethod.Chunked, [target], chunkText(encodedArgs, CHUNK_CHARS));
   }
 
   #sendBeacon(): void {
@@ -241,14 +241,17 @@ export class Circuit {
     this.#hub = undefined;
     hub?.stop();
     this.#interop.failAll(new Error('the circuit has ended'));
-    for (const h of this.#options.circuitHandlers) this.#callHandler(() => h.onCircuitClosed?.(), 'onCircuitClosed');
+    this.#notify('onCircuitClosed');
   }
 
-  #callHandler(call: () => void, name: string): void {
-    try {
-      call();
-    } catch (error) {
-      this.#logger.error(`circuit handler ${name} threw:`, error);
+  /** Calls `name` on every page circuit handler; one that throws is logged and does not stop the others. */
+  #notify(name: 'onCircuitOpened' | 'onCircuitClosed'): void {
+    for (const handler of this.#options.circuitHandlers) {
+      try {
+        handler[name]?.();
+      } catch (error) {
+        this.#logger.error(`circuit handler ${name} threw:`, error);
+      }
     }
   }
 

@@ -45,12 +45,7 @@ export function rangeEnd(start: Node): Node {
 function rangeNodes(node: Node): Node[] {
   if (!isRangeStart(node)) return [node];
   const end = rangeEnd(node);
-  const list: Node[] = [];
-  for (let n: Node | null = node; n; n = n.nextSibling) {
-    list.push(n);
-    if (n === end) break;
-  }
-  return list;
+  return [node, ...rangeContent(node, end), end];
 }
 
 /** Nodes strictly between a range's start and end markers. */

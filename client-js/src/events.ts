@@ -7,10 +7,10 @@
 import { DEBOUNCE_ATTRIBUTE, EVENT_ATTRIBUTE_PREFIX, EVENT_NAMES, THROTTLE_ATTRIBUTE, type EventName } from './protocol';
 
 /**
- * Sends one event to the server. For `input` and `change` it may return a promise that settles once the server
- * has processed the event (after the render batch the event caused).
+ * Sends one event to the server. With `confirm` (`input` and `change` of a field) it may return a promise that
+ * settles once the server has processed the event (after the render batch the event caused).
  */
-export type EventSink = (handlerId: number, eventName: EventName, eventArgs: object) => unknown;
+export type EventSink = (handlerId: number, eventName: EventName, eventArgs: object, confirm: boolean) => unknown;
 
 const NON_BUBBLING = new Set<string>(['focus', 'blur', 'mouseenter', 'mouseleave']);
 const RATE_LIMITED = new Set<string>(['input', 'keydown', 'keyup', 'keypress', 'mousemove']);
@@ -154,7 +154,7 @@ export class EventDelegator {
     const args = eventArgs(name, event, element);
     const field = (name === 'input' || name === 'change') && fieldOf(element, event.target);
     const send = () => {
-      const confirmed = this.#sink(handlerId, name, args);
+      const confirmed = this.#sink(handlerId, name, args, !!field);
       if (field && confirmed instanceof Promise) {
         const count = (delta: number) => this.#unconfirmed.set(field, (this.#unconfirmed.get(field) ?? 0) + delta);
         count(1);
