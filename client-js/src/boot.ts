@@ -53,7 +53,7 @@ export function disconnect(): void {
  * server, else a page load.
  */
 export function navigateTo(uri: string, options?: { replace?: boolean }): void {
-  const replace = options?.replace === true;
+  const replace = !!options?.replace;
   if (circuit) circuit.navigateTo(uri, replace);
   else load(uri, replace);
 }

@@ -126,9 +126,9 @@ export class Circuit {
    * server with `LocationChanged`; elsewhere, or without a live circuit, a page load.
    */
   navigateTo(uri: string, replace: boolean): void {
-    const href = new URL(uri, this.#doc.baseURI).href;
-    if (new URL(href).origin !== location.origin || !this.#secret) return load(href, replace);
-    history[replace ? 'replaceState' : 'pushState'](null, '', href);
+    const url = new URL(uri, this.#doc.baseURI);
+    if (url.origin !== location.origin || !this.#secret) return load(url.href, replace);
+    history[replace ? 'replaceState' : 'pushState'](null, '', url);
     this.#reportLocation();
   }
 
@@ -182,7 +182,7 @@ export class Circuit {
     hub.on(ClientMethod.EndInvokeServer, (callId, succeeded, result) => {
       if (!this.#interop.endInvokeServer(callId as number, succeeded as boolean, result)) this.#logger.warn(`answer for unknown server call ${String(callId)}`);
     });
-    hub.on(ClientMethod.Navigate, (uri, replace) => this.navigateTo(uri as string, replace === true));
+    hub.on(ClientMethod.Navigate, (uri, replace) => this.navigateTo(uri as string, !!replace));
     hub.onclose = (error) => this.#onConnectionLost(hub, error);
     hub.onslow = (slow) => {
       if (hub === this.#hub && this.state === 'connected') this.#handler.onConnectionSlow?.(slow);

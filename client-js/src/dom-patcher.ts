@@ -91,11 +91,6 @@ export class DomPatcher {
     return this.#nodes.get(id);
   }
 
-  /** The id of a node, if it has one. */
-  id(node: Node): number | undefined {
-    return this.#idOf.get(node);
-  }
-
   /** Applies `batch` when it is the next one; see `BatchOutcome`. */
   receive(batchId: number, batch: RenderBatch): BatchOutcome {
     if (batchId <= this.lastBatchId) return { ack: true, applied: false, error: null };

@@ -123,13 +123,7 @@ export class EventDelegator {
 
   /** Sends every pending debounced or throttled event now, oldest first. */
   flush(): void {
-    const waiting = [...this.#pending.values()];
-    this.#pending.clear();
-    for (const state of waiting) {
-      const send = state.send;
-      state.send = undefined;
-      send?.();
-    }
+    for (const [key, limiter] of [...this.#pending]) this.#release(key, limiter);
   }
 
   #handle(event: Event): void {

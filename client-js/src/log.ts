@@ -29,9 +29,9 @@ export class Logger {
 
   log(level: LogLevel, ...args: unknown[]): void {
     if (level < this.level) return;
-    const write =
-      level >= LogLevel.Error ? console.error : level === LogLevel.Warning ? console.warn : level === LogLevel.Information ? console.info : console.debug;
-    write('[tether]', ...args);
+    // Error and above go to console.error.
+    const method = (['debug', 'debug', 'info', 'warn'] as ('debug' | 'info' | 'warn')[])[level] ?? 'error';
+    console[method]('[tether]', ...args);
   }
 
   debug(...args: unknown[]): void {

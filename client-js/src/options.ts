@@ -166,13 +166,14 @@ export function normalizeOptions(
     take(report, name('dialogId'), value.dialogId, (id) => typeof id === 'string' && id, 'a non-empty element id', (id: string) => (reconnection.dialogId = id));
   });
 
-  const handler = merged.reconnectionHandler;
-  if (handler !== undefined && handler !== null) {
-    const missing = ['onConnectionDown', 'onConnectionUp'].filter((name) => !isObject(handler) || typeof (handler as Options)[name] !== 'function');
-    if (missing.length) {
-      report(`reconnectionHandler needs both onConnectionDown and onConnectionUp functions; missing ${missing.join(' and ')}. The built-in reconnection UI is used instead.`);
-    } else options.reconnectionHandler = handler as ReconnectionHandler;
-  }
+  take(
+    report,
+    'reconnectionHandler',
+    merged.reconnectionHandler ?? undefined,
+    (h: Options) => isObject(h) && [h.onConnectionDown, h.onConnectionUp].every((f) => typeof f === 'function'),
+    'an object with both onConnectionDown and onConnectionUp functions (the built-in reconnection UI is used instead)',
+    (h) => (options.reconnectionHandler = h as unknown as ReconnectionHandler),
+  );
 
   const handlers = merged.circuitHandlers;
   if (handlers !== undefined) {
@@ -213,7 +214,7 @@ function isObject(value: unknown): boolean {
 }
 
 /** A finite number of milliseconds, at least 0. */
-function isDelay(value: unknown): value is number {
+export function isDelay(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0;
 }
 

@@ -56,7 +56,7 @@ describe('start options', () => {
   it('requires both reconnectionHandler callbacks', () => {
     const { options, errors } = normalize({ reconnectionHandler: { onConnectionDown() {} } });
     assert.equal(options.reconnectionHandler, undefined);
-    assert.match(errors[0], /^reconnectionHandler needs both onConnectionDown and onConnectionUp functions; missing onConnectionUp/);
+    assert.match(errors[0], /^reconnectionHandler must be an object with both onConnectionDown and onConnectionUp functions \(the built-in reconnection UI is used instead\); got an object/);
     const handler = { onConnectionDown() {}, onConnectionUp() {} };
     assert.equal(normalize({ circuit: { reconnectionHandler: handler } }).options.reconnectionHandler, handler);
   });
