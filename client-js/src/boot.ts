@@ -1,6 +1,6 @@
 // The public `Tether` API. The boot script starts once per page: automatically, unless its script tag says
 // `autostart="false"`, in which case the page calls `Tether.start(options)` itself.
-import { Circuit } from './circuit';
+import { Circuit, load } from './circuit';
 import { Interop } from './interop';
 import { Logger } from './log';
 import { normalizeOptions } from './options';
@@ -34,9 +34,13 @@ export function start(options?: unknown): Promise<void> {
   return started;
 }
 
+function notStarted(): Promise<never> {
+  return Promise.reject(new Error('Tether.start() has not been called'));
+}
+
 /** Rejoins the circuit: true when connected, false when the server no longer has it; rejects when unreachable. */
 export function reconnect(): Promise<boolean> {
-  return circuit ? circuit.reconnect() : Promise.reject(new Error('Tether.start() has not been called'));
+  return circuit ? circuit.reconnect() : notStarted();
 }
 
 /** Ends the circuit on the server. */
@@ -44,9 +48,19 @@ export function disconnect(): void {
   circuit?.disconnect();
 }
 
+/**
+ * Goes to `uri`: inside the page's origin a history entry (`replace` swaps the current one) reported to the
+ * server, else a page load.
+ */
+export function navigateTo(uri: string, options?: { replace?: boolean }): void {
+  const replace = !!options?.replace;
+  if (circuit) circuit.navigateTo(uri, replace);
+  else load(uri, replace);
+}
+
 /** Calls the server function `name`; resolves with its result. */
 export function invokeServer(name: string, ...args: unknown[]): Promise<unknown> {
-  return circuit ? circuit.invokeServer(name, args) : Promise.reject(new Error('Tether.start() has not been called'));
+  return circuit ? circuit.invokeServer(name, args) : notStarted();
 }
 
 /** Makes `fn` callable from the server (`T.InvokeJS`) under `name`. */

@@ -2,8 +2,10 @@
 // with the page's root descriptors; the secret it returns is what `ConnectCircuit` and the disconnect beacon
 // need. A lost connection goes to the reconnection handler, whose attempts call `reconnect()`: a new hub
 // connection and `ConnectCircuit(secret)`. The circuit ends (no more reconnecting) on `T.Error`, a rejected
-// `ConnectCircuit`, `disconnect()` or page hide. Handlers are bound per hub connection, so a render
-// acknowledgement always goes out on the connection its batch came in on.
+// `ConnectCircuit`, `disconnect()`, page hide, or when app script has removed every root region from the page
+// for `ORPHAN_MS` (nothing is left for the circuit to drive). Handlers are bound per hub connection, so a render
+// acknowledgement always goes out on the connection its batch came in on. Navigation inside the page's origin
+// (`Tether.navigateTo`, `T.Navigate`, back/forward) changes the history entry and reports `LocationChanged`.
 import { DomPatcher, findRoots, rootDescriptors } from './dom-patcher';
 import { EventDelegator } from './events';
 import { chunkText, utf8Length } from './hub-protocol';
@@ -14,6 +16,15 @@ import type { ReconnectionHandler, ResolvedOptions } from './options';
 import { CHUNK_CHARS, ClientMethod, DISCONNECT_PATH, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, ServerMethod, type RenderBatch } from './protocol';
 import { createDisplay } from './reconnect-display';
 import { DefaultReconnectionHandler } from './reconnection';
+
+/** How long the page may have no root region before the circuit ends (a root put back in time keeps it). */
+export const ORPHAN_MS = 2000;
+
+/** A full page load of `href`, replacing the history entry when `replace`. */
+export function load(href: string, replace: boolean): void {
+  if (replace) location.replace(href);
+  else location.assign(href);
+}
 
 /** Where the circuit is in its life. */
 export type CircuitState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'ended';
@@ -28,6 +39,8 @@ export class Circuit {
   readonly #events: EventDelegator;
   readonly #handler: ReconnectionHandler & { onConnectionSlow?(slow: boolean): void };
   #endedByPageHide = false;
+  #rootWatch?: MutationObserver;
+  #orphanTimer?: ReturnType<typeof setTimeout>;
 
   readonly #options: ResolvedOptions;
   readonly #logger: Logger;
@@ -39,7 +52,9 @@ export class Circuit {
     this.#logger = logger;
     this.#doc = doc;
     this.#interop = interop;
-    this.#events = new EventDelegator(doc, (handlerId, name, args) => this.#send(ServerMethod.DispatchEvent, [handlerId, name, args]));
+    this.#events = new EventDelegator(doc, (handlerId, name, args, confirm) =>
+      this.#send(ServerMethod.DispatchEvent, [handlerId, name, args], this.#hub, confirm),
+    );
     this.#handler =
       options.reconnectionHandler ??
       new DefaultReconnectionHandler(
@@ -56,7 +71,7 @@ export class Circuit {
       this.#logger.info('the page has no interactive regions; no circuit is started');
       return;
     }
-    this.#patcher = new DomPatcher(roots);
+    this.#patcher = new DomPatcher(roots, (field) => this.#events.isStale(field));
     this.state = 'connecting';
     const hub = this.#createHub();
     try {
@@ -74,7 +89,19 @@ export class Circuit {
     this.#events.attach();
     addEventListener('pagehide', this.#onPageHide);
     addEventListener('pageshow', this.#onPageShow);
-    for (const h of this.#options.circuitHandlers) this.#callHandler(() => h.onCircuitOpened?.(), 'onCircuitOpened');
+    addEventListener('popstate', this.#reportLocation);
+    this.#rootWatch = new MutationObserver(() => {
+      if (roots.some((root) => root.isConnected)) {
+        clearTimeout(this.#orphanTimer);
+        this.#orphanTimer = undefined;
+      } else
+        this.#orphanTimer ??= setTimeout(() => {
+          this.#logger.info('the page has no interactive regions left; ending the circuit');
+          this.disconnect();
+        }, ORPHAN_MS);
+    });
+    this.#rootWatch.observe(this.#doc, { childList: true, subtree: true });
+    this.#notify('onCircuitOpened');
   }
 
   /**
@@ -92,6 +119,17 @@ export class Circuit {
   disconnect(): void {
     this.#sendBeacon();
     this.#end();
+  }
+
+  /**
+   * Goes to `uri`: inside the page's origin a new history entry (or the current one replaced) reported to the
+   * server with `LocationChanged`; elsewhere, or without a live circuit, a page load.
+   */
+  navigateTo(uri: string, replace: boolean): void {
+    const url = new URL(uri, this.#doc.baseURI);
+    if (url.origin !== location.origin || !this.#secret) return load(url.href, replace);
+    history[replace ? 'replaceState' : 'pushState'](null, '', url);
+    this.#reportLocation();
   }
 
   /** Calls a server function registered for `Tether.invokeServer`. */
@@ -144,7 +182,7 @@ export class Circuit {
     hub.on(ClientMethod.EndInvokeServer, (callId, succeeded, result) => {
       if (!this.#interop.endInvokeServer(callId as number, succeeded as boolean, result)) this.#logger.warn(`answer for unknown server call ${String(callId)}`);
     });
-    hub.on(ClientMethod.Navigate, (uri, replace) => (replace ? location.replace(uri as string) : location.assign(uri as string)));
+    hub.on(ClientMethod.Navigate, (uri, replace) => this.navigateTo(uri as string, !!replace));
     hub.onclose = (error) => this.#onConnectionLost(hub, error);
     hub.onslow = (slow) => {
       if (hub === this.#hub && this.state === 'connected') this.#handler.onConnectionSlow?.(slow);
@@ -170,15 +208,19 @@ export class Circuit {
     this.#handler.onConnectionDown(this.#options.reconnectionOptions, error);
   }
 
-  /** Sends a call without an answer; calls over the message limit go as a `Chunked` stream. */
-  #send(target: ServerMethod, args: unknown[], hub = this.#hub): boolean {
+  /**
+   * Sends a call; false when not connected. With `confirm`, the call carries an invocation id and the result is
+   * a promise that settles on the server's Completion. Calls over the message limit go as a `Chunked` stream
+   * (never confirmed).
+   */
+  #send(target: ServerMethod, args: unknown[], hub = this.#hub, confirm = false): boolean | Promise<unknown> {
     if (!hub?.isConnected) {
       this.#logger.warn(`not connected to the server: ${target} was not sent`);
       return false;
     }
     const encodedArgs = JSON.stringify(args);
-    if (utf8Length(encodedArgs) + target.length + 40 <= MAX_MESSAGE_BYTES) return hub.send(target, args);
-    return hub.sendWithStream(ServerMethod.Chunked, [target], chunkText(encodedArgs, CHUNK_CHARS));
+    if (utf8Length(encodedArgs) + target.length + 60 <= MAX_MESSAGE_BYTES) return confirm ? hub.invoke(target, args) : hub.send(target, args);
+    return hub.send(ServerMethod.Chunked, [target], chunkText(encodedArgs, CHUNK_CHARS));
   }
 
   #sendBeacon(): void {
@@ -192,20 +234,28 @@ export class Circuit {
     this.state = 'ended';
     this.#secret = undefined;
     this.#events.detach();
+    this.#rootWatch?.disconnect();
+    clearTimeout(this.#orphanTimer);
+    removeEventListener('popstate', this.#reportLocation);
     const hub = this.#hub;
     this.#hub = undefined;
     hub?.stop();
     this.#interop.failAll(new Error('the circuit has ended'));
-    for (const h of this.#options.circuitHandlers) this.#callHandler(() => h.onCircuitClosed?.(), 'onCircuitClosed');
+    this.#notify('onCircuitClosed');
   }
 
-  #callHandler(call: () => void, name: string): void {
-    try {
-      call();
-    } catch (error) {
-      this.#logger.error(`circuit handler ${name} threw:`, error);
+  /** Calls `name` on every page circuit handler; one that throws is logged and does not stop the others. */
+  #notify(name: 'onCircuitOpened' | 'onCircuitClosed'): void {
+    for (const handler of this.#options.circuitHandlers) {
+      try {
+        handler[name]?.();
+      } catch (error) {
+        this.#logger.error(`circuit handler ${name} threw:`, error);
+      }
     }
   }
+
+  readonly #reportLocation = () => void this.#send(ServerMethod.LocationChanged, [location.href, false]);
 
   // The beacon ends the circuit when the page goes away. `pagehide` (not `unload`) keeps the page eligible for
   // the back/forward cache; a page restored from it has no circuit any more, so it reloads.

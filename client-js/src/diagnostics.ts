@@ -1,15 +1,9 @@
 // Turns a failed negotiation, poll or WebSocket handshake into a console message that names the likely cause
 // and the fix. The HTTP status is what people search for, so every message starts with it.
 
-/** A transport-level failure with the HTTP status that caused it (0 when the browser gives none). */
-export class HttpError extends Error {
-  constructor(
-    message: string,
-    readonly status: number,
-  ) {
-    super(message);
-    this.name = 'HttpError';
-  }
+/** A transport-level failure at `stage` with HTTP `status` (0 when the browser gives none), explained by `diagnose`. */
+export function httpError(stage: FailureStage, status: number, url: string): Error {
+  return new Error(diagnose(stage, status, url));
 }
 
 /** Where the failure happened: negotiation, the WebSocket handshake, or a long-polling request. */

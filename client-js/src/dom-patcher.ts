@@ -45,12 +45,7 @@ export function rangeEnd(start: Node): Node {
 function rangeNodes(node: Node): Node[] {
   if (!isRangeStart(node)) return [node];
   const end = rangeEnd(node);
-  const list: Node[] = [];
-  for (let n: Node | null = node; n; n = n.nextSibling) {
-    list.push(n);
-    if (n === end) break;
-  }
-  return list;
+  return [node, ...rangeContent(node, end), end];
 }
 
 /** Nodes strictly between a range's start and end markers. */
@@ -83,19 +78,17 @@ export class DomPatcher {
   readonly #idOf = new WeakMap<Node, number>();
 
   readonly #roots: Comment[];
+  readonly #isStale?: (field: Element) => boolean;
 
-  constructor(roots: Comment[]) {
+  /** `isStale` tells a field value rendered before the browser's newest one, which is then not applied. */
+  constructor(roots: Comment[], isStale?: (field: Element) => boolean) {
     this.#roots = roots;
+    this.#isStale = isStale;
   }
 
   /** The node with this id, if the page has it. */
   node(id: number): Node | undefined {
     return this.#nodes.get(id);
-  }
-
-  /** The id of a node, if it has one. */
-  id(node: Node): number | undefined {
-    return this.#idOf.get(node);
   }
 
   /** Applies `batch` when it is the next one; see `BatchOutcome`. */
@@ -157,9 +150,11 @@ export class DomPatcher {
         (node as CharacterData).data = args[2] as string;
         return;
       }
-      case Op.SetProperty:
-        setProperty(this.#element(args[1]), args[2] as string, args[3]);
+      case Op.SetProperty: {
+        const element = this.#element(args[1]);
+        if (args[2] !== 'value' || !this.#isStale?.(element)) setProperty(element, args[2] as string, args[3]);
         return;
+      }
       case Op.ReplaceRaw: {
         const start = this.#get(args[1]);
         if (!isComment(start, MARKER_RAW)) throw new Error(`op 10: node ${args[1]} is not a raw region start`);
@@ -267,25 +262,29 @@ function move(parent: MovingParent, node: Node, before: Node | null): void {
 function rememberFocus(doc: Document | undefined): (() => void) | undefined {
   const active = doc?.activeElement as HTMLInputElement | null | undefined;
   if (!doc || !active || active === doc.body) return undefined;
-  let start: number | null = null;
-  let end: number | null = null;
-  try {
-    start = active.selectionStart;
-    end = active.selectionEnd;
-  } catch {
-    // No selection on this element type.
-  }
+  const [start, end] = selectionOf(active);
   return () => {
     if (doc.activeElement === active || !active.isConnected) return;
     active.focus({ preventScroll: true });
-    if (start !== null && end !== null) {
-      try {
-        active.setSelectionRange(start, end);
-      } catch {
-        // Same: no selection here.
-      }
-    }
+    select(active, start, end);
   };
+}
+
+/** A field's selection; nulls for elements without one (a type=number input, a button). */
+function selectionOf(field: HTMLInputElement): [number | null, number | null] {
+  try {
+    return [field.selectionStart, field.selectionEnd];
+  } catch {
+    return [null, null];
+  }
+}
+
+function select(field: HTMLInputElement, start: number | null, end: number | null): void {
+  try {
+    if (start !== null && end !== null) field.setSelectionRange(start, end);
+  } catch {
+    // No selection on this element type.
+  }
 }
 
 /** Sets a live form property; keeps the caret of the field being typed in. */
@@ -297,26 +296,14 @@ export function setProperty(element: Element, name: string, value: unknown): voi
   if (name !== 'value') throw new Error(`op 9: unsupported property '${name}'`);
   const field = element as HTMLInputElement;
   const text = value === null || value === undefined ? '' : String(value);
-  const focused = element.ownerDocument.activeElement === element;
-  if (field.value === text) return;
-  if (!focused) {
-    field.value = text;
-    return;
-  }
-  let start: number | null = null;
-  let end: number | null = null;
-  try {
-    start = field.selectionStart;
-    end = field.selectionEnd;
-  } catch {
-    // Inputs such as type=number have no selection.
-  }
+  const old = field.value;
+  if (old === text) return;
+  const [start, end] = element.ownerDocument.activeElement === element ? selectionOf(field) : [null, null];
   field.value = text;
-  if (start !== null && end !== null) {
-    try {
-      field.setSelectionRange(Math.min(start, text.length), Math.min(end, text.length));
-    } catch {
-      // Same: no selection on this input type.
-    }
-  }
+  if (end === null) return;
+  // When the text after the selection is unchanged (the server edited before it), keep the selection's
+  // distance from the end, so a character the server removed or added does not push the caret around.
+  const shift = text.endsWith(old.slice(end)) ? text.length - old.length : 0;
+  const clamp = (n: number) => Math.max(0, Math.min(n + shift, text.length));
+  select(field, clamp(start!), clamp(end));
 }

@@ -6,8 +6,11 @@
 // happened (the last typed value arrives before the submit).
 import { DEBOUNCE_ATTRIBUTE, EVENT_ATTRIBUTE_PREFIX, EVENT_NAMES, THROTTLE_ATTRIBUTE, type EventName } from './protocol';
 
-/** Sends one event to the server. */
-export type EventSink = (handlerId: number, eventName: EventName, eventArgs: object) => void;
+/**
+ * Sends one event to the server. With `confirm` (`input` and `change` of a field) it may return a promise that
+ * settles once the server has processed the event (after the render batch the event caused).
+ */
+export type EventSink = (handlerId: number, eventName: EventName, eventArgs: object, confirm: boolean) => unknown;
 
 const NON_BUBBLING = new Set<string>(['focus', 'blur', 'mouseenter', 'mouseleave']);
 const RATE_LIMITED = new Set<string>(['input', 'keydown', 'keyup', 'keypress', 'mousemove']);
@@ -25,32 +28,34 @@ export function eventArgs(name: EventName, event: Event, element: Element): obje
   switch (name) {
     case 'input':
     case 'change':
-      return fieldArgs(element, event.target);
+      return fieldArgs(fieldOf(element, event.target));
     case 'submit':
       return { fields: formFields(element as HTMLFormElement) };
     case 'keydown':
     case 'keyup':
-    case 'keypress': {
-      const e = event as KeyboardEvent;
-      return { key: e.key, code: e.code, repeat: e.repeat, location: e.location, altKey: e.altKey, ctrlKey: e.ctrlKey, shiftKey: e.shiftKey, metaKey: e.metaKey };
-    }
+    case 'keypress':
+      return pick(event, 'key code repeat location');
     case 'focus':
     case 'blur':
       return {};
-    default: {
-      const e = event as MouseEvent;
-      return {
-        clientX: e.clientX, clientY: e.clientY, offsetX: e.offsetX, offsetY: e.offsetY, button: e.button, buttons: e.buttons,
-        detail: e.detail, altKey: e.altKey, ctrlKey: e.ctrlKey, shiftKey: e.shiftKey, metaKey: e.metaKey,
-      };
-    }
+    default:
+      return pick(event, 'clientX clientY offsetX offsetY button buttons detail');
   }
 }
 
-function fieldArgs(element: Element, target: EventTarget | null): object {
-  // The bound element when it is a field, else the field the event came from (a t-input on a wrapper).
-  const field = ('value' in element ? element : target) as HTMLInputElement;
-  if (!field || !('value' in field)) return { value: '' };
+/** The named properties of `event` (space-separated), plus the modifier keys. */
+function pick(event: Event, names: string): object {
+  const e = event as unknown as Record<string, unknown>;
+  return Object.fromEntries(`${names} altKey ctrlKey shiftKey metaKey`.split(' ').map((name) => [name, e[name]]));
+}
+
+function fieldOf(element: Element, target: EventTarget | null): HTMLInputElement | null {
+  const field = ('value' in element ? element : target) as HTMLInputElement | null;
+  return field && 'value' in field ? field : null;
+}
+
+function fieldArgs(field: HTMLInputElement | null): object {
+  if (!field) return { value: '' };
   const args: { value: string; checked?: boolean; values?: string[] } = { value: String(field.value) };
   if (field.type === 'checkbox' || field.type === 'radio') args.checked = field.checked;
   const select = field as unknown as HTMLSelectElement;
@@ -77,9 +82,14 @@ interface PendingSend {
   timer?: ReturnType<typeof setTimeout>;
 }
 
-/** Listens at the document and turns bound DOM events into server events. */
+/**
+ * Listens at the document and turns bound DOM events into server events. It also counts, per field, the
+ * `input`/`change` events the server has not confirmed yet: a value the server rendered while a newer one was
+ * on its way is stale (applying it would undo typing), and the server answers the newer one anyway.
+ */
 export class EventDelegator {
   readonly #pending = new Map<string, PendingSend>();
+  readonly #unconfirmed = new WeakMap<Element, number>();
   readonly #limiters = new WeakMap<Element, Map<string, PendingSend>>();
   readonly #listener = (event: Event) => this.#handle(event);
 
@@ -106,15 +116,14 @@ export class EventDelegator {
     this.#pending.clear();
   }
 
+  /** Whether a value the server rendered for `field` predates a newer one the browser has sent. */
+  isStale(field: Element): boolean {
+    return (this.#unconfirmed.get(field) ?? 0) > 1;
+  }
+
   /** Sends every pending debounced or throttled event now, oldest first. */
   flush(): void {
-    const waiting = [...this.#pending.values()];
-    this.#pending.clear();
-    for (const state of waiting) {
-      const send = state.send;
-      state.send = undefined;
-      send?.();
-    }
+    for (const [key, limiter] of [...this.#pending]) this.#release(key, limiter);
   }
 
   #handle(event: Event): void {
@@ -137,7 +146,15 @@ export class EventDelegator {
 
   #report(element: Element, name: EventName, event: Event, handlerId: number): void {
     const args = eventArgs(name, event, element);
-    const send = () => this.#sink(handlerId, name, args);
+    const field = (name === 'input' || name === 'change') && fieldOf(element, event.target);
+    const send = () => {
+      const confirmed = this.#sink(handlerId, name, args, !!field);
+      if (field && confirmed instanceof Promise) {
+        const count = (delta: number) => this.#unconfirmed.set(field, (this.#unconfirmed.get(field) ?? 0) + delta);
+        count(1);
+        confirmed.then(() => count(-1), () => count(-1));
+      }
+    };
     const debounce = RATE_LIMITED.has(name) ? Number(element.getAttribute(DEBOUNCE_ATTRIBUTE)) : 0;
     const throttle = RATE_LIMITED.has(name) ? Number(element.getAttribute(THROTTLE_ATTRIBUTE)) : 0;
     if (!(debounce > 0) && !(throttle > 0)) {

@@ -78,10 +78,10 @@ export class HubConnection {
     let lastError: Error | undefined;
     for (const [index, name] of usable.entries()) {
       // A failed attempt may have used up the connection token, so every fallback negotiates afresh.
-      if (index > 0) negotiation = await negotiate(url, negotiation.accessToken);
-      const transport = name === 'WebSockets' ? new WebSocketTransport(negotiation.accessToken) : new LongPollingTransport(negotiation.accessToken);
+      if (index > 0) negotiation = await negotiate(url);
+      const transport = name === 'WebSockets' ? new WebSocketTransport() : new LongPollingTransport();
       try {
-        await this.#connectWith(transport, withQuery(negotiation.url, 'id', negotiation.connectionToken));
+        await this.#connectWith(transport, withQuery(url, 'id', negotiation.connectionToken));
         logger.debug(`connected to ${url} over ${name}`);
         return;
       } catch (error) {
@@ -105,20 +105,16 @@ export class HubConnection {
     });
   }
 
-  /** Calls `target` without waiting for an answer. Returns false when the connection is not open. */
-  send(target: string, args: unknown[]): boolean {
+  /**
+   * Calls `target` without waiting for an answer, with `items` (when given) as one client-to-server stream.
+   * Returns false when the connection is not open.
+   */
+  send(target: string, args: unknown[], items?: string[]): boolean {
     if (!this.#connected) return false;
-    this.#write({ type: MessageType.Invocation, target, arguments: args });
-    return true;
-  }
-
-  /** Calls `target` with `args` plus one client-to-server stream made of `items`. */
-  sendWithStream(target: string, args: unknown[], items: string[]): boolean {
-    if (!this.#connected) return false;
-    const streamId = String(this.#nextStreamId++);
-    this.#write({ type: MessageType.Invocation, target, arguments: args, streamIds: [streamId] });
-    for (const item of items) this.#write({ type: MessageType.StreamItem, invocationId: streamId, item });
-    this.#write({ type: MessageType.Completion, invocationId: streamId });
+    const invocationId = items && String(this.#nextStreamId++);
+    this.#write({ type: MessageType.Invocation, target, arguments: args, streamIds: items && [invocationId] });
+    for (const item of items ?? []) this.#write({ type: MessageType.StreamItem, invocationId, item });
+    if (items) this.#write({ type: MessageType.Completion, invocationId });
     return true;
   }
 

@@ -20,7 +20,7 @@ export function parseFrames(text: string): { messages: unknown[]; rest: string }
 
 /** Checks the shape every message after the handshake must have. */
 export function asHubMessage(value: unknown): HubMessage {
-  if (typeof value !== 'object' || value === null || typeof (value as HubMessage).type !== 'number') {
+  if (typeof (value as HubMessage | null)?.type !== 'number') {
     throw new Error(`invalid hub message: ${JSON.stringify(value)}`);
   }
   return value as HubMessage;

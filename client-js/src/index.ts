@@ -1,6 +1,6 @@
 // Bundle entry: esbuild exposes these exports as `window.Tether`.
 import { autostart } from './boot';
 
-export { start, reconnect, disconnect, invokeServer, registerFunction } from './boot';
+export { start, reconnect, disconnect, navigateTo, invokeServer, registerFunction } from './boot';
 
 autostart(document.currentScript);

@@ -11,23 +11,16 @@ export const enum LogLevel {
   None = 6,
 }
 
-const LEVEL_NAMES: Record<string, LogLevel> = {
-  trace: LogLevel.Trace,
-  debug: LogLevel.Debug,
-  information: LogLevel.Information,
-  info: LogLevel.Information,
-  warning: LogLevel.Warning,
-  warn: LogLevel.Warning,
-  error: LogLevel.Error,
-  critical: LogLevel.Critical,
-  none: LogLevel.None,
-};
+/** Level names by level number; `info` and `warn` are accepted too. */
+const LEVEL_NAMES = ['trace', 'debug', 'information', 'warning', 'error', 'critical', 'none'];
 
 /** Reads a level given as a number 0-6 or a name ("debug", "Warning", ...); undefined when it is neither. */
 export function parseLogLevel(value: unknown): LogLevel | undefined {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 6) return value as LogLevel;
-  if (typeof value === 'string') return LEVEL_NAMES[value.toLowerCase()];
-  return undefined;
+  if (typeof value === 'string') {
+    const name = value.toLowerCase();
+    value = LEVEL_NAMES.indexOf(({ info: 'information', warn: 'warning' } as Record<string, string>)[name] ?? name);
+  }
+  return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 6 ? (value as LogLevel) : undefined;
 }
 
 /** Writes to the console at or above its level. */
@@ -36,9 +29,9 @@ export class Logger {
 
   log(level: LogLevel, ...args: unknown[]): void {
     if (level < this.level) return;
-    const write =
-      level >= LogLevel.Error ? console.error : level === LogLevel.Warning ? console.warn : level === LogLevel.Information ? console.info : console.debug;
-    write('[tether]', ...args);
+    // Error and above go to console.error.
+    const method = (['debug', 'debug', 'info', 'warn'] as ('debug' | 'info' | 'warn')[])[level] ?? 'error';
+    console[method]('[tether]', ...args);
   }
 
   debug(...args: unknown[]): void {

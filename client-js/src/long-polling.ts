@@ -1,6 +1,6 @@
 // The long-polling transport: a loop of GET requests receives, ordered POSTs send, DELETE ends the connection.
 // Used when WebSockets fail. The server sends no pings here, so the hub connection skips its server timeout.
-import { HttpError, diagnose } from './diagnostics';
+import { httpError } from './diagnostics';
 import type { Transport } from './transport';
 
 /** Runs the hub connection over HTTP requests. */
@@ -15,17 +15,11 @@ export class LongPollingTransport implements Transport {
   #poll?: AbortController;
   #sending: Promise<void> = Promise.resolve();
 
-  readonly #accessToken?: string | undefined;
-
-  constructor(accessToken?: string) {
-    this.#accessToken = accessToken;
-  }
-
   async connect(url: string): Promise<void> {
     this.#url = url;
     // The first poll answers at once; it proves the server accepts this connection on long polling.
     const response = await this.#request('GET', this.#pollUrl());
-    if (response.status !== 200) throw new HttpError(diagnose('poll', response.status, url), response.status);
+    if (response.status !== 200) throw httpError('poll', response.status, url);
     this.#running = true;
     const early = await response.text();
     if (early) this.onreceive(early);
@@ -39,10 +33,10 @@ export class LongPollingTransport implements Transport {
       try {
         response = await this.#request('POST', this.#url, data);
       } catch {
-        this.#finish(new HttpError(diagnose('poll', 0, this.#url), 0));
+        this.#fail(0);
         return;
       }
-      if (!response.ok) this.#finish(new HttpError(diagnose('poll', response.status, this.#url), response.status));
+      if (!response.ok) this.#fail(response.status);
     });
   }
 
@@ -61,7 +55,7 @@ export class LongPollingTransport implements Transport {
       try {
         response = await this.#request('GET', this.#pollUrl(), undefined, this.#poll.signal);
       } catch {
-        if (this.#running) this.#finish(new HttpError(diagnose('poll', 0, this.#url), 0));
+        if (this.#running) this.#fail(0);
         return;
       }
       if (!this.#running) return;
@@ -70,7 +64,7 @@ export class LongPollingTransport implements Transport {
         return;
       }
       if (response.status !== 200) {
-        this.#finish(new HttpError(diagnose('poll', response.status, this.#url), response.status));
+        this.#fail(response.status);
         return;
       }
       const text = await response.text();
@@ -84,8 +78,11 @@ export class LongPollingTransport implements Transport {
 
   #request(method: string, url: string, body?: string, signal?: AbortSignal): Promise<Response> {
     const headers: Record<string, string> = body === undefined ? {} : { 'Content-Type': 'text/plain;charset=UTF-8' };
-    if (this.#accessToken) headers.Authorization = `Bearer ${this.#accessToken}`;
     return fetch(url, { method, body, signal, headers, credentials: 'include', cache: 'no-store' });
+  }
+
+  #fail(status: number): void {
+    this.#finish(httpError('poll', status, this.#url));
   }
 
   #finish(error?: Error): void {

@@ -54,6 +54,26 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 15000;
 
 const KNOWN_KEYS = ['circuit', 'reconnectionOptions', 'reconnectionHandler', 'configureSignalR', 'circuitHandlers', 'logLevel'];
 
+/**
+ * Passes `value` to `apply` when it is given and `valid`; otherwise reports that option `name` must be
+ * `expected` (the default stays). Every option check goes through here, so every message has the same shape.
+ */
+function take<T>(
+  report: (message: string) => void,
+  name: string,
+  value: unknown,
+  valid: (value: T) => unknown,
+  expected: string,
+  apply: (value: T) => void,
+): void {
+  if (value === undefined) return;
+  if (valid(value as T)) apply(value as T);
+  else report(`${name} must be ${expected}; got ${describe(value)}`);
+}
+
+const LOG_LEVEL_EXPECTED = 'a level 0-6 or a name such as "debug" or "warning"';
+const isLogLevel = (level: unknown) => parseLogLevel(level) !== undefined;
+
 /** The object `configureSignalR(builder)` receives; every method returns the builder so calls chain. */
 export class HubConnectionSettingsBuilder {
   readonly #report: (message: string) => void;
@@ -66,8 +86,7 @@ export class HubConnectionSettingsBuilder {
 
   /** The hub URL, absolute or relative to the document's base URI. */
   withUrl(url: string): this {
-    if (typeof url === 'string' && url.length > 0) this.settings.url = url;
-    else this.#report(`configureSignalR: withUrl(url) needs a non-empty string; got ${describe(url)}`);
+    take(this.#report, 'configureSignalR: withUrl(url)', url ?? null, (u: unknown) => typeof u === 'string' && u, 'a non-empty string', (u: string) => (this.settings.url = u));
     return this;
   }
 
@@ -88,15 +107,12 @@ export class HubConnectionSettingsBuilder {
 
   /** The console log level, as a number 0-6 or a name such as "debug" or "warning". */
   configureLogging(level: unknown): this {
-    const parsed = parseLogLevel(level);
-    if (parsed === undefined) this.#report(`configureSignalR: configureLogging(level) needs a level 0-6 or a name such as "debug"; got ${describe(level)}`);
-    else this.#setLogLevel(parsed);
+    take(this.#report, 'configureSignalR: configureLogging(level)', level ?? null, isLogLevel, LOG_LEVEL_EXPECTED, (l) => this.#setLogLevel(parseLogLevel(l)!));
     return this;
   }
 
   #positive(method: string, value: unknown, setting: 'serverTimeoutMs' | 'keepAliveMs' | 'handshakeTimeoutMs'): this {
-    if (isPositive(value)) this.settings[setting] = value;
-    else this.#report(`configureSignalR: ${method}(ms) needs a positive number; got ${describe(value)}`);
+    take(this.#report, `configureSignalR: ${method}(ms)`, value ?? null, (v) => isDelay(v) && v, 'a positive number', (v: number) => (this.settings[setting] = v));
     return this;
   }
 }
@@ -112,8 +128,9 @@ export function normalizeOptions(
   warn: (message: string) => void = () => {},
   defaultHubUrl: string = DEFAULT_HUB_PATH,
 ): ResolvedOptions {
+  const reconnection: ReconnectionOptions = { maxRetries: DEFAULT_MAX_RETRIES, dialogId: DEFAULT_DIALOG_ID };
   const options: ResolvedOptions = {
-    reconnectionOptions: { maxRetries: DEFAULT_MAX_RETRIES, dialogId: DEFAULT_DIALOG_ID },
+    reconnectionOptions: reconnection,
     circuitHandlers: [],
     logLevel: LogLevel.Warning,
     hub: {
@@ -123,59 +140,62 @@ export function normalizeOptions(
       handshakeTimeoutMs: DEFAULT_HANDSHAKE_TIMEOUT_MS,
     },
   };
-  if (input === undefined || input === null) input = {};
-  if (!isObject(input)) {
-    report(`start options must be an object; got ${describe(input)}`);
-    input = {};
-  }
-  const top = input as Record<string, unknown>;
-  let merged: Record<string, unknown> = { ...top };
-  if (top.circuit !== undefined) {
-    if (isObject(top.circuit)) merged = { ...top, ...(top.circuit as Record<string, unknown>) };
-    else report(`circuit must be an object holding the circuit options; got ${describe(top.circuit)}`);
-  }
+  type Options = Record<string, unknown>;
+  let merged: Options = {};
+  take(report, 'start options', input ?? {}, isObject, 'an object', (top: Options) => {
+    merged = { ...top };
+    take(report, 'circuit', top.circuit, isObject, 'an object holding the circuit options', (circuit: Options) => (merged = { ...top, ...circuit }));
+  });
   for (const key of Object.keys(merged)) {
     if (!KNOWN_KEYS.includes(key)) warn(`unknown start option '${key}' is ignored`);
   }
 
-  if (merged.logLevel !== undefined) {
-    const level = parseLogLevel(merged.logLevel);
-    if (level === undefined) report(`logLevel must be a level 0-6 or a name such as "debug" or "warning"; got ${describe(merged.logLevel)}`);
-    else options.logLevel = level;
-  }
+  take(report, 'logLevel', merged.logLevel, isLogLevel, LOG_LEVEL_EXPECTED, (l) => (options.logLevel = parseLogLevel(l)!));
 
-  readReconnectionOptions(merged.reconnectionOptions, options.reconnectionOptions, report);
+  take(report, 'reconnectionOptions', merged.reconnectionOptions, isObject, 'an object', (value: Options) => {
+    const name = (key: string) => `reconnectionOptions.${key}`;
+    take(report, name('maxRetries'), value.maxRetries, (n: number) => Number.isInteger(n) && n >= 0, 'a non-negative integer', (n: number) => (reconnection.maxRetries = n));
+    take(
+      report,
+      name('retryIntervalMilliseconds'),
+      value.retryIntervalMilliseconds,
+      (v) => typeof v === 'function' || isDelay(v),
+      'a number of milliseconds >= 0 or a function (previousAttempts, maxRetries) => ms | null',
+      (v: ReconnectionOptions['retryIntervalMilliseconds']) => (reconnection.retryIntervalMilliseconds = v),
+    );
+    take(report, name('dialogId'), value.dialogId, (id) => typeof id === 'string' && id, 'a non-empty element id', (id: string) => (reconnection.dialogId = id));
+  });
 
-  const handler = merged.reconnectionHandler;
-  if (handler !== undefined && handler !== null) {
-    const missing = ['onConnectionDown', 'onConnectionUp'].filter((name) => !isObject(handler) || typeof (handler as Record<string, unknown>)[name] !== 'function');
-    if (missing.length) {
-      report(`reconnectionHandler needs both onConnectionDown and onConnectionUp functions; missing ${missing.join(' and ')}. The built-in reconnection UI is used instead.`);
-    } else options.reconnectionHandler = handler as ReconnectionHandler;
-  }
+  take(
+    report,
+    'reconnectionHandler',
+    merged.reconnectionHandler ?? undefined,
+    (h: Options) => isObject(h) && [h.onConnectionDown, h.onConnectionUp].every((f) => typeof f === 'function'),
+    'an object with both onConnectionDown and onConnectionUp functions (the built-in reconnection UI is used instead)',
+    (h) => (options.reconnectionHandler = h as unknown as ReconnectionHandler),
+  );
 
   const handlers = merged.circuitHandlers;
   if (handlers !== undefined) {
-    const list = Array.isArray(handlers) ? handlers : [handlers];
-    list.forEach((h, i) => {
-      const bad = !isObject(h) || ['onCircuitOpened', 'onCircuitClosed'].some((n) => (h as Record<string, unknown>)[n] !== undefined && typeof (h as Record<string, unknown>)[n] !== 'function');
-      if (bad) report(`circuitHandlers[${i}] must be an object whose onCircuitOpened and onCircuitClosed are functions; got ${describe(h)}`);
-      else options.circuitHandlers.push(h as CircuitHandler);
-    });
+    (Array.isArray(handlers) ? handlers : [handlers]).forEach((h, i) =>
+      take(
+        report,
+        `circuitHandlers[${i}]`,
+        h ?? null,
+        (h: Options) => isObject(h) && [h.onCircuitOpened, h.onCircuitClosed].every((f) => f === undefined || typeof f === 'function'),
+        'an object whose onCircuitOpened and onCircuitClosed are functions',
+        (h: CircuitHandler) => options.circuitHandlers.push(h),
+      ),
+    );
   }
 
-  const configure = merged.configureSignalR;
-  if (configure !== undefined) {
-    if (typeof configure !== 'function') report(`configureSignalR must be a function (builder) => ...; got ${describe(configure)}`);
-    else {
-      const builder = new HubConnectionSettingsBuilder(options.hub, report, (level) => (options.logLevel = level));
-      try {
-        configure(builder);
-      } catch (error) {
-        report(`configureSignalR threw: ${(error as Error)?.message ?? String(error)}`);
-      }
+  take(report, 'configureSignalR', merged.configureSignalR, (f) => typeof f === 'function', 'a function (builder) => ...', (configure: (b: HubConnectionSettingsBuilder) => void) => {
+    try {
+      configure(new HubConnectionSettingsBuilder(options.hub, report, (level) => (options.logLevel = level)));
+    } catch (error) {
+      report(`configureSignalR threw: ${(error as Error)?.message ?? String(error)}`);
     }
-  }
+  });
   const { serverTimeoutMs, keepAliveMs } = options.hub;
   if (serverTimeoutMs < 2 * keepAliveMs) {
     warn(`the server timeout (${serverTimeoutMs} ms) is under twice the keep-alive interval (${keepAliveMs} ms): a single late ping will drop the connection. Use a server timeout of at least ${2 * keepAliveMs} ms.`);
@@ -189,37 +209,13 @@ export function normalizeOptions(
   return options;
 }
 
-function readReconnectionOptions(value: unknown, target: ReconnectionOptions, report: (message: string) => void): void {
-  if (value === undefined) return;
-  if (!isObject(value)) {
-    report(`reconnectionOptions must be an object; got ${describe(value)}`);
-    return;
-  }
-  const { maxRetries, retryIntervalMilliseconds, dialogId } = value as Record<string, unknown>;
-  if (maxRetries !== undefined) {
-    if (typeof maxRetries === 'number' && Number.isInteger(maxRetries) && maxRetries >= 0) target.maxRetries = maxRetries;
-    else report(`reconnectionOptions.maxRetries must be a non-negative integer; got ${describe(maxRetries)}; using ${target.maxRetries}`);
-  }
-  if (retryIntervalMilliseconds !== undefined) {
-    if (typeof retryIntervalMilliseconds === 'function') target.retryIntervalMilliseconds = retryIntervalMilliseconds as RetryIntervalFunction;
-    else if (typeof retryIntervalMilliseconds === 'number' && Number.isFinite(retryIntervalMilliseconds) && retryIntervalMilliseconds >= 0) {
-      target.retryIntervalMilliseconds = retryIntervalMilliseconds;
-    } else {
-      report(`reconnectionOptions.retryIntervalMilliseconds must be a number of milliseconds >= 0 or a function (previousAttempts, maxRetries) => ms | null; got ${describe(retryIntervalMilliseconds)}; using the default backoff`);
-    }
-  }
-  if (dialogId !== undefined) {
-    if (typeof dialogId === 'string' && dialogId.length > 0) target.dialogId = dialogId;
-    else report(`reconnectionOptions.dialogId must be a non-empty element id; got ${describe(dialogId)}; using '${target.dialogId}'`);
-  }
-}
-
 function isObject(value: unknown): boolean {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function isPositive(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && value > 0;
+/** A finite number of milliseconds, at least 0. */
+export function isDelay(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
 }
 
 /** A short rendering of a bad value for error messages. */

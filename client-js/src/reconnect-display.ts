@@ -98,22 +98,15 @@ export class BuiltInDialogDisplay implements ReconnectDisplay {
 
   #ensure(): HTMLElement {
     if (this.#root) return this.#root;
-    const style = document.createElement('style');
-    style.textContent = __TETHER_CSS__;
-    document.head.appendChild(style);
-    const root = document.createElement('div');
-    root.id = 'tether-reconnect';
-    root.className = 'tether-reconnect';
-    root.setAttribute('role', 'alertdialog');
-    root.setAttribute('aria-live', 'assertive');
-    const box = document.createElement('div');
-    box.className = 'tether-reconnect-box';
-    this.#message = document.createElement('p');
-    this.#button = document.createElement('button');
-    this.#button.type = 'button';
-    this.#button.className = 'tether-reconnect-button';
-    this.#button.textContent = 'Try again';
-    this.#button.hidden = true;
+    document.body.insertAdjacentHTML(
+      'beforeend',
+      '<div id="tether-reconnect" class="tether-reconnect" role="alertdialog" aria-live="assertive">' +
+        `<style>${__TETHER_CSS__}</style><div class="tether-reconnect-box"><p></p>` +
+        '<button type="button" class="tether-reconnect-button" hidden>Try again</button></div></div>',
+    );
+    const root = document.body.lastElementChild as HTMLElement;
+    this.#message = root.querySelector('p')!;
+    this.#button = root.querySelector('button')!;
     this.#button.onclick = () => {
       this.update('show', 0, 0);
       this.#retry().then(
@@ -121,9 +114,6 @@ export class BuiltInDialogDisplay implements ReconnectDisplay {
         () => this.update('failed', 0, 0),
       );
     };
-    box.append(this.#message, this.#button);
-    root.append(box);
-    document.body.appendChild(root);
     this.#root = root;
     return root;
   }

@@ -1,6 +1,6 @@
 // Retry timing for the built-in reconnection loop: which delay comes before each attempt, and a wait that a tab
 // becoming visible again cuts short (someone is looking at the page now, so rejoin at once).
-import type { ReconnectionOptions } from './options';
+import { isDelay, type ReconnectionOptions } from './options';
 
 /** A numeric interval is capped at this for the first attempt, so a long fixed interval still rejoins quickly. */
 export const FIRST_RETRY_CAP_MS = 3000;
@@ -29,7 +29,7 @@ export function retryDelay(options: ReconnectionOptions, previousAttempts: numbe
       return null;
     }
     if (value === null || value === undefined) return null;
-    if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
+    if (isDelay(value)) return value;
     report(`reconnectionOptions.retryIntervalMilliseconds returned ${String(value)} for attempt ${previousAttempts + 1}; expected milliseconds >= 0, null or undefined. Using the default backoff.`);
     return defaultRetryInterval(previousAttempts, Number.POSITIVE_INFINITY);
   }

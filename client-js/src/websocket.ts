@@ -1,6 +1,5 @@
 // The WebSockets transport.
 import { diagnoseWebSocket } from './diagnostics';
-import { withQuery } from './negotiate';
 import type { Transport } from './transport';
 
 /** Runs the hub connection over one browser WebSocket. */
@@ -12,15 +11,8 @@ export class WebSocketTransport implements Transport {
   #socket?: WebSocket;
   #closed = false;
 
-  readonly #accessToken?: string | undefined;
-
-  constructor(accessToken?: string) {
-    this.#accessToken = accessToken;
-  }
-
   connect(url: string): Promise<void> {
-    let wsUrl = url.replace(/^http/, 'ws');
-    if (this.#accessToken) wsUrl = withQuery(wsUrl, 'access_token', this.#accessToken);
+    const wsUrl = url.replace(/^http/, 'ws');
     return new Promise((resolve, reject) => {
       let opened = false;
       const socket = new WebSocket(wsUrl);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { dom, installGlobals, load } from './support.mjs';
 
-const { Circuit } = await load('circuit');
+const { Circuit, ORPHAN_MS } = await load('circuit');
 const { normalizeOptions } = await load('options');
 const { Logger } = await load('log');
 const { Interop } = await load('interop');
@@ -53,6 +53,7 @@ function install() {
   window = dom(PAGE);
   installGlobals(window);
   globalThis.addEventListener = window.addEventListener.bind(window);
+  globalThis.removeEventListener = window.removeEventListener.bind(window);
   globalThis.navigator = { sendBeacon: (url, body) => server.beacons.push([url, String(body)]) };
   Object.defineProperty(globalThis, 'navigator', { value: globalThis.navigator, configurable: true, writable: true });
   states = [];
@@ -113,6 +114,7 @@ afterEach(() => {
   circuits = [];
   delete globalThis.WebSocket;
   delete globalThis.addEventListener;
+  delete globalThis.removeEventListener;
 });
 
 describe('circuit', () => {
@@ -249,5 +251,81 @@ describe('circuit', () => {
     assert.deepEqual(answers[0], [4, true, 42]);
     assert.deepEqual(answers[1].slice(0, 2), [5, false]);
     assert.match(answers[1][2], /no function 'no.such.fn'/);
+  });
+
+  it('navigateTo pushes or replaces the history entry and reports LocationChanged; so do popstate and T.Navigate', async () => {
+    const c = circuit();
+    await c.start();
+    const before = window.history.length;
+    c.navigateTo('/app/other?q=1', false);
+    assert.equal(window.location.href, 'http://localhost:5000/app/other?q=1');
+    assert.equal(window.history.length, before + 1);
+    c.navigateTo('third', true);
+    assert.equal(window.location.href, 'http://localhost:5000/app/third');
+    assert.equal(window.history.length, before + 1, 'replace adds no entry');
+    window.dispatchEvent(new window.PopStateEvent('popstate'));
+    server.reply(server.sockets[0], { type: 1, target: 'T.Navigate', arguments: ['/app/from-server', false] });
+    assert.equal(window.location.href, 'http://localhost:5000/app/from-server');
+    assert.deepEqual(server.invocations('LocationChanged'), [
+      ['http://localhost:5000/app/other?q=1', false],
+      ['http://localhost:5000/app/third', false],
+      ['http://localhost:5000/app/third', false],
+      ['http://localhost:5000/app/from-server', false],
+    ]);
+    c.disconnect();
+    window.dispatchEvent(new window.PopStateEvent('popstate'));
+    assert.equal(server.invocations('LocationChanged').length, 4, 'an ended circuit reports nothing');
+  });
+
+  it('ends the circuit when every root region has been gone for ORPHAN_MS, not when one comes back', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const c = circuit();
+    await c.start();
+    const body = window.document.body;
+    const region = [...body.childNodes].filter((n) => n.nodeType === 8 || n.nodeName === 'BUTTON');
+    assert.equal(region.length, 3, 'start marker, button, end marker');
+    const holder = window.document.createElement('div');
+    holder.append(...region);
+    await settle();
+    t.mock.timers.tick(ORPHAN_MS - 1);
+    body.append(...holder.childNodes);
+    await settle();
+    t.mock.timers.tick(ORPHAN_MS * 2);
+    assert.equal(c.state, 'connected', 'the root came back in time');
+    assert.deepEqual(server.beacons, []);
+    holder.append(...region);
+    await settle();
+    t.mock.timers.tick(ORPHAN_MS - 1);
+    assert.equal(c.state, 'connected');
+    t.mock.timers.tick(1);
+    assert.equal(c.state, 'ended');
+    assert.deepEqual(server.beacons, [['http://localhost:5000/_tether/disconnect', 'secret=the-secret']]);
+  });
+
+  it('confirms input events and skips a field value rendered while a newer one is unconfirmed', async () => {
+    const c = circuit();
+    await c.start();
+    const ws = server.sockets[0];
+    server.reply(ws, { type: 1, target: 'T.Batch', arguments: [2, { id: 2, e: [[1, [[2, 2, '<input t-input="7" value="">', 3]]]] }] });
+    const field = window.document.querySelector('input');
+    const type = (value) => {
+      field.value = value;
+      field.dispatchEvent(new window.Event('input', { bubbles: true }));
+    };
+    type('a1');
+    type('a1b');
+    const sent = server.received.filter((m) => m.target === 'DispatchEvent');
+    assert.deepEqual(sent.map((m) => [m.arguments[2].value, typeof m.invocationId]), [['a1', 'string'], ['a1b', 'string']]);
+    // The answer to 'a1' arrives while 'a1b' is still unconfirmed: it is stale and not applied.
+    server.reply(ws, { type: 1, target: 'T.Batch', arguments: [3, { id: 3, e: [[1, [[9, 3, 'value', 'a']]]] }] });
+    assert.equal(field.value, 'a1b');
+    server.reply(ws, { type: 3, invocationId: sent[0].invocationId, result: null });
+    await settle();
+    // The answer to 'a1b' (the newest) is applied, then its confirmation arrives.
+    server.reply(ws, { type: 1, target: 'T.Batch', arguments: [4, { id: 4, e: [[1, [[9, 3, 'value', 'ab']]]] }] });
+    assert.equal(field.value, 'ab');
+    server.reply(ws, { type: 3, invocationId: sent[1].invocationId, result: null });
+    await settle();
+    assert.deepEqual(server.invocations('OnRenderCompleted').map(([id, error]) => [id, error]), [[1, null], [2, null], [3, null], [4, null]]);
   });
 });

@@ -136,6 +136,18 @@ describe('edits', () => {
     assert.equal(doc.querySelector('select').value, 'b');
     assert.match(patcher.receive(4, { id: 4, e: [[1, [[9, 2, 'innerHTML', 'x']]]] }).error, /unsupported property 'innerHTML'/);
   });
+
+  it('keeps the caret after the text it was before when the server edits in front of it', () => {
+    const { doc, patcher } = page('<!--t:r:a--><!--/t-->');
+    patcher.receive(1, { id: 1, e: [[1, [[11, 0, '<input value="ab1cd">', 1]]]] });
+    const input = doc.querySelector('input');
+    input.focus();
+    input.setSelectionRange(3, 3);
+    patcher.receive(2, { id: 2, e: [[1, [[9, 2, 'value', 'abcd']]]] });
+    assert.deepEqual([input.selectionStart, input.selectionEnd], [2, 2], 'still before "cd"');
+    patcher.receive(3, { id: 3, e: [[1, [[9, 2, 'value', 'XY']]]] });
+    assert.deepEqual([input.selectionStart, input.selectionEnd], [2, 2], 'an unrelated text: clamped');
+  });
 });
 
 describe('focus', () => {

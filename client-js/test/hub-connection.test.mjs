@@ -125,7 +125,7 @@ describe('hub connection', () => {
   it('sends a call with a client-to-server stream as Invocation, StreamItems and a Completion', async () => {
     const hub = connection();
     const ws = await connectOverWebSocket(hub);
-    hub.sendWithStream('Chunked', ['InvokeServer'], ['[1,"big",', '["x"]]']);
+    hub.send('Chunked', ['InvokeServer'], ['[1,"big",', '["x"]]']);
     assert.deepEqual(ws.sent.slice(1).map((s) => JSON.parse(s.slice(0, -1))), [
       { type: 1, target: 'Chunked', arguments: ['InvokeServer'], streamIds: ['1'] },
       { type: 2, invocationId: '1', item: '[1,"big",' },
@@ -223,7 +223,7 @@ describe('hub connection', () => {
 
   it('explains a failed negotiation by its status', async () => {
     respond = async () => new Response('Not Found', { status: 404 });
-    await assert.rejects(connection().start(), /^HttpError: 404 from http:\/\/h\/hub\/negotiate\?negotiateVersion=1: no hub at this path/);
+    await assert.rejects(connection().start(), /^Error: 404 from http:\/\/h\/hub\/negotiate\?negotiateVersion=1: no hub at this path/);
     respond = async () => new Response('', { status: 403 });
     await assert.rejects(connection().start(), /403 from .*refused this page's origin/);
     respond = async () => Response.json({ error: 'Negotiate failed: bad version' });

@@ -56,7 +56,7 @@ describe('start options', () => {
   it('requires both reconnectionHandler callbacks', () => {
     const { options, errors } = normalize({ reconnectionHandler: { onConnectionDown() {} } });
     assert.equal(options.reconnectionHandler, undefined);
-    assert.match(errors[0], /^reconnectionHandler needs both onConnectionDown and onConnectionUp functions; missing onConnectionUp/);
+    assert.match(errors[0], /^reconnectionHandler must be an object with both onConnectionDown and onConnectionUp functions \(the built-in reconnection UI is used instead\); got an object/);
     const handler = { onConnectionDown() {}, onConnectionUp() {} };
     assert.equal(normalize({ circuit: { reconnectionHandler: handler } }).options.reconnectionHandler, handler);
   });
@@ -83,8 +83,8 @@ describe('start options', () => {
   it('reports bad builder values and a throwing configureSignalR', () => {
     const { options, errors } = normalize({ configureSignalR: (b) => b.withServerTimeout(-5).withUrl('') });
     assert.equal(options.hub.serverTimeoutMs, 30000);
-    assert.match(errors[0], /withServerTimeout\(ms\) needs a positive number; got -5/);
-    assert.match(errors[1], /withUrl\(url\) needs a non-empty string/);
+    assert.match(errors[0], /withServerTimeout\(ms\) must be a positive number; got -5/);
+    assert.match(errors[1], /withUrl\(url\) must be a non-empty string/);
     assert.match(normalize({ configureSignalR: () => { throw new Error('boom'); } }).errors[0], /configureSignalR threw: boom/);
   });
 

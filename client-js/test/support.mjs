@@ -39,7 +39,7 @@ export function dom(bodyHtml = '') {
 
 /** Installs a jsdom window's globals that the modules read (document, CustomEvent, ...) for one test file. */
 export function installGlobals(window) {
-  for (const key of ['document', 'CustomEvent', 'Event', 'Node', 'HTMLElement', 'location']) {
+  for (const key of ['document', 'CustomEvent', 'Event', 'Node', 'HTMLElement', 'location', 'history', 'MutationObserver']) {
     Object.defineProperty(globalThis, key, { value: window[key], configurable: true, writable: true });
   }
 }
