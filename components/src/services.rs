@@ -1,0 +1,122 @@
+//! [`Services`]: a typed environment a host gives every component of one renderer.
+//!
+//! The host fills it ([`Renderer::provide`](crate::Renderer::provide), or a whole set with
+//! [`Renderer::provide_all`](crate::Renderer::provide_all)) and components read it from their contexts
+//! ([`Context::service`](crate::Context::service), [`RenderContext::service`](crate::RenderContext::service)).
+//! The circuit runtime provides each circuit's handle and location this way, and applications add their own
+//! (a database pool, a chat room) on the circuit hub builder.
+//!
+//! # Invariants
+//!
+//! - One value per type: providing a type again replaces the earlier value, for reads made afterwards.
+//! - Values are cloned out on every read, so a service should be cheap to clone (an `Arc`, a handle, a
+//!   small `Copy` value). A component that needs a service in its event handlers reads it in
+//!   [`Component::init`](crate::Component::init) and keeps it, or captures a clone in the closure it binds.
+//! - Nothing here depends on an executor: a service that does async work brings its own.
+//! - [`Component::create`](crate::Component::create) has no context: the first place to read services is
+//!   `init`, which runs right after `create` and before the first render.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+type ServiceMap = HashMap<TypeId, (&'static str, Arc<dyn Any + Send + Sync>)>;
+
+/// A set of values keyed by their type. Cloning it is cheap (the set is shared until one copy changes).
+#[derive(Clone, Default)]
+pub struct Services {
+    values: Arc<ServiceMap>,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set()
+            .entries(self.values.values().map(|(name, _)| name))
+            .finish()
+    }
+}
+
+impl Services {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `value`, replacing any earlier value of the same type.
+    pub fn insert<T: Clone + Send + Sync + 'static>(&mut self, value: T) {
+        Arc::make_mut(&mut self.values).insert(
+            TypeId::of::<T>(),
+            (std::any::type_name::<T>(), Arc::new(value)),
+        );
+    }
+
+    /// [`insert`](Self::insert), by value (for building a set in one expression).
+    pub fn with<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.insert(value);
+        self
+    }
+
+    /// Adds every value of `other`; on a type present in both, `other`'s value wins.
+    pub fn extend(&mut self, other: &Services) {
+        if other.values.is_empty() {
+            return;
+        }
+        if self.values.is_empty() {
+            self.values = other.values.clone();
+            return;
+        }
+        let values = Arc::make_mut(&mut self.values);
+        for (type_id, value) in other.values.iter() {
+            values.insert(*type_id, value.clone());
+        }
+    }
+
+    /// A clone of the value of type `T`, if one was provided.
+    pub fn get<T: Clone + 'static>(&self) -> Option<T> {
+        self.values
+            .get(&TypeId::of::<T>())
+            .and_then(|(_, value)| value.downcast_ref::<T>())
+            .cloned()
+    }
+
+    /// Whether a value of type `T` was provided.
+    pub fn contains<T: 'static>(&self) -> bool {
+        self.values.contains_key(&TypeId::of::<T>())
+    }
+
+    /// How many values the set holds.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Services;
+
+    #[test]
+    fn values_are_found_by_type_and_replaced() {
+        let mut services = Services::new().with(5u32).with(String::from("a"));
+        assert_eq!(services.get::<u32>(), Some(5));
+        assert_eq!(services.get::<String>().as_deref(), Some("a"));
+        assert_eq!(services.get::<i64>(), None);
+        let snapshot = services.clone();
+        services.insert(6u32);
+        assert_eq!(
+            (services.get::<u32>(), snapshot.get::<u32>()),
+            (Some(6), Some(5))
+        );
+        let mut base = Services::new().with(1u32).with(2i64);
+        base.extend(&services);
+        assert_eq!(
+            (base.get::<u32>(), base.get::<i64>(), base.len()),
+            (Some(6), Some(2), 3)
+        );
+        assert!(base.contains::<String>() && !base.contains::<u8>());
+    }
+}
