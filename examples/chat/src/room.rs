@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use showcase_kit::{current_circuit, layout, page_response, tether_scripts, Server};
-use tether::circuit::CircuitHub;
+use showcase_kit::{layout, tether_scripts, Server};
+use tether::circuit::{CircuitHandle, CircuitHub};
 use tether_components::{Component, Context, Handle, RenderContext, SubmitEvent};
 use tokio::sync::broadcast;
 
@@ -123,7 +123,7 @@ impl Component for ChatRoom {
         // Subscribe before copying the history (both under the history lock): nothing is missed or repeated.
         let history = ROOM.history.lock().unwrap();
         self.messages = history.clone();
-        let Some(circuit) = current_circuit() else {
+        let Some(circuit) = cx.service::<CircuitHandle>() else {
             return;
         };
         let mut messages = ROOM.sender.subscribe();
@@ -175,7 +175,7 @@ async fn page(State(hub): State<CircuitHub>) -> Response {
         Ok(markup) => markup,
         Err(error) => return error.into_response(),
     };
-    page_response(layout(
+    page.respond(layout(
         "Chat",
         html! {
             "Server components in a shared room: each tab's component listens on a broadcast channel and \
