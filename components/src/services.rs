@@ -13,6 +13,10 @@
 //!   small `Copy` value). A component that needs a service in its event handlers reads it in
 //!   [`Component::init`](crate::Component::init) and keeps it, or captures a clone in the closure it binds.
 //! - Nothing here depends on an executor: a service that does async work brings its own.
+//! - The set lives in the state a renderer shares with its [`Handle`](crate::Handle)s, so a service must
+//!   not own a `Handle` of the same renderer (that would be a reference cycle). Keep such handles in
+//!   component state, or in something the component drops (a subscription guard), as
+//!   `tether::circuit::Location` does.
 //! - [`Component::create`](crate::Component::create) has no context: the first place to read services is
 //!   `init`, which runs right after `create` and before the first render.
 
