@@ -84,7 +84,7 @@ impl Component for Nav {
 
 async fn nav_page(State(hub): State<CircuitHub>, request: PageRequest) -> Response {
     let mut page = hub.page();
-    page.provide(Location::detached(request.uri().to_string()));
+    page.provide(request.location());
     let nav = match page.root("Nav", &NavProps {}) {
         Ok(nav) => nav,
         Err(e) => return axum::response::IntoResponse::into_response(e),
@@ -109,6 +109,7 @@ async fn serve() -> Server {
         .expect("valid hub");
     let app = Router::new()
         .route("/nav", get(nav_page))
+        .nest("/nested", Router::new().route("/nav", get(nav_page)))
         .with_state(hub.clone())
         .merge(hub.router());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -180,6 +181,15 @@ async fn components_get_the_app_services_the_circuit_and_its_location() {
     assert_eq!(text_of(&started.html, "visits").as_deref(), Some("2"));
     assert_eq!(server.visits.0.load(Ordering::SeqCst), 2);
     assert!(server.hub.circuit(id).is_some_and(|c| c.is_connected()));
+}
+
+#[tokio::test]
+async fn a_prerender_sees_the_browsers_path_also_in_a_nested_router() {
+    let server = serve().await;
+    for path in ["/nav?from=page", "/nested/nav?from=page"] {
+        let page = http(server.addr, "GET", path, &[], "").await;
+        assert_eq!(text_of(&page.body, "path").as_deref(), Some(path));
+    }
 }
 
 #[tokio::test]

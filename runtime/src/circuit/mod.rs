@@ -30,14 +30,14 @@
 //! ```no_run
 //! use axum::{extract::State, response::Response, routing::get, Router};
 //! use maud::html;
-//! use tether::circuit::{CircuitHub, Location, PageRequest};
+//! use tether::circuit::{CircuitHub, PageRequest};
 //! # use tether_components::ComponentRegistry;
 //! # #[derive(Clone)] struct Db;
 //! # async fn run(components: ComponentRegistry, db: Db) -> std::io::Result<()> {
 //! async fn page(State(hub): State<CircuitHub>, request: PageRequest) -> Response {
 //!     let start: i64 = request.query("start").and_then(|s| s.parse().ok()).unwrap_or(0);
 //!     let mut page = hub.page();
-//!     page.provide(Location::detached(request.uri().to_string()));
+//!     page.provide(request.location());
 //!     let counter = page.root("Counter", &serde_json::json!({ "start": start })).expect("registered");
 //!     let script = page.boot_script();
 //!     // `Cache-Control: no-store`: the page's descriptors are single-use.

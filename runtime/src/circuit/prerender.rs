@@ -12,7 +12,7 @@
 //! [`CircuitHandle`](super::CircuitHandle): components tell a prerender from a live circuit by
 //! `cx.service::<CircuitHandle>()` being `None`. A page handler adds services for this page only with
 //! [`PageRender::provide`], typically a [`Location::detached`](super::Location::detached) built from the
-//! request, so location-dependent markup matches what the circuit renders later.
+//! request ([`PageRequest::location`]), so location-dependent markup matches what the circuit renders later.
 //!
 //! # Caching
 //! A prerendered page must never come back from the browser's HTTP cache: its descriptors are single-use,
@@ -25,7 +25,7 @@
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use axum::extract::{FromRequestParts, RawPathParams};
+use axum::extract::{FromRequestParts, OriginalUri, RawPathParams};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -207,6 +207,8 @@ pub fn page_response(html: String) -> Response {
 #[derive(Debug, Clone)]
 pub struct PageRequest {
     uri: Uri,
+    /// The URI before any `Router::nest` stripped a prefix (what the browser's address bar shows).
+    original_uri: Uri,
     params: Vec<(String, String)>,
     query: Vec<(String, String)>,
     headers: HeaderMap,
@@ -234,7 +236,12 @@ impl<S: Send + Sync> FromRequestParts<S> for PageRequest {
                 Some((percent_decode(k)?, percent_decode(v)?))
             })
             .collect();
+        let original_uri = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or_else(|| parts.uri.clone(), |original| original.0.clone());
         Ok(Self {
+            original_uri,
             uri: parts.uri.clone(),
             params,
             query,
@@ -244,9 +251,21 @@ impl<S: Send + Sync> FromRequestParts<S> for PageRequest {
 }
 
 impl PageRequest {
-    /// The request URI.
+    /// The request URI (inside a nested router, without the nesting prefix).
     pub fn uri(&self) -> &Uri {
         &self.uri
+    }
+
+    /// The request URI as the browser sent it, with any prefix a nested router stripped.
+    pub fn original_uri(&self) -> &Uri {
+        &self.original_uri
+    }
+
+    /// A detached [`Location`](super::Location) at [`original_uri`](Self::original_uri), to
+    /// [`provide`](PageRender::provide) to a prerender so that its components see the same path as the
+    /// circuit's later.
+    pub fn location(&self) -> super::Location {
+        super::Location::detached(self.original_uri.to_string())
     }
 
     /// A route parameter (`/items/{id}` gives `param("id")`).
