@@ -27,6 +27,32 @@ use std::sync::Arc;
 type ServiceMap = HashMap<TypeId, (&'static str, Arc<dyn Any + Send + Sync>)>;
 
 /// A set of values keyed by their type. Cloning it is cheap (the set is shared until one copy changes).
+///
+/// ```
+/// use maud::{html, Markup};
+/// use tether_components::{testing::Harness, Component, Context, RenderContext, Services};
+///
+/// #[derive(Clone)]
+/// struct Greeting(&'static str);
+///
+/// struct Hello { greeting: &'static str }
+///
+/// impl Component for Hello {
+///     type Props = ();
+///     fn create(_: &()) -> Self { Hello { greeting: "?" } }
+///     fn init(&mut self, cx: &mut Context<'_, Self>) {
+///         if let Some(Greeting(text)) = cx.service::<Greeting>() {
+///             self.greeting = text;
+///         }
+///     }
+///     fn render(&self, _cx: &mut RenderContext<'_, Self>) -> Markup {
+///         html! { p { (self.greeting) } }
+///     }
+/// }
+///
+/// let h = Harness::mount_with::<Hello>((), &Services::new().with(Greeting("hello")));
+/// assert_eq!(h.html(), "<p>hello</p>");
+/// ```
 #[derive(Clone, Default)]
 pub struct Services {
     values: Arc<ServiceMap>,
