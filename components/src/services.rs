@@ -21,10 +21,15 @@
 //!   `init`, which runs right after `create` and before the first render.
 
 use std::any::{Any, TypeId};
-use std::collections::HashMap;
 use std::sync::Arc;
 
-type ServiceMap = HashMap<TypeId, (&'static str, Arc<dyn Any + Send + Sync>)>;
+/// One provided value with its type (and the type's name, for `Debug`).
+#[derive(Clone)]
+struct Entry {
+    type_id: TypeId,
+    type_name: &'static str,
+    value: Arc<dyn Any + Send + Sync>,
+}
 
 /// A set of values keyed by their type. Cloning it is cheap (the set is shared until one copy changes).
 ///
@@ -55,13 +60,15 @@ type ServiceMap = HashMap<TypeId, (&'static str, Arc<dyn Any + Send + Sync>)>;
 /// ```
 #[derive(Clone, Default)]
 pub struct Services {
-    values: Arc<ServiceMap>,
+    /// A handful of entries, searched in order: smaller than a hash map for the few services a host
+    /// provides (every circuit holds a set), and as fast to search at that size.
+    values: Arc<Vec<Entry>>,
 }
 
 impl std::fmt::Debug for Services {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_set()
-            .entries(self.values.values().map(|(name, _)| name))
+            .entries(self.values.iter().map(|entry| entry.type_name))
             .finish()
     }
 }
@@ -74,10 +81,19 @@ impl Services {
 
     /// Adds `value`, replacing any earlier value of the same type.
     pub fn insert<T: Clone + Send + Sync + 'static>(&mut self, value: T) {
-        Arc::make_mut(&mut self.values).insert(
-            TypeId::of::<T>(),
-            (std::any::type_name::<T>(), Arc::new(value)),
-        );
+        self.put(Entry {
+            type_id: TypeId::of::<T>(),
+            type_name: std::any::type_name::<T>(),
+            value: Arc::new(value),
+        });
+    }
+
+    fn put(&mut self, entry: Entry) {
+        let values = Arc::make_mut(&mut self.values);
+        match values.iter_mut().find(|e| e.type_id == entry.type_id) {
+            Some(existing) => *existing = entry,
+            None => values.push(entry),
+        }
     }
 
     /// [`insert`](Self::insert), by value (for building a set in one expression).
@@ -95,23 +111,25 @@ impl Services {
             self.values = other.values.clone();
             return;
         }
-        let values = Arc::make_mut(&mut self.values);
-        for (type_id, value) in other.values.iter() {
-            values.insert(*type_id, value.clone());
+        for entry in other.values.iter() {
+            self.put(entry.clone());
         }
     }
 
     /// A clone of the value of type `T`, if one was provided.
     pub fn get<T: Clone + 'static>(&self) -> Option<T> {
+        let type_id = TypeId::of::<T>();
         self.values
-            .get(&TypeId::of::<T>())
-            .and_then(|(_, value)| value.downcast_ref::<T>())
+            .iter()
+            .find(|entry| entry.type_id == type_id)
+            .and_then(|entry| entry.value.downcast_ref::<T>())
             .cloned()
     }
 
     /// Whether a value of type `T` was provided.
     pub fn contains<T: 'static>(&self) -> bool {
-        self.values.contains_key(&TypeId::of::<T>())
+        let type_id = TypeId::of::<T>();
+        self.values.iter().any(|entry| entry.type_id == type_id)
     }
 
     /// How many values the set holds.
