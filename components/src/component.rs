@@ -21,6 +21,7 @@ use crate::event::{
     ChangeEvent, EventArgsError, EventData, EventKind, FocusEvent, KeyboardEvent, MouseEvent,
     SubmitEvent,
 };
+use crate::services::Services;
 use crate::tree::{FLAG_PREVENT_DEFAULT, FLAG_STOP_PROPAGATION};
 
 /// A UI component: plain Rust state that renders maud markup.
@@ -90,6 +91,8 @@ pub(crate) struct Inbox {
 pub(crate) struct Shared {
     pub(crate) inbox: Mutex<Inbox>,
     pub(crate) notify: Option<Box<dyn Fn() + Send + Sync>>,
+    /// What the host provided ([`crate::Renderer::provide`]); read by contexts.
+    pub(crate) services: parking_lot::RwLock<Services>,
 }
 
 impl Shared {
@@ -185,7 +188,8 @@ impl<C: Component> Handle<C> {
     }
 }
 
-/// What lifecycle hooks get: props, a handle, async work, and a way to ask for a re-render.
+/// What lifecycle hooks get: props, a handle, async work, the host's [`Services`], and a way to ask for a
+/// re-render.
 pub struct Context<'a, C: Component> {
     pub(crate) component: ComponentId,
     pub(crate) props: &'a C::Props,
@@ -220,6 +224,18 @@ impl<'a, C: Component> Context<'a, C> {
         apply: impl FnOnce(&mut C, T) + Send + 'static,
     ) {
         self.handle().spawn(work, apply);
+    }
+
+    /// A clone of the service of type `T` the host provided to this renderer, if any. Under the circuit
+    /// runtime, `cx.service::<tether::circuit::CircuitHandle>()` is `None` exactly while a page is being
+    /// prerendered (there is no circuit yet).
+    pub fn service<T: Clone + 'static>(&self) -> Option<T> {
+        self.shared.services.read().get::<T>()
+    }
+
+    /// Everything the host provided (a cheap clone of the set).
+    pub fn services(&self) -> Services {
+        self.shared.services.read().clone()
     }
 }
 
@@ -545,6 +561,17 @@ impl<'a, C: Component> RenderContext<'a, C> {
     /// A handle for other tasks.
     pub fn handle(&self) -> Handle<C> {
         self.cx.handle()
+    }
+
+    /// A clone of the service of type `T` the host provided, if any (see [`Context::service`]). Capture
+    /// it in a handler closure to use it there.
+    pub fn service<T: Clone + 'static>(&self) -> Option<T> {
+        self.cx.service::<T>()
+    }
+
+    /// Everything the host provided (a cheap clone of the set).
+    pub fn services(&self) -> Services {
+        self.cx.services()
     }
 
     /// Binds a handler for `kind`, receiving any [`EventData`] type (use it with the matching kind).

@@ -9,6 +9,9 @@
 //! - [`Renderer`]: one per circuit. Mounts roots, dispatches events, drains [`Handle`] updates and runs
 //!   render passes that produce [`RenderBatch`]es (JSON via [`RenderBatch::to_json`], docs/protocol.md
 //!   section 4). Its module docs state the invariants: who owns the tree, when handler ids die, batch order.
+//! - [`Services`]: a typed environment the host provides to every component of a renderer
+//!   ([`Renderer::provide`], read with [`Context::service`]); the circuit runtime puts the circuit's handle
+//!   and location there, applications their own shared objects.
 //! - [`testing`]: a headless harness that applies every batch to an in-memory DOM.
 //!
 //! # Why parse maud's output
@@ -111,6 +114,7 @@ mod error;
 pub mod event;
 mod hash;
 mod renderer;
+mod services;
 pub mod testing;
 mod tree;
 
@@ -125,4 +129,5 @@ pub use event::{
     SubmitEvent,
 };
 pub use renderer::{ComponentRegistry, Renderer};
+pub use services::Services;
 pub use tree::MarkupError;

@@ -32,7 +32,11 @@
 //! - **Render indices** (the closure index a `t-<event>` attribute carries in maud's output) are not
 //!   part of a node's identity: a subtree whose markup differs only in them is matched as identical, its
 //!   handlers keep their ids, and the handler table learns the new indices.
-//! - **Failures.** A panic or unrenderable markup in a component goes to its nearest ancestor whose
+//! - **Services.** The host's [`Services`] live in the state shared with handles; every context reads
+//!   the current set, so a value provided before mounting is seen from the first `init` on.
+//! - **Failures.** A panic in `create` (a root's: [`MountError::Failed`], never an unwinding
+//!   [`Renderer::mount_root`]; a child's: its slot stays empty), or a panic or unrenderable markup in
+//!   any other hook, of a component goes to its nearest ancestor whose
 //!   [`Component::catch_error`] accepts it (an error boundary), which re-renders. Without one the renderer
 //!   is failed: every later call returns the [`RenderError`].
 
@@ -52,6 +56,7 @@ use crate::component::{
 use crate::error::{EventError, MountError, RenderError};
 use crate::event::{ChangeEvent, EventData, EventKind};
 use crate::hash::{FastMap, FastSet};
+use crate::services::Services;
 use crate::tree::{self, Attr, Binding, NodeIndex, NodeKind, Shape, Span, Tree, TreeMut};
 
 type RootFactory = fn(&Value) -> Result<Box<dyn AnyComponent>, String>;
@@ -284,6 +289,7 @@ impl Renderer {
             shared: Arc::new(Shared {
                 inbox: parking_lot::Mutex::new(Inbox::default()),
                 notify,
+                services: parking_lot::RwLock::new(Services::new()),
             }),
             components: FastMap::default(),
             roots: Vec::new(),
@@ -298,6 +304,26 @@ impl Renderer {
         }
     }
 
+    /// Provides `value` to every component of this renderer: components read it with
+    /// [`Context::service`](crate::Context::service) (in `init`, `render`, `props_changed`, `after_render`).
+    /// Replaces an earlier value of the same type; components that already read the old one keep it.
+    /// Provide services before mounting roots so that their `init` sees them.
+    pub fn provide<T: Clone + Send + Sync + 'static>(&mut self, value: T) -> &mut Self {
+        self.shared.services.write().insert(value);
+        self
+    }
+
+    /// Provides every value of `services` (see [`provide`](Self::provide)).
+    pub fn provide_all(&mut self, services: &Services) -> &mut Self {
+        self.shared.services.write().extend(services);
+        self
+    }
+
+    /// The services provided so far (a cheap clone of the set).
+    pub fn services(&self) -> Services {
+        self.shared.services.read().clone()
+    }
+
     /// Mounts a registered root component from JSON props; returns its root index (0, 1, … in mount
     /// order, matching the order of `StartCircuit`'s descriptors). The first [`render`](Self::render)
     /// attaches it with op 11.
@@ -308,11 +334,21 @@ impl Renderer {
             .types
             .get(type_name)
             .ok_or_else(|| MountError::UnknownType(type_name.to_owned()))?;
-        let component = factory(props).map_err(|reason| MountError::InvalidProps {
+        let created =
+            catch(|| factory(props)).map_err(|panic| self.fail_creation(type_name, panic))?;
+        let component = created.map_err(|reason| MountError::InvalidProps {
             type_name: type_name.to_owned(),
             reason,
         })?;
         self.mount(component)
+    }
+
+    /// A root's `create` panicked: like any uncaught component failure, that finishes the renderer.
+    fn fail_creation(&mut self, type_name: &str, panic: String) -> MountError {
+        tracing::warn!(component = type_name, error = %panic, "creating a root component failed; the renderer is finished");
+        let failure = RenderError::new(format!("{type_name}: create {panic}"));
+        self.failure = Some(failure.clone());
+        MountError::Failed(failure)
     }
 
     /// Mounts a root component from typed props (tests, or hosts that build roots in code).
@@ -321,7 +357,9 @@ impl Renderer {
         props: C::Props,
     ) -> Result<usize, MountError> {
         self.check_failed().map_err(MountError::Failed)?;
-        self.mount(create_root::<C>(props))
+        let component = catch(|| create_root::<C>(props))
+            .map_err(|panic| self.fail_creation(std::any::type_name::<C>(), panic))?;
+        self.mount(component)
     }
 
     fn mount(&mut self, component: Box<dyn AnyComponent>) -> Result<usize, MountError> {
@@ -957,13 +995,20 @@ impl Renderer {
                 let spec = specs[spec as usize]
                     .take()
                     .expect("check_tree: each spec once");
-                let child = self.create_component(
-                    (spec.create)(spec.props.into_boxed()),
-                    Some(component),
-                    depth + 1,
-                );
-                if let NodeKind::Slot { component, .. } = &mut t.nodes[index as usize].kind {
-                    *component = child.0;
+                // A child whose `create` panics is left out (its slot stays empty) and the failure goes
+                // to the nearest error boundary, as a panic in its render would.
+                match catch(|| (spec.create)(spec.props.into_boxed())) {
+                    Ok(created) => {
+                        let child = self.create_component(created, Some(component), depth + 1);
+                        if let NodeKind::Slot { component, .. } = &mut t.nodes[index as usize].kind
+                        {
+                            *component = child.0;
+                        }
+                    }
+                    Err(panic) => self.pass.errors.push(PendingError {
+                        parent: Some(component),
+                        message: format!("a child component: create {panic}"),
+                    }),
                 }
             }
             NodeKind::Text(_) | NodeKind::Raw(_) => {}

@@ -20,6 +20,7 @@ use crate::component::{Component, Handle, Task};
 use crate::error::EventError;
 use crate::event::EventKind;
 use crate::renderer::{ComponentRegistry, Renderer};
+use crate::services::Services;
 
 struct Flag(AtomicBool);
 
@@ -55,7 +56,14 @@ impl std::fmt::Debug for Harness {
 impl Harness {
     /// Mounts `C` as root 0 in a fresh renderer and applies the first batch (op 11).
     pub fn mount<C: Component>(props: C::Props) -> Harness {
+        Self::mount_with::<C>(props, &Services::new())
+    }
+
+    /// [`mount`](Self::mount) with `services` provided to the renderer first, as a host would (for
+    /// example a stand-in for a circuit service, or the application's own).
+    pub fn mount_with<C: Component>(props: C::Props, services: &Services) -> Harness {
         let mut renderer = Renderer::new(Arc::new(ComponentRegistry::new()));
+        renderer.provide_all(services);
         if let Err(e) = renderer.mount_root_component::<C>(props) {
             panic!("mount failed: {e}");
         }

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use showcase_kit::{demo_script, layout, page_response, tether_scripts, Server};
+use showcase_kit::{demo_script, layout, tether_scripts, Server};
 use tether::circuit::CircuitHub;
 use tether_components::{Component, RenderContext};
 
@@ -87,7 +87,7 @@ async fn page(State(hub): State<CircuitHub>) -> Response {
         Ok(markup) => markup,
         Err(error) => return error.into_response(),
     };
-    page_response(layout(
+    page.respond(layout(
         "Auto-reload",
         html! {
             "A " code { "reconnectionHandler" } " replaces the built-in retry loop and dialog: three tries two \

@@ -1,20 +1,20 @@
 //! The chat room page (the `chat` crate's library; `cargo run -p chat` serves it at `/` next to the SignalR
 //! hub at `/chathub`; the showcase serves it at `/chat`).
 //!
-//! One room per process: a `tokio::sync::broadcast` channel plus the recent history. Each page's
-//! [`ChatRoom`] component subscribes in a task and appends every message through its [`Handle`], so every
+//! One [`Room`] per process: a `tokio::sync::broadcast` channel plus the recent history, given to the
+//! page's components as an application service. Each page's [`ChatRoom`] component subscribes in a task and appends every message through its [`Handle`], so every
 //! tab sees every message live. [`post`] is also how the SignalR hub's `SendMessage` joins the room, and
 //! [`subscribe`] how the hub hears what pages said.
 
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use showcase_kit::{current_circuit, layout, page_response, tether_scripts, Server};
-use tether::circuit::CircuitHub;
+use showcase_kit::{layout, tether_scripts, Server};
+use tether::circuit::{CircuitHandle, CircuitHub};
 use tether_components::{Component, Context, Handle, RenderContext, SubmitEvent};
 use tokio::sync::broadcast;
 
@@ -45,39 +45,87 @@ pub struct Message {
     pub origin: Origin,
 }
 
-struct Room {
+/// A chat room: a broadcast channel plus the recent history. Cheap to clone (clones share the room).
+///
+/// The page gives it to its components as an application service (`Server::service`, read with
+/// `cx.service::<Room>()`), so a test can mount [`ChatRoom`] with a room of its own.
+#[derive(Clone)]
+pub struct Room {
+    state: Arc<RoomState>,
+}
+
+struct RoomState {
     sender: broadcast::Sender<Message>,
     history: Mutex<Vec<Message>>,
 }
 
-static ROOM: LazyLock<Room> = LazyLock::new(|| Room {
-    sender: broadcast::channel(256).0,
-    history: Mutex::new(Vec::new()),
-});
+static ROOM: LazyLock<Room> = LazyLock::new(Room::new);
 
-/// Posts a message to everyone in the room.
-pub fn post(user: &str, text: &str, origin: Origin) {
-    let message = Message {
-        user: user.to_owned(),
-        text: text.to_owned(),
-        origin,
-    };
-    let mut history = ROOM.history.lock().unwrap();
-    history.push(message.clone());
-    if history.len() > HISTORY {
-        history.remove(0);
+impl Default for Room {
+    fn default() -> Self {
+        Self::new()
     }
-    // Sent under the history lock, so a new subscriber never misses or repeats a message.
-    let _ = ROOM.sender.send(message);
 }
 
-/// A receiver of every message posted from now on.
+impl Room {
+    /// An empty room.
+    pub fn new() -> Self {
+        Room {
+            state: Arc::new(RoomState {
+                sender: broadcast::channel(256).0,
+                history: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// The process-wide room the pages and the SignalR hub share.
+    pub fn shared() -> Room {
+        ROOM.clone()
+    }
+
+    /// Posts a message to everyone in the room.
+    pub fn post(&self, user: &str, text: &str, origin: Origin) {
+        let message = Message {
+            user: user.to_owned(),
+            text: text.to_owned(),
+            origin,
+        };
+        let mut history = self.state.history.lock().unwrap();
+        history.push(message.clone());
+        if history.len() > HISTORY {
+            history.remove(0);
+        }
+        // Sent under the history lock, so a new subscriber never misses or repeats a message.
+        let _ = self.state.sender.send(message);
+    }
+
+    /// A receiver of every message posted from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Message> {
+        self.state.sender.subscribe()
+    }
+
+    /// The recent history and a receiver of what comes after it, taken together under the history lock:
+    /// nothing is missed or repeated.
+    pub fn join(&self) -> (Vec<Message>, broadcast::Receiver<Message>) {
+        let history = self.state.history.lock().unwrap();
+        (history.clone(), self.state.sender.subscribe())
+    }
+}
+
+/// Posts a message to the shared room ([`Room::shared`]).
+pub fn post(user: &str, text: &str, origin: Origin) {
+    ROOM.post(user, text, origin);
+}
+
+/// A receiver of every message posted to the shared room from now on.
 pub fn subscribe() -> broadcast::Receiver<Message> {
-    ROOM.sender.subscribe()
+    ROOM.subscribe()
 }
 
 /// One tab's view of the room.
 pub struct ChatRoom {
+    /// The room service; `None` only when mounted without one.
+    room: Option<Room>,
     messages: Vec<Message>,
     user: String,
     draft: String,
@@ -98,8 +146,11 @@ impl ChatRoom {
             None
         };
         self.user = user;
-        if self.error.is_none() {
-            post(&self.user, &text, Origin::Page);
+        if self.error.is_none() && self.room.is_none() {
+            self.error = Some("This page has no chat room.".into());
+        }
+        if let (None, Some(room)) = (&self.error, &self.room) {
+            room.post(&self.user, &text, Origin::Page);
             self.draft.clear();
         } else {
             self.draft = text;
@@ -112,6 +163,7 @@ impl Component for ChatRoom {
 
     fn create(_: &()) -> Self {
         ChatRoom {
+            room: None,
             messages: Vec::new(),
             user: String::new(),
             draft: String::new(),
@@ -120,14 +172,16 @@ impl Component for ChatRoom {
     }
 
     fn init(&mut self, cx: &mut Context<'_, Self>) {
-        // Subscribe before copying the history (both under the history lock): nothing is missed or repeated.
-        let history = ROOM.history.lock().unwrap();
-        self.messages = history.clone();
-        let Some(circuit) = current_circuit() else {
+        let Some(room) = cx.service::<Room>() else {
             return;
         };
-        let mut messages = ROOM.sender.subscribe();
-        drop(history);
+        let (history, mut messages) = room.join();
+        self.messages = history;
+        self.room = Some(room);
+        // Only a live circuit listens; a prerender has no circuit and renders once.
+        let Some(circuit) = cx.service::<CircuitHandle>() else {
+            return;
+        };
         let handle: Handle<ChatRoom> = cx.handle();
         tokio::spawn(async move {
             loop {
@@ -175,7 +229,7 @@ async fn page(State(hub): State<CircuitHub>) -> Response {
         Ok(markup) => markup,
         Err(error) => return error.into_response(),
     };
-    page_response(layout(
+    page.respond(layout(
         "Chat",
         html! {
             "Server components in a shared room: each tab's component listens on a broadcast channel and \
@@ -186,9 +240,10 @@ async fn page(State(hub): State<CircuitHub>) -> Response {
     ))
 }
 
-/// Registers [`ChatRoom`]; returns the page routes (`/`).
+/// Registers [`ChatRoom`] and provides the shared [`Room`] as a service; returns the page routes (`/`).
 pub fn install(server: &mut Server) -> Router<CircuitHub> {
     server.components().register::<ChatRoom>(CHAT_ROOM);
+    server.service(Room::shared());
     Router::new().route("/", get(page))
 }
 
@@ -197,11 +252,13 @@ mod tests {
     use super::*;
     use serde_json::json;
     use tether_components::testing::Harness;
+    use tether_components::Services;
 
     #[test]
     fn the_form_validates_and_posts_to_the_room() {
-        let mut said = subscribe();
-        let mut h = Harness::mount::<ChatRoom>(());
+        let room = Room::new();
+        let mut said = room.subscribe();
+        let mut h = Harness::mount_with::<ChatRoom>((), &Services::new().with(room.clone()));
         h.submit("#chat-form", json!({ "user": "", "text": "hi" }));
         assert!(h.html().contains("Say who you are first."));
         h.submit("#chat-form", json!({ "user": "Ann", "text": "  " }));
@@ -214,5 +271,22 @@ mod tests {
             ("Ann", "hi there")
         );
         assert_eq!(message.origin, Origin::Page);
+        // The room is the test's own: the shared one heard nothing.
+        assert!(Room::shared().join().0.is_empty());
+    }
+
+    #[test]
+    fn a_new_page_shows_the_rooms_history() {
+        let room = Room::new();
+        room.post("Bob", "earlier", Origin::Hub);
+        let h = Harness::mount_with::<ChatRoom>((), &Services::new().with(room));
+        assert!(h.html().contains("earlier"), "{}", h.html());
+    }
+
+    #[test]
+    fn without_a_room_the_page_says_so() {
+        let mut h = Harness::mount::<ChatRoom>(());
+        h.submit("#chat-form", json!({ "user": "Ann", "text": "hi" }));
+        assert!(h.html().contains("This page has no chat room."));
     }
 }

@@ -3,8 +3,7 @@
 //! (`cargo run -p counter`); the showcase mounts the same component at `/counter`.
 
 use axum::extract::State;
-use axum::http::header;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup, DOCTYPE};
@@ -65,25 +64,20 @@ pub async fn page(State(hub): State<CircuitHub>, request: PageRequest) -> Respon
         Ok(markup) => markup,
         Err(error) => return error.into_response(),
     };
-    // `no-store`: the page's descriptors are single-use, so back/forward must not show a cached copy.
-    (
-        [(header::CACHE_CONTROL, "no-store")],
-        Html(
-            html! {
-                (DOCTYPE)
-                html lang="en" {
-                    head { meta charset="utf-8"; title { "Tether counter" } }
-                    body {
-                        h1 { "Counter" }
-                        (counter)
-                        (page.boot_script())
-                    }
-                }
+    let script = page.boot_script();
+    // `respond` sends `Cache-Control: no-store`: the page's descriptors are single-use, so back/forward
+    // must not show a cached copy.
+    page.respond(html! {
+        (DOCTYPE)
+        html lang="en" {
+            head { meta charset="utf-8"; title { "Tether counter" } }
+            body {
+                h1 { "Counter" }
+                (counter)
+                (script)
             }
-            .into_string(),
-        ),
-    )
-        .into_response()
+        }
+    })
 }
 
 /// The counter page at `/` (`/?start=N` starts at N), to serve with the circuit hub as state.

@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use showcase_kit::{current_circuit, layout, page_response, tether_scripts, Server};
-use tether::circuit::{CircuitHub, CircuitId, CircuitMetrics, CircuitTracker};
+use showcase_kit::{layout, tether_scripts, Server};
+use tether::circuit::{CircuitHandle, CircuitHub, CircuitId, CircuitMetrics, CircuitTracker};
 use tether_components::{Component, Context, RenderContext};
 
 /// The name [`Dashboard`] is registered under.
@@ -61,7 +61,7 @@ impl Component for Dashboard {
 
     fn init(&mut self, cx: &mut Context<'_, Self>) {
         // Only a live circuit watches; a prerender has no circuit and renders once.
-        let Some(circuit) = current_circuit() else {
+        let Some(circuit) = cx.service::<CircuitHandle>() else {
             return;
         };
         self.me = Some(circuit.id());
@@ -113,7 +113,7 @@ async fn page(State(hub): State<CircuitHub>) -> Response {
         Ok(markup) => markup,
         Err(error) => return error.into_response(),
     };
-    page_response(layout(
+    page.respond(layout(
         "Circuits dashboard",
         html! {
             "The " code { "CircuitTracker" } " handler keeps the set of circuits with a browser connected. \

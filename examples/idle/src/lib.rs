@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use showcase_kit::{current_circuit, layout, page_response, tether_scripts, Server};
-use tether::circuit::{CircuitHub, CircuitId, IdleCircuitHandler, IdleOptions};
+use showcase_kit::{layout, tether_scripts, Server};
+use tether::circuit::{CircuitHandle, CircuitHub, CircuitId, IdleCircuitHandler, IdleOptions};
 use tether_components::{Component, Context, Handle, RenderContext};
 use tokio::time::Instant;
 
@@ -55,7 +55,7 @@ impl Component for IdleStatus {
     }
 
     fn init(&mut self, cx: &mut Context<'_, Self>) {
-        if let Some(circuit) = current_circuit() {
+        if let Some(circuit) = cx.service::<CircuitHandle>() {
             self.circuit = Some(circuit.id());
             PAGES.lock().unwrap().insert(circuit.id(), cx.handle());
         }
@@ -98,7 +98,7 @@ async fn page(State(hub): State<CircuitHub>) -> Response {
         Ok(markup) => markup,
         Err(error) => return error.into_response(),
     };
-    page_response(layout(
+    page.respond(layout(
         "Idle circuits",
         html! {
             code { "IdleCircuitHandler" } " notices circuits with no inbound activity (events, acknowledgements, \

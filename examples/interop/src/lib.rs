@@ -15,7 +15,7 @@ use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
 use serde_json::{json, Value};
-use showcase_kit::{current_circuit, layout, page_response, tether_scripts, Server};
+use showcase_kit::{layout, tether_scripts, Server};
 use tether::circuit::{CircuitHandle, CircuitHub, CircuitId};
 use tether_components::{Component, Context, Handle, RenderContext};
 
@@ -64,7 +64,7 @@ impl Component for InteropDemo {
     }
 
     fn init(&mut self, cx: &mut Context<'_, Self>) {
-        if let Some(circuit) = current_circuit() {
+        if let Some(circuit) = cx.service::<CircuitHandle>() {
             PAGES.lock().unwrap().insert(circuit.id(), cx.handle());
             self.circuit = Some(circuit);
             self.handle = Some(cx.handle());
@@ -118,7 +118,7 @@ async fn page(State(hub): State<CircuitHub>) -> Response {
         Ok(markup) => markup,
         Err(error) => return error.into_response(),
     };
-    page_response(layout(
+    page.respond(layout(
         "JS interop",
         html! {
             "A component calls a browser function with " code { "CircuitHandle::call_browser" }

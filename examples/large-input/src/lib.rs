@@ -12,7 +12,7 @@ use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
 use sha2::{Digest, Sha256};
-use showcase_kit::{layout, page_response, tether_scripts, Server};
+use showcase_kit::{layout, tether_scripts, Server};
 use tether::circuit::CircuitHub;
 use tether_components::{Component, RenderContext};
 
@@ -74,7 +74,7 @@ async fn page(State(hub): State<CircuitHub>) -> Response {
         Ok(markup) => markup,
         Err(error) => return error.into_response(),
     };
-    page_response(layout(
+    page.respond(layout(
         "Large input",
         html! {
             "The hub accepts messages up to 32 KB. A bigger event goes as a " code { "Chunked" }

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use maud::html;
-use showcase_kit::{layout, page_response, tether_scripts, Server};
+use showcase_kit::{layout, tether_scripts, Server};
 use tether::circuit::{CircuitHub, PageRequest};
 
 /// Every example: its path, its title and one line about it.
@@ -58,7 +58,7 @@ pub const EXAMPLES: &[(&str, &str, &str)] = &[
 ];
 
 async fn index() -> Response {
-    page_response(layout(
+    tether::circuit::page_response(layout(
         "Showcase",
         html! {
             "Tether keeps each tab's UI state on the server: the page is prerendered, then a hub connection \
@@ -73,7 +73,7 @@ async fn index() -> Response {
             }
         },
         html! {},
-    ))
+    ).into_string())
 }
 
 async fn counter_page(State(hub): State<CircuitHub>, request: PageRequest) -> Response {
@@ -83,7 +83,7 @@ async fn counter_page(State(hub): State<CircuitHub>, request: PageRequest) -> Re
         Ok(markup) => markup,
         Err(error) => return error.into_response(),
     };
-    page_response(layout(
+    page.respond(layout(
         "Counter",
         html! {
             "A component is plain Rust state and a maud " code { "render" } ". The click runs on the server; \

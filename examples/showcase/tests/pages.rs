@@ -51,8 +51,10 @@ async fn every_page_is_served() {
         assert_eq!(page.header("cache-control"), Some("no-store"), "{path}");
         assert!(page.body.contains("<!--t:r:"), "{path} has a root region");
         assert!(
-            page.body
-                .contains("<script src=\"/_tether/tether.js\" autostart=\"false\">"),
+            page.body.contains(&format!(
+                "<script src=\"{}\" autostart=\"false\">",
+                _hub.boot_script_url()
+            )),
             "{path}"
         );
         assert!(page.body.contains(&format!("<h1>{title}</h1>")), "{path}");

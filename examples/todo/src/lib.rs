@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
 use serde::{Deserialize, Serialize};
-use showcase_kit::{layout, page_response, tether_scripts, Server};
+use showcase_kit::{layout, tether_scripts, Server};
 use tether::circuit::{CircuitHub, PageRequest};
 use tether_components::{Component, RenderContext, SubmitEvent};
 
@@ -214,7 +214,7 @@ async fn page(State(hub): State<CircuitHub>, _request: PageRequest) -> Response 
         Ok(markup) => markup,
         Err(error) => return error.into_response(),
     };
-    page_response(layout(
+    page.respond(layout(
         "Todo",
         html! {
             "One component holds the list. Rows carry a " code { "t-key" } ", so moving a row moves its DOM \

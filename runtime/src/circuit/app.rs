@@ -1,18 +1,31 @@
 //! The bridge between a circuit and its `tether_components::Renderer`.
+//!
+//! The renderer's services are, in order of provision (a later one of the same type wins): the hub
+//! builder's application services, then the circuit's [`CircuitHandle`] and [`Location`]. All are in place
+//! before the first root is created, so every component's `init` can read them.
 
 use std::sync::Arc;
 
 use serde_json::Value;
-use tether_components::{ComponentRegistry, EventError, Renderer};
+use tether_components::{ComponentRegistry, EventError, Renderer, Services};
 
 use super::core::{AppFault, CircuitApp, CircuitHandle};
 use super::descriptor::Descriptor;
+use super::location::Location;
 
 /// A circuit's component tree: one renderer holding the page's root components.
 pub(crate) struct RendererApp {
     /// `None` once disposed (dropping the renderer disposes the components, inside `dispose`'s
     /// panic guard).
     renderer: Option<Renderer>,
+    location: Location,
+}
+
+/// Where a circuit starts: `StartCircuit`'s URIs and root descriptors.
+pub(crate) struct StartPoint<'a> {
+    pub(crate) base_uri: String,
+    pub(crate) uri: String,
+    pub(crate) descriptors: &'a [Descriptor],
 }
 
 impl RendererApp {
@@ -20,18 +33,25 @@ impl RendererApp {
     /// The renderer wakes the circuit (`schedule_render`) when a component handle queues work.
     pub(crate) fn mount(
         components: Arc<ComponentRegistry>,
-        descriptors: &[Descriptor],
+        services: &Services,
+        start: StartPoint<'_>,
         circuit: &CircuitHandle,
     ) -> Result<Self, String> {
         let waker = circuit.clone();
         let mut renderer = Renderer::with_notify(components, move || waker.schedule_render());
-        for descriptor in descriptors {
+        let location = Location::for_circuit(circuit.clone(), start.base_uri, start.uri);
+        renderer
+            .provide_all(services)
+            .provide(circuit.clone())
+            .provide(location.clone());
+        for descriptor in start.descriptors {
             renderer
                 .mount_root(&descriptor.component, &descriptor.props)
                 .map_err(|e| e.to_string())?;
         }
         Ok(Self {
             renderer: Some(renderer),
+            location,
         })
     }
 
@@ -71,6 +91,9 @@ impl CircuitApp for RendererApp {
 
     fn location_changed(&mut self, uri: &str, intercepted: bool) -> Result<(), AppFault> {
         tracing::debug!(uri, intercepted, "location changed");
+        // Listeners usually queue component updates; the circuit applies and renders them right after
+        // this message, as for any message.
+        self.location.changed(uri, intercepted);
         Ok(())
     }
 

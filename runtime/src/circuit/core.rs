@@ -56,6 +56,8 @@ pub(crate) trait CircuitSink: Send + Sync + 'static {
     fn send(&self, message: Outbound<'_>);
     /// Closes the connection (after a takeover or when the circuit ended).
     fn close(&self);
+    /// Cuts the transport at once, without a Close message, as a network failure would.
+    fn abort(&self);
     /// The hub connection id, to tell connections apart.
     fn connection_id(&self) -> &str;
 }
@@ -584,6 +586,21 @@ pub(crate) fn catch_handler(
     })
 }
 
+/// Aborts the current connection's transport, if any. Returns whether there was one.
+fn abort_locked(state: &CircuitState) -> bool {
+    match &state.link {
+        Link::Connected(sink) => {
+            tracing::info!(
+                connection_id = sink.connection_id(),
+                "connection cut by the application (disconnect_transport)"
+            );
+            sink.abort();
+            true
+        }
+        _ => false,
+    }
+}
+
 /// Sends through the current connection, if any. Returns whether a connection took the message.
 pub(crate) fn send_locked(state: &mut CircuitState, message: Outbound<'_>) -> bool {
     match &state.link {
@@ -681,6 +698,25 @@ impl CircuitHandle {
                 Err(BrowserCallError::TimedOut(timeout))
             }
         }
+    }
+
+    /// Cuts the browser's connection at once, without a Close message and without ending the circuit:
+    /// the browser sees a dropped connection and reconnects (within retention the circuit resumes with
+    /// its state). For tests and operations (shedding a misbehaving socket, exercising reconnection).
+    /// Returns whether a connection was cut; from inside the circuit's own callbacks the cut happens
+    /// right after the current message.
+    pub fn disconnect_transport(&self) -> bool {
+        let Some(circuit) = self.circuit.upgrade() else {
+            return false;
+        };
+        if let Some(state) = circuit.state.try_lock() {
+            return abort_locked(&state);
+        }
+        let connected = self.is_connected();
+        tokio::spawn(async move {
+            abort_locked(&circuit.state.lock());
+        });
+        connected
     }
 
     /// Tells the browser to navigate to `uri` (replacing the history entry when `replace`). Returns whether

@@ -20,12 +20,12 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use serde_json::Value;
-use tether_components::ComponentRegistry;
+use tether_components::{ComponentRegistry, Services};
 use tokio::task::JoinHandle;
 
 use crate::hub::{Caller, ClientStream, Hub, HubContext, HubError, HubOptions};
 
-use super::app::RendererApp;
+use super::app::{RendererApp, StartPoint};
 use super::core::{
     CircuitApp, CircuitHandle, CircuitSink, Inbound, Outbound, ServerFunction, ServerFunctionFuture,
 };
@@ -34,7 +34,7 @@ use super::handlers::CircuitHandlers;
 use super::options::CircuitOptions;
 use super::protocol::{self, method, target, ChunkAssembler};
 use super::registry::{CircuitMetrics, CircuitRegistry, StartFailure};
-use super::secret::CircuitSecret;
+use super::secret::{CircuitId, CircuitSecret};
 
 /// Why the circuit hub could not be built.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +57,7 @@ pub struct CircuitHubBuilder {
     handlers: CircuitHandlers,
     functions: HashMap<String, ServerFunction>,
     key: Option<DescriptorKey>,
+    services: Services,
 }
 
 impl std::fmt::Debug for CircuitHubBuilder {
@@ -101,6 +102,21 @@ impl CircuitHubBuilder {
         self
     }
 
+    /// Provides `value` to the components of every circuit and of every prerendered page (read with
+    /// `cx.service::<T>()`): application-wide objects such as a database pool or a chat room's
+    /// broadcaster. One value per type; it is cloned for each reader, so make it cheap to clone (an
+    /// `Arc`). The runtime adds each circuit's [`CircuitHandle`] and [`Location`](super::Location) itself.
+    pub fn service<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.services.insert(value);
+        self
+    }
+
+    /// Provides every value of `services` (see [`service`](Self::service)).
+    pub fn services(mut self, services: &Services) -> Self {
+        self.services.extend(services);
+        self
+    }
+
     /// Registers a server function the browser calls with `Tether.invokeServer(name, ...args)`. An `Err`
     /// reaches the browser as a rejected promise with the message.
     pub fn server_function<F, Fut>(mut self, name: &str, function: F) -> Self
@@ -140,6 +156,7 @@ impl CircuitHubBuilder {
             registry: CircuitRegistry::new(self.options, self.handlers, self.functions),
             components: Arc::new(self.components),
             signer,
+            services: self.services,
         });
         let mut hub = Hub::builder().options(self.hub_options);
         for name in [
@@ -190,6 +207,8 @@ pub(crate) struct Shared {
     pub(crate) registry: Arc<CircuitRegistry>,
     pub(crate) components: Arc<ComponentRegistry>,
     pub(crate) signer: DescriptorSigner,
+    /// The application's services (builder), given to every circuit and prerender renderer.
+    pub(crate) services: Services,
 }
 
 /// The circuit hub an application mounts: `router()` gives the hub endpoints and the disconnect beacon;
@@ -221,6 +240,7 @@ impl CircuitHub {
             handlers: CircuitHandlers::new(),
             functions: HashMap::new(),
             key: None,
+            services: Services::new(),
         }
     }
 
@@ -258,6 +278,24 @@ impl CircuitHub {
     /// The circuit counters.
     pub fn metrics(&self) -> CircuitMetrics {
         self.shared.registry.metrics()
+    }
+
+    /// The URL of the boot script this hub serves, with its content version (`{path}/tether.js?v=…`):
+    /// put it in `<script src>` so the browser caches the script as immutable.
+    pub fn boot_script_url(&self) -> String {
+        crate::boot_script::boot_script_url_for_hub(&self.path)
+    }
+
+    /// The live circuit with public id `id` (connected or retained).
+    pub fn circuit(&self, id: CircuitId) -> Option<CircuitHandle> {
+        self.shared.registry.handle_for(id)
+    }
+
+    /// Cuts the connection of circuit `id` without ending the circuit (see
+    /// [`CircuitHandle::disconnect_transport`]). Returns whether a connection was cut.
+    pub fn disconnect_transport(&self, id: CircuitId) -> bool {
+        self.circuit(id)
+            .is_some_and(|circuit| circuit.disconnect_transport())
     }
 }
 
@@ -352,6 +390,10 @@ impl CircuitSink for HubSink {
         self.caller.close(None);
     }
 
+    fn abort(&self) {
+        self.caller.abort();
+    }
+
     fn connection_id(&self) -> &str {
         self.caller.connection_id()
     }
@@ -441,7 +483,7 @@ impl Shared {
     }
 
     fn start(&self, ctx: &HubContext, args: protocol::StartArgs) -> Result<String, HubError> {
-        let protocol::StartArgs(version, _base_uri, _uri, descriptors) = args;
+        let protocol::StartArgs(version, base_uri, uri, descriptors) = args;
         if version != protocol::PROTOCOL_VERSION {
             return Err(HubError::new(format!(
                 "this server speaks Tether protocol version {}, the boot script sent version {version}: reload the page",
@@ -464,8 +506,13 @@ impl Shared {
         let sink = Arc::new(HubSink {
             caller: ctx.caller(),
         });
+        let start = StartPoint {
+            base_uri,
+            uri,
+            descriptors: &descriptors,
+        };
         let started = self.registry.start(sink, |circuit| {
-            RendererApp::mount(components, &descriptors, circuit)
+            RendererApp::mount(components, &self.services, start, circuit)
                 .map(|app| Box::new(app) as Box<dyn CircuitApp>)
         });
         match started {

@@ -15,22 +15,35 @@
 //! - core: one circuit's state, message processing, render acknowledgement and ending.
 //! - app: the bridge from a circuit to its `tether_components::Renderer`.
 //! - protocol: method names, argument shapes, `Chunked` reassembly.
+//! - [`location`](Location): the browser's URI as a component service, with change notification.
 //! - [`handlers`](CircuitHandler): application hooks, plus two ready ones ([`CircuitTracker`],
 //!   [`IdleCircuitHandler`]); see docs/circuit-handlers.md.
 //!
+//! # Services: how components reach their circuit
+//! Every circuit's renderer is given [`tether_components::Services`]: the application's own (added with
+//! [`CircuitHubBuilder::service`], shared by all circuits and prerenders), then the circuit's
+//! [`CircuitHandle`] (call the browser, navigate, close, its id) and its [`Location`]. A component reads
+//! them with `cx.service::<T>()` from `init` on. A prerender gets the application's services but no
+//! `CircuitHandle`, which is how a component knows it is being prerendered.
+//!
 //! # Using it
 //! ```no_run
-//! use axum::{extract::State, response::Html, routing::get, Router};
+//! use axum::{extract::State, response::Response, routing::get, Router};
+//! use maud::html;
 //! use tether::circuit::{CircuitHub, PageRequest};
 //! # use tether_components::ComponentRegistry;
-//! # async fn run(components: ComponentRegistry) -> std::io::Result<()> {
-//! async fn page(State(hub): State<CircuitHub>, request: PageRequest) -> Html<String> {
+//! # #[derive(Clone)] struct Db;
+//! # async fn run(components: ComponentRegistry, db: Db) -> std::io::Result<()> {
+//! async fn page(State(hub): State<CircuitHub>, request: PageRequest) -> Response {
 //!     let start: i64 = request.query("start").and_then(|s| s.parse().ok()).unwrap_or(0);
 //!     let mut page = hub.page();
+//!     page.provide(request.location());
 //!     let counter = page.root("Counter", &serde_json::json!({ "start": start })).expect("registered");
-//!     Html(format!("<body>{}{}</body>", counter.0, page.boot_script().0))
+//!     let script = page.boot_script();
+//!     // `Cache-Control: no-store`: the page's descriptors are single-use.
+//!     page.respond(html! { body { (counter) (script) } })
 //! }
-//! let hub = CircuitHub::builder(components).build().expect("valid options");
+//! let hub = CircuitHub::builder(components).service(db).build().expect("valid options");
 //! let app = Router::new().route("/", get(page)).with_state(hub.clone()).merge(hub.router());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:5000").await?;
 //! tether::hub::serve(listener, app).await
@@ -73,6 +86,7 @@ mod descriptor;
 mod handlers;
 mod hub;
 mod idle;
+mod location;
 mod options;
 mod prerender;
 pub(crate) mod protocol;
@@ -91,8 +105,11 @@ pub use self::descriptor::{
 pub use self::handlers::{CircuitHandler, CircuitHandlers, HandlerError, InboundActivity, Next};
 pub use self::hub::{CircuitHub, CircuitHubBuilder, CircuitHubError};
 pub use self::idle::{IdleCircuitHandler, IdleOptions};
+pub use self::location::{Location, LocationChange, LocationSubscription};
 pub use self::options::CircuitOptions;
-pub use self::prerender::{PageRender, PageRequest, PrerenderError};
+pub use self::prerender::{
+    page_response, PageRender, PageRequest, PrerenderError, PAGE_CACHE_CONTROL,
+};
 pub use self::protocol::{DEFAULT_HUB_PATH, PROTOCOL_VERSION};
 pub use self::registry::CircuitMetrics;
 pub use self::secret::{CircuitId, CircuitSecret, MalformedSecret};

@@ -7,15 +7,29 @@
 //!
 //! Root props usually come from the request: [`PageRequest`] is an axum extractor with the route
 //! parameters, query, headers and cookies.
+//!
+//! The prerendering renderer gets the hub's application services (as circuits do) but no
+//! [`CircuitHandle`](super::CircuitHandle): components tell a prerender from a live circuit by
+//! `cx.service::<CircuitHandle>()` being `None`. A page handler adds services for this page only with
+//! [`PageRender::provide`], typically a [`Location::detached`](super::Location::detached) built from the
+//! request ([`PageRequest::location`]), so location-dependent markup matches what the circuit renders later.
+//!
+//! # Caching
+//! A prerendered page must never come back from the browser's HTTP cache: its descriptors are single-use,
+//! so a copy shown again (Back, a restored tab) would start a circuit with spent descriptors and be
+//! refused ("already used"), leaving a page that looks alive and is dead. [`PageRender::respond`] sends
+//! the page with `Cache-Control: no-store` (so back/forward fetches a fresh page); a handler that builds
+//! its own response must set that header too. The boot script, in contrast, is linked by its versioned
+//! URL ([`PageRender::boot_script`]) and cached as immutable.
 
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use axum::extract::{FromRequestParts, RawPathParams};
+use axum::extract::{FromRequestParts, OriginalUri, RawPathParams};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use maud::PreEscaped;
+use maud::{Markup, PreEscaped};
 use serde::Serialize;
 use tether_components::{MountError, Renderer};
 
@@ -46,12 +60,21 @@ impl std::error::Error for PrerenderError {}
 impl IntoResponse for PrerenderError {
     fn into_response(self) -> Response {
         tracing::error!("{self}");
-        (StatusCode::INTERNAL_SERVER_ERROR, format!("{self}\n")).into_response()
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [(header::CACHE_CONTROL, PAGE_CACHE_CONTROL)],
+            format!("{self}\n"),
+        )
+            .into_response()
     }
 }
 
+/// The `Cache-Control` of prerendered page responses ([`PageRender::respond`]); see the module docs.
+pub const PAGE_CACHE_CONTROL: &str = "no-store";
+
 /// One page response being prerendered: call [`PageRender::root`] for each interactive root component in
-/// page order and put the returned markup into the page, plus [`PageRender::boot_script`].
+/// page order and put the returned markup into the page, plus [`PageRender::boot_script`], then answer
+/// with [`PageRender::respond`] (which forbids caching the page).
 pub struct PageRender<'a> {
     hub: &'a CircuitHub,
     renderer: Renderer,
@@ -70,9 +93,11 @@ impl fmt::Debug for PageRender<'_> {
 impl CircuitHub {
     /// Starts prerendering one page response.
     pub fn page(&self) -> PageRender<'_> {
+        let mut renderer = Renderer::new(self.shared.components.clone());
+        renderer.provide_all(&self.shared.services);
         PageRender {
             hub: self,
-            renderer: Renderer::new(self.shared.components.clone()),
+            renderer,
             descriptors: self.shared.signer.response(),
             // The StartCircuit invocation around the descriptors: target, version, URIs, framing.
             start_message_bytes: 512,
@@ -81,6 +106,14 @@ impl CircuitHub {
 }
 
 impl PageRender<'_> {
+    /// Provides `value` to the components of this page's prerender only (on top of the hub's services);
+    /// call it before [`root`](Self::root). The circuit does not see it: give the circuit the same
+    /// information another way (props, or the service it provides itself, like [`super::Location`]).
+    pub fn provide<T: Clone + Send + Sync + 'static>(&mut self, value: T) -> &mut Self {
+        self.renderer.provide(value);
+        self
+    }
+
     /// Renders root component `type_name` (as registered) with `props`, returning its region markup.
     pub fn root(
         &mut self,
@@ -138,12 +171,19 @@ impl PageRender<'_> {
         )))
     }
 
-    /// The boot script tag for this hub (`<script src="{hub path}/tether.js"></script>`).
+    /// The boot script tag for this hub: `<script src="{hub path}/tether.js?v={version}"></script>`. The
+    /// versioned URL lets the browser cache the script as immutable (a new build links a new URL).
     pub fn boot_script(&self) -> PreEscaped<String> {
         PreEscaped(format!(
-            "<script src=\"{}/tether.js\"></script>",
-            self.hub.path
+            "<script src=\"{}\"></script>",
+            self.hub.boot_script_url()
         ))
+    }
+
+    /// The page response: `page` as HTML with `Cache-Control: no-store` (see the module docs for why a
+    /// prerendered page must not be cached).
+    pub fn respond(self, page: Markup) -> Response {
+        page_response(page.into_string())
     }
 
     /// The approximate size of the `StartCircuit` message this page will send, in bytes.
@@ -152,11 +192,23 @@ impl PageRender<'_> {
     }
 }
 
+/// An HTML page response that browsers must not cache (`Cache-Control: no-store`), as
+/// [`PageRender::respond`] makes: for pages built without a [`PageRender`] at hand.
+pub fn page_response(html: String) -> Response {
+    (
+        [(header::CACHE_CONTROL, PAGE_CACHE_CONTROL)],
+        axum::response::Html(html),
+    )
+        .into_response()
+}
+
 /// What a page request offers root components as parameters: route parameters, query, headers, cookies.
 /// An axum extractor that never fails.
 #[derive(Debug, Clone)]
 pub struct PageRequest {
     uri: Uri,
+    /// The URI before any `Router::nest` stripped a prefix (what the browser's address bar shows).
+    original_uri: Uri,
     params: Vec<(String, String)>,
     query: Vec<(String, String)>,
     headers: HeaderMap,
@@ -184,7 +236,12 @@ impl<S: Send + Sync> FromRequestParts<S> for PageRequest {
                 Some((percent_decode(k)?, percent_decode(v)?))
             })
             .collect();
+        let original_uri = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or_else(|| parts.uri.clone(), |original| original.0.clone());
         Ok(Self {
+            original_uri,
             uri: parts.uri.clone(),
             params,
             query,
@@ -194,9 +251,21 @@ impl<S: Send + Sync> FromRequestParts<S> for PageRequest {
 }
 
 impl PageRequest {
-    /// The request URI.
+    /// The request URI (inside a nested router, without the nesting prefix).
     pub fn uri(&self) -> &Uri {
         &self.uri
+    }
+
+    /// The request URI as the browser sent it, with any prefix a nested router stripped.
+    pub fn original_uri(&self) -> &Uri {
+        &self.original_uri
+    }
+
+    /// A detached [`Location`](super::Location) at [`original_uri`](Self::original_uri), to
+    /// [`provide`](PageRender::provide) to a prerender so that its components see the same path as the
+    /// circuit's later.
+    pub fn location(&self) -> super::Location {
+        super::Location::detached(self.original_uri.to_string())
     }
 
     /// A route parameter (`/items/{id}` gives `param("id")`).

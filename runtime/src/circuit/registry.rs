@@ -131,6 +131,12 @@ impl CircuitRegistry {
         self.state.lock().by_connection.get(connection_id).cloned()
     }
 
+    /// A handle to the live circuit `id`.
+    pub(crate) fn handle_for(&self, id: CircuitId) -> Option<super::CircuitHandle> {
+        let circuit = self.state.lock().circuits.get(&id)?.circuit.clone();
+        Some(circuit.handle())
+    }
+
     /// Finds a circuit by secret (constant-time key comparison).
     pub(crate) fn find(&self, secret: &CircuitSecret) -> Option<Arc<Circuit>> {
         let state = self.state.lock();

@@ -71,6 +71,9 @@ impl CircuitSink for TestSink {
     fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
     }
+    fn abort(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
     fn connection_id(&self) -> &str {
         &self.id
     }

@@ -1,23 +1,19 @@
-//! What the Tether examples share (not an example itself): the page [`layout`], the showcase assets, the
-//! [`current_circuit`] link from a component to its circuit, and [`Server`], which runs one example alone
-//! or all of them on one circuit hub.
+//! What the Tether examples share (not an example itself): the page [`layout`], the showcase assets, and
+//! [`Server`], which runs one example alone or all of them on one circuit hub.
 //!
-//! Ownership: a [`Server`] collects the component types, circuit handlers, server functions and page routes
-//! of the examples installed into it, then builds one [`CircuitHub`] and one axum router from them.
+//! Ownership: a [`Server`] collects the component types, services, circuit handlers, server functions and
+//! page routes of the examples installed into it, then builds one [`CircuitHub`] and one axum router from
+//! them. Components reach their circuit through the runtime's services (`cx.service::<CircuitHandle>()`),
+//! and pages answer with `PageRender::respond` (`Cache-Control: no-store`).
 
-use std::cell::RefCell;
 use std::future::Future;
 
 use axum::http::header;
-use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde_json::Value;
-use tether::circuit::{
-    CircuitHandle, CircuitHandler, CircuitHandlers, CircuitHub, CircuitHubBuilder, HandlerError,
-    InboundActivity, Next,
-};
+use tether::circuit::{CircuitHandle, CircuitHandlers, CircuitHub, CircuitHubBuilder};
 use tether_components::ComponentRegistry;
 
 /// The showcase stylesheet, served at [`STYLESHEET_PATH`].
@@ -59,19 +55,6 @@ pub fn layout(title: &str, intro: Markup, content: Markup, scripts: Markup) -> M
     }
 }
 
-/// A page response: HTML with `Cache-Control: no-store`.
-///
-/// A prerendered page holds single-use descriptors, so the browser must never show it again from its
-/// HTTP cache: going back to a cached copy would start a circuit with used descriptors and fail
-/// ("prerender descriptor already used"). `no-store` makes back/forward fetch a fresh page.
-pub fn page_response(markup: Markup) -> axum::response::Response {
-    (
-        [(header::CACHE_CONTROL, "no-store")],
-        axum::response::Html(markup.into_string()),
-    )
-        .into_response()
-}
-
 /// The page's scripts: the boot script with `autostart="false"`, then `page_script` (it may use the
 /// `Tether` API), then `Tether.start(options)`, where `options` is a JavaScript expression (`"{}"` for the
 /// defaults). When the circuit is connected, `<html>` gets `data-circuit="open"` (`"failed"` if it could not
@@ -83,7 +66,7 @@ pub fn tether_scripts(hub: &CircuitHub, page_script: &str, options: &str) -> Mar
          () => {{ document.documentElement.dataset.circuit = 'failed'; }});"
     );
     html! {
-        script src={ (hub.path()) "/tether.js" } autostart="false" {}
+        script src=(hub.boot_script_url()) autostart="false" {}
         @if !page_script.is_empty() { (inline_script(page_script)) }
         (inline_script(&start))
     }
@@ -122,46 +105,6 @@ fn assets() -> Router<CircuitHub> {
         )
 }
 
-thread_local! {
-    static STARTING: RefCell<Option<CircuitHandle>> = const { RefCell::new(None) };
-}
-
-/// The circuit whose root components are being created right now, on this thread; `None` while a page is
-/// prerendered (no circuit yet) and outside `create`/`init` of a root component.
-///
-/// Components cannot name their circuit in the runtime's API, yet some examples need it (to call browser
-/// functions, or to be found by a circuit handler). The runtime creates a circuit's root components
-/// synchronously inside the `Start` inbound middleware, so a handler that records the circuit around that
-/// call lets a root component's `create` or `init` read it here.
-pub fn current_circuit() -> Option<CircuitHandle> {
-    STARTING.with(|s| s.borrow().clone())
-}
-
-/// The handler behind [`current_circuit`]. [`Server`] registers it.
-#[derive(Debug, Default)]
-pub struct CurrentCircuit;
-
-impl CircuitHandler for CurrentCircuit {
-    fn order(&self) -> i32 {
-        i32::MAX
-    }
-
-    fn on_inbound(
-        &self,
-        circuit: &CircuitHandle,
-        activity: &InboundActivity<'_>,
-        next: Next<'_>,
-    ) -> Result<(), HandlerError> {
-        if !matches!(activity, InboundActivity::Start) {
-            return next.run();
-        }
-        let previous = STARTING.with(|s| s.replace(Some(circuit.clone())));
-        let result = next.run();
-        STARTING.with(|s| *s.borrow_mut() = previous);
-        result
-    }
-}
-
 type HubStep = Box<dyn FnOnce(CircuitHubBuilder) -> CircuitHubBuilder>;
 
 /// Collects what the installed examples need and serves them from one circuit hub.
@@ -179,11 +122,11 @@ impl Default for Server {
 }
 
 impl Server {
-    /// An empty server with the [`CurrentCircuit`] handler and the showcase assets.
+    /// An empty server with the showcase assets.
     pub fn new() -> Self {
         Server {
             components: ComponentRegistry::new(),
-            handlers: CircuitHandlers::new().shared(CurrentCircuit),
+            handlers: CircuitHandlers::new(),
             hub_steps: Vec::new(),
             routes: assets(),
         }
@@ -198,6 +141,12 @@ impl Server {
     pub fn handlers(&mut self, add: impl FnOnce(CircuitHandlers) -> CircuitHandlers) {
         let handlers = std::mem::replace(&mut self.handlers, CircuitHandlers::new());
         self.handlers = add(handlers);
+    }
+
+    /// Provides `value` to every component of every circuit (and prerender) as a service: components
+    /// read it with `cx.service::<T>()`.
+    pub fn service<T: Clone + Send + Sync + 'static>(&mut self, value: T) {
+        self.hub_steps.push(Box::new(move |hub| hub.service(value)));
     }
 
     /// Registers a server function (`Tether.invokeServer(name, ...args)`).
