@@ -131,3 +131,8 @@ pub use event::{
 pub use renderer::{ComponentRegistry, Renderer};
 pub use services::Services;
 pub use tree::MarkupError;
+
+/// The README's Rust examples, compiled and run as doc tests so they cannot drift from the API.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
