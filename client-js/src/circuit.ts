@@ -76,8 +76,9 @@ export class Circuit {
     const hub = this.#createHub();
     try {
       await hub.start();
-      const secret = await hub.invoke(ServerMethod.StartCircuit, [PROTOCOL_VERSION, this.#doc.baseURI, location.href, rootDescriptors(roots)]);
-      if (typeof secret !== 'string' || !secret) throw new Error(`StartCircuit returned ${JSON.stringify(secret)} instead of a circuit secret`);
+      // Through #send, so descriptors over the message limit (large prerendered state) travel as `Chunked`.
+      const secret = await this.#send(ServerMethod.StartCircuit, [PROTOCOL_VERSION, this.#doc.baseURI, location.href, rootDescriptors(roots)], hub, true);
+      if (typeof secret !== 'string' || !secret) throw new Error(`the server answered ${JSON.stringify(secret)}, not a circuit secret`);
       this.#secret = secret;
     } catch (error) {
       this.state = 'ended';
@@ -211,7 +212,7 @@ export class Circuit {
   /**
    * Sends a call; false when not connected. With `confirm`, the call carries an invocation id and the result is
    * a promise that settles on the server's Completion. Calls over the message limit go as a `Chunked` stream
-   * (never confirmed).
+   * (confirmed the same way: the server answers `Chunked` with the target's result).
    */
   #send(target: ServerMethod, args: unknown[], hub = this.#hub, confirm = false): boolean | Promise<unknown> {
     if (!hub?.isConnected) {
@@ -219,8 +220,9 @@ export class Circuit {
       return false;
     }
     const encodedArgs = JSON.stringify(args);
-    if (utf8Length(encodedArgs) + target.length + 60 <= MAX_MESSAGE_BYTES) return confirm ? hub.invoke(target, args) : hub.send(target, args);
-    return hub.send(ServerMethod.Chunked, [target], chunkText(encodedArgs, CHUNK_CHARS));
+    const call: (target: string, args: unknown[], items?: string[]) => boolean | Promise<unknown> = (confirm ? hub.invoke : hub.send).bind(hub);
+    if (utf8Length(encodedArgs) + target.length + 60 <= MAX_MESSAGE_BYTES) return call(target, args);
+    return call(ServerMethod.Chunked, [target], chunkText(encodedArgs, CHUNK_CHARS));
   }
 
   #sendBeacon(): void {

@@ -95,13 +95,16 @@ export class HubConnection {
     throw lastError ?? new Error('no transport connected');
   }
 
-  /** Calls `target` and resolves with the server's Completion result. */
-  invoke(target: string, args: unknown[]): Promise<unknown> {
-    if (!this.#connected) return Promise.reject(new Error(`cannot invoke ${target}: the connection is not open`));
+  /**
+   * Calls `target` (with `items`, when given, as one client-to-server stream) and resolves with the server's
+   * Completion result.
+   */
+  invoke(target: string, args: unknown[], items?: string[]): Promise<unknown> {
+    if (!this.#connected) return Promise.reject(new Error(`not connected to the server: ${target} was not sent`));
     const invocationId = String(this.#nextInvocationId++);
     return new Promise((resolve, reject) => {
       this.#pending.set(invocationId, { resolve, reject });
-      this.#write({ type: MessageType.Invocation, invocationId, target, arguments: args });
+      this.#call(target, args, items, invocationId);
     });
   }
 
@@ -110,12 +113,15 @@ export class HubConnection {
    * Returns false when the connection is not open.
    */
   send(target: string, args: unknown[], items?: string[]): boolean {
-    if (!this.#connected) return false;
-    const invocationId = items && String(this.#nextStreamId++);
-    this.#write({ type: MessageType.Invocation, target, arguments: args, streamIds: items && [invocationId] });
-    for (const item of items ?? []) this.#write({ type: MessageType.StreamItem, invocationId, item });
-    if (items) this.#write({ type: MessageType.Completion, invocationId });
-    return true;
+    if (this.#connected) this.#call(target, args, items);
+    return this.#connected;
+  }
+
+  #call(target: string, args: unknown[], items?: string[], invocationId?: string): void {
+    const streamId = items && String(this.#nextStreamId++);
+    this.#write({ type: MessageType.Invocation, invocationId, target, arguments: args, streamIds: items && [streamId] });
+    for (const item of items ?? []) this.#write({ type: MessageType.StreamItem, invocationId: streamId, item });
+    if (items) this.#write({ type: MessageType.Completion, invocationId: streamId });
   }
 
   /** Ends the connection; `onclose` follows without an error. */

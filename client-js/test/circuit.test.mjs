@@ -35,6 +35,15 @@ class ScriptedServer {
       else if (message.target === 'StartCircuit') {
         this.reply(ws, { type: 3, invocationId: message.invocationId, result: 'the-secret' });
         this.reply(ws, { type: 1, target: 'T.Batch', arguments: [1, { id: 1, e: [[1, [[11, 0, '<button t-click="1">0</button>', 1]]]] }] });
+      } else if (message.target === 'Chunked') {
+        this.chunked = { invocationId: message.invocationId, streamId: message.streamIds[0], target: message.arguments[0], items: [] };
+      } else if (message.type === 2 && message.invocationId === this.chunked?.streamId) {
+        this.chunked.items.push(message.item);
+      } else if (message.type === 3 && message.invocationId === this.chunked?.streamId && this.chunked.target === 'StartCircuit') {
+        // The reassembled call is a StartCircuit: answer the Chunked invocation as the server does.
+        this.chunkedStart = JSON.parse(this.chunked.items.join(''));
+        this.reply(ws, { type: 3, invocationId: this.chunked.invocationId, result: 'the-secret' });
+        this.reply(ws, { type: 1, target: 'T.Batch', arguments: [1, { id: 1, e: [[1, [[11, 0, '<button t-click="1">0</button>', 1]]]] }] });
       } else if (message.target === 'ConnectCircuit') {
         this.reply(ws, { type: 3, invocationId: message.invocationId, result: this.knowsCircuit && message.arguments[0] === 'the-secret' });
       }
@@ -237,6 +246,21 @@ describe('circuit', () => {
     assert.deepEqual(JSON.parse(items.join('')), [1, 'Save', [big]]);
     server.reply(server.sockets[0], { type: 1, target: 'T.EndInvokeServer', arguments: [1, true, 'saved'] });
     assert.equal(await answer, 'saved');
+  });
+
+  it('starts a circuit whose descriptors are over the message limit as a Chunked call with an invocation id', async () => {
+    const marker = [...window.document.body.childNodes].find((n) => n.nodeType === 8 && n.data.startsWith('t:r:'));
+    const descriptor = 'd'.repeat(40000);
+    marker.data = `t:r:${descriptor}`;
+    const c = circuit();
+    await c.start();
+    assert.equal(c.state, 'connected');
+    assert.deepEqual(server.invocations('StartCircuit'), [], 'no plain StartCircuit over the limit');
+    const [chunked] = server.received.filter((m) => m.target === 'Chunked');
+    assert.ok(chunked.invocationId, 'the Chunked start expects an answer');
+    assert.equal(server.chunkedStart[0], 1);
+    assert.deepEqual(server.chunkedStart[3], [descriptor]);
+    assert.ok(server.chunked.items.every((i) => i.length <= 16000));
   });
 
   it('answers T.InvokeJS with EndInvokeJS', async () => {
