@@ -1,6 +1,5 @@
 //! The hub API seen by app code, driven over real sockets by a raw WebSocket client.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,77 +9,12 @@ use serde_json::{json, Value};
 use tether::hub::{
     Caller, Clients, DisconnectReason, Hub, HubBuilder, HubContext, HubError, HubOptions, SendError,
 };
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-/// A raw hub client: the socket plus records received but not yet read (a frame may carry several).
-struct Socket {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
-    pending: VecDeque<Value>,
-}
+mod raw;
 
-async fn serve(hub: Hub) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(tether::hub::serve(listener, hub.router("/hub")));
-    format!("ws://{addr}/hub")
-}
-
-async fn connect_with(url: &str, headers: &[(&'static str, &str)]) -> Socket {
-    let mut request = url.into_client_request().unwrap();
-    for (name, value) in headers {
-        request.headers_mut().insert(*name, value.parse().unwrap());
-    }
-    let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    let mut socket = Socket {
-        ws,
-        pending: VecDeque::new(),
-    };
-    send(&mut socket, json!({"protocol": "json", "version": 1})).await;
-    assert_eq!(recv(&mut socket).await, json!({}));
-    socket
-}
-
-async fn connect(url: &str) -> Socket {
-    connect_with(url, &[]).await
-}
-
-async fn send(socket: &mut Socket, message: Value) {
-    socket
-        .ws
-        .send(Message::text(format!("{message}\u{1e}")))
-        .await
-        .unwrap();
-}
-
-/// The next hub message that is not a Ping.
-async fn recv(socket: &mut Socket) -> Value {
-    loop {
-        while let Some(value) = socket.pending.pop_front() {
-            if value["type"] != 6 {
-                return value;
-            }
-        }
-        match socket.ws.next().await.expect("socket open").unwrap() {
-            Message::Text(text) => {
-                for record in text.as_str().split('\u{1e}').filter(|r| !r.is_empty()) {
-                    socket
-                        .pending
-                        .push_back(serde_json::from_str(record).unwrap());
-                }
-            }
-            Message::Close(_) => panic!("socket closed"),
-            _ => {}
-        }
-    }
-}
-
-fn invocation(id: &str, target: &str, args: Value) -> Value {
-    json!({"type": 1, "invocationId": id, "target": target, "arguments": args})
-}
+use raw::{connect, connect_with, invocation, recv, send, serve};
 
 #[test]
 fn public_handles_are_send_sync_static() {

@@ -1,6 +1,8 @@
 //! The WebSocket closing handshake: a client that closes the socket gets the close frame echoed, so a browser
 //! sees its own close code instead of 1006 (abnormal closure).
 
+mod raw;
+
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tether::hub::{Hub, HubError};
@@ -15,10 +17,7 @@ async fn echo_hub_url() -> String {
         })
         .build()
         .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(tether::hub::serve(listener, hub.router("/hub")));
-    format!("ws://{addr}/hub")
+    raw::serve(hub).await
 }
 
 async fn client_close_is_echoed(code: u16) {

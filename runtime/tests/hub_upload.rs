@@ -3,80 +3,19 @@
 //! the connection module docs).
 
 use std::collections::VecDeque;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tether::hub::{ClientStream, Hub, HubBuilder, HubContext, HubError, HubOptions};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-/// A raw hub client: the socket plus records received but not yet read (a frame may carry several).
-struct Socket {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
-    pending: VecDeque<Value>,
-}
+mod raw;
 
-async fn serve(hub: Hub) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(tether::hub::serve(listener, hub.router("/hub")));
-    format!("ws://{addr}/hub")
-}
-
-async fn connect(url: &str) -> Socket {
-    let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    let mut socket = Socket {
-        ws,
-        pending: VecDeque::new(),
-    };
-    send_frame(&mut socket, &[json!({"protocol": "json", "version": 1})]).await;
-    assert_eq!(recv(&mut socket).await, json!({}));
-    socket
-}
-
-/// Sends all `messages` in one WebSocket frame.
-async fn send_frame(socket: &mut Socket, messages: &[Value]) {
-    let text: String = messages.iter().map(|m| format!("{m}\u{1e}")).collect();
-    socket.ws.send(Message::text(text)).await.unwrap();
-}
-
-/// The next hub message that is not a Ping.
-async fn recv(socket: &mut Socket) -> Value {
-    loop {
-        while let Some(value) = socket.pending.pop_front() {
-            if value["type"] != 6 {
-                return value;
-            }
-        }
-        match socket.ws.next().await.expect("socket open").unwrap() {
-            Message::Text(text) => {
-                for record in text.as_str().split('\u{1e}').filter(|r| !r.is_empty()) {
-                    socket
-                        .pending
-                        .push_back(serde_json::from_str(record).unwrap());
-                }
-            }
-            Message::Close(frame) => panic!("socket closed: {frame:?}"),
-            _ => {}
-        }
-    }
-}
-
-/// Fails the test instead of hanging it when the connection stops answering.
-async fn within<F: Future>(what: &str, f: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(20), f)
-        .await
-        .unwrap_or_else(|_| panic!("the hub stopped answering: {what}"))
-}
-
-fn invocation(id: &str, target: &str, args: Value) -> Value {
-    json!({"type": 1, "invocationId": id, "target": target, "arguments": args})
-}
+use raw::{connect, invocation, recv, send_frame, serve, within, Socket};
 
 fn upload_invocation(id: &str, target: &str, stream_id: &str) -> Value {
     json!({"type": 1, "invocationId": id, "target": target, "arguments": [], "streamIds": [stream_id]})

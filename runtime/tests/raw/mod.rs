@@ -1,0 +1,97 @@
+//! A raw hub client for the hub's socket tests: a WebSocket plus the records received but not yet read (a frame
+//! may carry several), with the JSON hub protocol written out by hand so the tests see exactly what is sent.
+
+// Each test file is its own crate and uses only some of these helpers.
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tether::hub::Hub;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// A raw hub client: the socket plus records received but not yet read.
+pub struct Socket {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub pending: VecDeque<Value>,
+}
+
+/// Serves `hub` at `/hub` on a free loopback port; returns its WebSocket URL.
+pub async fn serve(hub: Hub) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(tether::hub::serve(listener, hub.router("/hub")));
+    format!("ws://{addr}/hub")
+}
+
+/// Connects with extra request headers and completes the JSON handshake.
+pub async fn connect_with(url: &str, headers: &[(&'static str, &str)]) -> Socket {
+    let mut request = url.into_client_request().unwrap();
+    for (name, value) in headers {
+        request.headers_mut().insert(*name, value.parse().unwrap());
+    }
+    let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut socket = Socket {
+        ws,
+        pending: VecDeque::new(),
+    };
+    send(&mut socket, json!({"protocol": "json", "version": 1})).await;
+    assert_eq!(recv(&mut socket).await, json!({}));
+    socket
+}
+
+/// Connects and completes the JSON handshake.
+pub async fn connect(url: &str) -> Socket {
+    connect_with(url, &[]).await
+}
+
+/// Sends one message in its own frame.
+pub async fn send(socket: &mut Socket, message: Value) {
+    send_frame(socket, &[message]).await;
+}
+
+/// Sends all `messages` in one WebSocket frame.
+pub async fn send_frame(socket: &mut Socket, messages: &[Value]) {
+    let text: String = messages.iter().map(|m| format!("{m}\u{1e}")).collect();
+    socket.ws.send(Message::text(text)).await.unwrap();
+}
+
+/// The next hub message that is not a Ping.
+pub async fn recv(socket: &mut Socket) -> Value {
+    loop {
+        while let Some(value) = socket.pending.pop_front() {
+            if value["type"] != 6 {
+                return value;
+            }
+        }
+        match socket.ws.next().await.expect("socket open").unwrap() {
+            Message::Text(text) => {
+                for record in text.as_str().split('\u{1e}').filter(|r| !r.is_empty()) {
+                    socket
+                        .pending
+                        .push_back(serde_json::from_str(record).unwrap());
+                }
+            }
+            Message::Close(frame) => panic!("socket closed: {frame:?}"),
+            _ => {}
+        }
+    }
+}
+
+/// Fails the test instead of hanging it when the connection stops answering.
+pub async fn within<F: Future>(what: &str, f: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(20), f)
+        .await
+        .unwrap_or_else(|_| panic!("the hub stopped answering: {what}"))
+}
+
+/// An Invocation message that expects a Completion.
+pub fn invocation(id: &str, target: &str, args: Value) -> Value {
+    json!({"type": 1, "invocationId": id, "target": target, "arguments": args})
+}
