@@ -2,15 +2,11 @@
 // drop the network or make the server unreachable while the server keeps its circuits. Skipped while the
 // counter example is not built (before the circuits branch is merged).
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { launchBrowser } from '../support/browser.mjs';
 import { startServer } from '../support/server.mjs';
 import { startProxy } from './proxy.mjs';
 
-const binDir = process.env.TETHER_BIN_DIR ?? path.resolve(import.meta.dirname, '../../target/debug');
-const missing = !fs.existsSync(path.join(binDir, 'counter')) && 'needs examples/counter (branch circuits)';
 
 const MODAL = `<div id="components-reconnect-modal">attempt <span id="components-reconnect-current-attempt"></span>
   of <span id="components-reconnect-max-retries"></span></div>`;
@@ -37,7 +33,7 @@ function noAutostart() {
   });
 }
 
-describe('circuit in Chromium', { skip: missing }, () => {
+describe('circuit in Chromium', () => {
   let server;
   let proxy;
   let browser;

@@ -2,16 +2,12 @@
 // tether-test-pages): navigation reported with LocationChanged (Tether.navigateTo, back/forward, the server's
 // T.Navigate), and a page whose app script removed every interactive region ends its circuit.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { launchBrowser } from '../support/browser.mjs';
 import { startServer } from '../support/server.mjs';
 
-const binDir = process.env.TETHER_BIN_DIR ?? path.resolve(import.meta.dirname, '../../target/debug');
-const missing = !fs.existsSync(path.join(binDir, 'tether-test-pages')) && 'needs the tether-test-pages binary (cargo build --workspace --bins)';
 
-describe('circuit navigation and lifetime in Chromium', { skip: missing }, () => {
+describe('circuit navigation and lifetime in Chromium', () => {
   let server;
   let browser;
 

@@ -2,16 +2,12 @@
 // server re-renders keeps every character and the caret; a server that normalises the value wins; keyed rows
 // reordered by the server keep their DOM nodes, focus and typed text.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { launchBrowser } from '../support/browser.mjs';
 import { startServer } from '../support/server.mjs';
 
-const binDir = process.env.TETHER_BIN_DIR ?? path.resolve(import.meta.dirname, '../../target/debug');
-const missing = !fs.existsSync(path.join(binDir, 'tether-test-pages')) && 'needs the tether-test-pages binary (cargo build --workspace --bins)';
 
-describe('forms in Chromium', { skip: missing }, () => {
+describe('forms in Chromium', () => {
   let server;
   let browser;
 

@@ -27,6 +27,10 @@ export async function startServer(name, { env = {}, addr = '127.0.0.1:0', timeou
       const m = /listening on (http:\/\/[^\s]+)/.exec(buffered);
       if (m) { clearTimeout(timer); resolve(m[1]); }
     });
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot start ${path.join(binDir, name)}: ${error.message} (build it with cargo build --workspace --bins)`));
+    });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
       reject(new Error(`${name} exited (code ${code}, signal ${signal}) before listening:\n${output}`));
