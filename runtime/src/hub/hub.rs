@@ -219,22 +219,13 @@ impl HubBuilder {
     }
 
     /// Registers an async method that takes the raw argument list and returns any JSON value.
-    pub fn raw_method<F, Fut>(mut self, name: &str, handler: F) -> Self
+    pub fn raw_method<F, Fut>(self, name: &str, handler: F) -> Self
     where
         F: Fn(HubContext, Vec<Value>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Value, HubError>> + Send + 'static,
     {
-        let f: Arc<UnaryFn> = Arc::new(move |ctx, raw, _streams| {
-            match serde_json::from_str::<Vec<Value>>(raw.get()) {
-                Ok(args) => {
-                    let fut = handler(ctx, args);
-                    async move { encode_result(&fut.await?) }.boxed()
-                }
-                Err(e) => futures_util::future::ready(Err(HubError::internal(e))).boxed(),
-            }
-        });
-        self.insert(name, MethodHandler::Unary(f), false);
-        self
+        // A list of JSON values is just another typed argument list.
+        self.method(name, handler)
     }
 
     /// Registers a method that receives client-to-server streams (announced by the client in `streamIds`,
