@@ -369,8 +369,10 @@ async fn a_client_that_never_acks_while_a_stream_waits_is_closed_with_the_option
     let mut frame = vec![upload_invocation("1", "Report", "s")];
     frame.extend(stream_items("s", 30));
     send_frame(&mut socket, &frame).await;
-    // No acks: the server's sends wait, so it reads on and parks what follows, up to its bound.
-    let filler = "x".repeat(1000);
+    // No acks: the server's sends wait, so it reads on and parks what follows, up to its bound
+    // (2 × 300 + 32,768 bytes here). How many fillers reach the stream before the stall depends on timing
+    // (a dozen seen), so the fillers are large enough that the ones left to park always pass the bound.
+    let filler = "x".repeat(2000);
     for _ in 0..40 {
         send_frame(
             &mut socket,
