@@ -113,6 +113,7 @@ mod component;
 mod error;
 pub mod event;
 mod hash;
+mod number;
 mod renderer;
 mod services;
 pub mod testing;
