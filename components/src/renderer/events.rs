@@ -19,9 +19,9 @@ impl Renderer {
         args: &Value,
     ) -> Result<(), EventError> {
         self.check_failed().map_err(EventError::Failed)?;
-        let entry = u32::try_from(handler_id)
-            .ok()
-            .and_then(|id| self.handlers.get(&id).copied())
+        let entry = self
+            .handlers
+            .get(handler_id)
             .ok_or(EventError::UnknownHandler { handler_id })?;
         if entry.kind.name() != event_name {
             return Err(EventError::WrongEvent {

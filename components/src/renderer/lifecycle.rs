@@ -11,24 +11,12 @@ impl Renderer {
     pub(super) fn attach(&mut self, root: usize) {
         self.roots[root].attached = true;
         let id = self.roots[root].component;
-        let Some(entry) = self.components.get_mut(&id) else {
+        if !self.components.contains_key(&id) {
             return;
-        };
-        let mut tree = std::mem::take(&mut entry.tree);
+        }
         let first_id = self.alloc_node_id();
         let mut html = String::new();
-        {
-            let mut t = tree.as_mut();
-            let shape = t.shape;
-            for &n in shape.kids(shape.top) {
-                self.serialize(&mut t, n, &mut html, true);
-            }
-        }
-        let end = self.alloc_node_id();
-        if let Some(entry) = self.components.get_mut(&id) {
-            entry.tree = tree;
-            entry.end_anchor = end;
-        }
+        self.serialize_component(id, &mut html, true);
         self.pass.batch.push_edit(
             id,
             Edit::Attach {
@@ -120,7 +108,7 @@ impl Renderer {
     }
 
     pub(super) fn dispose_handler(&mut self, id: u32) {
-        if self.handlers.remove(&id).is_some() {
+        if self.handlers.remove(id) {
             self.pass.batch.disposed_handlers.push(id);
         }
     }

@@ -21,7 +21,7 @@
 //!   the same order assigns the same handler ids, so [`Renderer::root_html`] from one renderer matches the
 //!   op 11 HTML of another (the client then keeps the prerendered DOM).
 //! - **Re-rendering** a dirty component takes one of three paths, each producing the same tree a full
-//!   parse would (the unit tests in `tree.rs` and the property tests check this): markup identical to
+//!   parse would (`tree/reparse.rs` unit tests and the property tests check this): markup identical to
 //!   the last render keeps the tree and only passes props to children; otherwise, without child
 //!   component slots, only the deepest element holding every changed byte is re-parsed and diffed; else
 //!   the whole markup is parsed and diffed. While a component with children renders, it is out of the
@@ -42,6 +42,7 @@
 
 mod diff;
 mod events;
+mod handlers;
 mod lifecycle;
 mod pass;
 mod registry;
@@ -58,11 +59,11 @@ use serde_json::Value;
 use crate::batch::{ComponentId, RenderBatch};
 use crate::component::{create_root, AnyComponent, Component, Handle, Inbox, Shared, Task};
 use crate::error::{MountError, RenderError};
-use crate::event::EventKind;
 use crate::hash::FastMap;
 use crate::services::Services;
 use crate::tree::Tree;
 
+use handlers::HandlerTable;
 pub use registry::ComponentRegistry;
 
 struct Entry {
@@ -73,13 +74,6 @@ struct Entry {
     depth: u32,
     /// Id of the marker that ends this component's range (slot end or root region end).
     end_anchor: u32,
-}
-
-#[derive(Clone, Copy)]
-struct HandlerEntry {
-    component: ComponentId,
-    index: u32,
-    kind: EventKind,
 }
 
 struct Root {
@@ -107,9 +101,8 @@ pub struct Renderer {
     /// Boxed so the map's spare buckets stay small (a counter circuit has one entry).
     components: FastMap<ComponentId, Box<Entry>>,
     roots: Vec<Root>,
-    handlers: FastMap<u32, HandlerEntry>,
+    handlers: HandlerTable,
     next_node_id: u32,
-    next_handler_id: u32,
     next_component_id: u32,
     next_batch_id: u64,
     dirty: BTreeSet<(u32, ComponentId)>,
@@ -169,9 +162,8 @@ impl Renderer {
             }),
             components: FastMap::default(),
             roots: Vec::new(),
-            handlers: FastMap::default(),
+            handlers: HandlerTable::default(),
             next_node_id: 1,
-            next_handler_id: 1,
             next_component_id: 1,
             next_batch_id: 1,
             dirty: BTreeSet::new(),
@@ -264,16 +256,9 @@ impl Renderer {
     /// as batches: use it to prerender the page.
     pub fn root_html(&mut self, index: usize) -> Option<String> {
         let id = self.root_component(index)?;
-        let mut tree = std::mem::take(&mut self.components.get_mut(&id)?.tree);
+        self.components.get(&id)?;
         let mut html = String::new();
-        {
-            let mut t = tree.as_mut();
-            let shape = t.shape;
-            for &n in shape.kids(shape.top) {
-                self.serialize(&mut t, n, &mut html, false);
-            }
-        }
-        self.components.get_mut(&id)?.tree = tree;
+        self.serialize_component(id, &mut html, false);
         Some(html)
     }
 

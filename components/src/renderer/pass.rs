@@ -3,7 +3,7 @@
 
 use super::diff::{DiffState, Parent};
 use super::validate::{check_reparsed, check_tree};
-use super::{catch, Entry, HandlerEntry, PendingError, Renderer};
+use super::{catch, Entry, PendingError, Renderer};
 use crate::batch::{ComponentId, RenderBatch};
 use crate::component::{ChildSpec, PreviousChild, PreviousChildren, Rendered, SpecProps};
 use crate::error::RenderError;
@@ -356,17 +356,7 @@ impl Renderer {
         match t.nodes[index as usize].kind {
             NodeKind::Element { events, kids, .. } => {
                 for binding in &mut t.events[events.range()] {
-                    let id = self.next_handler_id;
-                    self.next_handler_id += 1;
-                    binding.handler_id = id;
-                    self.handlers.insert(
-                        id,
-                        HandlerEntry {
-                            component,
-                            index: binding.render_index,
-                            kind: binding.kind,
-                        },
-                    );
+                    self.handlers.bind(component, binding);
                 }
                 for &c in shape.kids(kids) {
                     self.prepare(t, c, component, depth, specs);

@@ -29,6 +29,16 @@ pub(super) struct Parser<'a> {
     pub(super) rewritten: Vec<(usize, String)>,
 }
 
+/// An attribute as read from a start tag, before it is filed as a key, a binding or an attribute.
+struct RawAttribute {
+    name: Span,
+    value: Span,
+    /// The re-escaped value of an attribute that was not double-quoted.
+    rewrite: Option<String>,
+    /// Where reading continues.
+    next: usize,
+}
+
 pub(super) fn span(start: usize, end: usize) -> Span {
     Span {
         start: start as u32,
@@ -266,31 +276,7 @@ impl Parser<'_> {
         }
         let tag = span(start + 1, i);
         let tag_name = &self.src[tag.range()];
-        if tag_name.eq_ignore_ascii_case("tr") {
-            let parent = match self.stack.last() {
-                Some(&(parent, _, _)) => match self.nodes[parent as usize].kind {
-                    NodeKind::Element { tag: p, .. } => Some(&self.src[p.range()]),
-                    _ => None,
-                },
-                None => self.context,
-            };
-            if let Some(p) = parent {
-                {
-                    if p.eq_ignore_ascii_case("table") {
-                        return self.err(
-                            start,
-                            "<tr> directly inside <table>: write <tbody> (the browser inserts one, which would shift node ids)",
-                        );
-                    }
-                }
-            }
-        }
-        if self.inside_paragraph() && closes_paragraph(tag_name) {
-            return self.err(
-                start,
-                format!("<{tag_name}> inside <p>: the browser would close the paragraph first (and shift node ids); use a <div> or <span>"),
-            );
-        }
+        self.check_placement(start, tag_name)?;
         let attrs_start = self.attrs.len();
         let events_start = self.events.len();
         let mut key = None;
@@ -299,97 +285,21 @@ impl Parser<'_> {
             while i < bytes.len() && bytes[i].is_ascii_whitespace() {
                 i += 1;
             }
-            if i >= bytes.len() {
-                return self.err(start, format!("unterminated <{tag_name}> tag"));
-            }
-            if bytes[i] == b'>' {
-                i += 1;
-                break;
-            }
-            if bytes[i] == b'/' {
-                self_closing = true;
-                i += 1;
-                continue;
-            }
-            let name_start = i;
-            while i < bytes.len()
-                && !matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r' | b'/' | b'>' | b'=')
-            {
-                i += 1;
-            }
-            let name = span(name_start, i);
-            let name_str = &self.src[name.range()];
-            let mut value = Span::default();
-            let mut rewrite = None;
-            if i < bytes.len() && bytes[i] == b'=' {
-                i += 1;
-                match bytes.get(i) {
-                    Some(b'"') => {
-                        let Some(len) = memchr(b'"', &bytes[i + 1..]) else {
-                            return self
-                                .err(name_start, format!("unterminated value of `{name_str}`"));
-                        };
-                        value = span(i + 1, i + 1 + len);
-                        i += len + 2;
-                    }
-                    quote => {
-                        let (raw, next) = if quote == Some(&b'\'') {
-                            let Some(len) = self.src[i + 1..].find('\'') else {
-                                return self.err(
-                                    name_start,
-                                    format!("unterminated value of `{name_str}`"),
-                                );
-                            };
-                            (&self.src[i + 1..i + 1 + len], i + len + 2)
-                        } else {
-                            let mut j = i;
-                            while j < bytes.len()
-                                && !bytes[j].is_ascii_whitespace()
-                                && bytes[j] != b'>'
-                            {
-                                j += 1;
-                            }
-                            (&self.src[i..j], j)
-                        };
-                        value = span(i, i);
-                        let mut escaped = String::new();
-                        escape_like_maud(&decode_entities(raw), &mut escaped);
-                        rewrite = Some(escaped);
-                        i = next;
-                    }
+            match bytes.get(i) {
+                None => return self.err(start, format!("unterminated <{tag_name}> tag")),
+                Some(b'>') => {
+                    i += 1;
+                    break;
                 }
-            }
-            if name_str.eq_ignore_ascii_case("t-key") {
-                if key.is_some() {
-                    return self.err(name_start, "an element has two t-key attributes");
+                Some(b'/') => {
+                    self_closing = true;
+                    i += 1;
                 }
-                if rewrite.is_some() {
-                    return self.err(
-                        name_start,
-                        "write t-key with a double-quoted value, as maud does",
-                    );
+                Some(_) => {
+                    let attribute = self.attribute(i)?;
+                    i = attribute.next;
+                    self.add_attribute(attribute, &mut key, attrs_start, events_start)?;
                 }
-                key = Some(value);
-            } else if let Some(kind) = event_kind(name_str) {
-                let Some(binding) = parse_binding(kind, &self.src[value.range()]) else {
-                    return self.err(
-                        name_start,
-                        format!("the value of `{name_str}` must come from the render context (cx.on_{kind}(…))"),
-                    );
-                };
-                if self.events[events_start..].iter().any(|b| b.kind == kind) {
-                    return self.err(name_start, format!("an element binds `{name_str}` twice"));
-                }
-                self.events.push(Binding { value, ..binding });
-            } else if !self.attrs[attrs_start..]
-                .iter()
-                .any(|a| self.src[a.name.range()].eq_ignore_ascii_case(name_str))
-            {
-                // Like the browser, the first of duplicate attributes wins.
-                if let Some(escaped) = rewrite {
-                    self.rewritten.push((self.attrs.len(), escaped));
-                }
-                self.attrs.push(Attr { name, value });
             }
         }
         self.pos = i;
@@ -400,7 +310,6 @@ impl Parser<'_> {
                 format!("<{tag_name}/> does not close in HTML (the browser would nest what follows): write <{tag_name}></{tag_name}>"),
             );
         }
-        let raw_text = is_raw_text(tag_name);
         let index = self.push(Node {
             id: 0,
             key,
@@ -423,20 +332,158 @@ impl Parser<'_> {
         }
         self.stack
             .push((index, self.scratch.len(), self.slots.len() as u32));
-        if raw_text {
-            let close = format!("</{tag_name}");
-            let Some(len) = self.src[self.pos..].find(&close) else {
-                return self.err(start, format!("<{tag_name}> is never closed"));
-            };
-            if len > 0 {
-                self.push(Node {
-                    id: 0,
-                    key: None,
-                    kind: NodeKind::Text(span(self.pos, self.pos + len)),
-                });
-            }
-            self.pos += len;
+        if is_raw_text(tag_name) {
+            self.raw_text(start, tag_name)?;
         }
+        Ok(())
+    }
+
+    /// Rejects a start tag the browser would not place where it stands (node ids would shift).
+    fn check_placement(&self, start: usize, tag_name: &str) -> Result<(), MarkupError> {
+        if tag_name.eq_ignore_ascii_case("tr") {
+            let parent = match self.stack.last() {
+                Some(&(parent, _, _)) => match self.nodes[parent as usize].kind {
+                    NodeKind::Element { tag: p, .. } => Some(&self.src[p.range()]),
+                    _ => None,
+                },
+                None => self.context,
+            };
+            if parent.is_some_and(|p| p.eq_ignore_ascii_case("table")) {
+                return self.err(
+                    start,
+                    "<tr> directly inside <table>: write <tbody> (the browser inserts one, which would shift node ids)",
+                );
+            }
+        }
+        if self.inside_paragraph() && closes_paragraph(tag_name) {
+            return self.err(
+                start,
+                format!("<{tag_name}> inside <p>: the browser would close the paragraph first (and shift node ids); use a <div> or <span>"),
+            );
+        }
+        Ok(())
+    }
+
+    /// Reads one attribute starting at byte `i`. A value that is not double-quoted is re-escaped the
+    /// way maud would write it, so equal values compare equal in source form.
+    fn attribute(&self, mut i: usize) -> Result<RawAttribute, MarkupError> {
+        let bytes = self.src.as_bytes();
+        let name_start = i;
+        while i < bytes.len()
+            && !matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r' | b'/' | b'>' | b'=')
+        {
+            i += 1;
+        }
+        let name = span(name_start, i);
+        let name_str = &self.src[name.range()];
+        let unterminated = || self.err(name_start, format!("unterminated value of `{name_str}`"));
+        let mut value = Span::default();
+        let mut rewrite = None;
+        if i < bytes.len() && bytes[i] == b'=' {
+            i += 1;
+            match bytes.get(i) {
+                Some(b'"') => {
+                    let Some(len) = memchr(b'"', &bytes[i + 1..]) else {
+                        return unterminated();
+                    };
+                    value = span(i + 1, i + 1 + len);
+                    i += len + 2;
+                }
+                quote => {
+                    let (raw, next) = if quote == Some(&b'\'') {
+                        let Some(len) = self.src[i + 1..].find('\'') else {
+                            return unterminated();
+                        };
+                        (&self.src[i + 1..i + 1 + len], i + len + 2)
+                    } else {
+                        let mut j = i;
+                        while j < bytes.len() && !bytes[j].is_ascii_whitespace() && bytes[j] != b'>'
+                        {
+                            j += 1;
+                        }
+                        (&self.src[i..j], j)
+                    };
+                    value = span(i, i);
+                    let mut escaped = String::new();
+                    escape_like_maud(&decode_entities(raw), &mut escaped);
+                    rewrite = Some(escaped);
+                    i = next;
+                }
+            }
+        }
+        Ok(RawAttribute {
+            name,
+            value,
+            rewrite,
+            next: i,
+        })
+    }
+
+    /// Files an attribute of the element being opened as its key, an event binding or a plain attribute.
+    fn add_attribute(
+        &mut self,
+        attribute: RawAttribute,
+        key: &mut Option<Span>,
+        attrs_start: usize,
+        events_start: usize,
+    ) -> Result<(), MarkupError> {
+        let RawAttribute {
+            name,
+            value,
+            rewrite,
+            ..
+        } = attribute;
+        let name_start = name.start as usize;
+        let name_str = &self.src[name.range()];
+        if name_str.eq_ignore_ascii_case("t-key") {
+            if key.is_some() {
+                return self.err(name_start, "an element has two t-key attributes");
+            }
+            if rewrite.is_some() {
+                return self.err(
+                    name_start,
+                    "write t-key with a double-quoted value, as maud does",
+                );
+            }
+            *key = Some(value);
+        } else if let Some(kind) = event_kind(name_str) {
+            let Some(binding) = parse_binding(kind, &self.src[value.range()]) else {
+                return self.err(
+                    name_start,
+                    format!("the value of `{name_str}` must come from the render context (cx.on_{kind}(…))"),
+                );
+            };
+            if self.events[events_start..].iter().any(|b| b.kind == kind) {
+                return self.err(name_start, format!("an element binds `{name_str}` twice"));
+            }
+            self.events.push(Binding { value, ..binding });
+        } else if !self.attrs[attrs_start..]
+            .iter()
+            .any(|a| self.src[a.name.range()].eq_ignore_ascii_case(name_str))
+        {
+            // Like the browser, the first of duplicate attributes wins.
+            if let Some(escaped) = rewrite {
+                self.rewritten.push((self.attrs.len(), escaped));
+            }
+            self.attrs.push(Attr { name, value });
+        }
+        Ok(())
+    }
+
+    /// The content of `<script>` or `<style>` is one text node, up to its end tag.
+    fn raw_text(&mut self, start: usize, tag_name: &str) -> Result<(), MarkupError> {
+        let close = format!("</{tag_name}");
+        let Some(len) = self.src[self.pos..].find(&close) else {
+            return self.err(start, format!("<{tag_name}> is never closed"));
+        };
+        if len > 0 {
+            self.push(Node {
+                id: 0,
+                key: None,
+                kind: NodeKind::Text(span(self.pos, self.pos + len)),
+            });
+        }
+        self.pos += len;
         Ok(())
     }
 }

@@ -3,7 +3,7 @@
 
 use super::html::{is_raw_text, is_void};
 use super::parse::{span, Parser};
-use super::{Attr, Binding, NodeIndex, NodeKind, Shape, Span, Tree};
+use super::{Attr, Binding, Node, NodeIndex, NodeKind, Shape, Span, Tree};
 
 /// Whether two subtrees' source texts are equal except for their bindings' render indices (and so
 /// parse to the same nodes). `old_events` and `new_events` are the subtrees' bindings, in source order.
@@ -63,10 +63,6 @@ fn common_suffix(a: &[u8], b: &[u8], max: usize) -> usize {
     i
 }
 
-fn shift(v: u32, by: i64) -> u32 {
-    (v as i64 + by) as u32
-}
-
 /// A tree rebuilt from the previous one by re-parsing only the content of `element`, the deepest element
 /// whose content holds every byte that differs between the two renders' markup.
 pub(crate) struct Reparsed {
@@ -75,8 +71,8 @@ pub(crate) struct Reparsed {
 }
 
 /// Re-parses only what changed since `old` was parsed. Everything outside the changed element is copied
-/// from `old` (with node ids and handler ids, spans moved by the length difference); the caller diffs
-/// only that element's children. Gives the markup back when this does not apply (child component slots,
+/// from `old` (with node ids and handler ids, positions moved by one [`Shift`]); the caller diffs only
+/// that element's children. Gives the markup back when this does not apply (child component slots,
 /// recorded form values, a change at the top level or inside `<script>`/`<style>`, or a fragment that
 /// does not parse on its own), so the caller parses it whole.
 pub(crate) fn reparse(old: &Tree, html: String) -> Result<Reparsed, String> {
@@ -87,10 +83,27 @@ pub(crate) fn reparse(old: &Tree, html: String) -> Result<Reparsed, String> {
     let (o, n) = (sh.src.as_bytes(), html.as_bytes());
     let p = common_prefix(o, n);
     let s = common_suffix(o, n, o.len().min(n.len()) - p);
-    let (change_start, change_end) = (p as u32, (o.len() - s) as u32);
-    let delta = n.len() as i64 - o.len() as i64;
+    let Some(changed) = changed_element(old, p as u32, (o.len() - s) as u32) else {
+        return Err(html);
+    };
+    let text_delta = n.len() as i64 - o.len() as i64;
+    match parse_fragment(old, &changed, &html, text_delta) {
+        Some(fragment) => Ok(splice(old, changed.element, fragment, html, text_delta)),
+        None => Err(html),
+    }
+}
 
-    // Descend to the deepest element whose content (between its tags) holds the change.
+/// The deepest element whose content (between its tags) holds the bytes `change_start..change_end`.
+struct Changed {
+    element: NodeIndex,
+    /// Byte offset of its end tag in the old markup.
+    inner_end: u32,
+    /// Whether it is a `<p>` or inside one (the fragment parser must know, as the full parser would).
+    in_p: bool,
+}
+
+fn changed_element(old: &Tree, change_start: u32, change_end: u32) -> Option<Changed> {
+    let sh = &old.shape;
     let mut found = None;
     let mut in_p = false;
     let mut list = sh.kids(sh.top);
@@ -116,47 +129,53 @@ pub(crate) fn reparse(old: &Tree, html: String) -> Result<Reparsed, String> {
             let inner_end = outer.start + outer.len - tag.len - 3;
             if inner_start <= change_start && change_end <= inner_end {
                 if is_raw_text(tag_name) {
-                    break 'descend;
+                    // Raw text is not parsed in part: re-parse the enclosing element, if any.
+                    return found;
                 }
-                found = Some((c, inner_end));
                 in_p |= tag_name.eq_ignore_ascii_case("p");
+                found = Some(Changed {
+                    element: c,
+                    inner_end,
+                    in_p,
+                });
                 list = sh.kids(kids);
                 continue 'descend;
             }
         }
-        break;
+        return found;
     }
-    let Some((e, inner_end)) = found else {
-        return Err(html);
-    };
-    let NodeKind::Element {
-        tag: e_tag,
-        attrs: e_attrs,
-        events: e_events,
-        kids: e_kids,
-        end: e_end,
-        events_end: e_events_end,
-        inner_start,
-        kids_from,
-        attrs_end: e_attrs_end,
-        ..
-    } = old.node(e).kind
-    else {
-        unreachable!("found elements only")
-    };
+}
 
-    let frag_end = (inner_end as i64 + delta) as usize;
+/// The changed element's new content, parsed on its own: positions are relative to the fragment's
+/// arrays (and absolute in the new markup).
+struct Fragment {
+    nodes: Vec<Node>,
+    kids: Vec<NodeIndex>,
+    attrs: Vec<Attr>,
+    events: Vec<Binding>,
+    /// The fragment's top-level nodes, in `kids`.
+    top: Span,
+}
+
+fn parse_fragment(old: &Tree, changed: &Changed, html: &str, text_delta: i64) -> Option<Fragment> {
+    let NodeKind::Element {
+        tag, inner_start, ..
+    } = old.node(changed.element).kind
+    else {
+        unreachable!("changed_element returns elements")
+    };
+    let frag_end = (changed.inner_end as i64 + text_delta) as usize;
     let fragment_len = frag_end.saturating_sub(inner_start as usize);
-    if fragment_len > 4096 && fragment_len > n.len() / 2 {
+    if fragment_len > 4096 && fragment_len > html.len() / 2 {
         // Most of the markup changed: parsing it whole costs less than parsing a fragment and splicing.
-        return Err(html);
+        return None;
     }
     let mut p = Parser {
-        src: &html,
+        src: html,
         pos: inner_start as usize,
         limit: frag_end,
-        context: Some(sh.str(e_tag)),
-        context_in_p: in_p,
+        context: Some(old.shape.str(tag)),
+        context_in_p: changed.in_p,
         nodes: Vec::with_capacity(fragment_len / 16),
         kids: Vec::with_capacity(fragment_len / 16),
         attrs: Vec::with_capacity(fragment_len / 32),
@@ -172,87 +191,42 @@ pub(crate) fn reparse(old: &Tree, html: String) -> Result<Reparsed, String> {
         || !p.slots.is_empty()
         || !p.rewritten.is_empty()
     {
-        drop(p);
-        return Err(html);
+        return None;
     }
     let top_start = p.kids.len();
     p.kids.extend_from_slice(&p.scratch);
-    let f_top = span(top_start, p.kids.len());
-    let Parser {
-        nodes: f_nodes,
-        kids: f_kids,
-        attrs: f_attrs,
-        events: f_events,
-        ..
-    } = p;
+    let top = span(top_start, p.kids.len());
+    Some(Fragment {
+        nodes: p.nodes,
+        kids: p.kids,
+        attrs: p.attrs,
+        events: p.events,
+        top,
+    })
+}
 
-    let node_off = e + 1;
-    let attrs_off = e_attrs.start + e_attrs.len;
-    let events_off = e_events.start + e_events.len;
-    let dn = f_nodes.len() as i64 - (e_end - e - 1) as i64;
-    let dk = f_kids.len() as i64 - (e_kids.start + e_kids.len - kids_from) as i64;
-    let da = f_attrs.len() as i64 - (e_attrs_end - attrs_off) as i64;
-    let de = f_events.len() as i64 - (e_events_end - events_off) as i64;
+/// How far positions move: in the markup, and in each of the tree's flat arrays.
+#[derive(Clone, Copy)]
+struct Shift {
+    text: i64,
+    nodes: i64,
+    kids: i64,
+    attrs: i64,
+    events: i64,
+}
 
-    let mut nodes = Vec::with_capacity((old.nodes.len() as i64 + dn) as usize);
-    for (i, node) in old.nodes[..=e as usize].iter().enumerate() {
-        let mut node = *node;
-        if let NodeKind::Element {
-            outer,
-            end,
-            events_end,
-            attrs_end,
-            kids,
-            has_slot,
-            ..
-        } = &mut node.kind
-        {
-            if *end > e {
-                // E or one of its ancestors: it spans the change.
-                outer.len = shift(outer.len, delta);
-                *end = shift(*end, dn);
-                *events_end = shift(*events_end, de);
-                *attrs_end = shift(*attrs_end, da);
-                if i == e as usize {
-                    *kids = Span {
-                        start: f_top.start + kids_from,
-                        len: f_top.len,
-                    };
-                    *has_slot = false;
-                } else {
-                    kids.start = shift(kids.start, dk);
-                }
-            }
-        }
-        nodes.push(node);
-    }
-    for node in &f_nodes {
-        let mut node = *node;
-        if let NodeKind::Element {
-            attrs,
-            events,
-            kids,
-            end,
-            events_end,
-            kids_from: from,
-            attrs_end,
-            ..
-        } = &mut node.kind
-        {
-            attrs.start += attrs_off;
-            events.start += events_off;
-            kids.start += kids_from;
-            *end += node_off;
-            *events_end += events_off;
-            *from += kids_from;
-            *attrs_end += attrs_off;
-        }
-        nodes.push(node);
-    }
-    for node in &old.nodes[e_end as usize..] {
-        let mut node = *node;
-        if let Some(key) = &mut node.key {
-            key.start = shift(key.start, delta);
+fn moved(v: u32, by: i64) -> u32 {
+    (v as i64 + by) as u32
+}
+
+impl Shift {
+    /// Moves a node's positions. A node that lies wholly after the splice (or inside the spliced-in
+    /// fragment) moves entirely; an element that encloses the splice (`whole` false) opened before it,
+    /// so only what it wrote when it closed moves: its end in the markup, its subtree's ends in the
+    /// arrays, and its `kids` block (blocks are written at close, after its descendants' blocks).
+    fn apply(self, node: &mut Node, whole: bool) {
+        if let (Some(key), true) = (&mut node.key, whole) {
+            key.start = moved(key.start, self.text);
         }
         match &mut node.kind {
             NodeKind::Element {
@@ -268,62 +242,150 @@ pub(crate) fn reparse(old: &Tree, html: String) -> Result<Reparsed, String> {
                 attrs_end,
                 ..
             } => {
-                tag.start = shift(tag.start, delta);
-                outer.start = shift(outer.start, delta);
-                *inner_start = shift(*inner_start, delta);
-                attrs.start = shift(attrs.start, da);
-                events.start = shift(events.start, de);
-                kids.start = shift(kids.start, dk);
-                *kids_from = shift(*kids_from, dk);
-                *end = shift(*end, dn);
-                *events_end = shift(*events_end, de);
-                *attrs_end = shift(*attrs_end, da);
+                *end = moved(*end, self.nodes);
+                *events_end = moved(*events_end, self.events);
+                *attrs_end = moved(*attrs_end, self.attrs);
+                kids.start = moved(kids.start, self.kids);
+                if whole {
+                    tag.start = moved(tag.start, self.text);
+                    outer.start = moved(outer.start, self.text);
+                    *inner_start = moved(*inner_start, self.text);
+                    attrs.start = moved(attrs.start, self.attrs);
+                    events.start = moved(events.start, self.events);
+                    *kids_from = moved(*kids_from, self.kids);
+                } else {
+                    outer.len = moved(outer.len, self.text);
+                }
             }
-            NodeKind::Text(t) | NodeKind::Raw(t) => t.start = shift(t.start, delta),
+            NodeKind::Text(t) | NodeKind::Raw(t) => t.start = moved(t.start, self.text),
             NodeKind::Slot { .. } => unreachable!("trees with slots are not re-parsed in part"),
+        }
+    }
+
+    fn span(self, span: Span) -> Span {
+        Span {
+            start: moved(span.start, self.text),
+            len: span.len,
+        }
+    }
+}
+
+/// The node array of the new tree: `old` up to `e` (its enclosing elements' ends moved), the fragment
+/// moved into place, then the rest of `old` moved by `after`.
+fn splice_nodes(
+    old: &Tree,
+    e: NodeIndex,
+    f: &Fragment,
+    after: Shift,
+    into_place: Shift,
+) -> Vec<Node> {
+    let NodeKind::Element {
+        end: e_end,
+        kids_from,
+        ..
+    } = old.node(e).kind
+    else {
+        unreachable!("changed_element returns elements")
+    };
+    let mut nodes = Vec::with_capacity((old.nodes.len() as i64 + after.nodes) as usize);
+    for node in &old.nodes[..=e as usize] {
+        let mut node = *node;
+        if matches!(node.kind, NodeKind::Element { end, .. } if end > e) {
+            // `e` or one of its ancestors: it encloses the change.
+            after.apply(&mut node, false);
         }
         nodes.push(node);
     }
-
-    let mut kids = Vec::with_capacity((sh.kids.len() as i64 + dk) as usize);
-    kids.extend_from_slice(&sh.kids[..kids_from as usize]);
-    kids.extend(f_kids.iter().map(|&k| k + node_off));
-    kids.extend(
-        sh.kids[(e_kids.start + e_kids.len) as usize..]
-            .iter()
-            .map(|&k| if k >= e_end { shift(k, dn) } else { k }),
-    );
-
-    let mut attrs = Vec::with_capacity((sh.attrs.len() as i64 + da) as usize);
-    attrs.extend_from_slice(&sh.attrs[..attrs_off as usize]);
-    attrs.extend_from_slice(&f_attrs);
-    attrs.extend(sh.attrs[e_attrs_end as usize..].iter().map(|a| Attr {
-        name: Span {
-            start: shift(a.name.start, delta),
-            len: a.name.len,
-        },
-        value: Span {
-            start: shift(a.value.start, delta),
-            len: a.value.len,
-        },
+    if let NodeKind::Element { kids, has_slot, .. } = &mut nodes[e as usize].kind {
+        *kids = Span {
+            start: f.top.start + kids_from,
+            len: f.top.len,
+        };
+        *has_slot = false;
+    }
+    nodes.extend(f.nodes.iter().map(|&(mut node)| {
+        into_place.apply(&mut node, true);
+        node
+    }));
+    nodes.extend(old.nodes[e_end as usize..].iter().map(|&(mut node)| {
+        after.apply(&mut node, true);
+        node
     }));
 
-    let mut events = Vec::with_capacity((old.events.len() as i64 + de) as usize);
+    nodes
+}
+
+/// Builds the new tree: `old` up to and including element `e`, the fragment as `e`'s content, then the
+/// rest of `old`, every array spliced at the same point and every position moved by one [`Shift`].
+fn splice(old: &Tree, e: NodeIndex, f: Fragment, html: String, text_delta: i64) -> Reparsed {
+    let sh = &old.shape;
+    let NodeKind::Element {
+        attrs: e_attrs,
+        events: e_events,
+        kids: e_kids,
+        end: e_end,
+        events_end: e_events_end,
+        kids_from,
+        attrs_end: e_attrs_end,
+        ..
+    } = old.node(e).kind
+    else {
+        unreachable!("changed_element returns elements")
+    };
+    // Where the fragment goes in each array: after `e`'s own entries, replacing its descendants'.
+    let node_off = e + 1;
+    let attrs_off = e_attrs.start + e_attrs.len;
+    let events_off = e_events.start + e_events.len;
+    let kids_end = e_kids.start + e_kids.len;
+    let after = Shift {
+        text: text_delta,
+        nodes: f.nodes.len() as i64 - (e_end - node_off) as i64,
+        kids: f.kids.len() as i64 - (kids_end - kids_from) as i64,
+        attrs: f.attrs.len() as i64 - (e_attrs_end - attrs_off) as i64,
+        events: f.events.len() as i64 - (e_events_end - events_off) as i64,
+    };
+    let into_place = Shift {
+        text: 0,
+        nodes: node_off as i64,
+        kids: kids_from as i64,
+        attrs: attrs_off as i64,
+        events: events_off as i64,
+    };
+
+    let nodes = splice_nodes(old, e, &f, after, into_place);
+
+    let mut kids = Vec::with_capacity((sh.kids.len() as i64 + after.kids) as usize);
+    kids.extend_from_slice(&sh.kids[..kids_from as usize]);
+    kids.extend(f.kids.iter().map(|&k| k + node_off));
+    kids.extend(sh.kids[kids_end as usize..].iter().map(|&k| {
+        if k >= e_end {
+            moved(k, after.nodes)
+        } else {
+            k
+        }
+    }));
+
+    let mut attrs = Vec::with_capacity((sh.attrs.len() as i64 + after.attrs) as usize);
+    attrs.extend_from_slice(&sh.attrs[..attrs_off as usize]);
+    attrs.extend_from_slice(&f.attrs);
+    attrs.extend(sh.attrs[e_attrs_end as usize..].iter().map(|a| Attr {
+        name: after.span(a.name),
+        value: after.span(a.value),
+    }));
+
+    let mut events = Vec::with_capacity((old.events.len() as i64 + after.events) as usize);
     events.extend_from_slice(&old.events[..events_off as usize]);
-    events.extend_from_slice(&f_events);
+    events.extend_from_slice(&f.events);
     events.extend(old.events[e_events_end as usize..].iter().map(|b| Binding {
-        value: Span {
-            start: shift(b.value.start, delta),
-            len: b.value.len,
-        },
+        value: after.span(b.value),
         ..*b
     }));
 
     let top = Span {
-        start: shift(sh.top.start, dk),
+        start: moved(sh.top.start, after.kids),
         len: sh.top.len,
     };
-    Ok(Reparsed {
+    Reparsed {
         tree: Tree {
             shape: Shape {
                 markup_len: html.len(),
@@ -338,7 +400,7 @@ pub(crate) fn reparse(old: &Tree, html: String) -> Result<Reparsed, String> {
             recorded: false,
         },
         element: e,
-    })
+    }
 }
 
 #[cfg(test)]

@@ -1,29 +1,77 @@
 //! Diffing an element's attributes (form properties as properties) and its event bindings.
 
 use crate::batch::{ComponentId, Edit, EditSink, PropertyValue};
-use crate::renderer::{HandlerEntry, Renderer};
+use crate::renderer::Renderer;
 use crate::tree::{self, Attr, Binding, Shape};
 
-fn is_property(tag: &str, name: &str) -> Option<&'static str> {
-    match (tag, name) {
-        ("input", "value") => Some("value"),
-        ("input", "checked") => Some("checked"),
-        ("option", "selected") => Some("selected"),
-        _ => None,
+/// An attribute that the browser reflects into a live form property: once the user edits the field,
+/// only setting the property changes what it shows, so these are diffed as properties.
+#[derive(Clone, Copy)]
+enum FormProperty {
+    /// An `input`'s `value`.
+    Value,
+    /// An `input`'s `checked`.
+    Checked,
+    /// An `option`'s `selected`.
+    Selected,
+}
+
+impl FormProperty {
+    fn of(tag: &str, attribute: &str) -> Option<Self> {
+        match (tag, attribute) {
+            ("input", "value") => Some(Self::Value),
+            ("input", "checked") => Some(Self::Checked),
+            ("option", "selected") => Some(Self::Selected),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Value => "value",
+            Self::Checked => "checked",
+            Self::Selected => "selected",
+        }
+    }
+
+    /// The edit for the attribute set to `value` (escaped source form); `None` when a flag that was
+    /// already present stays present.
+    fn set(self, node: u32, value: &str, was_present: bool) -> Option<Edit> {
+        let value = match self {
+            Self::Value => PropertyValue::Text(tree::decode_entities(value)),
+            Self::Checked | Self::Selected if was_present => return None,
+            Self::Checked | Self::Selected => PropertyValue::Bool(true),
+        };
+        Some(Edit::SetProperty {
+            node,
+            name: self.name(),
+            value,
+        })
+    }
+
+    /// The edit for the attribute removed.
+    fn clear(self, node: u32) -> Edit {
+        let value = match self {
+            Self::Value => PropertyValue::Text(String::new()),
+            Self::Checked | Self::Selected => PropertyValue::Bool(false),
+        };
+        Edit::SetProperty {
+            node,
+            name: self.name(),
+            value,
+        }
     }
 }
 
 impl Renderer {
-    #[allow(clippy::too_many_arguments)]
+    /// Diffs an element's attributes, each side given as its tree's shape and the element's attributes.
     pub(super) fn diff_attrs(
         &mut self,
         component: ComponentId,
-        id: u32,
+        node: u32,
         tag: &str,
-        old_shape: &Shape,
-        old_attrs: &[Attr],
-        new_shape: &Shape,
-        new_attrs: &[Attr],
+        (old_shape, old_attrs): (&Shape, &[Attr]),
+        (new_shape, new_attrs): (&Shape, &[Attr]),
     ) {
         for (i, a) in new_attrs.iter().enumerate() {
             let name = new_shape.str(a.name);
@@ -38,29 +86,17 @@ impl Renderer {
             if old_value == Some(value) {
                 continue;
             }
-            let edit = match is_property(tag, name) {
-                Some("value") => Edit::SetProperty {
-                    node: id,
-                    name: "value",
-                    value: PropertyValue::Text(tree::decode_entities(value)),
-                },
-                Some(prop) => {
-                    if old_value.is_some() {
-                        continue;
-                    }
-                    Edit::SetProperty {
-                        node: id,
-                        name: prop,
-                        value: PropertyValue::Bool(true),
-                    }
-                }
-                None => Edit::SetAttribute {
-                    node: id,
+            let edit = match FormProperty::of(tag, name) {
+                Some(property) => property.set(node, value, old_value.is_some()),
+                None => Some(Edit::SetAttribute {
+                    node,
                     name: name.to_owned(),
                     value: tree::decode_entities(value),
-                },
+                }),
             };
-            self.pass.batch.push_edit(component, edit);
+            if let Some(edit) = edit {
+                self.pass.batch.push_edit(component, edit);
+            }
         }
         for (i, o) in old_attrs.iter().enumerate() {
             let name = old_shape.str(o.name);
@@ -71,19 +107,10 @@ impl Renderer {
             if present {
                 continue;
             }
-            let edit = match is_property(tag, name) {
-                Some("value") => Edit::SetProperty {
-                    node: id,
-                    name: "value",
-                    value: PropertyValue::Text(String::new()),
-                },
-                Some(prop) => Edit::SetProperty {
-                    node: id,
-                    name: prop,
-                    value: PropertyValue::Bool(false),
-                },
+            let edit = match FormProperty::of(tag, name) {
+                Some(property) => property.clear(node),
                 None => Edit::RemoveAttribute {
-                    node: id,
+                    node,
                     name: name.to_owned(),
                 },
             };
@@ -91,11 +118,36 @@ impl Renderer {
         }
     }
 
-    /// Gives a binding on a matched element its old handler id (same event) or a fresh one.
-    pub(super) fn diff_binding(
+    /// Diffs a matched element's event bindings: each new binding keeps the old handler id of the same
+    /// event or gets a fresh one; an event no longer bound loses its handler and its attribute.
+    pub(super) fn diff_bindings(
         &mut self,
         component: ComponentId,
-        id: u32,
+        node: u32,
+        old_bindings: &[Binding],
+        new_bindings: &mut [Binding],
+    ) {
+        for binding in new_bindings.iter_mut() {
+            self.diff_binding(component, node, old_bindings, binding);
+        }
+        for old_binding in old_bindings {
+            if !new_bindings.iter().any(|b| b.kind == old_binding.kind) {
+                self.dispose_handler(old_binding.handler_id);
+                self.pass.batch.push_edit(
+                    component,
+                    Edit::RemoveAttribute {
+                        node,
+                        name: old_binding.kind.attribute().to_owned(),
+                    },
+                );
+            }
+        }
+    }
+
+    fn diff_binding(
+        &mut self,
+        component: ComponentId,
+        node: u32,
         old_bindings: &[Binding],
         binding: &mut Binding,
     ) {
@@ -103,34 +155,20 @@ impl Renderer {
             Some(old_binding) => {
                 binding.handler_id = old_binding.handler_id;
                 if old_binding.render_index != binding.render_index {
-                    if let Some(h) = self.handlers.get_mut(&binding.handler_id) {
-                        h.index = binding.render_index;
-                    }
+                    self.handlers.retarget(binding);
                 }
                 if old_binding.flags == binding.flags {
                     return;
                 }
             }
-            None => {
-                let handler_id = self.next_handler_id;
-                self.next_handler_id += 1;
-                binding.handler_id = handler_id;
-                self.handlers.insert(
-                    handler_id,
-                    HandlerEntry {
-                        component,
-                        index: binding.render_index,
-                        kind: binding.kind,
-                    },
-                );
-            }
+            None => self.handlers.bind(component, binding),
         }
         let mut value = String::new();
         tree::binding_value(binding.handler_id, binding.flags, &mut value);
         self.pass.batch.push_edit(
             component,
             Edit::SetAttribute {
-                node: id,
+                node,
                 name: binding.kind.attribute().to_owned(),
                 value,
             },

@@ -5,7 +5,10 @@
 
 mod attributes;
 mod children;
+mod middle;
 mod node;
+#[cfg(test)]
+mod tests;
 
 use super::Renderer;
 use crate::batch::ComponentId;
