@@ -277,11 +277,6 @@ impl Renderer {
         self.handlers.len()
     }
 
-    /// Whether a [`render`](Self::render) call would do work (dirty components or unattached roots).
-    pub fn needs_render(&self) -> bool {
-        !self.dirty.is_empty() || self.roots.iter().any(|r| !r.attached)
-    }
-
     /// Whether handles queued updates not yet processed.
     pub fn has_messages(&self) -> bool {
         !self.shared.inbox.lock().messages.is_empty()
