@@ -1,0 +1,111 @@
+//! The page handler: one axum handler that prerenders any route of the app's [`Routes`].
+//!
+//! For each GET it resolves the browser path with the request's user: a page is prerendered into the
+//! app's document with status 200, an unknown path or a rejected parameter into the not-found page with
+//! status 404, and a redirect is answered `303 See Other` with its `Location` (no page rendered).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use maud::Markup;
+
+use super::routes::{Resolved, Routes};
+use super::view::ROUTER;
+use crate::auth::{Auth, CurrentUser};
+use crate::circuit::{CircuitHub, PageRequest, PAGE_CACHE_CONTROL};
+
+/// What the app's document function gets to build the whole HTML page around the router.
+#[derive(Debug)]
+pub struct Document<'a> {
+    /// The circuit hub (for its boot script URL).
+    pub hub: &'a CircuitHub,
+    /// The router's region (prerendered page inside its layouts), to put in `<body>`.
+    pub body: Markup,
+    /// The response status: 404 for the not-found page.
+    pub status: StatusCode,
+    /// The request.
+    pub request: &'a PageRequest,
+}
+
+type DocumentFn = Arc<dyn Fn(Document<'_>) -> Markup + Send + Sync>;
+
+/// The page routes of `routes`' app: `/` and every path below it answered by the router (mount the
+/// result at the routes' base with `Router::nest`, or merge it at the site root). `document` wraps the
+/// router's region into the page (head, stylesheet, the boot script).
+///
+/// The routes must also be a service of the circuit hub (`.service(routes.clone())`).
+///
+/// # Panics
+/// When a route pattern of `routes` is invalid ([`Routes::errors`]): at start-up, not on a request.
+pub fn page_router(
+    routes: &Routes,
+    document: impl Fn(Document<'_>) -> Markup + Send + Sync + 'static,
+) -> axum::Router<CircuitHub> {
+    if let Some(error) = routes.errors().first() {
+        panic!("{error}");
+    }
+    let document: DocumentFn = Arc::new(document);
+    let serve = get(move |State(hub): State<CircuitHub>, request: PageRequest| {
+        let document = document.clone();
+        async move { serve_page(&hub, &request, &document) }
+    });
+    axum::Router::new()
+        .route("/", serve.clone())
+        .route("/{*path}", serve)
+}
+
+fn serve_page(hub: &CircuitHub, request: &PageRequest, document: &DocumentFn) -> Response {
+    let Some(routes) = hub.shared.services.get::<Routes>() else {
+        tracing::error!(
+            "the router's page handler runs but the circuit hub has no `Routes` service"
+        );
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the circuit hub has no `Routes` service\n",
+        )
+            .into_response();
+    };
+    let user = hub
+        .shared
+        .services
+        .get::<Auth>()
+        .map_or_else(CurrentUser::default, |auth| {
+            auth.current_user(request.headers())
+        });
+    let uri = request.original_uri();
+    let target = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut services = hub.shared.services.clone();
+    services.insert(user.clone());
+    let status = match routes.resolve(target, &services) {
+        Resolved::Redirect(to) => {
+            return (
+                StatusCode::SEE_OTHER,
+                [
+                    (header::LOCATION, to.as_str()),
+                    (header::CACHE_CONTROL, PAGE_CACHE_CONTROL),
+                ],
+            )
+                .into_response()
+        }
+        Resolved::NotFound => StatusCode::NOT_FOUND,
+        Resolved::Page { .. } => StatusCode::OK,
+    };
+    let mut page = hub.page();
+    page.provide(request.location()).provide(user);
+    let body = match page.root(ROUTER, &()) {
+        Ok(markup) => maud::html! { (markup) },
+        Err(error) => return error.into_response(),
+    };
+    let html = document(Document {
+        hub,
+        body,
+        status,
+        request,
+    });
+    let mut response = page.respond(html);
+    *response.status_mut() = status;
+    response
+}
