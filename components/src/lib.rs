@@ -12,6 +12,7 @@
 //! - [`Services`]: a typed environment the host provides to every component of a renderer
 //!   ([`Renderer::provide`], read with [`Context::service`]); the circuit runtime puts the circuit's handle
 //!   and location there, applications their own shared objects.
+//! - [`forms`]: forms bound to a model struct, validated with `garde`, with per-field messages.
 //! - [`testing`]: a headless harness that applies every batch to an in-memory DOM.
 //!
 //! # Why parse maud's output
@@ -112,6 +113,7 @@ mod batch;
 mod component;
 mod error;
 pub mod event;
+pub mod forms;
 mod hash;
 mod renderer;
 mod services;
@@ -128,6 +130,8 @@ pub use event::{
     ChangeEvent, EventKind, FieldValue, FocusEvent, KeyboardEvent, Modifiers, MouseEvent,
     SubmitEvent,
 };
+/// The validation crate forms use, re-exported so apps derive `garde::Validate` with the same version.
+pub use garde;
 pub use renderer::{ComponentRegistry, Renderer};
 pub use services::Services;
 pub use tree::MarkupError;
