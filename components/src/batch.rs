@@ -5,7 +5,7 @@
 //! applied: per-component groups in render order (a parent before the children it re-rendered), and inside a
 //! group the order the diff emitted them.
 
-use crate::tree::{push_u32, push_u64};
+use crate::number::{push_u32, push_u64};
 
 /// A component id, unique within a renderer (circuit) and never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

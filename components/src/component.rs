@@ -419,7 +419,7 @@ macro_rules! unsigned_keys {
     ($($t:ty),*) => {$(
         impl ChildKey for $t {
             fn write_key(&self, out: &mut String) {
-                crate::tree::push_u64(out, *self as u64);
+                crate::number::push_u64(out, *self as u64);
             }
         }
     )*};
@@ -432,7 +432,7 @@ macro_rules! signed_keys {
                 if *self < 0 {
                     out.push('-');
                 }
-                crate::tree::push_u64(out, self.unsigned_abs() as u64);
+                crate::number::push_u64(out, self.unsigned_abs() as u64);
             }
         }
     )*};
@@ -521,7 +521,7 @@ pub struct ChildSlot {
 impl Render for ChildSlot {
     fn render_to(&self, buffer: &mut String) {
         buffer.push_str("<!--t:c:");
-        crate::tree::push_u32(buffer, self.index);
+        crate::number::push_u32(buffer, self.index);
         buffer.push_str("-->");
     }
 }

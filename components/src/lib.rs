@@ -115,6 +115,7 @@ mod error;
 pub mod event;
 pub mod forms;
 mod hash;
+mod number;
 mod renderer;
 mod services;
 pub mod testing;
