@@ -131,8 +131,6 @@ pub use event::{
     ChangeEvent, EventKind, FieldValue, FocusEvent, KeyboardEvent, Modifiers, MouseEvent,
     SubmitEvent,
 };
-/// The validation crate forms use, re-exported so apps derive `garde::Validate` with the same version.
-pub use garde;
 pub use renderer::{ComponentRegistry, Renderer};
 pub use services::Services;
 pub use tree::MarkupError;

@@ -51,7 +51,7 @@ mod view;
 #[cfg(test)]
 mod tests;
 
-pub use self::page::{page_router, Document};
+pub use self::page::{page_route, page_router, Document};
 pub use self::pattern::{encode_query_value, PatternError};
 pub use self::routes::{Guard, Layout, Reject, RouteMatch, RouteProps, Routes};
 pub use self::view::{nav_link, LayoutContext, NavMatch, RouterView, ROUTER};

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, MethodRouter};
 use maud::Markup;
 
 use super::routes::{Resolved, Routes};
@@ -44,17 +44,29 @@ pub fn page_router(
     routes: &Routes,
     document: impl Fn(Document<'_>) -> Markup + Send + Sync + 'static,
 ) -> axum::Router<CircuitHub> {
+    let serve = page_route(routes, document);
+    axum::Router::new()
+        .route("/", serve.clone())
+        .route("/{*path}", serve)
+}
+
+/// The GET handler of [`page_router`] alone, to add other methods to a path the router also serves
+/// (`page_route(..).post(sign_in)` for `/login`).
+///
+/// # Panics
+/// As [`page_router`].
+pub fn page_route(
+    routes: &Routes,
+    document: impl Fn(Document<'_>) -> Markup + Send + Sync + 'static,
+) -> MethodRouter<CircuitHub> {
     if let Some(error) = routes.errors().first() {
         panic!("{error}");
     }
     let document: DocumentFn = Arc::new(document);
-    let serve = get(move |State(hub): State<CircuitHub>, request: PageRequest| {
+    get(move |State(hub): State<CircuitHub>, request: PageRequest| {
         let document = document.clone();
         async move { serve_page(&hub, &request, &document) }
-    });
-    axum::Router::new()
-        .route("/", serve.clone())
-        .route("/{*path}", serve)
+    })
 }
 
 fn serve_page(hub: &CircuitHub, request: &PageRequest, document: &DocumentFn) -> Response {
