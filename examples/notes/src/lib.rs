@@ -15,7 +15,7 @@ use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup, DOCTYPE};
 use showcase_kit::{demo_script, tether_scripts, Server, STYLESHEET_PATH};
-use tether::auth::{Auth, AuthOptions, SessionStore};
+use tether::auth::{Auth, AuthOptions, OnRevoked, SessionStore};
 use tether::circuit::CircuitHub;
 use tether::router::{page_route, page_router, Document, Routes};
 
@@ -57,6 +57,15 @@ fn revalidate_every() -> Duration {
         )
 }
 
+/// What an open page does when its sign-in is revoked: `NOTES_ON_REVOKED=end-circuit` ends the circuit
+/// (the page shows the error bar), anything else goes to the login page.
+fn on_revoked() -> OnRevoked {
+    match std::env::var("NOTES_ON_REVOKED").as_deref() {
+        Ok("end-circuit") => OnRevoked::EndCircuit,
+        _ => OnRevoked::RedirectToLogin,
+    }
+}
+
 /// Installs the app (components, services, auth) into `server`; returns its routes to mount at `base`.
 pub fn install(server: &mut Server, base: &str) -> Router<CircuitHub> {
     let routes = routes(base);
@@ -66,6 +75,7 @@ pub fn install(server: &mut Server, base: &str) -> Router<CircuitHub> {
         sessions.clone(),
         AuthOptions {
             revalidate_every: revalidate_every(),
+            on_revoked: on_revoked(),
             login_path: routes.href("/login"),
             ..AuthOptions::default()
         },

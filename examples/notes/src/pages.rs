@@ -19,7 +19,7 @@ pub fn layout(cx: &mut LayoutContext<'_, '_>, page: Markup) -> Markup {
     ));
     html! {
         header.site {
-            a.brand href=(cx.href("/notes")) { "Tether notes" }
+            span.brand { "Tether notes" }
             nav.notes-nav {
                 (cx.nav_link("/notes", html! { "All notes" }))
                 (cx.nav_link("/notes/new", html! { "New note" }))
