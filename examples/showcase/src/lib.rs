@@ -51,7 +51,7 @@ pub const EXAMPLES: &[(&str, &str, &str)] = &[
         "The server calls a browser function; the browser calls a server function.",
     ),
     (
-        "/notes-app",
+        "/notes-app/notes",
         "Notes",
         "A multi-page app in one circuit: router, layouts, live links, a validated form, signed-in users.",
     ),

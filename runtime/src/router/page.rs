@@ -2,7 +2,8 @@
 //!
 //! For each GET it resolves the browser path with the request's user: a page is prerendered into the
 //! app's document with status 200, an unknown path or a rejected parameter into the not-found page with
-//! status 404, and a redirect is answered `303 See Other` with its `Location` (no page rendered).
+//! status 404, and a redirect is answered `303 See Other` with its `Location` (no page rendered). A path
+//! with a trailing slash is sent to the one without (`308`).
 
 use std::sync::Arc;
 
@@ -89,6 +90,25 @@ fn serve_page(hub: &CircuitHub, request: &PageRequest, document: &DocumentFn) ->
         });
     let uri = request.original_uri();
     let target = uri.path_and_query().map_or("/", |p| p.as_str());
+    // One address per page: `/notes/` is sent to `/notes` (relative links and the hub path then resolve alike).
+    let path = uri.path();
+    if path.len() > 1 && path.ends_with('/') {
+        let canonical = format!(
+            "{}{}",
+            path.trim_end_matches('/'),
+            uri.query().map(|q| format!("?{q}")).unwrap_or_default()
+        );
+        let canonical = if canonical.is_empty() {
+            "/".to_owned()
+        } else {
+            canonical
+        };
+        return (
+            StatusCode::PERMANENT_REDIRECT,
+            [(header::LOCATION, canonical)],
+        )
+            .into_response();
+    }
     let mut services = hub.shared.services.clone();
     services.insert(user.clone());
     let status = match routes.resolve(target, &services) {
