@@ -128,8 +128,12 @@ describe('notes app in Chromium', () => {
       assert.match(await page.textContent('#title-error.validation-message'), /Give the note a title/);
       await page.fill('#title', 'x'.repeat(81));
       await page.waitForFunction(() => /80 characters/.test(document.querySelector('#title-error')?.textContent));
-      await page.fill('#title', 'Written in the browser');
+      // Typed fast while the server re-validates on every keystroke: no character is lost.
+      await page.fill('#title', '');
+      await page.focus('#title');
+      await page.keyboard.type('Written in the browser', { delay: 0 });
       await page.waitForFunction(() => !document.querySelector('.validation-message'));
+      assert.equal(await page.inputValue('#title'), 'Written in the browser');
       await page.fill('#body', 'Typed by Chromium.');
       await page.click('#new-note button[type="submit"]');
       await page.waitForFunction(() => document.querySelector('h1').textContent === 'Written in the browser');
@@ -150,9 +154,10 @@ describe('notes app in Chromium', () => {
       const { page } = await open('/notes/new', b);
       assert.equal(await page.textContent('#user'), 'demo');
       await signer.goto(`${server.url}/logout`);
-      await page.waitForFunction(() => location.pathname === '/login');
+      // The history entry changes first, then the batch with the login page arrives.
+      await page.waitForFunction(() => location.pathname === '/login' && document.querySelector('h1')?.textContent === 'Sign in');
       assert.equal(pathOf(page), '/login?return=/notes/new');
-      assert.equal(await page.$('#user'), null);
+      assert.equal(await page.$('#user'), null, 'the nav bar no longer shows the user');
       assert.equal(await sameDocument(page), 'yes', 'the open page was redirected inside its circuit');
       await finish(page);
     } finally {

@@ -14,6 +14,10 @@
 //!   `aria-invalid="true"` and `aria-describedby`, and [`FormView::summary`] lists them all.
 //! - Typing stays lossless: the input's value comes from the model, which the last input event set, and
 //!   the boot script's stale-value guard keeps the DOM value while newer input is unconfirmed.
+//! - Inputs keep their DOM nodes (focus, caret, typed text) while messages and the summary come and go:
+//!   every element the form writes carries a `t-key` (the field name, `FIELD-error`,
+//!   `validation-summary`, `submit`), so the diff matches them by key rather than by position. Keys must
+//!   be unique among siblings: one form per parent element, each field written once.
 //!
 //! ```
 //! use garde::Validate;
@@ -255,7 +259,7 @@ impl<C: Component, M: garde::Validate<Context = ()> + Clone + Send + 'static> Fo
     pub fn messages(&self, name: &str) -> Markup {
         html! {
             @if self.invalid(name) {
-                div.validation-message id={ (name) "-error" } {
+                div.validation-message id={ (name) "-error" } t-key={ (name) "-error" } {
                     @for (i, message) in self.form.errors_for(name).enumerate() {
                         @if i > 0 { br; } (message)
                     }
@@ -268,7 +272,7 @@ impl<C: Component, M: garde::Validate<Context = ()> + Clone + Send + 'static> Fo
     pub fn summary(&self) -> Markup {
         html! {
             @if !self.form.errors.is_empty() {
-                ul.validation-summary role="alert" {
+                ul.validation-summary role="alert" t-key="validation-summary" {
                     @for (field, message) in &self.form.errors {
                         li { @if !field.is_empty() { (field) ": " } (message) }
                     }
@@ -287,7 +291,7 @@ impl<C: Component, M: garde::Validate<Context = ()> + Clone + Send + 'static> Fo
         let invalid = self.invalid(name);
         let value = (field.get)(&self.form.model).to_input();
         html! {
-            input type=(kind) id=(name) name=(name) value=(value)
+            input type=(kind) id=(name) name=(name) value=(value) t-key=(name)
                 aria-invalid=[invalid.then_some("true")]
                 aria-describedby=[invalid.then(|| format!("{name}-error"))]
                 t-input=(self.bind(cx, field));
@@ -325,7 +329,7 @@ impl<C: Component, M: garde::Validate<Context = ()> + Clone + Send + 'static> Fo
         let invalid = self.invalid(name);
         let value = (field.get)(&self.form.model).clone();
         html! {
-            textarea id=(name) name=(name)
+            textarea id=(name) name=(name) t-key=(name)
                 aria-invalid=[invalid.then_some("true")]
                 aria-describedby=[invalid.then(|| format!("{name}-error"))]
                 t-input=(self.bind(cx, field)) { (value) }
@@ -342,7 +346,7 @@ impl<C: Component, M: garde::Validate<Context = ()> + Clone + Send + 'static> Fo
             access(component).input(field, &event.value, event.checked);
         });
         html! {
-            input type="checkbox" id=(name) name=(name) value="true" checked[checked] t-change=(binding);
+            input type="checkbox" id=(name) name=(name) value="true" checked[checked] t-key=(name) t-change=(binding);
             (self.messages(name))
         }
     }
@@ -362,7 +366,7 @@ impl<C: Component, M: garde::Validate<Context = ()> + Clone + Send + 'static> Fo
             access(component).input(field, &event.value, None);
         });
         html! {
-            select id=(name) name=(name) aria-invalid=[invalid.then_some("true")] t-change=(binding) {
+            select id=(name) name=(name) t-key=(name) aria-invalid=[invalid.then_some("true")] t-change=(binding) {
                 @for (value, label) in options {
                     option value=(value) selected[*value == current] { (label) }
                 }
@@ -374,7 +378,7 @@ impl<C: Component, M: garde::Validate<Context = ()> + Clone + Send + 'static> Fo
     /// The submit button, disabled while a submission is pending.
     pub fn submit_button(&self, label: &str) -> Markup {
         html! {
-            button type="submit" disabled[self.form.pending] aria-busy=[self.form.pending.then_some("true")] { (label) }
+            button type="submit" t-key="submit" disabled[self.form.pending] aria-busy=[self.form.pending.then_some("true")] { (label) }
         }
     }
 }

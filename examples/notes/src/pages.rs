@@ -23,14 +23,14 @@ pub fn layout(cx: &mut LayoutContext<'_, '_>, page: Markup) -> Markup {
             nav.notes-nav {
                 (cx.nav_link("/notes", html! { "All notes" }))
                 (cx.nav_link("/notes/new", html! { "New note" }))
-            }
-            span.account {
-                (authorized(Some(&user), None,
-                    |user| html! {
-                        span #user { (user.name) }
-                        " " a href=(cx.href("/logout")) data-t-reload { "Sign out" }
-                    },
-                    || html! { a #sign-in href=(login) { "Sign in" } }))
+                span.account {
+                    (authorized(Some(&user), None,
+                        |user| html! {
+                            span #user { (user.name) }
+                            " " a href=(cx.href("/logout")) data-t-reload { "Sign out" }
+                        },
+                        || html! { a #sign-in href=(login) { "Sign in" } }))
+                }
             }
         }
         main { (page) }
