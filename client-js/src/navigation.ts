@@ -39,7 +39,7 @@ export function interceptLinks(doc: Document, navigate: Navigate): () => void {
 
 /** After an in-page navigation: focus the page's heading, scroll to the fragment (or the top). */
 export function settle(doc: Document, hash: string): void {
-  const heading = doc.querySelector<HTMLElement>('[data-t-router] [data-focus-on-navigate], [data-t-router] h1');
+  const heading = doc.querySelector<HTMLElement>('[data-t-router] [data-focus-on-navigate]') ?? doc.querySelector<HTMLElement>('[data-t-router] h1');
   if (heading) {
     if (!heading.hasAttribute('tabindex')) heading.setAttribute('tabindex', '-1');
     heading.focus({ preventScroll: true });
