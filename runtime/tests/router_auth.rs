@@ -77,6 +77,7 @@ struct App {
     addr: std::net::SocketAddr,
     hub: CircuitHub,
     sessions: SessionStore,
+    auth: Auth,
 }
 
 async fn serve(on_revoked: OnRevoked) -> App {
@@ -96,9 +97,11 @@ async fn serve(on_revoked: OnRevoked) -> App {
             ..AuthOptions::default()
         },
     );
+    // `handlers` after `auth` must not drop the auth handler (it forgets ended circuits).
     let hub = CircuitHub::builder(components)
         .service(routes.clone())
-        .auth(auth)
+        .auth(auth.clone())
+        .handlers(tether::circuit::CircuitHandlers::new())
         .build()
         .unwrap();
     let app: Router = page_router(&routes, |page| html! { body { (page.body) } })
@@ -111,6 +114,7 @@ async fn serve(on_revoked: OnRevoked) -> App {
         addr,
         hub,
         sessions,
+        auth,
     }
 }
 
@@ -239,6 +243,11 @@ async fn a_revoked_session_can_end_the_circuit_instead() {
     let error = client.expect("T.Error").await;
     assert!(error[0].as_str().unwrap().contains("closed"), "{error:?}");
     assert_eq!(app.hub.metrics().active, 0);
+    assert_eq!(
+        app.auth.tracked_circuits(),
+        0,
+        "the ended circuit is forgotten"
+    );
 }
 
 #[tokio::test]

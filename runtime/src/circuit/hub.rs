@@ -117,7 +117,7 @@ impl CircuitHubBuilder {
     ///
     /// [`CurrentUser`]: crate::auth::CurrentUser
     pub fn auth(mut self, auth: crate::auth::Auth) -> Self {
-        self.handlers = std::mem::take(&mut self.handlers).shared(auth.clone());
+        // Its circuit handler (which forgets ended circuits) is added in `build`, after any `handlers` call.
         self.services.insert(auth);
         self
     }
@@ -163,8 +163,12 @@ impl CircuitHubBuilder {
             self.options.max_remembered_descriptors,
         );
         let max_message = self.hub_options.max_receive_message_size;
+        let handlers = match self.services.get::<crate::auth::Auth>() {
+            Some(auth) => self.handlers.shared(auth),
+            None => self.handlers,
+        };
         let shared = Arc::new(Shared {
-            registry: CircuitRegistry::new(self.options, self.handlers, self.functions),
+            registry: CircuitRegistry::new(self.options, handlers, self.functions),
             components: Arc::new(self.components),
             signer,
             services: self.services,
