@@ -4,6 +4,7 @@
 pub mod boot_script;
 pub mod circuit;
 pub mod hub;
+mod request;
 
 pub use hub::{
     Caller, Clients, DisconnectReason, Hub, HubBuilder, HubContext, HubError, HubOptions,
