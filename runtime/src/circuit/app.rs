@@ -57,6 +57,11 @@ impl RendererApp {
         })
     }
 
+    /// The circuit's location (a clone).
+    pub(crate) fn location(&self) -> Location {
+        self.location.clone()
+    }
+
     fn renderer(&mut self) -> Result<&mut Renderer, AppFault> {
         self.renderer
             .as_mut()

@@ -116,6 +116,17 @@ impl CircuitHubBuilder {
         self
     }
 
+    /// Knows each circuit's signed-in user through `auth` (see [`crate::auth`]): its [`CurrentUser`] is a
+    /// service of the circuit's components and prerenders, reconnects by another user are refused, and the
+    /// user is revalidated on an interval.
+    ///
+    /// [`CurrentUser`]: crate::auth::CurrentUser
+    pub fn auth(mut self, auth: crate::auth::Auth) -> Self {
+        // Its circuit handler (which forgets ended circuits) is added in `build`, after any `handlers` call.
+        self.services.insert(auth);
+        self
+    }
+
     /// Provides every value of `services` (see [`service`](Self::service)).
     pub fn services(mut self, services: &Services) -> Self {
         self.services.extend(services);
@@ -157,8 +168,12 @@ impl CircuitHubBuilder {
             self.options.max_remembered_descriptors,
         );
         let max_message = self.hub_options.max_receive_message_size;
+        let handlers = match self.services.get::<crate::auth::Auth>() {
+            Some(auth) => self.handlers.shared(auth),
+            None => self.handlers,
+        };
         let shared = Arc::new(Shared {
-            registry: CircuitRegistry::new(self.options, self.handlers, self.functions),
+            registry: CircuitRegistry::new(self.options, handlers, self.functions),
             components: Arc::new(self.components),
             signer,
             services: self.services,
@@ -481,12 +496,25 @@ impl Shared {
             uri,
             descriptors: &descriptors,
         };
+        // With auth, the circuit's user comes from the connection's request (see `crate::auth`).
+        let auth = self.services.get::<crate::auth::Auth>();
+        let user = auth.as_ref().map(|auth| auth.current_user(ctx.headers()));
+        let services = match &user {
+            Some(user) => self.services.clone().with(user.clone()),
+            None => self.services.clone(),
+        };
+        let mut location = None;
         let started = self.registry.start(sink, |circuit| {
-            RendererApp::mount(components, &self.services, start, circuit)
-                .map(|app| Box::new(app) as Box<dyn CircuitApp>)
+            RendererApp::mount(components, &services, start, circuit).map(|app| {
+                location = Some(app.location());
+                Box::new(app) as Box<dyn CircuitApp>
+            })
         });
         match started {
             Ok((secret, circuit)) => {
+                if let (Some(auth), Some(user), Some(location)) = (auth, user, location) {
+                    auth.circuit_started(circuit.handle(), &user, location);
+                }
                 tracing::info!(parent: &circuit.span, roots = descriptors.len(), "circuit started");
                 ctx.insert_extension(ConnectionCircuit(circuit));
                 Ok(secret.expose())
@@ -527,6 +555,11 @@ impl Shared {
                 );
             }
             return same;
+        }
+        if let Some(auth) = self.services.get::<crate::auth::Auth>() {
+            if !auth.may_connect(secret.id(), ctx.headers()) {
+                return false;
+            }
         }
         let sink = Arc::new(HubSink {
             caller: ctx.caller(),

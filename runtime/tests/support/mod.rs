@@ -123,7 +123,21 @@ pub struct HubClient {
 impl HubClient {
     /// Connects to `ws://addr{path}` and completes the handshake.
     pub async fn connect(addr: SocketAddr, path: &str) -> Self {
-        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}{path}"))
+        Self::connect_with_cookie(addr, path, None).await
+    }
+
+    /// [`HubClient::connect`] with a `Cookie` header on the upgrade request (a signed-in browser).
+    pub async fn connect_with_cookie(addr: SocketAddr, path: &str, cookie: Option<&str>) -> Self {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{addr}{path}")
+            .into_client_request()
+            .expect("a valid WebSocket URL");
+        if let Some(cookie) = cookie {
+            request
+                .headers_mut()
+                .insert("cookie", cookie.parse().expect("a valid cookie header"));
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(request)
             .await
             .expect("websocket connect");
         let mut client = Self {
@@ -247,6 +261,12 @@ impl HubClient {
         frame.push_str(&json!({"type": 3, "invocationId": "s1"}).to_string());
         frame.push(RS);
         self.ws.send(Message::text(frame)).await.expect("send");
+    }
+
+    /// How many messages were read from the socket and not yet returned (those that arrived before the
+    /// completion of an [`HubClient::invoke`] are kept here).
+    pub fn held(&self) -> usize {
+        self.queued.len()
     }
 
     /// The next raw hub message of any type (`None` once the connection closed).
