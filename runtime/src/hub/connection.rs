@@ -7,7 +7,15 @@
 //! - Inbound messages are handled in arrival order. Invocations run as futures polled by this task; at most
 //!   `max_parallel_invocations` run at once and the rest wait in arrival order. Server-to-client streams do
 //!   not count against that limit, and neither do client-to-server stream items and completions: they are
-//!   routed to their stream's buffer even while its invocation still waits for a slot.
+//!   routed to their stream's buffer even while its invocation still waits for a slot. At most
+//!   `max_waiting_invocations` wait: when that many do, the records after them are held and the transport is
+//!   not read until one starts, so what a client can queue is bounded by that count, one transport frame
+//!   (`max_receive_batch_size`) and one partial message (`max_receive_message_size`).
+//! - Timers: the client timeout runs from the handshake (not on transports with an inherent keep-alive, long
+//!   polling, whose transport ends itself after `disconnect_timeout` without a poll) and pauses while reads
+//!   are paused. Every write is bounded by `client_timeout`, so a client that stops reading cannot hold the
+//!   task in a write. Only deadlines that can pass are scheduled: a transport without pings has no keep-alive
+//!   deadline, or the timer would fire again at once, forever.
 //! - The task never awaits a consumer it drives itself. A client-to-server stream item (or error completion)
 //!   that finds its stream's buffer (`HubOptions::stream_buffer_capacity` items) full is parked together with
 //!   the records read after it, and the task stops reading the transport until the hub method has taken an
@@ -48,7 +56,7 @@ use tracing::Instrument;
 
 use super::context::{ConnectionShared, HubContext, Outbound};
 use super::error::{DisconnectReason, HubError};
-use super::http::FRAME_BATCH_BYTES;
+use super::http::{PendingTicket, FRAME_BATCH_BYTES};
 use super::hub::{ClientStream, HubInner, MethodHandler};
 use super::protocol::{self, CompletionOutcome, HubMessage, RecordBuffer};
 
@@ -58,6 +66,8 @@ pub(crate) enum Inbound {
     Text(String),
     /// The transport refused a frame over its own size limit (bytes, if known).
     TooLarge(Option<usize>),
+    /// A frame that cannot be hub protocol text; the text says why (sent to the client).
+    Malformed(String),
 }
 
 /// Why a transport stopped delivering.
@@ -76,9 +86,10 @@ pub(crate) trait Transport: Send + 'static {
     fn send(&mut self, frame: Vec<u8>) -> impl Future<Output = Result<(), String>> + Send;
     /// Ends the transport cleanly after the last frame.
     fn close(self) -> impl Future<Output = ()> + Send;
-    /// Whether the server sends keep-alive pings on it (not on long polling).
-    fn wants_pings(&self) -> bool {
-        true
+    /// Whether the transport keeps itself alive (long polling: its polls). Then the server sends no pings and
+    /// does not time the client out; the transport ends itself when the client stops coming.
+    fn has_inherent_keep_alive(&self) -> bool {
+        false
     }
 }
 
@@ -90,6 +101,7 @@ pub(crate) fn spawn<T: Transport>(
     stateful_negotiated: bool,
     reconnects: Option<mpsc::Receiver<Box<T>>>,
     token: Option<String>,
+    ticket: Option<PendingTicket>,
 ) {
     let span = tracing::info_span!(
         "hub_connection",
@@ -105,6 +117,7 @@ pub(crate) fn spawn<T: Transport>(
         running: None,
         in_flight: 0,
         waiting: VecDeque::new(),
+        held: Vec::new(),
         uploads: HashMap::new(),
         stalled: None,
         cancels: HashMap::new(),
@@ -120,7 +133,7 @@ pub(crate) fn spawn<T: Transport>(
         last_acked_sent: 0,
         disconnected_at: None,
     };
-    let fut = run(Box::new(c), stateful_negotiated, reconnects, token).instrument(span);
+    let fut = run(Box::new(c), stateful_negotiated, reconnects, token, ticket).instrument(span);
     tokio::spawn(fut);
 }
 
@@ -198,7 +211,10 @@ struct Connection<T> {
     /// Running invocations and streams; `None` while there are none, so an idle connection holds no set.
     running: Option<FuturesUnordered<BoxFuture<'static, Finished>>>,
     in_flight: usize,
+    /// Invocations waiting for a parallel slot, at most `max_waiting_invocations`.
     waiting: VecDeque<BoxFuture<'static, Finished>>,
+    /// Records read but not yet handled because `waiting` is full; the transport is not read meanwhile.
+    held: Vec<String>,
     uploads: HashMap<String, mpsc::Sender<StreamInput>>,
     /// A stream input waiting for room; the transport is not read meanwhile.
     stalled: Option<Box<Stalled>>,
@@ -226,8 +242,9 @@ enum Step {
 async fn run<T: Transport>(
     mut c: Box<Connection<T>>,
     stateful_negotiated: bool,
-    reconnects: Option<mpsc::Receiver<Box<T>>>,
+    mut reconnects: Option<mpsc::Receiver<Box<T>>>,
     token: Option<String>,
+    ticket: Option<PendingTicket>,
 ) {
     // The connection state is built before the task starts and moved in whole, and every large
     // sub-future is boxed, so the task stays small while the connection idles.
@@ -240,9 +257,17 @@ async fn run<T: Transport>(
     else {
         return;
     };
+    drop(ticket);
+    // Like ASP.NET Core, the client timeout runs from the handshake, except where polls keep the
+    // connection alive.
+    c.timeout_armed = !transport.has_inherent_keep_alive();
     c.transport = Some(transport);
     c.records = records;
     c.stateful = stateful_negotiated && version >= 2;
+    if !c.stateful {
+        // Without stateful reconnect a second socket for this token is refused (see the WebSocket endpoint).
+        reconnects = None;
+    }
     let now = Instant::now();
     c.last_received = now;
     c.last_sent = now;
@@ -270,6 +295,7 @@ async fn run<T: Transport>(
     };
     Box::pin(c.shutdown(&reason)).await;
     drop(c);
+    ctx.conn.flush_client_warnings();
     ctx.hub.registry.remove(token.as_deref());
     tracing::debug!(connection_id = %ctx.conn.id, %reason, "disconnected");
     if let Some(hook) = &ctx.hub.on_disconnected {
@@ -308,12 +334,26 @@ async fn handshake<T: Transport>(
                         break recs;
                     }
                     if records.pending_len() > options.max_receive_message_size {
-                        tracing::warn!(connection_id = %conn.id, "handshake larger than the maximum receive message size");
-                        finish_without_handshake(hub, conn, token, transport).await;
+                        let max = options.max_receive_message_size;
+                        refuse_handshake(hub, conn, token, transport, &format!(
+                            "Handshake request larger than the hub's maximum receive message size of {max} bytes \
+                             (HubOptions::max_receive_message_size)."
+                        )).await;
                         return None;
                     }
                 }
-                Ok(Inbound::TooLarge(_)) | Err(_) => {
+                Ok(Inbound::TooLarge(_)) => {
+                    let max = options.max_receive_batch_size;
+                    refuse_handshake(hub, conn, token, transport, &format!(
+                        "Handshake frame larger than {max} bytes (HubOptions::max_receive_batch_size)."
+                    )).await;
+                    return None;
+                }
+                Ok(Inbound::Malformed(why)) => {
+                    refuse_handshake(hub, conn, token, transport, &why).await;
+                    return None;
+                }
+                Err(_) => {
                     tracing::debug!(connection_id = %conn.id, "transport ended before the handshake");
                     hub.registry.remove(token);
                     conn.close();
@@ -327,17 +367,13 @@ async fn handshake<T: Transport>(
     let request = match protocol::parse_handshake(&first) {
         Ok(r) => r,
         Err(e) => {
-            tracing::warn!(connection_id = %conn.id, "handshake refused: {e}");
-            let mut out = Vec::new();
-            protocol::write_handshake_response(&mut out, Some(&e.0));
-            let _ = transport.send(out).await;
-            finish_without_handshake(hub, conn, token, transport).await;
+            refuse_handshake(hub, conn, token, transport, &e.0).await;
             return None;
         }
     };
     let mut out = Vec::new();
     protocol::write_handshake_response(&mut out, None);
-    if let Err(e) = transport.send(out).await {
+    if let Err(e) = bounded_write(options.client_timeout, transport.send(out)).await {
         tracing::debug!(connection_id = %conn.id, "handshake response failed: {e}");
         hub.registry.remove(token);
         conn.close();
@@ -345,6 +381,21 @@ async fn handshake<T: Transport>(
     }
     let leftover: Vec<String> = handshake_records.collect();
     Some((transport, records, leftover, request.version))
+}
+
+/// Answers a refused handshake with its reason, then ends the connection.
+async fn refuse_handshake<T: Transport>(
+    hub: &HubInner,
+    conn: &ConnectionShared,
+    token: Option<&str>,
+    mut transport: T,
+    why: &str,
+) {
+    tracing::warn!(connection_id = %conn.id, "handshake refused: {why}");
+    let mut out = Vec::new();
+    protocol::write_handshake_response(&mut out, Some(why));
+    let _ = bounded_write(hub.options.client_timeout, transport.send(out)).await;
+    finish_without_handshake(hub, conn, token, transport).await;
 }
 
 async fn finish_without_handshake<T: Transport>(
@@ -355,7 +406,21 @@ async fn finish_without_handshake<T: Transport>(
 ) {
     hub.registry.remove(token);
     conn.close();
-    transport.close().await;
+    let _ = tokio::time::timeout(hub.options.client_timeout, transport.close()).await;
+}
+
+/// A write bounded by `client_timeout`: a client that stops reading cannot hold the connection task (and so
+/// its timers) forever.
+async fn bounded_write(
+    timeout: Duration,
+    write: impl Future<Output = Result<(), String>>,
+) -> Result<(), String> {
+    match tokio::time::timeout(timeout, write).await {
+        Ok(result) => result,
+        Err(_) => Err(format!(
+            "the client took nothing written to it for {timeout:?} (HubOptions::client_timeout)"
+        )),
+    }
 }
 
 impl<T: Transport> Connection<T> {
@@ -379,11 +444,13 @@ impl<T: Transport> Connection<T> {
             let connected = self.transport.is_some();
             let room = !self.stateful || self.replay_bytes < options.stateful_reconnect_buffer_size;
             // Under stateful reconnect a stalled connection reads on while sending waits for an ack.
-            let reading = self.stalled.is_none() || (self.stateful && !room);
+            let reading =
+                !self.queue_full() && (self.stalled.is_none() || (self.stateful && !room));
             let step = tokio::select! {
                 frame = recv_opt(&mut self.transport), if reading => match frame {
                     Ok(Inbound::Text(text)) => Box::pin(self.on_text(text)).await,
-                    Ok(Inbound::TooLarge(n)) => Box::pin(self.too_large(n)).await,
+                    Ok(Inbound::TooLarge(n)) => Box::pin(self.frame_too_large(n)).await,
+                    Ok(Inbound::Malformed(why)) => Box::pin(self.protocol_error(why)).await,
                     Err(TransportEnd::Clean) => Step::End(DisconnectReason::Closed),
                     Err(TransportEnd::Failed(e)) => self.transport_lost(e),
                 },
@@ -400,10 +467,15 @@ impl<T: Transport> Connection<T> {
                                 self.in_flight += 1;
                                 self.start(next);
                             }
+                            if !self.held.is_empty() {
+                                let held = std::mem::take(&mut self.held);
+                                Box::pin(self.handle_records(held)).await
+                            } else {
+                                Step::Continue
+                            }
                         }
-                        Finished::Stream(id) => { self.cancels.remove(&id); }
+                        Finished::Stream(id) => { self.cancels.remove(&id); Step::Continue }
                     }
-                    Step::Continue
                 }
                 new = reconnect_opt(&mut reconnects, self.stateful) => match new {
                     Some(t) => Box::pin(self.resume(*t)).await,
@@ -440,8 +512,15 @@ impl<T: Transport> Connection<T> {
     }
 
     /// Points the timer at the earliest of: keep-alive ping, client timeout, ack, reconnect window.
+    ///
+    /// A transport without pings (long polling, or none while a stateful connection waits for its client)
+    /// has no keep-alive deadline: one that stayed in the past would fire the timer again at once, forever.
     fn schedule(&self, timer: std::pin::Pin<&mut tokio::time::Sleep>, options: &super::HubOptions) {
-        let mut due = self.last_sent + options.keep_alive_interval;
+        // Far enough to mean "never", near enough to stay clear of `Instant` overflow.
+        let mut due = Instant::now() + Duration::from_secs(24 * 3600);
+        if self.sends_pings() {
+            due = due.min(self.last_sent + options.keep_alive_interval);
+        }
         if self.timeout_armed {
             due = due.min(self.last_received + options.client_timeout);
         }
@@ -456,7 +535,7 @@ impl<T: Transport> Connection<T> {
 
     async fn on_timer(&mut self, options: &super::HubOptions) -> Step {
         let now = Instant::now();
-        if self.stalled.is_some() {
+        if self.stalled.is_some() || self.queue_full() {
             // The client's latest messages (pings included) may be in the socket we are not reading.
             self.last_received = now;
         }
@@ -482,8 +561,7 @@ impl<T: Transport> Connection<T> {
             self.last_acked_sent = self.last_processed;
             protocol::write_ack(&mut out, self.last_processed);
         }
-        let pings = self.transport.as_ref().is_some_and(|t| t.wants_pings());
-        if pings && now >= self.last_sent + options.keep_alive_interval {
+        if self.sends_pings() && now >= self.last_sent + options.keep_alive_interval {
             protocol::write_ping(&mut out);
         }
         if !out.is_empty() {
@@ -492,13 +570,25 @@ impl<T: Transport> Connection<T> {
         Step::Continue
     }
 
-    /// Writes a frame on the current transport; a failure counts as a lost transport.
+    /// Whether reads wait for the wait queue: it is full, or records held back by it remain.
+    fn queue_full(&self) -> bool {
+        !self.held.is_empty() || self.waiting.len() >= self.hub.options.max_waiting_invocations
+    }
+
+    fn sends_pings(&self) -> bool {
+        self.transport
+            .as_ref()
+            .is_some_and(|t| !t.has_inherent_keep_alive())
+    }
+
+    /// Writes a frame on the current transport; a failure, or no room for it within `client_timeout`, counts
+    /// as a lost transport.
     async fn send_frame(&mut self, frame: Vec<u8>) -> Step {
         let Some(t) = self.transport.as_mut() else {
             return Step::Continue;
         };
         self.last_sent = Instant::now();
-        match t.send(frame).await {
+        match bounded_write(self.hub.options.client_timeout, t.send(frame)).await {
             Ok(()) => Step::Continue,
             Err(e) => self.transport_lost(e),
         }
@@ -615,6 +705,25 @@ impl<T: Transport> Connection<T> {
         let _ = self.write_outbound(&mut items).await;
     }
 
+    /// A WebSocket message over `max_receive_batch_size`, refused by the socket itself.
+    async fn frame_too_large(&mut self, size: Option<usize>) -> Step {
+        self.settle().await;
+        let max = self.hub.options.max_receive_batch_size;
+        let size = size.map_or_else(
+            || "a WebSocket message".to_owned(),
+            |n| format!("a WebSocket message of {n} bytes"),
+        );
+        let text = format!(
+            "Connection closed with an error: the client sent {size}, more than the hub's maximum receive \
+             batch size of {max} bytes (HubOptions::max_receive_batch_size)."
+        );
+        tracing::warn!(connection_id = %self.conn.id, "{text}");
+        let mut out = Vec::new();
+        protocol::write_close(&mut out, Some(&text), false);
+        self.send_frame(out).await;
+        Step::End(DisconnectReason::MessageTooLarge(text))
+    }
+
     async fn too_large(&mut self, size: Option<usize>) -> Step {
         self.settle().await;
         let max = self.hub.options.max_receive_message_size;
@@ -662,6 +771,11 @@ impl<T: Transport> Connection<T> {
             }
             if let Some(stalled) = self.stalled.as_mut() {
                 stalled.rest.extend(records);
+                return Step::Continue;
+            }
+            if self.waiting.len() >= self.hub.options.max_waiting_invocations {
+                // Backpressure: the rest waits, and the transport is not read, until an invocation starts.
+                self.held.extend(records);
                 return Step::Continue;
             }
         }
@@ -768,7 +882,9 @@ impl<T: Transport> Connection<T> {
                 item,
             } => {
                 let Some(tx) = self.uploads.get(&invocation_id) else {
-                    tracing::warn!(connection_id = %self.conn.id, "stream item for unknown stream '{invocation_id}' ignored");
+                    self.warn_client(format_args!(
+                        "stream item for unknown stream '{invocation_id}' ignored"
+                    ));
                     return Step::Continue;
                 };
                 match tx.try_send(Ok(item)) {
@@ -793,7 +909,9 @@ impl<T: Transport> Connection<T> {
                         }
                     }
                 } else if !self.conn.complete_result(&invocation_id, outcome) {
-                    tracing::warn!(connection_id = %self.conn.id, "completion for unknown invocation '{invocation_id}' ignored");
+                    self.warn_client(format_args!(
+                        "completion for unknown invocation '{invocation_id}' ignored"
+                    ));
                 }
             }
             HubMessage::CancelInvocation { invocation_id } => {
@@ -850,10 +968,14 @@ impl<T: Transport> Connection<T> {
                 protocol::write_completion(&mut out, id, &CompletionOutcome::Error(text));
                 let _ = self.conn.push_force(Outbound::Message(Bytes::from(out)));
             }
-            None => {
-                tracing::warn!(connection_id = %self.conn.id, "fire-and-forget invocation failed: {text}")
-            }
+            None => self.warn_client(format_args!("fire-and-forget invocation failed: {text}")),
         }
+    }
+
+    /// Logs a warning the client caused, within `max_client_warnings_per_minute`.
+    fn warn_client(&self, text: std::fmt::Arguments<'_>) {
+        self.conn
+            .warn_client(self.hub.options.max_client_warnings_per_minute, text);
     }
 
     fn invoke(
@@ -896,6 +1018,7 @@ impl<T: Transport> Connection<T> {
         let conn = self.conn.clone();
         let name = method.name.clone();
         let detailed = self.hub.options.detailed_errors;
+        let warnings = self.hub.options.max_client_warnings_per_minute;
         match (&method.handler, streaming) {
             (MethodHandler::Unary(f), false) => {
                 let fut = AssertUnwindSafe(f(ctx, arguments, streams)).catch_unwind();
@@ -923,7 +1046,7 @@ impl<T: Transport> Connection<T> {
                         }
                         None => {
                             if let CompletionOutcome::Error(e) = outcome {
-                                tracing::warn!(connection_id = %conn.id, "fire-and-forget invocation of '{name}' failed: {e}");
+                                conn.warn_client(warnings, format_args!("fire-and-forget invocation of '{name}' failed: {e}"));
                             }
                         }
                     }
@@ -1001,12 +1124,13 @@ impl<T: Transport> Connection<T> {
         self.hub.lifetime.on_disconnected(&self.conn.id);
         self.running = None;
         self.waiting.clear();
+        self.held.clear();
         self.stalled = None;
         self.uploads.clear();
         self.cancels.clear();
         if let Some(t) = self.transport.take() {
             if !matches!(reason, DisconnectReason::TransportError(_)) {
-                t.close().await;
+                let _ = tokio::time::timeout(self.hub.options.client_timeout, t.close()).await;
             }
         }
     }

@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::sync::{oneshot, Notify};
+use tokio::time::Instant;
 
 use super::error::{ClientResultError, SendError};
 use super::hub::HubInner;
@@ -108,7 +109,9 @@ struct PendingResults {
 /// Facts about the HTTP request that started the connection.
 ///
 /// Headers are kept as one compact `name:value\n` byte string and turned into a `HeaderMap` on first use:
-/// most idle connections never look at them, and a `HeaderMap` costs several times the bytes.
+/// most idle connections never look at them, and a `HeaderMap` costs several times the bytes. The copy is
+/// bounded (`HubOptions::max_request_headers_kept`): a client cannot make every connection hold its largest
+/// possible request head.
 pub(crate) struct RequestInfo {
     raw_headers: Box<[u8]>,
     headers: OnceLock<HeaderMap>,
@@ -119,16 +122,27 @@ pub(crate) struct RequestInfo {
 impl RequestInfo {
     pub(crate) fn new(
         headers: &HeaderMap,
+        max_bytes: usize,
         remote_addr: Option<SocketAddr>,
         transport: TransportKind,
     ) -> Self {
         let mut raw = Vec::new();
+        let mut dropped = 0;
         for (name, value) in headers {
+            if raw.len() + name.as_str().len() + value.len() + 2 > max_bytes {
+                dropped += 1;
+                continue;
+            }
             // Header values never contain a newline and names never contain a colon.
             raw.extend_from_slice(name.as_str().as_bytes());
             raw.push(b':');
             raw.extend_from_slice(value.as_bytes());
             raw.push(b'\n');
+        }
+        if dropped > 0 {
+            tracing::debug!(
+                "{dropped} request headers not kept for hub code (HubOptions::max_request_headers_kept)"
+            );
         }
         RequestInfo {
             raw_headers: raw.into_boxed_slice(),
@@ -170,6 +184,15 @@ pub(crate) struct ConnectionShared {
     room: Notify,
     pending: Mutex<PendingResults>,
     extensions: Mutex<Extensions>,
+    warnings: Mutex<WarningWindow>,
+}
+
+/// Warnings the client caused in the current minute (`HubOptions::max_client_warnings_per_minute`).
+#[derive(Default)]
+struct WarningWindow {
+    started: Option<Instant>,
+    logged: u32,
+    suppressed: u64,
 }
 
 impl ConnectionShared {
@@ -190,7 +213,42 @@ impl ConnectionShared {
                 waiting: HashMap::new(),
             }),
             extensions: Mutex::new(Extensions::new()),
+            warnings: Mutex::new(WarningWindow::default()),
         })
+    }
+
+    /// Logs a warning the client caused, at most `per_minute` a minute; the rest are counted and summarised
+    /// in one line when the next minute starts or the connection ends.
+    pub(crate) fn warn_client(&self, per_minute: u32, text: std::fmt::Arguments<'_>) {
+        let now = Instant::now();
+        let mut w = self.warnings.lock();
+        if w.started
+            .is_none_or(|at| now.duration_since(at) >= Duration::from_secs(60))
+        {
+            let suppressed = w.suppressed;
+            *w = WarningWindow {
+                started: Some(now),
+                ..WarningWindow::default()
+            };
+            if suppressed > 0 {
+                tracing::warn!(connection_id = %self.id, "{suppressed} more warnings caused by this client were not logged (HubOptions::max_client_warnings_per_minute)");
+            }
+        }
+        if w.logged < per_minute {
+            w.logged += 1;
+            drop(w);
+            tracing::warn!(connection_id = %self.id, "{text}");
+        } else {
+            w.suppressed += 1;
+        }
+    }
+
+    /// Logs the summary of warnings not yet logged (when the connection ends).
+    pub(crate) fn flush_client_warnings(&self) {
+        let suppressed = std::mem::take(&mut self.warnings.lock().suppressed);
+        if suppressed > 0 {
+            tracing::warn!(connection_id = %self.id, "{suppressed} more warnings caused by this client were not logged (HubOptions::max_client_warnings_per_minute)");
+        }
     }
 
     pub(crate) fn try_push(&self, item: Outbound) -> Result<(), SendError> {

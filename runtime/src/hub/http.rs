@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,7 +37,6 @@ use super::options::AllowedOrigins;
 
 /// Socket buffer sizes: small on purpose, see `docs/performance.md` (an idle connection must stay under 8 KB).
 const WS_READ_BUFFER: usize = 4 * 1024;
-const WS_MAX_MESSAGE: usize = 64 * 1024;
 /// The cap on bytes waiting in tungstenite's write buffer. Above the 64 KiB the design notes suggest, because
 /// one outbound message (a large render batch) must fit in one frame; it is a cap, not an allocation.
 const WS_MAX_WRITE_BUFFER: usize = 1024 * 1024;
@@ -89,15 +88,39 @@ pub(crate) struct Slot {
     /// Set once a connection task runs for this slot; until then the slot expires after the disconnect
     /// timeout (negotiated but never connected, or a WebSocket upgrade that failed).
     started: AtomicBool,
+    /// The slot's place among pending handshakes, handed to the connection task when a transport starts.
+    ticket: Mutex<Option<PendingTicket>>,
+    /// Set while a `POST` is being handed to the connection: one at a time, so bodies cannot pile up.
+    posting: AtomicBool,
+}
+
+/// A place among the connections not yet past the hub handshake (`HubOptions::max_pending_handshakes`);
+/// dropping it frees the place.
+pub(crate) struct PendingTicket(Arc<AtomicUsize>);
+
+impl Drop for PendingTicket {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Negotiated connections by token.
 #[derive(Default)]
 pub(crate) struct Registry {
     slots: Mutex<HashMap<String, Arc<Slot>>>,
+    pending: Arc<AtomicUsize>,
 }
 
 impl Registry {
+    /// A pending-handshake place, or `None` when `max` are taken.
+    fn ticket(&self, max: usize) -> Option<PendingTicket> {
+        if self.pending.fetch_add(1, Ordering::AcqRel) >= max {
+            self.pending.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(PendingTicket(self.pending.clone()))
+    }
+
     pub(crate) fn remove(&self, token: Option<&str>) {
         if let Some(token) = token {
             self.slots.lock().remove(token);
@@ -135,7 +158,11 @@ fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
 
 /// Checks `Origin` against the policy. `Ok(Some(origin))` means a cross-origin request that is allowed
 /// (CORS headers go on the answer); `Ok(None)` a same-origin or non-browser request.
-fn check_origin(hub: &HubInner, headers: &HeaderMap) -> Result<Option<HeaderValue>, String> {
+fn check_origin(
+    hub: &HubInner,
+    parts: &axum::http::request::Parts,
+) -> Result<Option<HeaderValue>, String> {
+    let headers = &parts.headers;
     let Some(origin) = headers.get(header::ORIGIN) else {
         return Ok(None);
     };
@@ -144,8 +171,11 @@ fn check_origin(hub: &HubInner, headers: &HeaderMap) -> Result<Option<HeaderValu
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
-    let origin_host = origin_text.split_once("://").map_or("", |(_, h)| h);
-    if !host.is_empty() && origin_host.eq_ignore_ascii_case(host) {
+    let (origin_scheme, origin_host) = origin_text.split_once("://").unwrap_or(("", ""));
+    if !host.is_empty()
+        && origin_host.eq_ignore_ascii_case(host)
+        && origin_scheme.eq_ignore_ascii_case(request_scheme(parts))
+    {
         return Ok(None);
     }
     let allowed = match &hub.options.allowed_origins {
@@ -165,6 +195,21 @@ fn check_origin(hub: &HubInner, headers: &HeaderMap) -> Result<Option<HeaderValu
     }
 }
 
+/// The scheme the page of a same-origin request was served with: the request URI's when absolute, else what
+/// a TLS-terminating proxy reports in `X-Forwarded-Proto`, else `http` (what [`crate::hub::serve`] speaks).
+fn request_scheme(parts: &axum::http::request::Parts) -> &str {
+    if let Some(scheme) = parts.uri.scheme_str() {
+        return scheme;
+    }
+    parts
+        .headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(str::trim)
+        .unwrap_or("http")
+}
+
 fn add_cors(hub: &HubInner, response: &mut Response, origin: Option<HeaderValue>) {
     if let Some(origin) = origin {
         let h = response.headers_mut();
@@ -179,8 +224,13 @@ fn add_cors(hub: &HubInner, response: &mut Response, origin: Option<HeaderValue>
     }
 }
 
-fn preflight(hub: &HubInner, headers: &HeaderMap, methods: &'static str) -> Response {
-    let origin = match check_origin(hub, headers) {
+fn preflight(
+    hub: &HubInner,
+    parts: &axum::http::request::Parts,
+    methods: &'static str,
+) -> Response {
+    let headers = &parts.headers;
+    let origin = match check_origin(hub, parts) {
         Ok(o) => o,
         Err(reason) => return reject(StatusCode::FORBIDDEN, reason),
     };
@@ -206,7 +256,7 @@ fn preflight(hub: &HubInner, headers: &HeaderMap, methods: &'static str) -> Resp
 async fn negotiate(State(hub): State<Arc<HubInner>>, request: Request) -> Response {
     let (parts, _body) = request.into_parts();
     if parts.method == Method::OPTIONS {
-        return preflight(&hub, &parts.headers, "POST, OPTIONS");
+        return preflight(&hub, &parts, "POST, OPTIONS");
     }
     if parts.method != Method::POST {
         let mut r = reject(
@@ -217,9 +267,12 @@ async fn negotiate(State(hub): State<Arc<HubInner>>, request: Request) -> Respon
             .insert(header::ALLOW, HeaderValue::from_static("POST, OPTIONS"));
         return r;
     }
-    let origin = match check_origin(&hub, &parts.headers) {
+    let origin = match check_origin(&hub, &parts) {
         Ok(o) => o,
         Err(reason) => return reject(StatusCode::FORBIDDEN, reason),
+    };
+    let Some(ticket) = hub.registry.ticket(hub.options.max_pending_handshakes) else {
+        return too_many_pending();
     };
     let query = parts.uri.query();
     let version = match query_param(query, "negotiateVersion") {
@@ -277,6 +330,8 @@ async fn negotiate(State(hub): State<Arc<HubInner>>, request: Request) -> Respon
         stateful,
         state: Mutex::new(SlotState::Negotiated),
         started: AtomicBool::new(false),
+        ticket: Mutex::new(Some(ticket)),
+        posting: AtomicBool::new(false),
     });
     hub.registry
         .slots
@@ -319,6 +374,13 @@ fn transport_disabled(kind: TransportKind) -> Response {
     )
 }
 
+fn too_many_pending() -> Response {
+    reject(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Too many connections are waiting to complete their handshake (HubOptions::max_pending_handshakes); try again shortly",
+    )
+}
+
 fn unknown_connection() -> Response {
     reject(
         StatusCode::NOT_FOUND,
@@ -339,21 +401,30 @@ fn switching(from: TransportKind, to: TransportKind) -> Response {
 
 /// Copies what the connection keeps of the request. The copy is deliberate: header values share hyper's read
 /// buffer, and holding them would keep that whole buffer (8 KiB or more) alive for the connection's life.
-fn request_info(parts: &axum::http::request::Parts, transport: TransportKind) -> RequestInfo {
+fn request_info(
+    hub: &HubInner,
+    parts: &axum::http::request::Parts,
+    transport: TransportKind,
+) -> RequestInfo {
     let remote = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    RequestInfo::new(&parts.headers, remote, transport)
+    RequestInfo::new(
+        &parts.headers,
+        hub.options.max_request_headers_kept,
+        remote,
+        transport,
+    )
 }
 
 async fn endpoint(State(hub): State<Arc<HubInner>>, request: Request) -> Response {
     let (mut parts, body) = request.into_parts();
     let method = parts.method.clone();
     if method == Method::OPTIONS {
-        return preflight(&hub, &parts.headers, "GET, POST, DELETE, OPTIONS");
+        return preflight(&hub, &parts, "GET, POST, DELETE, OPTIONS");
     }
-    let origin = match check_origin(&hub, &parts.headers) {
+    let origin = match check_origin(&hub, &parts) {
         Ok(o) => o,
         Err(reason) => return reject(StatusCode::FORBIDDEN, reason),
     };
@@ -408,26 +479,31 @@ async fn websocket(
         Ok(u) => u,
         Err(rejection) => return rejection.into_response(),
     };
-    let max = WS_MAX_MESSAGE.max(hub.options.max_receive_message_size.saturating_mul(2));
+    let max = hub.options.max_receive_batch_size;
     let upgrade = upgrade
         .read_buffer_size(WS_READ_BUFFER)
         .write_buffer_size(0)
         .max_write_buffer_size(WS_MAX_WRITE_BUFFER)
         .max_message_size(max)
         .max_frame_size(max);
-    let info = request_info(parts, TransportKind::WebSockets);
     let hub = hub.clone();
     let Some(token) = token else {
         // No negotiate (`skipNegotiation`): a fresh connection without stateful reconnect.
+        let Some(ticket) = hub.registry.ticket(hub.options.max_pending_handshakes) else {
+            return too_many_pending();
+        };
+        let info = request_info(&hub, parts, TransportKind::WebSockets);
         return upgrade.on_upgrade(move |socket| async move {
             let conn = ConnectionShared::new(
                 Arc::from(random_id().as_str()),
                 info,
                 hub.options.outbound_queue_capacity,
             );
-            connection::spawn(hub, conn, WsTransport { socket }, false, None, None);
+            let ws = WsTransport { socket };
+            connection::spawn(hub, conn, ws, false, None, None, Some(ticket));
         });
     };
+    let info = request_info(&hub, parts, TransportKind::WebSockets);
     let Some(slot) = hub.registry.get(&token) else {
         return unknown_connection();
     };
@@ -447,6 +523,7 @@ async fn websocket(
             let stateful = slot.stateful;
             let id = slot.id.clone();
             let slot = slot.clone();
+            let ticket = slot.ticket.lock().take();
             upgrade.on_upgrade(move |socket| async move {
                 slot.started.store(true, Ordering::Release);
                 let conn = ConnectionShared::new(id, info, hub.options.outbound_queue_capacity);
@@ -457,9 +534,17 @@ async fn websocket(
                     stateful,
                     reconnect_rx,
                     Some(token),
+                    ticket,
                 );
             })
         }
+        // The connection settled on a version-1 handshake (no stateful reconnect), or ended: no second socket.
+        SlotState::WebSockets {
+            reconnect: Some(tx),
+        } if tx.is_closed() => reject(
+            StatusCode::CONFLICT,
+            "A WebSocket is already active for this connection",
+        ),
         SlotState::WebSockets {
             reconnect: Some(tx),
         } => {
@@ -505,11 +590,12 @@ impl Transport for WsTransport {
                     return Err(TransportEnd::Failed(text));
                 }
                 Some(Ok(Message::Text(t))) => return Ok(Inbound::Text(t.as_str().to_owned())),
-                Some(Ok(Message::Binary(b))) => match String::from_utf8(b.to_vec()) {
+                Some(Ok(Message::Binary(b))) => match String::from_utf8(b.into()) {
                     Ok(s) => return Ok(Inbound::Text(s)),
                     Err(_) => {
-                        return Err(TransportEnd::Failed(
-                            "binary frame is not UTF-8 text (the JSON protocol is text)".into(),
+                        return Ok(Inbound::Malformed(
+                            "A binary frame was not UTF-8 text; the JSON hub protocol is text."
+                                .into(),
                         ))
                     }
                 },
@@ -538,15 +624,29 @@ impl Transport for WsTransport {
     }
 
     async fn close(mut self) {
-        let _ = self
-            .socket
-            .send(Message::Close(Some(CloseFrame {
-                code: 1000,
-                reason: "".into(),
-            })))
-            .await;
+        let close = Message::Close(Some(CloseFrame {
+            code: 1000,
+            reason: "".into(),
+        }));
+        if self.socket.send(close).await.is_err() {
+            return;
+        }
+        // Read on until the client answers the close (or a short grace ends): dropping a socket with unread
+        // input resets it, and the reset can overtake the Close message just written (the client then sees
+        // 1006 instead of the error text).
+        let _ = tokio::time::timeout(CLOSE_GRACE, async {
+            while let Some(Ok(message)) = self.socket.recv().await {
+                if let Message::Close(_) = message {
+                    break;
+                }
+            }
+        })
+        .await;
     }
 }
+
+/// How long a closing WebSocket waits for the client's close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Server-Sent Events: frames go out as `data:` events on the response body, frames come in as POSTs.
 struct SseTransport {
@@ -612,7 +712,8 @@ fn server_sent_events(
             )
         }
     }
-    let (inbound_tx, inbound_rx) = mpsc::channel(16);
+    // One POST body at a time reaches the connection (see `post`).
+    let (inbound_tx, inbound_rx) = mpsc::channel(1);
     let (events_tx, mut events_rx) = mpsc::channel(8);
     *state = SlotState::ServerSentEvents {
         inbound: inbound_tx,
@@ -622,9 +723,10 @@ fn server_sent_events(
     slot.started.store(true, Ordering::Release);
     let conn = ConnectionShared::new(
         slot.id.clone(),
-        request_info(parts, TransportKind::ServerSentEvents),
+        request_info(hub, parts, TransportKind::ServerSentEvents),
         hub.options.outbound_queue_capacity,
     );
+    let ticket = slot.ticket.lock().take();
     connection::spawn(
         hub.clone(),
         conn,
@@ -635,6 +737,7 @@ fn server_sent_events(
         false,
         None,
         Some(token.to_owned()),
+        ticket,
     );
     let first =
         futures_util::stream::once(async { Ok::<_, Infallible>(Bytes::from_static(b":\r\n")) });
@@ -666,10 +769,38 @@ struct PollInner {
     last_poll_end: Instant,
 }
 
+/// Counts one poll request as active for as long as it lives. A dropped request (the client went away
+/// mid-poll) ends its poll through this guard, so the disconnect timeout starts from then.
+struct ActivePoll(Arc<PollState>);
+
+impl ActivePoll {
+    fn start(polls: Arc<PollState>) -> (Self, u64) {
+        let generation = {
+            let mut p = polls.inner.lock();
+            p.generation += 1;
+            p.active_polls += 1;
+            p.generation
+        };
+        (ActivePoll(polls), generation)
+    }
+}
+
+impl Drop for ActivePoll {
+    fn drop(&mut self) {
+        let mut p = self.0.inner.lock();
+        p.active_polls -= 1;
+        p.last_poll_end = Instant::now();
+        drop(p);
+        self.0.changed.notify_waiters();
+    }
+}
+
 struct LongPollTransport {
     inbound: mpsc::Receiver<String>,
     polls: Arc<PollState>,
     disconnect_timeout: Duration,
+    /// `HubOptions::long_poll_buffer_size`.
+    buffer_size: usize,
 }
 
 impl Transport for LongPollTransport {
@@ -705,9 +836,23 @@ impl Transport for LongPollTransport {
     }
 
     async fn send(&mut self, frame: Vec<u8>) -> Result<(), String> {
-        self.polls.inner.lock().data.extend_from_slice(&frame);
-        self.polls.changed.notify_waiters();
-        Ok(())
+        // Waits while the buffer is full: the connection's write timeout ends a client that stopped polling.
+        loop {
+            let drained = self.polls.changed.notified();
+            {
+                let mut p = self.polls.inner.lock();
+                if p.deleted || p.closed {
+                    return Err("the long-polling connection was ended".into());
+                }
+                if p.data.is_empty() || p.data.len() + frame.len() <= self.buffer_size {
+                    p.data.extend_from_slice(&frame);
+                    drop(p);
+                    self.polls.changed.notify_waiters();
+                    return Ok(());
+                }
+            }
+            drained.await;
+        }
     }
 
     async fn close(self) {
@@ -715,8 +860,8 @@ impl Transport for LongPollTransport {
         self.polls.changed.notify_waiters();
     }
 
-    fn wants_pings(&self) -> bool {
-        false
+    fn has_inherent_keep_alive(&self) -> bool {
+        true
     }
 }
 
@@ -735,7 +880,8 @@ async fn long_poll(
         let mut state = slot.state.lock();
         match &*state {
             SlotState::Negotiated => {
-                let (inbound_tx, inbound_rx) = mpsc::channel(16);
+                // One POST body at a time reaches the connection (see `post`).
+                let (inbound_tx, inbound_rx) = mpsc::channel(1);
                 let polls = Arc::new(PollState {
                     inner: Mutex::new(PollInner {
                         data: Vec::new(),
@@ -755,9 +901,10 @@ async fn long_poll(
                 slot.started.store(true, Ordering::Release);
                 let conn = ConnectionShared::new(
                     slot.id.clone(),
-                    request_info(parts, TransportKind::LongPolling),
+                    request_info(hub, parts, TransportKind::LongPolling),
                     hub.options.outbound_queue_capacity,
                 );
+                let ticket = slot.ticket.lock().take();
                 connection::spawn(
                     hub.clone(),
                     conn,
@@ -765,10 +912,12 @@ async fn long_poll(
                         inbound: inbound_rx,
                         polls,
                         disconnect_timeout: hub.options.disconnect_timeout,
+                        buffer_size: hub.options.long_poll_buffer_size,
                     },
                     false,
                     None,
                     Some(token.to_owned()),
+                    ticket,
                 );
                 // The first poll answers at once: the connection is established.
                 return StatusCode::OK.into_response();
@@ -782,22 +931,20 @@ async fn long_poll(
             }
         }
     };
-    let generation = {
-        let mut p = polls.inner.lock();
-        p.generation += 1;
-        p.active_polls += 1;
-        p.generation
-    };
+    let (_active, generation) = ActivePoll::start(polls.clone());
     // A newer poll ends any older one (which answers 204).
     polls.changed.notify_waiters();
     let deadline = Instant::now() + hub.options.long_poll_timeout;
-    let response = loop {
+    loop {
         let changed = polls.changed.notified();
         {
             let mut p = polls.inner.lock();
             if !p.data.is_empty() {
                 let data = std::mem::take(&mut p.data);
-                break (
+                drop(p);
+                // Wakes a send waiting for room.
+                polls.changed.notify_waiters();
+                return (
                     StatusCode::OK,
                     [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
                     data,
@@ -805,20 +952,23 @@ async fn long_poll(
                     .into_response();
             }
             if p.closed || p.deleted || p.generation != generation {
-                break StatusCode::NO_CONTENT.into_response();
+                return StatusCode::NO_CONTENT.into_response();
             }
         }
         tokio::select! {
             _ = changed => {}
-            _ = tokio::time::sleep_until(deadline) => break StatusCode::OK.into_response(),
+            _ = tokio::time::sleep_until(deadline) => return StatusCode::OK.into_response(),
         }
-    };
-    let mut p = polls.inner.lock();
-    p.active_polls -= 1;
-    p.last_poll_end = Instant::now();
-    drop(p);
-    polls.changed.notify_waiters();
-    response
+    }
+}
+
+/// Marks a slot's `POST` as in progress until dropped.
+struct Posting<'a>(&'a AtomicBool);
+
+impl Drop for Posting<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 async fn post(hub: &Arc<HubInner>, token: &str, body: Body) -> Response {
@@ -840,24 +990,28 @@ async fn post(hub: &Arc<HubInner>, token: &str, body: Body) -> Response {
         Ok(i) => i,
         Err(reason) => return reject(StatusCode::BAD_REQUEST, reason),
     };
-    // The hub limit applies per message; a POST may carry several, so allow a few times the limit.
-    let limit = hub
-        .options
-        .max_receive_message_size
-        .saturating_mul(4)
-        .max(64 * 1024);
+    // Bodies wait for the connection one at a time, so a client cannot make the server hold many at once.
+    if slot.posting.swap(true, Ordering::AcqRel) {
+        return reject(
+            StatusCode::CONFLICT,
+            "Another POST is still being handled for this connection; send one at a time",
+        );
+    }
+    let _posting = Posting(&slot.posting);
+    // A body may carry any number of messages; the message limit applies to each of them.
+    let limit = hub.options.max_receive_batch_size;
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => {
             return reject(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!(
-                    "Request body larger than {limit} bytes; raise HubOptions::max_receive_message_size"
+                    "Request body larger than {limit} bytes (HubOptions::max_receive_batch_size); send fewer messages per request"
                 ),
             )
         }
     };
-    let text = match String::from_utf8(bytes.to_vec()) {
+    let text = match String::from_utf8(bytes.into()) {
         Ok(t) => t,
         Err(_) => return reject(StatusCode::BAD_REQUEST, "Request body is not UTF-8 text"),
     };

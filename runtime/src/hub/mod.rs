@@ -38,31 +38,13 @@ mod hub;
 mod lifetime;
 mod options;
 pub(crate) mod protocol;
+mod serve;
 mod testing;
-
-use std::net::SocketAddr;
-
-use axum::serve::ListenerExt;
 
 pub use context::{Caller, ClientProxy, Clients, EncodedInvocation, HubContext, TransportKind};
 pub use error::{ClientResultError, DisconnectReason, HubConfigError, HubError, SendError};
 pub use hub::{ClientStream, Hub, HubBuilder};
 pub use lifetime::{HubLifetimeManager, InMemoryLifetimeManager};
 pub use options::{AllowedOrigins, HubOptions, Transports};
+pub use serve::{serve, serve_with, ServeOptions};
 pub use testing::HubTestClient;
-
-/// Serves `router` on `listener` with `TCP_NODELAY` on every accepted socket (hub frames are small and
-/// latency-bound) and the peer address available to hubs ([`HubContext::remote_addr`]). Runs until the
-/// listener fails.
-pub async fn serve(listener: tokio::net::TcpListener, router: axum::Router) -> std::io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("could not set TCP_NODELAY: {e}");
-        }
-    });
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await
-}

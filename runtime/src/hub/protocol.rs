@@ -412,6 +412,12 @@ struct WireHandshake {
 /// Parses and checks a handshake request record (without its separator). Only `json` versions 1 and 2 are
 /// accepted (2 is the stateful-reconnect version).
 pub(crate) fn parse_handshake(text: &str) -> Result<HandshakeRequest, ProtocolError> {
+    // serde would also read a struct from a JSON array (`[1,2]`); the handshake is an object.
+    if !text.trim_start().starts_with('{') {
+        return Err(err(
+            "Handshake request must be a JSON object like {\"protocol\":\"json\",\"version\":1}.",
+        ));
+    }
     let wire: WireHandshake = serde_json::from_str(text).map_err(|e| {
         err(format!(
             "Handshake request is not a valid JSON object: {e}."
@@ -750,8 +756,16 @@ mod tests {
                 "Handshake 'version' must be a non-negative integer.",
             ),
             (
+                "{nope",
+                "Handshake request is not a valid JSON object: key must be a string at line 1 column 2.",
+            ),
+            (
+                "[1,2]",
+                "Handshake request must be a JSON object like {\"protocol\":\"json\",\"version\":1}.",
+            ),
+            (
                 "nope",
-                "Handshake request is not a valid JSON object: expected ident at line 1 column 2.",
+                "Handshake request must be a JSON object like {\"protocol\":\"json\",\"version\":1}.",
             ),
         ];
         for (wire, expected) in cases {
