@@ -56,42 +56,10 @@ use tracing::Instrument;
 
 use super::context::{ConnectionShared, HubContext, Outbound};
 use super::error::{DisconnectReason, HubError};
-use super::http::{PendingTicket, FRAME_BATCH_BYTES};
 use super::hub::{ClientStream, HubInner, MethodHandler};
 use super::protocol::{self, CompletionOutcome, HubMessage, RecordBuffer};
-
-/// What a transport hands the connection task.
-pub(crate) enum Inbound {
-    /// A text frame (one or more records, or part of one).
-    Text(String),
-    /// The transport refused a frame over its own size limit (bytes, if known).
-    TooLarge(Option<usize>),
-    /// A frame that cannot be hub protocol text; the text says why (sent to the client).
-    Malformed(String),
-}
-
-/// Why a transport stopped delivering.
-pub(crate) enum TransportEnd {
-    /// The client closed it cleanly and will not come back.
-    Clean,
-    /// It failed (reset, abnormal close): the client may reconnect under stateful reconnect.
-    Failed(String),
-}
-
-/// A bidirectional carrier of hub frames (WebSocket, SSE + POSTs, long polls + POSTs).
-pub(crate) trait Transport: Send + 'static {
-    /// The next inbound frame, or why there will be none. Must be cancel-safe.
-    fn recv(&mut self) -> impl Future<Output = Result<Inbound, TransportEnd>> + Send;
-    /// Writes one frame holding one or more encoded messages.
-    fn send(&mut self, frame: Vec<u8>) -> impl Future<Output = Result<(), String>> + Send;
-    /// Ends the transport cleanly after the last frame.
-    fn close(self) -> impl Future<Output = ()> + Send;
-    /// Whether the transport keeps itself alive (long polling: its polls). Then the server sends no pings and
-    /// does not time the client out; the transport ends itself when the client stops coming.
-    fn has_inherent_keep_alive(&self) -> bool {
-        false
-    }
-}
+use super::registry::PendingTicket;
+use super::transport::{Inbound, Transport, TransportEnd, FRAME_BATCH_BYTES};
 
 /// Starts a connection task.
 pub(crate) fn spawn<T: Transport>(

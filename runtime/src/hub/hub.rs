@@ -18,9 +18,9 @@ use tokio::sync::mpsc;
 
 use super::context::{Clients, HubContext};
 use super::error::{DisconnectReason, HubConfigError, HubError};
-use super::http::Registry;
 use super::lifetime::{HubLifetimeManager, InMemoryLifetimeManager};
 use super::options::HubOptions;
+use super::registry::Registry;
 
 pub(crate) type UnaryFn = dyn Fn(
         HubContext,

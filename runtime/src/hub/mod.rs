@@ -38,8 +38,10 @@ mod hub;
 mod lifetime;
 mod options;
 pub(crate) mod protocol;
+mod registry;
 mod serve;
 mod testing;
+mod transport;
 
 pub use context::{Caller, ClientProxy, Clients, EncodedInvocation, HubContext, TransportKind};
 pub use error::{ClientResultError, DisconnectReason, HubConfigError, HubError, SendError};

@@ -8,10 +8,11 @@ use axum::http::HeaderMap;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use super::connection::{self, Inbound, Transport, TransportEnd};
+use super::connection;
 use super::context::{ConnectionShared, RequestInfo, TransportKind};
-use super::http::random_id;
 use super::hub::Hub;
+use super::registry::random_id;
+use super::transport::{Inbound, Transport, TransportEnd};
 
 struct MemoryTransport {
     inbound: mpsc::Receiver<String>,
