@@ -437,6 +437,14 @@ async fn a_polling_client_outlives_the_client_timeout() {
     });
     let addr = serve(hub).await;
     let token = long_polling(addr).await;
+    // A Ping does not turn the client timeout on either: the polls stay the keep-alive.
+    let ping = format!("{}{RS}", json!({"type": 6}));
+    assert_eq!(
+        http(addr, "POST", &format!("/hub?id={token}"), &ping)
+            .await
+            .0,
+        200
+    );
     let start = tokio::time::Instant::now();
     while start.elapsed() < Duration::from_secs(1) {
         let (status, body) = http(addr, "GET", &format!("/hub?id={token}"), "").await;
