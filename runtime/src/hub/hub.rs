@@ -104,13 +104,6 @@ impl Hub {
     pub fn options(&self) -> &HubOptions {
         &self.inner.options
     }
-
-    /// An axum router serving this hub at `path` (`/chathub`, `/_tether`, `/signalr`, …): `POST
-    /// {path}/negotiate`, and `GET`/`POST`/`DELETE`/`OPTIONS {path}` for the transports. Merge it into an
-    /// app router and wrap it in tower layers like any other router.
-    pub fn router(&self, path: &str) -> axum::Router {
-        super::http::router(self.inner.clone(), path)
-    }
 }
 
 /// Builds a [`Hub`]: register methods and hooks, then [`HubBuilder::build`].

@@ -1,7 +1,8 @@
 //! The registry of negotiated connections, by token.
 //!
 //! A slot is created by negotiate, takes a transport on the first transport request, and is removed by the
-//! connection task when the connection ends (or after `disconnect_timeout` if no transport ever came).
+//! connection task's [`SlotGuard`] when the connection ends (or after `disconnect_timeout` if no transport
+//! ever came).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -11,7 +12,7 @@ use base64::Engine;
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
-use super::context::TransportKind;
+use super::caller::TransportKind;
 use super::transport::{PollState, WsTransport};
 
 pub(crate) enum SlotState {
@@ -66,7 +67,7 @@ impl Drop for PendingTicket {
 /// Negotiated connections by token.
 #[derive(Default)]
 pub(crate) struct Registry {
-    slots: Mutex<HashMap<String, Arc<Slot>>>,
+    slots: Arc<Mutex<HashMap<String, Arc<Slot>>>>,
     pending: Arc<AtomicUsize>,
 }
 
@@ -80,9 +81,12 @@ impl Registry {
         Some(PendingTicket(self.pending.clone()))
     }
 
-    pub(crate) fn remove(&self, token: Option<&str>) {
-        if let Some(token) = token {
-            self.slots.lock().remove(token);
+    /// The guard a connection task holds for its slot: the slot goes when the guard is dropped, so the
+    /// task never calls back into the registry.
+    pub(crate) fn guard(&self, token: &str) -> SlotGuard {
+        SlotGuard {
+            slots: self.slots.clone(),
+            token: token.to_owned(),
         }
     }
 
@@ -103,6 +107,18 @@ impl Registry {
         {
             slots.remove(token);
         }
+    }
+}
+
+/// Keeps a connection's slot in the registry for as long as the connection task holds it.
+pub(crate) struct SlotGuard {
+    slots: Arc<Mutex<HashMap<String, Arc<Slot>>>>,
+    token: String,
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        self.slots.lock().remove(&self.token);
     }
 }
 

@@ -8,8 +8,8 @@ use axum::http::HeaderMap;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
+use super::caller::{ConnectionShared, RequestInfo, TransportKind};
 use super::connection;
-use super::context::{ConnectionShared, RequestInfo, TransportKind};
 use super::hub::Hub;
 use super::registry::random_id;
 use super::transport::{Inbound, Transport, TransportEnd};

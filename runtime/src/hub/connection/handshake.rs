@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use super::super::context::ConnectionShared;
+use super::super::caller::ConnectionShared;
 use super::super::hub::HubInner;
 use super::super::protocol::{self, RecordBuffer};
 use super::{Inbound, Transport};
@@ -14,7 +14,6 @@ pub(super) async fn handshake<T: Transport>(
     hub: &HubInner,
     conn: &ConnectionShared,
     mut transport: T,
-    token: Option<&str>,
 ) -> Option<(T, RecordBuffer, Vec<String>, u32)> {
     let options = &hub.options;
     let mut records = RecordBuffer::default();
@@ -24,7 +23,7 @@ pub(super) async fn handshake<T: Transport>(
         tokio::select! {
             _ = &mut deadline => {
                 tracing::warn!(connection_id = %conn.id, "handshake not completed within {:?} (HubOptions::handshake_timeout)", options.handshake_timeout);
-                finish_without_handshake(hub, conn, token, transport).await;
+                finish_without_handshake(hub, conn, transport).await;
                 return None;
             }
             frame = transport.recv() => match frame {
@@ -35,7 +34,7 @@ pub(super) async fn handshake<T: Transport>(
                     }
                     if records.pending_len() > options.max_receive_message_size {
                         let max = options.max_receive_message_size;
-                        refuse_handshake(hub, conn, token, transport, &format!(
+                        refuse_handshake(hub, conn, transport, &format!(
                             "Handshake request larger than the hub's maximum receive message size of {max} bytes \
                              (HubOptions::max_receive_message_size)."
                         )).await;
@@ -44,18 +43,17 @@ pub(super) async fn handshake<T: Transport>(
                 }
                 Ok(Inbound::TooLarge(_)) => {
                     let max = options.max_receive_batch_size;
-                    refuse_handshake(hub, conn, token, transport, &format!(
+                    refuse_handshake(hub, conn, transport, &format!(
                         "Handshake frame larger than {max} bytes (HubOptions::max_receive_batch_size)."
                     )).await;
                     return None;
                 }
                 Ok(Inbound::Malformed(why)) => {
-                    refuse_handshake(hub, conn, token, transport, &why).await;
+                    refuse_handshake(hub, conn, transport, &why).await;
                     return None;
                 }
                 Err(_) => {
                     tracing::debug!(connection_id = %conn.id, "transport ended before the handshake");
-                    hub.registry.remove(token);
                     conn.close();
                     return None;
                 }
@@ -67,7 +65,7 @@ pub(super) async fn handshake<T: Transport>(
     let request = match protocol::parse_handshake(&first) {
         Ok(r) => r,
         Err(e) => {
-            refuse_handshake(hub, conn, token, transport, &e.0).await;
+            refuse_handshake(hub, conn, transport, &e.0).await;
             return None;
         }
     };
@@ -75,7 +73,6 @@ pub(super) async fn handshake<T: Transport>(
     protocol::write_handshake_response(&mut out, None);
     if let Err(e) = bounded_write(options.client_timeout, transport.send(out)).await {
         tracing::debug!(connection_id = %conn.id, "handshake response failed: {e}");
-        hub.registry.remove(token);
         conn.close();
         return None;
     }
@@ -87,7 +84,6 @@ pub(super) async fn handshake<T: Transport>(
 pub(super) async fn refuse_handshake<T: Transport>(
     hub: &HubInner,
     conn: &ConnectionShared,
-    token: Option<&str>,
     mut transport: T,
     why: &str,
 ) {
@@ -95,16 +91,14 @@ pub(super) async fn refuse_handshake<T: Transport>(
     let mut out = Vec::new();
     protocol::write_handshake_response(&mut out, Some(why));
     let _ = bounded_write(hub.options.client_timeout, transport.send(out)).await;
-    finish_without_handshake(hub, conn, token, transport).await;
+    finish_without_handshake(hub, conn, transport).await;
 }
 
 pub(super) async fn finish_without_handshake<T: Transport>(
     hub: &HubInner,
     conn: &ConnectionShared,
-    token: Option<&str>,
     transport: T,
 ) {
-    hub.registry.remove(token);
     conn.close();
     let _ = tokio::time::timeout(hub.options.client_timeout, transport.close()).await;
 }

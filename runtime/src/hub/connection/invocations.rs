@@ -12,7 +12,8 @@ use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::super::context::{HubContext, Outbound};
+use super::super::caller::Outbound;
+use super::super::context::HubContext;
 use super::super::error::HubError;
 use super::super::hub::{ClientStream, MethodHandler};
 use super::super::protocol::{self, CompletionOutcome};
@@ -129,7 +130,7 @@ impl<T: Transport> Connection<T> {
         }
         let ctx = HubContext {
             conn: self.conn.clone(),
-            hub: self.hub.clone(),
+            lifetime: self.hub.lifetime.clone(),
         };
         let conn = self.conn.clone();
         let name = method.name.clone();

@@ -58,11 +58,12 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::context::{ConnectionShared, HubContext, Outbound};
+use super::caller::{ConnectionShared, Outbound};
+use super::context::HubContext;
 use super::error::DisconnectReason;
 use super::hub::HubInner;
 use super::protocol::{self, HubMessage, RecordBuffer};
-use super::registry::PendingTicket;
+use super::registry::{PendingTicket, SlotGuard};
 use super::transport::{Inbound, Transport, TransportEnd, FRAME_BATCH_BYTES};
 use handshake::{bounded_write, handshake};
 use invocations::{next_finished, Finished};
@@ -76,7 +77,7 @@ pub(crate) fn spawn<T: Transport>(
     transport: T,
     stateful_negotiated: bool,
     reconnects: Option<mpsc::Receiver<Box<T>>>,
-    token: Option<String>,
+    slot: Option<SlotGuard>,
     ticket: Option<PendingTicket>,
 ) {
     let span = tracing::info_span!(
@@ -109,7 +110,7 @@ pub(crate) fn spawn<T: Transport>(
         last_acked_sent: 0,
         disconnected_at: None,
     };
-    let fut = run(Box::new(c), stateful_negotiated, reconnects, token, ticket).instrument(span);
+    let fut = run(Box::new(c), stateful_negotiated, reconnects, slot, ticket).instrument(span);
     tokio::spawn(fut);
 }
 
@@ -160,7 +161,7 @@ async fn run<T: Transport>(
     mut c: Box<Connection<T>>,
     stateful_negotiated: bool,
     mut reconnects: Option<mpsc::Receiver<Box<T>>>,
-    token: Option<String>,
+    slot: Option<SlotGuard>,
     ticket: Option<PendingTicket>,
 ) {
     // The connection state is built before the task starts and moved in whole, and every large
@@ -170,7 +171,7 @@ async fn run<T: Transport>(
         .take()
         .expect("a new connection has its transport");
     let Some((transport, records, leftover, version)) =
-        Box::pin(handshake(&c.hub, &c.conn, transport, token.as_deref())).await
+        Box::pin(handshake(&c.hub, &c.conn, transport)).await
     else {
         return;
     };
@@ -188,15 +189,16 @@ async fn run<T: Transport>(
     let now = Instant::now();
     c.last_received = now;
     c.last_sent = now;
+    let hub = c.hub.clone();
     let ctx = HubContext {
         conn: c.conn.clone(),
-        hub: c.hub.clone(),
+        lifetime: hub.lifetime.clone(),
     };
-    if let Some(provider) = &ctx.hub.user_id {
+    if let Some(provider) = &hub.user_id {
         *ctx.conn.user_id.lock() = provider(ctx.conn.request.headers()).map(Arc::from);
     }
-    ctx.hub.lifetime.on_connected(&ctx.caller());
-    if let Some(hook) = &ctx.hub.on_connected {
+    hub.lifetime.on_connected(&ctx.caller());
+    if let Some(hook) = &hub.on_connected {
         if AssertUnwindSafe(hook(ctx.clone()))
             .catch_unwind()
             .await
@@ -213,9 +215,10 @@ async fn run<T: Transport>(
     Box::pin(c.shutdown(&reason)).await;
     drop(c);
     ctx.conn.flush_client_warnings();
-    ctx.hub.registry.remove(token.as_deref());
+    // The token is forgotten before the hook runs: a reconnect from here on is refused, not resumed.
+    drop(slot);
     tracing::debug!(connection_id = %ctx.conn.id, %reason, "disconnected");
-    if let Some(hook) = &ctx.hub.on_disconnected {
+    if let Some(hook) = &hub.on_disconnected {
         if AssertUnwindSafe(hook(ctx.clone(), reason))
             .catch_unwind()
             .await

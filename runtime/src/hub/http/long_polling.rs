@@ -8,8 +8,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::mpsc;
 
+use super::super::caller::{ConnectionShared, TransportKind};
 use super::super::connection;
-use super::super::context::{ConnectionShared, TransportKind};
 use super::super::hub::HubInner;
 use super::super::registry::SlotState;
 use super::super::transport::{ActivePoll, LongPollTransport, PollAnswer, PollState};
@@ -51,7 +51,7 @@ pub(super) async fn long_poll(
                     LongPollTransport::new(inbound_rx, polls, &hub.options),
                     false,
                     None,
-                    Some(token.to_owned()),
+                    Some(hub.registry.guard(token)),
                     ticket,
                 );
                 // The first poll answers at once: the connection is established.

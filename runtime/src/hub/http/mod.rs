@@ -23,8 +23,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 
-use super::context::{RequestInfo, TransportKind};
-use super::hub::HubInner;
+use super::caller::{RequestInfo, TransportKind};
+use super::hub::{Hub, HubInner};
 use cors::{add_cors, check_origin, preflight};
 use long_polling::{delete, long_poll, post};
 use negotiate::negotiate;
@@ -43,7 +43,16 @@ pub(super) fn reject(status: StatusCode, reason: impl Into<String>) -> Response 
         .into_response()
 }
 
-pub(crate) fn router(hub: Arc<HubInner>, path: &str) -> Router {
+impl Hub {
+    /// An axum router serving this hub at `path` (`/chathub`, `/_tether`, `/signalr`, …): `POST
+    /// {path}/negotiate`, and `GET`/`POST`/`DELETE`/`OPTIONS {path}` for the transports. Merge it into an
+    /// app router and wrap it in tower layers like any other router.
+    pub fn router(&self, path: &str) -> axum::Router {
+        router(self.inner.clone(), path)
+    }
+}
+
+fn router(hub: Arc<HubInner>, path: &str) -> Router {
     let base = path.trim_end_matches('/');
     let base = if base.is_empty() { "" } else { base };
     let endpoint_path = if base.is_empty() { "/" } else { base };

@@ -9,8 +9,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::mpsc;
 
+use super::super::caller::{ConnectionShared, TransportKind};
 use super::super::connection;
-use super::super::context::{ConnectionShared, TransportKind};
 use super::super::hub::HubInner;
 use super::super::registry::SlotState;
 use super::super::transport::SseTransport;
@@ -66,7 +66,7 @@ pub(super) fn server_sent_events(
         SseTransport::new(inbound_rx, events_tx),
         false,
         None,
-        Some(token.to_owned()),
+        Some(hub.registry.guard(token)),
         ticket,
     );
     let first =

@@ -9,8 +9,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::mpsc;
 
+use super::super::caller::{ConnectionShared, TransportKind};
 use super::super::connection;
-use super::super::context::{ConnectionShared, TransportKind};
 use super::super::hub::HubInner;
 use super::super::registry::{random_id, SlotState};
 use super::super::transport::WsTransport;
@@ -82,6 +82,7 @@ pub(super) async fn websocket(
             let id = slot.id.clone();
             let slot = slot.clone();
             let ticket = slot.ticket.lock().take();
+            let guard = hub.registry.guard(&token);
             upgrade.on_upgrade(move |socket| async move {
                 slot.started.store(true, Ordering::Release);
                 let conn = ConnectionShared::new(id, info, hub.options.outbound_queue_capacity);
@@ -91,7 +92,7 @@ pub(super) async fn websocket(
                     WsTransport::new(socket),
                     stateful,
                     reconnect_rx,
-                    Some(token),
+                    Some(guard),
                     ticket,
                 );
             })
