@@ -351,6 +351,20 @@ pub(crate) fn write_invocation(
     m.write(out);
 }
 
+/// An Invocation message (no invocation id, no streams) whose argument array `write_arguments` appends as
+/// JSON text: large arguments are encoded once, straight into the frame, instead of into a value that is
+/// then serialised again. Equal to [`write_invocation`]'s output for the same arguments.
+pub(crate) fn invocation_frame(target: &str, write_arguments: impl FnOnce(&mut String)) -> Vec<u8> {
+    let mut out = String::with_capacity(64);
+    out.push_str("{\"type\":1,\"target\":");
+    out.push_str(&serde_json::to_string(target).expect("a string serialises"));
+    out.push_str(",\"arguments\":");
+    write_arguments(&mut out);
+    out.push('}');
+    out.push(char::from(RECORD_SEPARATOR));
+    out.into_bytes()
+}
+
 pub(crate) fn write_stream_item(out: &mut Vec<u8>, invocation_id: &str, item: &RawValue) {
     let mut m = OutMessage::new(2);
     m.invocation_id = Some(invocation_id);

@@ -18,6 +18,18 @@ fn parse_err(text: &str) -> String {
 
 /// Golden vectors: each line is the exact wire text; it parses to the message and encodes back to itself.
 #[test]
+fn an_invocation_frame_equals_the_serialised_invocation() {
+    let arguments = RawValue::from_string(r#"[3,[[8,4,"a\"b"]]]"#.into()).unwrap();
+    let mut expected = Vec::new();
+    write_invocation(&mut expected, None, "T.Batch", &arguments, &[]);
+    let frame = invocation_frame("T.Batch", |out| out.push_str(arguments.get()));
+    assert_eq!(
+        String::from_utf8(frame).unwrap(),
+        String::from_utf8(expected).unwrap()
+    );
+}
+
+#[test]
 fn golden_round_trip_every_type() {
     let cases: Vec<(&str, HubMessage)> = vec![
         (
