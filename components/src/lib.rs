@@ -112,6 +112,9 @@ mod batch;
 mod component;
 mod error;
 pub mod event;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod hash;
 mod renderer;
 mod services;

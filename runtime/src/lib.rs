@@ -3,6 +3,9 @@
 
 pub mod boot_script;
 pub mod circuit;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hub;
 
 pub use hub::{
