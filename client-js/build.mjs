@@ -1,6 +1,6 @@
 // Builds the boot script: client-js/src/index.ts bundled and minified by esbuild into the committed file
-// client-js/dist/tether.js (an IIFE that defines `window.Tether`), with the built-in dialog's CSS from
-// assets/tether-reconnect.css minified and inlined. The runtime embeds that file, so `cargo build` needs no Node.
+// client-js/dist/tether.js (an IIFE that defines `window.Tether`), with the built-in dialog's and error bar's CSS
+// from assets/tether-reconnect.css and assets/tether-error.css minified and inlined. The runtime embeds that file, so `cargo build` needs no Node.
 //
 //   node client-js/build.mjs           write dist/tether.js
 //   node client-js/build.mjs --check   rebuild in memory; fail when the committed file differs
@@ -14,11 +14,13 @@ const here = import.meta.dirname;
 const root = path.resolve(here, '..');
 export const BUNDLE_PATH = path.join(here, 'dist', 'tether.js');
 const CSS_PATH = path.join(root, 'assets', 'tether-reconnect.css');
+const ERROR_CSS_PATH = path.join(root, 'assets', 'tether-error.css');
 
 /** The esbuild `define` map shared by the bundle and the unit-test builds. */
 export async function defines() {
   const css = await esbuild.transform(fs.readFileSync(CSS_PATH, 'utf8'), { loader: 'css', minify: true });
-  return { __TETHER_CSS__: JSON.stringify(css.code.trim()) };
+  const errorCss = await esbuild.transform(fs.readFileSync(ERROR_CSS_PATH, 'utf8'), { loader: 'css', minify: true });
+  return { __TETHER_CSS__: JSON.stringify(css.code.trim()), __TETHER_ERROR_CSS__: JSON.stringify(errorCss.code.trim()) };
 }
 
 /** Builds the bundle in memory and returns its text. */

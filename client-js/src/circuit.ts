@@ -5,13 +5,16 @@
 // `ConnectCircuit`, `disconnect()`, page hide, or when app script has removed every root region from the page
 // for `ORPHAN_MS` (nothing is left for the circuit to drive). Handlers are bound per hub connection, so a render
 // acknowledgement always goes out on the connection its batch came in on. Navigation inside the page's origin
-// (`Tether.navigateTo`, `T.Navigate`, back/forward) changes the history entry and reports `LocationChanged`.
+// (`Tether.navigateTo`, `T.Navigate`, back/forward, links inside a router region) changes the history entry and
+// reports `LocationChanged`; `T.Error` shows the error bar (error-ui.ts).
 import { DomPatcher, findRoots, rootDescriptors } from './dom-patcher';
+import { showErrorUi } from './error-ui';
 import { EventDelegator } from './events';
-import { chunkText, utf8Length } from './hub-protocol';
+import { chunkText, fitsUtf8 } from './hub-protocol';
 import { HubConnection } from './hub-connection';
 import type { Interop } from './interop';
 import type { Logger } from './log';
+import { interceptLinks, settle } from './navigation';
 import type { ReconnectionHandler, ResolvedOptions } from './options';
 import { CHUNK_CHARS, ClientMethod, DISCONNECT_PATH, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, ServerMethod, type RenderBatch } from './protocol';
 import { createDisplay } from './reconnect-display';
@@ -41,6 +44,7 @@ export class Circuit {
   #endedByPageHide = false;
   #rootWatch?: MutationObserver;
   #orphanTimer?: ReturnType<typeof setTimeout>;
+  #stopLinks?: () => void;
 
   readonly #options: ResolvedOptions;
   readonly #logger: Logger;
@@ -91,6 +95,7 @@ export class Circuit {
     addEventListener('pagehide', this.#onPageHide);
     addEventListener('pageshow', this.#onPageShow);
     addEventListener('popstate', this.#reportLocation);
+    this.#stopLinks = interceptLinks(this.#doc, (url) => this.navigateTo(url.href, false, true));
     this.#rootWatch = new MutationObserver(() => {
       if (roots.some((root) => root.isConnected)) {
         clearTimeout(this.#orphanTimer);
@@ -126,11 +131,13 @@ export class Circuit {
    * Goes to `uri`: inside the page's origin a new history entry (or the current one replaced) reported to the
    * server with `LocationChanged`; elsewhere, or without a live circuit, a page load.
    */
-  navigateTo(uri: string, replace: boolean): void {
+  navigateTo(uri: string, replace: boolean, intercepted = false): void {
     const url = new URL(uri, this.#doc.baseURI);
     if (url.origin !== location.origin || !this.#secret) return load(url.href, replace);
     history[replace ? 'replaceState' : 'pushState'](null, '', url);
-    this.#reportLocation();
+    // Confirmed: the answer comes after the batch the navigation caused, so the new page is in place to settle.
+    const sent = this.#send(ServerMethod.LocationChanged, [url.href, intercepted], this.#hub, true);
+    if (sent instanceof Promise) sent.then(() => settle(this.#doc, url.hash), () => {});
   }
 
   /** Calls a server function registered for `Tether.invokeServer`. */
@@ -175,6 +182,7 @@ export class Circuit {
     hub.on(ClientMethod.Batch, (batchId, batch) => this.#onBatch(hub, batchId as number, batch as RenderBatch));
     hub.on(ClientMethod.Error, (message) => {
       this.#logger.error(`the circuit ended on the server: ${String(message)}`);
+      if (this.state !== 'ended') showErrorUi(this.#doc, String(message));
       this.#end();
     });
     hub.on(ClientMethod.InvokeJS, (callId, identifier, args) => {
@@ -219,10 +227,11 @@ export class Circuit {
       this.#logger.warn(`not connected to the server: ${target} was not sent`);
       return false;
     }
-    const encodedArgs = JSON.stringify(args);
-    const call: (target: string, args: unknown[], items?: string[]) => boolean | Promise<unknown> = (confirm ? hub.invoke : hub.send).bind(hub);
-    if (utf8Length(encodedArgs) + target.length + 60 <= MAX_MESSAGE_BYTES) return call(target, args);
-    return call(ServerMethod.Chunked, [target], chunkText(encodedArgs, CHUNK_CHARS));
+    const json = JSON.stringify(args);
+    const call: (target: string, args: unknown[] | string, items?: string[]) => boolean | Promise<unknown> = (confirm ? hub.invoke : hub.send).bind(hub);
+    // The frame around the arguments adds the target and at most 60 bytes (type, invocation id, separator).
+    if (fitsUtf8(json, MAX_MESSAGE_BYTES - target.length - 60)) return call(target, json);
+    return call(ServerMethod.Chunked, [target], chunkText(json, CHUNK_CHARS));
   }
 
   #sendBeacon(): void {
@@ -239,6 +248,7 @@ export class Circuit {
     this.#rootWatch?.disconnect();
     clearTimeout(this.#orphanTimer);
     removeEventListener('popstate', this.#reportLocation);
+    this.#stopLinks?.();
     const hub = this.#hub;
     this.#hub = undefined;
     hub?.stop();

@@ -12,6 +12,7 @@
 //! - [`Services`]: a typed environment the host provides to every component of a renderer
 //!   ([`Renderer::provide`], read with [`Context::service`]); the circuit runtime puts the circuit's handle
 //!   and location there, applications their own shared objects.
+//! - [`forms`]: forms bound to a model struct, validated with `garde`, with per-field messages.
 //! - [`testing`]: a headless harness that applies every batch to an in-memory DOM.
 //!
 //! # Why parse maud's output
@@ -112,16 +113,18 @@ mod batch;
 mod component;
 mod error;
 pub mod event;
+pub mod forms;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 mod hash;
+mod number;
 mod renderer;
 mod services;
 pub mod testing;
 mod tree;
 
-pub use batch::{ComponentId, Edit, EditSink, PropertyValue, RenderBatch};
+pub use batch::{ComponentId, Edit, PropertyValue, RenderBatch};
 pub use component::{
     Binding, BoundaryProps, ChildKey, ChildSlot, Component, Context, ErrorBoundary, Handle,
     RawHtml, RenderContext, Task,

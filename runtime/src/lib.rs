@@ -1,12 +1,14 @@
 //! Tether: a server-side UI runtime. A SignalR-compatible hub carries UI events from the browser to a
 //! per-tab circuit, which re-renders components and sends render batches back.
 
+pub mod auth;
 pub mod boot_script;
 pub mod circuit;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hub;
+pub mod router;
 
 pub use hub::{
     Caller, Clients, DisconnectReason, Hub, HubBuilder, HubContext, HubError, HubOptions,

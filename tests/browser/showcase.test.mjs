@@ -62,7 +62,7 @@ test('index links to every example', async () => {
   const page = await browser.newPage();
   await page.goto(server.url + '/');
   const links = await page.$$eval('ul.examples a', (as) => as.map((a) => a.getAttribute('href')));
-  assert.deepEqual(links, ['/counter', '/todo', '/chat', '/circuits', '/idle', '/reconnect-ui', '/auto-reload', '/interop', '/large-input']);
+  assert.deepEqual(links, ['/counter', '/todo', '/chat', '/circuits', '/idle', '/reconnect-ui', '/auto-reload', '/interop', '/notes-app/notes', '/large-input']);
   for (const link of links) {
     const response = await page.request.get(server.url + link);
     assert.equal(response.status(), 200, link);

@@ -51,6 +51,11 @@ pub const EXAMPLES: &[(&str, &str, &str)] = &[
         "The server calls a browser function; the browser calls a server function.",
     ),
     (
+        "/notes-app/notes",
+        "Notes",
+        "A multi-page app in one circuit: router, layouts, live links, a validated form, signed-in users.",
+    ),
+    (
         "/large-input",
         "Large input",
         "Text far over the 32 KB message limit, sent in chunks.",
@@ -116,6 +121,8 @@ pub fn showcase() -> Server {
     server.mount("/auto-reload", routes);
     let routes = interop::install(&mut server);
     server.mount("/interop", routes);
+    let routes = notes::install(&mut server, "/notes-app");
+    server.mount("/notes-app", routes);
     let routes = large_input::install(&mut server);
     server.mount("/large-input", routes);
     server.route("/", get(index));

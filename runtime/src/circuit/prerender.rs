@@ -284,6 +284,11 @@ impl PageRequest {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The request headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
     /// A request header as text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())

@@ -123,7 +123,21 @@ pub struct HubClient {
 impl HubClient {
     /// Connects to `ws://addr{path}` and completes the handshake.
     pub async fn connect(addr: SocketAddr, path: &str) -> Self {
-        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}{path}"))
+        Self::connect_with_cookie(addr, path, None).await
+    }
+
+    /// [`HubClient::connect`] with a `Cookie` header on the upgrade request (a signed-in browser).
+    pub async fn connect_with_cookie(addr: SocketAddr, path: &str, cookie: Option<&str>) -> Self {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{addr}{path}")
+            .into_client_request()
+            .expect("a valid WebSocket URL");
+        if let Some(cookie) = cookie {
+            request
+                .headers_mut()
+                .insert("cookie", cookie.parse().expect("a valid cookie header"));
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(request)
             .await
             .expect("websocket connect");
         let mut client = Self {
@@ -249,6 +263,12 @@ impl HubClient {
         self.ws.send(Message::text(frame)).await.expect("send");
     }
 
+    /// How many messages were read from the socket and not yet returned (those that arrived before the
+    /// completion of an [`HubClient::invoke`] are kept here).
+    pub fn held(&self) -> usize {
+        self.queued.len()
+    }
+
     /// The next raw hub message of any type (`None` once the connection closed).
     pub async fn next_raw(&mut self) -> Option<Value> {
         self.read().await
@@ -336,7 +356,7 @@ use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
 use serde::{Deserialize, Serialize};
-use tether::circuit::{CircuitHub, CircuitHubBuilder, PageRequest};
+use tether::circuit::{CircuitHub, CircuitHubBuilder, PageRequest, PROTOCOL_VERSION};
 use tether_components::{Component, ComponentRegistry, RenderContext};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -620,7 +640,12 @@ impl TestServer {
         let secret = client
             .invoke(
                 "StartCircuit",
-                json!([1, base, format!("{base}counter"), descriptors]),
+                json!([
+                    PROTOCOL_VERSION,
+                    base,
+                    format!("{base}counter"),
+                    descriptors
+                ]),
             )
             .await
             .expect("the circuit starts");
@@ -672,27 +697,19 @@ impl Session {
 
 /// The HTML of the first op 11 (attach) edit of a batch.
 pub fn attach_html(batch: &Value) -> String {
-    for (_, edits) in batch["e"]
+    batch
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c[0].clone(), c[1].clone()))
-    {
-        for edit in edits.as_array().unwrap() {
-            if edit[0] == 11 {
-                return edit[2].as_str().unwrap().to_owned();
-            }
-        }
-    }
-    panic!("no attach edit in {batch}");
+        .find_map(|edit| (edit[0] == 11).then(|| edit[2].as_str().unwrap().to_owned()))
+        .unwrap_or_else(|| panic!("no attach edit in {batch}"))
 }
 
 /// The text of the first op 8 (set text) edit of a batch.
 pub fn text_update(batch: &Value) -> Option<String> {
-    batch["e"]
+    batch
         .as_array()?
         .iter()
-        .flat_map(|c| c[1].as_array().cloned().unwrap_or_default())
         .find_map(|edit| (edit[0] == 8).then(|| edit[2].as_str().unwrap_or_default().to_owned()))
 }
 

@@ -10,6 +10,8 @@
 //!   moves that row, `#reverse` and `#rotate` reorder all rows from the server.
 //! - `/nav` (and any path under it): a root component for the navigation tests.
 //! - `/remove`: a root component inside `#host`; the plain-JS button `#remove-root` removes `#host`.
+//! - `/crash`: `#crash`, whose click handler panics (the circuit ends on an unhandled error); with `?own=1`
+//!   the page brings its own hidden `#tether-error-ui`.
 //!
 //! Test endpoints: `/_test/locations` (the `LocationChanged` URIs the hub received, JSON array, in order),
 //! `/_test/metrics` (`CircuitHub::metrics()` as JSON), `/_test/navigate?to=URI&replace=1` (sends
@@ -146,6 +148,23 @@ impl Component for Clicks {
     }
 }
 
+/// A button whose handler panics: an unhandled error that ends the circuit (the error bar's test).
+struct Crash;
+
+impl Component for Crash {
+    type Props = ();
+
+    fn create(_: &()) -> Self {
+        Crash
+    }
+
+    fn render(&self, cx: &mut RenderContext<'_, Self>) -> Markup {
+        html! {
+            button #crash t-click=(cx.on_click(|_: &mut Self, _| panic!("the crash button was pressed"))) { "Crash" }
+        }
+    }
+}
+
 /// Records the URI of every `LocationChanged` the hub receives, in order.
 #[derive(Default)]
 struct LocationLog {
@@ -222,6 +241,33 @@ async fn remove(State(app): State<App>) -> Response {
     page(&app, "Root removal", "Clicks", true, extra)
 }
 
+#[derive(Deserialize)]
+struct CrashQuery {
+    #[serde(default)]
+    own: Option<String>,
+}
+
+/// `/crash`: the built-in error bar; `/crash?own=1`: the page's own `#tether-error-ui`.
+async fn crash(State(app): State<App>, Query(query): Query<CrashQuery>) -> Response {
+    let own = html! {
+        div #tether-error-ui.own-bar hidden {
+            "Something broke: " span.tether-error-message {} " "
+            a.reload href="" { "Reload" } " " button.dismiss type="button" { "Hide" }
+        }
+    };
+    page(
+        &app,
+        "Crash",
+        "Crash",
+        false,
+        if query.own.is_some() {
+            own
+        } else {
+            html! {}
+        },
+    )
+}
+
 async fn locations_seen(State(app): State<App>) -> Json<Vec<String>> {
     Json(app.locations.uris.lock().clone())
 }
@@ -268,6 +314,7 @@ async fn main() -> std::io::Result<()> {
     components.register::<Strip>("Strip");
     components.register::<Rows>("Rows");
     components.register::<Clicks>("Clicks");
+    components.register::<Crash>("Crash");
 
     let tracker = Arc::new(CircuitTracker::new());
     let locations = Arc::new(LocationLog::default());
@@ -291,6 +338,7 @@ async fn main() -> std::io::Result<()> {
         .route("/nav", get(nav))
         .route("/nav/{*rest}", get(nav))
         .route("/remove", get(remove))
+        .route("/crash", get(crash))
         .route("/_test/locations", get(locations_seen))
         .route("/_test/metrics", get(metrics))
         .route("/_test/navigate", get(navigate))

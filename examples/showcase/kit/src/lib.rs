@@ -149,6 +149,14 @@ impl Server {
         self.hub_steps.push(Box::new(move |hub| hub.service(value)));
     }
 
+    /// Configures the circuit hub builder further (auth, options): `step` gets the builder and returns it.
+    pub fn configure(
+        &mut self,
+        step: impl FnOnce(CircuitHubBuilder) -> CircuitHubBuilder + 'static,
+    ) {
+        self.hub_steps.push(Box::new(step));
+    }
+
     /// Registers a server function (`Tether.invokeServer(name, ...args)`).
     pub fn server_function<F, Fut>(&mut self, name: &'static str, function: F)
     where
