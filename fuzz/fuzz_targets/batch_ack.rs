@@ -25,8 +25,7 @@ fuzz_target!(|data: &[u8]| {
         if line == "render" {
             assert_eq!(acks.has_room(), last_sent - last_acked < limit as u64);
             if acks.has_room() {
-                assert_eq!(acks.next_id(), last_sent + 1);
-                assert_eq!(acks.record("{}"), last_sent + 1);
+                assert_eq!(acks.record(), last_sent + 1);
                 last_sent += 1;
             }
         } else if let Ok((batch, error)) = decode_ack_arguments(line) {

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use crate::circuit::acks::{AckOutcome, RenderAcks};
+use crate::circuit::acks::{AckOutcome, EncodedBatch, RenderAcks};
 use crate::circuit::protocol::{AckArgs, ChunkAssembler, EventArgs};
 use crate::hub::protocol;
 
@@ -77,41 +77,47 @@ impl Chunks {
         self.0.push(item).map_err(|e| e.to_string())
     }
 
-    /// The reassembled argument array, or the error text.
-    pub fn finish(self) -> Result<Vec<Value>, String> {
-        self.0.finish().map_err(|e| e.to_string())
+    /// The reassembled text (the JSON argument array of the target, parsed by the hub afterwards).
+    pub fn finish(self) -> String {
+        self.0.finish()
     }
 }
 
-/// A circuit's render acknowledgement bookkeeping.
+/// A circuit's render acknowledgement bookkeeping, with batch ids counted as the circuit's renderer does.
 #[derive(Debug)]
-pub struct Acks(RenderAcks);
+pub struct Acks {
+    acks: RenderAcks,
+    last_id: u64,
+}
 
 impl Acks {
     /// Bookkeeping that pauses rendering at `limit` unacknowledged batches.
     pub fn new(limit: usize) -> Self {
-        Self(RenderAcks::new(limit))
+        Self {
+            acks: RenderAcks::new(limit),
+            last_id: 0,
+        }
     }
 
     /// Whether another batch may be produced now.
     pub fn has_room(&self) -> bool {
-        self.0.has_room()
+        self.acks.has_room()
     }
 
-    /// The id the next batch gets.
-    pub fn next_id(&self) -> u64 {
-        self.0.next_id()
-    }
-
-    /// Records a batch as sent and returns its id.
-    pub fn record(&mut self, json: &str) -> u64 {
-        self.0.record(json.into())
+    /// Records the next batch (an empty frame) as sent and returns its id.
+    pub fn record(&mut self) -> u64 {
+        self.last_id += 1;
+        self.acks.record(EncodedBatch {
+            id: self.last_id,
+            frame: bytes::Bytes::new(),
+        });
+        self.last_id
     }
 
     /// Applies an acknowledgement: `Ok(true)` released batches, `Ok(false)` was stale, `Err` ends the
     /// circuit (with the reason's text).
     pub fn acknowledge(&mut self, batch: u64, error: Option<String>) -> Result<bool, String> {
-        self.0
+        self.acks
             .acknowledge(batch, error)
             .map(|outcome| outcome == AckOutcome::Released)
             .map_err(|e| e.to_string())
@@ -119,6 +125,6 @@ impl Acks {
 
     /// The ids of the batches a reconnect would send again, oldest first.
     pub fn unacknowledged(&self) -> Vec<u64> {
-        self.0.unacknowledged().map(|b| b.id).collect()
+        self.acks.unacknowledged().map(|b| b.id).collect()
     }
 }
