@@ -8,6 +8,8 @@ pub mod circuit;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hub;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod request;
 pub mod router;
 

@@ -402,6 +402,18 @@ impl Caller {
     ) -> Result<R, ClientResultError> {
         let args = encode_arguments(arguments)
             .map_err(|e| ClientResultError::Send(SendError::serialize(&self.shared.id, e)))?;
+        let raw = self.invoke_raw(target, args, timeout).await?;
+        serde_json::from_str(raw.get()).map_err(|e| ClientResultError::InvalidResult(e.to_string()))
+    }
+
+    /// [`Caller::invoke`] with arguments already encoded as a JSON array; a void answer is `null`. What
+    /// lifetime managers use to run a client result for another server.
+    pub(crate) async fn invoke_raw(
+        &self,
+        target: &str,
+        args: Box<RawValue>,
+        timeout: Duration,
+    ) -> Result<Box<RawValue>, ClientResultError> {
         let (tx, rx) = oneshot::channel();
         let invocation_id = {
             let mut pending = self.shared.pending.lock();
@@ -428,10 +440,10 @@ impl Caller {
         };
         match outcome {
             CompletionOutcome::Error(e) => Err(ClientResultError::Client(e)),
-            CompletionOutcome::Result(raw) => serde_json::from_str(raw.get())
-                .map_err(|e| ClientResultError::InvalidResult(e.to_string())),
-            CompletionOutcome::Void => serde_json::from_str("null")
-                .map_err(|e| ClientResultError::InvalidResult(e.to_string())),
+            CompletionOutcome::Result(raw) => Ok(raw),
+            CompletionOutcome::Void => {
+                Ok(RawValue::from_string("null".into()).expect("valid JSON"))
+            }
         }
     }
 

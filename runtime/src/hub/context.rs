@@ -3,12 +3,14 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::HeaderMap;
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::caller::{Caller, ConnectionShared, EncodedInvocation, TransportKind};
-use super::error::SendError;
+use super::caller::{encode_arguments, Caller, ConnectionShared, EncodedInvocation, TransportKind};
+use super::error::{ClientResultError, SendError};
 use super::lifetime::HubLifetimeManager;
 
 /// The per-invocation (and per-hook) view of a connection given to hub code. Cheap to clone.
@@ -194,6 +196,30 @@ impl ClientProxy {
     pub fn send(&self, target: &str, arguments: impl Serialize) -> Result<(), SendError> {
         let message = EncodedInvocation::new(target, arguments)?;
         self.send_encoded(&message)
+    }
+
+    /// Invokes client method `target` on the one connection of a [`Clients::client`] proxy and waits up to
+    /// `timeout` for its result (a SignalR client result). Through a backplane the connection may live on
+    /// another server. Any other audience fails with [`ClientResultError::Send`]: only one client can answer.
+    pub async fn invoke<R: DeserializeOwned>(
+        &self,
+        target: &str,
+        arguments: impl Serialize,
+        timeout: Duration,
+    ) -> Result<R, ClientResultError> {
+        let Audience::Connection(id) = &self.audience else {
+            return Err(ClientResultError::Send(SendError::serialize(
+                "",
+                "a client result needs a single connection (Clients::client)".to_owned(),
+            )));
+        };
+        let args = encode_arguments(arguments)
+            .map_err(|e| ClientResultError::Send(SendError::serialize(id, e)))?;
+        let raw = self
+            .manager
+            .invoke_connection(id, target, args, timeout)
+            .await?;
+        serde_json::from_str(raw.get()).map_err(|e| ClientResultError::InvalidResult(e.to_string()))
     }
 
     /// Sends an already encoded invocation.

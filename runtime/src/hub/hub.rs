@@ -120,6 +120,8 @@ pub struct HubBuilder {
     on_disconnected: Option<Arc<DisconnectedFn>>,
     user_id: Option<Arc<UserIdFn>>,
     duplicate: Option<String>,
+    /// A builder call that failed (reported by `build`).
+    invalid: Option<String>,
 }
 
 impl std::fmt::Debug for HubBuilder {
@@ -309,10 +311,26 @@ impl HubBuilder {
         self
     }
 
+    /// Fans out through Redis at `url` (`redis://host:port`), so every server sharing it with the same
+    /// `hub` name reaches all connections: the one call that enables a
+    /// [`RedisLifetimeManager`](crate::redis::RedisLifetimeManager). Call it inside a Tokio runtime; a bad
+    /// URL fails [`HubBuilder::build`]. Redis being down does not: the backplane keeps trying.
+    #[cfg(feature = "redis")]
+    pub fn redis_backplane(mut self, url: &str, hub: &str) -> Self {
+        match crate::redis::RedisLifetimeManager::new(url, hub) {
+            Ok(manager) => self.lifetime = Some(Arc::new(manager)),
+            Err(e) => self.invalid = Some(e.to_string()),
+        }
+        self
+    }
+
     /// Checks the configuration and builds the hub. Fails on invalid options (for example any origin with
     /// credentials) or a method name registered twice.
     pub fn build(self) -> Result<Hub, HubConfigError> {
         self.options.validate().map_err(HubConfigError)?;
+        if let Some(reason) = self.invalid {
+            return Err(HubConfigError(reason));
+        }
         if let Some(name) = self.duplicate {
             return Err(HubConfigError(format!(
                 "method '{name}' is registered twice (names match case-insensitively)"

@@ -6,15 +6,20 @@
 //! delivering what it receives to its local connections, without any change to hub code.
 //!
 //! Methods are synchronous and must not block: they run inside hub methods and connection tasks. A networked
-//! implementation hands messages to its own publisher task.
+//! implementation hands messages to its own publisher task. The one exception is
+//! [`HubLifetimeManager::invoke_connection`] (a client result), which returns a future to await.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
 use parking_lot::RwLock;
+use serde_json::value::RawValue;
 
 use super::caller::{Caller, EncodedInvocation};
-use super::error::SendError;
+use super::error::{ClientResultError, SendError};
 
 /// Tracks the connections of one hub and delivers fan-out messages to them.
 pub trait HubLifetimeManager: Send + Sync + 'static {
@@ -38,6 +43,32 @@ pub trait HubLifetimeManager: Send + Sync + 'static {
     fn add_to_group(&self, connection_id: &str, group: &str);
     /// Removes a connection from a group (dropping the group when empty).
     fn remove_from_group(&self, connection_id: &str, group: &str);
+    /// Invokes client method `target` on one connection, wherever it is, and resolves to the client's
+    /// result (`null` for a void answer). `arguments` is a JSON array. The default serves only
+    /// connections this manager reaches through [`HubLifetimeManager::local_connection`].
+    fn invoke_connection(
+        &self,
+        connection_id: &str,
+        target: &str,
+        arguments: Box<RawValue>,
+        timeout: Duration,
+    ) -> BoxFuture<'static, Result<Box<RawValue>, ClientResultError>> {
+        match self.local_connection(connection_id) {
+            Some(caller) => {
+                let target = target.to_owned();
+                async move { caller.invoke_raw(&target, arguments, timeout).await }.boxed()
+            }
+            None => {
+                let e = ClientResultError::Send(SendError::closed(connection_id));
+                futures_util::future::ready(Err(e)).boxed()
+            }
+        }
+    }
+    /// The handle of a connection of this process, if it is one.
+    fn local_connection(&self, connection_id: &str) -> Option<Caller> {
+        let _ = connection_id;
+        None
+    }
 }
 
 #[derive(Default)]
@@ -163,6 +194,10 @@ impl HubLifetimeManager for InMemoryLifetimeManager {
         {
             r.memberships.entry(id).or_default().push(group.to_owned());
         }
+    }
+
+    fn local_connection(&self, connection_id: &str) -> Option<Caller> {
+        self.registry.read().connections.get(connection_id).cloned()
     }
 
     fn remove_from_group(&self, connection_id: &str, group: &str) {

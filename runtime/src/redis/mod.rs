@@ -1,0 +1,77 @@
+//! Redis integrations (cargo feature `redis`): [`RedisLifetimeManager`], a hub backplane over Redis
+//! pub/sub, so `Clients::all`, groups, users, single connections and client results reach the connections
+//! of every server that shares the Redis.
+//!
+//! Delivery is best effort, as with every pub/sub backplane: a message published while a server's
+//! subscription is down (Redis restarting, a network cut) never reaches that server's connections. Such
+//! losses are counted ([`BackplaneStats`]) and logged; the in-process path keeps working throughout. See
+//! docs/scale-out.md.
+//!
+//! Layout: `wire.rs` (the frames on the channel, encoded and decoded once), `link.rs` (the publisher and
+//! subscriber connections, their backoff and counters), `backplane.rs` (the lifetime manager).
+
+mod backplane;
+mod link;
+mod wire;
+
+use std::fmt;
+
+pub use backplane::RedisLifetimeManager;
+
+/// Counters of a [`RedisLifetimeManager`] since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BackplaneStats {
+    /// Frames published to Redis.
+    pub published: u64,
+    /// Frames for other servers that were given up (the outbox was full, or Redis stayed away longer than
+    /// the publish deadline).
+    pub dropped: u64,
+    /// Publish attempts that failed and were retried.
+    pub publish_failures: u64,
+    /// Frames received from Redis (this server's own included).
+    pub received: u64,
+    /// Received frames that did not decode (another version, or not ours).
+    pub malformed: u64,
+    /// How often the subscription was re-established after being lost.
+    pub subscriber_reconnects: u64,
+    /// Whether the subscription is up now.
+    pub subscribed: bool,
+}
+
+/// A Redis integration could not be set up.
+#[derive(Debug)]
+pub enum RedisError {
+    /// The URL is not a Redis URL.
+    Url {
+        /// The URL given.
+        url: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// Created outside a Tokio runtime (it starts background tasks).
+    NoRuntime,
+}
+
+impl RedisError {
+    fn url(url: &str, e: redis::RedisError) -> Self {
+        // A URL may carry a password: show only its scheme and host part.
+        let shown = url.rsplit('@').next().unwrap_or(url).to_owned();
+        RedisError::Url {
+            url: shown,
+            reason: e.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for RedisError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RedisError::Url { url, reason } => write!(f, "invalid Redis URL '{url}': {reason}"),
+            RedisError::NoRuntime => {
+                f.write_str("the Redis backplane must be created inside a Tokio runtime")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RedisError {}
