@@ -16,6 +16,10 @@
 //! - `SumAfter(delayMs, stream)`: the same, but starts reading the stream only after `delayMs` (a consumer
 //!   slower than the client, so items pile up beyond the stream buffer of 10).
 //! - `JoinGroup(group)`, `SendToGroup(group, message)`: group membership and `GroupMessage(group, message)`.
+//! - `AddToGroup(connectionId, group)`: puts any connection (on any server, with the backplane) in a group.
+//! - `SendToUser(user, message)`: sends `UserMessage(message)` to every connection of `user`.
+//! - `AskConnection(connectionId, method, argument)`: a client result from another connection (on any
+//!   server, with the backplane).
 //! - `Fail()`: always fails with an internal error (the client sees the generic message).
 //!
 //! Environment (all optional; short values make tests fast):
@@ -24,6 +28,11 @@
 //! `TETHER_PARALLEL_INVOCATIONS` (4, so `AskClient` can run while the client calls), `TETHER_CLIENT_RESULT_MS`.
 //! `TETHER_ALLOWED_ORIGINS`: a comma-separated list of allowed browser origins (default: any origin).
 //! Stateful reconnect is allowed. Credentials are not allowed cross-origin.
+//! `TETHER_REDIS_URL` (e.g. `redis://127.0.0.1:6379`): when set, the hub fans out through the Redis
+//! backplane, so several chat processes sharing that Redis are one chat; without it nothing changes.
+//!
+//! A connection's user is the `X-Chat-User` request header: a demo identity the client simply claims, so
+//! user messages can be shown without a sign-in. A real app takes the user from its authentication.
 
 use std::time::Duration;
 
@@ -88,8 +97,18 @@ fn chat_hub() -> Hub {
         ..HubOptions::default()
     };
     let client_result_timeout = env_ms("TETHER_CLIENT_RESULT_MS", 5_000);
-    Hub::builder()
-        .options(options)
+    let mut builder = Hub::builder().options(options);
+    if let Ok(url) = std::env::var("TETHER_REDIS_URL") {
+        tracing::info!("chat hub: fan-out through the Redis backplane");
+        builder = builder.redis_backplane(&url, "chat");
+    }
+    builder
+        .user_id(|headers| {
+            headers
+                .get("x-chat-user")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        })
         .method(
             "SendMessage",
             |ctx: HubContext, (user, message): (String, String)| async move {
@@ -182,6 +201,35 @@ fn chat_hub() -> Hub {
                 Ok::<_, HubError>(())
             },
         )
+        .method(
+            "AddToGroup",
+            |ctx: HubContext, (connection_id, group): (String, String)| async move {
+                ctx.clients().add_to_group(&connection_id, &group);
+                Ok::<_, HubError>(())
+            },
+        )
+        .method(
+            "SendToUser",
+            |ctx: HubContext, (user, message): (String, String)| async move {
+                ctx.clients()
+                    .user(&user)
+                    .send("UserMessage", (message,))
+                    .map_err(HubError::internal)?;
+                Ok::<_, HubError>(())
+            },
+        )
+        .method(
+            "AskConnection",
+            move |ctx: HubContext, (connection_id, method, argument): (String, String, Value)| async move {
+                let answer: Value = ctx
+                    .clients()
+                    .client(&connection_id)
+                    .invoke(&method, (argument,), client_result_timeout)
+                    .await
+                    .map_err(|e| HubError::new(e.to_string()))?;
+                Ok::<_, HubError>(answer)
+            },
+        )
         .method("Fail", |_ctx: HubContext, (): ()| async move {
             Err::<(), _>(HubError::internal("the Fail method always fails"))
         })
@@ -189,7 +237,7 @@ fn chat_hub() -> Hub {
             tracing::info!(connection_id = ctx.connection_id(), %reason, "chat client left");
         })
         .build()
-        .expect("the chat hub configuration is valid")
+        .expect("the chat hub configuration is valid (TETHER_REDIS_URL, if set, is a redis:// URL)")
 }
 
 #[tokio::main]

@@ -237,6 +237,7 @@ pub(crate) async fn subscribe_loop(
         ever_subscribed = true;
         counters.subscribed.send_replace(true);
         streak.recovered("subscribing");
+        tracing::info!("Redis backplane: subscribed to {channel}");
         backoff = Duration::from_millis(50);
         let (mut sink, mut stream) = pubsub.split();
         let mut ping = tokio::time::interval(PING_EVERY);
