@@ -10,7 +10,7 @@
 import { DomPatcher, findRoots, rootDescriptors } from './dom-patcher';
 import { showErrorUi } from './error-ui';
 import { EventDelegator } from './events';
-import { chunkText, utf8Length } from './hub-protocol';
+import { chunkText, fitsUtf8 } from './hub-protocol';
 import { HubConnection } from './hub-connection';
 import type { Interop } from './interop';
 import type { Logger } from './log';
@@ -230,10 +230,11 @@ export class Circuit {
       this.#logger.warn(`not connected to the server: ${target} was not sent`);
       return false;
     }
-    const encodedArgs = JSON.stringify(args);
-    const call: (target: string, args: unknown[], items?: string[]) => boolean | Promise<unknown> = (confirm ? hub.invoke : hub.send).bind(hub);
-    if (utf8Length(encodedArgs) + target.length + 60 <= MAX_MESSAGE_BYTES) return call(target, args);
-    return call(ServerMethod.Chunked, [target], chunkText(encodedArgs, CHUNK_CHARS));
+    const json = JSON.stringify(args);
+    const call: (target: string, args: unknown[] | string, items?: string[]) => boolean | Promise<unknown> = (confirm ? hub.invoke : hub.send).bind(hub);
+    // The frame around the arguments adds the target and at most 60 bytes (type, invocation id, separator).
+    if (fitsUtf8(json, MAX_MESSAGE_BYTES - target.length - 60)) return call(target, json);
+    return call(ServerMethod.Chunked, [target], chunkText(json, CHUNK_CHARS));
   }
 
   #sendBeacon(): void {

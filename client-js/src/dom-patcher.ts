@@ -98,7 +98,7 @@ export class DomPatcher {
     let error: string | null = null;
     const focus = rememberFocus(this.#roots[0]?.ownerDocument);
     try {
-      for (const [, edits] of batch.e ?? []) for (const edit of edits) this.apply(edit);
+      for (const edit of batch) this.apply(edit);
     } catch (e) {
       error = (e as Error)?.message ?? String(e);
     }

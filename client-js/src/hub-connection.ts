@@ -2,7 +2,7 @@
 // tries WebSockets then long polling, does the handshake, and from then on frames messages, answers
 // completions, sends keep-alive pings and watches the server timeout. It never reconnects by itself: when the
 // transport closes it reports once through `onclose`, and the circuit decides what happens next.
-import { asHubMessage, checkHandshakeResponse, frame, parseFrames } from './hub-protocol';
+import { asHubMessage, checkHandshakeResponse, frame, invocationFrame, parseFrames } from './hub-protocol';
 import type { Logger } from './log';
 import { LongPollingTransport } from './long-polling';
 import { negotiate, withQuery } from './negotiate';
@@ -99,7 +99,7 @@ export class HubConnection {
    * Calls `target` (with `items`, when given, as one client-to-server stream) and resolves with the server's
    * Completion result.
    */
-  invoke(target: string, args: unknown[], items?: string[]): Promise<unknown> {
+  invoke(target: string, args: unknown[] | string, items?: string[]): Promise<unknown> {
     if (!this.#connected) return Promise.reject(new Error(`not connected to the server: ${target} was not sent`));
     const invocationId = String(this.#nextInvocationId++);
     return new Promise((resolve, reject) => {
@@ -112,14 +112,16 @@ export class HubConnection {
    * Calls `target` without waiting for an answer, with `items` (when given) as one client-to-server stream.
    * Returns false when the connection is not open.
    */
-  send(target: string, args: unknown[], items?: string[]): boolean {
+  send(target: string, args: unknown[] | string, items?: string[]): boolean {
     if (this.#connected) this.#call(target, args, items);
     return this.#connected;
   }
 
-  #call(target: string, args: unknown[], items?: string[], invocationId?: string): void {
+  /** `args` is the argument list, or its JSON text when the caller already encoded it. */
+  #call(target: string, args: unknown[] | string, items?: string[], invocationId?: string): void {
     const streamId = items && String(this.#nextStreamId++);
-    this.#write({ type: MessageType.Invocation, invocationId, target, arguments: args, streamIds: items && [streamId] });
+    const json = typeof args === 'string' ? args : JSON.stringify(args);
+    this.#write(invocationFrame(target, json, invocationId, items && [streamId!]));
     for (const item of items ?? []) this.#write({ type: MessageType.StreamItem, invocationId: streamId, item });
     if (items) this.#write({ type: MessageType.Completion, invocationId: streamId });
   }
@@ -166,8 +168,9 @@ export class HubConnection {
     this.#resetPing();
   }
 
-  #write(message: object): void {
-    this.transport?.send(frame(message));
+  /** Sends a message, or a frame already encoded. */
+  #write(message: object | string): void {
+    this.transport?.send(typeof message === 'string' ? message : frame(message));
     this.#resetPing();
   }
 

@@ -33,9 +33,19 @@ export function checkHandshakeResponse(value: unknown): void {
   if (error !== undefined) throw new Error(`server refused the handshake: ${String(error)}`);
 }
 
-/** UTF-8 size of a string, for the message limit. */
-export function utf8Length(text: string): number {
-  return new TextEncoder().encode(text).length;
+/**
+ * An Invocation message around arguments already encoded as JSON: a call's arguments are stringified once,
+ * measured against the message limit, and sent as that same text.
+ */
+export function invocationFrame(target: string, argsJson: string, invocationId?: string, streamIds?: string[]): string {
+  const id = invocationId === undefined ? '' : `"invocationId":${JSON.stringify(invocationId)},`;
+  const streams = streamIds ? `,"streamIds":${JSON.stringify(streamIds)}` : '';
+  return `{"type":1,${id}"target":${JSON.stringify(target)},"arguments":${argsJson}${streams}}${RECORD_SEPARATOR}`;
+}
+
+/** Whether `text` is at most `max` bytes in UTF-8; short text (at most 3 bytes per UTF-16 unit) needs no encoding. */
+export function fitsUtf8(text: string, max: number): boolean {
+  return text.length * 3 <= max || new TextEncoder().encode(text).length <= max;
 }
 
 /**

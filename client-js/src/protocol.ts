@@ -2,7 +2,7 @@
 // message types, opcodes, markers and method names from here, so a protocol change is a change to this file.
 
 /** Sent in `StartCircuit`; the server refuses a version it does not speak. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Ends every JSON hub message (section 5). */
 export const RECORD_SEPARATOR = '\x1e';
@@ -91,13 +91,8 @@ export const MAX_MESSAGE_BYTES = 32 * 1024;
 /** Largest string item of a `Chunked` stream. */
 export const CHUNK_CHARS = 16000;
 
-/** One render batch as it arrives in `T.Batch` (section 4). */
-export interface RenderBatch {
-  id: number;
-  e: [number, Edit[]][];
-  dc?: number[];
-  dh?: number[];
-}
+/** One render batch as it arrives in `T.Batch` (section 4): its edits, in application order. */
+export type RenderBatch = Edit[];
 
 /** An edit: the opcode first, then its operands. */
 export type Edit = [Op, ...unknown[]];

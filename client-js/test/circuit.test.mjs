@@ -34,7 +34,7 @@ class ScriptedServer {
       if (message.protocol) this.reply(ws, {});
       else if (message.target === 'StartCircuit') {
         this.reply(ws, { type: 3, invocationId: message.invocationId, result: 'the-secret' });
-        this.reply(ws, { type: 1, target: 'T.Batch', arguments: [1, { id: 1, e: [[1, [[11, 0, '<button t-click="1">0</button>', 1]]]] }] });
+        this.reply(ws, { type: 1, target: 'T.Batch', arguments: [1, [[11, 0, '<button t-click="1">0</button>', 1]]] });
       } else if (message.target === 'Chunked') {
         this.chunked = { invocationId: message.invocationId, streamId: message.streamIds[0], target: message.arguments[0], items: [] };
       } else if (message.type === 2 && message.invocationId === this.chunked?.streamId) {
@@ -43,7 +43,7 @@ class ScriptedServer {
         // The reassembled call is a StartCircuit: answer the Chunked invocation as the server does.
         this.chunkedStart = JSON.parse(this.chunked.items.join(''));
         this.reply(ws, { type: 3, invocationId: this.chunked.invocationId, result: 'the-secret' });
-        this.reply(ws, { type: 1, target: 'T.Batch', arguments: [1, { id: 1, e: [[1, [[11, 0, '<button t-click="1">0</button>', 1]]]] }] });
+        this.reply(ws, { type: 1, target: 'T.Batch', arguments: [1, [[11, 0, '<button t-click="1">0</button>', 1]]] });
       } else if (message.target === 'ConnectCircuit') {
         this.reply(ws, { type: 3, invocationId: message.invocationId, result: this.knowsCircuit && message.arguments[0] === 'the-secret' });
       }
@@ -131,7 +131,7 @@ describe('circuit', () => {
     const c = circuit();
     await c.start();
     await settle();
-    assert.deepEqual(server.invocations('StartCircuit'), [[1, 'http://localhost:5000/app/page', 'http://localhost:5000/app/page', ['root-descriptor']]]);
+    assert.deepEqual(server.invocations('StartCircuit'), [[2, 'http://localhost:5000/app/page', 'http://localhost:5000/app/page', ['root-descriptor']]]);
     assert.deepEqual(server.invocations('OnRenderCompleted'), [[1, null]]);
     const button = window.document.querySelector('button');
     assert.equal(button.getAttribute('t-click'), '1', 'prerendered content was replaced by the attached render');
@@ -143,9 +143,9 @@ describe('circuit', () => {
     const c = circuit();
     await c.start();
     const ws = server.sockets[0];
-    server.reply(ws, { type: 1, target: 'T.Batch', arguments: [1, { id: 1, e: [] }] });
-    server.reply(ws, { type: 1, target: 'T.Batch', arguments: [3, { id: 3, e: [] }] });
-    server.reply(ws, { type: 1, target: 'T.Batch', arguments: [2, { id: 2, e: [[1, [[8, 99, 'x']]]] }] });
+    server.reply(ws, { type: 1, target: 'T.Batch', arguments: [1, []] });
+    server.reply(ws, { type: 1, target: 'T.Batch', arguments: [3, []] });
+    server.reply(ws, { type: 1, target: 'T.Batch', arguments: [2, [[8, 99, 'x']]] });
     assert.deepEqual(server.invocations('OnRenderCompleted'), [[1, null], [1, null], [2, 'node 99 is not on the page']]);
   });
 
@@ -161,7 +161,7 @@ describe('circuit', () => {
     assert.equal(states[1].classes, 'components-reconnect-hide');
     assert.equal(window.document.getElementById('components-reconnect-max-retries').textContent, '30');
     // Acks go out on the new connection.
-    server.reply(server.sockets[1], { type: 1, target: 'T.Batch', arguments: [2, { id: 2, e: [] }] });
+    server.reply(server.sockets[1], { type: 1, target: 'T.Batch', arguments: [2, []] });
     assert.deepEqual(server.invocations('OnRenderCompleted').at(-1), [2, null]);
   });
 
@@ -258,7 +258,7 @@ describe('circuit', () => {
     assert.deepEqual(server.invocations('StartCircuit'), [], 'no plain StartCircuit over the limit');
     const [chunked] = server.received.filter((m) => m.target === 'Chunked');
     assert.ok(chunked.invocationId, 'the Chunked start expects an answer');
-    assert.equal(server.chunkedStart[0], 1);
+    assert.equal(server.chunkedStart[0], 2, 'the protocol version');
     assert.deepEqual(server.chunkedStart[3], [descriptor]);
     assert.ok(server.chunked.items.every((i) => i.length <= 16000));
   });
@@ -330,7 +330,7 @@ describe('circuit', () => {
     const c = circuit();
     await c.start();
     const ws = server.sockets[0];
-    server.reply(ws, { type: 1, target: 'T.Batch', arguments: [2, { id: 2, e: [[1, [[2, 2, '<input t-input="7" value="">', 3]]]] }] });
+    server.reply(ws, { type: 1, target: 'T.Batch', arguments: [2, [[2, 2, '<input t-input="7" value="">', 3]]] });
     const field = window.document.querySelector('input');
     const type = (value) => {
       field.value = value;
@@ -341,12 +341,12 @@ describe('circuit', () => {
     const sent = server.received.filter((m) => m.target === 'DispatchEvent');
     assert.deepEqual(sent.map((m) => [m.arguments[2].value, typeof m.invocationId]), [['a1', 'string'], ['a1b', 'string']]);
     // The answer to 'a1' arrives while 'a1b' is still unconfirmed: it is stale and not applied.
-    server.reply(ws, { type: 1, target: 'T.Batch', arguments: [3, { id: 3, e: [[1, [[9, 3, 'value', 'a']]]] }] });
+    server.reply(ws, { type: 1, target: 'T.Batch', arguments: [3, [[9, 3, 'value', 'a']]] });
     assert.equal(field.value, 'a1b');
     server.reply(ws, { type: 3, invocationId: sent[0].invocationId, result: null });
     await settle();
     // The answer to 'a1b' (the newest) is applied, then its confirmation arrives.
-    server.reply(ws, { type: 1, target: 'T.Batch', arguments: [4, { id: 4, e: [[1, [[9, 3, 'value', 'ab']]]] }] });
+    server.reply(ws, { type: 1, target: 'T.Batch', arguments: [4, [[9, 3, 'value', 'ab']]] });
     assert.equal(field.value, 'ab');
     server.reply(ws, { type: 3, invocationId: sent[1].invocationId, result: null });
     await settle();

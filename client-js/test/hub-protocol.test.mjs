@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { load } from './support.mjs';
 
-const { frame, parseFrames, asHubMessage, checkHandshakeResponse, chunkText, utf8Length } = await load('hub-protocol');
+const { frame, invocationFrame, parseFrames, asHubMessage, checkHandshakeResponse, chunkText, fitsUtf8 } = await load('hub-protocol');
 const { diagnose, diagnoseWebSocket } = await load('diagnostics');
 const { withQuery } = await load('negotiate');
 
@@ -10,6 +10,16 @@ describe('JSON hub message framing', () => {
   it('ends each message with the record separator', () => {
     assert.equal(frame({ protocol: 'json', version: 1 }), '{"protocol":"json","version":1}\x1e');
     assert.equal(frame({ type: 1, target: 'DispatchEvent', arguments: [3, 'click', {}] }), '{"type":1,"target":"DispatchEvent","arguments":[3,"click",{}]}\x1e');
+  });
+
+  it('frames an invocation around arguments encoded once, as frame() would', () => {
+    const args = [3, 'click', { x: 'é"' }];
+    const json = JSON.stringify(args);
+    assert.equal(invocationFrame('DispatchEvent', json), frame({ type: 1, target: 'DispatchEvent', arguments: args }));
+    assert.equal(
+      invocationFrame('Chunked', '["StartCircuit"]', '4', ['0']),
+      frame({ type: 1, invocationId: '4', target: 'Chunked', arguments: ['StartCircuit'], streamIds: ['0'] }),
+    );
   });
 
   it('splits a frame holding several messages, keeping an incomplete tail', () => {
@@ -35,11 +45,12 @@ describe('JSON hub message framing', () => {
 });
 
 describe('chunking for the message limit', () => {
-  it('counts UTF-8 bytes', () => {
-    assert.equal(utf8Length('abc'), 3);
-    assert.equal(utf8Length('é'), 2);
-    assert.equal(utf8Length('€'), 3);
-    assert.equal(utf8Length('😀'), 4);
+  it('compares UTF-8 bytes with the limit', () => {
+    assert.ok(fitsUtf8('abc', 3));
+    assert.ok(!fitsUtf8('abcd', 3));
+    assert.ok(fitsUtf8('é'.repeat(3), 6) && !fitsUtf8('é'.repeat(3), 5));
+    assert.ok(fitsUtf8('€€', 6) && !fitsUtf8('€€', 5));
+    assert.ok(fitsUtf8('😀', 4) && !fitsUtf8('😀', 3));
   });
 
   it('cuts text into pieces of at most the limit that join back to the text', () => {

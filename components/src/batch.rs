@@ -1,11 +1,10 @@
 //! Render batches: the edits of one render pass and their JSON encoding (docs/protocol.md section 4).
 //!
-//! The diff writes edits into an [`EditSink`]; [`RenderBatch`] is the sink the renderer uses, and
-//! [`RenderBatch::to_json`] is the one encoder of the wire form. Edits are kept in the order they must be
-//! applied: per-component groups in render order (a parent before the children it re-rendered), and inside a
-//! group the order the diff emitted them.
+//! The diff pushes edits into the pass's [`RenderBatch`], and [`RenderBatch::write_json`] is the one
+//! encoder of the wire form. Edits are kept in the order they must be applied: components in render order
+//! (a parent before the children it re-rendered), and for each the order the diff emitted them.
 
-use crate::number::{push_u32, push_u64};
+use crate::number::push_u32;
 
 /// A component id, unique within a renderer (circuit) and never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -117,91 +116,46 @@ pub enum Edit {
     },
 }
 
-/// Where the diff writes its edits.
-pub trait EditSink {
-    /// Records `edit` for `component`, after everything recorded before.
-    fn push_edit(&mut self, component: ComponentId, edit: Edit);
-}
-
-/// The edits of one render pass.
+/// The edits of one render pass, in the order the browser applies them: root attachments, then each
+/// re-rendered component's edits, parents before the children they re-rendered.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RenderBatch {
-    /// Batch id: 1 for the circuit's first batch, then +1 per batch.
+    /// Batch id: 1 for the circuit's first batch, then +1 per batch. It travels as `T.Batch`'s first
+    /// argument, not inside the batch.
     pub id: u64,
-    /// Per-component edit lists, in application order.
-    pub edits: Vec<(ComponentId, Vec<Edit>)>,
-    /// Components disposed by this pass.
-    pub disposed_components: Vec<ComponentId>,
-    /// Handler ids disposed by this pass: events naming them are stale.
-    pub disposed_handlers: Vec<u32>,
-}
-
-impl EditSink for RenderBatch {
-    fn push_edit(&mut self, component: ComponentId, edit: Edit) {
-        match self.edits.last_mut() {
-            Some((last, list)) if *last == component => list.push(edit),
-            _ => self.edits.push((component, vec![edit])),
-        }
-    }
+    /// The edits, in application order.
+    pub edits: Vec<Edit>,
 }
 
 impl RenderBatch {
-    /// Whether the pass changed nothing the browser needs to hear about.
+    /// Records `edit` after everything recorded before.
+    pub fn push(&mut self, edit: Edit) {
+        self.edits.push(edit);
+    }
+
+    /// Whether the pass changed nothing the browser shows.
     pub fn is_empty(&self) -> bool {
         self.edits.is_empty()
-            && self.disposed_components.is_empty()
-            && self.disposed_handlers.is_empty()
     }
 
-    /// Number of edits over all components.
-    pub fn edit_count(&self) -> usize {
-        self.edits.iter().map(|(_, e)| e.len()).sum()
-    }
-
-    /// The wire form: `{"id":…,"e":[[componentId,[edit,…]],…],"dc":[…],"dh":[…]}`.
+    /// The wire form (`T.Batch`'s second argument): `[edit,…]`.
     pub fn to_json(&self) -> String {
         let mut out = String::with_capacity(64);
-        out.push_str("{\"id\":");
-        push_u64(&mut out, self.id);
-        out.push_str(",\"e\":[");
-        for (i, (component, edits)) in self.edits.iter().enumerate() {
+        self.write_json(&mut out);
+        out
+    }
+
+    /// Appends the wire form to `out` (the circuit writes it straight into the hub frame).
+    pub fn write_json(&self, out: &mut String) {
+        out.push('[');
+        for (i, edit) in self.edits.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            out.push('[');
-            push_u32(&mut out, component.0);
-            out.push_str(",[");
-            for (j, edit) in edits.iter().enumerate() {
-                if j > 0 {
-                    out.push(',');
-                }
-                encode_edit(edit, &mut out);
-            }
-            out.push_str("]]");
+            encode_edit(edit, out);
         }
         out.push(']');
-        if !self.disposed_components.is_empty() {
-            out.push_str(",\"dc\":");
-            number_list(self.disposed_components.iter().map(|c| c.0), &mut out);
-        }
-        if !self.disposed_handlers.is_empty() {
-            out.push_str(",\"dh\":");
-            number_list(self.disposed_handlers.iter().copied(), &mut out);
-        }
-        out.push('}');
-        out
     }
-}
-
-fn number_list(items: impl Iterator<Item = u32>, out: &mut String) {
-    out.push('[');
-    for (i, n) in items.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        push_u32(out, n);
-    }
-    out.push(']');
 }
 
 fn encode_edit(edit: &Edit, out: &mut String) {
@@ -341,19 +295,11 @@ mod tests {
             id: 3,
             ..Default::default()
         };
-        batch.push_edit(
-            ComponentId(2),
-            Edit::SetText {
-                node: 41,
-                text: "4".into(),
-            },
-        );
-        batch.disposed_components.push(ComponentId(7));
-        batch.disposed_handlers.extend([12, 13]);
-        assert_eq!(
-            batch.to_json(),
-            r#"{"id":3,"e":[[2,[[8,41,"4"]]]],"dc":[7],"dh":[12,13]}"#
-        );
+        batch.push(Edit::SetText {
+            node: 41,
+            text: "4".into(),
+        });
+        assert_eq!(batch.to_json(), r#"[[8,41,"4"]]"#);
     }
 
     #[test]
@@ -362,7 +308,6 @@ mod tests {
             id: 1,
             ..Default::default()
         };
-        let c = ComponentId(1);
         let edits = vec![
             Edit::InsertBefore {
                 anchor: 5,
@@ -411,17 +356,26 @@ mod tests {
             },
         ];
         for e in edits {
-            batch.push_edit(c, e);
+            batch.push(e);
         }
         let json = batch.to_json();
         let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(
             parsed,
-            serde_json::json!({"id":1,"e":[[1,[
-                [1,5,"<p class=\"x\">a\\b\n\u{1}</p>",9],[2,4,"x",10],[3,3],[4,3,4],[5,3,2],
-                [6,2,"class","on"],[7,2,"hidden"],[8,6,"é\""],[9,7,"value","v"],[9,7,"checked",true],
-                [10,8,"<b>x</b>"],[11,0,"",1]
-            ]]]})
+            serde_json::json!([
+                [1, 5, "<p class=\"x\">a\\b\n\u{1}</p>", 9],
+                [2, 4, "x", 10],
+                [3, 3],
+                [4, 3, 4],
+                [5, 3, 2],
+                [6, 2, "class", "on"],
+                [7, 2, "hidden"],
+                [8, 6, "é\""],
+                [9, 7, "value", "v"],
+                [9, 7, "checked", true],
+                [10, 8, "<b>x</b>"],
+                [11, 0, "", 1]
+            ])
         );
         assert!(json.contains("\\u0001"));
     }

@@ -14,12 +14,11 @@ use std::sync::Arc;
 
 use maud::{Markup, Render};
 use parking_lot::Mutex;
-use serde_json::Value;
 
 use crate::batch::ComponentId;
 use crate::event::{
-    ChangeEvent, EventArgsError, EventData, EventKind, FocusEvent, KeyboardEvent, MouseEvent,
-    SubmitEvent,
+    ChangeEvent, EventArgsError, EventData, EventInput, EventKind, FocusEvent, KeyboardEvent,
+    MouseEvent, SubmitEvent,
 };
 use crate::services::Services;
 use crate::tree::{FLAG_PREVENT_DEFAULT, FLAG_STOP_PROPAGATION};
@@ -287,10 +286,10 @@ impl<C: 'static> Handlers<C> {
         index: u32,
         state: &mut C,
         kind: EventKind,
-        args: &Value,
+        event: &mut EventInput<'_>,
     ) -> Result<(), EventArgsError> {
         match self.order.get(index as usize) {
-            Some(&(group, at)) => self.groups[group as usize].call(at, state, kind, args),
+            Some(&(group, at)) => self.groups[group as usize].call(at, state, kind, event),
             None => Ok(()),
         }
     }
@@ -304,7 +303,7 @@ trait HandlerGroup<C>: Send {
         at: u32,
         state: &mut C,
         kind: EventKind,
-        args: &Value,
+        event: &mut EventInput<'_>,
     ) -> Result<(), EventArgsError>;
 }
 
@@ -331,9 +330,9 @@ where
         at: u32,
         state: &mut C,
         kind: EventKind,
-        args: &Value,
+        event: &mut EventInput<'_>,
     ) -> Result<(), EventArgsError> {
-        let data = E::decode(kind, args)?;
+        let data = event.decode::<E>(kind)?;
         (self.closures[at as usize])(state, data);
         Ok(())
     }
@@ -706,7 +705,7 @@ pub(crate) trait AnyComponent: Send {
         &mut self,
         index: u32,
         kind: EventKind,
-        args: &Value,
+        event: &mut EventInput<'_>,
     ) -> Result<(), EventArgsError>;
     fn apply(&mut self, apply: Apply);
     fn after_render(&mut self, first: bool, id: ComponentId, shared: &Arc<Shared>) -> bool;
@@ -799,9 +798,9 @@ impl<C: Component> AnyComponent for Mounted<C> {
         &mut self,
         index: u32,
         kind: EventKind,
-        args: &Value,
+        event: &mut EventInput<'_>,
     ) -> Result<(), EventArgsError> {
-        self.handlers.call(index, &mut self.state, kind, args)
+        self.handlers.call(index, &mut self.state, kind, event)
     }
 
     fn apply(&mut self, apply: Apply) {

@@ -143,6 +143,27 @@ impl fmt::Display for EventArgsError {
 
 impl std::error::Error for EventArgsError {}
 
+/// An event's arguments on their way to a handler: the client's JSON, and for `input` and `change` the
+/// [`ChangeEvent`] the renderer already decoded to record the field's value. A handler that takes a
+/// `ChangeEvent` gets that one rather than decoding the JSON again.
+pub(crate) struct EventInput<'a> {
+    pub(crate) args: &'a Value,
+    pub(crate) change: Option<ChangeEvent>,
+}
+
+impl EventInput<'_> {
+    /// The handler's event data: the decoded change when it is what the handler takes, else from the JSON.
+    pub(crate) fn decode<E: EventData>(&mut self, kind: EventKind) -> Result<E, EventArgsError> {
+        let decoded = (&mut self.change as &mut dyn std::any::Any)
+            .downcast_mut::<Option<E>>()
+            .and_then(Option::take);
+        match decoded {
+            Some(data) => Ok(data),
+            None => E::decode(kind, self.args),
+        }
+    }
+}
+
 /// Event data a handler can receive: decoded from the JSON `eventArgs` of its event kind.
 pub trait EventData: Sized + 'static {
     /// Decodes the payload. `kind` is the bound event (one payload type serves several kinds).
@@ -460,6 +481,21 @@ mod tests {
             assert_eq!(kind.attribute(), format!("t-{}", kind.name()));
         }
         assert_eq!(EventKind::from_name("scroll"), None);
+    }
+
+    #[test]
+    fn a_change_decoded_for_recording_is_not_decoded_again() {
+        let args = json!({"value": "from the JSON"});
+        let decoded = ChangeEvent::decode(EventKind::Input, &json!({"value": "decoded"})).unwrap();
+        let mut event = EventInput {
+            args: &args,
+            change: Some(decoded),
+        };
+        let change: ChangeEvent = event.decode(EventKind::Input).unwrap();
+        assert_eq!(change.value, "decoded");
+        // Taken once; other event types decode from the JSON.
+        let again: ChangeEvent = event.decode(EventKind::Input).unwrap();
+        assert_eq!(again.value, "from the JSON");
     }
 
     #[test]

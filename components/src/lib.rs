@@ -121,7 +121,7 @@ mod services;
 pub mod testing;
 mod tree;
 
-pub use batch::{ComponentId, Edit, EditSink, PropertyValue, RenderBatch};
+pub use batch::{ComponentId, Edit, PropertyValue, RenderBatch};
 pub use component::{
     Binding, BoundaryProps, ChildKey, ChildSlot, Component, Context, ErrorBoundary, Handle,
     RawHtml, RenderContext, Task,

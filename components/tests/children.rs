@@ -44,7 +44,6 @@ fn keyed_children_keep_state_and_dom_identity_when_moved() {
         .update(|l| l.rows.retain(|r| r.0 != 2));
     h.flush();
     assert_eq!(take_log(), ["ChildList", "dispose Row"]);
-    assert!(h.last_batch().unwrap().contains("\"dc\":[3]"));
     assert_eq!(h.renderer().component_count(), 3);
 }
 
@@ -112,7 +111,7 @@ fn a_slot_of_another_type_replaces_the_child() {
         h.html(),
         r#"<div><!--t:c--><span class="badge level-1">!</span><!--/t-->tail</div>"#
     );
-    assert!(h.last_batch().unwrap().contains("\"dc\":[2]"));
+    assert_eq!(h.renderer().component_count(), 2);
     h.handle::<Swap>().update(|s| s.first = true);
     h.flush();
     // A new counter: fresh state.

@@ -209,7 +209,7 @@ fn fixtures() -> Vec<(String, String)> {
     out.push(
         Fixture::new::<Toggle>(
             "handlers",
-            "Event bindings on a kept element: flags change (op 6 with `ID:p`), a binding is dropped (op 7, `dh`) and a new one gets a fresh id.",
+            "Event bindings on a kept element: flags change (op 6 with `ID:p`), a binding is dropped (op 7) and a new one gets a fresh id.",
             (),
         )
         .step(|h| h.click("#link"))
@@ -270,13 +270,15 @@ fn golden_batches() {
         // Each fixture must also replay on a fresh DOM from its stored form.
         let doc: Value = serde_json::from_str(&text).unwrap();
         let mut dom = Dom::with_regions(&["fixture"]);
-        for (batch, html) in doc["batches"]
+        for (index, (batch, html)) in doc["batches"]
             .as_array()
             .unwrap()
             .iter()
             .zip(doc["html"].as_array().unwrap())
+            .enumerate()
         {
-            dom.apply_json(&batch.to_string()).unwrap();
+            dom.apply_json(index as u64 + 1, &batch.to_string())
+                .unwrap();
             assert_eq!(dom.region_html(0), html.as_str().unwrap(), "{file}");
         }
         let path = dir.join(&file);

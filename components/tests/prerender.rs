@@ -43,14 +43,13 @@ fn prerendered_dom_is_kept_by_attach() {
     let attached: Vec<&String> = batch
         .edits
         .iter()
-        .flat_map(|(_, e)| e)
         .map(|e| match e {
             Edit::Attach { html, .. } => html,
             other => panic!("{other:?}"),
         })
         .collect();
     assert_eq!(attached, [&html0, &html1]);
-    dom.apply_json(&batch.to_json()).unwrap();
+    dom.apply_json(batch.id, &batch.to_json()).unwrap();
     assert_eq!(
         dom.select("#increment"),
         Some(button),
@@ -59,8 +58,8 @@ fn prerendered_dom_is_kept_by_attach() {
 
     let id: u64 = dom.attribute(button, "t-click").unwrap().parse().unwrap();
     circuit.dispatch_event(id, "click", &json!({})).unwrap();
-    dom.apply_json(&circuit.render().unwrap().unwrap().to_json())
-        .unwrap();
+    let batch = circuit.render().unwrap().unwrap();
+    dom.apply_json(batch.id, &batch.to_json()).unwrap();
     assert_eq!(dom.region_html(0), html0.replace("Count: 3", "Count: 4"));
     assert_eq!(dom.region_html(1), html1);
 }

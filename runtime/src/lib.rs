@@ -5,6 +5,7 @@ pub mod auth;
 pub mod boot_script;
 pub mod circuit;
 pub mod hub;
+mod request;
 pub mod router;
 
 pub use hub::{

@@ -9,6 +9,7 @@ use serde_json::json;
 use support::{batch, serve, HubClient};
 use tether::circuit::{
     CircuitHandle, CircuitHandler, CircuitHandlers, CircuitHub, CircuitOptions, HandlerError,
+    PROTOCOL_VERSION,
 };
 use tokio::sync::mpsc;
 
@@ -244,7 +245,7 @@ async fn a_connection_holds_one_circuit() {
         .client
         .invoke(
             "StartCircuit",
-            json!([1, "http://x/", "http://x/", descriptors]),
+            json!([PROTOCOL_VERSION, "http://x/", "http://x/", descriptors]),
         )
         .await;
     assert!(refused.unwrap_err().contains("already has a circuit"));
@@ -260,7 +261,10 @@ async fn async_work_renders_without_an_event() {
     let mut client = HubClient::connect(server.addr, server.hub.path()).await;
     let base = format!("http://{}/", server.addr);
     client
-        .invoke("StartCircuit", json!([1, base, base, descriptors]))
+        .invoke(
+            "StartCircuit",
+            json!([PROTOCOL_VERSION, base, base, descriptors]),
+        )
         .await
         .unwrap();
     let (_, first) = batch(&client.expect("T.Batch").await);
@@ -280,7 +284,10 @@ async fn a_start_that_fails_answers_with_the_reason_and_keeps_the_connection() {
     let mut client = HubClient::connect(server.addr, server.hub.path()).await;
     let base = format!("http://{}/", server.addr);
     let error = client
-        .invoke("StartCircuit", json!([1, base, base, descriptors]))
+        .invoke(
+            "StartCircuit",
+            json!([PROTOCOL_VERSION, base, base, descriptors]),
+        )
         .await
         .unwrap_err();
     support::FRAGILE_FAILS.store(false, std::sync::atomic::Ordering::SeqCst);
@@ -292,7 +299,10 @@ async fn a_start_that_fails_answers_with_the_reason_and_keeps_the_connection() {
     // The same connection can start a circuit from a fresh page.
     let descriptors = server.page_descriptors("/counter").await;
     let secret = client
-        .invoke("StartCircuit", json!([1, base, base, descriptors]))
+        .invoke(
+            "StartCircuit",
+            json!([PROTOCOL_VERSION, base, base, descriptors]),
+        )
         .await;
     assert!(secret.is_ok(), "{secret:?}");
 }
@@ -304,7 +314,10 @@ async fn a_chunked_event_keeps_its_place_among_the_messages_after_it() {
     let mut client = HubClient::connect(server.addr, server.hub.path()).await;
     let base = format!("http://{}/", server.addr);
     client
-        .invoke("StartCircuit", json!([1, base, base, descriptors]))
+        .invoke(
+            "StartCircuit",
+            json!([PROTOCOL_VERSION, base, base, descriptors]),
+        )
         .await
         .unwrap();
     let (_, first) = batch(&client.expect("T.Batch").await);

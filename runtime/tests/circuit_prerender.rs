@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::{attach_html, batch, serve, HubClient};
-use tether::circuit::{CircuitHub, CircuitOptions};
+use tether::circuit::{CircuitHub, CircuitOptions, PROTOCOL_VERSION};
 
 async fn start_with(
     server: &support::TestServer,
@@ -16,7 +16,10 @@ async fn start_with(
     let mut client = HubClient::connect(server.addr, server.hub.path()).await;
     let base = format!("http://{}/", server.addr);
     client
-        .invoke("StartCircuit", json!([1, base, base, descriptors]))
+        .invoke(
+            "StartCircuit",
+            json!([PROTOCOL_VERSION, base, base, descriptors]),
+        )
         .await
 }
 
@@ -41,7 +44,10 @@ async fn the_page_holds_the_prerendered_markup_the_circuit_attaches_to() {
     let mut client = HubClient::connect(server.addr, server.hub.path()).await;
     let base = format!("http://{}/", server.addr);
     client
-        .invoke("StartCircuit", json!([1, base, base, descriptors]))
+        .invoke(
+            "StartCircuit",
+            json!([PROTOCOL_VERSION, base, base, descriptors]),
+        )
         .await
         .unwrap();
     let (_, first) = batch(&client.expect("T.Batch").await);
@@ -105,12 +111,12 @@ async fn another_protocol_version_is_refused_with_both_versions_named() {
     let error = client
         .invoke(
             "StartCircuit",
-            json!([2, "http://x/", "http://x/", descriptors]),
+            json!([1, "http://x/", "http://x/", descriptors]),
         )
         .await
         .unwrap_err();
     assert!(
-        error.contains("version 1") && error.contains("version 2"),
+        error.contains("version 1") && error.contains(&format!("version {PROTOCOL_VERSION}")),
         "{error}"
     );
 }
@@ -123,15 +129,17 @@ async fn a_page_with_two_roots_attaches_both() {
     let mut client = HubClient::connect(server.addr, server.hub.path()).await;
     let base = format!("http://{}/", server.addr);
     client
-        .invoke("StartCircuit", json!([1, base, base, descriptors]))
+        .invoke(
+            "StartCircuit",
+            json!([PROTOCOL_VERSION, base, base, descriptors]),
+        )
         .await
         .unwrap();
     let (_, first) = batch(&client.expect("T.Batch").await);
-    let roots: Vec<u64> = first["e"]
+    let roots: Vec<u64> = first
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|c| c[1].as_array().unwrap().clone())
         .filter(|e| e[0] == 11)
         .map(|e| e[1].as_u64().unwrap())
         .collect();
@@ -143,7 +151,7 @@ async fn a_start_larger_than_the_message_limit_goes_through_chunked() {
     let server = serve(CircuitHub::builder(support::components())).await;
     let descriptors = server.page_descriptors("/note?size=60000").await;
     let base = format!("http://{}/", server.addr);
-    let arguments = json!([1, base, base, descriptors]);
+    let arguments = json!([PROTOCOL_VERSION, base, base, descriptors]);
     assert!(arguments.to_string().len() > 32 * 1024);
     let mut client = HubClient::connect(server.addr, server.hub.path()).await;
     client

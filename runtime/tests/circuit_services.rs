@@ -18,6 +18,7 @@ use serde_json::json;
 use support::{attach_html, batch, http, text_of, text_update, HubClient};
 use tether::circuit::{
     CircuitHandle, CircuitHub, CircuitSecret, Location, LocationSubscription, PageRequest,
+    PROTOCOL_VERSION,
 };
 use tether_components::{Component, ComponentRegistry, Context, RenderContext};
 
@@ -142,7 +143,7 @@ impl Server {
             .invoke(
                 "StartCircuit",
                 json!([
-                    1,
+                    PROTOCOL_VERSION,
                     base,
                     format!("{base}nav?from=test"),
                     support::descriptors(&page.body)

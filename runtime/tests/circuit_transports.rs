@@ -4,7 +4,7 @@ mod support;
 
 use serde_json::json;
 use support::{attach_html, attribute_of, serve, text_update, LongPollClient};
-use tether::circuit::CircuitHub;
+use tether::circuit::{CircuitHub, PROTOCOL_VERSION};
 
 #[tokio::test]
 async fn a_circuit_runs_over_long_polling() {
@@ -13,7 +13,7 @@ async fn a_circuit_runs_over_long_polling() {
     let mut client = LongPollClient::connect(server.addr, server.hub.path()).await;
     let base = format!("http://{}/", server.addr);
     client
-        .send(json!({"type": 1, "invocationId": "1", "target": "StartCircuit", "arguments": [1, base, base, descriptors]}))
+        .send(json!({"type": 1, "invocationId": "1", "target": "StartCircuit", "arguments": [PROTOCOL_VERSION, base, base, descriptors]}))
         .await;
     let mut secret = None;
     let mut attach = None;

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::{catch, Renderer};
 use crate::batch::ComponentId;
 use crate::error::EventError;
-use crate::event::{ChangeEvent, EventData, EventKind};
+use crate::event::{ChangeEvent, EventData, EventInput, EventKind};
 use crate::tree::{self, Attr, NodeIndex, NodeKind, Tree};
 
 impl Renderer {
@@ -30,10 +30,13 @@ impl Renderer {
                 received: event_name.to_owned(),
             });
         }
+        let mut event = EventInput { args, change: None };
         if matches!(entry.kind, EventKind::Input | EventKind::Change) {
             let change = ChangeEvent::decode(entry.kind, args)
                 .map_err(|error| EventError::InvalidArgs { handler_id, error })?;
             self.record_value(entry.component, handler_id as u32, &change);
+            // Decoded once: a handler taking a `ChangeEvent` gets this one.
+            event.change = Some(change);
         }
         let Some(component) = self.components.get_mut(&entry.component) else {
             return Err(EventError::UnknownHandler { handler_id });
@@ -41,7 +44,7 @@ impl Renderer {
         match catch(|| {
             component
                 .component
-                .call_handler(entry.index, entry.kind, args)
+                .call_handler(entry.index, entry.kind, &mut event)
         }) {
             Ok(Ok(())) => {
                 self.mark_dirty(entry.component);

@@ -51,9 +51,9 @@ impl HandlerTable {
         }
     }
 
-    /// Forgets `id`; returns whether it was live.
-    pub(super) fn remove(&mut self, id: u32) -> bool {
-        self.entries.remove(&id).is_some()
+    /// Forgets `id`: events naming it are stale from now on.
+    pub(super) fn remove(&mut self, id: u32) {
+        self.entries.remove(&id);
     }
 
     pub(super) fn get(&self, id: u64) -> Option<HandlerEntry> {

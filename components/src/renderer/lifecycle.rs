@@ -2,7 +2,7 @@
 //! error boundaries, and disposing components and handler ids.
 
 use super::{catch, Entry, PendingError, Renderer};
-use crate::batch::{ComponentId, Edit, EditSink};
+use crate::batch::{ComponentId, Edit};
 use crate::component::AnyComponent;
 use crate::error::RenderError;
 use crate::tree::{NodeIndex, NodeKind, Tree};
@@ -17,14 +17,11 @@ impl Renderer {
         let first_id = self.alloc_node_id();
         let mut html = String::new();
         self.serialize_component(id, &mut html, true);
-        self.pass.batch.push_edit(
-            id,
-            Edit::Attach {
-                root: root as u32,
-                html,
-                first_id,
-            },
-        );
+        self.pass.batch.push(Edit::Attach {
+            root: root as u32,
+            html,
+            first_id,
+        });
     }
 
     pub(super) fn alloc_node_id(&mut self) -> u32 {
@@ -107,17 +104,11 @@ impl Renderer {
         id
     }
 
-    pub(super) fn dispose_handler(&mut self, id: u32) {
-        if self.handlers.remove(id) {
-            self.pass.batch.disposed_handlers.push(id);
-        }
-    }
-
     pub(super) fn dispose_subtree(&mut self, tree: &Tree, index: NodeIndex) {
         match tree.node(index).kind {
             NodeKind::Element { events, kids, .. } => {
                 for b in &tree.events[events.range()] {
-                    self.dispose_handler(b.handler_id);
+                    self.handlers.remove(b.handler_id);
                 }
                 for &c in tree.shape.kids(kids) {
                     self.dispose_subtree(tree, c);
@@ -139,7 +130,6 @@ impl Renderer {
         if let Err(e) = catch(|| entry.component.dispose()) {
             tracing::warn!(component = entry.component.type_name(), error = %e, "dispose failed");
         }
-        self.pass.batch.disposed_components.push(id);
     }
 }
 

@@ -596,25 +596,17 @@ impl Dom {
         }
     }
 
-    /// Applies a batch in its JSON wire form. Batches must come in id order.
-    pub fn apply_json(&mut self, json: &str) -> Result<(), DomError> {
-        let batch: Value = serde_json::from_str(json).map_err(|e| DomError(e.to_string()))?;
-        let id = batch["id"]
-            .as_u64()
-            .ok_or(DomError("batch without id".into()))?;
+    /// Applies batch `id` in its JSON wire form (`T.Batch`'s arguments). Batches must come in id order.
+    pub fn apply_json(&mut self, id: u64, json: &str) -> Result<(), DomError> {
         if id != self.last_batch + 1 {
             return fail(format!("batch {id} after batch {}", self.last_batch));
         }
-        let Some(groups) = batch["e"].as_array() else {
-            return fail("batch without `e`");
+        let batch: Value = serde_json::from_str(json).map_err(|e| DomError(e.to_string()))?;
+        let Some(edits) = batch.as_array() else {
+            return fail("a batch is an array of edits");
         };
-        for group in groups {
-            let Some(edits) = group.get(1).and_then(Value::as_array) else {
-                return fail("malformed component group");
-            };
-            for edit in edits {
-                self.apply_edit(edit)?;
-            }
+        for edit in edits {
+            self.apply_edit(edit)?;
         }
         self.last_batch = id;
         Ok(())
@@ -957,24 +949,23 @@ mod tests {
     #[test]
     fn applies_edits_and_checks_ids() {
         let mut dom = Dom::with_regions(&["fixture"]);
-        dom.apply_json(r#"{"id":1,"e":[[1,[[11,0,"<p>a</p><ul></ul>",1]]]]}"#)
+        dom.apply_json(1, r#"[[11,0,"<p>a</p><ul></ul>",1]]"#)
             .unwrap();
         // start 1, p 2, text 3, ul 4, end 5
         assert_eq!(dom.region_html(0), "<p>a</p><ul></ul>");
         dom.apply_json(
-            r#"{"id":2,"e":[[1,[[2,4,"<li>x</li><li>y &amp; z</li>",6],[8,3,"b"],[4,8,6],[6,2,"class","c"]]]]}"#,
+            2,
+            r#"[[2,4,"<li>x</li><li>y &amp; z</li>",6],[8,3,"b"],[4,8,6],[6,2,"class","c"]]"#,
         )
         .unwrap();
         assert_eq!(
             dom.region_html(0),
             r#"<p class="c">b</p><ul><li>y &amp; z</li><li>x</li></ul>"#
         );
-        let err = dom
-            .apply_json(r#"{"id":3,"e":[[1,[[3,99]]]]}"#)
-            .unwrap_err();
+        let err = dom.apply_json(3, r#"[[3,99]]"#).unwrap_err();
         assert!(err.0.contains("99"));
         assert!(dom
-            .apply_json(r#"{"id":3,"e":[[1,[[2,4,"<li></li>",6]]]]}"#)
+            .apply_json(3, r#"[[2,4,"<li></li>",6]]"#)
             .unwrap_err()
             .0
             .contains("twice"));
@@ -984,18 +975,17 @@ mod tests {
     fn ranges_move_and_remove_whole() {
         let mut dom = Dom::with_regions(&["r"]);
         dom.apply_json(
-            r#"{"id":1,"e":[[1,[[11,0,"<!--t:c--><b>1</b><!--/t--><!--t:raw--><i>r</i><!--/t--><hr>",1]]]]}"#,
+            1,
+            r#"[[11,0,"<!--t:c--><b>1</b><!--/t--><!--t:raw--><i>r</i><!--/t--><hr>",1]]"#,
         )
         .unwrap();
         // 1 start, 2 c, 3 b, 4 "1", 5 /t, 6 raw, 7 /t, 8 hr, 9 end
-        dom.apply_json(r#"{"id":2,"e":[[1,[[4,2,9],[10,6,"<u>n</u>"]]]]}"#)
-            .unwrap();
+        dom.apply_json(2, r#"[[4,2,9],[10,6,"<u>n</u>"]]"#).unwrap();
         assert_eq!(
             dom.region_html(0),
             "<!--t:raw--><u>n</u><!--/t--><hr><!--t:c--><b>1</b><!--/t-->"
         );
-        dom.apply_json(r#"{"id":3,"e":[[1,[[3,2],[3,6]]]]}"#)
-            .unwrap();
+        dom.apply_json(3, r#"[[3,2],[3,6]]"#).unwrap();
         assert_eq!(dom.region_html(0), "<hr>");
     }
 
@@ -1003,7 +993,7 @@ mod tests {
     fn attach_keeps_equal_prerendered_nodes() {
         let mut dom = Dom::with_prerendered(&[("r", r#"<p id="a" class="b">x</p>"#)]).unwrap();
         let p = dom.select("#a").unwrap();
-        dom.apply_json(r#"{"id":1,"e":[[1,[[11,0,"<p class=\"b\" id=\"a\">x</p>",1]]]]}"#)
+        dom.apply_json(1, r#"[[11,0,"<p class=\"b\" id=\"a\">x</p>",1]]"#)
             .unwrap();
         assert_eq!(dom.select("p"), Some(p));
         assert_eq!(dom.node_id(p), Some(2));
@@ -1013,7 +1003,8 @@ mod tests {
     fn selectors() {
         let mut dom = Dom::with_regions(&["r"]);
         dom.apply_json(
-            r#"{"id":1,"e":[[1,[[11,0,"<div class=\"a b\"><span id=\"s\" data-k=\"3\"></span></div>",1]]]]}"#,
+            1,
+            r#"[[11,0,"<div class=\"a b\"><span id=\"s\" data-k=\"3\"></span></div>",1]]"#,
         )
         .unwrap();
         assert!(dom.select("div.b").is_some());

@@ -148,7 +148,7 @@ impl Harness {
         };
         self.collect_tasks();
         let json = batch.to_json();
-        self.dom.apply_json(&json)?;
+        self.dom.apply_json(batch.id, &json)?;
         self.batches.push(json.clone());
         Ok(Some(json))
     }

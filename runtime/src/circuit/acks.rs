@@ -1,7 +1,8 @@
 //! Render acknowledgement bookkeeping for one circuit.
 //!
 //! Invariants:
-//! - Batch ids start at 1 and rise by one per batch; every batch is kept (encoded) until acknowledged.
+//! - Batch ids start at 1 and rise by one per batch (the renderer counts them; this only records them);
+//!   every batch is kept, as the frame that was sent, until acknowledged.
 //! - An acknowledgement for id N covers every batch up to N. One at or below the last acknowledged id is stale
 //!   and ignored. One above the last sent id, or one that reports an apply error, is fatal to the circuit.
 //! - While `limit` batches are unacknowledged the circuit must not produce another (`has_room` is false);
@@ -11,12 +12,14 @@
 use std::collections::VecDeque;
 use std::fmt;
 
-/// A render batch that has been sent and not yet acknowledged.
+use bytes::Bytes;
+
+/// A render batch encoded once, into the frame that goes on the wire (a whole `T.Batch` hub message). It
+/// is kept as is until acknowledged, and sent again as is after a reconnect.
 #[derive(Debug, Clone)]
-pub(crate) struct SentBatch {
+pub(crate) struct EncodedBatch {
     pub(crate) id: u64,
-    /// The batch as JSON (the second argument of `T.Batch`).
-    pub(crate) json: Box<str>,
+    pub(crate) frame: Bytes,
 }
 
 /// Why an acknowledgement ends the circuit.
@@ -63,12 +66,12 @@ pub(crate) enum AckOutcome {
     Stale,
 }
 
-/// Sent-but-unacknowledged batches and the next batch id.
+/// Sent-but-unacknowledged batches.
 #[derive(Debug)]
 pub(crate) struct RenderAcks {
     last_sent: u64,
     last_acked: u64,
-    unacked: VecDeque<SentBatch>,
+    unacked: VecDeque<EncodedBatch>,
     limit: usize,
 }
 
@@ -87,19 +90,11 @@ impl RenderAcks {
         self.unacked.len() < self.limit
     }
 
-    /// The id the next batch will get.
-    pub(crate) fn next_id(&self) -> u64 {
-        self.last_sent + 1
-    }
-
-    /// Records a batch as sent; its id must be `next_id()`.
-    pub(crate) fn record(&mut self, json: Box<str>) -> u64 {
-        self.last_sent += 1;
-        self.unacked.push_back(SentBatch {
-            id: self.last_sent,
-            json,
-        });
-        self.last_sent
+    /// Records a batch as sent. Its id follows the last one: both come from the circuit's one renderer.
+    pub(crate) fn record(&mut self, batch: EncodedBatch) {
+        debug_assert_eq!(batch.id, self.last_sent + 1, "batch ids rise by one");
+        self.last_sent = batch.id;
+        self.unacked.push_back(batch);
     }
 
     pub(crate) fn acknowledge(
@@ -130,7 +125,7 @@ impl RenderAcks {
     }
 
     /// Every unacknowledged batch, oldest first (to send again on reconnect).
-    pub(crate) fn unacknowledged(&self) -> impl Iterator<Item = &SentBatch> {
+    pub(crate) fn unacknowledged(&self) -> impl Iterator<Item = &EncodedBatch> {
         self.unacked.iter()
     }
 
@@ -146,8 +141,11 @@ mod tests {
 
     fn sent(acks: &mut RenderAcks, n: usize) {
         for _ in 0..n {
-            let id = acks.next_id();
-            assert_eq!(acks.record(format!("{{\"id\":{id}}}").into()), id);
+            let id = acks.last_sent + 1;
+            acks.record(EncodedBatch {
+                id,
+                frame: Bytes::from(format!("[{id}]")),
+            });
         }
     }
 

@@ -9,9 +9,11 @@ use std::sync::Arc;
 use serde_json::Value;
 use tether_components::{ComponentRegistry, EventError, Renderer, Services};
 
+use super::acks::EncodedBatch;
 use super::core::{AppFault, CircuitApp, CircuitHandle};
 use super::descriptor::Descriptor;
 use super::location::Location;
+use super::protocol::batch_frame;
 
 /// A circuit's component tree: one renderer holding the page's root components.
 pub(crate) struct RendererApp {
@@ -102,20 +104,13 @@ impl CircuitApp for RendererApp {
         Ok(())
     }
 
-    fn render(&mut self, batch_id: u64) -> Result<Option<String>, AppFault> {
+    fn render(&mut self) -> Result<Option<EncodedBatch>, AppFault> {
         let batch = self
             .renderer()?
             .render()
             .map_err(|e| AppFault(e.to_string()))?;
         self.spawn_tasks();
-        match batch {
-            Some(batch) if batch.id != batch_id => Err(AppFault(format!(
-                "the renderer produced batch {} where the circuit expected {batch_id}",
-                batch.id
-            ))),
-            Some(batch) => Ok(Some(batch.to_json())),
-            None => Ok(None),
-        }
+        Ok(batch.as_ref().map(batch_frame))
     }
 
     fn dispose(&mut self) {

@@ -21,7 +21,9 @@ use parking_lot::Mutex;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use super::acks::{AckOutcome, RenderAcks};
+use bytes::Bytes;
+
+use super::acks::{AckOutcome, EncodedBatch, RenderAcks};
 use super::handlers::{HandlerChain, HandlerError, InboundActivity, Lifetime};
 use super::registry::CircuitRegistry;
 use super::secret::{CircuitId, CircuitKey};
@@ -29,8 +31,8 @@ use super::secret::{CircuitId, CircuitKey};
 /// A message from the server to the browser, before hub framing.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Outbound<'a> {
-    /// `T.Batch(batchId, batch)`.
-    Batch { id: u64, json: &'a str },
+    /// `T.Batch(batchId, batch)`, already framed for the wire.
+    Batch { id: u64, frame: &'a Bytes },
     /// `T.Error(message)`: fatal.
     Error { message: &'a str },
     /// `T.InvokeJS(callId, identifier, args)`.
@@ -77,8 +79,9 @@ pub(crate) trait CircuitApp: Send + 'static {
     ) -> Result<(), AppFault>;
     /// The browser's location changed.
     fn location_changed(&mut self, uri: &str, intercepted: bool) -> Result<(), AppFault>;
-    /// Renders what changed into the JSON of batch `batch_id`, or `None` when nothing changed.
-    fn render(&mut self, batch_id: u64) -> Result<Option<String>, AppFault>;
+    /// Renders what changed into the next batch (ids 1, 2, 3…), encoded for the wire; `None` when nothing
+    /// the browser shows changed.
+    fn render(&mut self) -> Result<Option<EncodedBatch>, AppFault>;
     /// Disposes every component (the circuit has ended).
     fn dispose(&mut self);
     /// Applies updates queued from other tasks and starts async work components asked for. Called before
@@ -316,10 +319,32 @@ impl Circuit {
     }
 
     /// Processes one inbound message through the handler chain, then renders if there is room.
+    #[cfg(test)]
     pub(crate) fn deliver(self: &Arc<Self>, message: Inbound) -> bool {
         let _entered = self.span.enter();
         let mut state = self.state.lock();
-        let alive = self.run_step(&mut state, |circuit, state| {
+        self.deliver_locked(&mut state, message)
+    }
+
+    /// Delivers a message that arrived on hub connection `connection_id`. `None`, and nothing runs, when
+    /// that connection no longer carries this circuit (it was taken over, or the circuit ended).
+    pub(crate) fn deliver_from(
+        self: &Arc<Self>,
+        connection_id: &str,
+        message: Inbound,
+    ) -> Option<bool> {
+        let _entered = self.span.enter();
+        let mut state = self.state.lock();
+        let attached =
+            matches!(&state.link, Link::Connected(sink) if sink.connection_id() == connection_id);
+        attached.then(|| self.deliver_locked(&mut state, message))
+    }
+
+    fn deliver_locked(self: &Arc<Self>, state: &mut CircuitState, message: Inbound) -> bool {
+        // An acknowledgement only updates the ack bookkeeping; a render can follow it only when it frees
+        // room that was lacking (other work arrives with its own wake-up), so most acks skip the render step.
+        let may_render = !matches!(message, Inbound::RenderAck { .. }) || !state.acks.has_room();
+        let alive = self.run_step(state, |circuit, state| {
             let handle = circuit.handle();
             let activity = message.activity();
             let mut fault: Option<String> = None;
@@ -345,7 +370,7 @@ impl Circuit {
                 (None, Ok(())) => Ok(()),
             }
         });
-        alive && self.pump_locked(&mut state)
+        alive && (!may_render || self.pump_locked(state))
     }
 
     /// The circuit's own handling of a message (inside the handler chain).
@@ -484,11 +509,15 @@ impl Circuit {
             if !state.acks.has_room() {
                 return Ok(());
             }
-            let id = state.acks.next_id();
-            if let Some(json) = app.render(id).map_err(|f| f.0)? {
-                let json: Box<str> = json.into();
-                send_locked(state, Outbound::Batch { id, json: &json });
-                state.acks.record(json);
+            if let Some(batch) = app.render().map_err(|f| f.0)? {
+                send_locked(
+                    state,
+                    Outbound::Batch {
+                        id: batch.id,
+                        frame: &batch.frame,
+                    },
+                );
+                state.acks.record(batch);
             }
             Ok(())
         })
@@ -500,7 +529,7 @@ impl Circuit {
             for batch in state.acks.unacknowledged() {
                 sink.send(Outbound::Batch {
                     id: batch.id,
-                    json: &batch.json,
+                    frame: &batch.frame,
                 });
             }
         }

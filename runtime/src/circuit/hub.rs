@@ -18,21 +18,26 @@ use axum::routing::{get, post};
 use axum::Router;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
-use serde_json::value::RawValue;
 use serde_json::Value;
 use tether_components::{ComponentRegistry, Services};
 use tokio::task::JoinHandle;
 
-use crate::hub::{Caller, ClientStream, Hub, HubContext, HubError, HubOptions};
+use crate::hub::{
+    Caller, ClientStream, EncodedInvocation, Hub, HubBuilder, HubContext, HubError, HubOptions,
+};
 
 use super::app::{RendererApp, StartPoint};
 use super::core::{
-    CircuitApp, CircuitHandle, CircuitSink, Inbound, Outbound, ServerFunction, ServerFunctionFuture,
+    Circuit, CircuitApp, CircuitHandle, CircuitSink, Inbound, Outbound, ServerFunction,
+    ServerFunctionFuture,
 };
 use super::descriptor::{DescriptorKey, DescriptorSigner};
 use super::handlers::CircuitHandlers;
 use super::options::CircuitOptions;
-use super::protocol::{self, method, target, ChunkAssembler};
+use super::protocol::{
+    self, method, target, AckArgs, Call, ChunkAssembler, EndInvokeJsArgs, EventArgs,
+    InvokeServerArgs, LocationArgs, Method,
+};
 use super::registry::{CircuitMetrics, CircuitRegistry, StartFailure};
 use super::secret::{CircuitId, CircuitSecret};
 
@@ -174,24 +179,15 @@ impl CircuitHubBuilder {
             services: self.services,
         });
         let mut hub = Hub::builder().options(self.hub_options);
-        for name in [
-            method::START_CIRCUIT,
-            method::CONNECT_CIRCUIT,
-            method::DISPATCH_EVENT,
-            method::ON_RENDER_COMPLETED,
-            method::INVOKE_SERVER,
-            method::END_INVOKE_JS,
-            method::LOCATION_CHANGED,
-        ] {
-            let shared = shared.clone();
-            // The work happens when the hub polls the future, not when it creates it: the hub creates
-            // futures as messages arrive but polls them one at a time in arrival order, and a `Chunked`
-            // call (which must wait for its chunks) has to keep its place in that order.
-            hub = hub.raw_method(name, move |ctx, args| {
-                let shared = shared.clone();
-                async move { shared.call(&ctx, name, args) }
-            });
-        }
+        // One typed hub method per call: the hub decodes the arguments straight from the message's raw
+        // JSON into their final types.
+        hub = register(hub, &shared, method::START_CIRCUIT, Call::Start);
+        hub = register(hub, &shared, method::CONNECT_CIRCUIT, Call::Connect);
+        hub = register(hub, &shared, method::DISPATCH_EVENT, Call::Event);
+        hub = register(hub, &shared, method::ON_RENDER_COMPLETED, Call::Ack);
+        hub = register(hub, &shared, method::INVOKE_SERVER, Call::InvokeServer);
+        hub = register(hub, &shared, method::END_INVOKE_JS, Call::EndInvokeJs);
+        hub = register(hub, &shared, method::LOCATION_CHANGED, Call::Location);
         let chunked = shared.clone();
         hub = hub.upload_method(
             method::CHUNKED,
@@ -216,6 +212,28 @@ impl CircuitHubBuilder {
         })
     }
 }
+
+/// Registers circuit hub method `name`, whose arguments decode into `A` and travel as `wrap(A)`.
+fn register<A: DeserializeOwned + Send + 'static>(
+    hub: HubBuilder,
+    shared: &Arc<Shared>,
+    name: &'static str,
+    wrap: fn(A) -> Call,
+) -> HubBuilder {
+    let shared = shared.clone();
+    // The work happens when the hub polls the future, not when it creates it: the hub creates futures as
+    // messages arrive but polls them one at a time in arrival order, and a `Chunked` call (which must wait
+    // for its chunks) has to keep its place in that order.
+    hub.method(name, move |ctx: HubContext, args: A| {
+        let shared = shared.clone();
+        async move { shared.call(&ctx, wrap(args)) }
+    })
+}
+
+/// The circuit a hub connection carries, kept in the connection's own context (set by `StartCircuit` and
+/// `ConnectCircuit`), so that a message finds its circuit without the registry's lock.
+#[derive(Clone)]
+struct ConnectionCircuit(Arc<Circuit>);
 
 /// What the hub methods share.
 pub(crate) struct Shared {
@@ -315,7 +333,7 @@ impl CircuitHub {
 }
 
 fn disconnect_beacon(shared: &Shared, body: &str) -> Response {
-    let Some(secret) = form_value(body, "secret") else {
+    let Some(secret) = crate::request::value(body, "secret") else {
         return (StatusCode::BAD_REQUEST, "missing `secret` form field\n").into_response();
     };
     let Ok(secret) = CircuitSecret::parse(&secret) else {
@@ -329,33 +347,6 @@ fn disconnect_beacon(shared: &Shared, body: &str) -> Response {
     }
 }
 
-/// The percent-decoded value of `name` in an `application/x-www-form-urlencoded` body.
-fn form_value(body: &str, name: &str) -> Option<String> {
-    body.split('&').find_map(|pair| {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (key == name).then(|| percent_decode(value))
-    })?
-}
-
-pub(crate) fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = text.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
-}
-
 /// A circuit's connection: outbound messages become hub invocations on the caller's queue.
 struct HubSink {
     caller: Caller,
@@ -363,14 +354,14 @@ struct HubSink {
 
 impl CircuitSink for HubSink {
     fn send(&self, message: Outbound<'_>) {
+        let batch = match message {
+            Outbound::Batch { id, .. } => Some(id),
+            _ => None,
+        };
         let result = match message {
-            Outbound::Batch { id, json } => match serde_json::from_str::<&RawValue>(json) {
-                Ok(raw) => self.caller.send(target::BATCH, (id, raw)),
-                Err(e) => {
-                    tracing::error!(batch = id, "render batch is not valid JSON: {e}");
-                    return;
-                }
-            },
+            Outbound::Batch { frame, .. } => self
+                .caller
+                .send_encoded(&EncodedInvocation::from_bytes(frame.clone())),
             Outbound::Error { message } => self.caller.send(target::ERROR, (message,)),
             Outbound::InvokeJs {
                 call_id,
@@ -395,6 +386,7 @@ impl CircuitSink for HubSink {
             if !error.is_closed() {
                 tracing::warn!(
                     connection_id = self.caller.connection_id(),
+                    batch,
                     "could not queue a message: {error}"
                 );
             }
@@ -414,19 +406,15 @@ impl CircuitSink for HubSink {
     }
 }
 
-fn decode<A: DeserializeOwned>(name: &str, args: Vec<Value>) -> Result<A, HubError> {
-    serde_json::from_value(Value::Array(args))
-        .map_err(|e| HubError::new(format!("invalid arguments for '{name}': {e}")))
-}
-
 impl Shared {
-    /// One circuit hub method, with its arguments decoded from `args`.
-    fn call(&self, ctx: &HubContext, name: &str, args: Vec<Value>) -> Result<Value, HubError> {
-        let result = self.call_inner(ctx, name, args);
+    /// One circuit hub call; a refusal is logged and answered.
+    fn call(&self, ctx: &HubContext, call: Call) -> Result<Value, HubError> {
+        let method = call.method();
+        let result = self.call_inner(ctx, call);
         if let Err(error) = &result {
             tracing::warn!(
                 connection_id = ctx.connection_id(),
-                method = name,
+                method = method.name(),
                 "{}",
                 error.message()
             );
@@ -434,66 +422,48 @@ impl Shared {
         result
     }
 
-    fn call_inner(
-        &self,
-        ctx: &HubContext,
-        name: &str,
-        args: Vec<Value>,
-    ) -> Result<Value, HubError> {
-        let inbound = match name {
-            method::START_CIRCUIT => {
-                return self.start(ctx, decode(name, args)?).map(Value::String)
-            }
-            method::CONNECT_CIRCUIT => {
-                let (secret,): (String,) = decode(name, args)?;
-                return Ok(Value::Bool(self.connect(ctx, &secret)));
-            }
-            method::DISPATCH_EVENT => {
-                let protocol::EventArgs(handler_id, event, args) = decode(name, args)?;
-                Inbound::Event {
-                    handler_id,
-                    event,
-                    args,
-                }
-            }
-            method::ON_RENDER_COMPLETED => {
-                let protocol::AckArgs(batch, error) = decode(name, args)?;
-                Inbound::RenderAck { batch, error }
-            }
-            method::INVOKE_SERVER => {
-                let protocol::InvokeServerArgs(call_id, name, args) = decode(name, args)?;
-                Inbound::InvokeServer {
-                    call_id,
-                    name,
-                    args,
-                }
-            }
-            method::END_INVOKE_JS => {
-                let protocol::EndInvokeJsArgs(call_id, succeeded, value) = decode(name, args)?;
+    fn call_inner(&self, ctx: &HubContext, call: Call) -> Result<Value, HubError> {
+        let method = call.method();
+        let inbound = match call {
+            Call::Start(args) => return self.start(ctx, args).map(Value::String),
+            Call::Connect((secret,)) => return Ok(Value::Bool(self.connect(ctx, &secret))),
+            Call::Event(EventArgs(handler_id, event, args)) => Inbound::Event {
+                handler_id,
+                event,
+                args,
+            },
+            Call::Ack(AckArgs(batch, error)) => Inbound::RenderAck { batch, error },
+            Call::InvokeServer(InvokeServerArgs(call_id, name, args)) => Inbound::InvokeServer {
+                call_id,
+                name,
+                args,
+            },
+            Call::EndInvokeJs(EndInvokeJsArgs(call_id, succeeded, value)) => {
                 Inbound::BrowserCallResult {
                     call_id,
                     succeeded,
                     value,
                 }
             }
-            method::LOCATION_CHANGED => {
-                let protocol::LocationArgs(uri, intercepted) = decode(name, args)?;
+            Call::Location(LocationArgs(uri, intercepted)) => {
                 Inbound::LocationChanged { uri, intercepted }
             }
-            other => {
-                return Err(HubError::new(format!(
-                    "unknown circuit hub method '{other}'"
-                )))
-            }
         };
-        let Some(circuit) = self.registry.for_connection(ctx.connection_id()) else {
+        let delivered =
+            ctx.extension::<ConnectionCircuit>()
+                .and_then(|ConnectionCircuit(circuit)| {
+                    circuit.deliver_from(ctx.connection_id(), inbound)
+                });
+        if delivered.is_none() {
             let message = "there is no circuit on this connection (it was never started, has ended, or was taken over)";
             let caller = ctx.caller();
             let _ = caller.send(target::ERROR, (message,));
             caller.close(None);
-            return Err(HubError::new(format!("'{name}' refused: {message}")));
-        };
-        circuit.deliver(inbound);
+            return Err(HubError::new(format!(
+                "'{}' refused: {message}",
+                method.name()
+            )));
+        }
         Ok(Value::Null)
     }
 
@@ -546,6 +516,7 @@ impl Shared {
                     auth.circuit_started(circuit.handle(), &user, location);
                 }
                 tracing::info!(parent: &circuit.span, roots = descriptors.len(), "circuit started");
+                ctx.insert_extension(ConnectionCircuit(circuit));
                 Ok(secret.expose())
             }
             Err(failure) => {
@@ -593,7 +564,13 @@ impl Shared {
         let sink = Arc::new(HubSink {
             caller: ctx.caller(),
         });
-        self.registry.connect(&secret, sink)
+        if !self.registry.connect(&secret, sink) {
+            return false;
+        }
+        if let Some(circuit) = self.registry.for_connection(ctx.connection_id()) {
+            ctx.insert_extension(ConnectionCircuit(circuit));
+        }
+        true
     }
 
     /// Starts reassembling a `Chunked` call's stream on a task of its own, at once. The hub's connection
@@ -603,7 +580,7 @@ impl Shared {
     fn collect_chunks(
         &self,
         mut streams: Vec<ClientStream>,
-    ) -> Option<JoinHandle<Result<Vec<Value>, String>>> {
+    ) -> Option<JoinHandle<Result<String, String>>> {
         if streams.len() != 1 {
             return None;
         }
@@ -617,7 +594,7 @@ impl Shared {
                 // On error the stream is dropped, and the hub discards the rest of it.
                 assembler.push(&item).map_err(|e| e.to_string())?;
             }
-            assembler.finish().map_err(|e| e.to_string())
+            Ok(assembler.finish())
         }))
     }
 
@@ -626,38 +603,36 @@ impl Shared {
         &self,
         ctx: &HubContext,
         target: &str,
-        collected: Option<JoinHandle<Result<Vec<Value>, String>>>,
+        collected: Option<JoinHandle<Result<String, String>>>,
     ) -> Result<Value, HubError> {
-        let Some(collected) = collected.filter(|_| target != method::CHUNKED) else {
+        let Some(collected) = collected else {
             return Err(HubError::new(
                 "Chunked takes one target method and exactly one stream",
             ));
         };
-        let args = match collected.await {
-            Ok(Ok(args)) => args,
+        let Some(method) = Method::from_name(target) else {
+            return Err(HubError::new(format!(
+                "unknown circuit hub method '{target}' in Chunked"
+            )));
+        };
+        let json = match collected.await {
+            Ok(Ok(json)) => json,
             Ok(Err(reason)) => {
                 tracing::warn!(connection_id = ctx.connection_id(), target, "{reason}");
                 return Err(HubError::new(reason));
             }
             Err(_) => return Err(HubError::new("chunked call reassembly failed")),
         };
-        self.call(ctx, target, args)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn form_values_are_percent_decoded() {
-        assert_eq!(
-            form_value("a=1&secret=ab%2Bc+d", "secret").as_deref(),
-            Some("ab+c d")
-        );
-        assert_eq!(form_value("secret=", "secret").as_deref(), Some(""));
-        assert_eq!(form_value("other=1", "secret"), None);
-        assert_eq!(form_value("secret=%ZZ", "secret"), None);
-        assert_eq!(form_value("secret=%4", "secret"), None);
+        let call = method.decode(&json).map_err(|e| {
+            let error = HubError::new(format!("invalid arguments for '{}': {e}", method.name()));
+            tracing::warn!(
+                connection_id = ctx.connection_id(),
+                target,
+                "{}",
+                error.message()
+            );
+            error
+        })?;
+        self.call(ctx, call)
     }
 }

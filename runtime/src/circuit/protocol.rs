@@ -1,10 +1,17 @@
 //! The circuit hub's method and message names and argument shapes (docs/protocol.md, section 6). The
 //! browser side mirrors these in `client-js/src/protocol.ts`.
 
+use std::fmt::Write;
+
+use bytes::Bytes;
 use serde_json::Value;
+use tether_components::RenderBatch;
+
+use super::acks::EncodedBatch;
+use crate::hub::protocol::invocation_frame;
 
 /// The protocol version this server speaks (sent by the boot script in `StartCircuit`).
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The default path of the circuit hub.
 pub const DEFAULT_HUB_PATH: &str = "/_tether";
@@ -28,6 +35,20 @@ pub(crate) mod target {
     pub(crate) const INVOKE_JS: &str = "T.InvokeJS";
     pub(crate) const END_INVOKE_SERVER: &str = "T.EndInvokeServer";
     pub(crate) const NAVIGATE: &str = "T.Navigate";
+}
+
+/// `T.Batch(id, edits)` for `batch`, encoded once into the hub frame that goes on the wire.
+pub(crate) fn batch_frame(batch: &RenderBatch) -> EncodedBatch {
+    let frame = invocation_frame(target::BATCH, |out| {
+        // Writing into a String cannot fail.
+        let _ = write!(out, "[{},", batch.id);
+        batch.write_json(out);
+        out.push(']');
+    });
+    EncodedBatch {
+        id: batch.id,
+        frame: Bytes::from(frame),
+    }
 }
 
 /// The arguments of `StartCircuit`.
@@ -71,6 +92,93 @@ pub(crate) struct EndInvokeJsArgs(
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub(crate) struct LocationArgs(pub(crate) String, #[serde(default)] pub(crate) bool);
 
+/// The arguments of `ConnectCircuit`: the secret. (A one-field tuple struct would decode from a bare string,
+/// not from the one-element argument array.)
+pub(crate) type ConnectArgs = (String,);
+
+/// One call of a circuit hub method, its arguments decoded (once, from the raw JSON) into their final types.
+/// `Chunked` is not one of them: it carries one of these, reassembled from its stream.
+#[derive(Debug)]
+pub(crate) enum Call {
+    Start(StartArgs),
+    Connect(ConnectArgs),
+    Event(EventArgs),
+    Ack(AckArgs),
+    InvokeServer(InvokeServerArgs),
+    EndInvokeJs(EndInvokeJsArgs),
+    Location(LocationArgs),
+}
+
+/// The circuit hub methods a call can name (every one but `Chunked`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Method {
+    Start,
+    Connect,
+    Event,
+    Ack,
+    InvokeServer,
+    EndInvokeJs,
+    Location,
+}
+
+impl Method {
+    pub(crate) const ALL: [Method; 7] = [
+        Method::Start,
+        Method::Connect,
+        Method::Event,
+        Method::Ack,
+        Method::InvokeServer,
+        Method::EndInvokeJs,
+        Method::Location,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Method::Start => method::START_CIRCUIT,
+            Method::Connect => method::CONNECT_CIRCUIT,
+            Method::Event => method::DISPATCH_EVENT,
+            Method::Ack => method::ON_RENDER_COMPLETED,
+            Method::InvokeServer => method::INVOKE_SERVER,
+            Method::EndInvokeJs => method::END_INVOKE_JS,
+            Method::Location => method::LOCATION_CHANGED,
+        }
+    }
+
+    /// The method named `name` (`Chunked`'s target), as the hub matches names: ignoring ASCII case.
+    pub(crate) fn from_name(name: &str) -> Option<Method> {
+        Method::ALL
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(name))
+    }
+
+    /// Decodes this method's arguments from their JSON text (a reassembled `Chunked` call).
+    pub(crate) fn decode(self, json: &str) -> Result<Call, serde_json::Error> {
+        Ok(match self {
+            Method::Start => Call::Start(serde_json::from_str(json)?),
+            Method::Connect => Call::Connect(serde_json::from_str(json)?),
+            Method::Event => Call::Event(serde_json::from_str(json)?),
+            Method::Ack => Call::Ack(serde_json::from_str(json)?),
+            Method::InvokeServer => Call::InvokeServer(serde_json::from_str(json)?),
+            Method::EndInvokeJs => Call::EndInvokeJs(serde_json::from_str(json)?),
+            Method::Location => Call::Location(serde_json::from_str(json)?),
+        })
+    }
+}
+
+impl Call {
+    pub(crate) fn method(&self) -> Method {
+        match self {
+            Call::Start(_) => Method::Start,
+            Call::Connect(_) => Method::Connect,
+            Call::Event(_) => Method::Event,
+            Call::Ack(_) => Method::Ack,
+            Call::InvokeServer(_) => Method::InvokeServer,
+            Call::EndInvokeJs(_) => Method::EndInvokeJs,
+            Call::Location(_) => Method::Location,
+        }
+    }
+}
+
 /// Collects the string chunks of a `Chunked` call, refusing to grow past `limit` bytes.
 #[derive(Debug)]
 pub(crate) struct ChunkAssembler {
@@ -85,8 +193,6 @@ pub(crate) enum ChunkError {
     TooLarge { limit: usize },
     /// A stream item was not a string.
     NotText,
-    /// The reassembled text is not a JSON array of arguments.
-    NotArguments(String),
 }
 
 impl std::fmt::Display for ChunkError {
@@ -97,7 +203,6 @@ impl std::fmt::Display for ChunkError {
                 "chunked call larger than {limit} bytes (raise CircuitOptions::max_chunked_call_size to allow it)"
             ),
             Self::NotText => f.write_str("chunked call stream items must be strings"),
-            Self::NotArguments(why) => write!(f, "chunked call is not a JSON array of arguments: {why}"),
         }
     }
 }
@@ -120,9 +225,9 @@ impl ChunkAssembler {
         Ok(())
     }
 
-    /// The reassembled arguments as a raw JSON array.
-    pub(crate) fn finish(self) -> Result<Vec<Value>, ChunkError> {
-        serde_json::from_str(&self.text).map_err(|e| ChunkError::NotArguments(e.to_string()))
+    /// The reassembled arguments: the JSON text of the target's argument array.
+    pub(crate) fn finish(self) -> String {
+        self.text
     }
 }
 
@@ -157,10 +262,15 @@ mod tests {
         for part in ["[4,\"inp", "ut\",{\"value\":\"", "abc\"}]"] {
             assembler.push(&json!(part)).unwrap();
         }
-        assert_eq!(
-            assembler.finish().unwrap(),
-            [json!(4), json!("input"), json!({"value": "abc"})]
-        );
+        let call = Method::from_name("dispatchevent")
+            .unwrap()
+            .decode(&assembler.finish())
+            .unwrap();
+        let Call::Event(EventArgs(4, event, args)) = call else {
+            panic!("{call:?}")
+        };
+        assert_eq!((event.as_str(), args), ("input", json!({"value": "abc"})));
+        assert_eq!(Method::from_name("Chunked"), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 
+use super::acks::EncodedBatch;
 use super::core::{AppFault, CircuitApp, CircuitSink, Inbound, Outbound, ServerFunction};
 use super::registry::CircuitRegistry;
 use super::*;
@@ -52,7 +53,9 @@ impl TestSink {
 impl CircuitSink for TestSink {
     fn send(&self, message: Outbound<'_>) {
         let sent = match message {
-            Outbound::Batch { id, json } => Sent::Batch(id, json.into()),
+            Outbound::Batch { id, frame } => {
+                Sent::Batch(id, String::from_utf8(frame.to_vec()).unwrap())
+            }
             Outbound::Error { message } => Sent::Error(message.into()),
             Outbound::InvokeJs {
                 call_id,
@@ -83,6 +86,8 @@ impl CircuitSink for TestSink {
 struct Counter {
     count: u64,
     dirty: bool,
+    /// Batches rendered so far (the app counts them, as the renderer does).
+    batches: u64,
 }
 
 impl CircuitApp for Counter {
@@ -106,9 +111,16 @@ impl CircuitApp for Counter {
     fn location_changed(&mut self, _uri: &str, _intercepted: bool) -> Result<(), AppFault> {
         Ok(())
     }
-    fn render(&mut self, batch_id: u64) -> Result<Option<String>, AppFault> {
-        Ok(std::mem::take(&mut self.dirty)
-            .then(|| format!("{{\"id\":{batch_id},\"count\":{}}}", self.count)))
+    fn render(&mut self) -> Result<Option<EncodedBatch>, AppFault> {
+        if !std::mem::take(&mut self.dirty) {
+            return Ok(None);
+        }
+        self.batches += 1;
+        let id = self.batches;
+        Ok(Some(EncodedBatch {
+            id,
+            frame: format!("{{\"id\":{id},\"count\":{}}}", self.count).into(),
+        }))
     }
     fn dispose(&mut self) {}
 }
@@ -137,6 +149,7 @@ fn start(registry: &Arc<CircuitRegistry>, sink: &Arc<TestSink>) -> CircuitSecret
             Ok(Box::new(Counter {
                 count: 0,
                 dirty: true,
+                batches: 0,
             }) as Box<dyn CircuitApp>)
         })
         .unwrap();
@@ -569,6 +582,7 @@ async fn browser_calls_time_out_and_answers_arrive() {
             Ok(Box::new(Counter {
                 count: 0,
                 dirty: false,
+                batches: 0,
             }) as Box<dyn CircuitApp>)
         })
         .unwrap();
@@ -657,6 +671,7 @@ async fn navigation_goes_to_the_connected_browser() {
             Ok(Box::new(Counter {
                 count: 0,
                 dirty: false,
+                batches: 0,
             }) as Box<dyn CircuitApp>)
         })
         .unwrap();
@@ -767,6 +782,7 @@ async fn batches_rendered_while_disconnected_are_sent_on_reconnect() {
             Ok(Box::new(Counter {
                 count: 0,
                 dirty: true,
+                batches: 0,
             }) as Box<dyn CircuitApp>)
         })
         .unwrap();

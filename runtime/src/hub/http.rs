@@ -10,6 +10,7 @@
 //! first transport request, and is removed by the connection task when the connection ends (or after
 //! `disconnect_timeout` if no transport ever came).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -126,11 +127,8 @@ pub(crate) fn router(hub: Arc<HubInner>, path: &str) -> Router {
         .with_state(hub)
 }
 
-fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
-    query?.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == name).then_some(v)
-    })
+fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<Cow<'a, str>> {
+    crate::request::value(query?, name)
 }
 
 /// Checks `Origin` against the policy. `Ok(Some(origin))` means a cross-origin request that is allowed
@@ -237,7 +235,7 @@ async fn negotiate(State(hub): State<Arc<HubInner>>, request: Request) -> Respon
         },
     };
     let stateful = hub.options.allow_stateful_reconnect
-        && query_param(query, "useStatefulReconnect") == Some("true");
+        && query_param(query, "useStatefulReconnect").as_deref() == Some("true");
     let id = random_id();
     let token = if version >= 1 {
         random_id()
@@ -357,7 +355,7 @@ async fn endpoint(State(hub): State<Arc<HubInner>>, request: Request) -> Respons
         Ok(o) => o,
         Err(reason) => return reject(StatusCode::FORBIDDEN, reason),
     };
-    let token = query_param(parts.uri.query(), "id").map(str::to_owned);
+    let token = query_param(parts.uri.query(), "id").map(Cow::into_owned);
     let mut response = if method == Method::GET && is_websocket_request(&parts.headers) {
         websocket(&hub, &mut parts, token).await
     } else if method == Method::GET {

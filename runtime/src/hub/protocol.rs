@@ -351,6 +351,20 @@ pub(crate) fn write_invocation(
     m.write(out);
 }
 
+/// An Invocation message (no invocation id, no streams) whose argument array `write_arguments` appends as
+/// JSON text: large arguments are encoded once, straight into the frame, instead of into a value that is
+/// then serialised again. Equal to [`write_invocation`]'s output for the same arguments.
+pub(crate) fn invocation_frame(target: &str, write_arguments: impl FnOnce(&mut String)) -> Vec<u8> {
+    let mut out = String::with_capacity(64);
+    out.push_str("{\"type\":1,\"target\":");
+    out.push_str(&serde_json::to_string(target).expect("a string serialises"));
+    out.push_str(",\"arguments\":");
+    write_arguments(&mut out);
+    out.push('}');
+    out.push(char::from(RECORD_SEPARATOR));
+    out.into_bytes()
+}
+
 pub(crate) fn write_stream_item(out: &mut Vec<u8>, invocation_id: &str, item: &RawValue) {
     let mut m = OutMessage::new(2);
     m.invocation_id = Some(invocation_id);
@@ -515,6 +529,18 @@ mod tests {
     }
 
     /// Golden vectors: each line is the exact wire text; it parses to the message and encodes back to itself.
+    #[test]
+    fn an_invocation_frame_equals_the_serialised_invocation() {
+        let arguments = RawValue::from_string(r#"[3,[[8,4,"a\"b"]]]"#.into()).unwrap();
+        let mut expected = Vec::new();
+        write_invocation(&mut expected, None, "T.Batch", &arguments, &[]);
+        let frame = invocation_frame("T.Batch", |out| out.push_str(arguments.get()));
+        assert_eq!(
+            String::from_utf8(frame).unwrap(),
+            String::from_utf8(expected).unwrap()
+        );
+    }
+
     #[test]
     fn golden_round_trip_every_type() {
         let cases: Vec<(&str, HubMessage)> = vec![

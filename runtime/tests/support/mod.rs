@@ -356,7 +356,7 @@ use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
 use serde::{Deserialize, Serialize};
-use tether::circuit::{CircuitHub, CircuitHubBuilder, PageRequest};
+use tether::circuit::{CircuitHub, CircuitHubBuilder, PageRequest, PROTOCOL_VERSION};
 use tether_components::{Component, ComponentRegistry, RenderContext};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -640,7 +640,12 @@ impl TestServer {
         let secret = client
             .invoke(
                 "StartCircuit",
-                json!([1, base, format!("{base}counter"), descriptors]),
+                json!([
+                    PROTOCOL_VERSION,
+                    base,
+                    format!("{base}counter"),
+                    descriptors
+                ]),
             )
             .await
             .expect("the circuit starts");
@@ -692,27 +697,19 @@ impl Session {
 
 /// The HTML of the first op 11 (attach) edit of a batch.
 pub fn attach_html(batch: &Value) -> String {
-    for (_, edits) in batch["e"]
+    batch
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c[0].clone(), c[1].clone()))
-    {
-        for edit in edits.as_array().unwrap() {
-            if edit[0] == 11 {
-                return edit[2].as_str().unwrap().to_owned();
-            }
-        }
-    }
-    panic!("no attach edit in {batch}");
+        .find_map(|edit| (edit[0] == 11).then(|| edit[2].as_str().unwrap().to_owned()))
+        .unwrap_or_else(|| panic!("no attach edit in {batch}"))
 }
 
 /// The text of the first op 8 (set text) edit of a batch.
 pub fn text_update(batch: &Value) -> Option<String> {
-    batch["e"]
+    batch
         .as_array()?
         .iter()
-        .flat_map(|c| c[1].as_array().cloned().unwrap_or_default())
         .find_map(|edit| (edit[0] == 8).then(|| edit[2].as_str().unwrap_or_default().to_owned()))
 }
 

@@ -1,13 +1,18 @@
-//! `tether-load circuits …`: the counter example under load. Build with
+//! `tether-load circuits …`: the counter example under load, beside a floor. Build with
 //! `cargo build --release -p counter -p tether-load`, then `ulimit -n 20000` and
 //! `target/release/tether-load circuits memory --circuits 10000` (or `latency`, `shapes`).
 //!
-//! - `memory --circuits N`: starts the counter example (`target/release/counter`, next to this binary), opens
-//!   N bare hub connections and reports the server's resident memory per connection, then, in a fresh server,
-//!   opens N counter circuits (page, WebSocket, `StartCircuit`, first batch acknowledged) and reports memory
-//!   per idle connected circuit. Connections ramp in batches of at most 100.
-//! - `latency --circuits N --seconds S`: N circuits each click once per second for S seconds; reports the
-//!   event → batch round trip (client send to batch received) p50/p90/p99/max and server CPU per event.
+//! Every figure is printed beside the same figure for a bare WebSocket echo server with the hub's socket
+//! settings (`tether-load echo-server`, see `echo.rs`), measured in the same run, and as a ratio to it: a
+//! machine busy with other work slows both, so the ratio shows a regression that the raw figure would hide.
+//!
+//! - `memory --circuits N`: in a fresh server process each, opens N WebSocket connections to the echo
+//!   floor (one message echoed), N bare hub connections to the counter example (handshake only), and N
+//!   counter circuits (page, WebSocket, `StartCircuit`, first batch acknowledged); reports resident memory
+//!   per connection. Connections ramp in batches of at most 100 (the accept backlog is 128).
+//! - `latency --circuits N --seconds S`: N clients each send one event per second for S seconds, first to
+//!   the echo floor (the event frame, echoed), then as clicks on N counter circuits (event → batch, then the
+//!   ack); reports the round trip p50/p90/p99/max and the server's CPU per event.
 //! - `shapes`: measures the two circuit execution shapes (a lock per circuit vs a task and mpsc inbox per
 //!   circuit) in this process, 10,000 of each.
 //!
@@ -28,6 +33,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 const RS: char = '\u{1e}';
+/// The Tether protocol version `StartCircuit` names (docs/protocol.md).
+const PROTOCOL_VERSION: u32 = 2;
 const RAMP: usize = 100;
 
 struct Args {
@@ -79,18 +86,28 @@ impl Drop for Server {
     }
 }
 
-fn start_server(args: &Args) -> Result<Server, String> {
-    if let (Some(addr), Some(pid)) = (args.addr, args.pid) {
+/// The servers a run measures: the counter example, and the bare echo floor (`echo.rs`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Counter,
+    Echo,
+}
+
+fn start_server(args: &Args, kind: Kind) -> Result<Server, String> {
+    if let (Kind::Counter, Some(addr), Some(pid)) = (kind, args.addr, args.pid) {
         return Ok(Server {
             addr,
             pid,
             child: None,
         });
     }
-    let binary = std::env::current_exe()
-        .map_err(|e| e.to_string())?
-        .with_file_name("counter");
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let (binary, arguments) = match kind {
+        Kind::Counter => (exe.with_file_name("counter"), vec![]),
+        Kind::Echo => (exe, vec!["echo-server"]),
+    };
     let mut child = Command::new(&binary)
+        .args(arguments)
         .env("ADDR", "127.0.0.1:0")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -238,7 +255,7 @@ async fn start_circuit(addr: SocketAddr) -> Result<Circuit, String> {
     let page = get_page(addr, "/").await?;
     let mut connection = Connection::open(addr).await?;
     let base = format!("http://{addr}/");
-    let start = json!({"type": 1, "invocationId": "1", "target": "StartCircuit", "arguments": [1, base, base, descriptors(&page)]});
+    let start = json!({"type": 1, "invocationId": "1", "target": "StartCircuit", "arguments": [PROTOCOL_VERSION, base, base, descriptors(&page)]});
     connection.write(&start).await?;
     let (id, batch) = connection.batch().await?;
     let text = batch.to_string();
@@ -279,108 +296,192 @@ async fn settle(pid: u32) -> usize {
     rss_bytes(pid)
 }
 
+/// Resident memory per connection that `open` makes to a fresh `kind` server, after 10 warm circuits
+/// (counter) or connections (echo) so that one-time allocations are in the baseline.
+async fn memory_per<T, F, Fut>(args: &Args, kind: Kind, open: F) -> Result<f64, String>
+where
+    T: Send + 'static,
+    F: Fn(SocketAddr) -> Fut + Copy + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, String>> + Send + 'static,
+{
+    let server = start_server(args, kind)?;
+    let addr = server.addr;
+    let warm = match kind {
+        Kind::Counter => ramp(10, move || start_circuit(addr)).await?.len(),
+        Kind::Echo => ramp(10, move || Connection::open(addr)).await?.len(),
+    };
+    let baseline = settle(server.pid).await;
+    let opened = ramp(args.circuits, move || open(addr)).await?;
+    let loaded = settle(server.pid).await;
+    drop((opened, warm));
+    Ok(loaded.saturating_sub(baseline) as f64 / args.circuits as f64)
+}
+
 async fn memory(args: &Args) -> Result<(), String> {
-    let n = args.circuits as f64;
-    // Two fresh server processes, so that the second measurement does not reuse memory freed by the first.
-    let connection_cost = {
-        let server = start_server(args)?;
-        let addr = server.addr;
-        let warm = ramp(10, move || start_circuit(addr)).await?;
-        let baseline = settle(server.pid).await;
-        let bare = ramp(args.circuits, move || Connection::open(addr)).await?;
-        let loaded = settle(server.pid).await;
-        drop((bare, warm));
-        println!(
-            "server RSS baseline (10 warm circuits): {:.1} MiB",
-            baseline as f64 / 1048576.0
-        );
-        loaded.saturating_sub(baseline) as f64 / n
-    };
-    let circuit_cost = {
-        let server = start_server(args)?;
-        let addr = server.addr;
-        let warm = ramp(10, move || start_circuit(addr)).await?;
-        let baseline = settle(server.pid).await;
-        let circuits = ramp(args.circuits, move || start_circuit(addr)).await?;
-        let loaded = settle(server.pid).await;
-        drop((circuits, warm));
-        loaded.saturating_sub(baseline) as f64 / n
-    };
+    // A fresh server process for each figure, so that one does not reuse memory another freed.
+    let floor = memory_per(args, Kind::Echo, Connection::open).await?;
+    let connection = memory_per(args, Kind::Counter, Connection::open).await?;
+    let circuit = memory_per(args, Kind::Counter, start_circuit).await?;
+    let kb = |bytes: f64| bytes / 1024.0;
     println!(
-        "{} idle hub connections (handshake only): {:.2} KB each",
-        args.circuits,
-        connection_cost / 1024.0
+        "{} idle connections each; ratios are to the echo floor of this run",
+        args.circuits
     );
     println!(
-        "{} idle connected counter circuits: {:.2} KB each, all in",
-        args.circuits,
-        circuit_cost / 1024.0
+        "echo floor (WebSocket, one message echoed): {:.2} KB each",
+        kb(floor)
     );
     println!(
-        "  of which the circuit itself (difference): {:.2} KB",
-        (circuit_cost - connection_cost) / 1024.0
+        "tether hub connection (handshake only): {:.2} KB each ({:.2}x floor)",
+        kb(connection),
+        connection / floor
+    );
+    println!(
+        "tether counter circuit, connected and idle: {:.2} KB each ({:.2}x floor); the circuit itself {:.2} KB",
+        kb(circuit),
+        circuit / floor,
+        kb(circuit - connection)
     );
     Ok(())
 }
 
-async fn latency(args: &Args) -> Result<(), String> {
-    let server = start_server(args)?;
-    let addr = server.addr;
-    let circuits = ramp(args.circuits, move || start_circuit(addr)).await?;
-    let samples = Arc::new(parking_lot::Mutex::new(Vec::with_capacity(
-        args.circuits * args.seconds as usize,
-    )));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for (index, mut circuit) in circuits.into_iter().enumerate() {
-        let samples = samples.clone();
-        let seconds = args.seconds;
-        let offset =
-            Duration::from_micros((index as u64 * 1_000_000 / args.circuits as u64) % 1_000_000);
-        tasks.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + offset, Duration::from_secs(1));
-            for _ in 0..seconds {
-                tick.tick().await;
+/// A load-driving client: a counter circuit (click, batch, ack) or a connection to the echo floor
+/// (the same `DispatchEvent` text, echoed).
+enum Client {
+    Circuit(Circuit),
+    Echo(Connection),
+}
+
+impl Client {
+    /// One event; returns its round trip (event sent to batch, or echo, received).
+    async fn event(&mut self) -> Result<Duration, String> {
+        match self {
+            Client::Circuit(circuit) => {
                 let event = json!({"type": 1, "target": "DispatchEvent", "arguments": [circuit.increment, "click", {}]});
                 let sent = Instant::now();
                 circuit.connection.write(&event).await?;
                 let (id, _) = circuit.connection.batch().await?;
-                samples.lock().push(sent.elapsed());
-                let ack = json!({"type": 1, "target": "OnRenderCompleted", "arguments": [id, null]});
+                let elapsed = sent.elapsed();
+                let ack =
+                    json!({"type": 1, "target": "OnRenderCompleted", "arguments": [id, null]});
                 circuit.connection.write(&ack).await?;
+                Ok(elapsed)
             }
-            Ok::<_, String>(circuit)
+            Client::Echo(connection) => {
+                let event =
+                    json!({"type": 1, "target": "DispatchEvent", "arguments": [1, "click", {}]});
+                let sent = Instant::now();
+                connection.write(&event).await?;
+                connection.read().await?;
+                Ok(sent.elapsed())
+            }
+        }
+    }
+}
+
+/// What one latency run measured.
+struct LatencyReport {
+    samples: Vec<Duration>,
+    elapsed: Duration,
+    /// Server CPU (user + system) per event, in microseconds.
+    cpu_per_event: f64,
+}
+
+impl LatencyReport {
+    fn at(&self, q: f64) -> Duration {
+        let n = self.samples.len();
+        self.samples[((n as f64 * q) as usize).min(n.max(1) - 1)]
+    }
+
+    fn print(&self, name: &str, floor: Option<&LatencyReport>) {
+        fn ms(d: Duration) -> f64 {
+            d.as_secs_f64() * 1e3
+        }
+        let ratio = |mine: f64, theirs: fn(&LatencyReport) -> f64| {
+            floor.map_or(String::new(), |f| {
+                format!(" ({:.2}x floor)", mine / theirs(f))
+            })
+        };
+        let (p50, p99) = (ms(self.at(0.50)), ms(self.at(0.99)));
+        println!(
+            "{name}: {} round trips in {:.1} s; p50 {p50:.3} ms{}, p90 {:.3} ms, p99 {p99:.3} ms{}, max {:.3} ms; server CPU {:.1} us per event{}",
+            self.samples.len(),
+            self.elapsed.as_secs_f64(),
+            ratio(p50, |f| ms(f.at(0.50))),
+            ms(self.at(0.90)),
+            ratio(p99, |f| ms(f.at(0.99))),
+            self.samples.last().map_or(0.0, |d| ms(*d)),
+            self.cpu_per_event,
+            ratio(self.cpu_per_event, |f| f.cpu_per_event),
+        );
+    }
+}
+
+/// Every client sends one event per second for `seconds` seconds, spread evenly over the second.
+async fn measure_latency(
+    clients: Vec<Client>,
+    seconds: u64,
+    pid: u32,
+) -> Result<LatencyReport, String> {
+    let count = clients.len() as u64;
+    let samples = Arc::new(parking_lot::Mutex::new(Vec::with_capacity(
+        clients.len() * seconds as usize,
+    )));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (index, mut client) in clients.into_iter().enumerate() {
+        let samples = samples.clone();
+        let offset = Duration::from_micros((index as u64 * 1_000_000 / count) % 1_000_000);
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(
+                tokio::time::Instant::now() + offset,
+                Duration::from_secs(1),
+            );
+            for _ in 0..seconds {
+                tick.tick().await;
+                let round_trip = client.event().await?;
+                samples.lock().push(round_trip);
+            }
+            Ok::<_, String>(client)
         }));
     }
-    let cpu_before = cpu_ticks(server.pid);
+    let cpu_before = cpu_ticks(pid);
     let mut kept = Vec::new();
     for task in tasks {
         kept.push(task.await.map_err(|e| e.to_string())??);
     }
-    let cpu = cpu_ticks(server.pid).saturating_sub(cpu_before);
+    let cpu = cpu_ticks(pid).saturating_sub(cpu_before);
     let elapsed = started.elapsed();
     let mut samples = std::mem::take(&mut *samples.lock());
     samples.sort();
-    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
-    println!(
-        "{} circuits x 1 event/s for {} s: {} round trips in {:.1} s",
-        args.circuits,
-        args.seconds,
-        samples.len(),
-        elapsed.as_secs_f64()
-    );
-    println!(
-        "event -> batch: p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
-        at(0.50).as_secs_f64() * 1e3,
-        at(0.90).as_secs_f64() * 1e3,
-        at(0.99).as_secs_f64() * 1e3,
-        samples.last().map_or(0.0, |d| d.as_secs_f64() * 1e3)
-    );
-    println!(
-        "server CPU: {:.1} us per event (event + batch + ack)",
-        cpu as f64 * 10_000.0 / samples.len().max(1) as f64
-    );
+    let cpu_per_event = cpu as f64 * 10_000.0 / samples.len().max(1) as f64;
     drop(kept);
+    Ok(LatencyReport {
+        samples,
+        elapsed,
+        cpu_per_event,
+    })
+}
+
+async fn latency(args: &Args) -> Result<(), String> {
+    println!(
+        "{} clients x 1 event/s for {} s; ratios are to the echo floor of this run",
+        args.circuits, args.seconds
+    );
+    let floor = {
+        let server = start_server(args, Kind::Echo)?;
+        let addr = server.addr;
+        let clients = ramp(args.circuits, move || Connection::open(addr)).await?;
+        let clients = clients.into_iter().map(Client::Echo).collect();
+        measure_latency(clients, args.seconds, server.pid).await?
+    };
+    floor.print("echo floor", None);
+    let server = start_server(args, Kind::Counter)?;
+    let addr = server.addr;
+    let circuits = ramp(args.circuits, move || start_circuit(addr)).await?;
+    let clients = circuits.into_iter().map(Client::Circuit).collect();
+    let tether = measure_latency(clients, args.seconds, server.pid).await?;
+    tether.print("tether counter (event -> batch, then ack)", Some(&floor));
     Ok(())
 }
 

@@ -13,6 +13,7 @@
 //! `circuits.rs`.
 
 mod circuits;
+mod echo;
 
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -206,6 +207,13 @@ async fn hub_idle(url: String, pid: u32, connections: usize) -> Result<(), Strin
 
 #[tokio::main]
 async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("echo-server") {
+        if let Err(e) = echo::serve().await {
+            eprintln!("tether-load echo-server: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     if std::env::args().nth(1).as_deref() == Some("circuits") {
         circuits::run(std::env::args().skip(2).collect()).await;
         return;

@@ -1,6 +1,6 @@
 //! Diffing an element's attributes (form properties as properties) and its event bindings.
 
-use crate::batch::{ComponentId, Edit, EditSink, PropertyValue};
+use crate::batch::{ComponentId, Edit, PropertyValue};
 use crate::renderer::Renderer;
 use crate::tree::{self, Attr, Binding, Shape};
 
@@ -67,7 +67,6 @@ impl Renderer {
     /// Diffs an element's attributes, each side given as its tree's shape and the element's attributes.
     pub(super) fn diff_attrs(
         &mut self,
-        component: ComponentId,
         node: u32,
         tag: &str,
         (old_shape, old_attrs): (&Shape, &[Attr]),
@@ -95,7 +94,7 @@ impl Renderer {
                 }),
             };
             if let Some(edit) = edit {
-                self.pass.batch.push_edit(component, edit);
+                self.pass.batch.push(edit);
             }
         }
         for (i, o) in old_attrs.iter().enumerate() {
@@ -114,7 +113,7 @@ impl Renderer {
                     name: name.to_owned(),
                 },
             };
-            self.pass.batch.push_edit(component, edit);
+            self.pass.batch.push(edit);
         }
     }
 
@@ -132,14 +131,11 @@ impl Renderer {
         }
         for old_binding in old_bindings {
             if !new_bindings.iter().any(|b| b.kind == old_binding.kind) {
-                self.dispose_handler(old_binding.handler_id);
-                self.pass.batch.push_edit(
-                    component,
-                    Edit::RemoveAttribute {
-                        node,
-                        name: old_binding.kind.attribute().to_owned(),
-                    },
-                );
+                self.handlers.remove(old_binding.handler_id);
+                self.pass.batch.push(Edit::RemoveAttribute {
+                    node,
+                    name: old_binding.kind.attribute().to_owned(),
+                });
             }
         }
     }
@@ -165,13 +161,10 @@ impl Renderer {
         }
         let mut value = String::new();
         tree::binding_value(binding.handler_id, binding.flags, &mut value);
-        self.pass.batch.push_edit(
-            component,
-            Edit::SetAttribute {
-                node,
-                name: binding.kind.attribute().to_owned(),
-                value,
-            },
-        );
+        self.pass.batch.push(Edit::SetAttribute {
+            node,
+            name: binding.kind.attribute().to_owned(),
+            value,
+        });
     }
 }

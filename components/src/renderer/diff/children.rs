@@ -4,7 +4,7 @@
 
 use super::middle::MiddleMatch;
 use super::{DiffState, Parent};
-use crate::batch::{Edit, EditSink};
+use crate::batch::Edit;
 use crate::renderer::Renderer;
 use crate::tree::NodeIndex;
 
@@ -74,9 +74,7 @@ impl Renderer {
         let old = st.old;
         for (&i, _) in mid_old.iter().zip(old_used).filter(|(_, &used)| !used) {
             let node = old.node(i).id;
-            self.pass
-                .batch
-                .push_edit(st.component, Edit::Remove { node });
+            self.pass.batch.push(Edit::Remove { node });
             self.dispose_subtree(old, i);
         }
     }
@@ -107,7 +105,7 @@ impl Renderer {
                         }
                         (None, Parent::Element(parent)) => Edit::MoveToEnd { node, parent },
                     };
-                    self.pass.batch.push_edit(st.component, edit);
+                    self.pass.batch.push(edit);
                 }
                 anchor = Some(node);
             } else {
@@ -148,7 +146,7 @@ impl Renderer {
                 first_id,
             },
         };
-        self.pass.batch.push_edit(st.component, edit);
+        self.pass.batch.push(edit);
         first_id
     }
 }

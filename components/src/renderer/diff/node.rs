@@ -2,7 +2,7 @@
 //! reused as is when its source text is unchanged but for binding render indices).
 
 use super::{DiffState, Parent};
-use crate::batch::{ComponentId, Edit, EditSink};
+use crate::batch::{ComponentId, Edit};
 use crate::renderer::{catch, Renderer};
 use crate::tree::{self, NodeIndex, NodeKind};
 
@@ -49,7 +49,7 @@ impl Renderer {
             _ => unreachable!("diff_node is only called on same_kind pairs"),
         };
         if let Some(edit) = edit {
-            self.pass.batch.push_edit(st.component, edit);
+            self.pass.batch.push(edit);
         }
     }
 
@@ -107,7 +107,6 @@ impl Renderer {
         let node = old.node(old_index).id;
         let tag = new_shape.str(tag);
         self.diff_attrs(
-            st.component,
             node,
             tag,
             (&old.shape, old.shape.attrs(old_attrs)),

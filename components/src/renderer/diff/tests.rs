@@ -39,9 +39,7 @@ fn edits_after(update: impl FnOnce(&mut List) + Send + 'static) -> Vec<Edit> {
     renderer.root_handle::<List>(0).unwrap().update(update);
     renderer.process_messages().unwrap();
     let batch = renderer.render().unwrap();
-    batch.map_or_else(Vec::new, |b| {
-        b.edits.into_iter().flat_map(|(_, e)| e).collect()
-    })
+    batch.map_or_else(Vec::new, |b| b.edits)
 }
 
 #[test]
