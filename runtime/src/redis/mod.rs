@@ -1,6 +1,7 @@
 //! Redis integrations (cargo feature `redis`): [`RedisLifetimeManager`], a hub backplane over Redis
 //! pub/sub, so `Clients::all`, groups, users, single connections and client results reach the connections
-//! of every server that shares the Redis.
+//! of every server that shares the Redis; and [`RedisCircuitStore`], persisted circuits any of those
+//! servers can resume.
 //!
 //! Delivery is best effort, as with every pub/sub backplane: a message published while a server's
 //! subscription is down (Redis restarting, a network cut) never reaches that server's connections. Such
@@ -8,15 +9,18 @@
 //! docs/scale-out.md.
 //!
 //! Layout: `wire.rs` (the frames on the channel, encoded and decoded once), `link.rs` (the publisher and
-//! subscriber connections, their backoff and counters), `backplane.rs` (the lifetime manager).
+//! subscriber connections, their backoff and counters), `backplane.rs` (the lifetime manager), `store.rs`
+//! (the circuit store).
 
 mod backplane;
 mod link;
+mod store;
 mod wire;
 
 use std::fmt;
 
 pub use backplane::RedisLifetimeManager;
+pub use store::{RedisCircuitStore, StoreOptions};
 
 /// Counters of a [`RedisLifetimeManager`] since it started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
