@@ -8,6 +8,7 @@ pub mod circuit;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hub;
+pub mod metrics;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod request;

@@ -14,6 +14,17 @@ const PATIENCE_MS = 10000;
 const LOG = 'warn,tether::redis=info';
 const SUBSCRIBED = /Redis backplane: subscribed to/g;
 
+/** The value of the Prometheus sample `name` (with its label set) at `server`'s /metrics. */
+async function metric(server, name) {
+  const res = await fetch(`${server.url}/metrics`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
+  const text = await res.text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  assert.ok(line, `no ${name} in:\n${text}`);
+  return Number(line.slice(name.length + 1));
+}
+
 /** Resolves once `server` has logged `pattern` at least `count` times. */
 function logged(server, pattern, count = 1) {
   const seen = () => (server.output().match(pattern) ?? []).length >= count;
@@ -32,7 +43,7 @@ function logged(server, pattern, count = 1) {
 }
 
 async function chatServer(redisUrl) {
-  const server = await startServer('chat', { env: { TETHER_REDIS_URL: redisUrl, RUST_LOG: LOG } });
+  const server = await startServer('chat', { env: { TETHER_REDIS_URL: redisUrl, RUST_LOG: LOG, TETHER_METRICS: '1' } });
   await logged(server, SUBSCRIBED);
   return server;
 }
@@ -90,6 +101,9 @@ describe('chat across two servers sharing Redis', { skip: redisSkip }, () => {
     await bob.invoke('SendMessage', 'bob', 'hello from B');
     assert.deepEqual(await atAlice.next(), ['bob', 'hello from B']);
     assert.deepEqual(await atBob.next(), ['bob', 'hello from B']);
+    assert.ok(await metric(a, 'tether_hub_connections{hub="chat"}') >= 1);
+    assert.ok(await metric(b, 'tether_backplane_received_total{hub="chat"}') >= 2);
+    assert.ok(await metric(a, 'tether_hub_messages_received_total{hub="chat"}') >= 2);
   });
 
   test('group messages reach members on the other server, and only them', async () => {
@@ -165,11 +179,16 @@ describe('Redis killed and restarted under traffic', { skip: redisSkip }, () => 
         await alice.invoke('SendMessage', 'alice', `during ${i}`);
         assert.deepEqual(await atAlice.next(), ['alice', `during ${i}`]);
       }
+      // The outage is visible: the subscription gauge is down and publishing failures are counted.
+      assert.equal(await metric(a, 'tether_backplane_subscribed{hub="chat"}'), 0);
+      assert.ok(await metric(a, 'tether_backplane_publish_failures_total{hub="chat"}') >= 1);
       assert.equal(a.child.exitCode, null, 'server A lives');
       assert.equal(b.child.exitCode, null, 'server B lives');
 
       await redis.restart();
       await Promise.all([a, b].map((s) => logged(s, SUBSCRIBED, 2)));
+      assert.equal(await metric(b, 'tether_backplane_subscribed{hub="chat"}'), 1);
+      assert.equal(await metric(b, 'tether_backplane_subscriber_reconnects_total{hub="chat"}'), 1);
       await alice.invoke('SendMessage', 'alice', 'after');
       // Messages queued during the outage may come late (within the publish deadline) or be lost.
       for (;;) {

@@ -31,6 +31,9 @@
 //! `TETHER_REDIS_URL` (e.g. `redis://127.0.0.1:6379`): when set, the hub fans out through the Redis
 //! backplane, so several chat processes sharing that Redis are one chat; without it nothing changes.
 //!
+//! `TETHER_METRICS`: when set, metrics of the hub (connections, messages, backplane) and of the room page's
+//! circuits are served in the Prometheus text format at `/metrics`.
+//!
 //! A connection's user is the `X-Chat-User` request header: a demo identity the client simply claims, so
 //! user messages can be shown without a sign-in. A real app takes the user from its authentication.
 
@@ -252,7 +255,7 @@ async fn main() -> std::io::Result<()> {
     let mut room = showcase_kit::Server::new();
     let routes = chat::install(&mut room);
     room.mount("/", routes);
-    let (_circuits, pages) = room.build().map_err(std::io::Error::other)?;
+    let (circuits, pages) = room.build().map_err(std::io::Error::other)?;
     let (clients, mut said) = (hub.clients(), chat::subscribe());
     tokio::spawn(async move {
         while let Ok(m) = said.recv().await {
@@ -261,9 +264,15 @@ async fn main() -> std::io::Result<()> {
             }
         }
     });
-    let app = axum::Router::new()
+    let mut app = axum::Router::new()
         .merge(hub.router("/chathub"))
         .merge(pages);
+    if std::env::var_os("TETHER_METRICS").is_some() {
+        let metrics = tether::metrics::Metrics::new();
+        metrics.hub("chat", &hub);
+        metrics.circuits(&circuits);
+        app = app.merge(metrics.router("/metrics"));
+    }
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
     tether::hub::serve(listener, app).await

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -18,7 +19,7 @@ use tokio::sync::mpsc;
 
 use super::context::{Clients, HubContext};
 use super::error::{DisconnectReason, HubConfigError, HubError};
-use super::lifetime::{HubLifetimeManager, InMemoryLifetimeManager};
+use super::lifetime::{BackplaneStats, HubLifetimeManager, InMemoryLifetimeManager};
 use super::options::HubOptions;
 use super::registry::Registry;
 
@@ -61,6 +62,30 @@ pub(crate) struct HubInner {
     pub(crate) on_disconnected: Option<Arc<DisconnectedFn>>,
     pub(crate) user_id: Option<Arc<UserIdFn>>,
     pub(crate) registry: Registry,
+    pub(crate) counters: HubCounters,
+}
+
+/// Totals since the hub was built (see [`Hub::stats`]).
+#[derive(Default)]
+pub(crate) struct HubCounters {
+    pub(crate) connections_total: AtomicU64,
+    pub(crate) messages_received: AtomicU64,
+    pub(crate) messages_sent: AtomicU64,
+}
+
+/// A hub's connection and message counts on this server (for metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HubStats {
+    /// Connections past the handshake now.
+    pub connections: usize,
+    /// Connections that completed the handshake since the hub was built.
+    pub connections_total: u64,
+    /// Hub messages received from clients (pings and acks included).
+    pub messages_received: u64,
+    /// Hub messages queued by the server and written to clients (pings and handshakes not counted).
+    pub messages_sent: u64,
+    /// The backplane's counters, when the hub fans out through one.
+    pub backplane: Option<BackplaneStats>,
 }
 
 impl HubInner {
@@ -103,6 +128,18 @@ impl Hub {
     /// The options this hub was built with.
     pub fn options(&self) -> &HubOptions {
         &self.inner.options
+    }
+
+    /// Connection and message counts of this hub on this server.
+    pub fn stats(&self) -> HubStats {
+        let c = &self.inner.counters;
+        HubStats {
+            connections: self.inner.lifetime.local_connection_count(),
+            connections_total: c.connections_total.load(Ordering::Relaxed),
+            messages_received: c.messages_received.load(Ordering::Relaxed),
+            messages_sent: c.messages_sent.load(Ordering::Relaxed),
+            backplane: self.inner.lifetime.backplane_stats(),
+        }
     }
 }
 
@@ -347,6 +384,7 @@ impl HubBuilder {
                 on_disconnected: self.on_disconnected,
                 user_id: self.user_id,
                 registry: Registry::default(),
+                counters: HubCounters::default(),
             }),
         })
     }

@@ -69,6 +69,35 @@ pub trait HubLifetimeManager: Send + Sync + 'static {
         let _ = connection_id;
         None
     }
+    /// A backplane's counters; `None` for a manager that links no servers.
+    fn backplane_stats(&self) -> Option<BackplaneStats> {
+        None
+    }
+    /// How many connections of this process the manager holds (for metrics); 0 when it does not know.
+    fn local_connection_count(&self) -> usize {
+        0
+    }
+}
+
+/// Counters of a backplane (a lifetime manager that links servers, such as the Redis one) since it
+/// started; see [`HubLifetimeManager::backplane_stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BackplaneStats {
+    /// Frames published to Redis.
+    pub published: u64,
+    /// Frames for other servers that were given up (the outbox was full, or Redis stayed away longer than
+    /// the publish deadline).
+    pub dropped: u64,
+    /// Publish attempts that failed and were retried.
+    pub publish_failures: u64,
+    /// Frames received from Redis (this server's own included).
+    pub received: u64,
+    /// Received frames that did not decode (another version, or not ours).
+    pub malformed: u64,
+    /// How often the subscription was re-established after being lost.
+    pub subscriber_reconnects: u64,
+    /// Whether the subscription is up now.
+    pub subscribed: bool,
 }
 
 #[derive(Default)]
@@ -198,6 +227,10 @@ impl HubLifetimeManager for InMemoryLifetimeManager {
 
     fn local_connection(&self, connection_id: &str) -> Option<Caller> {
         self.registry.read().connections.get(connection_id).cloned()
+    }
+
+    fn local_connection_count(&self) -> usize {
+        self.registry.read().connections.len()
     }
 
     fn remove_from_group(&self, connection_id: &str, group: &str) {

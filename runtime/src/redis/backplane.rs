@@ -24,10 +24,10 @@ use tokio::time::Instant;
 
 use super::link::{self, Counters, LinkOptions, Outgoing};
 use super::wire::{Frame, ReplyOutcome, ServerId};
-use super::{BackplaneStats, RedisError};
+use super::RedisError;
 use crate::hub::{
-    Caller, ClientResultError, EncodedInvocation, HubLifetimeManager, InMemoryLifetimeManager,
-    SendError,
+    BackplaneStats, Caller, ClientResultError, EncodedInvocation, HubLifetimeManager,
+    InMemoryLifetimeManager, SendError,
 };
 
 /// A remote client result gets this long beyond its own timeout for the answer to travel back.
@@ -347,6 +347,14 @@ impl HubLifetimeManager for RedisLifetimeManager {
 
     fn local_connection(&self, connection_id: &str) -> Option<Caller> {
         self.shared.local.local_connection(connection_id)
+    }
+
+    fn local_connection_count(&self) -> usize {
+        self.shared.local.local_connection_count()
+    }
+
+    fn backplane_stats(&self) -> Option<BackplaneStats> {
+        Some(self.stats())
     }
 
     fn invoke_connection(

@@ -19,28 +19,9 @@ mod wire;
 
 use std::fmt;
 
+pub use crate::hub::BackplaneStats;
 pub use backplane::RedisLifetimeManager;
 pub use store::{RedisCircuitStore, StoreOptions};
-
-/// Counters of a [`RedisLifetimeManager`] since it started.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct BackplaneStats {
-    /// Frames published to Redis.
-    pub published: u64,
-    /// Frames for other servers that were given up (the outbox was full, or Redis stayed away longer than
-    /// the publish deadline).
-    pub dropped: u64,
-    /// Publish attempts that failed and were retried.
-    pub publish_failures: u64,
-    /// Frames received from Redis (this server's own included).
-    pub received: u64,
-    /// Received frames that did not decode (another version, or not ours).
-    pub malformed: u64,
-    /// How often the subscription was re-established after being lost.
-    pub subscriber_reconnects: u64,
-    /// Whether the subscription is up now.
-    pub subscribed: bool,
-}
 
 /// A Redis integration could not be set up.
 #[derive(Debug)]

@@ -198,6 +198,9 @@ async fn run<T: Transport>(
         *ctx.conn.user_id.lock() = provider(ctx.conn.request.headers()).map(Arc::from);
     }
     hub.lifetime.on_connected(&ctx.caller());
+    hub.counters
+        .connections_total
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if let Some(hook) = &hub.on_connected {
         if AssertUnwindSafe(hook(ctx.clone()))
             .catch_unwind()
@@ -320,6 +323,10 @@ impl<T: Transport> Connection<T> {
                     }
                     frame.extend_from_slice(&bytes);
                     self.keep_for_replay(bytes);
+                    self.hub
+                        .counters
+                        .messages_sent
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
                 Outbound::Close(error) => {
                     protocol::write_close(&mut frame, error.as_deref(), false);
@@ -408,6 +415,10 @@ impl<T: Transport> Connection<T> {
 
     async fn handle_records(&mut self, records: Vec<String>) -> Step {
         let max = self.hub.options.max_receive_message_size;
+        self.hub
+            .counters
+            .messages_received
+            .fetch_add(records.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let mut records = records.into_iter();
         while let Some(record) = records.next() {
             if record.len() > max {
