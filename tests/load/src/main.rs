@@ -11,8 +11,10 @@
 //!
 //! `tether-load circuits memory|latency|shapes …` measures circuits against the counter example; see
 //! `circuits.rs`. `tether-load churn …` soaks it with tabs that connect, click, drop and reconnect; see
-//! `churn.rs`.
+//! `churn.rs`. `tether-load backplane fanout|keys --redis URL …` measures the Redis backplane and a
+//! pipelined write of circuit-sized keys; see `backplane.rs`.
 
+mod backplane;
 mod churn;
 mod circuits;
 mod echo;
@@ -218,6 +220,10 @@ async fn main() {
     }
     if std::env::args().nth(1).as_deref() == Some("circuits") {
         circuits::run(std::env::args().skip(2).collect()).await;
+        return;
+    }
+    if std::env::args().nth(1).as_deref() == Some("backplane") {
+        backplane::run(std::env::args().skip(2).collect()).await;
         return;
     }
     if std::env::args().nth(1).as_deref() == Some("churn") {
