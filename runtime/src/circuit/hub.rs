@@ -333,7 +333,7 @@ impl CircuitHub {
 }
 
 fn disconnect_beacon(shared: &Shared, body: &str) -> Response {
-    let Some(secret) = form_value(body, "secret") else {
+    let Some(secret) = crate::request::value(body, "secret") else {
         return (StatusCode::BAD_REQUEST, "missing `secret` form field\n").into_response();
     };
     let Ok(secret) = CircuitSecret::parse(&secret) else {
@@ -345,33 +345,6 @@ fn disconnect_beacon(shared: &Shared, body: &str) -> Response {
     } else {
         (StatusCode::OK, "no such circuit (already ended)\n").into_response()
     }
-}
-
-/// The percent-decoded value of `name` in an `application/x-www-form-urlencoded` body.
-fn form_value(body: &str, name: &str) -> Option<String> {
-    body.split('&').find_map(|pair| {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (key == name).then(|| percent_decode(value))
-    })?
-}
-
-pub(crate) fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = text.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
 }
 
 /// A circuit's connection: outbound messages become hub invocations on the caller's queue.
@@ -669,22 +642,5 @@ impl Shared {
             error
         })?;
         self.call(ctx, call)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn form_values_are_percent_decoded() {
-        assert_eq!(
-            form_value("a=1&secret=ab%2Bc+d", "secret").as_deref(),
-            Some("ab+c d")
-        );
-        assert_eq!(form_value("secret=", "secret").as_deref(), Some(""));
-        assert_eq!(form_value("other=1", "secret"), None);
-        assert_eq!(form_value("secret=%ZZ", "secret"), None);
-        assert_eq!(form_value("secret=%4", "secret"), None);
     }
 }

@@ -45,25 +45,13 @@ impl HubContext {
 
     /// The value of cookie `name` from the request's `Cookie` headers.
     pub fn cookie(&self, name: &str) -> Option<String> {
-        self.cookies()
-            .into_iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v)
+        crate::request::cookie(self.conn.request.headers(), name).map(str::to_owned)
     }
 
     /// Every cookie of the request, in order.
     pub fn cookies(&self) -> Vec<(String, String)> {
-        self.conn
-            .request
-            .headers()
-            .get_all(axum::http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| {
-                let (n, v) = pair.split_once('=')?;
-                Some((n.trim().to_owned(), v.trim().trim_matches('"').to_owned()))
-            })
+        crate::request::cookies(self.conn.request.headers())
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
             .collect()
     }
 

@@ -59,11 +59,6 @@ impl InMemoryLifetimeManager {
     pub fn new() -> Self {
         Self::default()
     }
-
-    /// How many connections are registered.
-    pub fn connection_count(&self) -> usize {
-        self.registry.read().connections.len()
-    }
 }
 
 fn deliver(caller: &Caller, message: &EncodedInvocation) {

@@ -14,6 +14,7 @@ mod negotiate;
 mod sse;
 mod websocket;
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -62,11 +63,8 @@ fn router(hub: Arc<HubInner>, path: &str) -> Router {
         .with_state(hub)
 }
 
-pub(super) fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
-    query?.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == name).then_some(v)
-    })
+pub(super) fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<Cow<'a, str>> {
+    crate::request::value(query?, name)
 }
 
 pub(super) fn is_websocket_request(headers: &HeaderMap) -> bool {
@@ -140,7 +138,7 @@ async fn endpoint(State(hub): State<Arc<HubInner>>, request: Request) -> Respons
         Ok(o) => o,
         Err(reason) => return reject(StatusCode::FORBIDDEN, reason),
     };
-    let token = query_param(parts.uri.query(), "id").map(str::to_owned);
+    let token = query_param(parts.uri.query(), "id").map(Cow::into_owned);
     let mut response = if method == Method::GET && is_websocket_request(&parts.headers) {
         websocket(&hub, &mut parts, token).await
     } else if method == Method::GET {

@@ -50,7 +50,7 @@ pub(super) async fn negotiate(State(hub): State<Arc<HubInner>>, request: Request
         },
     };
     let stateful = hub.options.allow_stateful_reconnect
-        && query_param(query, "useStatefulReconnect") == Some("true");
+        && query_param(query, "useStatefulReconnect").as_deref() == Some("true");
     let id = random_id();
     let token = if version >= 1 {
         random_id()

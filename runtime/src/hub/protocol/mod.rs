@@ -289,8 +289,9 @@ impl<'a> OutMessage<'a> {
 }
 
 /// Encodes one message, separator included, appending to `out`.
-// Only the golden tests encode every message type; the server writes through the specific writers below.
-#[cfg(test)]
+// Only the golden tests and the fuzz targets encode every message type; the server writes through the
+// specific writers below.
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn write_message(message: &HubMessage, out: &mut Vec<u8>) {
     match message {
         HubMessage::Invocation {
