@@ -61,6 +61,9 @@ async function hubSocket(base) {
   return socket;
 }
 
+// The circuit protocol version the server speaks (PROTOCOL_VERSION in runtime/src/circuit/protocol.rs).
+const PROTOCOL_VERSION = 2;
+
 const isBatch = (m) => m.type === 1 && m.target === 'T.Batch';
 
 /** Starts a counter circuit the way the boot script does; acknowledges its first batch. */
@@ -68,7 +71,7 @@ async function startCircuit(base) {
   const page = await (await fetch(`${base}/`)).text();
   const descriptors = [...page.matchAll(/<!--t:r:([^>]*?)-->/g)].map((m) => m[1]);
   const socket = await hubSocket(base);
-  socket.send({ type: 1, invocationId: 's', target: 'StartCircuit', arguments: [1, `${base}/`, `${base}/`, descriptors] });
+  socket.send({ type: 1, invocationId: 's', target: 'StartCircuit', arguments: [PROTOCOL_VERSION, `${base}/`, `${base}/`, descriptors] });
   const done = await socket.next((m) => m.type === 3 && m.invocationId === 's');
   assert.equal(typeof done.result, 'string', `StartCircuit failed: ${JSON.stringify(done)}`);
   const batch = await socket.next(isBatch);
