@@ -6,6 +6,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
+import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { startServer } from '../support/server.mjs';
 
@@ -61,8 +62,10 @@ async function hubSocket(base) {
   return socket;
 }
 
-// The circuit protocol version the server speaks (PROTOCOL_VERSION in runtime/src/circuit/protocol.rs).
-const PROTOCOL_VERSION = 2;
+/** The Tether protocol version, read from the boot script's own definition (client-js/src/protocol.ts). */
+const PROTOCOL_VERSION = Number(
+  readFileSync(new URL('../../client-js/src/protocol.ts', import.meta.url), 'utf8').match(/PROTOCOL_VERSION = (\d+)/)[1],
+);
 
 const isBatch = (m) => m.type === 1 && m.target === 'T.Batch';
 
