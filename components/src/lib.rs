@@ -114,6 +114,9 @@ mod component;
 mod error;
 pub mod event;
 pub mod forms;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod hash;
 mod number;
 mod renderer;

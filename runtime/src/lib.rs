@@ -4,6 +4,9 @@
 pub mod auth;
 pub mod boot_script;
 pub mod circuit;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hub;
 mod request;
 pub mod router;

@@ -676,7 +676,8 @@ impl Dom {
             }
             6 | 7 => {
                 let node = self.element(num(1)?)?;
-                let name = text(2)?.to_owned();
+                // As in a browser's HTML document: `setAttribute`/`removeAttribute` lowercase the name.
+                let name = text(2)?.to_ascii_lowercase();
                 let value = if num(0)? == 6 {
                     Some(text(3)?.to_owned())
                 } else {

@@ -35,7 +35,7 @@ use super::descriptor::{DescriptorKey, DescriptorSigner};
 use super::handlers::CircuitHandlers;
 use super::options::CircuitOptions;
 use super::protocol::{
-    self, method, target, AckArgs, Call, ChunkAssembler, EndInvokeJsArgs, EventArgs,
+    self, method, target, AckArgs, Call, ChunkAssembler, ChunkBudget, EndInvokeJsArgs, EventArgs,
     InvokeServerArgs, LocationArgs, Method,
 };
 use super::registry::{CircuitMetrics, CircuitRegistry, StartFailure};
@@ -194,7 +194,7 @@ impl CircuitHubBuilder {
             move |ctx: HubContext, (target,): (String,), streams| {
                 let shared = chunked.clone();
                 // Start reading the chunks now, before the hub polls the returned future (see `collect`).
-                let collected = shared.collect_chunks(streams);
+                let collected = shared.collect_chunks(&ctx, streams);
                 async move { shared.chunked(&ctx, &target, collected).await }
             },
         );
@@ -577,8 +577,10 @@ impl Shared {
     /// task may wait for room in the stream's buffer while it reads a burst of chunks (one WebSocket frame
     /// can hold them all), and it does not poll the method's future meanwhile; a reader that only started
     /// when that future is polled would never get to run.
+    /// Every call of one connection draws on the connection's budget.
     fn collect_chunks(
         &self,
+        ctx: &HubContext,
         mut streams: Vec<ClientStream>,
     ) -> Option<JoinHandle<Result<String, String>>> {
         if streams.len() != 1 {
@@ -586,8 +588,14 @@ impl Shared {
         }
         let mut stream = streams.pop().expect("one stream");
         let limit = self.registry.options.max_chunked_call_size;
+        let budget = ctx.extension::<ChunkBudget>().unwrap_or_else(|| {
+            let budget = ChunkBudget::default();
+            ctx.insert_extension(budget.clone());
+            budget
+        });
+        let connection_limit = self.registry.options.max_chunked_bytes_per_connection;
         Some(tokio::spawn(async move {
-            let mut assembler = ChunkAssembler::new(limit);
+            let mut assembler = ChunkAssembler::new(limit).with_budget(budget, connection_limit);
             while let Some(item) = stream.next().await {
                 let item =
                     item.map_err(|e| format!("chunked call stream failed: {}", e.message()))?;

@@ -79,7 +79,7 @@
 //! End: `T.Error` to a connected browser → connection down (if connected) → closed → components disposed →
 //! pending browser calls fail.
 
-mod acks;
+pub(crate) mod acks;
 mod app;
 pub(crate) mod core;
 mod descriptor;

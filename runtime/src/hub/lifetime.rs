@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
-use super::context::{Caller, EncodedInvocation};
+use super::caller::{Caller, EncodedInvocation};
 use super::error::SendError;
 
 /// Tracks the connections of one hub and delivers fan-out messages to them.

@@ -144,7 +144,7 @@ fn start_server(args: &Args, kind: Kind) -> Result<Server, String> {
     })
 }
 
-fn rss_bytes(pid: u32) -> usize {
+pub(crate) fn rss_bytes(pid: u32) -> usize {
     let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap_or_default();
     statm
         .split(' ')
@@ -154,7 +154,7 @@ fn rss_bytes(pid: u32) -> usize {
         * 4096
 }
 
-async fn get_page(addr: SocketAddr, path: &str) -> Result<String, String> {
+pub(crate) async fn get_page(addr: SocketAddr, path: &str) -> Result<String, String> {
     let mut stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream
@@ -169,7 +169,7 @@ async fn get_page(addr: SocketAddr, path: &str) -> Result<String, String> {
     Ok(body)
 }
 
-fn descriptors(page: &str) -> Vec<String> {
+pub(crate) fn descriptors(page: &str) -> Vec<String> {
     page.match_indices("<!--t:r:")
         .filter_map(|(at, _)| {
             let start = at + 8;
@@ -495,7 +495,7 @@ async fn latency(args: &Args) -> Result<(), String> {
 }
 
 /// utime + stime of a process, in clock ticks (10 ms).
-fn cpu_ticks(pid: u32) -> u64 {
+pub(crate) fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
     let fields: Vec<&str> = after.split_whitespace().collect();

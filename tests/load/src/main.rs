@@ -10,8 +10,10 @@
 //! `--url ws://HOST:PORT/chathub --pid PID` measures an already running server instead.
 //!
 //! `tether-load circuits memory|latency|shapes …` measures circuits against the counter example; see
-//! `circuits.rs`.
+//! `circuits.rs`. `tether-load churn …` soaks it with tabs that connect, click, drop and reconnect; see
+//! `churn.rs`.
 
+mod churn;
 mod circuits;
 mod echo;
 
@@ -216,6 +218,10 @@ async fn main() {
     }
     if std::env::args().nth(1).as_deref() == Some("circuits") {
         circuits::run(std::env::args().skip(2).collect()).await;
+        return;
+    }
+    if std::env::args().nth(1).as_deref() == Some("churn") {
+        churn::run(std::env::args().skip(2).collect()).await;
         return;
     }
     let result = async {

@@ -75,11 +75,15 @@ impl Renderer {
         for (i, a) in new_attrs.iter().enumerate() {
             let name = new_shape.str(a.name);
             let value = new_shape.str(a.value);
+            // HTML attribute names are ASCII case-insensitive: the browser's parser lowercases them and
+            // `setAttribute`/`removeAttribute` lowercase theirs, so `oc` and `OC` are one attribute.
             let old_value = match old_attrs.get(i) {
-                Some(o) if old_shape.str(o.name) == name => Some(old_shape.str(o.value)),
+                Some(o) if old_shape.str(o.name).eq_ignore_ascii_case(name) => {
+                    Some(old_shape.str(o.value))
+                }
                 _ => old_attrs
                     .iter()
-                    .find(|o| old_shape.str(o.name) == name)
+                    .find(|o| old_shape.str(o.name).eq_ignore_ascii_case(name))
                     .map(|o| old_shape.str(o.value)),
             };
             if old_value == Some(value) {
@@ -100,8 +104,10 @@ impl Renderer {
         for (i, o) in old_attrs.iter().enumerate() {
             let name = old_shape.str(o.name);
             let present = match new_attrs.get(i) {
-                Some(a) if new_shape.str(a.name) == name => true,
-                _ => new_attrs.iter().any(|a| new_shape.str(a.name) == name),
+                Some(a) if new_shape.str(a.name).eq_ignore_ascii_case(name) => true,
+                _ => new_attrs
+                    .iter()
+                    .any(|a| new_shape.str(a.name).eq_ignore_ascii_case(name)),
             };
             if present {
                 continue;

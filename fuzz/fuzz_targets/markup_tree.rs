@@ -1,0 +1,71 @@
+//! The maud-output tree parser, alone and through the renderer's incremental diff.
+//!
+//! Input: two component renders separated by a NUL byte. Invariants: parsing never panics; an
+//! incremental re-parse of the second render from the first has as many nodes as a fresh parse; and when
+//! the renderer accepts both renders on their own, the DOM patched by the diff from the first to the second equals the DOM of a
+//! fresh render of the second (compared in the harness's canonical form).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use maud::{Markup, PreEscaped};
+use std::sync::Arc;
+use tether_components::fuzzing::{parse_markup, reparse_node_counts};
+
+use tether_components::testing::Harness;
+use tether_components::{Component, ComponentRegistry, RenderContext, Renderer};
+
+/// Renders whatever markup it holds.
+struct Raw {
+    markup: String,
+}
+
+impl Component for Raw {
+    type Props = String;
+
+    fn create(markup: &String) -> Self {
+        Raw {
+            markup: markup.clone(),
+        }
+    }
+
+    fn render(&self, _: &mut RenderContext<'_, Self>) -> Markup {
+        PreEscaped(self.markup.clone())
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (first, second) = text.split_once('\0').unwrap_or((text, ""));
+    let first_ok = parse_markup(first).is_ok();
+    let second_ok = parse_markup(second).is_ok();
+    if let Some((incremental, fresh)) = reparse_node_counts(first, second) {
+        assert_eq!(
+            incremental, fresh,
+            "incremental re-parse lost or invented nodes"
+        );
+    }
+    // The renderer checks more than the parser (event bindings, child slots): both renders must mount.
+    let mounts = |markup: &str| {
+        Renderer::new(Arc::new(ComponentRegistry::new()))
+            .mount_root_component::<Raw>(markup.to_owned())
+            .is_ok()
+    };
+    if !(first_ok && second_ok && mounts(first) && mounts(second)) {
+        return;
+    }
+    let mut patched = Harness::mount::<Raw>(first.to_owned());
+    let handle = patched.handle::<Raw>();
+    let next = second.to_owned();
+    handle.update(move |raw| raw.markup = next);
+    patched
+        .try_flush()
+        .unwrap_or_else(|e| panic!("diff from {first:?} to {second:?} failed to apply: {e}"));
+    let fresh = Harness::mount::<Raw>(second.to_owned());
+    assert_eq!(
+        patched.dom().canonical(0),
+        fresh.dom().canonical(0),
+        "patched DOM differs from a fresh render"
+    );
+});
