@@ -10,6 +10,8 @@ import WebSocket from 'ws';
 import { startServer } from '../support/server.mjs';
 
 const RS = '\u001e';
+/** The Tether protocol version `StartCircuit` names (docs/protocol.md, client-js/src/protocol.ts). */
+const PROTOCOL_VERSION = 2;
 const CIRCUITS = 1000;
 const RAMP = 100; // the accept backlog is 128
 const RETRY_MS = 250;
@@ -68,7 +70,7 @@ async function startCircuit(base) {
   const page = await (await fetch(`${base}/`)).text();
   const descriptors = [...page.matchAll(/<!--t:r:([^>]*?)-->/g)].map((m) => m[1]);
   const socket = await hubSocket(base);
-  socket.send({ type: 1, invocationId: 's', target: 'StartCircuit', arguments: [1, `${base}/`, `${base}/`, descriptors] });
+  socket.send({ type: 1, invocationId: 's', target: 'StartCircuit', arguments: [PROTOCOL_VERSION, `${base}/`, `${base}/`, descriptors] });
   const done = await socket.next((m) => m.type === 3 && m.invocationId === 's');
   assert.equal(typeof done.result, 'string', `StartCircuit failed: ${JSON.stringify(done)}`);
   const batch = await socket.next(isBatch);

@@ -37,7 +37,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 const RS: char = '\u{1e}';
 /// The Tether protocol version `StartCircuit` names (docs/protocol.md): the current one, or the one
 /// `--protocol-version` gives to measure an older server (`--addr`, `--pid`) beside this run's floor.
-static PROTOCOL_VERSION: AtomicU32 = AtomicU32::new(2);
+pub(crate) static PROTOCOL_VERSION: AtomicU32 = AtomicU32::new(2);
 const RAMP: usize = 100;
 
 struct Args {
