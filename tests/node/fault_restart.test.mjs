@@ -6,12 +6,11 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
+import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { startServer } from '../support/server.mjs';
 
 const RS = '\u001e';
-/** The Tether protocol version `StartCircuit` names (docs/protocol.md, client-js/src/protocol.ts). */
-const PROTOCOL_VERSION = 2;
 const CIRCUITS = 1000;
 const RAMP = 100; // the accept backlog is 128
 const RETRY_MS = 250;
@@ -62,6 +61,11 @@ async function hubSocket(base) {
   await socket.next(() => true);
   return socket;
 }
+
+/** The Tether protocol version, read from the boot script's own definition (client-js/src/protocol.ts). */
+const PROTOCOL_VERSION = Number(
+  readFileSync(new URL('../../client-js/src/protocol.ts', import.meta.url), 'utf8').match(/PROTOCOL_VERSION = (\d+)/)[1],
+);
 
 const isBatch = (m) => m.type === 1 && m.target === 'T.Batch';
 
