@@ -5,7 +5,9 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import WebSocket from 'ws';
 import { startServer } from '../support/server.mjs';
 
@@ -13,6 +15,9 @@ const RS = '\u001e';
 const CIRCUITS = 1000;
 const RAMP = 100; // the accept backlog is 128
 const RETRY_MS = 250;
+// The Tether protocol version StartCircuit names, read from its one definition on the server side.
+const PROTOCOL_VERSION = Number(/pub const PROTOCOL_VERSION: u32 = (\d+);/
+  .exec(fs.readFileSync(path.resolve(import.meta.dirname, '../../runtime/src/circuit/protocol.rs'), 'utf8'))[1]);
 
 /** A free loopback port, so the restarted server listens where the clients reconnect. */
 async function freePort() {
@@ -68,7 +73,7 @@ async function startCircuit(base) {
   const page = await (await fetch(`${base}/`)).text();
   const descriptors = [...page.matchAll(/<!--t:r:([^>]*?)-->/g)].map((m) => m[1]);
   const socket = await hubSocket(base);
-  socket.send({ type: 1, invocationId: 's', target: 'StartCircuit', arguments: [1, `${base}/`, `${base}/`, descriptors] });
+  socket.send({ type: 1, invocationId: 's', target: 'StartCircuit', arguments: [PROTOCOL_VERSION, `${base}/`, `${base}/`, descriptors] });
   const done = await socket.next((m) => m.type === 3 && m.invocationId === 's');
   assert.equal(typeof done.result, 'string', `StartCircuit failed: ${JSON.stringify(done)}`);
   const batch = await socket.next(isBatch);
