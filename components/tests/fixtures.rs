@@ -209,7 +209,7 @@ fn fixtures() -> Vec<(String, String)> {
     out.push(
         Fixture::new::<Toggle>(
             "handlers",
-            "Event bindings on a kept element: flags change (op 6 with `ID:p`), a binding is dropped (op 7, `dh`) and a new one gets a fresh id.",
+            "Event bindings on a kept element: flags change (op 6 with `ID:p`), a binding is dropped (op 7) and a new one gets a fresh id.",
             (),
         )
         .step(|h| h.click("#link"))

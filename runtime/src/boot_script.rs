@@ -101,9 +101,7 @@ fn script_path_for_hub(hub_path: &str) -> String {
 pub async fn serve_boot_script(uri: Uri, headers: HeaderMap) -> Response {
     let fingerprint = fingerprint();
     let versioned = uri.query().is_some_and(|query| {
-        query
-            .split('&')
-            .any(|pair| pair.strip_prefix("v=") == Some(fingerprint.version.as_str()))
+        crate::request::pairs(query).any(|(k, v)| k == "v" && v == fingerprint.version.as_str())
     });
     let cache_control = HeaderValue::from_static(if versioned { IMMUTABLE } else { REVALIDATE });
     if if_none_match_hits(&headers, &fingerprint.etag) {

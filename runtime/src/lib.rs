@@ -8,6 +8,7 @@ pub mod circuit;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hub;
+mod request;
 pub mod router;
 
 pub use hub::{

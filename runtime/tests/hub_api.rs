@@ -467,3 +467,49 @@ async fn caller_close_sends_a_close_message_and_reports_server_closed() {
         DisconnectReason::ServerClosed(Some("policy".into()))
     );
 }
+
+/// One `Cookie` header, with the spacing and quotes browsers and proxies may add, read by a page handler while
+/// prerendering (`PageRequest::cookie`) and by the live connection (`HubContext::cookie`, `cookies`): the
+/// values agree.
+#[tokio::test]
+async fn a_cookie_reads_the_same_in_prerender_and_in_the_live_circuit() {
+    use axum::extract::FromRequestParts;
+    use tether::circuit::PageRequest;
+
+    const COOKIE: &str = "theme = \"dark\" ;session=s3cr3t; empty=";
+    let (mut parts, ()) = axum::http::Request::builder()
+        .uri("/page")
+        .header("cookie", COOKIE)
+        .body(())
+        .unwrap()
+        .into_parts();
+    let page = PageRequest::from_request_parts(&mut parts, &())
+        .await
+        .unwrap();
+    let prerendered = json!({
+        "theme": page.cookie("theme"),
+        "session": page.cookie("session"),
+        "empty": page.cookie("empty"),
+    });
+    assert_eq!(
+        prerendered,
+        json!({"theme": "dark", "session": "s3cr3t", "empty": ""})
+    );
+
+    let hub = Hub::builder()
+        .method("Cookies", |ctx: HubContext, (): ()| async move {
+            let all: serde_json::Map<String, Value> = ctx
+                .cookies()
+                .into_iter()
+                .map(|(name, value)| (name, Value::String(value)))
+                .collect();
+            assert_eq!(ctx.cookie("theme").as_deref(), Some("dark"));
+            Ok::<_, HubError>(Value::Object(all))
+        })
+        .build()
+        .unwrap();
+    let url = serve(hub).await;
+    let mut socket = connect_with(&url, &[("cookie", COOKIE)]).await;
+    send(&mut socket, invocation("1", "Cookies", json!([]))).await;
+    assert_eq!(recv(&mut socket).await["result"], prerendered);
+}

@@ -11,7 +11,7 @@ use maud::{html, Markup};
 use serde_json::json;
 use support::{attach_html, batch, descriptors, http, HubClient, PATIENCE};
 use tether::auth::{Auth, AuthOptions, OnRevoked, SessionStore, User};
-use tether::circuit::CircuitHub;
+use tether::circuit::{CircuitHub, PROTOCOL_VERSION};
 use tether::router::{page_router, Reject, RouteMatch, RouteProps, Routes};
 use tether_components::{Component, ComponentRegistry, RenderContext};
 
@@ -140,7 +140,7 @@ impl App {
             .invoke(
                 "StartCircuit",
                 json!([
-                    1,
+                    PROTOCOL_VERSION,
                     format!("{base}/"),
                     format!("{base}{path}"),
                     descriptors(&page.body)

@@ -5,9 +5,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import fs from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { startServer } from '../support/server.mjs';
 
@@ -15,9 +14,6 @@ const RS = '\u001e';
 const CIRCUITS = 1000;
 const RAMP = 100; // the accept backlog is 128
 const RETRY_MS = 250;
-// The Tether protocol version StartCircuit names, read from its one definition on the server side.
-const PROTOCOL_VERSION = Number(/pub const PROTOCOL_VERSION: u32 = (\d+);/
-  .exec(fs.readFileSync(path.resolve(import.meta.dirname, '../../runtime/src/circuit/protocol.rs'), 'utf8'))[1]);
 
 /** A free loopback port, so the restarted server listens where the clients reconnect. */
 async function freePort() {
@@ -65,6 +61,11 @@ async function hubSocket(base) {
   await socket.next(() => true);
   return socket;
 }
+
+/** The Tether protocol version, read from the boot script's own definition (client-js/src/protocol.ts). */
+const PROTOCOL_VERSION = Number(
+  readFileSync(new URL('../../client-js/src/protocol.ts', import.meta.url), 'utf8').match(/PROTOCOL_VERSION = (\d+)/)[1],
+);
 
 const isBatch = (m) => m.type === 1 && m.target === 'T.Batch';
 

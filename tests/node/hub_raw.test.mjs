@@ -167,6 +167,17 @@ describe('hub protocol over a raw socket', () => {
     await s.closed;
   });
 
+  test('an oversized message sent as many frames back to back still gets its Close before the socket closes', async () => {
+    const s = await handshaken(`${server.url}/chathub`);
+    const part = 'x'.repeat(30 * 1024);
+    s.ws.send(`{"type":1,"invocationId":"1","target":"Echo","arguments":["${part}`);
+    for (let i = 0; i < 60; i++) s.ws.send(part);
+    const close = await s.next((m) => m.type === 7);
+    assert.match(close.error, /more than the hub's maximum receive message size of 32768 bytes/);
+    const { code } = await s.closed;
+    assert.equal(code, 1000);
+  });
+
   test('an invalid message closes the connection with the reason', async () => {
     const s = await handshaken(`${server.url}/chathub`);
     s.send({ type: 1, arguments: [] });

@@ -11,10 +11,11 @@
 //!   the renderer and never reused; a matched node keeps its id across renders.
 //! - **Handler ids** are circuit-unique and never reused. A binding on a matched element for the same event
 //!   keeps its id; new bindings get fresh ids in pre-order. An id dies when its binding is absent from its
-//!   component's latest render or the component is disposed; it is then listed in the batch's `dh`, and
+//!   component's latest render or the component is disposed; it then leaves the handler table, and
 //!   events naming it are rejected ([`EventError::UnknownHandler`]) without running anything.
-//! - **Batches.** One render pass makes at most one batch; ids count 1, 2, 3… and an empty pass makes none.
-//!   Inside a batch, root attachments (op 11) come first, then component edit lists in render order:
+//! - **Batches.** One render pass makes at most one batch; ids count 1, 2, 3… (this is the circuit's one
+//!   batch counter) and a pass without edits makes none, even if it retired handler ids or disposed
+//!   components. Inside a batch, root attachments (op 11) come first, then components' edits in render order:
 //!   components render parents before children (by depth), so a parent's edits precede the edits of the
 //!   children it re-rendered.
 //! - **Prerendering** is deterministic: a fresh renderer that mounts the same roots with the same props in

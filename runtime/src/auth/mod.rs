@@ -126,16 +126,9 @@ impl<'a> Credentials<'a> {
         Credentials { headers }
     }
 
-    /// The value of cookie `name`.
+    /// The value of cookie `name`, read as everywhere else (`crate::request`).
     pub fn cookie(&self, name: &str) -> Option<&'a str> {
-        self.headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v)
+        crate::request::cookie(self.headers, name)
     }
 
     /// The token of an `Authorization: Bearer TOKEN` header.

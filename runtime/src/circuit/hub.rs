@@ -35,7 +35,7 @@ use super::descriptor::{DescriptorKey, DescriptorSigner};
 use super::handlers::CircuitHandlers;
 use super::options::CircuitOptions;
 use super::protocol::{
-    self, method, target, AckArgs, Call, ChunkAssembler, EndInvokeJsArgs, EventArgs,
+    self, method, target, AckArgs, Call, ChunkAssembler, ChunkBudget, EndInvokeJsArgs, EventArgs,
     InvokeServerArgs, LocationArgs, Method,
 };
 use super::registry::{CircuitMetrics, CircuitRegistry, StartFailure};
@@ -194,7 +194,7 @@ impl CircuitHubBuilder {
             move |ctx: HubContext, (target,): (String,), streams| {
                 let shared = chunked.clone();
                 // Start reading the chunks now, before the hub polls the returned future (see `collect`).
-                let collected = shared.collect_chunks(streams);
+                let collected = shared.collect_chunks(&ctx, streams);
                 async move { shared.chunked(&ctx, &target, collected).await }
             },
         );
@@ -333,7 +333,7 @@ impl CircuitHub {
 }
 
 fn disconnect_beacon(shared: &Shared, body: &str) -> Response {
-    let Some(secret) = form_value(body, "secret") else {
+    let Some(secret) = crate::request::value(body, "secret") else {
         return (StatusCode::BAD_REQUEST, "missing `secret` form field\n").into_response();
     };
     let Ok(secret) = CircuitSecret::parse(&secret) else {
@@ -345,33 +345,6 @@ fn disconnect_beacon(shared: &Shared, body: &str) -> Response {
     } else {
         (StatusCode::OK, "no such circuit (already ended)\n").into_response()
     }
-}
-
-/// The percent-decoded value of `name` in an `application/x-www-form-urlencoded` body.
-fn form_value(body: &str, name: &str) -> Option<String> {
-    body.split('&').find_map(|pair| {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (key == name).then(|| percent_decode(value))
-    })?
-}
-
-pub(crate) fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = text.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
 }
 
 /// A circuit's connection: outbound messages become hub invocations on the caller's queue.
@@ -604,8 +577,10 @@ impl Shared {
     /// task may wait for room in the stream's buffer while it reads a burst of chunks (one WebSocket frame
     /// can hold them all), and it does not poll the method's future meanwhile; a reader that only started
     /// when that future is polled would never get to run.
+    /// Every call of one connection draws on the connection's budget.
     fn collect_chunks(
         &self,
+        ctx: &HubContext,
         mut streams: Vec<ClientStream>,
     ) -> Option<JoinHandle<Result<String, String>>> {
         if streams.len() != 1 {
@@ -613,8 +588,14 @@ impl Shared {
         }
         let mut stream = streams.pop().expect("one stream");
         let limit = self.registry.options.max_chunked_call_size;
+        let budget = ctx.extension::<ChunkBudget>().unwrap_or_else(|| {
+            let budget = ChunkBudget::default();
+            ctx.insert_extension(budget.clone());
+            budget
+        });
+        let connection_limit = self.registry.options.max_chunked_bytes_per_connection;
         Some(tokio::spawn(async move {
-            let mut assembler = ChunkAssembler::new(limit);
+            let mut assembler = ChunkAssembler::new(limit).with_budget(budget, connection_limit);
             while let Some(item) = stream.next().await {
                 let item =
                     item.map_err(|e| format!("chunked call stream failed: {}", e.message()))?;
@@ -661,22 +642,5 @@ impl Shared {
             error
         })?;
         self.call(ctx, call)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn form_values_are_percent_decoded() {
-        assert_eq!(
-            form_value("a=1&secret=ab%2Bc+d", "secret").as_deref(),
-            Some("ab+c d")
-        );
-        assert_eq!(form_value("secret=", "secret").as_deref(), Some(""));
-        assert_eq!(form_value("other=1", "secret"), None);
-        assert_eq!(form_value("secret=%ZZ", "secret"), None);
-        assert_eq!(form_value("secret=%4", "secret"), None);
     }
 }

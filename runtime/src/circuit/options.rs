@@ -20,6 +20,9 @@ pub struct CircuitOptions {
     pub detailed_errors: bool,
     /// The largest reassembled `Chunked` call, in bytes. Default 1 MiB.
     pub max_chunked_call_size: usize,
+    /// Bytes all `Chunked` calls of one connection may hold together while they are reassembled. Default
+    /// 2 MiB (two calls of the largest size).
+    pub max_chunked_bytes_per_connection: usize,
     /// How long a prerender descriptor can be used to start a circuit. Default 5 minutes.
     pub descriptor_lifetime: Duration,
     /// How many used descriptors are remembered (until they expire) to refuse replays. Default 100,000.
@@ -35,6 +38,7 @@ impl Default for CircuitOptions {
             max_unacknowledged_batches: 10,
             detailed_errors: false,
             max_chunked_call_size: 1024 * 1024,
+            max_chunked_bytes_per_connection: 2 * 1024 * 1024,
             descriptor_lifetime: Duration::from_secs(300),
             max_remembered_descriptors: 100_000,
         }
@@ -70,6 +74,11 @@ impl CircuitOptions {
     /// Sets `max_chunked_call_size`.
     pub fn max_chunked_call_size(mut self, bytes: usize) -> Self {
         self.max_chunked_call_size = bytes;
+        self
+    }
+    /// Sets `max_chunked_bytes_per_connection`.
+    pub fn max_chunked_bytes_per_connection(mut self, bytes: usize) -> Self {
+        self.max_chunked_bytes_per_connection = bytes;
         self
     }
     /// Sets `descriptor_lifetime`.

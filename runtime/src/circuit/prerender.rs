@@ -34,7 +34,7 @@ use serde::Serialize;
 use tether_components::{MountError, Renderer};
 
 use super::descriptor::ResponseDescriptors;
-use super::hub::{percent_decode, CircuitHub};
+use super::hub::CircuitHub;
 
 /// Why a root component could not be prerendered. As a response: 500 with a one-line reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,16 +225,8 @@ impl<S: Send + Sync> FromRequestParts<S> for PageRequest {
                 .collect(),
             Err(_) => Vec::new(),
         };
-        let query = parts
-            .uri
-            .query()
-            .unwrap_or("")
-            .split('&')
-            .filter(|pair| !pair.is_empty())
-            .filter_map(|pair| {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                Some((percent_decode(k)?, percent_decode(v)?))
-            })
+        let query = crate::request::pairs(parts.uri.query().unwrap_or(""))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
         let original_uri = parts
             .extensions
@@ -294,15 +286,9 @@ impl PageRequest {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// A cookie's value.
+    /// A cookie's value (read as [`HubContext::cookie`](crate::hub::HubContext::cookie) reads it in the
+    /// live circuit: whitespace and surrounding double quotes removed).
     pub fn cookie(&self, name: &str) -> Option<&str> {
-        self.headers
-            .get_all(axum::http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v)
+        crate::request::cookie(&self.headers, name)
     }
 }

@@ -2,6 +2,8 @@
 //! browser side mirrors these in `client-js/src/protocol.ts`.
 
 use std::fmt::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -179,11 +181,19 @@ impl Call {
     }
 }
 
-/// Collects the string chunks of a `Chunked` call, refusing to grow past `limit` bytes.
+/// Bytes held by one connection's `Chunked` calls under reassembly, shared by its assemblers
+/// (`CircuitOptions::max_chunked_bytes_per_connection`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ChunkBudget(Arc<AtomicUsize>);
+
+/// Collects the string chunks of a `Chunked` call, refusing to grow past `limit` bytes, or past the
+/// connection's budget when it has one. What it holds is charged to the budget until it is finished or
+/// dropped.
 #[derive(Debug)]
 pub(crate) struct ChunkAssembler {
     text: String,
     limit: usize,
+    budget: Option<(ChunkBudget, usize)>,
 }
 
 /// Why a `Chunked` call was refused.
@@ -191,6 +201,9 @@ pub(crate) struct ChunkAssembler {
 pub(crate) enum ChunkError {
     /// The reassembled call is larger than `CircuitOptions::max_chunked_call_size`.
     TooLarge { limit: usize },
+    /// The connection's `Chunked` calls together hold more than
+    /// `CircuitOptions::max_chunked_bytes_per_connection`.
+    ConnectionFull { limit: usize },
     /// A stream item was not a string.
     NotText,
 }
@@ -202,6 +215,11 @@ impl std::fmt::Display for ChunkError {
                 f,
                 "chunked call larger than {limit} bytes (raise CircuitOptions::max_chunked_call_size to allow it)"
             ),
+            Self::ConnectionFull { limit } => write!(
+                f,
+                "chunked calls of this connection hold more than {limit} bytes together (raise \
+                 CircuitOptions::max_chunked_bytes_per_connection to allow it)"
+            ),
             Self::NotText => f.write_str("chunked call stream items must be strings"),
         }
     }
@@ -212,7 +230,14 @@ impl ChunkAssembler {
         Self {
             text: String::new(),
             limit,
+            budget: None,
         }
+    }
+
+    /// Charges what this assembler holds to `budget`, which may hold at most `max` bytes.
+    pub(crate) fn with_budget(mut self, budget: ChunkBudget, max: usize) -> Self {
+        self.budget = Some((budget, max));
+        self
     }
 
     /// Adds one stream item.
@@ -221,13 +246,35 @@ impl ChunkAssembler {
         if self.text.len() + chunk.len() > self.limit {
             return Err(ChunkError::TooLarge { limit: self.limit });
         }
+        if let Some((budget, max)) = &self.budget {
+            let before = budget.0.fetch_add(chunk.len(), Ordering::AcqRel);
+            if before + chunk.len() > *max {
+                budget.0.fetch_sub(chunk.len(), Ordering::AcqRel);
+                return Err(ChunkError::ConnectionFull { limit: *max });
+            }
+        }
         self.text.push_str(chunk);
         Ok(())
     }
 
     /// The reassembled arguments: the JSON text of the target's argument array.
-    pub(crate) fn finish(self) -> String {
-        self.text
+    pub(crate) fn finish(mut self) -> String {
+        self.release()
+    }
+
+    /// Takes the text and returns its bytes to the budget.
+    fn release(&mut self) -> String {
+        let text = std::mem::take(&mut self.text);
+        if let Some((budget, _)) = &self.budget {
+            budget.0.fetch_sub(text.len(), Ordering::AcqRel);
+        }
+        text
+    }
+}
+
+impl Drop for ChunkAssembler {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
@@ -271,6 +318,22 @@ mod tests {
         };
         assert_eq!((event.as_str(), args), ("input", json!({"value": "abc"})));
         assert_eq!(Method::from_name("Chunked"), None);
+    }
+
+    #[test]
+    fn a_connection_budget_bounds_its_assemblers_together_and_is_returned() {
+        let budget = ChunkBudget::default();
+        let mut a = ChunkAssembler::new(64).with_budget(budget.clone(), 10);
+        let mut b = ChunkAssembler::new(64).with_budget(budget.clone(), 10);
+        a.push(&json!("[1,2,3")).unwrap();
+        let err = b.push(&json!("[4,5,6")).unwrap_err();
+        assert_eq!(err, ChunkError::ConnectionFull { limit: 10 });
+        assert!(err.to_string().contains("max_chunked_bytes_per_connection"));
+        a.push(&json!("]")).unwrap();
+        assert_eq!(a.finish(), "[1,2,3]");
+        b.push(&json!("[4,5,6]")).unwrap();
+        drop(b);
+        assert_eq!(budget.0.load(Ordering::Acquire), 0);
     }
 
     #[test]

@@ -1,408 +1,21 @@
-//! What hub code sees of a connection: [`HubContext`], the [`Caller`] handle, and [`Clients`] for fan-out.
-//!
-//! Ownership: the connection task owns the socket; everything here holds an `Arc` of the connection's shared
-//! part (id, request facts, extensions, the bounded outbound queue, pending client results). Sends never
-//! touch the socket: they append an encoded message to the queue and wake the connection task, which writes
-//! queued messages in order. After the connection ends the queue is closed and every send fails with
-//! [`SendError::is_closed`].
+//! What hub code sees of a connection: [`HubContext`], and [`Clients`] for fan-out through the hub's
+//! [`HubLifetimeManager`]. Both only queue messages (see [`Caller`]).
 
-use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::sync::Arc;
 
-use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue};
-use bytes::Bytes;
-use parking_lot::Mutex;
-use serde::de::DeserializeOwned;
+use axum::http::HeaderMap;
 use serde::Serialize;
-use serde_json::value::RawValue;
-use tokio::sync::{oneshot, Notify};
 
-use super::error::{ClientResultError, SendError};
-use super::hub::HubInner;
+use super::caller::{Caller, ConnectionShared, EncodedInvocation, TransportKind};
+use super::error::SendError;
 use super::lifetime::HubLifetimeManager;
-use super::protocol::{self, CompletionOutcome};
-
-/// The transport a connection uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransportKind {
-    /// WebSockets.
-    WebSockets,
-    /// Server-Sent Events.
-    ServerSentEvents,
-    /// Long polling.
-    LongPolling,
-}
-
-impl TransportKind {
-    /// The name used in negotiate (`WebSockets`, `ServerSentEvents`, `LongPolling`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TransportKind::WebSockets => "WebSockets",
-            TransportKind::ServerSentEvents => "ServerSentEvents",
-            TransportKind::LongPolling => "LongPolling",
-        }
-    }
-}
-
-/// An Invocation message encoded once, ready to be queued on any number of connections (fan-out and
-/// backplanes pass these around).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EncodedInvocation(Bytes);
-
-impl EncodedInvocation {
-    /// Encodes a fire-and-forget invocation of client method `target`. `arguments` must serialise to a JSON
-    /// array (a tuple such as `("alice", "hi")`, or a `Vec`); `()` means no arguments.
-    pub fn new(target: &str, arguments: impl Serialize) -> Result<Self, SendError> {
-        let args = encode_arguments(arguments).map_err(|e| SendError::serialize("", e))?;
-        let mut out = Vec::with_capacity(target.len() + args.get().len() + 48);
-        protocol::write_invocation(&mut out, None, target, &args, &[]);
-        Ok(EncodedInvocation(Bytes::from(out)))
-    }
-
-    /// Wraps bytes produced by [`EncodedInvocation::as_bytes`] elsewhere (a backplane receiving from
-    /// another server). The bytes must be one JSON hub message ending with `0x1E`.
-    pub fn from_bytes(bytes: Bytes) -> Self {
-        EncodedInvocation(bytes)
-    }
-
-    /// The wire bytes (one JSON hub message, record separator included).
-    pub fn as_bytes(&self) -> &Bytes {
-        &self.0
-    }
-}
-
-pub(crate) fn encode_arguments(arguments: impl Serialize) -> Result<Box<RawValue>, String> {
-    let raw = serde_json::value::to_raw_value(&arguments).map_err(|e| e.to_string())?;
-    match raw.get().as_bytes().first() {
-        Some(b'[') => Ok(raw),
-        _ if raw.get() == "null" => Ok(RawValue::from_string("[]".into()).expect("valid JSON")),
-        _ => Err(format!(
-            "arguments must serialise to a JSON array (use a tuple like (a, b)), got {}",
-            raw.get()
-        )),
-    }
-}
-
-/// An item waiting in a connection's outbound queue.
-pub(crate) enum Outbound {
-    /// An encoded hub message of types 1 to 5 (sequenced under stateful reconnect).
-    Message(Bytes),
-    /// Send a Close message and end the connection.
-    Close(Option<String>),
-    /// Cut the transport without a Close message.
-    Abort,
-}
-
-struct QueueState {
-    items: VecDeque<Outbound>,
-    closed: bool,
-}
-
-struct PendingResults {
-    next_id: u64,
-    waiting: HashMap<String, oneshot::Sender<CompletionOutcome>>,
-}
-
-/// Facts about the HTTP request that started the connection.
-///
-/// Headers are kept as one compact `name:value\n` byte string and turned into a `HeaderMap` on first use:
-/// most idle connections never look at them, and a `HeaderMap` costs several times the bytes.
-pub(crate) struct RequestInfo {
-    raw_headers: Box<[u8]>,
-    headers: OnceLock<HeaderMap>,
-    pub(crate) remote_addr: Option<SocketAddr>,
-    pub(crate) transport: TransportKind,
-}
-
-impl RequestInfo {
-    pub(crate) fn new(
-        headers: &HeaderMap,
-        remote_addr: Option<SocketAddr>,
-        transport: TransportKind,
-    ) -> Self {
-        let mut raw = Vec::new();
-        for (name, value) in headers {
-            // Header values never contain a newline and names never contain a colon.
-            raw.extend_from_slice(name.as_str().as_bytes());
-            raw.push(b':');
-            raw.extend_from_slice(value.as_bytes());
-            raw.push(b'\n');
-        }
-        RequestInfo {
-            raw_headers: raw.into_boxed_slice(),
-            headers: OnceLock::new(),
-            remote_addr,
-            transport,
-        }
-    }
-
-    pub(crate) fn headers(&self) -> &HeaderMap {
-        self.headers.get_or_init(|| {
-            let mut map = HeaderMap::new();
-            for line in self.raw_headers.split(|b| *b == b'\n') {
-                let Some(colon) = line.iter().position(|b| *b == b':') else {
-                    continue;
-                };
-                if let (Ok(name), Ok(value)) = (
-                    HeaderName::from_bytes(&line[..colon]),
-                    HeaderValue::from_bytes(&line[colon + 1..]),
-                ) {
-                    map.append(name, value);
-                }
-            }
-            map
-        })
-    }
-}
-
-/// The part of a connection shared between its task and every handle.
-pub(crate) struct ConnectionShared {
-    pub(crate) id: Arc<str>,
-    pub(crate) user_id: Mutex<Option<Arc<str>>>,
-    pub(crate) request: RequestInfo,
-    capacity: usize,
-    queue: Mutex<QueueState>,
-    /// Wakes the connection task when something is queued.
-    pub(crate) queued: Notify,
-    /// Wakes senders waiting for room in the queue.
-    room: Notify,
-    pending: Mutex<PendingResults>,
-    extensions: Mutex<Extensions>,
-}
-
-impl ConnectionShared {
-    pub(crate) fn new(id: Arc<str>, request: RequestInfo, capacity: usize) -> Arc<Self> {
-        Arc::new(ConnectionShared {
-            id,
-            user_id: Mutex::new(None),
-            request,
-            capacity,
-            queue: Mutex::new(QueueState {
-                items: VecDeque::new(),
-                closed: false,
-            }),
-            queued: Notify::new(),
-            room: Notify::new(),
-            pending: Mutex::new(PendingResults {
-                next_id: 0,
-                waiting: HashMap::new(),
-            }),
-            extensions: Mutex::new(Extensions::new()),
-        })
-    }
-
-    pub(crate) fn try_push(&self, item: Outbound) -> Result<(), SendError> {
-        let mut q = self.queue.lock();
-        if q.closed {
-            return Err(SendError::closed(&self.id));
-        }
-        if q.items.len() >= self.capacity {
-            return Err(SendError::full(&self.id, self.capacity));
-        }
-        q.items.push_back(item);
-        drop(q);
-        self.queued.notify_one();
-        Ok(())
-    }
-
-    /// Queues ignoring the capacity (completions and control messages, bounded by other means).
-    pub(crate) fn push_force(&self, item: Outbound) -> Result<(), SendError> {
-        let mut q = self.queue.lock();
-        if q.closed {
-            return Err(SendError::closed(&self.id));
-        }
-        q.items.push_back(item);
-        drop(q);
-        self.queued.notify_one();
-        Ok(())
-    }
-
-    /// Queues, waiting for room when the queue is full.
-    pub(crate) async fn push_wait(&self, item: Outbound) -> Result<(), SendError> {
-        let mut item = Some(item);
-        loop {
-            let room = self.room.notified();
-            {
-                let mut q = self.queue.lock();
-                if q.closed {
-                    return Err(SendError::closed(&self.id));
-                }
-                if q.items.len() < self.capacity {
-                    q.items.push_back(item.take().expect("pushed once"));
-                    drop(q);
-                    self.queued.notify_one();
-                    return Ok(());
-                }
-            }
-            room.await;
-        }
-    }
-
-    /// Moves every queued item into `out`, in order.
-    pub(crate) fn drain(&self, out: &mut Vec<Outbound>) {
-        let mut q = self.queue.lock();
-        out.extend(q.items.drain(..));
-        if q.items.capacity() > 64 {
-            q.items.shrink_to(16);
-        }
-        drop(q);
-        self.room.notify_waiters();
-    }
-
-    /// Closes the queue: later sends fail, pending client results fail with `Disconnected`.
-    pub(crate) fn close(&self) {
-        {
-            let mut q = self.queue.lock();
-            q.closed = true;
-            q.items.clear();
-        }
-        self.room.notify_waiters();
-        self.pending.lock().waiting.clear();
-    }
-
-    pub(crate) fn is_closed(&self) -> bool {
-        self.queue.lock().closed
-    }
-
-    /// Routes a Completion from the client to a waiting client-result call. Returns false if none waits.
-    pub(crate) fn complete_result(&self, invocation_id: &str, outcome: CompletionOutcome) -> bool {
-        match self.pending.lock().waiting.remove(invocation_id) {
-            Some(tx) => {
-                // The caller may have timed out and gone: nothing to deliver then.
-                let _ = tx.send(outcome);
-                true
-            }
-            None => false,
-        }
-    }
-}
-
-/// A handle to one connection that can send to it from any task, at any time, without awaiting.
-///
-/// Cloneable, `Send + Sync + 'static`. Sends are queued (bounded by
-/// [`HubOptions::outbound_queue_capacity`](crate::hub::HubOptions::outbound_queue_capacity)) and written by
-/// the connection's task in order; a send after the connection ended fails with [`SendError::is_closed`].
-#[derive(Clone)]
-pub struct Caller {
-    pub(crate) shared: Arc<ConnectionShared>,
-}
-
-impl std::fmt::Debug for Caller {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Caller")
-            .field("connection_id", &self.shared.id)
-            .finish()
-    }
-}
-
-impl Caller {
-    /// The connection id (the one given to the client in negotiate).
-    pub fn connection_id(&self) -> &str {
-        &self.shared.id
-    }
-
-    /// The user id the hub's user-id provider gave this connection, if any.
-    pub fn user_id(&self) -> Option<Arc<str>> {
-        self.shared.user_id.lock().clone()
-    }
-
-    /// Queues an invocation of client method `target` (no reply expected). `arguments` serialises to a
-    /// JSON array: a tuple such as `(user, text)`, a `Vec`, or `()` for none.
-    pub fn send(&self, target: &str, arguments: impl Serialize) -> Result<(), SendError> {
-        let message = EncodedInvocation::new(target, arguments)
-            .map_err(|e| SendError::serialize(&self.shared.id, e))?;
-        self.send_encoded(&message)
-    }
-
-    /// Queues an already encoded invocation (what fan-out uses).
-    pub fn send_encoded(&self, message: &EncodedInvocation) -> Result<(), SendError> {
-        self.shared.try_push(Outbound::Message(message.0.clone()))
-    }
-
-    /// Like [`Caller::send`], but waits for room when the queue is full instead of failing.
-    pub async fn send_wait(
-        &self,
-        target: &str,
-        arguments: impl Serialize,
-    ) -> Result<(), SendError> {
-        let message = EncodedInvocation::new(target, arguments)
-            .map_err(|e| SendError::serialize(&self.shared.id, e))?;
-        self.shared.push_wait(Outbound::Message(message.0)).await
-    }
-
-    /// Invokes client method `target` and waits up to `timeout` for the client's result (SignalR client
-    /// results). The client answers with its handler's return value, or an error when it has no handler.
-    ///
-    /// Called from a hub method, this needs
-    /// [`max_parallel_invocations`](crate::hub::HubOptions::max_parallel_invocations) above 1 only if the
-    /// client must call the hub while it computes the result.
-    pub async fn invoke<R: DeserializeOwned>(
-        &self,
-        target: &str,
-        arguments: impl Serialize,
-        timeout: Duration,
-    ) -> Result<R, ClientResultError> {
-        let args = encode_arguments(arguments)
-            .map_err(|e| ClientResultError::Send(SendError::serialize(&self.shared.id, e)))?;
-        let (tx, rx) = oneshot::channel();
-        let invocation_id = {
-            let mut pending = self.shared.pending.lock();
-            pending.next_id += 1;
-            // A prefix keeps server-chosen ids apart from the client's own stream ids, which also arrive
-            // in Completion messages.
-            let id = format!("s{}", pending.next_id);
-            pending.waiting.insert(id.clone(), tx);
-            id
-        };
-        let mut out = Vec::with_capacity(target.len() + args.get().len() + 64);
-        protocol::write_invocation(&mut out, Some(&invocation_id), target, &args, &[]);
-        if let Err(e) = self.shared.try_push(Outbound::Message(Bytes::from(out))) {
-            self.shared.pending.lock().waiting.remove(&invocation_id);
-            return Err(ClientResultError::Send(e));
-        }
-        let outcome = match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(_)) => return Err(ClientResultError::Disconnected),
-            Err(_) => {
-                self.shared.pending.lock().waiting.remove(&invocation_id);
-                return Err(ClientResultError::Timeout);
-            }
-        };
-        match outcome {
-            CompletionOutcome::Error(e) => Err(ClientResultError::Client(e)),
-            CompletionOutcome::Result(raw) => serde_json::from_str(raw.get())
-                .map_err(|e| ClientResultError::InvalidResult(e.to_string())),
-            CompletionOutcome::Void => serde_json::from_str("null")
-                .map_err(|e| ClientResultError::InvalidResult(e.to_string())),
-        }
-    }
-
-    /// Ends the connection: queued messages are written, then a Close message (with `error` if given).
-    pub fn close(&self, error: Option<String>) {
-        // A closed queue means the connection is already over: nothing to do.
-        let _ = self.shared.push_force(Outbound::Close(error));
-    }
-
-    /// Cuts the transport at once without a Close message, as a network failure would. With stateful
-    /// reconnect the client reconnects and the connection resumes; otherwise it ends. Meant for tests and
-    /// for shedding a misbehaving socket.
-    pub fn abort(&self) {
-        let _ = self.shared.push_force(Outbound::Abort);
-    }
-
-    /// Whether the connection has ended.
-    pub fn is_closed(&self) -> bool {
-        self.shared.is_closed()
-    }
-}
 
 /// The per-invocation (and per-hook) view of a connection given to hub code. Cheap to clone.
 #[derive(Clone)]
 pub struct HubContext {
     pub(crate) conn: Arc<ConnectionShared>,
-    pub(crate) hub: Arc<HubInner>,
+    pub(crate) lifetime: Arc<dyn HubLifetimeManager>,
 }
 
 impl std::fmt::Debug for HubContext {
@@ -432,25 +45,13 @@ impl HubContext {
 
     /// The value of cookie `name` from the request's `Cookie` headers.
     pub fn cookie(&self, name: &str) -> Option<String> {
-        self.cookies()
-            .into_iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v)
+        crate::request::cookie(self.conn.request.headers(), name).map(str::to_owned)
     }
 
     /// Every cookie of the request, in order.
     pub fn cookies(&self) -> Vec<(String, String)> {
-        self.conn
-            .request
-            .headers()
-            .get_all(axum::http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| {
-                let (n, v) = pair.split_once('=')?;
-                Some((n.trim().to_owned(), v.trim().trim_matches('"').to_owned()))
-            })
+        crate::request::cookies(self.conn.request.headers())
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
             .collect()
     }
 
@@ -474,19 +75,19 @@ impl HubContext {
     /// Fan-out to other connections, groups and users.
     pub fn clients(&self) -> Clients {
         Clients {
-            manager: self.hub.lifetime.clone(),
+            manager: self.lifetime.clone(),
             caller: Some(self.conn.id.clone()),
         }
     }
 
     /// Adds this connection to `group`.
     pub fn add_to_group(&self, group: &str) {
-        self.hub.lifetime.add_to_group(&self.conn.id, group);
+        self.lifetime.add_to_group(&self.conn.id, group);
     }
 
     /// Removes this connection from `group`.
     pub fn remove_from_group(&self, group: &str) {
-        self.hub.lifetime.remove_from_group(&self.conn.id, group);
+        self.lifetime.remove_from_group(&self.conn.id, group);
     }
 
     /// Stores per-connection state of type `T`, returning the previous value.

@@ -18,9 +18,9 @@ use tokio::sync::mpsc;
 
 use super::context::{Clients, HubContext};
 use super::error::{DisconnectReason, HubConfigError, HubError};
-use super::http::Registry;
 use super::lifetime::{HubLifetimeManager, InMemoryLifetimeManager};
 use super::options::HubOptions;
+use super::registry::Registry;
 
 pub(crate) type UnaryFn = dyn Fn(
         HubContext,
@@ -103,13 +103,6 @@ impl Hub {
     /// The options this hub was built with.
     pub fn options(&self) -> &HubOptions {
         &self.inner.options
-    }
-
-    /// An axum router serving this hub at `path` (`/chathub`, `/_tether`, `/signalr`, …): `POST
-    /// {path}/negotiate`, and `GET`/`POST`/`DELETE`/`OPTIONS {path}` for the transports. Merge it into an
-    /// app router and wrap it in tower layers like any other router.
-    pub fn router(&self, path: &str) -> axum::Router {
-        super::http::router(self.inner.clone(), path)
     }
 }
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
-use super::context::{Caller, EncodedInvocation};
+use super::caller::{Caller, EncodedInvocation};
 use super::error::SendError;
 
 /// Tracks the connections of one hub and delivers fan-out messages to them.
@@ -58,11 +58,6 @@ impl InMemoryLifetimeManager {
     /// An empty manager.
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// How many connections are registered.
-    pub fn connection_count(&self) -> usize {
-        self.registry.read().connections.len()
     }
 }
 

@@ -21,14 +21,23 @@
 //! # }
 //! ```
 //!
-//! Layout and invariants:
-//! - `protocol.rs`: the JSON hub protocol, pure functions, golden-tested.
-//! - `http.rs`: negotiate, transports, status codes, origins/CORS, the registry of negotiated connections.
-//! - `connection.rs`: the one task per connection that owns the transport and all protocol state.
-//! - `context.rs`: handles hub code holds ([`HubContext`], [`Caller`], [`Clients`]); they only queue.
+//! Layout, from the bottom up (no module imports one above it):
+//! - `protocol/`: the JSON hub protocol, pure functions, golden-tested. `options.rs`, `error.rs`: leaves.
+//! - `caller.rs`: the shared part of a connection (outbound queue, pending client results, request facts)
+//!   and the [`Caller`] handle; sends only queue.
+//! - `transport/`: what carries frames (WebSocket, SSE, long polling) behind the `Transport` trait; no
+//!   protocol, no registry.
 //! - `lifetime.rs`: the fan-out trait [`HubLifetimeManager`] and its in-memory default.
+//! - `context.rs`: [`HubContext`] and [`Clients`], what hub code holds.
+//! - `registry.rs`: negotiated connections by token; a connection task holds its slot through a guard.
+//! - `hub.rs`: [`Hub`], its builder and methods.
+//! - `connection/`: the one task per connection that owns the transport and all protocol state, split by
+//!   job (handshake, invocations, uploads, stateful replay, timers).
+//! - `http/`: the endpoint: negotiate, origins and CORS, and one file per transport's requests; it builds
+//!   transports and starts connection tasks. `serve.rs`: the HTTP/1 server with its limits.
 //! - `testing.rs`: [`HubTestClient`], an in-memory client over the real connection task.
 
+mod caller;
 mod connection;
 mod context;
 mod error;
@@ -38,31 +47,16 @@ mod hub;
 mod lifetime;
 mod options;
 pub(crate) mod protocol;
+mod registry;
+mod serve;
 mod testing;
+mod transport;
 
-use std::net::SocketAddr;
-
-use axum::serve::ListenerExt;
-
-pub use context::{Caller, ClientProxy, Clients, EncodedInvocation, HubContext, TransportKind};
+pub use caller::{Caller, EncodedInvocation, TransportKind};
+pub use context::{ClientProxy, Clients, HubContext};
 pub use error::{ClientResultError, DisconnectReason, HubConfigError, HubError, SendError};
 pub use hub::{ClientStream, Hub, HubBuilder};
 pub use lifetime::{HubLifetimeManager, InMemoryLifetimeManager};
 pub use options::{AllowedOrigins, HubOptions, Transports};
+pub use serve::{serve, serve_with, ServeOptions};
 pub use testing::HubTestClient;
-
-/// Serves `router` on `listener` with `TCP_NODELAY` on every accepted socket (hub frames are small and
-/// latency-bound) and the peer address available to hubs ([`HubContext::remote_addr`]). Runs until the
-/// listener fails.
-pub async fn serve(listener: tokio::net::TcpListener, router: axum::Router) -> std::io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("could not set TCP_NODELAY: {e}");
-        }
-    });
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await
-}

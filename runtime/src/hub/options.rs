@@ -39,8 +39,9 @@ impl Default for Transports {
 /// answered with CORS headers. Requests without an `Origin` header (non-browser clients) are always allowed.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum AllowedOrigins {
-    /// Only pages served from the same scheme-less host and port as the hub (the `Host` header). The default:
-    /// it is what stops cross-site WebSocket hijacking when the hub trusts cookies.
+    /// Only pages served from the same scheme, host and port as the hub: the `Host` header, and `http` unless
+    /// the request says otherwise (an absolute URI, or `X-Forwarded-Proto` from a TLS-terminating proxy). The
+    /// default: it is what stops cross-site WebSocket hijacking when the hub trusts cookies.
     #[default]
     SameOrigin,
     /// Any origin. Cannot be combined with [`HubOptions::allow_credentials`].
@@ -56,17 +57,26 @@ pub struct HubOptions {
     /// Send a Ping when the server has sent nothing for this long. Default 15 s. Keep it equal to the client's
     /// keep-alive and at most half of the client's server timeout (30 s by default).
     pub keep_alive_interval: Duration,
-    /// Close a connection that sent nothing for this long. The check starts at the client's first Ping, as
-    /// the official clients ping on their own keep-alive. Default 30 s (twice the keep-alive).
+    /// Close a connection that sent nothing for this long, counted from the handshake (the official clients
+    /// ping on their own keep-alive). Long polling is exempt: its polls are its keep-alive, and a connection
+    /// with no poll ends after `disconnect_timeout`. It is also the write timeout: a write the client does not
+    /// take within it ends the connection. Default 30 s (twice the keep-alive).
     pub client_timeout: Duration,
     /// Close a connection that has not completed the handshake within this time. Default 15 s.
     pub handshake_timeout: Duration,
     /// Largest hub message accepted, in bytes. A bigger one closes the connection with a Close message that
     /// names this limit (messages received before it are still processed). Default 32 KiB.
     pub max_receive_message_size: usize,
+    /// Largest WebSocket message or `POST` body, which may carry any number of hub messages (the official
+    /// clients batch queued sends). It bounds the client input a connection holds before handling it; a
+    /// bigger one closes the connection (WebSockets) or is answered 413 (`POST`). Default 1 MiB.
+    pub max_receive_batch_size: usize,
     /// How many invocations of one connection run at once; further ones wait in arrival order. Default 1.
     /// Raise it when hub methods await client results or long work while the client keeps calling.
     pub max_parallel_invocations: usize,
+    /// Invocations that may wait for a parallel-invocation slot. When this many wait, the connection stops
+    /// reading from the client until one starts (backpressure). Default 32.
+    pub max_waiting_invocations: usize,
     /// Items buffered per stream (each direction) before the producer waits. Default 10. For a
     /// client-to-server stream the producer is the client: when the buffer is full the connection stops
     /// reading from the client until the hub method takes an item (outbound messages still flow).
@@ -89,6 +99,19 @@ pub struct HubOptions {
     pub disconnect_timeout: Duration,
     /// How long a long poll waits for data before answering 200 with an empty body. Default 90 s.
     pub long_poll_timeout: Duration,
+    /// Bytes a long-polling connection holds for its next poll; when full, sending waits for a poll (and a
+    /// write that waits longer than `client_timeout` ends the connection). A single larger message still
+    /// goes out whole. Default 1 MiB.
+    pub long_poll_buffer_size: usize,
+    /// Connections negotiated or opened but not yet past the hub handshake. Past it, negotiate and new
+    /// transports are answered 503, so half-open connections cannot use up the server. Default 10,000.
+    pub max_pending_handshakes: usize,
+    /// Bytes of the starting request's headers kept for hub code ([`crate::hub::HubContext::headers`]);
+    /// headers past it are dropped in arrival order. Default 32 KiB (Kestrel's default total header size).
+    pub max_request_headers_kept: usize,
+    /// Warnings a client can cause on its connection per minute (unknown methods, failed fire-and-forget
+    /// calls, stray stream items); further ones are counted and summarised in one line. Default 10.
+    pub max_client_warnings_per_minute: u32,
     /// Browser origins allowed to call the hub. Default [`AllowedOrigins::SameOrigin`].
     pub allowed_origins: AllowedOrigins,
     /// Answer CORS requests with `Access-Control-Allow-Credentials: true` (cookies, HTTP auth). Default false.
@@ -103,7 +126,9 @@ impl Default for HubOptions {
             client_timeout: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(15),
             max_receive_message_size: 32 * 1024,
+            max_receive_batch_size: 1024 * 1024,
             max_parallel_invocations: 1,
+            max_waiting_invocations: 32,
             stream_buffer_capacity: 10,
             detailed_errors: false,
             outbound_queue_capacity: 256,
@@ -112,6 +137,10 @@ impl Default for HubOptions {
             stateful_reconnect_buffer_size: 100_000,
             disconnect_timeout: Duration::from_secs(15),
             long_poll_timeout: Duration::from_secs(90),
+            long_poll_buffer_size: 1024 * 1024,
+            max_pending_handshakes: 10_000,
+            max_request_headers_kept: 32 * 1024,
+            max_client_warnings_per_minute: 10,
             allowed_origins: AllowedOrigins::SameOrigin,
             allow_credentials: false,
         }
@@ -137,6 +166,17 @@ impl HubOptions {
         }
         if self.max_parallel_invocations == 0 {
             return Err("max_parallel_invocations must be at least 1".into());
+        }
+        if self.max_receive_batch_size < self.max_receive_message_size {
+            return Err(
+                "max_receive_batch_size must be at least max_receive_message_size: a batch carries whole messages"
+                    .into(),
+            );
+        }
+        if self.max_waiting_invocations == 0 || self.max_pending_handshakes == 0 {
+            return Err(
+                "max_waiting_invocations and max_pending_handshakes must be at least 1".into(),
+            );
         }
         if self.outbound_queue_capacity == 0 || self.stream_buffer_capacity == 0 {
             return Err(

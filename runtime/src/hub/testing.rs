@@ -8,10 +8,11 @@ use axum::http::HeaderMap;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use super::connection::{self, Inbound, Transport, TransportEnd};
-use super::context::{ConnectionShared, RequestInfo, TransportKind};
-use super::http::random_id;
+use super::caller::{ConnectionShared, RequestInfo, TransportKind};
+use super::connection;
 use super::hub::Hub;
+use super::registry::random_id;
+use super::transport::{Inbound, Transport, TransportEnd};
 
 struct MemoryTransport {
     inbound: mpsc::Receiver<String>,
@@ -34,6 +35,11 @@ impl Transport for MemoryTransport {
     }
 
     async fn close(self) {}
+
+    /// An in-process client is alive as long as it exists: no pings, no client timeout.
+    fn has_inherent_keep_alive(&self) -> bool {
+        true
+    }
 }
 
 /// A hub client living in the same process (see [`Hub::connect_in_memory`]). Dropping it closes the
@@ -59,7 +65,7 @@ impl Hub {
         let (outbound, from_hub) = mpsc::channel(16);
         let conn = ConnectionShared::new(
             Arc::from(random_id().as_str()),
-            RequestInfo::new(&HeaderMap::new(), None, TransportKind::WebSockets),
+            RequestInfo::new(&HeaderMap::new(), 0, None, TransportKind::WebSockets),
             self.inner.options.outbound_queue_capacity,
         );
         connection::spawn(
@@ -67,6 +73,7 @@ impl Hub {
             conn,
             MemoryTransport { inbound, outbound },
             false,
+            None,
             None,
             None,
         );

@@ -168,14 +168,8 @@ pub(crate) fn percent_decode(text: &str) -> Option<String> {
 pub(crate) fn split_query(target: &str) -> (&str, Vec<(String, String)>) {
     let target = target.split('#').next().unwrap_or("");
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let pairs = query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .filter_map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let plus = |s: &str| s.replace('+', " ");
-            Some((percent_decode(&plus(k))?, percent_decode(&plus(v))?))
-        })
+    let pairs = crate::request::pairs(query)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     (path, pairs)
 }

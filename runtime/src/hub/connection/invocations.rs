@@ -1,0 +1,261 @@
+//! Invocation scheduling: invocations run as futures polled by the connection task, at most
+//! `max_parallel_invocations` at once, at most `max_waiting_invocations` waiting; server-to-client streams
+//! run beside them.
+
+use std::panic::AssertUnwindSafe;
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
+use serde_json::value::RawValue;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::super::caller::Outbound;
+use super::super::context::HubContext;
+use super::super::error::HubError;
+use super::super::hub::{ClientStream, MethodHandler};
+use super::super::protocol::{self, CompletionOutcome};
+use super::{Connection, Step, Transport};
+
+/// The next finished invocation or stream; never resolves while none runs.
+pub(super) async fn next_finished(
+    running: &mut Option<FuturesUnordered<BoxFuture<'static, Finished>>>,
+) -> Option<Finished> {
+    match running {
+        Some(set) if !set.is_empty() => {
+            let done = set.next().await;
+            if set.is_empty() {
+                *running = None;
+            }
+            done
+        }
+        _ => std::future::pending().await,
+    }
+}
+
+pub(super) enum Finished {
+    /// An invocation that counts against the parallel limit ended.
+    Invocation,
+    /// A server-to-client stream ended.
+    Stream(String),
+}
+
+impl<T: Transport> Connection<T> {
+    pub(super) fn start(&mut self, task: BoxFuture<'static, Finished>) {
+        self.running
+            .get_or_insert_with(FuturesUnordered::new)
+            .push(task);
+    }
+
+    /// Lets started and queued invocations finish and writes what they queued, so that the messages received
+    /// before a fatal one are still answered. Bounded by the handshake timeout so a stuck method cannot
+    /// keep a doomed connection open.
+    pub(super) async fn settle(&mut self) {
+        let deadline = Instant::now() + self.hub.options.handshake_timeout;
+        while self.in_flight > 0 || !self.waiting.is_empty() {
+            let done = tokio::select! {
+                done = next_finished(&mut self.running) => done,
+                _ = tokio::time::sleep_until(deadline) => break,
+            };
+            match done {
+                Some(Finished::Invocation) => {
+                    self.in_flight -= 1;
+                    if let Some(next) = self.waiting.pop_front() {
+                        self.in_flight += 1;
+                        self.start(next);
+                    }
+                }
+                Some(Finished::Stream(id)) => {
+                    self.cancels.remove(&id);
+                }
+                None => break,
+            }
+        }
+        let mut items = Vec::new();
+        self.conn.drain(&mut items);
+        let _ = self.write_outbound(&mut items).await;
+    }
+
+    pub(super) fn reply_error(&self, invocation_id: Option<&str>, text: String) {
+        match invocation_id {
+            Some(id) => {
+                let mut out = Vec::new();
+                protocol::write_completion(&mut out, id, &CompletionOutcome::Error(text));
+                let _ = self.conn.push_force(Outbound::Message(Bytes::from(out)));
+            }
+            None => self.warn_client(format_args!("fire-and-forget invocation failed: {text}")),
+        }
+    }
+
+    /// Logs a warning the client caused, within `max_client_warnings_per_minute`.
+    pub(super) fn warn_client(&self, text: std::fmt::Arguments<'_>) {
+        self.conn
+            .warn_client(self.hub.options.max_client_warnings_per_minute, text);
+    }
+
+    pub(super) fn invoke(
+        &mut self,
+        invocation_id: Option<String>,
+        target: String,
+        arguments: Box<RawValue>,
+        stream_ids: Vec<String>,
+        streaming: bool,
+    ) {
+        let hub = self.hub.clone();
+        let Some(method) = hub.method(&target) else {
+            self.reply_error(
+                invocation_id.as_deref(),
+                format!("Unknown hub method '{target}'."),
+            );
+            return;
+        };
+        if !stream_ids.is_empty() && !method.accepts_streams {
+            self.reply_error(
+                invocation_id.as_deref(),
+                format!(
+                    "Hub method '{}' does not accept client streams ({} sent).",
+                    method.name,
+                    stream_ids.len()
+                ),
+            );
+            return;
+        }
+        let mut streams = Vec::with_capacity(stream_ids.len());
+        for id in stream_ids {
+            let (tx, rx) = mpsc::channel(self.hub.options.stream_buffer_capacity);
+            self.uploads.insert(id, tx);
+            streams.push(ClientStream { items: rx });
+        }
+        let ctx = HubContext {
+            conn: self.conn.clone(),
+            lifetime: self.hub.lifetime.clone(),
+        };
+        let conn = self.conn.clone();
+        let name = method.name.clone();
+        let detailed = self.hub.options.detailed_errors;
+        let warnings = self.hub.options.max_client_warnings_per_minute;
+        match (&method.handler, streaming) {
+            (MethodHandler::Unary(f), false) => {
+                let fut = AssertUnwindSafe(f(ctx, arguments, streams)).catch_unwind();
+                let task = async move {
+                    let outcome = match fut.await {
+                        Ok(Ok(raw)) => CompletionOutcome::Result(raw),
+                        Ok(Err(e)) => {
+                            if e.is_internal() {
+                                tracing::error!(connection_id = %conn.id, "hub method '{name}' failed: {e}");
+                            }
+                            CompletionOutcome::Error(e.client_text(&name, detailed))
+                        }
+                        Err(_) => {
+                            tracing::error!(connection_id = %conn.id, "hub method '{name}' panicked");
+                            CompletionOutcome::Error(
+                                HubError::internal("the method panicked").client_text(&name, detailed),
+                            )
+                        }
+                    };
+                    match invocation_id {
+                        Some(id) => {
+                            let mut out = Vec::new();
+                            protocol::write_completion(&mut out, &id, &outcome);
+                            let _ = conn.push_force(Outbound::Message(Bytes::from(out)));
+                        }
+                        None => {
+                            if let CompletionOutcome::Error(e) = outcome {
+                                conn.warn_client(warnings, format_args!("fire-and-forget invocation of '{name}' failed: {e}"));
+                            }
+                        }
+                    }
+                    Finished::Invocation
+                }
+                .boxed();
+                if self.in_flight < self.hub.options.max_parallel_invocations {
+                    self.in_flight += 1;
+                    self.start(task);
+                } else {
+                    self.waiting.push_back(task);
+                }
+            }
+            (MethodHandler::Stream(f), true) => {
+                let id = invocation_id.expect("stream invocations carry an id");
+                let stream = match f(ctx, arguments, streams) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        self.reply_error(Some(&id), e.client_text(&name, detailed));
+                        return;
+                    }
+                };
+                let (cancel_tx, mut cancel_rx) = oneshot::channel();
+                self.cancels.insert(id.clone(), cancel_tx);
+                let task = async move {
+                    let mut stream = stream;
+                    let mut error = None;
+                    loop {
+                        let next = tokio::select! {
+                            _ = &mut cancel_rx => return Finished::Stream(id),
+                            next = AssertUnwindSafe(stream.next()).catch_unwind() => next,
+                        };
+                        match next {
+                            Ok(Some(Ok(item))) => {
+                                let mut out = Vec::new();
+                                protocol::write_stream_item(&mut out, &id, &item);
+                                if conn.push_wait(Outbound::Message(Bytes::from(out))).await.is_err() {
+                                    return Finished::Stream(id);
+                                }
+                            }
+                            Ok(Some(Err(e))) => {
+                                error = Some(e.client_text(&name, detailed));
+                                break;
+                            }
+                            Ok(None) => break,
+                            Err(_) => {
+                                tracing::error!(connection_id = %conn.id, "stream method '{name}' panicked");
+                                error = Some(HubError::internal("the stream panicked").client_text(&name, detailed));
+                                break;
+                            }
+                        }
+                    }
+                    let outcome = error.map_or(CompletionOutcome::Void, CompletionOutcome::Error);
+                    let mut out = Vec::new();
+                    protocol::write_completion(&mut out, &id, &outcome);
+                    let _ = conn.push_force(Outbound::Message(Bytes::from(out)));
+                    Finished::Stream(id)
+                }
+                .boxed();
+                self.start(task);
+            }
+            (MethodHandler::Unary(_), true) => self.reply_error(
+                invocation_id.as_deref(),
+                format!("The client attempted to invoke the non-streaming method '{name}' with a streaming invocation."),
+            ),
+            (MethodHandler::Stream(_), false) => self.reply_error(
+                invocation_id.as_deref(),
+                format!("The client attempted to invoke the streaming method '{name}' with a non-streaming invocation."),
+            ),
+        }
+    }
+
+    /// An invocation or stream ended: the next waiting invocation takes its slot, and records held back by
+    /// a full wait queue are handled.
+    pub(super) async fn on_finished(&mut self, done: Finished) -> Step {
+        match done {
+            Finished::Invocation => {
+                self.in_flight -= 1;
+                if let Some(next) = self.waiting.pop_front() {
+                    self.in_flight += 1;
+                    self.start(next);
+                }
+                if self.held.is_empty() {
+                    return Step::Continue;
+                }
+                let held = std::mem::take(&mut self.held);
+                self.handle_records(held).await
+            }
+            Finished::Stream(id) => {
+                self.cancels.remove(&id);
+                Step::Continue
+            }
+        }
+    }
+}

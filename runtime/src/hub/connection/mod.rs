@@ -1,0 +1,502 @@
+//! The connection task: one per hub connection, whatever the transport.
+//!
+//! Invariants:
+//! - The task alone owns the transport and the protocol state (record buffer, stream maps, sequence ids,
+//!   replay buffer). Everything else reaches the client through the outbound queue in
+//!   [`ConnectionShared`], so messages leave in the order they were queued.
+//! - Inbound messages are handled in arrival order. Invocations run as futures polled by this task; at most
+//!   `max_parallel_invocations` run at once and the rest wait in arrival order. Server-to-client streams do
+//!   not count against that limit, and neither do client-to-server stream items and completions: they are
+//!   routed to their stream's buffer even while its invocation still waits for a slot. At most
+//!   `max_waiting_invocations` wait: when that many do, the records after them are held and the transport is
+//!   not read until one starts, so what a client can queue is bounded by that count, one transport frame
+//!   (`max_receive_batch_size`) and one partial message (`max_receive_message_size`).
+//! - Timers: the client timeout runs from the handshake (not on transports with an inherent keep-alive, long
+//!   polling, whose transport ends itself after `disconnect_timeout` without a poll) and pauses while reads
+//!   are paused. Every write is bounded by `client_timeout`, so a client that stops reading cannot hold the
+//!   task in a write. Only deadlines that can pass are scheduled: a transport without pings has no keep-alive
+//!   deadline, or the timer would fire again at once, forever.
+//! - The task never awaits a consumer it drives itself. A client-to-server stream item (or error completion)
+//!   that finds its stream's buffer (`HubOptions::stream_buffer_capacity` items) full is parked together with
+//!   the records read after it, and the task stops reading the transport until the hub method has taken an
+//!   item: that is the backpressure a client faster than the method gets, and what it buffers is bounded by
+//!   the stream buffer plus the one frame already read. Meanwhile the task keeps polling running invocations
+//!   (so the consumer progresses), writes queued outbound messages, and sends keep-alive pings; the client
+//!   timeout does not run while reads are paused, since the unread socket may hold the client's pings.
+//!   Waiting invocations start as slots free up, so a stream whose method waits behind the parallel limit
+//!   resumes once the methods ahead of it end. A method ahead of it that waits for a client result waits
+//!   until its own timeout, because the client's answer sits behind the paused items.
+//! - One exception to paused reads: under stateful reconnect, when sending also waits (the replay buffer is
+//!   full until the client acks), the task reads on, handles the client's Acks at once and parks every other
+//!   record behind the stalled one, so a method that sends while it consumes cannot deadlock with its client.
+//!   Parked records are not acknowledged, so a well-behaved client stops at its own replay window; one that
+//!   parks more than twice `stateful_reconnect_buffer_size` plus `max_receive_message_size` bytes is closed
+//!   with an error naming the options.
+//! - On the way out: the queue is closed (later sends fail), the connection leaves the lifetime manager,
+//!   running invocations are dropped, then `on_disconnected` runs once with the reason.
+//! - Under stateful reconnect, messages of types 1 to 5 carry implicit sequence ids in both directions. Sent
+//!   ones stay in the replay buffer until acknowledged; when the transport drops, the task keeps running
+//!   without one for `disconnect_timeout`, and a new transport for the same token resumes it: the server
+//!   sends `Sequence` and replays, and drops the client's replays it has already seen.
+
+mod handshake;
+mod invocations;
+mod replay;
+mod timers;
+mod uploads;
+
+use std::collections::{HashMap, VecDeque};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesUnordered;
+use futures_util::FutureExt;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::caller::{ConnectionShared, Outbound};
+use super::context::HubContext;
+use super::error::DisconnectReason;
+use super::hub::HubInner;
+use super::protocol::{self, HubMessage, RecordBuffer};
+use super::registry::{PendingTicket, SlotGuard};
+use super::transport::{Inbound, Transport, TransportEnd, FRAME_BATCH_BYTES};
+use handshake::{bounded_write, handshake};
+use invocations::{next_finished, Finished};
+use replay::reconnect_opt;
+use uploads::{stalled_room, Stalled, StreamInput};
+
+/// Starts a connection task.
+pub(crate) fn spawn<T: Transport>(
+    hub: Arc<HubInner>,
+    conn: Arc<ConnectionShared>,
+    transport: T,
+    stateful_negotiated: bool,
+    reconnects: Option<mpsc::Receiver<Box<T>>>,
+    slot: Option<SlotGuard>,
+    ticket: Option<PendingTicket>,
+) {
+    let span = tracing::info_span!(
+        "hub_connection",
+        connection_id = %conn.id,
+        transport = conn.request.transport.as_str()
+    );
+    let now = Instant::now();
+    let c = Connection {
+        hub,
+        conn,
+        transport: Some(transport),
+        records: RecordBuffer::default(),
+        running: None,
+        in_flight: 0,
+        waiting: VecDeque::new(),
+        held: Vec::new(),
+        uploads: HashMap::new(),
+        stalled: None,
+        cancels: HashMap::new(),
+        last_received: now,
+        last_sent: now,
+        timeout_armed: false,
+        stateful: false,
+        replay: VecDeque::new(),
+        replay_bytes: 0,
+        next_send_seq: 1,
+        next_recv_seq: 1,
+        last_processed: 0,
+        last_acked_sent: 0,
+        disconnected_at: None,
+    };
+    let fut = run(Box::new(c), stateful_negotiated, reconnects, slot, ticket).instrument(span);
+    tokio::spawn(fut);
+}
+
+async fn recv_opt<T: Transport>(t: &mut Option<T>) -> Result<Inbound, TransportEnd> {
+    match t {
+        Some(t) => t.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+struct Connection<T> {
+    hub: Arc<HubInner>,
+    conn: Arc<ConnectionShared>,
+    transport: Option<T>,
+    records: RecordBuffer,
+    /// Running invocations and streams; `None` while there are none, so an idle connection holds no set.
+    running: Option<FuturesUnordered<BoxFuture<'static, Finished>>>,
+    in_flight: usize,
+    /// Invocations waiting for a parallel slot, at most `max_waiting_invocations`.
+    waiting: VecDeque<BoxFuture<'static, Finished>>,
+    /// Records read but not yet handled because `waiting` is full; the transport is not read meanwhile.
+    held: Vec<String>,
+    uploads: HashMap<String, mpsc::Sender<StreamInput>>,
+    /// A stream input waiting for room; the transport is not read meanwhile.
+    stalled: Option<Box<Stalled>>,
+    cancels: HashMap<String, oneshot::Sender<()>>,
+    last_received: Instant,
+    last_sent: Instant,
+    timeout_armed: bool,
+    // Stateful reconnect.
+    stateful: bool,
+    replay: VecDeque<(u64, Bytes)>,
+    replay_bytes: usize,
+    next_send_seq: u64,
+    next_recv_seq: u64,
+    last_processed: u64,
+    last_acked_sent: u64,
+    disconnected_at: Option<Instant>,
+}
+
+/// What to do after handling input.
+enum Step {
+    Continue,
+    End(DisconnectReason),
+}
+
+async fn run<T: Transport>(
+    mut c: Box<Connection<T>>,
+    stateful_negotiated: bool,
+    mut reconnects: Option<mpsc::Receiver<Box<T>>>,
+    slot: Option<SlotGuard>,
+    ticket: Option<PendingTicket>,
+) {
+    // The connection state is built before the task starts and moved in whole, and every large
+    // sub-future is boxed, so the task stays small while the connection idles.
+    let transport = c
+        .transport
+        .take()
+        .expect("a new connection has its transport");
+    let Some((transport, records, leftover, version)) =
+        Box::pin(handshake(&c.hub, &c.conn, transport)).await
+    else {
+        return;
+    };
+    drop(ticket);
+    // Like ASP.NET Core, the client timeout runs from the handshake, except where polls keep the
+    // connection alive.
+    c.timeout_armed = !transport.has_inherent_keep_alive();
+    c.transport = Some(transport);
+    c.records = records;
+    c.stateful = stateful_negotiated && version >= 2;
+    if !c.stateful {
+        // Without stateful reconnect a second socket for this token is refused (see the WebSocket endpoint).
+        reconnects = None;
+    }
+    let now = Instant::now();
+    c.last_received = now;
+    c.last_sent = now;
+    let hub = c.hub.clone();
+    let ctx = HubContext {
+        conn: c.conn.clone(),
+        lifetime: hub.lifetime.clone(),
+    };
+    if let Some(provider) = &hub.user_id {
+        *ctx.conn.user_id.lock() = provider(ctx.conn.request.headers()).map(Arc::from);
+    }
+    hub.lifetime.on_connected(&ctx.caller());
+    if let Some(hook) = &hub.on_connected {
+        if AssertUnwindSafe(hook(ctx.clone()))
+            .catch_unwind()
+            .await
+            .is_err()
+        {
+            tracing::error!(connection_id = %ctx.conn.id, "on_connected hook panicked");
+        }
+    }
+    tracing::debug!(connection_id = %ctx.conn.id, stateful = c.stateful, "connected");
+    let reason = match Box::pin(c.handle_records(leftover)).await {
+        Step::End(reason) => reason,
+        Step::Continue => c.main_loop(reconnects).await,
+    };
+    Box::pin(c.shutdown(&reason)).await;
+    drop(c);
+    ctx.conn.flush_client_warnings();
+    // The token is forgotten before the hook runs: a reconnect from here on is refused, not resumed.
+    drop(slot);
+    tracing::debug!(connection_id = %ctx.conn.id, %reason, "disconnected");
+    if let Some(hook) = &hub.on_disconnected {
+        if AssertUnwindSafe(hook(ctx.clone(), reason))
+            .catch_unwind()
+            .await
+            .is_err()
+        {
+            tracing::error!(connection_id = %ctx.conn.id, "on_disconnected hook panicked");
+        }
+    }
+}
+
+impl<T: Transport> Connection<T> {
+    async fn main_loop(
+        &mut self,
+        mut reconnects: Option<mpsc::Receiver<Box<T>>>,
+    ) -> DisconnectReason {
+        let hub = self.hub.clone();
+        let options = &hub.options;
+        let mut outbound = Vec::new();
+        let timer = tokio::time::sleep(Duration::from_secs(1));
+        tokio::pin!(timer);
+        self.schedule(timer.as_mut(), options);
+        loop {
+            let connected = self.transport.is_some();
+            let room = !self.stateful || self.replay_bytes < options.stateful_reconnect_buffer_size;
+            // Under stateful reconnect a stalled connection reads on while sending waits for an ack.
+            let reading =
+                !self.queue_full() && (self.stalled.is_none() || (self.stateful && !room));
+            let step = tokio::select! {
+                frame = recv_opt(&mut self.transport), if reading => match frame {
+                    Ok(Inbound::Text(text)) => Box::pin(self.on_text(text)).await,
+                    Ok(Inbound::TooLarge(n)) => Box::pin(self.frame_too_large(n)).await,
+                    Ok(Inbound::Malformed(why)) => Box::pin(self.protocol_error(why)).await,
+                    Err(TransportEnd::Clean) => Step::End(DisconnectReason::Closed),
+                    Err(TransportEnd::Failed(e)) => self.transport_lost(e),
+                },
+                _ = self.conn.queued.notified(), if connected && room => {
+                    self.conn.drain(&mut outbound);
+                    Box::pin(self.write_outbound(&mut outbound)).await
+                }
+                permit = stalled_room(&mut self.stalled) => Box::pin(self.unstall(permit)).await,
+                Some(done) = next_finished(&mut self.running) => Box::pin(self.on_finished(done)).await,
+                new = reconnect_opt(&mut reconnects, self.stateful) => match new {
+                    Some(t) => Box::pin(self.resume(*t)).await,
+                    None => Step::Continue,
+                },
+                _ = &mut timer => {
+                    let step = Box::pin(self.on_timer(options)).await;
+                    self.schedule(timer.as_mut(), options);
+                    step
+                }
+            };
+            if let Step::End(reason) = step {
+                return reason;
+            }
+        }
+    }
+
+    /// Handles a text frame: its records are handled, or parked while a stream input is stalled.
+    async fn on_text(&mut self, text: String) -> Step {
+        let recs = self.records.push(&text);
+        let step = if self.stalled.is_some() {
+            self.park_records(recs).await
+        } else {
+            self.last_received = Instant::now();
+            self.handle_records(recs).await
+        };
+        let pending = self.records.pending_len();
+        match step {
+            Step::Continue if pending > self.hub.options.max_receive_message_size => {
+                self.too_large(Some(pending)).await
+            }
+            step => step,
+        }
+    }
+
+    /// Writes a frame on the current transport; a failure, or no room for it within `client_timeout`, counts
+    /// as a lost transport.
+    async fn send_frame(&mut self, frame: Vec<u8>) -> Step {
+        let Some(t) = self.transport.as_mut() else {
+            return Step::Continue;
+        };
+        self.last_sent = Instant::now();
+        match bounded_write(self.hub.options.client_timeout, t.send(frame)).await {
+            Ok(()) => Step::Continue,
+            Err(e) => self.transport_lost(e),
+        }
+    }
+
+    async fn write_outbound(&mut self, items: &mut Vec<Outbound>) -> Step {
+        let mut frame = Vec::new();
+        let mut end = None;
+        for item in items.drain(..) {
+            match item {
+                Outbound::Message(bytes) => {
+                    if !frame.is_empty() && frame.len() + bytes.len() > FRAME_BATCH_BYTES {
+                        if let Step::End(r) = self.send_frame(std::mem::take(&mut frame)).await {
+                            return Step::End(r);
+                        }
+                    }
+                    frame.extend_from_slice(&bytes);
+                    self.keep_for_replay(bytes);
+                }
+                Outbound::Close(error) => {
+                    protocol::write_close(&mut frame, error.as_deref(), false);
+                    end = Some(DisconnectReason::ServerClosed(error));
+                    break;
+                }
+                Outbound::Abort => {
+                    if !frame.is_empty() {
+                        if let Step::End(r) = self.send_frame(std::mem::take(&mut frame)).await {
+                            return Step::End(r);
+                        }
+                    }
+                    tracing::debug!(connection_id = %self.conn.id, "transport aborted by the server");
+                    self.transport = None;
+                    if self.stateful {
+                        self.disconnected_at = Some(Instant::now());
+                        continue;
+                    }
+                    return Step::End(DisconnectReason::ServerClosed(Some(
+                        "connection aborted by the server".into(),
+                    )));
+                }
+            }
+        }
+        items.clear();
+        if !frame.is_empty() {
+            if let Step::End(r) = self.send_frame(frame).await {
+                return Step::End(r);
+            }
+        }
+        match end {
+            Some(reason) => Step::End(reason),
+            None => Step::Continue,
+        }
+    }
+
+    /// A WebSocket message over `max_receive_batch_size`, refused by the socket itself.
+    async fn frame_too_large(&mut self, size: Option<usize>) -> Step {
+        self.settle().await;
+        let max = self.hub.options.max_receive_batch_size;
+        let size = size.map_or_else(
+            || "a WebSocket message".to_owned(),
+            |n| format!("a WebSocket message of {n} bytes"),
+        );
+        let text = format!(
+            "Connection closed with an error: the client sent {size}, more than the hub's maximum receive \
+             batch size of {max} bytes (HubOptions::max_receive_batch_size)."
+        );
+        tracing::warn!(connection_id = %self.conn.id, "{text}");
+        let mut out = Vec::new();
+        protocol::write_close(&mut out, Some(&text), false);
+        self.send_frame(out).await;
+        Step::End(DisconnectReason::MessageTooLarge(text))
+    }
+
+    async fn too_large(&mut self, size: Option<usize>) -> Step {
+        self.settle().await;
+        let max = self.hub.options.max_receive_message_size;
+        let size = size.map_or_else(
+            || "a message".to_owned(),
+            |n| format!("a message of {n} bytes"),
+        );
+        let text = format!(
+            "Connection closed with an error: the client sent {size}, more than the hub's maximum receive \
+             message size of {max} bytes (raise HubOptions::max_receive_message_size to allow larger messages)."
+        );
+        tracing::warn!(connection_id = %self.conn.id, "{text}");
+        let mut out = Vec::new();
+        protocol::write_close(&mut out, Some(&text), false);
+        self.send_frame(out).await;
+        Step::End(DisconnectReason::MessageTooLarge(text))
+    }
+
+    async fn protocol_error(&mut self, error: String) -> Step {
+        self.settle().await;
+        tracing::warn!(connection_id = %self.conn.id, "protocol error: {error}");
+        let mut out = Vec::new();
+        protocol::write_close(
+            &mut out,
+            Some(&format!("Connection closed with an error: {error}")),
+            false,
+        );
+        self.send_frame(out).await;
+        Step::End(DisconnectReason::ProtocolError(error))
+    }
+
+    async fn handle_records(&mut self, records: Vec<String>) -> Step {
+        let max = self.hub.options.max_receive_message_size;
+        let mut records = records.into_iter();
+        while let Some(record) = records.next() {
+            if record.len() > max {
+                return self.too_large(Some(record.len())).await;
+            }
+            let message = match protocol::parse_message(&record) {
+                Ok(m) => m,
+                Err(e) => return self.protocol_error(e.0).await,
+            };
+            if let Step::End(r) = self.handle_message(message).await {
+                return Step::End(r);
+            }
+            if let Some(stalled) = self.stalled.as_mut() {
+                stalled.rest.extend(records);
+                return Step::Continue;
+            }
+            if self.waiting.len() >= self.hub.options.max_waiting_invocations {
+                // Backpressure: the rest waits, and the transport is not read, until an invocation starts.
+                self.held.extend(records);
+                return Step::Continue;
+            }
+        }
+        Step::Continue
+    }
+
+    async fn handle_message(&mut self, message: HubMessage) -> Step {
+        if self.is_replayed(&message) {
+            return Step::Continue;
+        }
+        match message {
+            HubMessage::Invocation {
+                invocation_id,
+                target,
+                arguments,
+                stream_ids,
+            } => self.invoke(invocation_id, target, arguments, stream_ids, false),
+            HubMessage::StreamInvocation {
+                invocation_id,
+                target,
+                arguments,
+                stream_ids,
+            } => self.invoke(Some(invocation_id), target, arguments, stream_ids, true),
+            HubMessage::StreamItem {
+                invocation_id,
+                item,
+            } => self.on_stream_item(invocation_id, item),
+            HubMessage::Completion {
+                invocation_id,
+                outcome,
+            } => self.on_completion(invocation_id, outcome),
+            HubMessage::CancelInvocation { invocation_id } => {
+                if let Some(tx) = self.cancels.remove(&invocation_id) {
+                    let _ = tx.send(());
+                }
+            }
+            // Any message counts as client activity (see `on_text`); a Ping carries nothing else.
+            HubMessage::Ping => {}
+            HubMessage::Close {
+                error,
+                allow_reconnect,
+            } => {
+                tracing::debug!(connection_id = %self.conn.id, allow_reconnect, "the client sent Close");
+                return Step::End(match error {
+                    Some(e) => DisconnectReason::ClientError(e),
+                    None => DisconnectReason::Closed,
+                });
+            }
+            HubMessage::Ack { sequence_id } => self.on_ack(sequence_id),
+            HubMessage::Sequence { sequence_id } => return self.on_sequence(sequence_id).await,
+            HubMessage::Unknown(kind) => {
+                tracing::debug!(connection_id = %self.conn.id, "message of unknown type {kind} skipped")
+            }
+        }
+        Step::Continue
+    }
+
+    async fn shutdown(&mut self, reason: &DisconnectReason) {
+        self.conn.close();
+        self.hub.lifetime.on_disconnected(&self.conn.id);
+        self.running = None;
+        self.waiting.clear();
+        self.held.clear();
+        self.stalled = None;
+        self.uploads.clear();
+        self.cancels.clear();
+        if let Some(t) = self.transport.take() {
+            if !matches!(reason, DisconnectReason::TransportError(_)) {
+                let _ = tokio::time::timeout(self.hub.options.client_timeout, t.close()).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Long polling's requests: `GET` polls, `POST` sends (for SSE too), `DELETE` ends.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tokio::sync::mpsc;
+
+use super::super::caller::{ConnectionShared, TransportKind};
+use super::super::connection;
+use super::super::hub::HubInner;
+use super::super::registry::SlotState;
+use super::super::transport::{ActivePoll, LongPollTransport, PollAnswer, PollState};
+use super::{reject, request_info, switching, transport_disabled, unknown_connection};
+
+pub(super) async fn long_poll(
+    hub: &Arc<HubInner>,
+    parts: &axum::http::request::Parts,
+    token: &str,
+) -> Response {
+    if !hub.options.transports.long_polling {
+        return transport_disabled(TransportKind::LongPolling);
+    }
+    let Some(slot) = hub.registry.get(token) else {
+        return unknown_connection();
+    };
+    let polls = {
+        let mut state = slot.state.lock();
+        match &*state {
+            SlotState::Negotiated => {
+                // One POST body at a time reaches the connection (see `post`).
+                let (inbound_tx, inbound_rx) = mpsc::channel(1);
+                let polls = Arc::new(PollState::new());
+                *state = SlotState::LongPolling {
+                    inbound: inbound_tx,
+                    polls: polls.clone(),
+                };
+                drop(state);
+                slot.started.store(true, Ordering::Release);
+                let conn = ConnectionShared::new(
+                    slot.id.clone(),
+                    request_info(hub, parts, TransportKind::LongPolling),
+                    hub.options.outbound_queue_capacity,
+                );
+                let ticket = slot.ticket.lock().take();
+                connection::spawn(
+                    hub.clone(),
+                    conn,
+                    LongPollTransport::new(inbound_rx, polls, &hub.options),
+                    false,
+                    None,
+                    Some(hub.registry.guard(token)),
+                    ticket,
+                );
+                // The first poll answers at once: the connection is established.
+                return StatusCode::OK.into_response();
+            }
+            SlotState::LongPolling { polls, .. } => polls.clone(),
+            other => {
+                return switching(
+                    other.transport().expect("started"),
+                    TransportKind::LongPolling,
+                )
+            }
+        }
+    };
+    let active = ActivePoll::start(polls);
+    match active.answer(hub.options.long_poll_timeout).await {
+        PollAnswer::Data(data) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            data,
+        )
+            .into_response(),
+        PollAnswer::Ended => StatusCode::NO_CONTENT.into_response(),
+        PollAnswer::Empty => StatusCode::OK.into_response(),
+    }
+}
+
+/// Marks a slot's `POST` as in progress until dropped.
+struct Posting<'a>(&'a AtomicBool);
+
+impl Drop for Posting<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+pub(super) async fn post(hub: &Arc<HubInner>, token: &str, body: Body) -> Response {
+    let Some(slot) = hub.registry.get(token) else {
+        return unknown_connection();
+    };
+    let inbound = match &*slot.state.lock() {
+        SlotState::ServerSentEvents { inbound, .. } | SlotState::LongPolling { inbound, .. } => {
+            Ok(inbound.clone())
+        }
+        SlotState::Negotiated => Err(
+            "This connection has no transport yet: start the event stream or the first poll before sending",
+        ),
+        SlotState::WebSockets { .. } => {
+            Err("This connection uses WebSockets: send over the socket, not with POST")
+        }
+    };
+    let inbound = match inbound {
+        Ok(i) => i,
+        Err(reason) => return reject(StatusCode::BAD_REQUEST, reason),
+    };
+    // Bodies wait for the connection one at a time, so a client cannot make the server hold many at once.
+    if slot.posting.swap(true, Ordering::AcqRel) {
+        return reject(
+            StatusCode::CONFLICT,
+            "Another POST is still being handled for this connection; send one at a time",
+        );
+    }
+    let _posting = Posting(&slot.posting);
+    // A body may carry any number of messages; the message limit applies to each of them.
+    let limit = hub.options.max_receive_batch_size;
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            return reject(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "Request body larger than {limit} bytes (HubOptions::max_receive_batch_size); send fewer messages per request"
+                ),
+            )
+        }
+    };
+    let text = match String::from_utf8(bytes.into()) {
+        Ok(t) => t,
+        Err(_) => return reject(StatusCode::BAD_REQUEST, "Request body is not UTF-8 text"),
+    };
+    match inbound.send(text).await {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(_) => unknown_connection(),
+    }
+}
+
+pub(super) fn delete(hub: &Arc<HubInner>, token: &str) -> Response {
+    let Some(slot) = hub.registry.get(token) else {
+        return unknown_connection();
+    };
+    let state = slot.state.lock();
+    match &*state {
+        SlotState::LongPolling { polls, .. } => {
+            polls.delete();
+            StatusCode::ACCEPTED.into_response()
+        }
+        _ => reject(
+            StatusCode::BAD_REQUEST,
+            "DELETE ends long-polling connections only",
+        ),
+    }
+}

@@ -1,0 +1,56 @@
+//! Transports: what carries hub frames between a client and its connection task, one file per transport.
+//!
+//! A transport only moves frames. It knows nothing of the hub protocol, the connection task or the registry;
+//! the HTTP layer (`super::http`) builds one per connection and hands it to the connection task, which
+//! drives it through [`Transport`]. Invariants every transport keeps:
+//! - `recv` is cancel-safe (the connection task selects on it).
+//! - `send` returns once the frame is handed on, or waits while the client is not taking frames; the
+//!   connection task bounds that wait (`HubOptions::client_timeout`).
+//! - What a transport buffers is bounded: tungstenite's frame limit, one `POST` body at a time, the
+//!   long-polling buffer.
+
+use std::future::Future;
+
+mod long_polling;
+mod sse;
+mod websocket;
+
+pub(crate) use long_polling::{ActivePoll, LongPollTransport, PollAnswer, PollState};
+pub(crate) use sse::SseTransport;
+pub(crate) use websocket::WsTransport;
+
+/// Outbound messages are batched into frames of about this size.
+pub(crate) const FRAME_BATCH_BYTES: usize = 16 * 1024;
+
+/// What a transport hands the connection task.
+pub(crate) enum Inbound {
+    /// A text frame (one or more records, or part of one).
+    Text(String),
+    /// The transport refused a frame over its own size limit (bytes, if known).
+    TooLarge(Option<usize>),
+    /// A frame that cannot be hub protocol text; the text says why (sent to the client).
+    Malformed(String),
+}
+
+/// Why a transport stopped delivering.
+pub(crate) enum TransportEnd {
+    /// The client closed it cleanly and will not come back.
+    Clean,
+    /// It failed (reset, abnormal close): the client may reconnect under stateful reconnect.
+    Failed(String),
+}
+
+/// A bidirectional carrier of hub frames (WebSocket, SSE + POSTs, long polls + POSTs).
+pub(crate) trait Transport: Send + 'static {
+    /// The next inbound frame, or why there will be none. Must be cancel-safe.
+    fn recv(&mut self) -> impl Future<Output = Result<Inbound, TransportEnd>> + Send;
+    /// Writes one frame holding one or more encoded messages.
+    fn send(&mut self, frame: Vec<u8>) -> impl Future<Output = Result<(), String>> + Send;
+    /// Ends the transport cleanly after the last frame.
+    fn close(self) -> impl Future<Output = ()> + Send;
+    /// Whether the transport keeps itself alive (long polling: its polls). Then the server sends no pings and
+    /// does not time the client out; the transport ends itself when the client stops coming.
+    fn has_inherent_keep_alive(&self) -> bool {
+        false
+    }
+}

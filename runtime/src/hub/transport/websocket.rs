@@ -1,0 +1,96 @@
+//! The WebSocket transport: one text frame per batch of hub messages each way.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::SinkExt;
+
+use super::{Inbound, Transport, TransportEnd};
+
+/// The WebSocket transport.
+pub(crate) struct WsTransport {
+    socket: WebSocket,
+}
+
+impl WsTransport {
+    pub(crate) fn new(socket: WebSocket) -> Self {
+        WsTransport { socket }
+    }
+}
+
+impl Transport for WsTransport {
+    async fn recv(&mut self) -> Result<Inbound, TransportEnd> {
+        loop {
+            match self.socket.recv().await {
+                None => {
+                    return Err(TransportEnd::Failed(
+                        "the socket closed without a close frame".into(),
+                    ))
+                }
+                Some(Err(e)) => {
+                    let text = e.to_string();
+                    // tungstenite's capacity error, through axum's opaque error: "… Message too long: N > MAX".
+                    if let Some(rest) = text.split("Message too long: ").nth(1) {
+                        let size = rest.split(' ').next().and_then(|n| n.parse().ok());
+                        return Ok(Inbound::TooLarge(size));
+                    }
+                    return Err(TransportEnd::Failed(text));
+                }
+                Some(Ok(Message::Text(t))) => return Ok(Inbound::Text(t.as_str().to_owned())),
+                Some(Ok(Message::Binary(b))) => match String::from_utf8(b.into()) {
+                    Ok(s) => return Ok(Inbound::Text(s)),
+                    Err(_) => {
+                        return Ok(Inbound::Malformed(
+                            "A binary frame was not UTF-8 text; the JSON hub protocol is text."
+                                .into(),
+                        ))
+                    }
+                },
+                Some(Ok(Message::Close(frame))) => {
+                    // tungstenite queues the echo of the client's close frame; flush it before the socket is
+                    // dropped, or the browser reports 1006 (abnormal closure) instead of its own code.
+                    let _ = self.socket.flush().await;
+                    return match frame {
+                        Some(f) if f.code != 1000 && f.code != 1001 => Err(TransportEnd::Failed(
+                            format!("the client closed the socket with code {}", f.code),
+                        )),
+                        _ => Err(TransportEnd::Clean),
+                    };
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    async fn send(&mut self, frame: Vec<u8>) -> Result<(), String> {
+        let text = String::from_utf8(frame).map_err(|e| e.to_string())?;
+        self.socket
+            .send(Message::Text(text.into()))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn close(mut self) {
+        let close = Message::Close(Some(CloseFrame {
+            code: 1000,
+            reason: "".into(),
+        }));
+        if self.socket.send(close).await.is_err() {
+            return;
+        }
+        // Read on until the client answers the close (or a short grace ends): dropping a socket with unread
+        // input resets it, and the reset can overtake the Close message just written (the client then sees
+        // 1006 instead of the error text).
+        let _ = tokio::time::timeout(CLOSE_GRACE, async {
+            while let Some(Ok(message)) = self.socket.recv().await {
+                if let Message::Close(_) = message {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+}
+
+/// How long a closing WebSocket waits for the client's close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
