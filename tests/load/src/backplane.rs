@@ -34,6 +34,7 @@ fn start_chat(redis: &str) -> Result<(Chat, String), String> {
     let mut child = Command::new(&chat)
         .env("ADDR", "127.0.0.1:0")
         .env("TETHER_REDIS_URL", redis)
+        .env("TETHER_METRICS", "1")
         .env("RUST_LOG", "error,tether::redis=info")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -176,6 +177,12 @@ async fn fanout(redis: &str, senders: usize, receivers: usize, seconds: u64) -> 
         last = now;
     }
     let expected = sent * receivers as u64;
+    let dropped = metric(&url_a, "tether_backplane_dropped_total").await?;
+    let received = metric(&url_b, "tether_backplane_received_total").await?;
+    println!(
+        "backplane: A dropped {dropped} frames; B received {received} frames from Redis \
+         (so deliveries lost beyond that were dropped at B's full connection queues)"
+    );
     println!(
         "fan-out A→Redis→B: {senders} senders on A, {receivers} receivers on B, {seconds} s\n\
          published by A: {sent} ({:.0}/s)\n\
@@ -188,6 +195,32 @@ async fn fanout(redis: &str, senders: usize, receivers: usize, seconds: u64) -> 
         s.abort();
     }
     Ok(())
+}
+
+/// One sample of `name{hub="chat"}` from the chat server's `/metrics`.
+async fn metric(ws_url: &str, name: &str) -> Result<u64, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = ws_url
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let mut tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut body = String::new();
+    tcp.read_to_string(&mut body)
+        .await
+        .map_err(|e| e.to_string())?;
+    let prefix = format!("{name}{{hub=\"chat\"}} ");
+    body.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or(format!("no {name} in /metrics"))
 }
 
 fn cpu_seconds() -> f64 {
