@@ -200,8 +200,8 @@ describe('hub protocol over a raw socket', () => {
     const s = await handshaken(`${server.url}/chathub`);
     s.send({ type: 1, invocationId: '1', target: 'Counter', arguments: [1, 0] },
       { type: 4, invocationId: '2', target: 'Echo', arguments: [1] });
-    assert.match((await s.next((m) => m.invocationId === '1')).error, /streaming method 'Counter' with a non-streaming invocation/);
-    assert.match((await s.next((m) => m.invocationId === '2')).error, /non-streaming method 'Echo' with a streaming invocation/);
+    assert.match((await s.next((m) => m.invocationId === '1')).error, /^The client attempted to invoke the streaming 'Counter' method with a non-streaming invocation\.$/);
+    assert.match((await s.next((m) => m.invocationId === '2')).error, /^The client attempted to invoke the non-streaming 'Echo' method with a streaming invocation\.$/);
     s.ws.close();
   });
 });

@@ -8,7 +8,19 @@ use std::fmt;
 #[derive(Debug, Clone)]
 pub struct HubError {
     message: String,
-    internal: bool,
+    kind: ErrorKind,
+}
+
+/// Where an error came from, which decides what the client sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ErrorKind {
+    /// `HubError::new`: the message is for the client.
+    Client,
+    /// `HubError::internal`: the detail stays in the log unless detailed errors are on.
+    Internal,
+    /// The client ended one of its own streams with this error ([`crate::hub::ClientStream`]). ASP.NET Core
+    /// raises a plain `Exception` there, so the client sees the same prefix and `Exception: ` before it.
+    ClientStream,
 }
 
 impl HubError {
@@ -16,7 +28,7 @@ impl HubError {
     pub fn new(message: impl Into<String>) -> Self {
         HubError {
             message: message.into(),
-            internal: false,
+            kind: ErrorKind::Client,
         }
     }
 
@@ -24,7 +36,15 @@ impl HubError {
     pub fn internal(detail: impl fmt::Display) -> Self {
         HubError {
             message: detail.to_string(),
-            internal: true,
+            kind: ErrorKind::Internal,
+        }
+    }
+
+    /// The error a client sent to end one of its streams (see [`crate::hub::ClientStream`]).
+    pub(crate) fn client_stream(detail: impl Into<String>) -> Self {
+        HubError {
+            message: detail.into(),
+            kind: ErrorKind::ClientStream,
         }
     }
 
@@ -35,20 +55,19 @@ impl HubError {
 
     /// Whether this is an internal error whose detail is hidden from clients by default.
     pub fn is_internal(&self) -> bool {
-        self.internal
+        self.kind == ErrorKind::Internal
     }
 
-    /// The text sent to the client for an invocation of `method`.
+    /// The text sent to the client for an invocation of `method`, worded as ASP.NET Core words it (the
+    /// official client surfaces it verbatim and apps match on it): `An unexpected error occurred invoking
+    /// 'NAME' on the server.`, then a space and the detail when detailed errors are on.
     pub(crate) fn client_text(&self, method: &str, detailed: bool) -> String {
-        if !self.internal {
-            self.message.clone()
-        } else if detailed {
-            format!(
-                "An unexpected error occurred invoking '{method}' on the server: {}",
-                self.message
-            )
-        } else {
-            format!("An unexpected error occurred invoking '{method}' on the server.")
+        let prefix = format!("An unexpected error occurred invoking '{method}' on the server.");
+        match self.kind {
+            ErrorKind::Client => self.message.clone(),
+            ErrorKind::Internal if detailed => format!("{prefix} {}", self.message),
+            ErrorKind::ClientStream if detailed => format!("{prefix} Exception: {}", self.message),
+            ErrorKind::Internal | ErrorKind::ClientStream => prefix,
         }
     }
 }

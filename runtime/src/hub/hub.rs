@@ -353,7 +353,7 @@ impl Stream for ClientStream {
         self.items.poll_recv(cx).map(|item| {
             item.map(|r| match r {
                 Ok(raw) => serde_json::from_str(raw.get()).map_err(HubError::internal),
-                Err(e) => Err(HubError::new(e)),
+                Err(e) => Err(HubError::client_stream(e)),
             })
         })
     }
