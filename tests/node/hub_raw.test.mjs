@@ -123,9 +123,9 @@ describe('hub protocol over a raw socket', () => {
 
   test('an unsupported protocol is refused in the handshake', async () => {
     const s = await rawSocket(`${server.url}/chathub`);
-    s.send({ protocol: 'messagepack', version: 1 });
+    s.send({ protocol: 'protobuf', version: 1 });
     assert.deepEqual(await s.next(), {
-      error: "The protocol 'messagepack' is not supported by this server (supported: json).",
+      error: "The protocol 'protobuf' is not supported by this server (supported: json, messagepack).",
     });
     await s.closed;
   });

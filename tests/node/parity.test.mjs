@@ -3,7 +3,10 @@
 // and hub protocol.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import WebSocket from 'ws';
 import * as signalR from '@microsoft/signalr';
+import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
 
 import { startServer } from '../support/server.mjs';
 
@@ -13,19 +16,26 @@ const transports = [
   ['ServerSentEvents', T.ServerSentEvents],
   ['LongPolling', T.LongPolling],
 ];
-const protocols = [['json', () => new signalR.JsonHubProtocol()]];
+const protocols = [
+  ['json', () => new signalR.JsonHubProtocol()],
+  ['messagepack', () => new MessagePackHubProtocol()],
+];
 
 let server;
-before(async () => { server = await startServer('chat'); });
+before(async () => { server = await startServer('chat', { env: { TETHER_MAX_MESSAGE_BYTES: '4096' } }); });
 after(async () => { await server?.stop(); });
 
 function started(transport, protocol, path = '/testhub') {
-  const c = new signalR.HubConnectionBuilder()
+  const c = build(transport, protocol, path);
+  return c.start().then(() => c);
+}
+
+function build(transport, protocol, path = '/testhub') {
+  return new signalR.HubConnectionBuilder()
     .withUrl(`${server.url}${path}`, { transport })
     .withHubProtocol(protocol())
     .configureLogging(signalR.LogLevel.None)
     .build();
-  return c.start().then(() => c);
 }
 
 /** Collects a server-to-client stream: resolves with its items, rejects with its error. */
@@ -116,3 +126,59 @@ for (const [protocolName, protocol] of protocols) {
     });
   }
 }
+
+describe('MessagePack specifics', () => {
+  const msgpack = () => new MessagePackHubProtocol();
+
+  test('negotiation skips Server-Sent Events for MessagePack and keeps them for JSON', async () => {
+    const both = T.ServerSentEvents | T.LongPolling;
+    const binary = await started(both, msgpack);
+    try {
+      assert.equal(await binary.invoke('GetActiveTransportName'), 'LongPolling');
+    } finally { await binary.stop(); }
+    const text = await started(both, () => new signalR.JsonHubProtocol());
+    try {
+      assert.equal(await text.invoke('GetActiveTransportName'), 'ServerSentEvents');
+    } finally { await text.stop(); }
+  });
+
+  for (const [transportName, transport] of [['WebSockets', T.WebSockets], ['LongPolling', T.LongPolling]]) {
+    test(`a message over the size limit ends the connection with the JSON protocol's text over ${transportName}`, async () => {
+      const c = await started(transport, msgpack);
+      const closed = new Promise((resolve) => c.onclose(resolve));
+      c.invoke('Echo', 'x'.repeat(5000)).catch(() => {});
+      const error = await closed;
+      assert.match(error.message, /^Server returned an error on close: Connection closed with an error: the client sent a message of \d+ bytes, more than the hub's maximum receive message size of 4096 bytes/);
+    });
+
+    test(`binary data and dates arrive as .NET's JSON writes them over ${transportName}`, async () => {
+      const c = await started(transport, msgpack);
+      try {
+        assert.equal(await c.invoke('Echo', 'plain'), 'plain');
+        assert.equal(await c.invoke('Echo', new Uint8Array([1, 2, 3])), 'AQID');
+        assert.equal(await c.invoke('Echo', new Date(Date.UTC(2002, 3, 1, 10, 20, 15))), '2002-04-01T10:20:15Z');
+        const custom = new Promise((resolve) => c.on('CustomObject', resolve));
+        await c.invoke('SendCustomObject', { Name: 'test', Value: 42 });
+        assert.deepEqual({ ...(await custom) }, { Name: 'test', Value: 42 });
+      } finally { await c.stop(); }
+    });
+  }
+
+  test('a malformed MessagePack message closes the connection with a protocol error', async () => {
+    const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/testhub`);
+    await once(ws, 'open');
+    const frames = [];
+    // ws 7 hands text frames over as strings and binary frames as Buffers.
+    ws.on('message', (data) => frames.push({ data: Buffer.from(data), isBinary: typeof data !== 'string' }));
+    ws.send('{"protocol":"messagepack","version":1}\u001e');
+    // A map where the message array belongs, with its length prefix.
+    ws.send(Buffer.from([0x04, 0x81, 0xa1, 0x61, 0x01]));
+    await once(ws, 'close');
+    assert.equal(frames[0].data.toString(), '{}\u001e');
+    assert.equal(frames[0].isBinary, false);
+    assert.equal(frames[1].isBinary, true);
+    const [close] = new MessagePackHubProtocol().parseMessages(new Uint8Array(frames[1].data).buffer, signalR.NullLogger.instance);
+    assert.equal(close.type, signalR.MessageType.Close);
+    assert.equal(close.error, 'Connection closed with an error: Message must be a MessagePack array.');
+  });
+});
