@@ -334,7 +334,9 @@ impl<T: Transport> Connection<T> {
         for message in &messages {
             match msgpack::record_to_json(message) {
                 Ok(Some(record)) => records.push(record),
-                Ok(None) => tracing::debug!(connection_id = %self.conn.id, "message of unknown type skipped"),
+                Ok(None) => {
+                    tracing::debug!(connection_id = %self.conn.id, "message of unknown type skipped")
+                }
                 Err(e) => {
                     failure = Some(Ok(e.0));
                     break;

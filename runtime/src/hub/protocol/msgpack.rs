@@ -309,7 +309,10 @@ fn float(f: f64) -> Result<Js, ProtocolError> {
 /// The MessagePack timestamp extension (4, 8 or 12 bytes) as `YYYY-MM-DDTHH:MM:SS[.fffffffff]Z`.
 fn timestamp(data: &[u8]) -> Result<String, ProtocolError> {
     let (seconds, nanos): (i64, u32) = match data.len() {
-        4 => (i64::from(u32::from_be_bytes(data.try_into().expect("4 bytes"))), 0),
+        4 => (
+            i64::from(u32::from_be_bytes(data.try_into().expect("4 bytes"))),
+            0,
+        ),
         8 => {
             let v = u64::from_be_bytes(data.try_into().expect("8 bytes"));
             ((v & 0x3_ffff_ffff) as i64, (v >> 34) as u32)
@@ -479,7 +482,9 @@ pub(crate) fn json_frame_to_msgpack(frame: &[u8]) -> Vec<u8> {
         {
             Ok(message) => write_message_msgpack(&message, &mut out),
             // The hub writes these records itself; one that does not parse is a bug, not the client's doing.
-            Err(e) => tracing::error!("an outbound hub message could not be translated to MessagePack: {e}"),
+            Err(e) => tracing::error!(
+                "an outbound hub message could not be translated to MessagePack: {e}"
+            ),
         }
     }
     out

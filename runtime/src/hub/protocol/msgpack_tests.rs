@@ -140,7 +140,10 @@ fn malformed_messages_give_exact_errors() {
         ),
         ("94 03 80 a1 31 07", "Invalid invocation result kind."),
         ("93 02 80 a1 31", "Missing required property 'item'."),
-        ("92 08 a1 31", "Expected 'sequenceId' to be a non-negative integer."),
+        (
+            "92 08 a1 31",
+            "Expected 'sequenceId' to be a non-negative integer.",
+        ),
         (
             "94 02 80 a1 31 c7 01 05 00",
             "Invalid message: MessagePack extension type 5 is not supported.",
@@ -151,7 +154,11 @@ fn malformed_messages_give_exact_errors() {
         ),
     ];
     for (bytes, expected) in cases {
-        assert_eq!(record_to_json(&hex(bytes)).unwrap_err().0, expected, "{bytes}");
+        assert_eq!(
+            record_to_json(&hex(bytes)).unwrap_err().0,
+            expected,
+            "{bytes}"
+        );
     }
     assert!(record_to_json(&hex("92 08"))
         .unwrap_err()
