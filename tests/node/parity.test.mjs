@@ -123,6 +123,20 @@ for (const [protocolName, protocol] of protocols) {
           assert.equal(await c.invoke('GetCallerConnectionId'), c.connectionId);
         } finally { await c.stop(); }
       });
+
+      test('hub API: query and path, client results through Clients', async () => {
+        const c = await started(transport, protocol, '/testhub?color=blue&size=2');
+        try {
+          assert.equal(await c.invoke('GetQueryParam', 'color'), 'blue');
+          assert.equal(await c.invoke('GetQueryParam', 'size'), '2');
+          // The connection token travels as `id` on the HTTP transports; hub code never sees it.
+          assert.equal(await c.invoke('GetQueryParam', 'id'), null);
+          assert.equal(await c.invoke('GetRequestPath'), '/testhub');
+          c.on('Double', (n) => n * 2);
+          assert.equal(await c.invoke('AskThroughClients', 'Double', 21), 42);
+          await assert.rejects(c.invoke('AskThroughClients', 'NoHandler', 1), /the client answered with an error/);
+        } finally { await c.stop(); }
+      });
     });
   }
 }

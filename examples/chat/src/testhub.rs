@@ -80,12 +80,34 @@ pub(crate) fn test_hub(options: HubOptions) -> Hub {
                 item
             })
         })
-        .stream_method(
+        .try_stream_method(
             "StreamThrowException",
             |_ctx: HubContext, (message,): (String,)| {
-                futures_util::stream::iter([Err::<String, _>(HubError::internal(format!(
-                    "InvalidOperationException: {message}"
-                )))])
+                Err::<futures_util::stream::Empty<Result<String, HubError>>, _>(
+                    HubError::internal(format!("InvalidOperationException: {message}")),
+                )
+            },
+        )
+        .method(
+            "GetQueryParam",
+            |ctx: HubContext, (name,): (String,)| async move {
+                Ok::<_, HubError>(ctx.query_param(&name))
+            },
+        )
+        .method("GetRequestPath", |ctx: HubContext, (): ()| async move {
+            Ok::<_, HubError>(ctx.request_path().to_owned())
+        })
+        .method(
+            "AskThroughClients",
+            |ctx: HubContext, (method, argument): (String, serde_json::Value)| async move {
+                // A client result through `Clients`, not through the stored `Caller`.
+                let answer: serde_json::Value = ctx
+                    .clients()
+                    .client(ctx.connection_id())
+                    .invoke(&method, (argument,), std::time::Duration::from_secs(5))
+                    .await
+                    .map_err(|e| HubError::new(e.to_string()))?;
+                Ok::<_, HubError>(answer)
             },
         )
         .upload_method(

@@ -267,6 +267,27 @@ impl HubBuilder {
         self
     }
 
+    /// Like [`HubBuilder::stream_method`], for a stream that can fail before it starts (a lookup, a
+    /// permission check): an `Err` from the handler ends the invocation at once with a Completion carrying
+    /// the error, as an exception thrown by an ASP.NET Core streaming method does.
+    pub fn try_stream_method<A, R, F, S>(mut self, name: &str, handler: F) -> Self
+    where
+        A: DeserializeOwned + Send + 'static,
+        R: Serialize + Send + 'static,
+        F: Fn(HubContext, A) -> Result<S, HubError> + Send + Sync + 'static,
+        S: Stream<Item = Result<R, HubError>> + Send + 'static,
+    {
+        let method = name.to_owned();
+        let f: Arc<StreamFn> = Arc::new(move |ctx, raw, _streams| {
+            let args = decode_arguments::<A>(&method, &raw)?;
+            Ok(handler(ctx, args)?
+                .map(|item| item.and_then(|v| encode_result(&v)))
+                .boxed())
+        });
+        self.insert(name, MethodHandler::Stream(f), false);
+        self
+    }
+
     /// Runs after a connection's handshake, before its first message is dispatched.
     pub fn on_connected<F, Fut>(mut self, hook: F) -> Self
     where

@@ -131,6 +131,7 @@ pub(super) fn request_info(
         remote,
         transport,
     )
+    .with_uri(&parts.uri)
 }
 
 /// Starts the connection task of a negotiated slot on its first SSE stream or poll. (A WebSocket starts
