@@ -141,6 +141,36 @@ for (const [protocolName, protocol] of protocols) {
   }
 }
 
+describe('authorization hook', () => {
+  for (const [transportName, transport] of transports) {
+    test(`a bearer token from accessTokenFactory is checked at negotiate and on the transport over ${transportName}`, async () => {
+      const connect = (token) => new signalR.HubConnectionBuilder()
+        .withUrl(`${server.url}/authorizedhub`, { transport, ...(token ? { accessTokenFactory: () => token } : {}) })
+        .configureLogging(signalR.LogLevel.None)
+        .build();
+      const ok = connect('let-me-in');
+      await ok.start();
+      try {
+        assert.equal(await ok.invoke('Echo', 'hi'), 'hi');
+      } finally { await ok.stop(); }
+      await assert.rejects(connect(null).start(), /Status code '401'/);
+      await assert.rejects(connect('wrong').start(), /Status code '403'/);
+    });
+  }
+
+  test('the transport request is refused too, with 401 and WWW-Authenticate, when it comes without the token', async () => {
+    const negotiated = await fetch(`${server.url}/authorizedhub/negotiate?negotiateVersion=1`, {
+      method: 'POST', headers: { Authorization: 'Bearer let-me-in' },
+    }).then((r) => r.json());
+    const poll = await fetch(`${server.url}/authorizedhub?id=${negotiated.connectionToken}`);
+    assert.equal(poll.status, 401);
+    assert.equal(poll.headers.get('www-authenticate'), 'Bearer');
+    assert.equal(await poll.text(), 'A bearer token is required\n');
+    const withQuery = await fetch(`${server.url}/authorizedhub?id=${negotiated.connectionToken}&access_token=wrong`);
+    assert.equal(withQuery.status, 403);
+  });
+});
+
 describe('MessagePack specifics', () => {
   const msgpack = () => new MessagePackHubProtocol();
 

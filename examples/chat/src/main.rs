@@ -26,7 +26,8 @@
 //! Stateful reconnect is allowed. Credentials are not allowed cross-origin.
 //!
 //! `/testhub` (src/testhub.rs) serves the methods of Microsoft's SignalR client functional tests, for the
-//! compatibility tests in tests/node/parity.test.mjs.
+//! compatibility tests in tests/node/parity.test.mjs, and `/authorizedhub` an `Echo` hub behind a bearer
+//! token check (`let-me-in`).
 
 mod testhub;
 
@@ -226,6 +227,7 @@ async fn main() -> std::io::Result<()> {
     let app = axum::Router::new()
         .merge(hub.router("/chathub"))
         .merge(testhub::test_hub(hub_options()).router("/testhub"))
+        .merge(testhub::authorized_hub(hub_options()).router("/authorizedhub"))
         .merge(pages);
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);

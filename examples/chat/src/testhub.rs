@@ -5,7 +5,29 @@
 
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use tether::hub::{Caller, ClientStream, Hub, HubContext, HubError, HubOptions};
+use tether::hub::{
+    access_token, Caller, ClientStream, Hub, HubContext, HubError, HubOptions, Refusal,
+};
+
+/// The bearer token `/authorizedhub` accepts (a real app would check a signed token or a session).
+pub(crate) const TEST_TOKEN: &str = "let-me-in";
+
+/// `/authorizedhub`: `Echo` for callers presenting [`TEST_TOKEN`]; 401 without a token, 403 with another.
+pub(crate) fn authorized_hub(options: HubOptions) -> Hub {
+    Hub::builder()
+        .options(options)
+        .authorize(|request| match access_token(request) {
+            None => Err(Refusal::unauthorized("A bearer token is required")),
+            Some(token) if token == TEST_TOKEN => Ok(()),
+            Some(_) => Err(Refusal::forbidden("This token may not use the hub")),
+        })
+        .method(
+            "Echo",
+            |_ctx: HubContext, (message,): (String,)| async move { Ok::<_, HubError>(message) },
+        )
+        .build()
+        .expect("the authorized hub configuration is valid")
+}
 
 /// The object `SendCustomObject` sends back as `CustomObject`.
 #[derive(Serialize, Deserialize)]

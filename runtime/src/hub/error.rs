@@ -259,3 +259,48 @@ impl fmt::Display for DisconnectReason {
         }
     }
 }
+
+/// Why a hub's authorization hook ([`crate::hub::HubBuilder::authorize`]) refused a request: the status and
+/// one-line reason of the HTTP answer to negotiate or to the transport request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub(crate) status: axum::http::StatusCode,
+    pub(crate) reason: String,
+}
+
+impl Refusal {
+    /// 401: no credentials, or credentials that do not identify anyone (the official client reports
+    /// `Unauthorized: Status code '401'`). The answer carries `WWW-Authenticate: Bearer`.
+    pub fn unauthorized(reason: impl Into<String>) -> Self {
+        Refusal {
+            status: axum::http::StatusCode::UNAUTHORIZED,
+            reason: reason.into(),
+        }
+    }
+
+    /// 403: the caller is known but may not use this hub.
+    pub fn forbidden(reason: impl Into<String>) -> Self {
+        Refusal {
+            status: axum::http::StatusCode::FORBIDDEN,
+            reason: reason.into(),
+        }
+    }
+
+    /// The HTTP status of the answer.
+    pub fn status(&self) -> axum::http::StatusCode {
+        self.status
+    }
+
+    /// The reason given in the answer's body.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.status, self.reason)
+    }
+}
+
+impl std::error::Error for Refusal {}

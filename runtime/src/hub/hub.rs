@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
@@ -17,7 +18,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::context::{Clients, HubContext};
-use super::error::{DisconnectReason, HubConfigError, HubError};
+use super::error::{DisconnectReason, HubConfigError, HubError, Refusal};
 use super::lifetime::{HubLifetimeManager, InMemoryLifetimeManager};
 use super::options::HubOptions;
 use super::registry::Registry;
@@ -39,6 +40,7 @@ pub(crate) type StreamFn = dyn Fn(
 type ConnectedFn = dyn Fn(HubContext) -> BoxFuture<'static, ()> + Send + Sync;
 type DisconnectedFn = dyn Fn(HubContext, DisconnectReason) -> BoxFuture<'static, ()> + Send + Sync;
 type UserIdFn = dyn Fn(&HeaderMap) -> Option<String> + Send + Sync;
+pub(crate) type AuthorizeFn = dyn Fn(&Parts) -> Result<(), Refusal> + Send + Sync;
 
 pub(crate) enum MethodHandler {
     Unary(Arc<UnaryFn>),
@@ -60,6 +62,7 @@ pub(crate) struct HubInner {
     pub(crate) on_connected: Option<Arc<ConnectedFn>>,
     pub(crate) on_disconnected: Option<Arc<DisconnectedFn>>,
     pub(crate) user_id: Option<Arc<UserIdFn>>,
+    pub(crate) authorize: Option<Arc<AuthorizeFn>>,
     pub(crate) registry: Registry,
 }
 
@@ -119,6 +122,7 @@ pub struct HubBuilder {
     on_connected: Option<Arc<ConnectedFn>>,
     on_disconnected: Option<Arc<DisconnectedFn>>,
     user_id: Option<Arc<UserIdFn>>,
+    authorize: Option<Arc<AuthorizeFn>>,
     duplicate: Option<String>,
 }
 
@@ -318,6 +322,19 @@ impl HubBuilder {
         self
     }
 
+    /// Checks every request to the hub, negotiate and each transport request (the WebSocket upgrade, the
+    /// event stream, polls, sends), before anything else happens; a [`Refusal`] answers it with 401 or 403
+    /// and the reason. This is where ASP.NET Core's `[Authorize]` on a hub goes: read a bearer token with
+    /// [`access_token`](crate::hub::access_token) (the official client's `accessTokenFactory` sends it as a
+    /// header, or as `access_token` in the query where browsers cannot set headers) or a session cookie.
+    pub fn authorize<F>(mut self, check: F) -> Self
+    where
+        F: Fn(&Parts) -> Result<(), Refusal> + Send + Sync + 'static,
+    {
+        self.authorize = Some(Arc::new(check));
+        self
+    }
+
     /// Replaces the options (see [`HubOptions`] for the defaults).
     pub fn options(mut self, options: HubOptions) -> Self {
         self.options = options;
@@ -349,6 +366,7 @@ impl HubBuilder {
                 on_connected: self.on_connected,
                 on_disconnected: self.on_disconnected,
                 user_id: self.user_id,
+                authorize: self.authorize,
                 registry: Registry::default(),
             }),
         })
