@@ -171,6 +171,28 @@ describe('authorization hook', () => {
   });
 });
 
+describe('long polling', () => {
+  test('a handshake refusal reaches a poll that arrives after the server gave up on the connection', async () => {
+    const base = `${server.url}/testhub`;
+    const { connectionToken: id } = await fetch(`${base}/negotiate?negotiateVersion=1`, { method: 'POST' }).then((r) => r.json());
+    const first = await fetch(`${base}?id=${id}`);
+    assert.equal(first.status, 200);
+    const logged = server.output().length;
+    await fetch(`${base}?id=${id}`, { method: 'POST', body: '{"protocol":"protobuf","version":1}\u001e' });
+    // No poll is waiting while the server refuses and ends the connection; the next one comes after its log line.
+    while (!server.output().slice(logged).includes('handshake refused')) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const poll = await fetch(`${base}?id=${id}`);
+    assert.equal(poll.status, 200);
+    assert.deepEqual(JSON.parse((await poll.text()).replace('\u001e', '')), {
+      error: "The protocol 'protobuf' is not supported by this server (supported: json, messagepack).",
+    });
+    const after = await fetch(`${base}?id=${id}`);
+    assert.equal(after.status, 404);
+  });
+});
+
 describe('MessagePack specifics', () => {
   const msgpack = () => new MessagePackHubProtocol();
 

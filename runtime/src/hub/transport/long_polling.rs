@@ -196,6 +196,24 @@ impl Transport for LongPollTransport {
     async fn close(self) {
         self.polls.inner.lock().closed = true;
         self.polls.changed.notify_waiters();
+        // What is still buffered (a handshake refusal, a Close message) waits for the client's next poll: the
+        // connection task, and with it the token, lives on until a poll takes it, the client deletes the
+        // connection, or the disconnect timeout passes. Otherwise a poll arriving after the server gave up
+        // would get `404 No connection with this id` instead of the reason.
+        let deadline = Instant::now() + self.disconnect_timeout;
+        loop {
+            let changed = self.polls.changed.notified();
+            {
+                let p = self.polls.inner.lock();
+                if p.data.is_empty() || p.deleted {
+                    return;
+                }
+            }
+            tokio::select! {
+                _ = changed => {}
+                _ = tokio::time::sleep_until(deadline) => return,
+            }
+        }
     }
 
     fn has_inherent_keep_alive(&self) -> bool {
