@@ -36,6 +36,12 @@
 //!
 //! A connection's user is the `X-Chat-User` request header: a demo identity the client simply claims, so
 //! user messages can be shown without a sign-in. A real app takes the user from its authentication.
+//!
+//! `/testhub` (src/testhub.rs) serves the methods of Microsoft's SignalR client functional tests, for the
+//! compatibility tests in tests/node/parity.test.mjs, and `/authorizedhub` an `Echo` hub behind a bearer
+//! token check (`let-me-in`).
+
+mod testhub;
 
 use std::time::Duration;
 
@@ -82,8 +88,9 @@ async fn sum_streams(streams: Vec<ClientStream>) -> Result<f64, HubError> {
     Ok(total)
 }
 
-fn chat_hub() -> Hub {
-    let options = HubOptions {
+/// The hub options both hubs of this example share, from the environment.
+fn hub_options() -> HubOptions {
+    HubOptions {
         keep_alive_interval: env_ms("TETHER_KEEPALIVE_MS", 15_000),
         client_timeout: env_ms("TETHER_CLIENT_TIMEOUT_MS", 30_000),
         handshake_timeout: env_ms("TETHER_HANDSHAKE_TIMEOUT_MS", 15_000),
@@ -98,7 +105,11 @@ fn chat_hub() -> Hub {
             Err(_) => AllowedOrigins::Any,
         },
         ..HubOptions::default()
-    };
+    }
+}
+
+fn chat_hub() -> Hub {
+    let options = hub_options();
     let client_result_timeout = env_ms("TETHER_CLIENT_RESULT_MS", 5_000);
     let mut builder = Hub::builder().options(options);
     if let Ok(url) = std::env::var("TETHER_REDIS_URL") {
@@ -266,6 +277,8 @@ async fn main() -> std::io::Result<()> {
     });
     let mut app = axum::Router::new()
         .merge(hub.router("/chathub"))
+        .merge(testhub::test_hub(hub_options()).router("/testhub"))
+        .merge(testhub::authorized_hub(hub_options()).router("/authorizedhub"))
         .merge(pages);
     if std::env::var_os("TETHER_METRICS").is_some() {
         let metrics = tether::metrics::Metrics::new();

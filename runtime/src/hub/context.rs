@@ -57,6 +57,28 @@ impl HubContext {
             .collect()
     }
 
+    /// The path of the HTTP request that started the transport (`/chathub`), as the client sent it.
+    pub fn request_path(&self) -> &str {
+        let full = &*self.conn.request.path_and_query;
+        full.split_once('?').map_or(full, |(path, _)| path)
+    }
+
+    /// The query string of that request (`room=7&lang=en`), without the connection token (`id`), which
+    /// the HTTP transports carry there; empty when there is none. Like ASP.NET Core's
+    /// `Context.GetHttpContext().Request.Query`, it holds what the client put in the hub URL.
+    pub fn query(&self) -> &str {
+        self.conn
+            .request
+            .path_and_query
+            .split_once('?')
+            .map_or("", |(_, query)| query)
+    }
+
+    /// The first decoded value of query parameter `name` (see [`HubContext::query`]).
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        crate::request::value(self.query(), name).map(std::borrow::Cow::into_owned)
+    }
+
     /// The peer address, when the app is served with connect info (see [`crate::hub::serve`]).
     pub fn remote_addr(&self) -> Option<SocketAddr> {
         self.conn.request.remote_addr
@@ -199,8 +221,9 @@ impl ClientProxy {
     }
 
     /// Invokes client method `target` on the one connection of a [`Clients::client`] proxy and waits up to
-    /// `timeout` for its result (a SignalR client result). Through a backplane the connection may live on
-    /// another server. Any other audience fails with [`ClientResultError::Send`]: only one client can answer.
+    /// `timeout` for its result, as [`Caller::invoke`] does (ASP.NET Core's `Clients.Client(id).InvokeAsync`).
+    /// Through a backplane the connection may live on another server. Any other proxy, or a connection no
+    /// server holds, fails with [`ClientResultError::Send`] (or, through a backplane, a timeout).
     pub async fn invoke<R: DeserializeOwned>(
         &self,
         target: &str,

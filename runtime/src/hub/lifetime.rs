@@ -45,7 +45,7 @@ pub trait HubLifetimeManager: Send + Sync + 'static {
     fn remove_from_group(&self, connection_id: &str, group: &str);
     /// Invokes client method `target` on one connection, wherever it is, and resolves to the client's
     /// result (`null` for a void answer). `arguments` is a JSON array. The default serves only
-    /// connections this manager reaches through [`HubLifetimeManager::local_connection`].
+    /// connections this manager reaches through [`HubLifetimeManager::connection`].
     fn invoke_connection(
         &self,
         connection_id: &str,
@@ -53,7 +53,7 @@ pub trait HubLifetimeManager: Send + Sync + 'static {
         arguments: Box<RawValue>,
         timeout: Duration,
     ) -> BoxFuture<'static, Result<Box<RawValue>, ClientResultError>> {
-        match self.local_connection(connection_id) {
+        match self.connection(connection_id) {
             Some(caller) => {
                 let target = target.to_owned();
                 async move { caller.invoke_raw(&target, arguments, timeout).await }.boxed()
@@ -64,8 +64,11 @@ pub trait HubLifetimeManager: Send + Sync + 'static {
             }
         }
     }
-    /// The handle of a connection of this process, if it is one.
-    fn local_connection(&self, connection_id: &str) -> Option<Caller> {
+    /// The handle of a connection of this server, if it is one (what the default
+    /// [`HubLifetimeManager::invoke_connection`] uses). `None` by default: a manager that cannot reach a
+    /// connection's handle and does not override `invoke_connection` makes client results fail with
+    /// [`SendError::is_closed`].
+    fn connection(&self, connection_id: &str) -> Option<Caller> {
         let _ = connection_id;
         None
     }
@@ -225,7 +228,7 @@ impl HubLifetimeManager for InMemoryLifetimeManager {
         }
     }
 
-    fn local_connection(&self, connection_id: &str) -> Option<Caller> {
+    fn connection(&self, connection_id: &str) -> Option<Caller> {
         self.registry.read().connections.get(connection_id).cloned()
     }
 

@@ -217,7 +217,7 @@ impl Shared {
                 arguments,
                 timeout_ms,
             } => {
-                let Some(caller) = local.local_connection(&connection) else {
+                let Some(caller) = local.connection(&connection) else {
                     return;
                 };
                 let shared = self.clone();
@@ -295,7 +295,7 @@ impl HubLifetimeManager for RedisLifetimeManager {
         connection_id: &str,
         message: &EncodedInvocation,
     ) -> Result<(), SendError> {
-        if self.shared.local.local_connection(connection_id).is_some() {
+        if self.shared.local.connection(connection_id).is_some() {
             return self.shared.local.send_connection(connection_id, message);
         }
         // Elsewhere, or nowhere: like SignalR's backplanes, a send to an unknown id is not an error.
@@ -324,7 +324,7 @@ impl HubLifetimeManager for RedisLifetimeManager {
     }
 
     fn add_to_group(&self, connection_id: &str, group: &str) {
-        if self.shared.local.local_connection(connection_id).is_some() {
+        if self.shared.local.connection(connection_id).is_some() {
             self.shared.local.add_to_group(connection_id, group);
         } else {
             self.shared.publish(&Frame::AddToGroup {
@@ -335,7 +335,7 @@ impl HubLifetimeManager for RedisLifetimeManager {
     }
 
     fn remove_from_group(&self, connection_id: &str, group: &str) {
-        if self.shared.local.local_connection(connection_id).is_some() {
+        if self.shared.local.connection(connection_id).is_some() {
             self.shared.local.remove_from_group(connection_id, group);
         } else {
             self.shared.publish(&Frame::RemoveFromGroup {
@@ -345,8 +345,8 @@ impl HubLifetimeManager for RedisLifetimeManager {
         }
     }
 
-    fn local_connection(&self, connection_id: &str) -> Option<Caller> {
-        self.shared.local.local_connection(connection_id)
+    fn connection(&self, connection_id: &str) -> Option<Caller> {
+        self.shared.local.connection(connection_id)
     }
 
     fn local_connection_count(&self) -> usize {
@@ -364,7 +364,7 @@ impl HubLifetimeManager for RedisLifetimeManager {
         arguments: Box<RawValue>,
         timeout: Duration,
     ) -> BoxFuture<'static, Result<Box<RawValue>, ClientResultError>> {
-        if let Some(caller) = self.shared.local.local_connection(connection_id) {
+        if let Some(caller) = self.shared.local.connection(connection_id) {
             let target = target.to_owned();
             return async move { caller.invoke_raw(&target, arguments, timeout).await }.boxed();
         }
