@@ -17,6 +17,7 @@ use bytes::Bytes;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::RedisError;
+use crate::metrics::{Histogram, Metrics};
 
 const CLAIM_SCRIPT: &str = r"
 local value = redis.call('GET', KEYS[1])
@@ -56,6 +57,7 @@ pub struct RedisCircuitStore {
     conn: ConnectionManager,
     claim_script: redis::Script,
     options: StoreOptions,
+    latency: Option<Histogram>,
 }
 
 impl std::fmt::Debug for RedisCircuitStore {
@@ -90,7 +92,14 @@ impl RedisCircuitStore {
             conn,
             claim_script: redis::Script::new(CLAIM_SCRIPT),
             options,
+            latency: None,
         })
+    }
+
+    /// Records how long each Redis call takes in `metrics` (`tether_circuit_store_seconds`).
+    pub fn with_metrics(mut self, metrics: &Metrics) -> Self {
+        self.latency = Some(metrics.circuit_store().store_latency);
+        self
     }
 
     /// The options in force.
@@ -107,7 +116,12 @@ impl RedisCircuitStore {
         what: &str,
         call: impl std::future::Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, String> {
-        match tokio::time::timeout(self.options.timeout, call).await {
+        let started = std::time::Instant::now();
+        let outcome = tokio::time::timeout(self.options.timeout, call).await;
+        if let Some(latency) = &self.latency {
+            latency.observe(started.elapsed());
+        }
+        match outcome {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(format!("redis {what}: {e}")),
             Err(_) => Err(format!(
@@ -179,7 +193,8 @@ mod tests {
     #[tokio::test]
     async fn a_claim_is_single_use_and_needs_the_right_claim() {
         let Some(url) = url() else { return };
-        let store = RedisCircuitStore::new(&url).unwrap();
+        let metrics = Metrics::new();
+        let store = RedisCircuitStore::new(&url).unwrap().with_metrics(&metrics);
         let id = unique("single-use");
         let (right, wrong) = ([7u8; 32], [8u8; 32]);
         store.save_entry(&id, &right, b"first").await.unwrap();
@@ -191,6 +206,7 @@ mod tests {
             "a wrong claim leaves the entry; the later save wins"
         );
         assert_eq!(store.claim_entry(&id, &right).await.unwrap(), None);
+        assert_eq!(metrics.circuit_store().store_latency.count(), 5);
     }
 
     #[tokio::test]
