@@ -16,6 +16,7 @@
 //! - app: the bridge from a circuit to its `tether_components::Renderer`.
 //! - protocol: method names, argument shapes, `Chunked` reassembly.
 //! - [`location`](Location): the browser's URI as a component service, with change notification.
+//! - [`store`]: where persisted circuits wait to be resumed ([`CircuitStore`], [`InMemoryCircuitStore`]).
 //! - [`handlers`](CircuitHandler): application hooks, plus two ready ones ([`CircuitTracker`],
 //!   [`IdleCircuitHandler`]); see docs/circuit-handlers.md.
 //!
@@ -92,6 +93,7 @@ mod prerender;
 pub(crate) mod protocol;
 pub(crate) mod registry;
 mod secret;
+pub mod store;
 mod tracking;
 
 #[cfg(test)]
@@ -113,4 +115,5 @@ pub use self::prerender::{
 pub use self::protocol::{DEFAULT_HUB_PATH, PROTOCOL_VERSION};
 pub use self::registry::CircuitMetrics;
 pub use self::secret::{CircuitId, CircuitSecret, MalformedSecret};
+pub use self::store::{CircuitStore, InMemoryCircuitStore, StoreError, StoreFuture, StoredCircuit};
 pub use self::tracking::CircuitTracker;
