@@ -119,6 +119,7 @@ pub mod forms;
 pub mod fuzzing;
 mod hash;
 mod number;
+pub mod persist;
 mod renderer;
 mod services;
 pub mod testing;
@@ -134,6 +135,7 @@ pub use event::{
     ChangeEvent, EventKind, FieldValue, FocusEvent, KeyboardEvent, Modifiers, MouseEvent,
     SubmitEvent,
 };
+pub use persist::{PersistedStates, Persistence};
 pub use renderer::{ComponentRegistry, Renderer};
 pub use services::Services;
 pub use tree::MarkupError;

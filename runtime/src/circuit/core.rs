@@ -9,7 +9,6 @@
 //! round, and no code holds two circuit locks at once.
 
 use std::any::Any;
-use std::fmt;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -24,8 +23,10 @@ use tokio::sync::oneshot;
 use bytes::Bytes;
 
 use super::acks::{AckOutcome, EncodedBatch, RenderAcks};
+use super::env::{CircuitDirectory, CircuitEnv};
+use super::handle::{BrowserCallError, CallAnswer, CircuitControl, CircuitHandle};
 use super::handlers::{HandlerChain, HandlerError, InboundActivity, Lifetime};
-use super::registry::CircuitRegistry;
+use super::persist::{AppSnapshot, PersistCause};
 use super::secret::{CircuitId, CircuitKey};
 
 /// A message from the server to the browser, before hub framing.
@@ -49,6 +50,9 @@ pub(crate) enum Outbound<'a> {
     },
     /// `T.Navigate(uri, replace)`.
     Navigate { uri: &'a str, replace: bool },
+    /// `T.Persisted(resumeNow)`: the circuit was persisted and ended here; the browser resumes it at once
+    /// (`true`: a server shutdown) or when asked to (`false`: a pause).
+    Persisted { resume_now: bool },
 }
 
 /// Where a connected circuit's outbound messages go: one browser connection.
@@ -88,6 +92,10 @@ pub(crate) trait CircuitApp: Send + 'static {
     /// every render attempt, also while rendering is paused.
     fn process_background(&mut self) -> Result<(), AppFault> {
         Ok(())
+    }
+    /// What to persist: URIs, roots and opted-in component state.
+    fn snapshot(&self) -> Result<AppSnapshot, String> {
+        Err("this circuit's application cannot be persisted".into())
     }
 }
 
@@ -147,37 +155,10 @@ pub(crate) enum EndReason {
     Evicted,
     /// Something failed: a handler, a component, a protocol violation. The text is for the log.
     Fault(String),
+    /// The circuit was persisted to the store and can be resumed (a pause or a shutdown); the browser
+    /// is told whether to resume at once.
+    Persisted { resume_now: bool },
 }
-
-/// Why a browser call failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BrowserCallError {
-    /// No browser is connected to the circuit right now.
-    Disconnected,
-    /// No answer within the browser-call timeout.
-    TimedOut(Duration),
-    /// The browser function threw; the message is the browser's.
-    Failed(String),
-    /// The circuit ended before the answer came.
-    CircuitEnded,
-}
-
-impl fmt::Display for BrowserCallError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Disconnected => f.write_str("no browser is connected to the circuit"),
-            Self::TimedOut(after) => write!(
-                f,
-                "the browser did not answer within {} ms (CircuitOptions::browser_call_timeout)",
-                after.as_millis()
-            ),
-            Self::Failed(message) => write!(f, "the browser function failed: {message}"),
-            Self::CircuitEnded => f.write_str("the circuit ended before the browser answered"),
-        }
-    }
-}
-
-impl std::error::Error for BrowserCallError {}
 
 /// The future a server function returns.
 pub type ServerFunctionFuture = Pin<Box<dyn Future<Output = Result<Value, String>> + Send>>;
@@ -216,7 +197,11 @@ pub(crate) struct CircuitState {
 pub(crate) struct Circuit {
     pub(crate) id: CircuitId,
     pub(crate) key: CircuitKey,
-    pub(crate) registry: Arc<CircuitRegistry>,
+    pub(crate) env: Arc<CircuitEnv>,
+    /// The registry that lists this circuit (told when it attaches, detaches and ends).
+    pub(crate) directory: Weak<dyn CircuitDirectory>,
+    /// The signed-in user's id at start (persisted blobs name it; a resume must come from the same user).
+    pub(crate) user: Option<String>,
     pub(crate) span: tracing::Span,
     /// Set while a render task is queued for work that arrived from another task (coalesces wake-ups).
     render_scheduled: AtomicBool,
@@ -224,22 +209,6 @@ pub(crate) struct Circuit {
     /// the circuit's own callbacks, where taking the lock would deadlock.
     link_kind: AtomicU8,
     pub(crate) state: Mutex<CircuitState>,
-}
-
-/// A reference to a circuit for handlers and application code: its public id, and ways to act on it.
-/// Holding one does not keep the circuit alive.
-#[derive(Clone)]
-pub struct CircuitHandle {
-    id: CircuitId,
-    circuit: Weak<Circuit>,
-}
-
-impl fmt::Debug for CircuitHandle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CircuitHandle")
-            .field("id", &self.id)
-            .finish()
-    }
 }
 
 pub(crate) fn panic_text(payload: &(dyn Any + Send)) -> String {
@@ -256,14 +225,18 @@ impl Circuit {
     pub(crate) fn new(
         id: CircuitId,
         key: CircuitKey,
-        registry: Arc<CircuitRegistry>,
+        env: Arc<CircuitEnv>,
+        directory: Weak<dyn CircuitDirectory>,
+        user: Option<String>,
         sink: Arc<dyn CircuitSink>,
     ) -> Self {
-        let limit = registry.options.max_unacknowledged_batches;
+        let limit = env.options.max_unacknowledged_batches;
         Self {
             id,
             key,
-            registry,
+            env,
+            directory,
+            user,
             span: tracing::info_span!(parent: None, "circuit", id = %id),
             render_scheduled: AtomicBool::new(false),
             link_kind: AtomicU8::new(LINK_CONNECTED),
@@ -292,10 +265,8 @@ impl Circuit {
     }
 
     pub(crate) fn handle(self: &Arc<Self>) -> CircuitHandle {
-        CircuitHandle {
-            id: self.id,
-            circuit: Arc::downgrade(self),
-        }
+        let control: Arc<dyn CircuitControl> = self.clone();
+        CircuitHandle::new(self.id, Arc::downgrade(&control))
     }
 
     /// Runs `step` with the circuit's state, catching panics; a panic or a returned fault ends the circuit.
@@ -452,7 +423,7 @@ impl Circuit {
         name: &str,
         args: Vec<Value>,
     ) {
-        let Some(function) = self.registry.server_functions.get(name).cloned() else {
+        let Some(function) = self.env.server_functions.get(name).cloned() else {
             tracing::warn!(name, "browser called an unknown server function");
             let message = Value::String(format!("no server function named `{name}`"));
             send_locked(
@@ -465,12 +436,12 @@ impl Circuit {
             );
             return;
         };
-        let handle = self.handle();
         let span = self.span.clone();
-        let future = function(handle.clone(), args);
+        let future = function(self.handle(), args);
+        let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             let result = future.await;
-            let Some(circuit) = handle.circuit.upgrade() else {
+            let Some(circuit) = weak.upgrade() else {
                 return;
             };
             let _entered = span.enter();
@@ -553,9 +524,14 @@ impl Circuit {
             Link::Connected(sink) => Some(sink.connection_id()),
             _ => None,
         };
-        self.registry
-            .forget(self, connection_id, matches!(reason, EndReason::Evicted));
+        if let Some(directory) = self.directory.upgrade() {
+            directory.forget(self, connection_id, matches!(reason, EndReason::Evicted));
+        }
         let browser_message = match &reason {
+            EndReason::Persisted { .. } => {
+                tracing::info!("circuit persisted and ended here");
+                String::new()
+            }
             EndReason::Closed(why) => {
                 tracing::info!(reason = why, "circuit closed");
                 format!("The circuit was closed ({why}).")
@@ -566,7 +542,7 @@ impl Circuit {
             }
             EndReason::Fault(detail) => {
                 tracing::error!(reason = %detail, "circuit failed and was ended");
-                if self.registry.options.detailed_errors {
+                if self.env.options.detailed_errors {
                     format!("The circuit failed: {detail}")
                 } else {
                     format!(
@@ -581,9 +557,14 @@ impl Circuit {
         let chain = std::mem::take(&mut state.chain);
         if let Link::Connected(sink) = &link {
             if !state.starting {
-                sink.send(Outbound::Error {
-                    message: &browser_message,
-                });
+                match reason {
+                    EndReason::Persisted { resume_now } => {
+                        sink.send(Outbound::Persisted { resume_now });
+                    }
+                    _ => sink.send(Outbound::Error {
+                        message: &browser_message,
+                    }),
+                }
                 sink.close();
             }
             if let Err(error) = catch_handler(|| chain.lifetime(&handle, Lifetime::ConnectionDown))
@@ -641,162 +622,129 @@ pub(crate) fn send_locked(state: &mut CircuitState, message: Outbound<'_>) -> bo
     }
 }
 
-impl CircuitHandle {
-    /// The circuit's public id (safe to log).
-    pub fn id(&self) -> CircuitId {
-        self.id
+impl CircuitControl for Circuit {
+    fn is_alive(&self) -> bool {
+        self.link_kind.load(Ordering::Acquire) != LINK_ENDED
     }
 
-    /// Whether the circuit still exists (connected or retained). Never blocks.
-    pub fn is_alive(&self) -> bool {
-        self.circuit
-            .upgrade()
-            .is_some_and(|c| c.link_kind.load(Ordering::Acquire) != LINK_ENDED)
+    fn is_connected(&self) -> bool {
+        self.link_kind.load(Ordering::Acquire) == LINK_CONNECTED
     }
 
-    /// Whether a browser is connected right now. Never blocks.
-    pub fn is_connected(&self) -> bool {
-        self.circuit
-            .upgrade()
-            .is_some_and(|c| c.link_kind.load(Ordering::Acquire) == LINK_CONNECTED)
-    }
-
-    /// Ends the circuit (the browser is told not to reconnect). When called while the circuit is busy (for
-    /// example from inside one of its own handlers) the close happens right after the current message.
-    pub fn close(&self) {
-        let Some(circuit) = self.circuit.upgrade() else {
-            return;
-        };
-        if let Some(mut state) = circuit.state.try_lock() {
-            let _entered = circuit.span.enter();
-            circuit.end_locked(&mut state, EndReason::Closed("closed by the application"));
-            return;
-        }
-        tokio::spawn(async move {
-            let _entered = circuit.span.enter();
-            let mut state = circuit.state.lock();
-            circuit.end_locked(&mut state, EndReason::Closed("closed by the application"));
+    fn close(self: Arc<Self>) {
+        self.run_soon(|circuit, state| {
+            circuit.end_locked(state, EndReason::Closed("closed by the application"));
         });
     }
 
-    /// Calls browser function `identifier` (a dotted path from `window`, or a registered function) with
-    /// `args`, and waits for its result up to the browser-call timeout.
-    pub async fn call_browser(
+    fn begin_browser_call(
         &self,
         identifier: &str,
-        args: Vec<Value>,
-    ) -> Result<Value, BrowserCallError> {
-        let circuit = self
-            .circuit
-            .upgrade()
-            .ok_or(BrowserCallError::CircuitEnded)?;
-        let timeout = circuit.registry.options.browser_call_timeout;
+        args: &[Value],
+    ) -> Result<(u64, CallAnswer, Duration), BrowserCallError> {
         let (reply, answer) = oneshot::channel();
-        let call_id = {
-            let mut state = circuit.state.lock();
-            match state.link {
-                Link::Connected(_) => {}
-                Link::Disconnected => return Err(BrowserCallError::Disconnected),
-                Link::Ended => return Err(BrowserCallError::CircuitEnded),
-            }
-            state.next_call_id += 1;
-            let call_id = state.next_call_id;
-            state.pending_calls.push((call_id, reply));
-            send_locked(
-                &mut state,
-                Outbound::InvokeJs {
-                    call_id,
-                    identifier,
-                    args: &args,
-                },
-            );
-            call_id
-        };
-        drop(circuit);
-        match tokio::time::timeout(timeout, answer).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(BrowserCallError::CircuitEnded),
-            Err(_) => {
-                if let Some(circuit) = self.circuit.upgrade() {
-                    circuit
-                        .state
-                        .lock()
-                        .pending_calls
-                        .retain(|(id, _)| *id != call_id);
-                }
-                Err(BrowserCallError::TimedOut(timeout))
-            }
+        let mut state = self.state.lock();
+        match state.link {
+            Link::Connected(_) => {}
+            Link::Disconnected => return Err(BrowserCallError::Disconnected),
+            Link::Ended => return Err(BrowserCallError::CircuitEnded),
         }
+        state.next_call_id += 1;
+        let call_id = state.next_call_id;
+        state.pending_calls.push((call_id, reply));
+        send_locked(
+            &mut state,
+            Outbound::InvokeJs {
+                call_id,
+                identifier,
+                args,
+            },
+        );
+        Ok((call_id, answer, self.env.options.browser_call_timeout))
     }
 
-    /// Cuts the browser's connection at once, without a Close message and without ending the circuit:
-    /// the browser sees a dropped connection and reconnects (within retention the circuit resumes with
-    /// its state). For tests and operations (shedding a misbehaving socket, exercising reconnection).
-    /// Returns whether a connection was cut; from inside the circuit's own callbacks the cut happens
-    /// right after the current message.
-    pub fn disconnect_transport(&self) -> bool {
-        let Some(circuit) = self.circuit.upgrade() else {
-            return false;
-        };
-        if let Some(state) = circuit.state.try_lock() {
+    fn abandon_browser_call(&self, call_id: u64) {
+        self.state
+            .lock()
+            .pending_calls
+            .retain(|(id, _)| *id != call_id);
+    }
+
+    fn disconnect_transport(self: Arc<Self>) -> bool {
+        if let Some(state) = self.state.try_lock() {
             return abort_locked(&state);
         }
         let connected = self.is_connected();
         tokio::spawn(async move {
-            abort_locked(&circuit.state.lock());
+            abort_locked(&self.state.lock());
         });
         connected
     }
 
-    /// Tells the browser to navigate to `uri` (replacing the history entry when `replace`). Returns whether
-    /// a browser is connected to receive it. From inside the circuit's own callbacks it is sent right after
-    /// the current message.
-    pub fn navigate(&self, uri: &str, replace: bool) -> bool {
-        let Some(circuit) = self.circuit.upgrade() else {
-            return false;
-        };
-        if let Some(mut state) = circuit.state.try_lock() {
+    fn navigate(self: Arc<Self>, uri: &str, replace: bool) -> bool {
+        if let Some(mut state) = self.state.try_lock() {
             return send_locked(&mut state, Outbound::Navigate { uri, replace });
         }
         let connected = self.is_connected();
         let uri = uri.to_owned();
         tokio::spawn(async move {
             send_locked(
-                &mut circuit.state.lock(),
+                &mut self.state.lock(),
                 Outbound::Navigate { uri: &uri, replace },
             );
         });
         connected
     }
 
-    /// Asks for a render soon, from any thread, without waiting for the circuit (what component handles
-    /// use when they queue updates). Several requests before the render runs make one render.
-    pub fn schedule_render(&self) {
-        let Some(circuit) = self.circuit.upgrade() else {
-            return;
-        };
-        if circuit.render_scheduled.swap(true, Ordering::AcqRel) {
+    fn schedule_render(self: Arc<Self>) {
+        if self.render_scheduled.swap(true, Ordering::AcqRel) {
             return;
         }
         tokio::spawn(async move {
-            let _entered = circuit.span.enter();
-            let mut state = circuit.state.lock();
-            circuit.render_scheduled.store(false, Ordering::Release);
-            circuit.pump_locked(&mut state);
+            let _entered = self.span.enter();
+            let mut state = self.state.lock();
+            self.render_scheduled.store(false, Ordering::Release);
+            self.pump_locked(&mut state);
         });
     }
 
-    /// Renders pending changes now (for state changed outside an event, e.g. by a timer); from inside the
-    /// circuit's own callbacks, right after the current message. Returns whether the circuit is alive.
-    pub fn render(&self) -> bool {
-        let Some(circuit) = self.circuit.upgrade() else {
-            return false;
-        };
-        let Some(mut state) = circuit.state.try_lock() else {
+    fn render(self: Arc<Self>) -> bool {
+        let Some(mut state) = self.state.try_lock() else {
+            let alive = self.is_alive();
             self.schedule_render();
-            return self.is_alive();
+            return alive;
         };
-        let _entered = circuit.span.enter();
-        circuit.pump_locked(&mut state)
+        let _entered = self.span.enter();
+        self.pump_locked(&mut state)
+    }
+
+    fn pause(self: Arc<Self>) -> bool {
+        if self.env.persistence.is_none() || !self.is_alive() {
+            return false;
+        }
+        self.run_soon(|circuit, state| {
+            circuit.persist_and_end_locked(state, PersistCause::Pause);
+        });
+        true
+    }
+}
+
+impl Circuit {
+    /// Runs `work` with the state now when the lock is free, else on a task right after the current
+    /// holder (a circuit callback calling its own handle must not deadlock).
+    fn run_soon(
+        self: Arc<Self>,
+        work: impl FnOnce(&Arc<Self>, &mut CircuitState) + Send + 'static,
+    ) {
+        if let Some(mut state) = self.state.try_lock() {
+            let _entered = self.span.enter();
+            work(&self, &mut state);
+            return;
+        }
+        tokio::spawn(async move {
+            let _entered = self.span.enter();
+            let mut state = self.state.lock();
+            work(&self, &mut state);
+        });
     }
 }

@@ -84,15 +84,20 @@ pub(crate) mod acks;
 mod app;
 pub(crate) mod core;
 mod descriptor;
+mod env;
+mod handle;
 mod handlers;
 mod hub;
 mod idle;
+mod lifecycle;
 mod location;
 mod options;
+mod persist;
 mod prerender;
 pub(crate) mod protocol;
 pub(crate) mod registry;
 mod secret;
+mod shutdown;
 pub mod store;
 mod tracking;
 
@@ -100,20 +105,23 @@ mod tracking;
 mod tests;
 
 pub use self::acks::AckError;
-pub use self::core::{BrowserCallError, CircuitHandle, ServerFunctionFuture};
+pub use self::core::ServerFunctionFuture;
 pub use self::descriptor::{
     Descriptor, DescriptorError, DescriptorKey, DescriptorSigner, ResponseDescriptors,
 };
+pub use self::handle::{BrowserCallError, CircuitHandle};
 pub use self::handlers::{CircuitHandler, CircuitHandlers, HandlerError, InboundActivity, Next};
 pub use self::hub::{CircuitHub, CircuitHubBuilder, CircuitHubError};
 pub use self::idle::{IdleCircuitHandler, IdleOptions};
 pub use self::location::{Location, LocationChange, LocationSubscription};
 pub use self::options::CircuitOptions;
+pub use self::persist::PersistenceKey;
 pub use self::prerender::{
     page_response, PageRender, PageRequest, PrerenderError, PAGE_CACHE_CONTROL,
 };
 pub use self::protocol::{DEFAULT_HUB_PATH, PROTOCOL_VERSION};
 pub use self::registry::CircuitMetrics;
 pub use self::secret::{CircuitId, CircuitSecret, MalformedSecret};
+pub use self::shutdown::{serve_until_signal, ShutdownReport};
 pub use self::store::{CircuitStore, InMemoryCircuitStore, StoreError, StoreFuture, StoredCircuit};
 pub use self::tracking::CircuitTracker;
