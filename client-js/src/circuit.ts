@@ -17,7 +17,7 @@ import type { Logger } from './log';
 import { interceptLinks, settle } from './navigation';
 import type { ReconnectionHandler, ResolvedOptions } from './options';
 import { CHUNK_CHARS, ClientMethod, DISCONNECT_PATH, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, ServerMethod, type RenderBatch } from './protocol';
-import { createDisplay } from './reconnect-display';
+import { createDisplay, type ReconnectDisplay } from './reconnect-display';
 import { DefaultReconnectionHandler } from './reconnection';
 
 /** How long the page may have no root region before the circuit ends (a root put back in time keeps it). */
@@ -30,13 +30,14 @@ export function load(href: string, replace: boolean): void {
 }
 
 /** Where the circuit is in its life. */
-export type CircuitState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'ended';
+export type CircuitState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'paused' | 'ended';
 
 /** The browser side of one circuit. */
 export class Circuit {
   state: CircuitState = 'idle';
   #hub?: HubConnection;
   #secret?: string;
+  #display?: ReconnectDisplay;
   #reconnecting?: Promise<boolean>;
   #patcher?: DomPatcher;
   readonly #events: EventDelegator;
@@ -121,6 +122,26 @@ export class Circuit {
     return this.#reconnecting;
   }
 
+  /** Persists the circuit on the server and pauses here; `resume()` continues it. */
+  async pause(): Promise<boolean> {
+    const paused = this.state === 'connected' && (await this.#hub!.invoke(ServerMethod.PauseCircuit, []).catch(() => false)) === true;
+    if (paused) this.state = 'paused';
+    return paused;
+  }
+
+  /** Continues a paused (or disconnected) circuit: true when it runs again. */
+  async resume(): Promise<boolean> {
+    if (this.state === 'paused') this.state = 'disconnected';
+    const resumed = await this.reconnect().catch(() => false);
+    if (!resumed) this.#pausedDisplay().update('resume-failed', 0, 0);
+    return resumed;
+  }
+
+  #pausedDisplay(): ReconnectDisplay {
+    const { dialogId, maxRetries } = this.#options.reconnectionOptions;
+    return (this.#display ??= createDisplay(dialogId, maxRetries, () => this.resume()));
+  }
+
   /** Ends the circuit on the server and here. */
   disconnect(): void {
     this.#sendBeacon();
@@ -163,6 +184,12 @@ export class Circuit {
       hub.stop();
       return false;
     }
+    // Gone from this server: it may wait in the circuit store (evicted, paused, or its server shut down).
+    // A resumed circuit is rebuilt: its batches count from 1 again and may arrive before the answer.
+    if (resumed !== true) {
+      this.#patcher!.lastBatchId = 0;
+      resumed = await hub.invoke(ServerMethod.ResumeCircuit, [this.#secret]).catch(() => false);
+    }
     if (resumed !== true) {
       hub.stop();
       this.#logger.warn('the server no longer has this circuit; the page must be reloaded');
@@ -192,6 +219,13 @@ export class Circuit {
       if (!this.#interop.endInvokeServer(callId as number, succeeded as boolean, result)) this.#logger.warn(`answer for unknown server call ${String(callId)}`);
     });
     hub.on(ClientMethod.Navigate, (uri, replace) => this.navigateTo(uri as string, !!replace));
+    // Persisted and ended on the server: a shutdown (resume at once, through the reconnection loop when the
+    // socket closes) or a pause (wait for `Tether.resume()`).
+    hub.on(ClientMethod.Persisted, (resumeNow) => {
+      if (resumeNow || hub !== this.#hub) return;
+      this.state = 'paused';
+      this.#pausedDisplay().update('paused', 0, 0);
+    });
     hub.onclose = (error) => this.#onConnectionLost(hub, error);
     hub.onslow = (slow) => {
       if (hub === this.#hub && this.state === 'connected') this.#handler.onConnectionSlow?.(slow);
