@@ -38,6 +38,7 @@ export class Circuit {
   #hub?: HubConnection;
   #secret?: string;
   #display?: ReconnectDisplay;
+  #pausing = false;
   #reconnecting?: Promise<boolean>;
   #patcher?: DomPatcher;
   readonly #events: EventDelegator;
@@ -124,8 +125,15 @@ export class Circuit {
 
   /** Persists the circuit on the server and pauses here; `resume()` continues it. */
   async pause(): Promise<boolean> {
-    const paused = this.state === 'connected' && (await this.#hub!.invoke(ServerMethod.PauseCircuit, []).catch(() => false)) === true;
-    if (paused) this.state = 'paused';
+    const hub = this.#hub;
+    if (this.state !== 'connected' || !hub) return false;
+    this.#pausing = true;
+    const paused = (await hub.invoke(ServerMethod.PauseCircuit, []).catch(() => false)) === true;
+    this.#pausing = false;
+    if (paused) {
+      this.state = 'paused';
+      hub.stop();
+    }
     return paused;
   }
 
@@ -225,6 +233,8 @@ export class Circuit {
       if (resumeNow || hub !== this.#hub) return;
       this.state = 'paused';
       this.#pausedDisplay().update('paused', 0, 0);
+      // A pause the server decided: nothing more comes on this connection. Ours closes after its answer.
+      if (!this.#pausing) hub.stop();
     });
     hub.onclose = (error) => this.#onConnectionLost(hub, error);
     hub.onslow = (slow) => {

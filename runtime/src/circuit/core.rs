@@ -558,14 +558,22 @@ impl Circuit {
         if let Link::Connected(sink) = &link {
             if !state.starting {
                 match reason {
-                    EndReason::Persisted { resume_now } => {
-                        sink.send(Outbound::Persisted { resume_now });
+                    // A pause leaves the connection to the browser, which closes it once its
+                    // `PauseCircuit` call is answered.
+                    EndReason::Persisted { resume_now: false } => {
+                        sink.send(Outbound::Persisted { resume_now: false });
                     }
-                    _ => sink.send(Outbound::Error {
-                        message: &browser_message,
-                    }),
+                    EndReason::Persisted { resume_now: true } => {
+                        sink.send(Outbound::Persisted { resume_now: true });
+                        sink.close();
+                    }
+                    _ => {
+                        sink.send(Outbound::Error {
+                            message: &browser_message,
+                        });
+                        sink.close();
+                    }
                 }
-                sink.close();
             }
             if let Err(error) = catch_handler(|| chain.lifetime(&handle, Lifetime::ConnectionDown))
             {

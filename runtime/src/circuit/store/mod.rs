@@ -71,6 +71,25 @@ pub trait CircuitStore: Send + Sync + 'static {
     }
 }
 
+/// A shared store (several hubs in one process, or a store the application also keeps to inspect).
+impl<S: CircuitStore + ?Sized> CircuitStore for std::sync::Arc<S> {
+    fn save(&self, id: CircuitId, circuit: StoredCircuit) -> StoreFuture<'_, ()> {
+        (**self).save(id, circuit)
+    }
+
+    fn claim(&self, id: CircuitId, claim: [u8; 32]) -> StoreFuture<'_, Option<Bytes>> {
+        (**self).claim(id, claim)
+    }
+
+    fn remove(&self, id: CircuitId) -> StoreFuture<'_, ()> {
+        (**self).remove(id)
+    }
+
+    fn write_behind(&self) -> Option<Duration> {
+        (**self).write_behind()
+    }
+}
+
 /// Why a store operation failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreError {
