@@ -198,7 +198,13 @@ export class Circuit {
     // A resumed circuit is rebuilt: its batches count from 1 again and may arrive before the answer.
     if (resumed !== true) {
       this.#patcher!.lastBatchId = 0;
-      resumed = await hub.invoke(ServerMethod.ResumeCircuit, [this.#secret]).catch(() => false);
+      try {
+        resumed = await hub.invoke(ServerMethod.ResumeCircuit, [this.#secret]);
+      } catch (error) {
+        // A server that cannot take it now (shutting down): an attempt that failed, not a refusal.
+        hub.stop();
+        throw error;
+      }
     }
     if (resumed !== true) {
       hub.stop();

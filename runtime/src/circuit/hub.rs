@@ -226,6 +226,7 @@ impl CircuitHubBuilder {
             components: Arc::new(self.components),
             signer,
             services: self.services,
+            closing: std::sync::atomic::AtomicBool::new(false),
         });
         let mut hub = Hub::builder().options(self.hub_options);
         // One typed hub method per call: the hub decodes the arguments straight from the message's raw
@@ -252,14 +253,25 @@ impl CircuitHubBuilder {
             method::RESUME_CIRCUIT,
             move |ctx: HubContext, (secret,): (String,)| {
                 let shared = resume.clone();
-                async move { Ok::<_, HubError>(shared.resume(&ctx, &secret).await) }
+                async move {
+                    shared.refuse_when_closing()?;
+                    Ok::<_, HubError>(shared.resume(&ctx, &secret).await)
+                }
             },
         );
         hub = hub.method(method::PAUSE_CIRCUIT, move |ctx: HubContext, (): ()| {
-            let paused = ctx
-                .extension::<ConnectionCircuit>()
-                .is_some_and(|ConnectionCircuit(circuit)| circuit.handle().pause());
-            async move { Ok::<_, HubError>(paused) }
+            let circuit = ctx.extension::<ConnectionCircuit>();
+            async move {
+                let Some(ConnectionCircuit(circuit)) = circuit else {
+                    return Ok::<_, HubError>(false);
+                };
+                // Answered once the store has it, so that a resume right after the answer finds it.
+                let saved = circuit.pause_from(ctx.connection_id());
+                Ok(match saved {
+                    Some(save) => save.await.unwrap_or(false),
+                    None => false,
+                })
+            }
         });
         let disconnected = shared.clone();
         hub = hub.on_disconnected(move |ctx: HubContext, _reason| {
@@ -308,6 +320,9 @@ pub(crate) struct Shared {
     pub(crate) signer: DescriptorSigner,
     /// The application's services (builder), given to every circuit and prerender renderer.
     pub(crate) services: Services,
+    /// Set when a graceful shutdown begins: from then on no circuit starts, reconnects or resumes here
+    /// (the browser's attempt fails as an unreachable server's would, so it tries again elsewhere).
+    pub(crate) closing: std::sync::atomic::AtomicBool,
 }
 
 /// The circuit hub an application mounts: `router()` gives the hub endpoints and the disconnect beacon;
@@ -497,6 +512,9 @@ impl Shared {
 
     fn call_inner(&self, ctx: &HubContext, call: Call) -> Result<Value, HubError> {
         let method = call.method();
+        if matches!(call, Call::Start(_) | Call::Connect(_)) {
+            self.refuse_when_closing()?;
+        }
         let inbound = match call {
             Call::Start(args) => return self.start(ctx, args).map(Value::String),
             Call::Connect((secret,)) => return Ok(Value::Bool(self.connect(ctx, &secret))),
@@ -636,6 +654,16 @@ impl Shared {
         tracing::info!(parent: &circuit.span, roots, "circuit started");
         ctx.insert_extension(ConnectionCircuit(circuit.clone()));
         Ok(circuit)
+    }
+
+    /// An error while the hub shuts down (see `closing`).
+    fn refuse_when_closing(&self) -> Result<(), HubError> {
+        if self.closing.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(HubError::new(
+                "this server is shutting down; try another (or this one once it is back)",
+            ));
+        }
+        Ok(())
     }
 
     /// `ResumeCircuit(secret)`: takes the circuit out of the store (single use), opens its blob, and opens

@@ -335,6 +335,21 @@ impl Circuit {
         }))
     }
 
+    /// `PauseCircuit` from connection `connection_id`: persists and ends the circuit when that connection
+    /// carries it; the returned save says whether the store took it.
+    pub(crate) fn pause_from(
+        self: &Arc<Self>,
+        connection_id: &str,
+    ) -> Option<tokio::task::JoinHandle<bool>> {
+        let _entered = self.span.enter();
+        let mut state = self.state.lock();
+        let attached = matches!(&state.link, super::core::Link::Connected(sink) if sink.connection_id() == connection_id);
+        if !attached || self.env.persistence.is_none() {
+            return None;
+        }
+        self.persist_and_end_locked(&mut state, PersistCause::Pause)
+    }
+
     /// Persists and ends the circuit, telling a connected browser to resume (a pause or a shutdown).
     pub(crate) fn persist_and_end_locked(
         self: &Arc<Self>,

@@ -1,6 +1,7 @@
 //! Graceful shutdown: persist every live circuit, tell connected browsers to resume, stop in bounded time.
 //!
-//! Order: stop accepting connections → each circuit (under its lock) is sealed, ended, and its browser gets
+//! Order: stop accepting connections, and refuse starts, reconnects and resumes on the connections still
+//! open (an answer the browser treats as an unreachable server, so it retries) → each circuit (under its lock) is sealed, ended, and its browser gets
 //! `T.Persisted(true)` and a close → the store saves are awaited up to the deadline → a short grace lets
 //! the close frames reach the sockets → the process may exit. Without a store, circuits are simply ended
 //! (their browsers then reload as after any restart).
@@ -33,6 +34,9 @@ impl CircuitHub {
     /// about to exit ([`serve_until_signal`] does).
     pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
         let until = Instant::now() + deadline;
+        self.shared
+            .closing
+            .store(true, std::sync::atomic::Ordering::Release);
         let circuits = self.shared.registry.all();
         let mut report = ShutdownReport {
             circuits: circuits.len(),
