@@ -248,3 +248,65 @@ async fn another_key_a_wrong_secret_or_another_app_cannot_resume() {
         assert_eq!(store.len(), expected_left);
     }
 }
+
+/// The in-memory store with write-behind turned on (as the Redis store has it).
+struct WriteBehindStore(Arc<InMemoryCircuitStore>, Duration);
+
+impl CircuitStore for WriteBehindStore {
+    fn save(&self, id: CircuitId, circuit: StoredCircuit) -> StoreFuture<'_, ()> {
+        self.0.save(id, circuit)
+    }
+    fn claim(&self, id: CircuitId, claim: [u8; 32]) -> StoreFuture<'_, Option<Bytes>> {
+        self.0.claim(id, claim)
+    }
+    fn remove(&self, id: CircuitId) -> StoreFuture<'_, ()> {
+        self.0.remove(id)
+    }
+    fn write_behind(&self) -> Option<Duration> {
+        Some(self.1)
+    }
+}
+
+/// Waits until `done` holds, checking as the runtime makes progress.
+async fn until(mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + support::PATIENCE;
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition never held"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn write_behind_saves_a_live_circuit_after_changes_and_a_closed_one_leaves_the_store() {
+    let memory = Arc::new(InMemoryCircuitStore::default());
+    let store = WriteBehindStore(memory.clone(), Duration::from_millis(20));
+    let a = server_with(store, key(), CircuitOptions::default()).await;
+    let b = server_with(memory.clone(), key(), CircuitOptions::default()).await;
+    let mut session = a.start_counter(2).await;
+    session.ack(1).await;
+    // The live circuit reaches the store without a pause, eviction or shutdown (a kill -9 would lose
+    // at most the last interval) ...
+    until(|| !memory.is_empty()).await;
+    let id = tether::circuit::CircuitSecret::parse(&session.secret)
+        .unwrap()
+        .id();
+    memory.remove(id).await.unwrap();
+    // ... and again after each change.
+    assert_eq!(session.click().await, (2, "3".to_owned()));
+    until(|| !memory.is_empty()).await;
+    let (mut client, answer) = resume(&b, &session.secret).await;
+    assert_eq!(answer, json!(true));
+    shows_and_counts_on(&mut client, 3).await;
+
+    // A circuit the browser ends (the disconnect beacon) leaves the store.
+    let other = a.start_counter(0).await;
+    until(|| !memory.is_empty()).await;
+    let body = format!("secret={}", other.secret);
+    let closed = support::http(a.addr, "POST", "/_tether/disconnect", &[], &body).await;
+    assert_eq!(closed.status, 200);
+    until(|| memory.is_empty()).await;
+    session.client.drop_socket().await;
+}

@@ -189,6 +189,8 @@ pub(crate) struct CircuitState {
     /// True until `StartCircuit` has finished: a failure then is reported in its completion, and the
     /// connection stays open (no `T.Error`, no close).
     pub(crate) starting: bool,
+    /// A write-behind persist is scheduled (see `persist::schedule_write_behind`).
+    pub(crate) write_behind_pending: bool,
     next_call_id: u64,
     pending_calls: Vec<(u64, CallReply)>,
 }
@@ -247,6 +249,7 @@ impl Circuit {
                 app: None,
                 chain: HandlerChain::default(),
                 starting: true,
+                write_behind_pending: false,
                 next_call_id: 0,
                 pending_calls: Vec::new(),
             }),
@@ -489,6 +492,7 @@ impl Circuit {
                     },
                 );
                 state.acks.record(batch);
+                self.schedule_write_behind(state);
             }
             Ok(())
         })
@@ -526,6 +530,9 @@ impl Circuit {
         };
         if let Some(directory) = self.directory.upgrade() {
             directory.forget(self, connection_id, matches!(reason, EndReason::Evicted));
+        }
+        if matches!(reason, EndReason::Closed(_) | EndReason::Fault(_)) {
+            self.forget_write_behind();
         }
         let browser_message = match &reason {
             EndReason::Persisted { .. } => {

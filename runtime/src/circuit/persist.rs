@@ -153,6 +153,7 @@ pub(crate) enum PersistCause {
     Eviction,
     Shutdown,
     Pause,
+    WriteBehind,
 }
 
 /// A hub's persistence: the store, the key, the app name and how long blobs stay valid.
@@ -324,7 +325,11 @@ impl Circuit {
         Some(tokio::spawn(async move {
             match store.save(id, sealed).await {
                 Ok(()) => {
-                    tracing::info!(parent: &span, ?cause, bytes, "circuit persisted");
+                    if cause == PersistCause::WriteBehind {
+                        tracing::debug!(parent: &span, bytes, "circuit persisted (write-behind)");
+                    } else {
+                        tracing::info!(parent: &span, ?cause, bytes, "circuit persisted");
+                    }
                     true
                 }
                 Err(error) => {
@@ -348,6 +353,53 @@ impl Circuit {
             return None;
         }
         self.persist_and_end_locked(&mut state, PersistCause::Pause)
+    }
+
+    /// After a change (a rendered batch): when the store asks for write-behind, persists once its interval
+    /// has passed, so at most one persist per interval per circuit however many changes come meanwhile.
+    pub(crate) fn schedule_write_behind(self: &Arc<Self>, state: &mut CircuitState) {
+        if state.write_behind_pending {
+            return;
+        }
+        let Some(interval) = self
+            .env
+            .persistence
+            .as_ref()
+            .and_then(|p| p.store.write_behind())
+        else {
+            return;
+        };
+        state.write_behind_pending = true;
+        let circuit = Arc::downgrade(self);
+        tokio::spawn(async move {
+            tokio::time::sleep(interval).await;
+            let Some(circuit) = circuit.upgrade() else {
+                return;
+            };
+            let _entered = circuit.span.enter();
+            let mut state = circuit.state.lock();
+            state.write_behind_pending = false;
+            if !matches!(state.link, super::core::Link::Ended) {
+                circuit.persist_locked(&mut state, PersistCause::WriteBehind);
+            }
+        });
+    }
+
+    /// The circuit ended for good (closed or failed): with write-behind on, its last copy leaves the store.
+    pub(crate) fn forget_write_behind(&self) {
+        let Some(persistence) = &self.env.persistence else {
+            return;
+        };
+        if persistence.store.write_behind().is_none() {
+            return;
+        }
+        let store = persistence.store.clone();
+        let id = self.id;
+        tokio::spawn(async move {
+            if let Err(error) = store.remove(id).await {
+                tracing::warn!(circuit = %id, %error, "could not remove an ended circuit from the store");
+            }
+        });
     }
 
     /// Persists and ends the circuit, telling a connected browser to resume (a pause or a shutdown).
