@@ -1,20 +1,19 @@
 //! One circuit: its state, the order in which it processes messages, and how it ends.
 //!
-//! Ownership: a [`Circuit`] is owned by the registry (`Arc`) while it is live; connections find it through
-//! the registry; handlers and application code hold [`CircuitHandle`]s (weak). All mutable state sits in one
+//! Ownership: a [`Circuit`] is owned by the registry (`Arc`) while it is live; a connection keeps its
+//! circuit in its own context; handlers and application code hold [`CircuitHandle`]s (weak). The circuit
+//! sees the registry only as a [`CircuitDirectory`] and is handed its environment (`env::CircuitEnv`);
+//! its transitions are in `lifecycle`, what handles ask of it in `control`, sealing in `persist`. All mutable state sits in one
 //! `parking_lot::Mutex<CircuitState>`, taken by whichever task delivers a message (a connection's receive
 //! task, a timer, a finished server function). See the module docs of `circuit` for why.
 //!
-//! Lock order: a circuit's state lock may be held while taking the registry lock, never the other way
-//! round, and no code holds two circuit locks at once.
+//! Lock order: a circuit's state lock may be held while taking the registry lock (through its directory),
+//! never the other way round, and no code holds two circuit locks at once.
 
 use std::any::Any;
-use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde_json::Value;
@@ -23,8 +22,8 @@ use tokio::sync::oneshot;
 use bytes::Bytes;
 
 use super::acks::{AckOutcome, EncodedBatch, RenderAcks};
-use super::env::{CircuitDirectory, CircuitEnv};
-use super::handle::{BrowserCallError, CallAnswer, CircuitControl, CircuitHandle};
+use super::env::CircuitEnv;
+use super::handle::{BrowserCallError, CircuitControl, CircuitHandle};
 use super::handlers::{HandlerChain, HandlerError, InboundActivity, Lifetime};
 use super::persist::{AppSnapshot, PersistCause};
 use super::secret::{CircuitId, CircuitKey};
@@ -160,15 +159,9 @@ pub(crate) enum EndReason {
     Persisted { resume_now: bool },
 }
 
-/// The future a server function returns.
-pub type ServerFunctionFuture = Pin<Box<dyn Future<Output = Result<Value, String>> + Send>>;
-
-pub(crate) type ServerFunction =
-    Arc<dyn Fn(CircuitHandle, Vec<Value>) -> ServerFunctionFuture + Send + Sync>;
-
-const LINK_CONNECTED: u8 = 0;
-const LINK_DISCONNECTED: u8 = 1;
-const LINK_ENDED: u8 = 2;
+pub(crate) const LINK_CONNECTED: u8 = 0;
+pub(crate) const LINK_DISCONNECTED: u8 = 1;
+pub(crate) const LINK_ENDED: u8 = 2;
 
 /// The browser's connection state as the circuit sees it.
 pub(crate) enum Link {
@@ -177,7 +170,7 @@ pub(crate) enum Link {
     Ended,
 }
 
-type CallReply = oneshot::Sender<Result<Value, BrowserCallError>>;
+pub(crate) type CallReply = oneshot::Sender<Result<Value, BrowserCallError>>;
 
 pub(crate) struct CircuitState {
     pub(crate) link: Link,
@@ -191,8 +184,30 @@ pub(crate) struct CircuitState {
     pub(crate) starting: bool,
     /// A write-behind persist is scheduled (see `persist::schedule_write_behind`).
     pub(crate) write_behind_pending: bool,
-    next_call_id: u64,
-    pending_calls: Vec<(u64, CallReply)>,
+    pub(crate) next_call_id: u64,
+    pub(crate) pending_calls: Vec<(u64, CallReply)>,
+}
+
+/// Where circuits are listed (the registry), as a circuit sees it. Every method is a map update; none runs
+/// application code. Lock order: a circuit calls its directory while holding its own state lock; a
+/// directory never takes a circuit's lock while holding its own.
+pub(crate) trait CircuitDirectory: Send + Sync + 'static {
+    /// A new circuit attached to `connection_id`.
+    fn opened(&self, circuit: &Arc<Circuit>, connection_id: &str);
+    /// `circuit` is now attached to `connection_id` (a reconnect), replacing `previous` if any. `false`
+    /// when the circuit is no longer listed (evicted meanwhile): the attach must not go on.
+    fn attached(&self, circuit: &Arc<Circuit>, connection_id: &str, previous: Option<&str>)
+        -> bool;
+    /// `circuit` lost its connection `connection_id` (disconnection number `generation`); returns the
+    /// circuits to evict now because too many are retained (already removed from the maps).
+    fn detached(
+        &self,
+        circuit: &Arc<Circuit>,
+        connection_id: &str,
+        generation: u64,
+    ) -> Vec<Arc<Circuit>>;
+    /// `circuit` ended: remove it (and its connection entry, if `connection_id` is still its own).
+    fn forget(&self, circuit: &Circuit, connection_id: Option<&str>, evicted: bool);
 }
 
 /// A live circuit. See the module docs for ownership and locking.
@@ -206,10 +221,10 @@ pub(crate) struct Circuit {
     pub(crate) user: Option<String>,
     pub(crate) span: tracing::Span,
     /// Set while a render task is queued for work that arrived from another task (coalesces wake-ups).
-    render_scheduled: AtomicBool,
+    pub(crate) render_scheduled: AtomicBool,
     /// A lock-free copy of the `Link` kind (`LINK_*`), so handles can answer status questions from inside
     /// the circuit's own callbacks, where taking the lock would deadlock.
-    link_kind: AtomicU8,
+    pub(crate) link_kind: AtomicU8,
     pub(crate) state: Mutex<CircuitState>,
 }
 
@@ -599,6 +614,101 @@ impl Circuit {
     }
 }
 
+impl Circuit {
+    /// Seals the circuit's state and hands it to the store (on a task). Returns the save's join handle,
+    /// or `None` when there is no store, no application yet, or sealing failed (logged).
+    pub(crate) fn persist_locked(
+        &self,
+        state: &mut CircuitState,
+        cause: PersistCause,
+    ) -> Option<tokio::task::JoinHandle<bool>> {
+        let persistence = self.env.persistence.as_ref()?;
+        let app = state.app.as_ref()?;
+        let snapshot = match app.snapshot() {
+            Ok(snapshot) => snapshot,
+            Err(reason) => {
+                tracing::warn!(?cause, %reason, "the circuit could not be persisted");
+                return None;
+            }
+        };
+        let sealed = match persistence.seal(self.id, self.key.claim(), self.user.clone(), snapshot)
+        {
+            Ok(sealed) => sealed,
+            Err(reason) => {
+                tracing::warn!(?cause, %reason, "the circuit could not be sealed");
+                return None;
+            }
+        };
+        let bytes = sealed.blob.len();
+        let store = persistence.store.clone();
+        let id = self.id;
+        let span = self.span.clone();
+        Some(tokio::spawn(async move {
+            match store.save(id, sealed).await {
+                Ok(()) => {
+                    if cause == PersistCause::WriteBehind {
+                        tracing::debug!(parent: &span, bytes, "circuit persisted (write-behind)");
+                    } else {
+                        tracing::info!(parent: &span, ?cause, bytes, "circuit persisted");
+                    }
+                    true
+                }
+                Err(error) => {
+                    tracing::warn!(parent: &span, ?cause, %error, "persisting the circuit failed");
+                    false
+                }
+            }
+        }))
+    }
+
+    /// After a change (a rendered batch): when the store asks for write-behind, persists once its interval
+    /// has passed, so at most one persist per interval per circuit however many changes come meanwhile.
+    pub(crate) fn schedule_write_behind(self: &Arc<Self>, state: &mut CircuitState) {
+        if state.write_behind_pending {
+            return;
+        }
+        let Some(interval) = self
+            .env
+            .persistence
+            .as_ref()
+            .and_then(|p| p.store.write_behind())
+        else {
+            return;
+        };
+        state.write_behind_pending = true;
+        let circuit = Arc::downgrade(self);
+        tokio::spawn(async move {
+            tokio::time::sleep(interval).await;
+            let Some(circuit) = circuit.upgrade() else {
+                return;
+            };
+            let _entered = circuit.span.enter();
+            let mut state = circuit.state.lock();
+            state.write_behind_pending = false;
+            if !matches!(state.link, Link::Ended) {
+                circuit.persist_locked(&mut state, PersistCause::WriteBehind);
+            }
+        });
+    }
+
+    /// The circuit ended for good (closed or failed): with write-behind on, its last copy leaves the store.
+    pub(crate) fn forget_write_behind(&self) {
+        let Some(persistence) = &self.env.persistence else {
+            return;
+        };
+        if persistence.store.write_behind().is_none() {
+            return;
+        }
+        let store = persistence.store.clone();
+        let id = self.id;
+        tokio::spawn(async move {
+            if let Err(error) = store.remove(id).await {
+                tracing::warn!(circuit = %id, %error, "could not remove an ended circuit from the store");
+            }
+        });
+    }
+}
+
 /// Runs a handler callback, turning a panic into an error.
 pub(crate) fn catch_handler(
     f: impl FnOnce() -> Result<(), HandlerError>,
@@ -611,21 +721,6 @@ pub(crate) fn catch_handler(
     })
 }
 
-/// Aborts the current connection's transport, if any. Returns whether there was one.
-fn abort_locked(state: &CircuitState) -> bool {
-    match &state.link {
-        Link::Connected(sink) => {
-            tracing::info!(
-                connection_id = sink.connection_id(),
-                "connection cut by the application (disconnect_transport)"
-            );
-            sink.abort();
-            true
-        }
-        _ => false,
-    }
-}
-
 /// Sends through the current connection, if any. Returns whether a connection took the message.
 pub(crate) fn send_locked(state: &mut CircuitState, message: Outbound<'_>) -> bool {
     match &state.link {
@@ -634,132 +729,5 @@ pub(crate) fn send_locked(state: &mut CircuitState, message: Outbound<'_>) -> bo
             true
         }
         _ => false,
-    }
-}
-
-impl CircuitControl for Circuit {
-    fn is_alive(&self) -> bool {
-        self.link_kind.load(Ordering::Acquire) != LINK_ENDED
-    }
-
-    fn is_connected(&self) -> bool {
-        self.link_kind.load(Ordering::Acquire) == LINK_CONNECTED
-    }
-
-    fn close(self: Arc<Self>) {
-        self.run_soon(|circuit, state| {
-            circuit.end_locked(state, EndReason::Closed("closed by the application"));
-        });
-    }
-
-    fn begin_browser_call(
-        &self,
-        identifier: &str,
-        args: &[Value],
-    ) -> Result<(u64, CallAnswer, Duration), BrowserCallError> {
-        let (reply, answer) = oneshot::channel();
-        let mut state = self.state.lock();
-        match state.link {
-            Link::Connected(_) => {}
-            Link::Disconnected => return Err(BrowserCallError::Disconnected),
-            Link::Ended => return Err(BrowserCallError::CircuitEnded),
-        }
-        state.next_call_id += 1;
-        let call_id = state.next_call_id;
-        state.pending_calls.push((call_id, reply));
-        send_locked(
-            &mut state,
-            Outbound::InvokeJs {
-                call_id,
-                identifier,
-                args,
-            },
-        );
-        Ok((call_id, answer, self.env.options.browser_call_timeout))
-    }
-
-    fn abandon_browser_call(&self, call_id: u64) {
-        self.state
-            .lock()
-            .pending_calls
-            .retain(|(id, _)| *id != call_id);
-    }
-
-    fn disconnect_transport(self: Arc<Self>) -> bool {
-        if let Some(state) = self.state.try_lock() {
-            return abort_locked(&state);
-        }
-        let connected = self.is_connected();
-        tokio::spawn(async move {
-            abort_locked(&self.state.lock());
-        });
-        connected
-    }
-
-    fn navigate(self: Arc<Self>, uri: &str, replace: bool) -> bool {
-        if let Some(mut state) = self.state.try_lock() {
-            return send_locked(&mut state, Outbound::Navigate { uri, replace });
-        }
-        let connected = self.is_connected();
-        let uri = uri.to_owned();
-        tokio::spawn(async move {
-            send_locked(
-                &mut self.state.lock(),
-                Outbound::Navigate { uri: &uri, replace },
-            );
-        });
-        connected
-    }
-
-    fn schedule_render(self: Arc<Self>) {
-        if self.render_scheduled.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        tokio::spawn(async move {
-            let _entered = self.span.enter();
-            let mut state = self.state.lock();
-            self.render_scheduled.store(false, Ordering::Release);
-            self.pump_locked(&mut state);
-        });
-    }
-
-    fn render(self: Arc<Self>) -> bool {
-        let Some(mut state) = self.state.try_lock() else {
-            let alive = self.is_alive();
-            self.schedule_render();
-            return alive;
-        };
-        let _entered = self.span.enter();
-        self.pump_locked(&mut state)
-    }
-
-    fn pause(self: Arc<Self>) -> bool {
-        if self.env.persistence.is_none() || !self.is_alive() {
-            return false;
-        }
-        self.run_soon(|circuit, state| {
-            circuit.persist_and_end_locked(state, PersistCause::Pause);
-        });
-        true
-    }
-}
-
-impl Circuit {
-    /// Runs `work` with the state now when the lock is free, else on a task right after the current
-    /// holder (a circuit callback calling its own handle must not deadlock).
-    fn run_soon(
-        self: Arc<Self>,
-        work: impl FnOnce(&Arc<Self>, &mut CircuitState) + Send + 'static,
-    ) {
-        if let Some(mut state) = self.state.try_lock() {
-            let _entered = self.span.enter();
-            work(&self, &mut state);
-            return;
-        }
-        tokio::spawn(async move {
-            let _entered = self.span.enter();
-            let mut state = self.state.lock();
-            work(&self, &mut state);
-        });
     }
 }

@@ -27,11 +27,10 @@ use crate::hub::{
 };
 
 use super::app::{RendererApp, StartPoint};
-use super::core::{
-    Circuit, CircuitApp, CircuitSink, Inbound, Outbound, ServerFunction, ServerFunctionFuture,
-};
+use super::core::CircuitDirectory;
+use super::core::{Circuit, CircuitApp, CircuitSink, Inbound, Outbound};
 use super::descriptor::{DescriptorKey, DescriptorSigner};
-use super::env::{CircuitDirectory, CircuitEnv};
+use super::env::{CircuitEnv, ServerFunction, ServerFunctionFuture};
 use super::handle::CircuitHandle;
 use super::handlers::CircuitHandlers;
 use super::lifecycle::{Opening, StartFailure};

@@ -8,10 +8,14 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Weak};
 
-use super::core::{catch_handler, panic_text, Circuit, CircuitApp, CircuitSink, EndReason, Link};
-use super::env::{CircuitDirectory, CircuitEnv};
+use super::core::{
+    catch_handler, panic_text, Circuit, CircuitApp, CircuitDirectory, CircuitSink, CircuitState,
+    EndReason, Link,
+};
+use super::env::CircuitEnv;
 use super::handle::{BrowserCallError, CircuitHandle};
 use super::handlers::{HandlerError, InboundActivity, Lifetime};
+use super::persist::PersistCause;
 use super::secret::CircuitSecret;
 
 /// Why a circuit could not be started.
@@ -188,7 +192,7 @@ impl Circuit {
     pub(crate) fn evict(self: &Arc<Self>) {
         let _entered = self.span.enter();
         let mut state = self.state.lock();
-        self.persist_locked(&mut state, super::persist::PersistCause::Eviction);
+        self.persist_locked(&mut state, PersistCause::Eviction);
         self.end_locked(&mut state, EndReason::Evicted);
     }
 
@@ -200,5 +204,39 @@ impl Circuit {
             &mut state,
             EndReason::Closed("the browser sent the disconnect beacon"),
         );
+    }
+
+    /// `PauseCircuit` from connection `connection_id`: persists and ends the circuit when that connection
+    /// carries it; the returned save says whether the store took it.
+    pub(crate) fn pause_from(
+        self: &Arc<Self>,
+        connection_id: &str,
+    ) -> Option<tokio::task::JoinHandle<bool>> {
+        let _entered = self.span.enter();
+        let mut state = self.state.lock();
+        let attached =
+            matches!(&state.link, Link::Connected(sink) if sink.connection_id() == connection_id);
+        if !attached || self.env.persistence.is_none() {
+            return None;
+        }
+        self.persist_and_end_locked(&mut state, PersistCause::Pause)
+    }
+
+    /// Persists and ends the circuit, telling a connected browser to resume (a pause or a shutdown).
+    pub(crate) fn persist_and_end_locked(
+        self: &Arc<Self>,
+        state: &mut CircuitState,
+        cause: PersistCause,
+    ) -> Option<tokio::task::JoinHandle<bool>> {
+        let saved = self.persist_locked(state, cause);
+        let reason = if saved.is_some() {
+            EndReason::Persisted {
+                resume_now: cause != PersistCause::Pause,
+            }
+        } else {
+            EndReason::Closed("it could not be persisted")
+        };
+        self.end_locked(state, reason);
+        saved
     }
 }

@@ -11,8 +11,12 @@
 //!   [`PageRequest`] gives root props the route, query, headers and cookies.
 //! - [`secret`](CircuitSecret): public ids and secrets (256-bit key, constant-time comparison, redacted).
 //! - [`descriptor`](DescriptorSigner): signed, time-limited, single-use prerender descriptors.
-//! - registry: the live circuits, lifecycle transitions, eviction by count and by time, counters.
-//! - core: one circuit's state, message processing, render acknowledgement and ending.
+//! - registry: the live circuits by id and by connection, the eviction queue, counters; no user code.
+//! - core: one circuit's state, message processing, render acknowledgement, persisting and ending.
+//! - lifecycle: the circuit's own transitions (open, attach, detach, evict, pause, persist and end);
+//!   env: what a circuit is handed (options, handlers, server functions, persistence); control: what a
+//!   [`CircuitHandle`] asks of its circuit; persist: sealed blobs and [`PersistenceKey`]; shutdown:
+//!   [`CircuitHub::shutdown`] and [`serve_until_signal`].
 //! - app: the bridge from a circuit to its `tether_components::Renderer`.
 //! - protocol: method names, argument shapes, `Chunked` reassembly.
 //! - [`location`](Location): the browser's URI as a component service, with change notification.
@@ -82,6 +86,7 @@
 
 pub(crate) mod acks;
 mod app;
+mod control;
 pub(crate) mod core;
 mod descriptor;
 mod env;
@@ -105,10 +110,10 @@ mod tracking;
 mod tests;
 
 pub use self::acks::AckError;
-pub use self::core::ServerFunctionFuture;
 pub use self::descriptor::{
     Descriptor, DescriptorError, DescriptorKey, DescriptorSigner, ResponseDescriptors,
 };
+pub use self::env::ServerFunctionFuture;
 pub use self::handle::{BrowserCallError, CircuitHandle};
 pub use self::handlers::{CircuitHandler, CircuitHandlers, HandlerError, InboundActivity, Next};
 pub use self::hub::{CircuitHub, CircuitHubBuilder, CircuitHubError};

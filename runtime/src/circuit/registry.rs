@@ -27,7 +27,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::core::Circuit;
-use super::env::CircuitDirectory;
+use super::core::CircuitDirectory;
 use super::secret::{CircuitId, CircuitSecret};
 
 /// A snapshot of the circuit counters.

@@ -10,8 +10,10 @@ use serde_json::{json, Value};
 
 use super::acks::EncodedBatch;
 use super::core::Circuit;
-use super::core::{AppFault, CircuitApp, CircuitSink, Inbound, Outbound, ServerFunction};
-use super::env::{CircuitDirectory, CircuitEnv};
+use super::core::CircuitDirectory;
+use super::core::{AppFault, CircuitApp, CircuitSink, Inbound, Outbound};
+use super::env::CircuitEnv;
+use super::env::ServerFunction;
 use super::lifecycle::{Opening, StartFailure};
 use super::registry::{CircuitMetrics, CircuitRegistry};
 use super::*;
