@@ -3,8 +3,8 @@
 //! Order: stop accepting connections, and refuse starts, reconnects and resumes on the connections still
 //! open (an answer the browser treats as an unreachable server, so it retries) → each circuit (under its lock) is sealed, ended, and its browser gets
 //! `T.Persisted(true)` and a close → the store saves are awaited up to the deadline → a short grace lets
-//! the close frames reach the sockets → the process may exit. Without a store, circuits are simply ended
-//! (their browsers then reload as after any restart).
+//! the close frames reach the sockets → the process may exit. Without a store, circuits are left alone
+//! (their browsers reconnect, find them gone and reload, as after any restart).
 
 use std::time::Duration;
 
@@ -42,6 +42,13 @@ impl CircuitHub {
             circuits: circuits.len(),
             ..ShutdownReport::default()
         };
+        if self.shared.env.persistence.is_none() {
+            // Nothing to keep them in: leave the circuits as they are; when the process exits their
+            // browsers reconnect, find them gone and reload, as after any restart.
+            report.lost = report.circuits;
+            tracing::info!(circuits = report.circuits, "circuit hub shut down without a store; live circuits are lost");
+            return report;
+        }
         let mut saves = Vec::with_capacity(circuits.len());
         for circuit in circuits {
             let _entered = circuit.span.enter();
