@@ -1,6 +1,6 @@
 //! Persisted component state: how a component opts in to surviving its circuit's process.
 //!
-//! A component opts in by deriving serde's traits and answering [`Component::persistence`] with
+//! A component opts in by deriving serde's traits and answering [`Component::persistence`](crate::Component::persistence) with
 //! [`Persistence::serde`] (one line). When its circuit is persisted, the renderer saves the state of every
 //! opted-in component, keyed by its position in the component tree: the root index, then the render-order
 //! index of each child slot on the way down (`[0, 2, 1]`: root 0, its third child, that child's second
