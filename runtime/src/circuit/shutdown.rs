@@ -46,7 +46,10 @@ impl CircuitHub {
             // Nothing to keep them in: leave the circuits as they are; when the process exits their
             // browsers reconnect, find them gone and reload, as after any restart.
             report.lost = report.circuits;
-            tracing::info!(circuits = report.circuits, "circuit hub shut down without a store; live circuits are lost");
+            tracing::info!(
+                circuits = report.circuits,
+                "circuit hub shut down without a store; live circuits are lost"
+            );
             return report;
         }
         let mut saves = Vec::with_capacity(circuits.len());
