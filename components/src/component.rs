@@ -18,7 +18,7 @@ use parking_lot::Mutex;
 use crate::batch::ComponentId;
 use crate::event::{
     ChangeEvent, EventArgsError, EventData, EventInput, EventKind, FocusEvent, KeyboardEvent,
-    MouseEvent, SubmitEvent,
+    MouseEvent, ScrollEvent, SubmitEvent,
 };
 use crate::services::Services;
 use crate::tree::{FLAG_PREVENT_DEFAULT, FLAG_STOP_PROPAGATION};
@@ -618,6 +618,8 @@ impl<'a, C: Component> RenderContext<'a, C> {
         on_focus => Focus: FocusEvent;
         /// `t-blur`.
         on_blur => Blur: FocusEvent;
+        /// `t-scroll`: the bound element scrolled (add `t-throttle="MS"` to limit the rate).
+        on_scroll => Scroll: ScrollEvent;
     }
 
     /// Places a child component. Among unkeyed siblings children match by position.

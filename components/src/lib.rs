@@ -123,6 +123,7 @@ mod renderer;
 mod services;
 pub mod testing;
 mod tree;
+pub mod virtualize;
 
 pub use batch::{ComponentId, Edit, PropertyValue, RenderBatch};
 pub use component::{
@@ -132,7 +133,7 @@ pub use component::{
 pub use error::{EventError, MountError, RenderError};
 pub use event::{
     ChangeEvent, EventKind, FieldValue, FocusEvent, KeyboardEvent, Modifiers, MouseEvent,
-    SubmitEvent,
+    ScrollEvent, SubmitEvent,
 };
 pub use renderer::{ComponentRegistry, Renderer};
 pub use services::Services;
