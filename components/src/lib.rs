@@ -118,6 +118,7 @@ pub mod forms;
 #[doc(hidden)]
 pub mod fuzzing;
 mod hash;
+pub mod load;
 mod number;
 mod renderer;
 mod services;

@@ -190,8 +190,16 @@ pub fn visible_range(
     } else {
         1.0
     };
-    let scroll_top = if scroll_top.is_nan() { 0.0 } else { scroll_top.max(0.0) };
-    let viewport = if viewport.is_nan() { 0.0 } else { viewport.max(0.0) };
+    let scroll_top = if scroll_top.is_nan() {
+        0.0
+    } else {
+        scroll_top.max(0.0)
+    };
+    let viewport = if viewport.is_nan() {
+        0.0
+    } else {
+        viewport.max(0.0)
+    };
     // NaN and negatives are row 0, anything past the end (infinity too) is the end.
     let clamp = |rows: f64| {
         if rows.is_nan() || rows <= 0.0 {

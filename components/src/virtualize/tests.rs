@@ -111,12 +111,20 @@ fn a_100000_row_list_keeps_a_screenful_of_rows_and_their_nodes() {
 
     // Scrolling by five rows keeps the rows still in view as the same nodes.
     let row_ten = h.dom().node_id(rows[10]);
-    h.fire("#rows", "scroll", json!({"scrollTop": 100, "clientHeight": 400}));
+    h.fire(
+        "#rows",
+        "scroll",
+        json!({"scrollTop": 100, "clientHeight": 400}),
+    );
     let rows = h.dom().select_all(".row");
     assert_eq!(rows.len(), 35);
     assert_eq!(h.dom().text(rows[0]), "Row 1");
     assert_eq!(h.dom().node_id(rows[10]), row_ten);
-    h.fire("#rows", "scroll", json!({"scrollTop": 400, "clientHeight": 400}));
+    h.fire(
+        "#rows",
+        "scroll",
+        json!({"scrollTop": 400, "clientHeight": 400}),
+    );
     let rows = h.dom().select_all(".row");
     assert_eq!(h.dom().text(rows[0]), "Row 11");
     assert_eq!(h.dom().node_id(rows[0]), row_ten);

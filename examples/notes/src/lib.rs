@@ -6,6 +6,7 @@
 //! with Argon2-hashed passwords (`/login`, `/logout`; demo account `demo` / `demo`).
 
 mod account;
+pub mod big;
 pub mod pages;
 mod store;
 
@@ -35,6 +36,8 @@ pub fn routes(base: &str) -> Routes {
         .page::<pages::NewNote>("/notes/new")
         .page::<pages::NoteView>("/notes/{id}")
         .page::<pages::Login>("/login")
+        .page::<big::Stress>("/stress")
+        .page::<big::StatsPage>("/stats")
         .not_found::<pages::NotFoundPage>()
 }
 
