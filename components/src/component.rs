@@ -22,6 +22,7 @@ use crate::event::{
 };
 use crate::services::Services;
 use crate::tree::{FLAG_PREVENT_DEFAULT, FLAG_STOP_PROPAGATION};
+use crate::upload::UploadEvent;
 
 /// A UI component: plain Rust state that renders maud markup.
 ///
@@ -620,6 +621,9 @@ impl<'a, C: Component> RenderContext<'a, C> {
         on_blur => Blur: FocusEvent;
         /// `t-scroll`: the bound element scrolled (add `t-throttle="MS"` to limit the rate).
         on_scroll => Scroll: ScrollEvent;
+        /// `t-upload` on a file input or a drop zone: the files chosen (names, sizes, types; see
+        /// [`crate::upload`]). The page loads the browser's upload module when such an element appears.
+        on_upload => Upload: UploadEvent;
     }
 
     /// Places a child component. Among unkeyed siblings children match by position.

@@ -47,6 +47,9 @@ pub enum EventKind {
     Blur,
     /// `scroll` of the bound element (reported throttled; see [`ScrollEvent`])
     Scroll,
+    /// `upload`: files chosen in a file input or dropped on a drop zone, reported by the upload module
+    /// (see [`crate::upload`])
+    Upload,
 }
 
 impl EventKind {
@@ -70,6 +73,7 @@ impl EventKind {
             EventKind::Focus => "focus",
             EventKind::Blur => "blur",
             EventKind::Scroll => "scroll",
+            EventKind::Upload => "upload",
         }
     }
 
@@ -93,6 +97,7 @@ impl EventKind {
             "focus" => EventKind::Focus,
             "blur" => EventKind::Blur,
             "scroll" => EventKind::Scroll,
+            "upload" => EventKind::Upload,
             _ => return None,
         })
     }
@@ -117,6 +122,7 @@ impl EventKind {
             EventKind::Focus => "t-focus",
             EventKind::Blur => "t-blur",
             EventKind::Scroll => "t-scroll",
+            EventKind::Upload => "t-upload",
         }
     }
 }
@@ -507,7 +513,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const ALL_KINDS: [EventKind; 17] = [
+    const ALL_KINDS: [EventKind; 18] = [
         EventKind::Click,
         EventKind::DblClick,
         EventKind::MouseDown,
@@ -525,6 +531,7 @@ mod tests {
         EventKind::Focus,
         EventKind::Blur,
         EventKind::Scroll,
+        EventKind::Upload,
     ];
 
     #[test]

@@ -124,6 +124,7 @@ mod renderer;
 mod services;
 pub mod testing;
 mod tree;
+pub mod upload;
 pub mod virtualize;
 
 pub use batch::{ComponentId, Edit, PropertyValue, RenderBatch};
