@@ -40,6 +40,9 @@ export function eventArgs(name: EventName, event: Event, element: Element): obje
       return {};
     case 'scroll':
       return scrollArgs(element);
+    case 'upload':
+      // The upload module's description of the chosen files.
+      return (event as CustomEvent).detail;
     default:
       return pick(event, 'clientX clientY offsetX offsetY button buttons detail');
   }

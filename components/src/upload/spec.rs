@@ -201,12 +201,15 @@ impl fmt::Display for UploadRefusal {
             UploadRefusal::TooMany { max, chosen } => {
                 write!(f, "Choose at most {max} file(s); {chosen} were chosen.")
             }
-            UploadRefusal::TooLarge { name, size, max } => write!(
-                f,
-                "{name} is {} and the limit is {}.",
-                human_size(*size),
-                human_size(*max)
-            ),
+            UploadRefusal::TooLarge { name, size, max } => {
+                let (size_text, max_text) = (human_size(*size), human_size(*max));
+                if size_text == max_text {
+                    // Rounded, they would read as equal.
+                    write!(f, "{name} is {size} bytes and the limit is {max} bytes.")
+                } else {
+                    write!(f, "{name} is {size_text} and the limit is {max_text}.")
+                }
+            }
             UploadRefusal::WrongType { name, .. } => {
                 write!(f, "{name} is not a type this field accepts.")
             }

@@ -194,6 +194,11 @@ fn specs_refuse_by_count_type_and_size_before_any_byte() {
         large.to_string(),
         "big.pdf is 25.5 MB and the limit is 20 MB."
     );
+    let barely = spec.check(&[typed("b.pdf", "", 20_000_001)]).unwrap_err();
+    assert_eq!(
+        barely.to_string(),
+        "b.pdf is 20000001 bytes and the limit is 20000000 bytes."
+    );
     assert!(UploadSpec::new().accept("").accepts(&typed("x", "", 0)));
 }
 

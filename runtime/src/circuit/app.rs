@@ -45,7 +45,11 @@ impl RendererApp {
         renderer
             .provide_all(services)
             .provide(circuit.clone())
-            .provide(location.clone());
+            .provide(location.clone())
+            .provide(crate::upload::browser_source(circuit.clone()));
+        if let Some(downloads) = services.get::<crate::download::Downloads>() {
+            renderer.provide(downloads.for_circuit(circuit.clone()));
+        }
         for descriptor in start.descriptors {
             renderer
                 .mount_root(&descriptor.component, &descriptor.props)

@@ -63,6 +63,7 @@ pub struct CircuitHubBuilder {
     functions: HashMap<String, ServerFunction>,
     key: Option<DescriptorKey>,
     services: Services,
+    downloads: crate::download::DownloadOptions,
 }
 
 impl std::fmt::Debug for CircuitHubBuilder {
@@ -127,6 +128,12 @@ impl CircuitHubBuilder {
         self
     }
 
+    /// Limits of the download links components offer (see [`crate::download`]).
+    pub fn download_options(mut self, options: crate::download::DownloadOptions) -> Self {
+        self.downloads = options;
+        self
+    }
+
     /// Provides every value of `services` (see [`service`](Self::service)).
     pub fn services(mut self, services: &Services) -> Self {
         self.services.extend(services);
@@ -172,11 +179,16 @@ impl CircuitHubBuilder {
             Some(auth) => self.handlers.shared(auth),
             None => self.handlers,
         };
+        // Each circuit's components get their own `CircuitDownloads` from this (see `RendererApp::mount`).
+        let downloads = crate::download::Downloads::new(&self.path, self.downloads);
+        let mut services = self.services;
+        services.insert(downloads.clone());
         let shared = Arc::new(Shared {
             registry: CircuitRegistry::new(self.options, handlers, self.functions),
             components: Arc::new(self.components),
             signer,
-            services: self.services,
+            services,
+            downloads,
         });
         let mut hub = Hub::builder().options(self.hub_options);
         // One typed hub method per call: the hub decodes the arguments straight from the message's raw
@@ -242,6 +254,8 @@ pub(crate) struct Shared {
     pub(crate) signer: DescriptorSigner,
     /// The application's services (builder), given to every circuit and prerender renderer.
     pub(crate) services: Services,
+    /// The download links of every circuit, served by `router()`.
+    pub(crate) downloads: crate::download::Downloads,
 }
 
 /// The circuit hub an application mounts: `router()` gives the hub endpoints and the disconnect beacon;
@@ -274,11 +288,13 @@ impl CircuitHub {
             functions: HashMap::new(),
             key: None,
             services: Services::new(),
+            downloads: crate::download::DownloadOptions::default(),
         }
     }
 
-    /// The hub endpoints (negotiate, transports), `POST {path}/disconnect` and the boot script at
-    /// `{path}/tether.js`, to merge into the app router (do not also merge
+    /// The hub endpoints (negotiate, transports), `POST {path}/disconnect`, the boot script at
+    /// `{path}/tether.js`, the upload module at `{path}/upload.js` and download links at
+    /// `{path}/download/{token}`, to merge into the app router (do not also merge
     /// [`boot_script_router`](crate::boot_script::boot_script_router) for the default path).
     pub fn router(&self) -> Router {
         let shared = self.shared.clone();
@@ -299,6 +315,17 @@ impl CircuitHub {
             .route(
                 &format!("{}/tether.js", self.path),
                 get(crate::boot_script::serve_boot_script),
+            )
+            .route(
+                &format!("{}/upload.js", self.path),
+                get(crate::upload::serve_upload_script),
+            )
+            .route(
+                &format!("{}/download/{{token}}", self.path),
+                get({
+                    let downloads = self.shared.downloads.clone();
+                    move |token| downloads.clone().serve(token)
+                }),
             )
             .merge(self.hub.router(&self.path))
     }
