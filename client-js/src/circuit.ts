@@ -97,7 +97,8 @@ export class Circuit {
     addEventListener('pagehide', this.#onPageHide);
     addEventListener('pageshow', this.#onPageShow);
     addEventListener('popstate', this.#reportLocation);
-    this.#stopLinks = interceptLinks(this.#doc, (url) => this.navigateTo(url.href, false, true));
+    // While disconnected the server could not swap the page: the link loads normally.
+    this.#stopLinks = interceptLinks(this.#doc, (url) => (this.state === 'connected' ? this.navigateTo(url.href, false, true) : load(url.href, false)));
     this.#rootWatch = new MutationObserver(() => {
       if (roots.some((root) => root.isConnected)) {
         clearTimeout(this.#orphanTimer);
@@ -139,6 +140,7 @@ export class Circuit {
     history[replace ? 'replaceState' : 'pushState'](null, '', url);
     // Confirmed: the answer comes after the batch the navigation caused, so the new page is in place to settle.
     const sent = this.#send(ServerMethod.LocationChanged, [url.href, intercepted], this.#hub, true);
+    if (sent) this.#reported = url.href;
     if (sent instanceof Promise) sent.then(() => settle(this.#doc, url.hash), () => {});
   }
 
@@ -174,6 +176,7 @@ export class Circuit {
     this.#hub = hub;
     this.state = 'connected';
     this.#logger.info('rejoined the circuit');
+    if (location.href !== this.#reported) this.#reportLocation();
     this.#handler.onConnectionUp();
     return true;
   }
@@ -270,7 +273,12 @@ export class Circuit {
     }
   }
 
-  readonly #reportLocation = () => void this.#send(ServerMethod.LocationChanged, [location.href, false]);
+  /** The last URI the server was told about (a back/forward while disconnected is reported on reconnect). */
+  #reported = location.href;
+
+  readonly #reportLocation = () => {
+    if (this.#send(ServerMethod.LocationChanged, [location.href, false])) this.#reported = location.href;
+  };
 
   // The beacon ends the circuit when the page goes away. `pagehide` (not `unload`) keeps the page eligible for
   // the back/forward cache; a page restored from it has no circuit any more, so it reloads.

@@ -74,6 +74,26 @@ describe('notes app in Chromium', () => {
     await finish(page);
   });
 
+  it('a back while disconnected is reported on reconnect; a link while disconnected loads normally', async () => {
+    const { page } = await open('/notes');
+    await page.click('a[href="/notes/1"]');
+    await page.waitForFunction(() => document.querySelector('h1').textContent === 'Welcome to Tether notes');
+    await page.evaluate(() => showcase.dropConnection({ offlineMs: 300 }));
+    await page.waitForSelector('#tether-reconnect.tether-visible');
+    await page.goBack();
+    assert.equal(pathOf(page), '/notes');
+    await page.waitForFunction(() => document.querySelector('h1').textContent === 'Notes');
+    assert.equal(await sameDocument(page), 'yes');
+
+    await page.evaluate(() => showcase.dropConnection({ offlineMs: 60000 }));
+    await page.waitForSelector('#tether-reconnect.tether-visible');
+    // The reconnect dialog covers the page, so the link is clicked from script.
+    await Promise.all([page.waitForNavigation(), page.$eval('a[href="/notes/3"]', (a) => a.click())]);
+    assert.equal(await sameDocument(page), undefined, 'a full load');
+    assert.equal(await heading(page), 'Ideas');
+    await page.close();
+  });
+
   it('prerenders deep links with the right status: 200 for a note, 404 for an unknown id or path', async () => {
     const note = await fetch(`${server.url}/notes/3`);
     assert.equal(note.status, 200);

@@ -6,6 +6,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
+import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { startServer } from '../support/server.mjs';
 
@@ -61,6 +62,11 @@ async function hubSocket(base) {
   return socket;
 }
 
+/** The Tether protocol version, read from the boot script's own definition (client-js/src/protocol.ts). */
+const PROTOCOL_VERSION = Number(
+  readFileSync(new URL('../../client-js/src/protocol.ts', import.meta.url), 'utf8').match(/PROTOCOL_VERSION = (\d+)/)[1],
+);
+
 const isBatch = (m) => m.type === 1 && m.target === 'T.Batch';
 
 /** Starts a counter circuit the way the boot script does; acknowledges its first batch. */
@@ -68,7 +74,7 @@ async function startCircuit(base) {
   const page = await (await fetch(`${base}/`)).text();
   const descriptors = [...page.matchAll(/<!--t:r:([^>]*?)-->/g)].map((m) => m[1]);
   const socket = await hubSocket(base);
-  socket.send({ type: 1, invocationId: 's', target: 'StartCircuit', arguments: [1, `${base}/`, `${base}/`, descriptors] });
+  socket.send({ type: 1, invocationId: 's', target: 'StartCircuit', arguments: [PROTOCOL_VERSION, `${base}/`, `${base}/`, descriptors] });
   const done = await socket.next((m) => m.type === 3 && m.invocationId === 's');
   assert.equal(typeof done.result, 'string', `StartCircuit failed: ${JSON.stringify(done)}`);
   const batch = await socket.next(isBatch);
