@@ -19,6 +19,15 @@ use crate::files::{Attachment, AttachmentStore};
 /// The largest attachment: 20 MB.
 pub const MAX_ATTACHMENT: u64 = 20_000_000;
 
+/// The attachment limit: `NOTES_MAX_ATTACHMENT_BYTES` (for measurements with larger files), else
+/// [`MAX_ATTACHMENT`].
+fn max_attachment() -> u64 {
+    std::env::var("NOTES_MAX_ATTACHMENT_BYTES")
+        .ok()
+        .and_then(|bytes| bytes.parse().ok())
+        .unwrap_or(MAX_ATTACHMENT)
+}
+
 /// An upload in progress (or the last one, finished).
 struct Progress {
     name: String,
@@ -183,7 +192,7 @@ impl Component for Attachments {
     type Props = u64;
     fn create(_: &u64) -> Self {
         Attachments {
-            spec: UploadSpec::new().max_size(MAX_ATTACHMENT).max_count(1),
+            spec: UploadSpec::new().max_size(max_attachment()).max_count(1),
             store: None,
             source: None,
             downloads: None,
