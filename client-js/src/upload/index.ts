@@ -38,7 +38,9 @@ function report(element: Element, files: ArrayLike<File>): void {
     held.set(id, file);
     return { id, name: file.name, size: file.size, type: file.type };
   });
-  element.dispatchEvent(new CustomEvent(UPLOAD_EVENT, { bubbles: true, detail: { files: described } }));
+  // The element's own window's CustomEvent, so this also works in a test DOM.
+  const Custom = element.ownerDocument.defaultView?.CustomEvent ?? CustomEvent;
+  element.dispatchEvent(new Custom(UPLOAD_EVENT, { bubbles: true, detail: { files: described } }));
 }
 
 /** Base64 of `bytes`, in slices small enough for `String.fromCharCode`'s argument limit. */
