@@ -93,7 +93,6 @@ export class Circuit {
     this.#hub = hub;
     this.state = 'connected';
     this.#events.attach();
-    loadModules(this.#doc, this.#options.hub.url);
     addEventListener('pagehide', this.#onPageHide);
     addEventListener('pageshow', this.#onPageShow);
     addEventListener('popstate', this.#reportLocation);
