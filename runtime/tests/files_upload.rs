@@ -167,7 +167,7 @@ async fn next_call(client: &mut HubClient, batches: &mut Vec<String>) -> Vec<Val
 #[tokio::test]
 async fn the_server_pulls_chunks_with_a_bounded_window_and_the_connection_stays_free() {
     let (_, mut s) = start().await;
-    let file: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let file: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let chosen = json!({"files": [{"id": 7, "name": "a.bin", "size": file.len(), "type": ""}]});
     s.client
         .send("DispatchEvent", json!([s.upload, "upload", chosen]))
@@ -196,6 +196,11 @@ async fn the_server_pulls_chunks_with_a_bounded_window_and_the_connection_stays_
     // Answer in order; each answer may open room for one more read, never more than the window.
     let mut reads = WINDOW;
     let mut expected_offset = 0u64;
+    let read_end = |call: &Vec<Value>| {
+        let args = call[2].as_array().unwrap();
+        args[1].as_u64().unwrap() + args[2].as_u64().unwrap()
+    };
+    let mut requested = read_end(pending.back().unwrap());
     while let Some(call) = pending.pop_front() {
         let args = call[2].as_array().unwrap();
         let (offset, len) = (args[1].as_u64().unwrap(), args[2].as_u64().unwrap());
@@ -206,15 +211,16 @@ async fn the_server_pulls_chunks_with_a_bounded_window_and_the_connection_stays_
         s.client
             .send("EndInvokeJS", json!([call[0], true, data]))
             .await;
-        if expected_offset + (pending.len() as u64) * 16_384 < file.len() as u64 {
+        if requested < file.len() as u64 {
             let call = next_call(&mut s.client, &mut batches).await;
             reads += 1;
+            requested = read_end(&call);
             pending.push_back(call);
             assert!(pending.len() <= WINDOW);
         }
     }
     assert_eq!(expected_offset, file.len() as u64);
-    assert_eq!(reads, 7, "100,000 bytes in 16 KiB chunks");
+    assert_eq!(reads, 19, "300,000 bytes in 16 KiB chunks");
     let hex: String = Sha256::digest(&file)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -222,7 +228,7 @@ async fn the_server_pulls_chunks_with_a_bounded_window_and_the_connection_stays_
     loop {
         if batches
             .iter()
-            .any(|b| b.contains(&format!("done 100000 {hex}")))
+            .any(|b| b.contains(&format!("done 300000 {hex}")))
         {
             break;
         }

@@ -17,6 +17,11 @@ const SIZE = 50 * MB;
 
 const kib = (bytes) => `${(bytes / 1024).toFixed(0)} KiB`;
 const status = (pid) => fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+/** User + system CPU seconds of process `pid` so far. */
+const cpu = (pid) => {
+  const parts = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(parts[11]) + Number(parts[12])) / 100;
+};
 const field = (pid, name) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status(pid))[1]) * 1024;
 
 const server = await startServer('notes', { env: { NOTES_MAX_ATTACHMENT_BYTES: String(SIZE), RUST_LOG: 'warn' } });
@@ -29,10 +34,11 @@ try {
   await page.evaluate((size) => {
     window.bigFile = (n) => new File([new Uint8Array(size).map((_, i) => (i * 13 + n) % 256)], `big-${n}.bin`);
   }, SIZE);
-  for (let run = 1; run <= 3; run++) {
+  for (let run = 1; run <= Number(process.env.RUNS ?? 3); run++) {
     await page.evaluate((n) => (window.nextFile = window.bigFile(n)), run);
     fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
     const idle = field(pid, 'VmRSS');
+    const cpuBefore = cpu(pid);
     const started = Date.now();
     await page.evaluate(() => {
       const transfer = new DataTransfer();
@@ -42,11 +48,13 @@ try {
     await page.waitForSelector(`a.attachment:has-text("big-${run}.bin")`, { timeout: 120000 });
     const seconds = (Date.now() - started) / 1000;
     const peak = field(pid, 'VmHWM');
-    console.log(`upload ${run}: ${SIZE / MB} MB in ${seconds.toFixed(2)} s = ${(SIZE / MB / seconds).toFixed(1)} MB/s; server RSS before ${kib(idle)}, peak ${kib(peak)}, peak above idle ${kib(peak - idle)}`);
+    const serverCpu = cpu(pid) - cpuBefore;
+    console.log(`upload ${run}: ${SIZE / MB} MB in ${seconds.toFixed(2)} s = ${(SIZE / MB / seconds).toFixed(1)} MB/s (server CPU ${serverCpu.toFixed(2)} s); server RSS before ${kib(idle)}, peak ${kib(peak)}, peak above idle ${kib(peak - idle)}`);
   }
   await page.close();
 
-  const list = await browser.newPage();
+  const list = process.env.SKIP_SCROLL ? null : await browser.newPage();
+  if (list) {
   const batches = [];
   list.on('websocket', (ws) => ws.on('framereceived', (frame) => {
     const text = typeof frame.payload === 'string' ? frame.payload : frame.payload.toString();
@@ -68,6 +76,7 @@ try {
   const steps = batches.slice(1);
   console.log(`scroll one screen (40 steps): batch bytes median ${median(steps)}, max ${Math.max(...steps)}; round trip median ${median(rounds).toFixed(1)} ms, max ${Math.max(...rounds).toFixed(1)} ms; rows in the DOM ${await list.$$eval('#rows .stress-row', (r) => r.length)}`);
   await list.close();
+  }
 } finally {
   await browser.close();
   await server.stop();

@@ -6,7 +6,9 @@
 //   `{id, name, size, type}`; the boot script's event delegation sends it to the bound handler. No bytes move.
 // - the server reads a file by calling the browser function `tether.upload.read(id, offset, length)`, which
 //   answers with those bytes as base64; it keeps only a few such calls in flight (the flow control is the
-//   server's). `tether.upload.cancel(id)` forgets a file; so does reading its last byte.
+//   server's). The file is read 1 MiB at a time and the chunks are cut from that block (one blob read per
+//   chunk would cost a trip through the browser each). `tether.upload.cancel(id)` forgets a file; so does
+//   reading its last byte.
 // - `TetherUpload.cancel()` cancels every file still held (a browser-side cancel: the server's next read fails),
 //   `TetherUpload.sent` counts the bytes handed over and `TetherUpload.held` the files held, for tests and
 //   diagnostics.
@@ -16,7 +18,16 @@ interface TetherApi {
   registerFunction(name: string, fn: (...args: unknown[]) => unknown): void;
 }
 
-const held = new Map<number, File>();
+/** Bytes read from a file at once: a blob read costs a trip through the browser, so one read serves many chunks. */
+const BLOCK_BYTES = 1 << 20;
+
+/** A chosen file and the block of it read last. */
+interface Held {
+  file: File;
+  block?: { start: number; end: number; bytes: Promise<Uint8Array> };
+}
+
+const held = new Map<number, Held>();
 let nextId = 1;
 const state = {
   sent: 0,
@@ -35,7 +46,7 @@ const state = {
 function report(element: Element, files: ArrayLike<File>): void {
   const described = Array.from(files, (file) => {
     const id = nextId++;
-    held.set(id, file);
+    held.set(id, { file });
     return { id, name: file.name, size: file.size, type: file.type };
   });
   // The element's own window's CustomEvent, so this also works in a test DOM.
@@ -51,14 +62,21 @@ export function toBase64(bytes: Uint8Array): string {
 }
 
 async function read(id: unknown, offset: unknown, length: unknown): Promise<string> {
-  const file = held.get(id as number);
-  if (!file) throw new Error('cancelled');
+  const entry = held.get(id as number);
+  if (!entry) throw new Error('cancelled');
+  const { file } = entry;
   const start = Number(offset);
   const end = start + Number(length);
   if (!(start >= 0 && end <= file.size && end > start)) throw new Error(`bad range ${start}..${end} of ${file.size} bytes`);
-  const bytes = new Uint8Array(await file.slice(start, end).arrayBuffer());
+  let block = entry.block;
+  if (!block || start < block.start || end > block.end) {
+    const blockEnd = Math.min(file.size, Math.max(end, start + BLOCK_BYTES));
+    const bytes = file.slice(start, blockEnd).arrayBuffer().then((b) => new Uint8Array(b));
+    block = entry.block = { start, end: blockEnd, bytes };
+  }
+  const bytes = (await block.bytes).subarray(start - block.start, end - block.start);
   // Cancelled while reading: the server must not get the bytes.
-  if (held.get(id as number) !== file) throw new Error('cancelled');
+  if (held.get(id as number) !== entry) throw new Error('cancelled');
   if (end === file.size) held.delete(id as number);
   state.sent += bytes.length;
   return toBase64(bytes);
