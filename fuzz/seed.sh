@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates the seed corpora in fuzz/seeds/<target>/ from the shared test fixtures (tests/fixtures/batches)
-# and the golden vectors of the hub protocol tests (runtime/src/hub/protocol.rs). The seeds are committed;
+# and the golden vectors of the hub protocol tests (runtime/src/hub/protocol/tests.rs). The seeds are committed;
 # run this after the fixtures change. tests/fuzz copies them into the working corpora (fuzz/corpus, ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +20,7 @@ const fixtures = fs.readdirSync(fixtureDir).filter((f) => f.endsWith(".json")).s
   .map((f) => [path.basename(f, ".json"), JSON.parse(fs.readFileSync(path.join(fixtureDir, f), "utf8"))]);
 
 // Golden hub messages: the raw-string wire lines of the protocol unit tests (`r#"{...}"#`).
-const protocolSource = fs.readFileSync("runtime/src/hub/protocol.rs", "utf8");
+const protocolSource = fs.readFileSync("runtime/src/hub/protocol/tests.rs", "utf8");
 const golden = [...protocolSource.matchAll(/r#"(\{.*?\})"#/g)].map((m) => m[1]);
 const messages = golden.filter((g) => g.includes('"type"'));
 const handshakes = golden.filter((g) => g.includes('"protocol"'));
@@ -40,10 +40,8 @@ for (const [name, f] of fixtures) {
   .forEach((h, i) => out("hub_handshake", `handshake-${i}`, h + RS));
 
 // markup_tree: consecutive renders of each fixture, NUL between them.
-const attachMarkup = (batch) => {
-  for (const [, edits] of batch.e) for (const e of edits) if (e[0] === 11) return e[2];
-  return null;
-};
+// A batch is an array of edits (protocol version 2); op 11 attaches a root with its markup.
+const attachMarkup = (batch) => batch.find((e) => e[0] === 11)?.[2] ?? null;
 for (const [name, f] of fixtures) {
   const first = attachMarkup(f.batches[0]) ?? f.html[0];
   const last = f.html[f.html.length - 1];

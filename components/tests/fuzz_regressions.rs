@@ -56,3 +56,15 @@ fn attribute_names_differing_only_in_case_are_one_attribute() {
     let p = harness.find("#p");
     assert_eq!(harness.dom().attribute(p, "oc"), Some("1"));
 }
+
+/// markup_tree: a removed `value` attribute is diffed as the `value` property set to "" (by design: the
+/// attribute no longer controls what an edited field shows), so the patched input kept an empty value
+/// where a fresh render has none. Both show an empty field; the harness's canonical form now says so.
+#[test]
+fn a_removed_input_value_equals_an_absent_one() {
+    assert_diff_matches_fresh_render(
+        r#"<form><input id="nam5e" value=""><input id="agree" type="checkbox"></form>"#,
+        r#"<form><input id="name"va lue=""><input id="agrae" type="checibox"></form>"#,
+    );
+    assert_diff_matches_fresh_render(r#"<input id="a" value="x">"#, r#"<input id="a">"#);
+}

@@ -44,5 +44,9 @@ fuzz_target!(|data: &[u8]| {
             accepted.len()
         );
     }
-    assert_eq!(chunks.finish(), accepted, "reassembly lost or reordered text");
+    assert_eq!(
+        chunks.finish(),
+        accepted,
+        "reassembly lost or reordered text"
+    );
 });

@@ -477,7 +477,9 @@ impl Dom {
                     .collect();
                 let me = NodeRef(node);
                 if tag == "input" {
-                    if let Some(v) = self.value(me) {
+                    // An input with no value and one whose value was set to "" look the same (`.value` is
+                    // "" for both); a removed `value` attribute is diffed as the property set to "".
+                    if let Some(v) = self.value(me).filter(|v| !v.is_empty()) {
                         shown.push(("value".into(), v));
                     }
                     if self.checked(me) {

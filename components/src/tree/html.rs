@@ -93,6 +93,45 @@ pub(crate) fn binding_value(handler_id: u32, flags: u8, out: &mut String) {
     }
 }
 
+/// Start tags that close an open `<p>` in the HTML parsing algorithm.
+pub(super) fn closes_paragraph(tag: &str) -> bool {
+    const TAGS: [&str; 32] = [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "center",
+        "details",
+        "dialog",
+        "dir",
+        "div",
+        "dl",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hgroup",
+        "hr",
+        "main",
+        "menu",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "ul",
+    ];
+    TAGS.iter().any(|t| t.eq_ignore_ascii_case(tag)) || tag.eq_ignore_ascii_case("table")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -206,6 +206,8 @@ impl std::error::Error for MarkupError {}
 mod html;
 mod parse;
 mod reparse;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use html::{binding_value, decode_entities, escape_like_maud, is_raw_text, is_void};
 pub(crate) use parse::parse;

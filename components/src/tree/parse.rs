@@ -1,6 +1,6 @@
 //! The parser: maud's output into a [`Tree`], rejecting markup a browser would restructure.
 
-use super::html::{decode_entities, escape_like_maud, is_raw_text, is_void};
+use super::html::{closes_paragraph, decode_entities, escape_like_maud, is_raw_text, is_void};
 use super::{
     Attr, Binding, MarkupError, Node, NodeIndex, NodeKind, Shape, Span, Tree, FLAG_PREVENT_DEFAULT,
     FLAG_STOP_PROPAGATION,
@@ -488,45 +488,6 @@ impl Parser<'_> {
     }
 }
 
-/// Start tags that close an open `<p>` in the HTML parsing algorithm.
-fn closes_paragraph(tag: &str) -> bool {
-    const TAGS: [&str; 32] = [
-        "address",
-        "article",
-        "aside",
-        "blockquote",
-        "center",
-        "details",
-        "dialog",
-        "dir",
-        "div",
-        "dl",
-        "fieldset",
-        "figcaption",
-        "figure",
-        "footer",
-        "form",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "header",
-        "hgroup",
-        "hr",
-        "main",
-        "menu",
-        "nav",
-        "ol",
-        "p",
-        "pre",
-        "section",
-        "ul",
-    ];
-    TAGS.iter().any(|t| t.eq_ignore_ascii_case(tag)) || tag.eq_ignore_ascii_case("table")
-}
-
 impl Parser<'_> {
     fn inside_paragraph(&self) -> bool {
         self.context_in_p
@@ -577,80 +538,4 @@ fn parse_binding(kind: EventKind, value: &str) -> Option<Binding> {
 
 fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
     haystack.iter().position(|&b| b == needle)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn describe(tree: &Tree) -> Vec<String> {
-        let sh = &tree.shape;
-        tree.nodes
-            .iter()
-            .map(|n| match n.kind {
-                NodeKind::Element { tag, .. } => sh.str(tag).to_owned(),
-                NodeKind::Text(t) => format!("#{}", sh.str(t)),
-                NodeKind::Raw(h) => format!("raw:{}", sh.str(h)),
-                NodeKind::Slot { spec, .. } => format!("slot:{spec}"),
-            })
-            .collect()
-    }
-
-    #[test]
-    fn parses_elements_text_raw_and_slots() {
-        let tree = parse(
-            r#"<div class="a&amp;b" t-key="k1" title='x"y'><p t-click="0:ps">x &lt; y</p><br><!--t:c:0--><!--t:raw--><b><!--t:raw-->i<!--/t--></b><!--/t-->z</div>"#.to_owned(),
-        )
-        .unwrap();
-        assert_eq!(
-            describe(&tree),
-            [
-                "div",
-                "p",
-                "#x &lt; y",
-                "br",
-                "slot:0",
-                "raw:<b><!--t:raw-->i<!--/t--></b>",
-                "#z"
-            ]
-        );
-        let sh = &tree.shape;
-        let NodeKind::Element { attrs, kids, .. } = tree.node(0).kind else {
-            panic!()
-        };
-        let attrs = sh.attrs(attrs);
-        assert_eq!(sh.str(attrs[0].value), "a&amp;b");
-        assert_eq!(sh.str(attrs[1].value), "x&quot;y");
-        assert_eq!(sh.str(tree.node(0).key.unwrap()), "k1");
-        assert_eq!(sh.kids(kids), [1, 3, 4, 5, 6]);
-        let NodeKind::Element { events, .. } = tree.node(1).kind else {
-            panic!()
-        };
-        assert_eq!(
-            tree.events[events.range()][0].flags,
-            FLAG_PREVENT_DEFAULT | FLAG_STOP_PROPAGATION
-        );
-        assert_eq!(sh.kids(sh.top), [0]);
-    }
-
-    #[test]
-    fn rejects_markup_the_browser_would_restructure() {
-        let e = parse("<table><tr><td>1</td></tr></table>".into()).unwrap_err();
-        assert!(e.reason.contains("write <tbody>"), "{e}");
-        assert!(parse("<table><tbody><tr><td>1</td></tr></tbody></table>".into()).is_ok());
-        assert!(parse("<div></span>".into()).is_err());
-        assert!(parse("<div>".into()).is_err());
-        assert!(parse("<!-- hi -->".into()).is_err());
-        assert!(parse(r#"<a t-click="x">"#.into()).is_err());
-        assert!(parse("<div/>".into())
-            .unwrap_err()
-            .reason
-            .contains("does not close"));
-        assert!(parse("<p><span><div></div></span></p>".into())
-            .unwrap_err()
-            .reason
-            .contains("inside <p>"));
-        assert!(parse("<div><p>a</p><p>b</p></div>".into()).is_ok());
-        assert!(parse("<br/><img src=\"x\" />".into()).is_ok());
-    }
 }

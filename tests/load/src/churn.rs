@@ -187,7 +187,7 @@ async fn start(addr: SocketAddr, long_polling: bool) -> Result<(Tab, String, u64
     let mut tab = Tab::open(addr, long_polling).await?;
     let base = format!("http://{addr}/");
     tab.link
-        .send(&json!({"type": 1, "invocationId": "s", "target": "StartCircuit", "arguments": [PROTOCOL_VERSION, base, base, descriptors(&page)]}))
+        .send(&json!({"type": 1, "invocationId": "s", "target": "StartCircuit", "arguments": [PROTOCOL_VERSION.load(Ordering::Relaxed), base, base, descriptors(&page)]}))
         .await?;
     // The first batch and the completion with the secret may come in either order.
     let (mut secret, mut batch) = (None, None);

@@ -16,11 +16,13 @@
 //! - `shapes`: measures the two circuit execution shapes (a lock per circuit vs a task and mpsc inbox per
 //!   circuit) in this process, 10,000 of each.
 //!
-//! `--addr HOST:PORT --pid PID` uses an already running counter server instead of starting one.
+//! `--addr HOST:PORT --pid PID` uses an already running counter server instead of starting one;
+//! `--protocol-version 1` lets it be an older build (docs/performance.md compares builds this way).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,8 +35,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 const RS: char = '\u{1e}';
-/// The Tether protocol version `StartCircuit` names (docs/protocol.md).
-pub(crate) const PROTOCOL_VERSION: u32 = 2;
+/// The Tether protocol version `StartCircuit` names (docs/protocol.md): the current one, or the one
+/// `--protocol-version` gives to measure an older server (`--addr`, `--pid`) beside this run's floor.
+pub(crate) static PROTOCOL_VERSION: AtomicU32 = AtomicU32::new(2);
 const RAMP: usize = 100;
 
 struct Args {
@@ -64,6 +67,12 @@ fn parse_args(raw: Vec<String>) -> Result<Args, String> {
             "--seconds" => args.seconds = value.parse().map_err(|_| "--seconds takes a number")?,
             "--addr" => args.addr = Some(value.parse().map_err(|_| "--addr takes HOST:PORT")?),
             "--pid" => args.pid = Some(value.parse().map_err(|_| "--pid takes a number")?),
+            "--protocol-version" => PROTOCOL_VERSION.store(
+                value
+                    .parse()
+                    .map_err(|_| "--protocol-version takes a number")?,
+                Ordering::Relaxed,
+            ),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -255,7 +264,7 @@ async fn start_circuit(addr: SocketAddr) -> Result<Circuit, String> {
     let page = get_page(addr, "/").await?;
     let mut connection = Connection::open(addr).await?;
     let base = format!("http://{addr}/");
-    let start = json!({"type": 1, "invocationId": "1", "target": "StartCircuit", "arguments": [PROTOCOL_VERSION, base, base, descriptors(&page)]});
+    let start = json!({"type": 1, "invocationId": "1", "target": "StartCircuit", "arguments": [PROTOCOL_VERSION.load(Ordering::Relaxed), base, base, descriptors(&page)]});
     connection.write(&start).await?;
     let (id, batch) = connection.batch().await?;
     let text = batch.to_string();

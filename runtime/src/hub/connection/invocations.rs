@@ -2,6 +2,7 @@
 //! `max_parallel_invocations` at once, at most `max_waiting_invocations` waiting; server-to-client streams
 //! run beside them.
 
+use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 
 use bytes::Bytes;
@@ -18,6 +19,21 @@ use super::super::error::HubError;
 use super::super::hub::{ClientStream, MethodHandler};
 use super::super::protocol::{self, CompletionOutcome};
 use super::{Connection, Step, Transport};
+
+/// Invocation scheduling state.
+#[derive(Default)]
+pub(super) struct Invocations {
+    /// Running invocations and streams; `None` while there are none, so an idle connection holds no set.
+    pub(super) running: Option<FuturesUnordered<BoxFuture<'static, Finished>>>,
+    /// Running invocations that count against `max_parallel_invocations`.
+    pub(super) in_flight: usize,
+    /// Invocations waiting for a parallel slot, at most `max_waiting_invocations`.
+    pub(super) waiting: VecDeque<BoxFuture<'static, Finished>>,
+    /// Records read but not yet handled because `waiting` is full; the transport is not read meanwhile.
+    pub(super) held: Vec<String>,
+    /// Cancel signals of running server-to-client streams.
+    pub(super) cancels: HashMap<String, oneshot::Sender<()>>,
+}
 
 /// The next finished invocation or stream; never resolves while none runs.
 pub(super) async fn next_finished(
@@ -44,7 +60,8 @@ pub(super) enum Finished {
 
 impl<T: Transport> Connection<T> {
     pub(super) fn start(&mut self, task: BoxFuture<'static, Finished>) {
-        self.running
+        self.invocations
+            .running
             .get_or_insert_with(FuturesUnordered::new)
             .push(task);
     }
@@ -54,21 +71,21 @@ impl<T: Transport> Connection<T> {
     /// keep a doomed connection open.
     pub(super) async fn settle(&mut self) {
         let deadline = Instant::now() + self.hub.options.handshake_timeout;
-        while self.in_flight > 0 || !self.waiting.is_empty() {
+        while self.invocations.in_flight > 0 || !self.invocations.waiting.is_empty() {
             let done = tokio::select! {
-                done = next_finished(&mut self.running) => done,
+                done = next_finished(&mut self.invocations.running) => done,
                 _ = tokio::time::sleep_until(deadline) => break,
             };
             match done {
                 Some(Finished::Invocation) => {
-                    self.in_flight -= 1;
-                    if let Some(next) = self.waiting.pop_front() {
-                        self.in_flight += 1;
+                    self.invocations.in_flight -= 1;
+                    if let Some(next) = self.invocations.waiting.pop_front() {
+                        self.invocations.in_flight += 1;
                         self.start(next);
                     }
                 }
                 Some(Finished::Stream(id)) => {
-                    self.cancels.remove(&id);
+                    self.invocations.cancels.remove(&id);
                 }
                 None => break,
             }
@@ -125,7 +142,7 @@ impl<T: Transport> Connection<T> {
         let mut streams = Vec::with_capacity(stream_ids.len());
         for id in stream_ids {
             let (tx, rx) = mpsc::channel(self.hub.options.stream_buffer_capacity);
-            self.uploads.insert(id, tx);
+            self.uploads.streams.insert(id, tx);
             streams.push(ClientStream { items: rx });
         }
         let ctx = HubContext {
@@ -170,11 +187,11 @@ impl<T: Transport> Connection<T> {
                     Finished::Invocation
                 }
                 .boxed();
-                if self.in_flight < self.hub.options.max_parallel_invocations {
-                    self.in_flight += 1;
+                if self.invocations.in_flight < self.hub.options.max_parallel_invocations {
+                    self.invocations.in_flight += 1;
                     self.start(task);
                 } else {
-                    self.waiting.push_back(task);
+                    self.invocations.waiting.push_back(task);
                 }
             }
             (MethodHandler::Stream(f), true) => {
@@ -187,7 +204,7 @@ impl<T: Transport> Connection<T> {
                     }
                 };
                 let (cancel_tx, mut cancel_rx) = oneshot::channel();
-                self.cancels.insert(id.clone(), cancel_tx);
+                self.invocations.cancels.insert(id.clone(), cancel_tx);
                 let task = async move {
                     let mut stream = stream;
                     let mut error = None;
@@ -241,19 +258,19 @@ impl<T: Transport> Connection<T> {
     pub(super) async fn on_finished(&mut self, done: Finished) -> Step {
         match done {
             Finished::Invocation => {
-                self.in_flight -= 1;
-                if let Some(next) = self.waiting.pop_front() {
-                    self.in_flight += 1;
+                self.invocations.in_flight -= 1;
+                if let Some(next) = self.invocations.waiting.pop_front() {
+                    self.invocations.in_flight += 1;
                     self.start(next);
                 }
-                if self.held.is_empty() {
+                if self.invocations.held.is_empty() {
                     return Step::Continue;
                 }
-                let held = std::mem::take(&mut self.held);
+                let held = std::mem::take(&mut self.invocations.held);
                 self.handle_records(held).await
             }
             Finished::Stream(id) => {
-                self.cancels.remove(&id);
+                self.invocations.cancels.remove(&id);
                 Step::Continue
             }
         }

@@ -45,16 +45,12 @@ mod replay;
 mod timers;
 mod uploads;
 
-use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures_util::future::BoxFuture;
-use futures_util::stream::FuturesUnordered;
 use futures_util::FutureExt;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -66,9 +62,10 @@ use super::protocol::{self, HubMessage, RecordBuffer};
 use super::registry::{PendingTicket, SlotGuard};
 use super::transport::{Inbound, Transport, TransportEnd, FRAME_BATCH_BYTES};
 use handshake::{bounded_write, handshake};
-use invocations::{next_finished, Finished};
-use replay::reconnect_opt;
-use uploads::{stalled_room, Stalled, StreamInput};
+use invocations::{next_finished, Invocations};
+use replay::{reconnect_opt, Replay};
+use timers::Activity;
+use uploads::{stalled_room, Uploads};
 
 /// Starts a connection task.
 pub(crate) fn spawn<T: Transport>(
@@ -85,30 +82,15 @@ pub(crate) fn spawn<T: Transport>(
         connection_id = %conn.id,
         transport = conn.request.transport.as_str()
     );
-    let now = Instant::now();
     let c = Connection {
         hub,
         conn,
         transport: Some(transport),
         records: RecordBuffer::default(),
-        running: None,
-        in_flight: 0,
-        waiting: VecDeque::new(),
-        held: Vec::new(),
-        uploads: HashMap::new(),
-        stalled: None,
-        cancels: HashMap::new(),
-        last_received: now,
-        last_sent: now,
-        timeout_armed: false,
-        stateful: false,
-        replay: VecDeque::new(),
-        replay_bytes: 0,
-        next_send_seq: 1,
-        next_recv_seq: 1,
-        last_processed: 0,
-        last_acked_sent: 0,
-        disconnected_at: None,
+        invocations: Invocations::default(),
+        uploads: Uploads::default(),
+        activity: Activity::new(),
+        replay: Replay::default(),
     };
     let fut = run(Box::new(c), stateful_negotiated, reconnects, slot, ticket).instrument(span);
     tokio::spawn(fut);
@@ -126,29 +108,10 @@ struct Connection<T> {
     conn: Arc<ConnectionShared>,
     transport: Option<T>,
     records: RecordBuffer,
-    /// Running invocations and streams; `None` while there are none, so an idle connection holds no set.
-    running: Option<FuturesUnordered<BoxFuture<'static, Finished>>>,
-    in_flight: usize,
-    /// Invocations waiting for a parallel slot, at most `max_waiting_invocations`.
-    waiting: VecDeque<BoxFuture<'static, Finished>>,
-    /// Records read but not yet handled because `waiting` is full; the transport is not read meanwhile.
-    held: Vec<String>,
-    uploads: HashMap<String, mpsc::Sender<StreamInput>>,
-    /// A stream input waiting for room; the transport is not read meanwhile.
-    stalled: Option<Box<Stalled>>,
-    cancels: HashMap<String, oneshot::Sender<()>>,
-    last_received: Instant,
-    last_sent: Instant,
-    timeout_armed: bool,
-    // Stateful reconnect.
-    stateful: bool,
-    replay: VecDeque<(u64, Bytes)>,
-    replay_bytes: usize,
-    next_send_seq: u64,
-    next_recv_seq: u64,
-    last_processed: u64,
-    last_acked_sent: u64,
-    disconnected_at: Option<Instant>,
+    invocations: Invocations,
+    uploads: Uploads,
+    activity: Activity,
+    replay: Replay,
 }
 
 /// What to do after handling input.
@@ -178,17 +141,17 @@ async fn run<T: Transport>(
     drop(ticket);
     // Like ASP.NET Core, the client timeout runs from the handshake, except where polls keep the
     // connection alive.
-    c.timeout_armed = !transport.has_inherent_keep_alive();
+    c.activity.timeout_armed = !transport.has_inherent_keep_alive();
     c.transport = Some(transport);
     c.records = records;
-    c.stateful = stateful_negotiated && version >= 2;
-    if !c.stateful {
+    c.replay.stateful = stateful_negotiated && version >= 2;
+    if !c.replay.stateful {
         // Without stateful reconnect a second socket for this token is refused (see the WebSocket endpoint).
         reconnects = None;
     }
     let now = Instant::now();
-    c.last_received = now;
-    c.last_sent = now;
+    c.activity.last_received = now;
+    c.activity.last_sent = now;
     let hub = c.hub.clone();
     let ctx = HubContext {
         conn: c.conn.clone(),
@@ -207,7 +170,7 @@ async fn run<T: Transport>(
             tracing::error!(connection_id = %ctx.conn.id, "on_connected hook panicked");
         }
     }
-    tracing::debug!(connection_id = %ctx.conn.id, stateful = c.stateful, "connected");
+    tracing::debug!(connection_id = %ctx.conn.id, stateful = c.replay.stateful, "connected");
     let reason = match Box::pin(c.handle_records(leftover)).await {
         Step::End(reason) => reason,
         Step::Continue => c.main_loop(reconnects).await,
@@ -242,10 +205,11 @@ impl<T: Transport> Connection<T> {
         self.schedule(timer.as_mut(), options);
         loop {
             let connected = self.transport.is_some();
-            let room = !self.stateful || self.replay_bytes < options.stateful_reconnect_buffer_size;
+            let room = !self.replay.stateful
+                || self.replay.sent_bytes < options.stateful_reconnect_buffer_size;
             // Under stateful reconnect a stalled connection reads on while sending waits for an ack.
-            let reading =
-                !self.queue_full() && (self.stalled.is_none() || (self.stateful && !room));
+            let reading = !self.queue_full()
+                && (self.uploads.stalled.is_none() || (self.replay.stateful && !room));
             let step = tokio::select! {
                 frame = recv_opt(&mut self.transport), if reading => match frame {
                     Ok(Inbound::Text(text)) => Box::pin(self.on_text(text)).await,
@@ -258,11 +222,15 @@ impl<T: Transport> Connection<T> {
                     self.conn.drain(&mut outbound);
                     Box::pin(self.write_outbound(&mut outbound)).await
                 }
-                permit = stalled_room(&mut self.stalled) => Box::pin(self.unstall(permit)).await,
-                Some(done) = next_finished(&mut self.running) => Box::pin(self.on_finished(done)).await,
-                new = reconnect_opt(&mut reconnects, self.stateful) => match new {
+                permit = stalled_room(&mut self.uploads.stalled) => Box::pin(self.unstall(permit)).await,
+                Some(done) = next_finished(&mut self.invocations.running) => Box::pin(self.on_finished(done)).await,
+                new = reconnect_opt(&mut reconnects, self.replay.stateful) => match new {
                     Some(t) => Box::pin(self.resume(*t)).await,
-                    None => Step::Continue,
+                    // No sender is left: stop polling a channel that would answer `None` at once, forever.
+                    None => {
+                        reconnects = None;
+                        Step::Continue
+                    }
                 },
                 _ = &mut timer => {
                     let step = Box::pin(self.on_timer(options)).await;
@@ -279,10 +247,10 @@ impl<T: Transport> Connection<T> {
     /// Handles a text frame: its records are handled, or parked while a stream input is stalled.
     async fn on_text(&mut self, text: String) -> Step {
         let recs = self.records.push(&text);
-        let step = if self.stalled.is_some() {
+        let step = if self.uploads.stalled.is_some() {
             self.park_records(recs).await
         } else {
-            self.last_received = Instant::now();
+            self.activity.last_received = Instant::now();
             self.handle_records(recs).await
         };
         let pending = self.records.pending_len();
@@ -300,7 +268,7 @@ impl<T: Transport> Connection<T> {
         let Some(t) = self.transport.as_mut() else {
             return Step::Continue;
         };
-        self.last_sent = Instant::now();
+        self.activity.last_sent = Instant::now();
         match bounded_write(self.hub.options.client_timeout, t.send(frame)).await {
             Ok(()) => Step::Continue,
             Err(e) => self.transport_lost(e),
@@ -334,8 +302,8 @@ impl<T: Transport> Connection<T> {
                     }
                     tracing::debug!(connection_id = %self.conn.id, "transport aborted by the server");
                     self.transport = None;
-                    if self.stateful {
-                        self.disconnected_at = Some(Instant::now());
+                    if self.replay.stateful {
+                        self.replay.disconnected_at = Some(Instant::now());
                         continue;
                     }
                     return Step::End(DisconnectReason::ServerClosed(Some(
@@ -420,13 +388,13 @@ impl<T: Transport> Connection<T> {
             if let Step::End(r) = self.handle_message(message).await {
                 return Step::End(r);
             }
-            if let Some(stalled) = self.stalled.as_mut() {
+            if let Some(stalled) = self.uploads.stalled.as_mut() {
                 stalled.rest.extend(records);
                 return Step::Continue;
             }
-            if self.waiting.len() >= self.hub.options.max_waiting_invocations {
+            if self.invocations.waiting.len() >= self.hub.options.max_waiting_invocations {
                 // Backpressure: the rest waits, and the transport is not read, until an invocation starts.
-                self.held.extend(records);
+                self.invocations.held.extend(records);
                 return Step::Continue;
             }
         }
@@ -459,7 +427,7 @@ impl<T: Transport> Connection<T> {
                 outcome,
             } => self.on_completion(invocation_id, outcome),
             HubMessage::CancelInvocation { invocation_id } => {
-                if let Some(tx) = self.cancels.remove(&invocation_id) {
+                if let Some(tx) = self.invocations.cancels.remove(&invocation_id) {
                     let _ = tx.send(());
                 }
             }
@@ -487,12 +455,12 @@ impl<T: Transport> Connection<T> {
     async fn shutdown(&mut self, reason: &DisconnectReason) {
         self.conn.close();
         self.hub.lifetime.on_disconnected(&self.conn.id);
-        self.running = None;
-        self.waiting.clear();
-        self.held.clear();
-        self.stalled = None;
-        self.uploads.clear();
-        self.cancels.clear();
+        self.invocations.running = None;
+        self.invocations.waiting.clear();
+        self.invocations.held.clear();
+        self.uploads.stalled = None;
+        self.uploads.streams.clear();
+        self.invocations.cancels.clear();
         if let Some(t) = self.transport.take() {
             if !matches!(reason, DisconnectReason::TransportError(_)) {
                 let _ = tokio::time::timeout(self.hub.options.client_timeout, t.close()).await;

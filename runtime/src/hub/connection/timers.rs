@@ -10,6 +10,25 @@ use super::super::options::HubOptions;
 use super::super::protocol;
 use super::{Connection, Step, Transport};
 
+/// When the client and the server last sent something, which the timer's deadlines count from.
+pub(super) struct Activity {
+    pub(super) last_received: Instant,
+    pub(super) last_sent: Instant,
+    /// Whether the client timeout runs (not on transports with an inherent keep-alive).
+    pub(super) timeout_armed: bool,
+}
+
+impl Activity {
+    pub(super) fn new() -> Self {
+        let now = Instant::now();
+        Activity {
+            last_received: now,
+            last_sent: now,
+            timeout_armed: false,
+        }
+    }
+}
+
 impl<T: Transport> Connection<T> {
     /// Points the timer at the earliest of: keep-alive ping, client timeout, ack, reconnect window.
     ///
@@ -23,15 +42,15 @@ impl<T: Transport> Connection<T> {
         // Far enough to mean "never", near enough to stay clear of `Instant` overflow.
         let mut due = Instant::now() + Duration::from_secs(24 * 3600);
         if self.sends_pings() {
-            due = due.min(self.last_sent + options.keep_alive_interval);
+            due = due.min(self.activity.last_sent + options.keep_alive_interval);
         }
-        if self.timeout_armed {
-            due = due.min(self.last_received + options.client_timeout);
+        if self.activity.timeout_armed {
+            due = due.min(self.activity.last_received + options.client_timeout);
         }
-        if self.stateful {
+        if self.replay.stateful {
             due = due.min(Instant::now() + Duration::from_secs(1));
         }
-        if let Some(at) = self.disconnected_at {
+        if let Some(at) = self.replay.disconnected_at {
             due = due.min(at + options.disconnect_timeout);
         }
         timer.reset(due);
@@ -39,17 +58,19 @@ impl<T: Transport> Connection<T> {
 
     pub(super) async fn on_timer(&mut self, options: &HubOptions) -> Step {
         let now = Instant::now();
-        if self.stalled.is_some() || self.queue_full() {
+        if self.uploads.stalled.is_some() || self.queue_full() {
             // The client's latest messages (pings included) may be in the socket we are not reading.
-            self.last_received = now;
+            self.activity.last_received = now;
         }
-        if let Some(at) = self.disconnected_at {
+        if let Some(at) = self.replay.disconnected_at {
             if now >= at + options.disconnect_timeout {
                 return Step::End(DisconnectReason::TransportTimeout);
             }
             return Step::Continue;
         }
-        if self.timeout_armed && now >= self.last_received + options.client_timeout {
+        if self.activity.timeout_armed
+            && now >= self.activity.last_received + options.client_timeout
+        {
             tracing::info!(connection_id = %self.conn.id, "no message from the client for {:?} (HubOptions::client_timeout)", options.client_timeout);
             let mut out = Vec::new();
             protocol::write_close(
@@ -61,11 +82,11 @@ impl<T: Transport> Connection<T> {
             return Step::End(DisconnectReason::ClientTimeout);
         }
         let mut out = Vec::new();
-        if self.stateful && self.last_processed != self.last_acked_sent {
-            self.last_acked_sent = self.last_processed;
-            protocol::write_ack(&mut out, self.last_processed);
+        if self.replay.stateful && self.replay.last_processed != self.replay.last_acked_sent {
+            self.replay.last_acked_sent = self.replay.last_processed;
+            protocol::write_ack(&mut out, self.replay.last_processed);
         }
-        if self.sends_pings() && now >= self.last_sent + options.keep_alive_interval {
+        if self.sends_pings() && now >= self.activity.last_sent + options.keep_alive_interval {
             protocol::write_ping(&mut out);
         }
         if !out.is_empty() {
@@ -76,7 +97,8 @@ impl<T: Transport> Connection<T> {
 
     /// Whether reads wait for the wait queue: it is full, or records held back by it remain.
     pub(super) fn queue_full(&self) -> bool {
-        !self.held.is_empty() || self.waiting.len() >= self.hub.options.max_waiting_invocations
+        !self.invocations.held.is_empty()
+            || self.invocations.waiting.len() >= self.hub.options.max_waiting_invocations
     }
 
     pub(super) fn sends_pings(&self) -> bool {

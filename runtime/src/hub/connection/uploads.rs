@@ -2,6 +2,7 @@
 //! parked with the records read after it, and the transport is not read until the method makes room (see
 //! the module docs of the connection task for the stateful-reconnect exception).
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use futures_util::future::BoxFuture;
@@ -13,6 +14,15 @@ use tokio::time::Instant;
 use super::super::error::DisconnectReason;
 use super::super::protocol::{self, CompletionOutcome, HubMessage};
 use super::{Connection, Step, Transport};
+
+/// Client-to-server streams of the connection.
+#[derive(Default)]
+pub(super) struct Uploads {
+    /// Open streams by stream id, feeding their methods.
+    pub(super) streams: HashMap<String, mpsc::Sender<StreamInput>>,
+    /// A stream input waiting for room; the transport is not read meanwhile.
+    pub(super) stalled: Option<Box<Stalled>>,
+}
 
 /// What a client-to-server stream carries: an item, or the error the client completed it with.
 pub(super) type StreamInput = Result<Box<RawValue>, String>;
@@ -52,7 +62,7 @@ impl<T: Transport> Connection<T> {
         input: StreamInput,
     ) {
         tracing::trace!(connection_id = %self.conn.id, "stream '{stream_id}' buffer full; pausing reads");
-        self.stalled = Some(Box::new(Stalled {
+        self.uploads.stalled = Some(Box::new(Stalled {
             stream_id,
             room: tx.reserve_owned().boxed(),
             input,
@@ -74,7 +84,11 @@ impl<T: Transport> Connection<T> {
                     continue;
                 }
             }
-            let stalled = self.stalled.as_mut().expect("parking only while stalled");
+            let stalled = self
+                .uploads
+                .stalled
+                .as_mut()
+                .expect("parking only while stalled");
             stalled.parked_bytes += record.len();
             stalled.rest.push(record);
             if stalled.parked_bytes > limit {
@@ -99,11 +113,11 @@ impl<T: Transport> Connection<T> {
         &mut self,
         permit: Result<mpsc::OwnedPermit<StreamInput>, mpsc::error::SendError<()>>,
     ) -> Step {
-        let Some(stalled) = self.stalled.take() else {
+        let Some(stalled) = self.uploads.stalled.take() else {
             return Step::Continue;
         };
         // Client silence counts from when reading resumes.
-        self.last_received = Instant::now();
+        self.activity.last_received = Instant::now();
         let Stalled {
             stream_id,
             input,
@@ -116,7 +130,7 @@ impl<T: Transport> Connection<T> {
             }
             Err(_) => {
                 // The method dropped the stream without reading it to the end.
-                self.uploads.remove(&stream_id);
+                self.uploads.streams.remove(&stream_id);
             }
         }
         self.handle_records(rest).await
@@ -124,7 +138,7 @@ impl<T: Transport> Connection<T> {
 
     /// Routes a client-to-server stream item to its stream, stalling reads when the stream's buffer is full.
     pub(super) fn on_stream_item(&mut self, invocation_id: String, item: Box<RawValue>) {
-        let Some(tx) = self.uploads.get(&invocation_id) else {
+        let Some(tx) = self.uploads.streams.get(&invocation_id) else {
             self.warn_client(format_args!(
                 "stream item for unknown stream '{invocation_id}' ignored"
             ));
@@ -137,14 +151,14 @@ impl<T: Transport> Connection<T> {
                 self.stall(invocation_id, tx, input);
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
-                self.uploads.remove(&invocation_id);
+                self.uploads.streams.remove(&invocation_id);
             }
         }
     }
 
     /// A Completion ends a client-to-server stream, or answers a client result the hub asked for.
     pub(super) fn on_completion(&mut self, invocation_id: String, outcome: CompletionOutcome) {
-        if let Some(tx) = self.uploads.remove(&invocation_id) {
+        if let Some(tx) = self.uploads.streams.remove(&invocation_id) {
             if let CompletionOutcome::Error(e) = outcome {
                 if let Err(mpsc::error::TrySendError::Full(input)) = tx.try_send(Err(e)) {
                     self.stall(invocation_id, tx, input);

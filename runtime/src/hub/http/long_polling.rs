@@ -8,12 +8,11 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::mpsc;
 
-use super::super::caller::{ConnectionShared, TransportKind};
-use super::super::connection;
+use super::super::caller::TransportKind;
 use super::super::hub::HubInner;
 use super::super::registry::SlotState;
 use super::super::transport::{ActivePoll, LongPollTransport, PollAnswer, PollState};
-use super::{reject, request_info, switching, transport_disabled, unknown_connection};
+use super::{reject, start_connection, switching, transport_disabled, unknown_connection};
 
 pub(super) async fn long_poll(
     hub: &Arc<HubInner>,
@@ -38,21 +37,14 @@ pub(super) async fn long_poll(
                     polls: polls.clone(),
                 };
                 drop(state);
-                slot.started.store(true, Ordering::Release);
-                let conn = ConnectionShared::new(
-                    slot.id.clone(),
-                    request_info(hub, parts, TransportKind::LongPolling),
-                    hub.options.outbound_queue_capacity,
-                );
-                let ticket = slot.ticket.lock().take();
-                connection::spawn(
-                    hub.clone(),
-                    conn,
-                    LongPollTransport::new(inbound_rx, polls, &hub.options),
-                    false,
-                    None,
-                    Some(hub.registry.guard(token)),
-                    ticket,
+                let transport = LongPollTransport::new(inbound_rx, polls, &hub.options);
+                start_connection(
+                    hub,
+                    &slot,
+                    token,
+                    parts,
+                    TransportKind::LongPolling,
+                    transport,
                 );
                 // The first poll answers at once: the connection is established.
                 return StatusCode::OK.into_response();

@@ -24,8 +24,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 
-use super::caller::{RequestInfo, TransportKind};
+use std::sync::atomic::Ordering;
+
+use super::caller::{ConnectionShared, RequestInfo, TransportKind};
+use super::connection;
 use super::hub::{Hub, HubInner};
+use super::registry::Slot;
+use super::transport::Transport;
 use cors::{add_cors, check_origin, preflight};
 use long_polling::{delete, long_poll, post};
 use negotiate::negotiate;
@@ -126,6 +131,35 @@ pub(super) fn request_info(
         remote,
         transport,
     )
+}
+
+/// Starts the connection task of a negotiated slot on its first SSE stream or poll. (A WebSocket starts
+/// its task in the upgrade callback, with stateful reconnect.)
+pub(super) fn start_connection<T: Transport>(
+    hub: &Arc<HubInner>,
+    slot: &Slot,
+    token: &str,
+    parts: &axum::http::request::Parts,
+    kind: TransportKind,
+    transport: T,
+) {
+    slot.started.store(true, Ordering::Release);
+    let conn = ConnectionShared::new(
+        slot.id.clone(),
+        request_info(hub, parts, kind),
+        hub.options.outbound_queue_capacity,
+    );
+    let ticket = slot.ticket.lock().take();
+    let guard = hub.registry.guard(token);
+    connection::spawn(
+        hub.clone(),
+        conn,
+        transport,
+        false,
+        None,
+        Some(guard),
+        ticket,
+    );
 }
 
 async fn endpoint(State(hub): State<Arc<HubInner>>, request: Request) -> Response {

@@ -1,7 +1,6 @@
 //! `GET` with `Accept: text/event-stream`: opens the event stream of a negotiated connection.
 
 use std::convert::Infallible;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -9,12 +8,11 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::mpsc;
 
-use super::super::caller::{ConnectionShared, TransportKind};
-use super::super::connection;
+use super::super::caller::TransportKind;
 use super::super::hub::HubInner;
 use super::super::registry::SlotState;
 use super::super::transport::SseTransport;
-use super::{reject, request_info, switching, transport_disabled, unknown_connection};
+use super::{reject, start_connection, switching, transport_disabled, unknown_connection};
 
 pub(super) fn server_sent_events(
     hub: &Arc<HubInner>,
@@ -53,21 +51,14 @@ pub(super) fn server_sent_events(
         streaming: true,
     };
     drop(state);
-    slot.started.store(true, Ordering::Release);
-    let conn = ConnectionShared::new(
-        slot.id.clone(),
-        request_info(hub, parts, TransportKind::ServerSentEvents),
-        hub.options.outbound_queue_capacity,
-    );
-    let ticket = slot.ticket.lock().take();
-    connection::spawn(
-        hub.clone(),
-        conn,
-        SseTransport::new(inbound_rx, events_tx),
-        false,
-        None,
-        Some(hub.registry.guard(token)),
-        ticket,
+    let transport = SseTransport::new(inbound_rx, events_tx);
+    start_connection(
+        hub,
+        &slot,
+        token,
+        parts,
+        TransportKind::ServerSentEvents,
+        transport,
     );
     let first =
         futures_util::stream::once(async { Ok::<_, Infallible>(Bytes::from_static(b":\r\n")) });
