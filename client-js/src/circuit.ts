@@ -14,6 +14,7 @@ import { chunkText, fitsUtf8 } from './hub-protocol';
 import { HubConnection } from './hub-connection';
 import type { Interop } from './interop';
 import type { Logger } from './log';
+import { loadModules } from './modules';
 import { interceptLinks, settle } from './navigation';
 import type { ReconnectionHandler, ResolvedOptions } from './options';
 import { CHUNK_CHARS, ClientMethod, DISCONNECT_PATH, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, ServerMethod, type RenderBatch } from './protocol';
@@ -261,6 +262,7 @@ export class Circuit {
       return;
     }
     if (outcome.error) this.#logger.error(`render batch ${batchId} failed: ${outcome.error}`);
+    loadModules(this.#doc, this.#options.hub.url);
     this.#send(ServerMethod.OnRenderCompleted, [batchId, outcome.error], hub);
   }
 

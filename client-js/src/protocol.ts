@@ -54,7 +54,7 @@ export const THROTTLE_ATTRIBUTE = 't-throttle';
 /** Events the server can bind (attribute `t-<event>`). */
 export const EVENT_NAMES = [
   'click', 'dblclick', 'mousedown', 'mouseup', 'mouseenter', 'mouseleave', 'mousemove', 'contextmenu',
-  'input', 'change', 'submit', 'keydown', 'keyup', 'keypress', 'focus', 'blur',
+  'input', 'change', 'submit', 'keydown', 'keyup', 'keypress', 'focus', 'blur', 'scroll', 'upload',
 ] as const;
 export type EventName = (typeof EVENT_NAMES)[number];
 

@@ -19,10 +19,11 @@ use serde_json::Value;
 use crate::batch::ComponentId;
 use crate::event::{
     ChangeEvent, EventArgsError, EventData, EventInput, EventKind, FocusEvent, KeyboardEvent,
-    MouseEvent, SubmitEvent,
+    MouseEvent, ScrollEvent, SubmitEvent,
 };
 use crate::services::Services;
 use crate::tree::{FLAG_PREVENT_DEFAULT, FLAG_STOP_PROPAGATION};
+use crate::upload::UploadEvent;
 
 /// A UI component: plain Rust state that renders maud markup.
 ///
@@ -626,6 +627,11 @@ impl<'a, C: Component> RenderContext<'a, C> {
         on_focus => Focus: FocusEvent;
         /// `t-blur`.
         on_blur => Blur: FocusEvent;
+        /// `t-scroll`: the bound element scrolled (add `t-throttle="MS"` to limit the rate).
+        on_scroll => Scroll: ScrollEvent;
+        /// `t-upload` on a file input or a drop zone: the files chosen (names, sizes, types; see
+        /// [`crate::upload`]). The page loads the browser's upload module when such an element appears.
+        on_upload => Upload: UploadEvent;
     }
 
     /// Places a child component. Among unkeyed siblings children match by position.

@@ -118,12 +118,15 @@ pub mod forms;
 #[doc(hidden)]
 pub mod fuzzing;
 mod hash;
+pub mod load;
 mod number;
 pub mod persist;
 mod renderer;
 mod services;
 pub mod testing;
 mod tree;
+pub mod upload;
+pub mod virtualize;
 
 pub use batch::{ComponentId, Edit, PropertyValue, RenderBatch};
 pub use component::{
@@ -133,7 +136,7 @@ pub use component::{
 pub use error::{EventError, MountError, RenderError};
 pub use event::{
     ChangeEvent, EventKind, FieldValue, FocusEvent, KeyboardEvent, Modifiers, MouseEvent,
-    SubmitEvent,
+    ScrollEvent, SubmitEvent,
 };
 pub use persist::{PersistedStates, Persistence};
 pub use renderer::{ComponentRegistry, Renderer};

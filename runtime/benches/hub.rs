@@ -2,7 +2,8 @@
 //!
 //! `echo_invocation` measures one invocation end to end through the real connection task, without sockets:
 //! parse the record, look up the method (case-insensitive), deserialise the typed arguments, run it, encode
-//! the Completion, queue and write it, plus two channel hops to the in-memory client.
+//! the Completion, queue and write it, plus two channel hops to the in-memory client. `echo_invocation_msgpack`
+//! does the same with the MessagePack protocol.
 
 use serde_json::{json, Value};
 use tether::hub::{Hub, HubContext, HubError, HubTestClient};
@@ -16,15 +17,18 @@ fn setup() -> (tokio::runtime::Runtime, HubTestClient) {
         .enable_all()
         .build()
         .unwrap();
-    let hub = Hub::builder()
+    let mut client = rt.block_on(async { echo_hub().connect_in_memory() });
+    rt.block_on(client.handshake()).unwrap();
+    (rt, client)
+}
+
+fn echo_hub() -> Hub {
+    Hub::builder()
         .method("Echo", |_ctx: HubContext, (value,): (Value,)| async move {
             Ok::<_, HubError>(value)
         })
         .build()
-        .unwrap();
-    let mut client = rt.block_on(async { hub.connect_in_memory() });
-    rt.block_on(client.handshake()).unwrap();
-    (rt, client)
+        .unwrap()
 }
 
 #[divan::bench]
@@ -49,4 +53,46 @@ fn echo_invocation_helper(bencher: divan::Bencher) {
         rt.block_on(client.invoke("Echo", vec![json!("hi")]))
             .unwrap()
     });
+}
+
+/// `Echo` of the same chat message over the MessagePack protocol: the work of `echo_invocation` plus the
+/// translation of the message to JSON on the way in and of the Completion to MessagePack on the way out.
+#[divan::bench]
+fn echo_invocation_msgpack(bencher: divan::Bencher) {
+    let (rt, mut client) = setup_msgpack();
+    // [1, {}, "1", "echo", [{"user": "ann", "text": "hello, world"}], []], then its length in front.
+    let mut message = vec![0x96, 0x01, 0x80, 0xa1, b'1', 0xa4];
+    message.extend(b"echo");
+    message.extend([0x91, 0x82, 0xa4]);
+    message.extend(b"user");
+    message.push(0xa3);
+    message.extend(b"ann");
+    message.push(0xa4);
+    message.extend(b"text");
+    message.push(0xac);
+    message.extend(b"hello, world");
+    message.push(0x90);
+    let mut frame = vec![u8::try_from(message.len()).unwrap()];
+    frame.extend(message);
+    bencher.bench_local(|| {
+        rt.block_on(async {
+            client.send_bytes(&frame).await;
+            client.recv_bytes().await.unwrap()
+        })
+    });
+}
+
+fn setup_msgpack() -> (tokio::runtime::Runtime, HubTestClient) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut client = rt.block_on(async { echo_hub().connect_in_memory() });
+    rt.block_on(async {
+        client
+            .send_text("{\"protocol\":\"messagepack\",\"version\":1}\u{1e}")
+            .await;
+        assert_eq!(client.recv_text().await.unwrap(), "{}\u{1e}");
+    });
+    (rt, client)
 }

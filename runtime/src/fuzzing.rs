@@ -37,7 +37,7 @@ pub fn parse_and_encode_message(record: &str) -> Result<Option<Vec<u8>>, String>
 /// Parses a handshake request record: the protocol name and version, or the error text.
 pub fn parse_handshake(record: &str) -> Result<(String, u32), String> {
     protocol::parse_handshake(record)
-        .map(|h| (h.protocol, h.version))
+        .map(|h| (h.protocol.name().to_owned(), h.version))
         .map_err(|e| e.0)
 }
 

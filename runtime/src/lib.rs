@@ -4,12 +4,14 @@
 pub mod auth;
 pub mod boot_script;
 pub mod circuit;
+pub mod download;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hub;
 mod request;
 pub mod router;
+pub mod upload;
 
 pub use hub::{
     Caller, Clients, DisconnectReason, Hub, HubBuilder, HubContext, HubError, HubOptions,

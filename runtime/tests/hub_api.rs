@@ -430,7 +430,7 @@ async fn detailed_errors_include_the_detail() {
         ),
         (
             true,
-            "An unexpected error occurred invoking 'Fail' on the server: disk full",
+            "An unexpected error occurred invoking 'Fail' on the server. disk full",
         ),
     ] {
         let url = serve(build(detailed)).await;

@@ -499,10 +499,7 @@ async fn an_oversized_handshake_says_so() {
 #[tokio::test]
 async fn a_binary_frame_that_is_not_utf8_says_so() {
     let answer = handshake_answer(vec![Message::binary(vec![0xff, 0xfe, 0x1e])]).await;
-    assert_eq!(
-        answer["error"],
-        "A binary frame was not UTF-8 text; the JSON hub protocol is text."
-    );
+    assert_eq!(answer["error"], "The handshake request is not UTF-8 text.");
     let (hub, _reasons) = echo_hub(HubOptions::default());
     let url = format!("ws://{}/hub", serve(hub).await);
     let mut socket = connect(&url).await;

@@ -93,7 +93,7 @@ async fn a_client_error_completion_behind_a_full_buffer_reaches_the_method() {
     let done = within("error completion", recv(&mut socket)).await;
     assert_eq!(
         done,
-        json!({"type": 3, "invocationId": "1", "error": "the client gave up"})
+        json!({"type": 3, "invocationId": "1", "error": "An unexpected error occurred invoking 'Sum' on the server."})
     );
 }
 

@@ -123,9 +123,9 @@ describe('hub protocol over a raw socket', () => {
 
   test('an unsupported protocol is refused in the handshake', async () => {
     const s = await rawSocket(`${server.url}/chathub`);
-    s.send({ protocol: 'messagepack', version: 1 });
+    s.send({ protocol: 'protobuf', version: 1 });
     assert.deepEqual(await s.next(), {
-      error: "The protocol 'messagepack' is not supported by this server (supported: json).",
+      error: "The protocol 'protobuf' is not supported by this server (supported: json, messagepack).",
     });
     await s.closed;
   });
@@ -200,8 +200,8 @@ describe('hub protocol over a raw socket', () => {
     const s = await handshaken(`${server.url}/chathub`);
     s.send({ type: 1, invocationId: '1', target: 'Counter', arguments: [1, 0] },
       { type: 4, invocationId: '2', target: 'Echo', arguments: [1] });
-    assert.match((await s.next((m) => m.invocationId === '1')).error, /streaming method 'Counter' with a non-streaming invocation/);
-    assert.match((await s.next((m) => m.invocationId === '2')).error, /non-streaming method 'Echo' with a streaming invocation/);
+    assert.match((await s.next((m) => m.invocationId === '1')).error, /^The client attempted to invoke the streaming 'Counter' method with a non-streaming invocation\.$/);
+    assert.match((await s.next((m) => m.invocationId === '2')).error, /^The client attempted to invoke the non-streaming 'Echo' method with a streaming invocation\.$/);
     s.ws.close();
   });
 });

@@ -24,6 +24,12 @@
 //! `TETHER_PARALLEL_INVOCATIONS` (4, so `AskClient` can run while the client calls), `TETHER_CLIENT_RESULT_MS`.
 //! `TETHER_ALLOWED_ORIGINS`: a comma-separated list of allowed browser origins (default: any origin).
 //! Stateful reconnect is allowed. Credentials are not allowed cross-origin.
+//!
+//! `/testhub` (src/testhub.rs) serves the methods of Microsoft's SignalR client functional tests, for the
+//! compatibility tests in tests/node/parity.test.mjs, and `/authorizedhub` an `Echo` hub behind a bearer
+//! token check (`let-me-in`).
+
+mod testhub;
 
 use std::time::Duration;
 
@@ -70,8 +76,9 @@ async fn sum_streams(streams: Vec<ClientStream>) -> Result<f64, HubError> {
     Ok(total)
 }
 
-fn chat_hub() -> Hub {
-    let options = HubOptions {
+/// The hub options both hubs of this example share, from the environment.
+fn hub_options() -> HubOptions {
+    HubOptions {
         keep_alive_interval: env_ms("TETHER_KEEPALIVE_MS", 15_000),
         client_timeout: env_ms("TETHER_CLIENT_TIMEOUT_MS", 30_000),
         handshake_timeout: env_ms("TETHER_HANDSHAKE_TIMEOUT_MS", 15_000),
@@ -86,7 +93,11 @@ fn chat_hub() -> Hub {
             Err(_) => AllowedOrigins::Any,
         },
         ..HubOptions::default()
-    };
+    }
+}
+
+fn chat_hub() -> Hub {
+    let options = hub_options();
     let client_result_timeout = env_ms("TETHER_CLIENT_RESULT_MS", 5_000);
     Hub::builder()
         .options(options)
@@ -215,6 +226,8 @@ async fn main() -> std::io::Result<()> {
     });
     let app = axum::Router::new()
         .merge(hub.router("/chathub"))
+        .merge(testhub::test_hub(hub_options()).router("/testhub"))
+        .merge(testhub::authorized_hub(hub_options()).router("/authorizedhub"))
         .merge(pages);
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);

@@ -51,7 +51,11 @@ impl RendererApp {
         renderer
             .provide_all(services)
             .provide(circuit.clone())
-            .provide(location.clone());
+            .provide(location.clone())
+            .provide(crate::upload::browser_source(circuit.clone()));
+        if let Some(downloads) = services.get::<crate::download::Downloads>() {
+            renderer.provide(downloads.for_circuit(circuit.clone()));
+        }
         renderer.restore_states(start.states);
         for root in &start.roots {
             renderer

@@ -69,6 +69,7 @@ pub struct CircuitHubBuilder {
     store: Option<Arc<dyn CircuitStore>>,
     persistence_key: Option<PersistenceKey>,
     app_name: String,
+    downloads: crate::download::DownloadOptions,
 }
 
 impl std::fmt::Debug for CircuitHubBuilder {
@@ -155,6 +156,12 @@ impl CircuitHubBuilder {
         self
     }
 
+    /// Limits of the download links components offer (see [`crate::download`]).
+    pub fn download_options(mut self, options: crate::download::DownloadOptions) -> Self {
+        self.downloads = options;
+        self
+    }
+
     /// Provides every value of `services` (see [`service`](Self::service)).
     pub fn services(mut self, services: &Services) -> Self {
         self.services.extend(services);
@@ -200,6 +207,10 @@ impl CircuitHubBuilder {
             Some(auth) => self.handlers.shared(auth),
             None => self.handlers,
         };
+        // Each circuit's components get their own `CircuitDownloads` from this (see `RendererApp::mount`).
+        let downloads = crate::download::Downloads::new(&self.path, self.downloads);
+        let mut services = self.services;
+        services.insert(downloads.clone());
         let registry = CircuitRegistry::new(
             self.options.max_retained_disconnected,
             self.options.retention_period,
@@ -224,8 +235,9 @@ impl CircuitHubBuilder {
             registry,
             components: Arc::new(self.components),
             signer,
-            services: self.services,
+            services,
             closing: std::sync::atomic::AtomicBool::new(false),
+            downloads,
         });
         let mut hub = Hub::builder().options(self.hub_options);
         // One typed hub method per call: the hub decodes the arguments straight from the message's raw
@@ -322,6 +334,8 @@ pub(crate) struct Shared {
     /// Set when a graceful shutdown begins: from then on no circuit starts, reconnects or resumes here
     /// (the browser's attempt fails as an unreachable server's would, so it tries again elsewhere).
     pub(crate) closing: std::sync::atomic::AtomicBool,
+    /// The download links of every circuit, served by `router()`.
+    pub(crate) downloads: crate::download::Downloads,
 }
 
 /// The circuit hub an application mounts: `router()` gives the hub endpoints and the disconnect beacon;
@@ -357,11 +371,13 @@ impl CircuitHub {
             store: None,
             persistence_key: None,
             app_name: "tether".to_owned(),
+            downloads: crate::download::DownloadOptions::default(),
         }
     }
 
-    /// The hub endpoints (negotiate, transports), `POST {path}/disconnect` and the boot script at
-    /// `{path}/tether.js`, to merge into the app router (do not also merge
+    /// The hub endpoints (negotiate, transports), `POST {path}/disconnect`, the boot script at
+    /// `{path}/tether.js`, the upload module at `{path}/upload.js` and download links at
+    /// `{path}/download/{token}`, to merge into the app router (do not also merge
     /// [`boot_script_router`](crate::boot_script::boot_script_router) for the default path).
     pub fn router(&self) -> Router {
         let shared = self.shared.clone();
@@ -382,6 +398,17 @@ impl CircuitHub {
             .route(
                 &format!("{}/tether.js", self.path),
                 get(crate::boot_script::serve_boot_script),
+            )
+            .route(
+                &format!("{}/upload.js", self.path),
+                get(crate::upload::serve_upload_script),
+            )
+            .route(
+                &format!("{}/download/{{token}}", self.path),
+                get({
+                    let downloads = self.shared.downloads.clone();
+                    move |token| downloads.clone().serve(token)
+                }),
             )
             .merge(self.hub.router(&self.path))
     }

@@ -115,6 +115,8 @@ pub(crate) struct RequestInfo {
     headers: OnceLock<HeaderMap>,
     pub(crate) remote_addr: Option<SocketAddr>,
     pub(crate) transport: TransportKind,
+    /// The request's path and query (`/chathub?room=7`), without the connection token's `id` parameter.
+    pub(crate) path_and_query: Box<str>,
 }
 
 impl RequestInfo {
@@ -147,7 +149,26 @@ impl RequestInfo {
             headers: OnceLock::new(),
             remote_addr,
             transport,
+            path_and_query: Box::from(""),
         }
+    }
+
+    /// Keeps the request's path and query, less the `id` parameter: that is the connection token on the
+    /// HTTP transports, a secret hub code must not log or echo.
+    pub(crate) fn with_uri(mut self, uri: &axum::http::Uri) -> Self {
+        let mut kept = uri.path().to_owned();
+        if let Some(query) = uri.query() {
+            let rest: Vec<&str> = query
+                .split('&')
+                .filter(|pair| !pair.is_empty() && pair.split('=').next() != Some("id"))
+                .collect();
+            if !rest.is_empty() {
+                kept.push('?');
+                kept.push_str(&rest.join("&"));
+            }
+        }
+        self.path_and_query = kept.into_boxed_str();
+        self
     }
 
     pub(crate) fn headers(&self) -> &HeaderMap {

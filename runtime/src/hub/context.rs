@@ -3,12 +3,14 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::HeaderMap;
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::caller::{Caller, ConnectionShared, EncodedInvocation, TransportKind};
-use super::error::SendError;
+use super::error::{ClientResultError, SendError};
 use super::lifetime::HubLifetimeManager;
 
 /// The per-invocation (and per-hook) view of a connection given to hub code. Cheap to clone.
@@ -53,6 +55,28 @@ impl HubContext {
         crate::request::cookies(self.conn.request.headers())
             .map(|(n, v)| (n.to_owned(), v.to_owned()))
             .collect()
+    }
+
+    /// The path of the HTTP request that started the transport (`/chathub`), as the client sent it.
+    pub fn request_path(&self) -> &str {
+        let full = &*self.conn.request.path_and_query;
+        full.split_once('?').map_or(full, |(path, _)| path)
+    }
+
+    /// The query string of that request (`room=7&lang=en`), without the connection token (`id`), which
+    /// the HTTP transports carry there; empty when there is none. Like ASP.NET Core's
+    /// `Context.GetHttpContext().Request.Query`, it holds what the client put in the hub URL.
+    pub fn query(&self) -> &str {
+        self.conn
+            .request
+            .path_and_query
+            .split_once('?')
+            .map_or("", |(_, query)| query)
+    }
+
+    /// The first decoded value of query parameter `name` (see [`HubContext::query`]).
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        crate::request::value(self.query(), name).map(std::borrow::Cow::into_owned)
     }
 
     /// The peer address, when the app is served with connect info (see [`crate::hub::serve`]).
@@ -189,6 +213,27 @@ pub struct ClientProxy {
 }
 
 impl ClientProxy {
+    /// Invokes client method `target` on the one connection of a [`Clients::client`] proxy and waits up to
+    /// `timeout` for its result, as [`Caller::invoke`] does (ASP.NET Core's
+    /// `Clients.Client(id).InvokeAsync`). Any other proxy, or a connection this server does not hold, fails
+    /// with [`ClientResultError::Send`].
+    pub async fn invoke<R: DeserializeOwned>(
+        &self,
+        target: &str,
+        arguments: impl Serialize,
+        timeout: Duration,
+    ) -> Result<R, ClientResultError> {
+        let Audience::Connection(id) = &self.audience else {
+            return Err(ClientResultError::Send(SendError::closed(
+                "(client results need a single connection: Clients::client)",
+            )));
+        };
+        match self.manager.connection(id) {
+            Some(caller) => caller.invoke(target, arguments, timeout).await,
+            None => Err(ClientResultError::Send(SendError::closed(id))),
+        }
+    }
+
     /// Invokes client method `target` on every connection of this proxy without waiting. Connections whose
     /// queue is full are skipped with a logged warning; for a single connection the error is returned.
     pub fn send(&self, target: &str, arguments: impl Serialize) -> Result<(), SendError> {

@@ -8,7 +8,19 @@ use std::fmt;
 #[derive(Debug, Clone)]
 pub struct HubError {
     message: String,
-    internal: bool,
+    kind: ErrorKind,
+}
+
+/// Where an error came from, which decides what the client sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ErrorKind {
+    /// `HubError::new`: the message is for the client.
+    Client,
+    /// `HubError::internal`: the detail stays in the log unless detailed errors are on.
+    Internal,
+    /// The client ended one of its own streams with this error ([`crate::hub::ClientStream`]). ASP.NET Core
+    /// raises a plain `Exception` there, so the client sees the same prefix and `Exception: ` before it.
+    ClientStream,
 }
 
 impl HubError {
@@ -16,7 +28,7 @@ impl HubError {
     pub fn new(message: impl Into<String>) -> Self {
         HubError {
             message: message.into(),
-            internal: false,
+            kind: ErrorKind::Client,
         }
     }
 
@@ -24,7 +36,15 @@ impl HubError {
     pub fn internal(detail: impl fmt::Display) -> Self {
         HubError {
             message: detail.to_string(),
-            internal: true,
+            kind: ErrorKind::Internal,
+        }
+    }
+
+    /// The error a client sent to end one of its streams (see [`crate::hub::ClientStream`]).
+    pub(crate) fn client_stream(detail: impl Into<String>) -> Self {
+        HubError {
+            message: detail.into(),
+            kind: ErrorKind::ClientStream,
         }
     }
 
@@ -35,20 +55,19 @@ impl HubError {
 
     /// Whether this is an internal error whose detail is hidden from clients by default.
     pub fn is_internal(&self) -> bool {
-        self.internal
+        self.kind == ErrorKind::Internal
     }
 
-    /// The text sent to the client for an invocation of `method`.
+    /// The text sent to the client for an invocation of `method`, worded as ASP.NET Core words it (the
+    /// official client surfaces it verbatim and apps match on it): `An unexpected error occurred invoking
+    /// 'NAME' on the server.`, then a space and the detail when detailed errors are on.
     pub(crate) fn client_text(&self, method: &str, detailed: bool) -> String {
-        if !self.internal {
-            self.message.clone()
-        } else if detailed {
-            format!(
-                "An unexpected error occurred invoking '{method}' on the server: {}",
-                self.message
-            )
-        } else {
-            format!("An unexpected error occurred invoking '{method}' on the server.")
+        let prefix = format!("An unexpected error occurred invoking '{method}' on the server.");
+        match self.kind {
+            ErrorKind::Client => self.message.clone(),
+            ErrorKind::Internal if detailed => format!("{prefix} {}", self.message),
+            ErrorKind::ClientStream if detailed => format!("{prefix} Exception: {}", self.message),
+            ErrorKind::Internal | ErrorKind::ClientStream => prefix,
         }
     }
 }
@@ -240,3 +259,48 @@ impl fmt::Display for DisconnectReason {
         }
     }
 }
+
+/// Why a hub's authorization hook ([`crate::hub::HubBuilder::authorize`]) refused a request: the status and
+/// one-line reason of the HTTP answer to negotiate or to the transport request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub(crate) status: axum::http::StatusCode,
+    pub(crate) reason: String,
+}
+
+impl Refusal {
+    /// 401: no credentials, or credentials that do not identify anyone (the official client reports
+    /// `Unauthorized: Status code '401'`). The answer carries `WWW-Authenticate: Bearer`.
+    pub fn unauthorized(reason: impl Into<String>) -> Self {
+        Refusal {
+            status: axum::http::StatusCode::UNAUTHORIZED,
+            reason: reason.into(),
+        }
+    }
+
+    /// 403: the caller is known but may not use this hub.
+    pub fn forbidden(reason: impl Into<String>) -> Self {
+        Refusal {
+            status: axum::http::StatusCode::FORBIDDEN,
+            reason: reason.into(),
+        }
+    }
+
+    /// The HTTP status of the answer.
+    pub fn status(&self) -> axum::http::StatusCode {
+        self.status
+    }
+
+    /// The reason given in the answer's body.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.status, self.reason)
+    }
+}
+
+impl std::error::Error for Refusal {}

@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
@@ -17,7 +18,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::context::{Clients, HubContext};
-use super::error::{DisconnectReason, HubConfigError, HubError};
+use super::error::{DisconnectReason, HubConfigError, HubError, Refusal};
 use super::lifetime::{HubLifetimeManager, InMemoryLifetimeManager};
 use super::options::HubOptions;
 use super::registry::Registry;
@@ -39,6 +40,7 @@ pub(crate) type StreamFn = dyn Fn(
 type ConnectedFn = dyn Fn(HubContext) -> BoxFuture<'static, ()> + Send + Sync;
 type DisconnectedFn = dyn Fn(HubContext, DisconnectReason) -> BoxFuture<'static, ()> + Send + Sync;
 type UserIdFn = dyn Fn(&HeaderMap) -> Option<String> + Send + Sync;
+pub(crate) type AuthorizeFn = dyn Fn(&Parts) -> Result<(), Refusal> + Send + Sync;
 
 pub(crate) enum MethodHandler {
     Unary(Arc<UnaryFn>),
@@ -60,6 +62,7 @@ pub(crate) struct HubInner {
     pub(crate) on_connected: Option<Arc<ConnectedFn>>,
     pub(crate) on_disconnected: Option<Arc<DisconnectedFn>>,
     pub(crate) user_id: Option<Arc<UserIdFn>>,
+    pub(crate) authorize: Option<Arc<AuthorizeFn>>,
     pub(crate) registry: Registry,
 }
 
@@ -119,6 +122,7 @@ pub struct HubBuilder {
     on_connected: Option<Arc<ConnectedFn>>,
     on_disconnected: Option<Arc<DisconnectedFn>>,
     user_id: Option<Arc<UserIdFn>>,
+    authorize: Option<Arc<AuthorizeFn>>,
     duplicate: Option<String>,
 }
 
@@ -267,6 +271,27 @@ impl HubBuilder {
         self
     }
 
+    /// Like [`HubBuilder::stream_method`], for a stream that can fail before it starts (a lookup, a
+    /// permission check): an `Err` from the handler ends the invocation at once with a Completion carrying
+    /// the error, as an exception thrown by an ASP.NET Core streaming method does.
+    pub fn try_stream_method<A, R, F, S>(mut self, name: &str, handler: F) -> Self
+    where
+        A: DeserializeOwned + Send + 'static,
+        R: Serialize + Send + 'static,
+        F: Fn(HubContext, A) -> Result<S, HubError> + Send + Sync + 'static,
+        S: Stream<Item = Result<R, HubError>> + Send + 'static,
+    {
+        let method = name.to_owned();
+        let f: Arc<StreamFn> = Arc::new(move |ctx, raw, _streams| {
+            let args = decode_arguments::<A>(&method, &raw)?;
+            Ok(handler(ctx, args)?
+                .map(|item| item.and_then(|v| encode_result(&v)))
+                .boxed())
+        });
+        self.insert(name, MethodHandler::Stream(f), false);
+        self
+    }
+
     /// Runs after a connection's handshake, before its first message is dispatched.
     pub fn on_connected<F, Fut>(mut self, hook: F) -> Self
     where
@@ -294,6 +319,19 @@ impl HubBuilder {
         F: Fn(&HeaderMap) -> Option<String> + Send + Sync + 'static,
     {
         self.user_id = Some(Arc::new(provider));
+        self
+    }
+
+    /// Checks every request to the hub, negotiate and each transport request (the WebSocket upgrade, the
+    /// event stream, polls, sends), before anything else happens; a [`Refusal`] answers it with 401 or 403
+    /// and the reason. This is where ASP.NET Core's `[Authorize]` on a hub goes: read a bearer token with
+    /// [`access_token`](crate::hub::access_token) (the official client's `accessTokenFactory` sends it as a
+    /// header, or as `access_token` in the query where browsers cannot set headers) or a session cookie.
+    pub fn authorize<F>(mut self, check: F) -> Self
+    where
+        F: Fn(&Parts) -> Result<(), Refusal> + Send + Sync + 'static,
+    {
+        self.authorize = Some(Arc::new(check));
         self
     }
 
@@ -328,6 +366,7 @@ impl HubBuilder {
                 on_connected: self.on_connected,
                 on_disconnected: self.on_disconnected,
                 user_id: self.user_id,
+                authorize: self.authorize,
                 registry: Registry::default(),
             }),
         })
@@ -353,7 +392,7 @@ impl Stream for ClientStream {
         self.items.poll_recv(cx).map(|item| {
             item.map(|r| match r {
                 Ok(raw) => serde_json::from_str(raw.get()).map_err(HubError::internal),
-                Err(e) => Err(HubError::new(e)),
+                Err(e) => Err(HubError::client_stream(e)),
             })
         })
     }

@@ -38,6 +38,14 @@ pub trait HubLifetimeManager: Send + Sync + 'static {
     fn add_to_group(&self, connection_id: &str, group: &str);
     /// Removes a connection from a group (dropping the group when empty).
     fn remove_from_group(&self, connection_id: &str, group: &str);
+    /// The handle of a connection of this server, for client results through
+    /// [`ClientProxy::invoke`](crate::hub::ClientProxy::invoke). `None` by default: a manager that cannot
+    /// reach a connection's handle (one on another server) makes those calls fail with
+    /// [`SendError::is_closed`].
+    fn connection(&self, connection_id: &str) -> Option<Caller> {
+        let _ = connection_id;
+        None
+    }
 }
 
 #[derive(Default)]
@@ -163,6 +171,10 @@ impl HubLifetimeManager for InMemoryLifetimeManager {
         {
             r.memberships.entry(id).or_default().push(group.to_owned());
         }
+    }
+
+    fn connection(&self, connection_id: &str) -> Option<Caller> {
+        self.registry.read().connections.get(connection_id).cloned()
     }
 
     fn remove_from_group(&self, connection_id: &str, group: &str) {

@@ -22,7 +22,9 @@
 //! ```
 //!
 //! Layout, from the bottom up (no module imports one above it):
-//! - `protocol/`: the JSON hub protocol, pure functions, golden-tested. `options.rs`, `error.rs`: leaves.
+//! - `protocol/`: the JSON hub protocol and the MessagePack one (`protocol/msgpack.rs`, translated to and
+//!   from JSON records at the connection's edge), pure functions, golden-tested. `options.rs`, `error.rs`:
+//!   leaves.
 //! - `caller.rs`: the shared part of a connection (outbound queue, pending client results, request facts)
 //!   and the [`Caller`] handle; sends only queue.
 //! - `transport/`: what carries frames (WebSocket, SSE, long polling) behind the `Transport` trait; no
@@ -54,7 +56,10 @@ mod transport;
 
 pub use caller::{Caller, EncodedInvocation, TransportKind};
 pub use context::{ClientProxy, Clients, HubContext};
-pub use error::{ClientResultError, DisconnectReason, HubConfigError, HubError, SendError};
+pub use error::{
+    ClientResultError, DisconnectReason, HubConfigError, HubError, Refusal, SendError,
+};
+pub use http::access_token;
 pub use hub::{ClientStream, Hub, HubBuilder};
 pub use lifetime::{HubLifetimeManager, InMemoryLifetimeManager};
 pub use options::{AllowedOrigins, HubOptions, Transports};

@@ -21,11 +21,11 @@ pub(crate) enum SlotState {
         reconnect: Option<mpsc::Sender<Box<WsTransport>>>,
     },
     ServerSentEvents {
-        inbound: mpsc::Sender<String>,
+        inbound: mpsc::Sender<Vec<u8>>,
         streaming: bool,
     },
     LongPolling {
-        inbound: mpsc::Sender<String>,
+        inbound: mpsc::Sender<Vec<u8>>,
         polls: Arc<PollState>,
     },
 }

@@ -15,14 +15,14 @@ use super::registry::random_id;
 use super::transport::{Inbound, Transport, TransportEnd};
 
 struct MemoryTransport {
-    inbound: mpsc::Receiver<String>,
+    inbound: mpsc::Receiver<Vec<u8>>,
     outbound: mpsc::Sender<Vec<u8>>,
 }
 
 impl Transport for MemoryTransport {
     async fn recv(&mut self) -> Result<Inbound, TransportEnd> {
         match self.inbound.recv().await {
-            Some(text) => Ok(Inbound::Text(text)),
+            Some(bytes) => Ok(Inbound::Binary(bytes)),
             None => Err(TransportEnd::Clean),
         }
     }
@@ -45,7 +45,7 @@ impl Transport for MemoryTransport {
 /// A hub client living in the same process (see [`Hub::connect_in_memory`]). Dropping it closes the
 /// connection cleanly.
 pub struct HubTestClient {
-    to_hub: mpsc::Sender<String>,
+    to_hub: mpsc::Sender<Vec<u8>>,
     from_hub: mpsc::Receiver<Vec<u8>>,
     pending: VecDeque<Value>,
     next_id: u64,
@@ -89,13 +89,25 @@ impl Hub {
 impl HubTestClient {
     /// Sends raw protocol text (records must end with `\u{1e}`). Returns false once the connection ended.
     pub async fn send_text(&self, text: &str) -> bool {
-        self.to_hub.send(text.to_owned()).await.is_ok()
+        self.send_bytes(text.as_bytes()).await
     }
 
-    /// The next frame the hub wrote, or `None` once the connection ended.
+    /// Sends a raw frame: after a `messagepack` handshake (sent with [`HubTestClient::send_text`]),
+    /// length-prefixed MessagePack messages. Returns false once the connection ended.
+    pub async fn send_bytes(&self, frame: &[u8]) -> bool {
+        self.to_hub.send(frame.to_vec()).await.is_ok()
+    }
+
+    /// The next frame the hub wrote, or `None` once the connection ended. Panics on a MessagePack frame: read
+    /// those with [`HubTestClient::recv_bytes`].
     pub async fn recv_text(&mut self) -> Option<String> {
         let frame = self.from_hub.recv().await?;
         Some(String::from_utf8(frame).expect("the hub writes UTF-8"))
+    }
+
+    /// The next frame the hub wrote, as bytes, or `None` once the connection ended.
+    pub async fn recv_bytes(&mut self) -> Option<Vec<u8>> {
+        self.from_hub.recv().await
     }
 
     /// Performs the JSON protocol handshake; returns the hub's error if it refused.

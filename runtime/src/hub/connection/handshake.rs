@@ -1,25 +1,29 @@
 //! The handshake: the first record on a transport names the protocol and version; the answer is `{}` or the
-//! reason for refusing, and nothing else is handled before it.
+//! reason for refusing, and nothing else is handled before it. Both are JSON text whatever the protocol.
 
 use std::future::Future;
 use std::time::Duration;
 
 use super::super::caller::ConnectionShared;
 use super::super::hub::HubInner;
-use super::super::protocol::{self, RecordBuffer};
+use super::super::protocol::{self, HandshakeRequest, HubProtocol, RECORD_SEPARATOR};
 use super::{Inbound, Transport};
 
-/// Reads and answers the handshake. `None` means the connection is over (already cleaned up).
+/// Reads and answers the handshake. `None` means the connection is over (already cleaned up). On success:
+/// the transport (switched to binary frames for MessagePack), the request, and the bytes that followed the
+/// handshake record in its frame.
 pub(super) async fn handshake<T: Transport>(
     hub: &HubInner,
     conn: &ConnectionShared,
     mut transport: T,
-) -> Option<(T, RecordBuffer, Vec<String>, u32)> {
+) -> Option<(T, HandshakeRequest, Vec<u8>)> {
     let options = &hub.options;
-    let mut records = RecordBuffer::default();
+    // The handshake is JSON text whatever the protocol; a binary WebSocket frame or a POST body may carry it
+    // too, so bytes are gathered until the first record separator.
+    let mut pending: Vec<u8> = Vec::new();
     let deadline = tokio::time::sleep(options.handshake_timeout);
     tokio::pin!(deadline);
-    let handshake_records = loop {
+    let end = loop {
         tokio::select! {
             _ = &mut deadline => {
                 tracing::warn!(connection_id = %conn.id, "handshake not completed within {:?} (HubOptions::handshake_timeout)", options.handshake_timeout);
@@ -27,12 +31,17 @@ pub(super) async fn handshake<T: Transport>(
                 return None;
             }
             frame = transport.recv() => match frame {
-                Ok(Inbound::Text(text)) => {
-                    let recs = records.push(&text);
-                    if !recs.is_empty() {
-                        break recs;
+                Ok(frame @ (Inbound::Text(_) | Inbound::Binary(_))) => {
+                    let before = pending.len();
+                    match frame {
+                        Inbound::Text(text) => pending.extend_from_slice(text.as_bytes()),
+                        Inbound::Binary(bytes) => pending.extend_from_slice(&bytes),
+                        Inbound::TooLarge(_) => {}
                     }
-                    if records.pending_len() > options.max_receive_message_size {
+                    if let Some(at) = pending[before..].iter().position(|b| *b == RECORD_SEPARATOR) {
+                        break before + at;
+                    }
+                    if pending.len() > options.max_receive_message_size {
                         let max = options.max_receive_message_size;
                         refuse_handshake(hub, conn, transport, &format!(
                             "Handshake request larger than the hub's maximum receive message size of {max} bytes \
@@ -48,10 +57,6 @@ pub(super) async fn handshake<T: Transport>(
                     )).await;
                     return None;
                 }
-                Ok(Inbound::Malformed(why)) => {
-                    refuse_handshake(hub, conn, transport, &why).await;
-                    return None;
-                }
                 Err(_) => {
                     tracing::debug!(connection_id = %conn.id, "transport ended before the handshake");
                     conn.close();
@@ -60,24 +65,41 @@ pub(super) async fn handshake<T: Transport>(
             }
         }
     };
-    let mut handshake_records = handshake_records.into_iter();
-    let first = handshake_records.next().expect("at least one record");
-    let request = match protocol::parse_handshake(&first) {
+    let rest = pending.split_off(end + 1);
+    pending.pop();
+    let parsed = match std::str::from_utf8(&pending) {
+        Ok(text) => protocol::parse_handshake(text).map_err(|e| e.0),
+        Err(_) => Err("The handshake request is not UTF-8 text.".to_owned()),
+    };
+    let request = match parsed {
         Ok(r) => r,
-        Err(e) => {
-            refuse_handshake(hub, conn, transport, &e.0).await;
+        Err(why) => {
+            refuse_handshake(hub, conn, transport, &why).await;
             return None;
         }
     };
+    if request.protocol == HubProtocol::MessagePack {
+        if !transport.carries_binary() {
+            // ASP.NET Core's words; the official client never asks for this (negotiate says SSE is text only).
+            refuse_handshake(
+                hub,
+                conn,
+                transport,
+                "Cannot use the 'messagepack' protocol on the current transport. The transport does not support 'Binary' transfer format.",
+            )
+            .await;
+            return None;
+        }
+        transport.use_binary_frames();
+    }
     let mut out = Vec::new();
     protocol::write_handshake_response(&mut out, None);
-    if let Err(e) = bounded_write(options.client_timeout, transport.send(out)).await {
+    if let Err(e) = bounded_write(options.client_timeout, transport.send_text(out)).await {
         tracing::debug!(connection_id = %conn.id, "handshake response failed: {e}");
         conn.close();
         return None;
     }
-    let leftover: Vec<String> = handshake_records.collect();
-    Some((transport, records, leftover, request.version))
+    Some((transport, request, rest))
 }
 
 /// Answers a refused handshake with its reason, then ends the connection.
@@ -90,7 +112,7 @@ pub(super) async fn refuse_handshake<T: Transport>(
     tracing::warn!(connection_id = %conn.id, "handshake refused: {why}");
     let mut out = Vec::new();
     protocol::write_handshake_response(&mut out, Some(why));
-    let _ = bounded_write(hub.options.client_timeout, transport.send(out)).await;
+    let _ = bounded_write(hub.options.client_timeout, transport.send_text(out)).await;
     finish_without_handshake(hub, conn, transport).await;
 }
 

@@ -244,11 +244,11 @@ impl<T: Transport> Connection<T> {
             }
             (MethodHandler::Unary(_), true) => self.reply_error(
                 invocation_id.as_deref(),
-                format!("The client attempted to invoke the non-streaming method '{name}' with a streaming invocation."),
+                format!("The client attempted to invoke the non-streaming '{name}' method with a streaming invocation."),
             ),
             (MethodHandler::Stream(_), false) => self.reply_error(
                 invocation_id.as_deref(),
-                format!("The client attempted to invoke the streaming method '{name}' with a non-streaming invocation."),
+                format!("The client attempted to invoke the streaming '{name}' method with a non-streaming invocation."),
             ),
         }
     }

@@ -58,7 +58,8 @@ use super::caller::{ConnectionShared, Outbound};
 use super::context::HubContext;
 use super::error::DisconnectReason;
 use super::hub::HubInner;
-use super::protocol::{self, HubMessage, RecordBuffer};
+use super::protocol::msgpack::{self, LengthPrefixedBuffer, Split};
+use super::protocol::{self, HubMessage, HubProtocol, RecordBuffer};
 use super::registry::{PendingTicket, SlotGuard};
 use super::transport::{Inbound, Transport, TransportEnd, FRAME_BATCH_BYTES};
 use handshake::{bounded_write, handshake};
@@ -87,6 +88,7 @@ pub(crate) fn spawn<T: Transport>(
         conn,
         transport: Some(transport),
         records: RecordBuffer::default(),
+        msgpack: None,
         invocations: Invocations::default(),
         uploads: Uploads::default(),
         activity: Activity::new(),
@@ -108,6 +110,9 @@ struct Connection<T> {
     conn: Arc<ConnectionShared>,
     transport: Option<T>,
     records: RecordBuffer,
+    /// The MessagePack framing state, when the client chose that protocol: its messages are translated to
+    /// JSON records as they arrive, and outbound frames to MessagePack as they are written.
+    msgpack: Option<LengthPrefixedBuffer>,
     invocations: Invocations,
     uploads: Uploads,
     activity: Activity,
@@ -133,17 +138,19 @@ async fn run<T: Transport>(
         .transport
         .take()
         .expect("a new connection has its transport");
-    let Some((transport, records, leftover, version)) =
-        Box::pin(handshake(&c.hub, &c.conn, transport)).await
+    let Some((transport, request, rest)) = Box::pin(handshake(&c.hub, &c.conn, transport)).await
     else {
         return;
     };
+    let version = request.version;
+    if request.protocol == HubProtocol::MessagePack {
+        c.msgpack = Some(LengthPrefixedBuffer::default());
+    }
     drop(ticket);
     // Like ASP.NET Core, the client timeout runs from the handshake, except where polls keep the
     // connection alive.
     c.activity.timeout_armed = !transport.has_inherent_keep_alive();
     c.transport = Some(transport);
-    c.records = records;
     c.replay.stateful = stateful_negotiated && version >= 2;
     if !c.replay.stateful {
         // Without stateful reconnect a second socket for this token is refused (see the WebSocket endpoint).
@@ -171,7 +178,12 @@ async fn run<T: Transport>(
         }
     }
     tracing::debug!(connection_id = %ctx.conn.id, stateful = c.replay.stateful, "connected");
-    let reason = match Box::pin(c.handle_records(leftover)).await {
+    let first = if rest.is_empty() {
+        Step::Continue
+    } else {
+        Box::pin(c.on_bytes(rest)).await
+    };
+    let reason = match first {
         Step::End(reason) => reason,
         Step::Continue => c.main_loop(reconnects).await,
     };
@@ -212,9 +224,10 @@ impl<T: Transport> Connection<T> {
                 && (self.uploads.stalled.is_none() || (self.replay.stateful && !room));
             let step = tokio::select! {
                 frame = recv_opt(&mut self.transport), if reading => match frame {
-                    Ok(Inbound::Text(text)) => Box::pin(self.on_text(text)).await,
+                    Ok(Inbound::Text(text)) if self.msgpack.is_none() => Box::pin(self.on_text(text)).await,
+                    Ok(Inbound::Text(text)) => Box::pin(self.on_bytes(text.into_bytes())).await,
+                    Ok(Inbound::Binary(bytes)) => Box::pin(self.on_bytes(bytes)).await,
                     Ok(Inbound::TooLarge(n)) => Box::pin(self.frame_too_large(n)).await,
-                    Ok(Inbound::Malformed(why)) => Box::pin(self.protocol_error(why)).await,
                     Err(TransportEnd::Clean) => Step::End(DisconnectReason::Closed),
                     Err(TransportEnd::Failed(e)) => self.transport_lost(e),
                 },
@@ -262,6 +275,58 @@ impl<T: Transport> Connection<T> {
         }
     }
 
+    /// Handles a binary frame: MessagePack messages become JSON records; for the JSON protocol the bytes must
+    /// be UTF-8 text.
+    async fn on_bytes(&mut self, bytes: Vec<u8>) -> Step {
+        let max = self.hub.options.max_receive_message_size;
+        let Some(buffer) = self.msgpack.as_mut() else {
+            return match String::from_utf8(bytes) {
+                Ok(text) => self.on_text(text).await,
+                Err(_) => {
+                    self.protocol_error(
+                        "A binary frame was not UTF-8 text; the JSON hub protocol is text.".into(),
+                    )
+                    .await
+                }
+            };
+        };
+        let (messages, split_error) = match buffer.push(&bytes, max) {
+            Ok(messages) => (messages, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        // Ok: a protocol error text; Err: the size of a message over the limit.
+        let mut failure = split_error.map(|e| match e {
+            Split::TooLarge(n) => Err(n),
+            Split::Malformed(e) => Ok(e.0),
+        });
+        let mut records = Vec::with_capacity(messages.len());
+        for message in &messages {
+            match msgpack::record_to_json(message) {
+                Ok(Some(record)) => records.push(record),
+                Ok(None) => {
+                    tracing::debug!(connection_id = %self.conn.id, "message of unknown type skipped")
+                }
+                Err(e) => {
+                    failure = Some(Ok(e.0));
+                    break;
+                }
+            }
+        }
+        // The messages before a bad one are handled first, as in the JSON protocol.
+        let step = if self.uploads.stalled.is_some() {
+            self.park_records(records).await
+        } else {
+            self.activity.last_received = Instant::now();
+            self.handle_records(records).await
+        };
+        match (step, failure) {
+            (Step::End(reason), _) => Step::End(reason),
+            (Step::Continue, None) => Step::Continue,
+            (Step::Continue, Some(Err(size))) => self.too_large(Some(size)).await,
+            (Step::Continue, Some(Ok(why))) => self.protocol_error(why).await,
+        }
+    }
+
     /// Writes a frame on the current transport; a failure, or no room for it within `client_timeout`, counts
     /// as a lost transport.
     async fn send_frame(&mut self, frame: Vec<u8>) -> Step {
@@ -269,6 +334,10 @@ impl<T: Transport> Connection<T> {
             return Step::Continue;
         };
         self.activity.last_sent = Instant::now();
+        let frame = match self.msgpack {
+            Some(_) => msgpack::json_frame_to_msgpack(&frame),
+            None => frame,
+        };
         match bounded_write(self.hub.options.client_timeout, t.send(frame)).await {
             Ok(()) => Step::Continue,
             Err(e) => self.transport_lost(e),
@@ -378,7 +447,8 @@ impl<T: Transport> Connection<T> {
         let max = self.hub.options.max_receive_message_size;
         let mut records = records.into_iter();
         while let Some(record) = records.next() {
-            if record.len() > max {
+            // MessagePack messages were measured in their own bytes as they arrived.
+            if self.msgpack.is_none() && record.len() > max {
                 return self.too_large(Some(record.len())).await;
             }
             let message = match protocol::parse_message(&record) {

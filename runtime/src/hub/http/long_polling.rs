@@ -84,10 +84,10 @@ pub(super) async fn post(hub: &Arc<HubInner>, token: &str, body: Body) -> Respon
     let Some(slot) = hub.registry.get(token) else {
         return unknown_connection();
     };
+    // Event streams carry text only; long polling carries MessagePack too, so its bodies may be binary.
     let inbound = match &*slot.state.lock() {
-        SlotState::ServerSentEvents { inbound, .. } | SlotState::LongPolling { inbound, .. } => {
-            Ok(inbound.clone())
-        }
+        SlotState::ServerSentEvents { inbound, .. } => Ok((inbound.clone(), true)),
+        SlotState::LongPolling { inbound, .. } => Ok((inbound.clone(), false)),
         SlotState::Negotiated => Err(
             "This connection has no transport yet: start the event stream or the first poll before sending",
         ),
@@ -95,7 +95,7 @@ pub(super) async fn post(hub: &Arc<HubInner>, token: &str, body: Body) -> Respon
             Err("This connection uses WebSockets: send over the socket, not with POST")
         }
     };
-    let inbound = match inbound {
+    let (inbound, text_only) = match inbound {
         Ok(i) => i,
         Err(reason) => return reject(StatusCode::BAD_REQUEST, reason),
     };
@@ -120,11 +120,10 @@ pub(super) async fn post(hub: &Arc<HubInner>, token: &str, body: Body) -> Respon
             )
         }
     };
-    let text = match String::from_utf8(bytes.into()) {
-        Ok(t) => t,
-        Err(_) => return reject(StatusCode::BAD_REQUEST, "Request body is not UTF-8 text"),
-    };
-    match inbound.send(text).await {
+    if text_only && std::str::from_utf8(&bytes).is_err() {
+        return reject(StatusCode::BAD_REQUEST, "Request body is not UTF-8 text");
+    }
+    match inbound.send(bytes.into()).await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(_) => unknown_connection(),
     }

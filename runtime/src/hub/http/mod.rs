@@ -49,6 +49,37 @@ pub(super) fn reject(status: StatusCode, reason: impl Into<String>) -> Response 
         .into_response()
 }
 
+/// The bearer token of a hub request: the `Authorization: Bearer …` header, or else the `access_token` query
+/// parameter, where the official client puts its `accessTokenFactory` token when it cannot set headers
+/// (browser WebSockets and event streams). For [`HubBuilder::authorize`](crate::hub::HubBuilder::authorize).
+pub fn access_token(parts: &axum::http::request::Parts) -> Option<String> {
+    let header = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split_once(' ')
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, token)| token.trim().to_owned())
+        });
+    header.or_else(|| query_param(parts.uri.query(), "access_token").map(Cow::into_owned))
+}
+
+/// Runs the hub's authorization hook on a request; the refusal, when there is one, as the response.
+pub(super) fn authorization(
+    hub: &HubInner,
+    parts: &axum::http::request::Parts,
+) -> Option<Response> {
+    let refusal = hub.authorize.as_ref()?(parts).err()?;
+    let mut response = reject(refusal.status, refusal.reason);
+    if refusal.status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    Some(response)
+}
+
 impl Hub {
     /// An axum router serving this hub at `path` (`/chathub`, `/_tether`, `/signalr`, …): `POST
     /// {path}/negotiate`, and `GET`/`POST`/`DELETE`/`OPTIONS {path}` for the transports. Merge it into an
@@ -131,6 +162,7 @@ pub(super) fn request_info(
         remote,
         transport,
     )
+    .with_uri(&parts.uri)
 }
 
 /// Starts the connection task of a negotiated slot on its first SSE stream or poll. (A WebSocket starts
@@ -173,7 +205,9 @@ async fn endpoint(State(hub): State<Arc<HubInner>>, request: Request) -> Respons
         Err(reason) => return reject(StatusCode::FORBIDDEN, reason),
     };
     let token = query_param(parts.uri.query(), "id").map(Cow::into_owned);
-    let mut response = if method == Method::GET && is_websocket_request(&parts.headers) {
+    let mut response = if let Some(refused) = authorization(&hub, &parts) {
+        refused
+    } else if method == Method::GET && is_websocket_request(&parts.headers) {
         websocket(&hub, &mut parts, token).await
     } else if method == Method::GET {
         let sse = parts

@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 use super::super::hub::HubInner;
 use super::super::registry::{random_id, Slot, SlotState};
 use super::cors::{add_cors, check_origin, preflight};
-use super::{query_param, reject, too_many_pending};
+use super::{authorization, query_param, reject, too_many_pending};
 
 pub(super) async fn negotiate(State(hub): State<Arc<HubInner>>, request: Request) -> Response {
     let (parts, _body) = request.into_parts();
@@ -31,6 +31,10 @@ pub(super) async fn negotiate(State(hub): State<Arc<HubInner>>, request: Request
         Ok(o) => o,
         Err(reason) => return reject(StatusCode::FORBIDDEN, reason),
     };
+    if let Some(mut refused) = authorization(&hub, &parts) {
+        add_cors(&hub, &mut refused, origin);
+        return refused;
+    }
     let Some(ticket) = hub.registry.ticket(hub.options.max_pending_handshakes) else {
         return too_many_pending();
     };

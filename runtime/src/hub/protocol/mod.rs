@@ -1,4 +1,5 @@
-//! The JSON hub protocol: handshake, the nine message types, record framing.
+//! The JSON hub protocol: handshake, the nine message types, record framing. The MessagePack protocol
+//! ([`msgpack`]) translates to and from these JSON records at the connection's edge.
 //!
 //! Every message is one UTF-8 JSON object followed by the record separator byte `0x1E`; one transport frame
 //! may carry several records, and a record may (on HTTP transports) be split across frames, so the
@@ -13,6 +14,8 @@
 //! Payload values (`arguments`, `item`, `result`) stay raw JSON text ([`RawValue`]): a typed hub method
 //! deserialises its argument tuple straight from that text, and a result is written without building a
 //! `serde_json::Value` tree in between.
+
+pub(crate) mod msgpack;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -288,10 +291,9 @@ impl<'a> OutMessage<'a> {
     }
 }
 
-/// Encodes one message, separator included, appending to `out`.
-// Only the golden tests and the fuzz targets encode every message type; the server writes through the
-// specific writers below.
-#[cfg(any(test, feature = "fuzzing"))]
+/// Encodes one message, separator included, appending to `out`. The server writes its own messages through
+/// the specific writers below; this one serves the MessagePack translation, the golden tests and the fuzz
+/// targets.
 pub(crate) fn write_message(message: &HubMessage, out: &mut Vec<u8>) {
     match message {
         HubMessage::Invocation {
@@ -411,10 +413,29 @@ pub(crate) fn write_sequence(out: &mut Vec<u8>, sequence_id: u64) {
     m.write(out);
 }
 
+/// A hub protocol the server speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HubProtocol {
+    /// `json`: text records ending with `0x1E`.
+    Json,
+    /// `messagepack`: binary, length-prefixed messages (see [`msgpack`]).
+    MessagePack,
+}
+
+impl HubProtocol {
+    /// The name used in the handshake.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            HubProtocol::Json => "json",
+            HubProtocol::MessagePack => "messagepack",
+        }
+    }
+}
+
 /// The protocol and version a client asked for in its handshake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct HandshakeRequest {
-    pub(crate) protocol: String,
+    pub(crate) protocol: HubProtocol,
     pub(crate) version: u32,
 }
 
@@ -424,8 +445,8 @@ struct WireHandshake {
     version: Option<serde_json::Value>,
 }
 
-/// Parses and checks a handshake request record (without its separator). Only `json` versions 1 and 2 are
-/// accepted (2 is the stateful-reconnect version).
+/// Parses and checks a handshake request record (without its separator). `json` and `messagepack`, versions
+/// 1 and 2 (2 is the stateful-reconnect version), are accepted.
 pub(crate) fn parse_handshake(text: &str) -> Result<HandshakeRequest, ProtocolError> {
     // serde would also read a struct from a JSON array (`[1,2]`); the handshake is an object.
     if !text.trim_start().starts_with('{') {
@@ -450,14 +471,19 @@ pub(crate) fn parse_handshake(text: &str) -> Result<HandshakeRequest, ProtocolEr
             .and_then(|v| u32::try_from(v).ok())
             .ok_or_else(|| err("Handshake 'version' must be a non-negative integer."))?,
     };
-    if protocol != "json" {
-        return Err(err(format!(
-            "The protocol '{protocol}' is not supported by this server (supported: json)."
-        )));
-    }
+    let protocol = match protocol.as_str() {
+        "json" => HubProtocol::Json,
+        "messagepack" => HubProtocol::MessagePack,
+        _ => {
+            return Err(err(format!(
+                "The protocol '{protocol}' is not supported by this server (supported: json, messagepack)."
+            )))
+        }
+    };
     if !(1..=2).contains(&version) {
         return Err(err(format!(
-            "The server does not support version {version} of the 'json' protocol (supported: 1, 2)."
+            "The server does not support version {version} of the '{}' protocol (supported: 1, 2).",
+            protocol.name()
         )));
     }
     Ok(HandshakeRequest { protocol, version })

@@ -224,7 +224,7 @@ fn handshake_accepts_json_v1_and_v2() {
     assert_eq!(
         parse_handshake(r#"{"protocol":"json","version":1}"#).unwrap(),
         HandshakeRequest {
-            protocol: "json".into(),
+            protocol: HubProtocol::Json,
             version: 1
         }
     );
@@ -240,8 +240,8 @@ fn handshake_accepts_json_v1_and_v2() {
 fn bad_handshakes_give_exact_errors() {
     let cases = [
         (
-            r#"{"protocol":"messagepack","version":1}"#,
-            "The protocol 'messagepack' is not supported by this server (supported: json).",
+            r#"{"protocol":"protobuf","version":1}"#,
+            "The protocol 'protobuf' is not supported by this server (supported: json, messagepack).",
         ),
         (
             r#"{"protocol":"json","version":3}"#,

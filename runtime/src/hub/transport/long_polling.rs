@@ -119,7 +119,7 @@ impl Drop for ActivePoll {
 }
 
 pub(crate) struct LongPollTransport {
-    inbound: mpsc::Receiver<String>,
+    inbound: mpsc::Receiver<Vec<u8>>,
     polls: Arc<PollState>,
     disconnect_timeout: Duration,
     /// `HubOptions::long_poll_buffer_size`.
@@ -128,7 +128,7 @@ pub(crate) struct LongPollTransport {
 
 impl LongPollTransport {
     pub(crate) fn new(
-        inbound: mpsc::Receiver<String>,
+        inbound: mpsc::Receiver<Vec<u8>>,
         polls: Arc<PollState>,
         options: &HubOptions,
     ) -> Self {
@@ -160,7 +160,7 @@ impl Transport for LongPollTransport {
             };
             tokio::select! {
                 text = self.inbound.recv() => return match text {
-                    Some(t) => Ok(Inbound::Text(t)),
+                    Some(t) => Ok(Inbound::Binary(t)),
                     None => Err(TransportEnd::Clean),
                 },
                 _ = idle => {
@@ -196,6 +196,24 @@ impl Transport for LongPollTransport {
     async fn close(self) {
         self.polls.inner.lock().closed = true;
         self.polls.changed.notify_waiters();
+        // What is still buffered (a handshake refusal, a Close message) waits for the client's next poll: the
+        // connection task, and with it the token, lives on until a poll takes it, the client deletes the
+        // connection, or the disconnect timeout passes. Otherwise a poll arriving after the server gave up
+        // would get `404 No connection with this id` instead of the reason.
+        let deadline = Instant::now() + self.disconnect_timeout;
+        loop {
+            let changed = self.polls.changed.notified();
+            {
+                let p = self.polls.inner.lock();
+                if p.data.is_empty() || p.deleted {
+                    return;
+                }
+            }
+            tokio::select! {
+                _ = changed => {}
+                _ = tokio::time::sleep_until(deadline) => return,
+            }
+        }
     }
 
     fn has_inherent_keep_alive(&self) -> bool {

@@ -26,10 +26,11 @@ pub(crate) const FRAME_BATCH_BYTES: usize = 16 * 1024;
 pub(crate) enum Inbound {
     /// A text frame (one or more records, or part of one).
     Text(String),
+    /// A binary frame (a WebSocket binary message, a long-polling `POST` body): MessagePack messages, or
+    /// JSON text sent as bytes.
+    Binary(Vec<u8>),
     /// The transport refused a frame over its own size limit (bytes, if known).
     TooLarge(Option<usize>),
-    /// A frame that cannot be hub protocol text; the text says why (sent to the client).
-    Malformed(String),
 }
 
 /// Why a transport stopped delivering.
@@ -44,8 +45,19 @@ pub(crate) enum TransportEnd {
 pub(crate) trait Transport: Send + 'static {
     /// The next inbound frame, or why there will be none. Must be cancel-safe.
     fn recv(&mut self) -> impl Future<Output = Result<Inbound, TransportEnd>> + Send;
-    /// Writes one frame holding one or more encoded messages.
+    /// Writes one frame holding one or more encoded messages (binary frames after
+    /// [`Transport::use_binary_frames`]).
     fn send(&mut self, frame: Vec<u8>) -> impl Future<Output = Result<(), String>> + Send;
+    /// Writes one frame of JSON text whatever the frame type in use (the handshake answer).
+    fn send_text(&mut self, frame: Vec<u8>) -> impl Future<Output = Result<(), String>> + Send {
+        self.send(frame)
+    }
+    /// Whether the transport can carry binary frames (Server-Sent Events cannot).
+    fn carries_binary(&self) -> bool {
+        true
+    }
+    /// Later frames are binary (the MessagePack protocol).
+    fn use_binary_frames(&mut self) {}
     /// Ends the transport cleanly after the last frame.
     fn close(self) -> impl Future<Output = ()> + Send;
     /// Whether the transport keeps itself alive (long polling: its polls). Then the server sends no pings and

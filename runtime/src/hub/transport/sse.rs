@@ -9,14 +9,14 @@ use super::{Inbound, Transport, TransportEnd};
 
 /// Server-Sent Events: frames go out as `data:` events on the response body, frames come in as POSTs.
 pub(crate) struct SseTransport {
-    inbound: mpsc::Receiver<String>,
+    inbound: mpsc::Receiver<Vec<u8>>,
     events: mpsc::Sender<Result<Bytes, Infallible>>,
 }
 
 impl SseTransport {
     /// A transport reading `POST` bodies from `inbound` and writing events to `events` (the response body).
     pub(crate) fn new(
-        inbound: mpsc::Receiver<String>,
+        inbound: mpsc::Receiver<Vec<u8>>,
         events: mpsc::Sender<Result<Bytes, Infallible>>,
     ) -> Self {
         SseTransport { inbound, events }
@@ -27,7 +27,7 @@ impl Transport for SseTransport {
     async fn recv(&mut self) -> Result<Inbound, TransportEnd> {
         tokio::select! {
             text = self.inbound.recv() => match text {
-                Some(t) => Ok(Inbound::Text(t)),
+                Some(t) => Ok(Inbound::Binary(t)),
                 None => Err(TransportEnd::Clean),
             },
             _ = self.events.closed() => Err(TransportEnd::Clean),
@@ -50,4 +50,8 @@ impl Transport for SseTransport {
     }
 
     async fn close(self) {}
+
+    fn carries_binary(&self) -> bool {
+        false
+    }
 }

@@ -1,4 +1,5 @@
-//! The WebSocket transport: one text frame per batch of hub messages each way.
+//! The WebSocket transport: one frame per batch of hub messages each way, text for JSON and binary for
+//! MessagePack (after the handshake, which is always text).
 
 use std::time::Duration;
 
@@ -10,11 +11,16 @@ use super::{Inbound, Transport, TransportEnd};
 /// The WebSocket transport.
 pub(crate) struct WsTransport {
     socket: WebSocket,
+    /// Frames go out as binary messages (the MessagePack protocol).
+    binary: bool,
 }
 
 impl WsTransport {
     pub(crate) fn new(socket: WebSocket) -> Self {
-        WsTransport { socket }
+        WsTransport {
+            socket,
+            binary: false,
+        }
     }
 }
 
@@ -37,15 +43,7 @@ impl Transport for WsTransport {
                     return Err(TransportEnd::Failed(text));
                 }
                 Some(Ok(Message::Text(t))) => return Ok(Inbound::Text(t.as_str().to_owned())),
-                Some(Ok(Message::Binary(b))) => match String::from_utf8(b.into()) {
-                    Ok(s) => return Ok(Inbound::Text(s)),
-                    Err(_) => {
-                        return Ok(Inbound::Malformed(
-                            "A binary frame was not UTF-8 text; the JSON hub protocol is text."
-                                .into(),
-                        ))
-                    }
-                },
+                Some(Ok(Message::Binary(b))) => return Ok(Inbound::Binary(b.into())),
                 Some(Ok(Message::Close(frame))) => {
                     // tungstenite queues the echo of the client's close frame; flush it before the socket is
                     // dropped, or the browser reports 1006 (abnormal closure) instead of its own code.
@@ -63,11 +61,26 @@ impl Transport for WsTransport {
     }
 
     async fn send(&mut self, frame: Vec<u8>) -> Result<(), String> {
+        if self.binary {
+            return self
+                .socket
+                .send(Message::Binary(frame.into()))
+                .await
+                .map_err(|e| e.to_string());
+        }
+        self.send_text(frame).await
+    }
+
+    async fn send_text(&mut self, frame: Vec<u8>) -> Result<(), String> {
         let text = String::from_utf8(frame).map_err(|e| e.to_string())?;
         self.socket
             .send(Message::Text(text.into()))
             .await
             .map_err(|e| e.to_string())
+    }
+
+    fn use_binary_frames(&mut self) {
+        self.binary = true;
     }
 
     async fn close(mut self) {

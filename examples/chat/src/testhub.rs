@@ -1,0 +1,155 @@
+//! `/testhub`: the methods Microsoft's SignalR client functional tests call, on Tether's public hub API, so
+//! the Node suite (tests/node/parity.test.mjs) can check the answers the official client expects word for
+//! word. Detailed errors are on, as in that suite's server; an internal error's detail names the .NET
+//! exception type the official tests expect (`InvalidOperationException: …`).
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tether::hub::{
+    access_token, Caller, ClientStream, Hub, HubContext, HubError, HubOptions, Refusal,
+};
+
+/// The bearer token `/authorizedhub` accepts (a real app would check a signed token or a session).
+pub(crate) const TEST_TOKEN: &str = "let-me-in";
+
+/// `/authorizedhub`: `Echo` for callers presenting [`TEST_TOKEN`]; 401 without a token, 403 with another.
+pub(crate) fn authorized_hub(options: HubOptions) -> Hub {
+    Hub::builder()
+        .options(options)
+        .authorize(|request| match access_token(request) {
+            None => Err(Refusal::unauthorized("A bearer token is required")),
+            Some(token) if token == TEST_TOKEN => Ok(()),
+            Some(_) => Err(Refusal::forbidden("This token may not use the hub")),
+        })
+        .method(
+            "Echo",
+            |_ctx: HubContext, (message,): (String,)| async move { Ok::<_, HubError>(message) },
+        )
+        .build()
+        .expect("the authorized hub configuration is valid")
+}
+
+/// The object `SendCustomObject` sends back as `CustomObject`.
+#[derive(Serialize, Deserialize)]
+struct CustomObject {
+    #[serde(rename = "Name")]
+    name: String,
+    #[serde(rename = "Value")]
+    value: i64,
+}
+
+/// Tells the caller its `InfiniteStream` ended (the client cancelled it), when the stream is dropped.
+struct CancelNotice(Caller);
+
+impl Drop for CancelNotice {
+    fn drop(&mut self) {
+        // The connection may be gone already; then nobody is waiting for the notice.
+        let _ = self.0.send("StreamCanceled", ());
+    }
+}
+
+/// The hub with the given base options (detailed errors are turned on).
+pub(crate) fn test_hub(options: HubOptions) -> Hub {
+    Hub::builder()
+        .options(HubOptions {
+            detailed_errors: true,
+            ..options
+        })
+        .method("Echo", |_ctx: HubContext, (message,): (String,)| async move {
+            Ok::<_, HubError>(message)
+        })
+        .method("GetCallerConnectionId", |ctx: HubContext, (): ()| async move {
+            Ok::<_, HubError>(ctx.connection_id().to_owned())
+        })
+        .method(
+            "ThrowException",
+            |_ctx: HubContext, (message,): (String,)| async move {
+                Err::<(), _>(HubError::internal(format!(
+                    "InvalidOperationException: {message}"
+                )))
+            },
+        )
+        .method(
+            "InvokeWithString",
+            |ctx: HubContext, (message,): (String,)| async move {
+                ctx.clients()
+                    .client(ctx.connection_id())
+                    .send("Message", (message,))
+                    .map_err(HubError::internal)?;
+                Ok::<_, HubError>(())
+            },
+        )
+        .method(
+            "SendCustomObject",
+            |ctx: HubContext, (object,): (CustomObject,)| async move {
+                ctx.clients()
+                    .client(ctx.connection_id())
+                    .send("CustomObject", (object,))
+                    .map_err(HubError::internal)?;
+                Ok::<_, HubError>(())
+            },
+        )
+        .stream_method("Stream", |_ctx: HubContext, (): ()| {
+            futures_util::stream::iter(["a", "b", "c"].map(Ok::<_, HubError>))
+        })
+        .stream_method("EmptyStream", |_ctx: HubContext, (): ()| {
+            futures_util::stream::empty::<Result<i32, HubError>>()
+        })
+        .stream_method("InfiniteStream", |ctx: HubContext, (): ()| {
+            let notice = CancelNotice(ctx.caller());
+            futures_util::stream::pending::<Result<String, HubError>>().map(move |item| {
+                let _keep = &notice;
+                item
+            })
+        })
+        .try_stream_method(
+            "StreamThrowException",
+            |_ctx: HubContext, (message,): (String,)| {
+                Err::<futures_util::stream::Empty<Result<String, HubError>>, _>(
+                    HubError::internal(format!("InvalidOperationException: {message}")),
+                )
+            },
+        )
+        .method(
+            "GetQueryParam",
+            |ctx: HubContext, (name,): (String,)| async move {
+                Ok::<_, HubError>(ctx.query_param(&name))
+            },
+        )
+        .method("GetRequestPath", |ctx: HubContext, (): ()| async move {
+            Ok::<_, HubError>(ctx.request_path().to_owned())
+        })
+        .method(
+            "AskThroughClients",
+            |ctx: HubContext, (method, argument): (String, serde_json::Value)| async move {
+                // A client result through `Clients`, not through the stored `Caller`.
+                let answer: serde_json::Value = ctx
+                    .clients()
+                    .client(ctx.connection_id())
+                    .invoke(&method, (argument,), std::time::Duration::from_secs(5))
+                    .await
+                    .map_err(|e| HubError::new(e.to_string()))?;
+                Ok::<_, HubError>(answer)
+            },
+        )
+        .upload_method(
+            "StreamingConcat",
+            |_ctx: HubContext, (): (), streams: Vec<ClientStream>| async move {
+                let mut text = String::new();
+                for mut stream in streams {
+                    while let Some(item) = stream.next().await {
+                        match item? {
+                            serde_json::Value::String(s) => text.push_str(&s),
+                            other => text.push_str(&other.to_string()),
+                        }
+                    }
+                }
+                Ok::<_, HubError>(text)
+            },
+        )
+        .method("GetActiveTransportName", |ctx: HubContext, (): ()| async move {
+            Ok::<_, HubError>(ctx.transport().as_str())
+        })
+        .build()
+        .expect("the test hub configuration is valid")
+}
