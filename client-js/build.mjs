@@ -13,6 +13,8 @@ import zlib from 'node:zlib';
 const here = import.meta.dirname;
 const root = path.resolve(here, '..');
 export const BUNDLE_PATH = path.join(here, 'dist', 'tether.js');
+/** The upload module, a separate script the boot script loads only on pages with `t-upload` elements. */
+export const UPLOAD_PATH = path.join(here, 'dist', 'upload.js');
 const CSS_PATH = path.join(root, 'assets', 'tether-reconnect.css');
 const ERROR_CSS_PATH = path.join(root, 'assets', 'tether-error.css');
 
@@ -41,6 +43,22 @@ export async function buildBundle() {
   return result.outputFiles[0].text;
 }
 
+/** Builds the upload module in memory and returns its text. */
+export async function buildUploadModule() {
+  const result = await esbuild.build({
+    entryPoints: [path.join(here, 'src', 'upload', 'index.ts')],
+    bundle: true,
+    minify: true,
+    format: 'iife',
+    target: ['es2022'],
+    legalComments: 'none',
+    banner: { js: '/* Tether upload module, built from client-js/src/upload: do not edit */' },
+    write: false,
+    logLevel: 'silent',
+  });
+  return result.outputFiles[0].text;
+}
+
 function sizes(text) {
   const raw = Buffer.byteLength(text);
   const gzip = zlib.gzipSync(text, { level: 9 }).length;
@@ -48,21 +66,26 @@ function sizes(text) {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
-  const text = await buildBundle();
-  const relative = path.relative(root, BUNDLE_PATH);
-  if (process.argv.includes('--check')) {
-    const committed = fs.existsSync(BUNDLE_PATH) ? fs.readFileSync(BUNDLE_PATH, 'utf8') : null;
-    if (committed !== text) {
-      console.error(
-        `${relative} is ${committed === null ? 'missing' : 'out of date'}: it does not match client-js/src and assets/.\n` +
-          `Run \`npm run build\` (node client-js/build.mjs) and commit ${relative}.`,
-      );
-      process.exit(1);
+  const outputs = [
+    [BUNDLE_PATH, await buildBundle()],
+    [UPLOAD_PATH, await buildUploadModule()],
+  ];
+  for (const [file, text] of outputs) {
+    const relative = path.relative(root, file);
+    if (process.argv.includes('--check')) {
+      const committed = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
+      if (committed !== text) {
+        console.error(
+          `${relative} is ${committed === null ? 'missing' : 'out of date'}: it does not match client-js/src and assets/.\n` +
+            `Run \`npm run build\` (node client-js/build.mjs) and commit ${relative}.`,
+        );
+        process.exit(1);
+      }
+      console.log(`${relative} is up to date: ${sizes(text)}`);
+    } else {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, text);
+      console.log(`wrote ${relative}: ${sizes(text)}`);
     }
-    console.log(`${relative} is up to date: ${sizes(text)}`);
-  } else {
-    fs.mkdirSync(path.dirname(BUNDLE_PATH), { recursive: true });
-    fs.writeFileSync(BUNDLE_PATH, text);
-    console.log(`wrote ${relative}: ${sizes(text)}`);
   }
 }

@@ -43,6 +43,16 @@ export function reconnect(): Promise<boolean> {
   return circuit ? circuit.reconnect() : notStarted();
 }
 
+/** Persists the circuit on the server and pauses the page; `resume()` continues it (here or on another server). */
+export function pause(): Promise<boolean> {
+  return circuit ? circuit.pause() : notStarted();
+}
+
+/** Continues a paused circuit from the server's store: true when it runs again. */
+export function resume(): Promise<boolean> {
+  return circuit ? circuit.resume() : notStarted();
+}
+
 /** Ends the circuit on the server. */
 export function disconnect(): void {
   circuit?.disconnect();

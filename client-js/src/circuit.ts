@@ -14,10 +14,11 @@ import { chunkText, fitsUtf8 } from './hub-protocol';
 import { HubConnection } from './hub-connection';
 import type { Interop } from './interop';
 import type { Logger } from './log';
+import { loadModules } from './modules';
 import { interceptLinks, settle } from './navigation';
 import type { ReconnectionHandler, ResolvedOptions } from './options';
 import { CHUNK_CHARS, ClientMethod, DISCONNECT_PATH, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, ServerMethod, type RenderBatch } from './protocol';
-import { createDisplay } from './reconnect-display';
+import { createDisplay, type ReconnectDisplay } from './reconnect-display';
 import { DefaultReconnectionHandler } from './reconnection';
 
 /** How long the page may have no root region before the circuit ends (a root put back in time keeps it). */
@@ -30,13 +31,15 @@ export function load(href: string, replace: boolean): void {
 }
 
 /** Where the circuit is in its life. */
-export type CircuitState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'ended';
+export type CircuitState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'paused' | 'ended';
 
 /** The browser side of one circuit. */
 export class Circuit {
   state: CircuitState = 'idle';
   #hub?: HubConnection;
   #secret?: string;
+  #display?: ReconnectDisplay;
+  #pausing = false;
   #reconnecting?: Promise<boolean>;
   #patcher?: DomPatcher;
   readonly #events: EventDelegator;
@@ -122,6 +125,33 @@ export class Circuit {
     return this.#reconnecting;
   }
 
+  /** Persists the circuit on the server and pauses here; `resume()` continues it. */
+  async pause(): Promise<boolean> {
+    const hub = this.#hub;
+    if (this.state !== 'connected' || !hub) return false;
+    this.#pausing = true;
+    const paused = (await hub.invoke(ServerMethod.PauseCircuit, []).catch(() => false)) === true;
+    this.#pausing = false;
+    if (paused) {
+      this.state = 'paused';
+      hub.stop();
+    }
+    return paused;
+  }
+
+  /** Continues a paused (or disconnected) circuit: true when it runs again. */
+  async resume(): Promise<boolean> {
+    if (this.state === 'paused') this.state = 'disconnected';
+    const resumed = await this.reconnect().catch(() => false);
+    if (!resumed) this.#pausedDisplay().update('resume-failed', 0, 0);
+    return resumed;
+  }
+
+  #pausedDisplay(): ReconnectDisplay {
+    const { dialogId, maxRetries } = this.#options.reconnectionOptions;
+    return (this.#display ??= createDisplay(dialogId, maxRetries, () => this.resume()));
+  }
+
   /** Ends the circuit on the server and here. */
   disconnect(): void {
     this.#sendBeacon();
@@ -165,6 +195,18 @@ export class Circuit {
       hub.stop();
       return false;
     }
+    // Gone from this server: it may wait in the circuit store (evicted, paused, or its server shut down).
+    // A resumed circuit is rebuilt: its batches count from 1 again and may arrive before the answer.
+    if (resumed !== true) {
+      this.#patcher!.lastBatchId = 0;
+      try {
+        resumed = await hub.invoke(ServerMethod.ResumeCircuit, [this.#secret]);
+      } catch (error) {
+        // A server that cannot take it now (shutting down): an attempt that failed, not a refusal.
+        hub.stop();
+        throw error;
+      }
+    }
     if (resumed !== true) {
       hub.stop();
       this.#logger.warn('the server no longer has this circuit; the page must be reloaded');
@@ -195,6 +237,15 @@ export class Circuit {
       if (!this.#interop.endInvokeServer(callId as number, succeeded as boolean, result)) this.#logger.warn(`answer for unknown server call ${String(callId)}`);
     });
     hub.on(ClientMethod.Navigate, (uri, replace) => this.navigateTo(uri as string, !!replace));
+    // Persisted and ended on the server: a shutdown (resume at once, through the reconnection loop when the
+    // socket closes) or a pause (wait for `Tether.resume()`).
+    hub.on(ClientMethod.Persisted, (resumeNow) => {
+      if (resumeNow || hub !== this.#hub) return;
+      this.state = 'paused';
+      this.#pausedDisplay().update('paused', 0, 0);
+      // A pause the server decided: nothing more comes on this connection. Ours closes after its answer.
+      if (!this.#pausing) hub.stop();
+    });
     hub.onclose = (error) => this.#onConnectionLost(hub, error);
     hub.onslow = (slow) => {
       if (hub === this.#hub && this.state === 'connected') this.#handler.onConnectionSlow?.(slow);
@@ -211,6 +262,7 @@ export class Circuit {
       return;
     }
     if (outcome.error) this.#logger.error(`render batch ${batchId} failed: ${outcome.error}`);
+    loadModules(this.#doc, this.#options.hub.url);
     this.#send(ServerMethod.OnRenderCompleted, [batchId, outcome.error], hub);
   }
 

@@ -12,8 +12,8 @@ import { DEBOUNCE_ATTRIBUTE, EVENT_ATTRIBUTE_PREFIX, EVENT_NAMES, THROTTLE_ATTRI
  */
 export type EventSink = (handlerId: number, eventName: EventName, eventArgs: object, confirm: boolean) => unknown;
 
-const NON_BUBBLING = new Set<string>(['focus', 'blur', 'mouseenter', 'mouseleave']);
-const RATE_LIMITED = new Set<string>(['input', 'keydown', 'keyup', 'keypress', 'mousemove']);
+const NON_BUBBLING = new Set<string>(['focus', 'blur', 'mouseenter', 'mouseleave', 'scroll']);
+const RATE_LIMITED = new Set<string>(['input', 'keydown', 'keyup', 'keypress', 'mousemove', 'scroll']);
 
 /** Reads `ID` or `ID:FLAGS`; undefined for anything else. */
 export function parseBinding(value: string | null): { handlerId: number; prevent: boolean; stop: boolean } | undefined {
@@ -38,6 +38,11 @@ export function eventArgs(name: EventName, event: Event, element: Element): obje
     case 'focus':
     case 'blur':
       return {};
+    case 'scroll':
+      return scrollArgs(element);
+    case 'upload':
+      // The upload module's description of the chosen files.
+      return (event as CustomEvent).detail;
     default:
       return pick(event, 'clientX clientY offsetX offsetY button buttons detail');
   }
@@ -47,6 +52,14 @@ export function eventArgs(name: EventName, event: Event, element: Element): obje
 function pick(event: Event, names: string): object {
   const e = event as unknown as Record<string, unknown>;
   return Object.fromEntries(`${names} altKey ctrlKey shiftKey metaKey`.split(' ').map((name) => [name, e[name]]));
+}
+
+/** Scroll position and size; with `t-measure`, the count and summed height of the children between the first and last. */
+function scrollArgs(element: Element): object {
+  const { scrollTop, clientHeight, scrollHeight, children } = element;
+  const rows = Array.prototype.slice.call(children, 1, -1) as HTMLElement[];
+  const measured = element.hasAttribute('t-measure') ? [rows.length, rows.reduce((sum, row) => sum + row.offsetHeight, 0)] : undefined;
+  return { scrollTop, clientHeight, scrollHeight, measured };
 }
 
 function fieldOf(element: Element, target: EventTarget | null): HTMLInputElement | null {

@@ -54,7 +54,7 @@ export const THROTTLE_ATTRIBUTE = 't-throttle';
 /** Events the server can bind (attribute `t-<event>`). */
 export const EVENT_NAMES = [
   'click', 'dblclick', 'mousedown', 'mouseup', 'mouseenter', 'mouseleave', 'mousemove', 'contextmenu',
-  'input', 'change', 'submit', 'keydown', 'keyup', 'keypress', 'focus', 'blur',
+  'input', 'change', 'submit', 'keydown', 'keyup', 'keypress', 'focus', 'blur', 'scroll', 'upload',
 ] as const;
 export type EventName = (typeof EVENT_NAMES)[number];
 
@@ -68,6 +68,8 @@ export const enum ServerMethod {
   EndInvokeJS = 'EndInvokeJS',
   LocationChanged = 'LocationChanged',
   Chunked = 'Chunked',
+  ResumeCircuit = 'ResumeCircuit',
+  PauseCircuit = 'PauseCircuit',
 }
 
 /** Circuit hub methods, server to browser (section 6). */
@@ -77,6 +79,7 @@ export const enum ClientMethod {
   InvokeJS = 'T.InvokeJS',
   EndInvokeServer = 'T.EndInvokeServer',
   Navigate = 'T.Navigate',
+  Persisted = 'T.Persisted',
 }
 
 /** Default path of the circuit hub, used when the boot script was not loaded from `{hub}/tether.js`. */

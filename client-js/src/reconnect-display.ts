@@ -6,7 +6,7 @@
 // `{state, currentAttempt, secondsToNextAttempt}`.
 
 /** States announced in `components-reconnect-state-changed`. */
-export type ReconnectState = 'show' | 'retrying' | 'failed' | 'rejected' | 'hide' | 'connectionslow';
+export type ReconnectState = 'show' | 'retrying' | 'failed' | 'rejected' | 'hide' | 'connectionslow' | 'paused' | 'resume-failed';
 
 /** Draws the reconnection state. */
 export interface ReconnectDisplay {
@@ -15,7 +15,7 @@ export interface ReconnectDisplay {
 
 export const STATE_CHANGED_EVENT = 'components-reconnect-state-changed';
 export const SLOW_CLASS = 'components-reconnect-slow';
-const STATE_CLASSES = ['show', 'hide', 'retrying', 'failed', 'rejected'].map((s) => `components-reconnect-${s}`);
+const STATE_CLASSES = ['show', 'hide', 'retrying', 'failed', 'rejected', 'paused', 'resume-failed'].map((s) => `components-reconnect-${s}`);
 
 
 function announce(element: Element, state: ReconnectState, currentAttempt: number, secondsToNextAttempt: number): void {
@@ -87,7 +87,9 @@ export class BuiltInDialogDisplay implements ReconnectDisplay {
           : `The connection was lost. Rejoining the server…${of}`;
       } else if (state === 'failed') {
         text = 'Could not rejoin the server. Check your network, then try again.';
-      } else if (state === 'rejected') {
+      } else if (state === 'paused') {
+        text = 'This page is paused. Call Tether.resume() to continue.';
+      } else if (state === 'rejected' || state === 'resume-failed') {
         text = 'This page’s session has ended on the server. Reloading…';
         this.#reload();
       }

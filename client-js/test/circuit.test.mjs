@@ -20,6 +20,8 @@ class ScriptedServer {
   constructor() {
     this.up = true;
     this.knowsCircuit = true;
+    /** Whether ResumeCircuit finds the circuit in the store (it then rebuilds it: batch 1 again). */
+    this.storeHasCircuit = false;
     this.received = [];
     this.sockets = [];
     this.beacons = [];
@@ -46,6 +48,15 @@ class ScriptedServer {
         this.reply(ws, { type: 1, target: 'T.Batch', arguments: [1, [[11, 0, '<button t-click="1">0</button>', 1]]] });
       } else if (message.target === 'ConnectCircuit') {
         this.reply(ws, { type: 3, invocationId: message.invocationId, result: this.knowsCircuit && message.arguments[0] === 'the-secret' });
+      } else if (message.target === 'ResumeCircuit') {
+        const resumed = this.storeHasCircuit && message.arguments[0] === 'the-secret';
+        this.storeHasCircuit = false;
+        // The rebuilt circuit's first batch goes out before the answer, as the server sends them.
+        if (resumed) this.reply(ws, { type: 1, target: 'T.Batch', arguments: [1, [[11, 0, '<button t-click="1">3</button>', 1]]] });
+        this.reply(ws, { type: 3, invocationId: message.invocationId, result: resumed });
+      } else if (message.target === 'PauseCircuit') {
+        this.reply(ws, { type: 1, target: 'T.Persisted', arguments: [false] });
+        this.reply(ws, { type: 3, invocationId: message.invocationId, result: true });
       }
     }
   }
@@ -199,11 +210,42 @@ describe('circuit', () => {
     server.knowsCircuit = false;
     server.sockets[0].drop();
     await settle();
+    assert.deepEqual(server.invocations('ResumeCircuit'), [['the-secret']], 'asked the store first');
     assert.equal(states.at(-1).state, 'rejected');
     assert.equal(states.at(-1).classes, 'components-reconnect-rejected');
     assert.equal(c.state, 'ended');
     assert.equal(await c.reconnect(), false);
     assert.deepEqual(closed, ['opened', 'closed']);
+  });
+
+  it('resumes from the store when the reconnect is refused, applying the rebuilt batch 1 in place', async () => {
+    const c = circuit();
+    await c.start();
+    server.reply(server.sockets[0], { type: 1, target: 'T.Batch', arguments: [2, []] });
+    server.knowsCircuit = false;
+    server.storeHasCircuit = true;
+    server.sockets[0].drop();
+    await settle();
+    assert.deepEqual(server.invocations('ResumeCircuit'), [['the-secret']]);
+    assert.equal(c.state, 'connected');
+    assert.equal(window.document.querySelector('button').textContent, '3');
+    assert.deepEqual(server.invocations('OnRenderCompleted').at(-1), [1, null]);
+    assert.equal(states.at(-1).state, 'hide');
+  });
+
+  it('pauses with T.Persisted(false), shows paused, and shows resume-failed when the store has nothing', async () => {
+    const c = circuit();
+    await c.start();
+    assert.equal(await c.pause(), true);
+    assert.equal(c.state, 'paused');
+    assert.equal(states.at(-1).classes, 'components-reconnect-paused');
+    server.sockets[0].drop();
+    await settle();
+    assert.equal(server.invocations('ConnectCircuit').length, 0, 'a paused circuit does not reconnect on its own');
+    server.knowsCircuit = false;
+    assert.equal(await c.resume(), false);
+    assert.deepEqual(server.invocations('ResumeCircuit'), [['the-secret']]);
+    assert.equal(states.at(-1).classes, 'components-reconnect-resume-failed');
   });
 
   it('calls a custom reconnection handler instead of the built-in loop', async () => {

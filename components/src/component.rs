@@ -14,14 +14,16 @@ use std::sync::Arc;
 
 use maud::{Markup, Render};
 use parking_lot::Mutex;
+use serde_json::Value;
 
 use crate::batch::ComponentId;
 use crate::event::{
     ChangeEvent, EventArgsError, EventData, EventInput, EventKind, FocusEvent, KeyboardEvent,
-    MouseEvent, SubmitEvent,
+    MouseEvent, ScrollEvent, SubmitEvent,
 };
 use crate::services::Services;
 use crate::tree::{FLAG_PREVENT_DEFAULT, FLAG_STOP_PROPAGATION};
+use crate::upload::UploadEvent;
 
 /// A UI component: plain Rust state that renders maud markup.
 ///
@@ -59,6 +61,13 @@ pub trait Component: Send + Sized + 'static {
 
     /// Runs when the component leaves the tree or the renderer is dropped.
     fn dispose(&mut self) {}
+
+    /// Opts this component's state in to persisted circuits (see [`crate::persist`]): answer
+    /// `Persistence::serde()` for a state with serde's `Serialize` and `Deserialize`. Default: not
+    /// persisted (the component is rebuilt from its props on resume).
+    fn persistence() -> Option<crate::Persistence<Self>> {
+        None
+    }
 
     /// A descendant panicked or failed to render. Return true to handle it (this makes the component an
     /// error boundary: it is re-rendered and should show fallback content); false passes it upwards.
@@ -618,6 +627,11 @@ impl<'a, C: Component> RenderContext<'a, C> {
         on_focus => Focus: FocusEvent;
         /// `t-blur`.
         on_blur => Blur: FocusEvent;
+        /// `t-scroll`: the bound element scrolled (add `t-throttle="MS"` to limit the rate).
+        on_scroll => Scroll: ScrollEvent;
+        /// `t-upload` on a file input or a drop zone: the files chosen (names, sizes, types; see
+        /// [`crate::upload`]). The page loads the browser's upload module when such an element appears.
+        on_upload => Upload: UploadEvent;
     }
 
     /// Places a child component. Among unkeyed siblings children match by position.
@@ -711,6 +725,10 @@ pub(crate) trait AnyComponent: Send {
     fn after_render(&mut self, first: bool, id: ComponentId, shared: &Arc<Shared>) -> bool;
     fn dispose(&mut self);
     fn catch_error(&mut self, message: &str) -> bool;
+    /// The state's persisted form; `None` when the component did not opt in.
+    fn save_state(&self) -> Option<Result<Value, String>>;
+    /// Applies a persisted form (fails for a component that did not opt in).
+    fn restore_state(&mut self, value: Value) -> Result<(), String>;
 }
 
 struct Mounted<C: Component> {
@@ -824,6 +842,17 @@ impl<C: Component> AnyComponent for Mounted<C> {
 
     fn catch_error(&mut self, message: &str) -> bool {
         self.state.catch_error(message)
+    }
+
+    fn save_state(&self) -> Option<Result<Value, String>> {
+        C::persistence().map(|p| (p.save)(&self.state))
+    }
+
+    fn restore_state(&mut self, value: Value) -> Result<(), String> {
+        match C::persistence() {
+            Some(p) => (p.restore)(&mut self.state, value),
+            None => Err("this component type does not persist its state".into()),
+        }
     }
 }
 

@@ -45,6 +45,11 @@ pub enum EventKind {
     Focus,
     /// `blur`
     Blur,
+    /// `scroll` of the bound element (reported throttled; see [`ScrollEvent`])
+    Scroll,
+    /// `upload`: files chosen in a file input or dropped on a drop zone, reported by the upload module
+    /// (see [`crate::upload`])
+    Upload,
 }
 
 impl EventKind {
@@ -67,6 +72,8 @@ impl EventKind {
             EventKind::KeyPress => "keypress",
             EventKind::Focus => "focus",
             EventKind::Blur => "blur",
+            EventKind::Scroll => "scroll",
+            EventKind::Upload => "upload",
         }
     }
 
@@ -89,6 +96,8 @@ impl EventKind {
             "keypress" => EventKind::KeyPress,
             "focus" => EventKind::Focus,
             "blur" => EventKind::Blur,
+            "scroll" => EventKind::Scroll,
+            "upload" => EventKind::Upload,
             _ => return None,
         })
     }
@@ -112,6 +121,8 @@ impl EventKind {
             EventKind::KeyPress => "t-keypress",
             EventKind::Focus => "t-focus",
             EventKind::Blur => "t-blur",
+            EventKind::Scroll => "t-scroll",
+            EventKind::Upload => "t-upload",
         }
     }
 }
@@ -443,6 +454,53 @@ impl EventData for FocusEvent {
     }
 }
 
+/// scroll: where the bound element is scrolled to and how much of it is visible (pixels).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ScrollEvent {
+    /// `scrollTop`: how far the content is scrolled up out of view.
+    pub scroll_top: f64,
+    /// `clientHeight`: the height of the visible part.
+    pub client_height: f64,
+    /// `scrollHeight`: the height of all the content.
+    pub scroll_height: f64,
+    /// When the element has a `t-measure` attribute: the children between its first and last child (the
+    /// rows between a virtualized list's two spacers), as their count and their summed height.
+    pub measured: Option<(u32, f64)>,
+}
+
+impl EventData for ScrollEvent {
+    fn decode(_kind: EventKind, args: &Value) -> Result<Self, EventArgsError> {
+        let map = object(args)?;
+        let measured = match map.get("measured") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(pair)) => match pair.as_slice() {
+                [Value::Number(count), Value::Number(height)] => Some((
+                    count.as_u64().unwrap_or(0).min(u32::MAX as u64) as u32,
+                    height.as_f64().unwrap_or(0.0),
+                )),
+                _ => {
+                    return Err(EventArgsError {
+                        field: "measured",
+                        expected: "[row count, summed height]",
+                    })
+                }
+            },
+            Some(_) => {
+                return Err(EventArgsError {
+                    field: "measured",
+                    expected: "[row count, summed height]",
+                })
+            }
+        };
+        Ok(ScrollEvent {
+            scroll_top: get_f64(map, "scrollTop")?,
+            client_height: get_f64(map, "clientHeight")?,
+            scroll_height: get_f64(map, "scrollHeight")?,
+            measured,
+        })
+    }
+}
+
 /// The raw JSON arguments, for handlers that want them undecoded.
 impl EventData for Value {
     fn decode(_kind: EventKind, args: &Value) -> Result<Self, EventArgsError> {
@@ -455,7 +513,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const ALL_KINDS: [EventKind; 16] = [
+    const ALL_KINDS: [EventKind; 18] = [
         EventKind::Click,
         EventKind::DblClick,
         EventKind::MouseDown,
@@ -472,6 +530,8 @@ mod tests {
         EventKind::KeyPress,
         EventKind::Focus,
         EventKind::Blur,
+        EventKind::Scroll,
+        EventKind::Upload,
     ];
 
     #[test]
@@ -480,7 +540,7 @@ mod tests {
             assert_eq!(EventKind::from_name(kind.name()), Some(kind));
             assert_eq!(kind.attribute(), format!("t-{}", kind.name()));
         }
-        assert_eq!(EventKind::from_name("scroll"), None);
+        assert_eq!(EventKind::from_name("wheel"), None);
     }
 
     #[test]
@@ -523,6 +583,14 @@ mod tests {
         .unwrap();
         assert_eq!(s.field("name"), Some("Ann"));
         assert_eq!(s.field("tags"), Some("a"));
+        let scroll = ScrollEvent::decode(
+            EventKind::Scroll,
+            &json!({"scrollTop": 120.5, "clientHeight": 400, "scrollHeight": 9000, "measured": [20, 480]}),
+        )
+        .unwrap();
+        assert_eq!(scroll.scroll_top, 120.5);
+        assert_eq!(scroll.measured, Some((20, 480.0)));
+        assert!(ScrollEvent::decode(EventKind::Scroll, &json!({"measured": [1]})).is_err());
     }
 
     #[test]

@@ -118,11 +118,15 @@ pub mod forms;
 #[doc(hidden)]
 pub mod fuzzing;
 mod hash;
+pub mod load;
 mod number;
+pub mod persist;
 mod renderer;
 mod services;
 pub mod testing;
 mod tree;
+pub mod upload;
+pub mod virtualize;
 
 pub use batch::{ComponentId, Edit, PropertyValue, RenderBatch};
 pub use component::{
@@ -132,8 +136,9 @@ pub use component::{
 pub use error::{EventError, MountError, RenderError};
 pub use event::{
     ChangeEvent, EventKind, FieldValue, FocusEvent, KeyboardEvent, Modifiers, MouseEvent,
-    SubmitEvent,
+    ScrollEvent, SubmitEvent,
 };
+pub use persist::{PersistedStates, Persistence};
 pub use renderer::{ComponentRegistry, Renderer};
 pub use services::Services;
 pub use tree::MarkupError;

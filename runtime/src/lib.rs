@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod boot_script;
 pub mod circuit;
+pub mod download;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -13,6 +14,7 @@ pub mod metrics;
 pub mod redis;
 mod request;
 pub mod router;
+pub mod upload;
 
 pub use hub::{
     Caller, Clients, DisconnectReason, Hub, HubBuilder, HubContext, HubError, HubOptions,

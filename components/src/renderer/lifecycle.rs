@@ -78,6 +78,7 @@ impl Renderer {
         component: Box<dyn AnyComponent>,
         parent: Option<ComponentId>,
         depth: u32,
+        position: u32,
     ) -> ComponentId {
         let id = ComponentId(self.next_component_id);
         self.next_component_id += 1;
@@ -93,6 +94,7 @@ impl Renderer {
                 end_anchor: 0,
             }),
         );
+        self.restore_at(id, parent, position);
         let shared = self.shared.clone();
         let entry = self.components.get_mut(&id).expect("just inserted");
         // A render follows at once, so a render request from init needs no extra pass.

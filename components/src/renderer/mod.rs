@@ -46,6 +46,7 @@ mod events;
 mod handlers;
 mod lifecycle;
 mod pass;
+mod persisted;
 mod registry;
 mod serialize;
 mod validate;
@@ -109,6 +110,8 @@ pub struct Renderer {
     dirty: BTreeSet<(u32, ComponentId)>,
     pass: Pass,
     failure: Option<RenderError>,
+    /// Saved states waiting for the components created at their positions (a resume); `None` otherwise.
+    restore: Option<Box<persisted::Restore>>,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -170,6 +173,7 @@ impl Renderer {
             dirty: BTreeSet::new(),
             pass: Pass::default(),
             failure: None,
+            restore: None,
         }
     }
 
@@ -232,7 +236,8 @@ impl Renderer {
     }
 
     fn mount(&mut self, component: Box<dyn AnyComponent>) -> Result<usize, MountError> {
-        let id = self.create_component(component, None, 0);
+        let position = self.roots.len() as u32;
+        let id = self.create_component(component, None, 0, position);
         self.handle_errors().map_err(MountError::Failed)?;
         self.roots.push(Root {
             component: id,

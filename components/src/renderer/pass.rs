@@ -362,15 +362,16 @@ impl Renderer {
                     self.prepare(t, c, component, depth, specs);
                 }
             }
-            NodeKind::Slot { spec, .. } => {
-                let spec = specs[spec as usize]
+            NodeKind::Slot { spec: position, .. } => {
+                let spec = specs[position as usize]
                     .take()
                     .expect("check_tree: each spec once");
                 // A child whose `create` panics is left out (its slot stays empty) and the failure goes
                 // to the nearest error boundary, as a panic in its render would.
                 match catch(|| (spec.create)(spec.props.into_boxed())) {
                     Ok(created) => {
-                        let child = self.create_component(created, Some(component), depth + 1);
+                        let child =
+                            self.create_component(created, Some(component), depth + 1, position);
                         if let NodeKind::Slot { component, .. } = &mut t.nodes[index as usize].kind
                         {
                             *component = child.0;

@@ -9,7 +9,7 @@ use axum::Router;
 use maud::{html, Markup, DOCTYPE};
 use serde::{Deserialize, Serialize};
 use tether::circuit::{CircuitHub, PageRequest};
-use tether_components::{Component, ComponentRegistry, RenderContext};
+use tether_components::{Component, ComponentRegistry, Persistence, RenderContext};
 
 /// The name the counter is registered under.
 pub const COUNTER: &str = "Counter";
@@ -32,7 +32,9 @@ impl CounterProps {
     }
 }
 
-/// A number (`#count`) and a button (`#increment`) that adds one.
+/// A number (`#count`) and a button (`#increment`) that adds one. Its count is persisted: it survives a
+/// server restart or an eviction and comes back when the tab resumes (docs/persistence.md).
+#[derive(Serialize, Deserialize)]
 pub struct Counter {
     count: i64,
 }
@@ -42,6 +44,10 @@ impl Component for Counter {
 
     fn create(props: &CounterProps) -> Self {
         Counter { count: props.start }
+    }
+
+    fn persistence() -> Option<Persistence<Self>> {
+        Persistence::serde()
     }
 
     fn render(&self, cx: &mut RenderContext<'_, Self>) -> Markup {

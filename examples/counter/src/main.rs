@@ -14,6 +14,7 @@ use axum::Router;
 use counter::page;
 use tether::circuit::{
     CircuitHandlers, CircuitHub, CircuitOptions, CircuitTracker, IdleCircuitHandler, IdleOptions,
+    InMemoryCircuitStore,
 };
 use tether_components::ComponentRegistry;
 
@@ -71,6 +72,8 @@ async fn main() -> std::io::Result<()> {
         .path(&path)
         .options(options)
         .handlers(handlers)
+        // Evicted, paused and shut-down circuits wait here to be resumed (docs/persistence.md).
+        .persistence(InMemoryCircuitStore::default())
         .build()
         .map_err(std::io::Error::other)?;
 
@@ -86,5 +89,6 @@ async fn main() -> std::io::Result<()> {
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:5000".to_owned());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    tether::hub::serve(listener, app).await
+    // SIGTERM / Ctrl-C: every live circuit is persisted and its tab told to resume.
+    tether::circuit::serve_until_signal(listener, app, hub).await
 }

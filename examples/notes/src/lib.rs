@@ -6,6 +6,9 @@
 //! with Argon2-hashed passwords (`/login`, `/logout`; demo account `demo` / `demo`).
 
 mod account;
+pub mod attach;
+pub mod big;
+pub mod files;
 pub mod pages;
 mod store;
 
@@ -35,6 +38,8 @@ pub fn routes(base: &str) -> Routes {
         .page::<pages::NewNote>("/notes/new")
         .page::<pages::NoteView>("/notes/{id}")
         .page::<pages::Login>("/login")
+        .page::<big::Stress>("/stress")
+        .page::<big::StatsPage>("/stats")
         .not_found::<pages::NotFoundPage>()
 }
 
@@ -82,6 +87,9 @@ pub fn install(server: &mut Server, base: &str) -> Router<CircuitHub> {
     );
     server.service(routes.clone());
     server.service(NoteStore::seeded());
+    server.service(
+        files::AttachmentStore::from_env().expect("the attachments folder can be created"),
+    );
     server.configure(move |hub| hub.auth(auth));
     let app = App {
         routes: routes.clone(),

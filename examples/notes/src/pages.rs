@@ -96,10 +96,12 @@ impl Component for NoteView {
     }
     fn render(&self, cx: &mut RenderContext<'_, Self>) -> Markup {
         let NoteProps(note) = cx.props();
+        let attachments = cx.child::<crate::attach::Attachments>(note.id);
         html! {
             h1 { (note.title) }
             p.note-body { (note.body) }
             p.muted { "by " (note.author) }
+            (attachments)
         }
     }
 }

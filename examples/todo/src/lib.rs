@@ -11,7 +11,7 @@ use maud::{html, Markup};
 use serde::{Deserialize, Serialize};
 use showcase_kit::{layout, tether_scripts, Server};
 use tether::circuit::{CircuitHub, PageRequest};
-use tether_components::{Component, RenderContext, SubmitEvent};
+use tether_components::{Component, Persistence, RenderContext, SubmitEvent};
 
 /// The name [`TodoList`] is registered under.
 pub const TODO_LIST: &str = "TodoList";
@@ -26,14 +26,15 @@ pub struct TodoProps {
     pub initial: Vec<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Item {
     id: u64,
     title: String,
     done: bool,
 }
 
-/// The todo list component.
+/// The todo list component. Its items are persisted (docs/persistence.md); drafts and edits in progress
+/// are not.
 pub struct TodoList {
     items: Vec<Item>,
     next_id: u64,
@@ -158,8 +159,33 @@ impl TodoList {
     }
 }
 
+/// What a persisted todo list keeps.
+#[derive(Serialize, Deserialize)]
+struct SavedList {
+    items: Vec<Item>,
+    next_id: u64,
+}
+
 impl Component for TodoList {
     type Props = TodoProps;
+
+    fn persistence() -> Option<Persistence<Self>> {
+        Persistence::custom(
+            |list| {
+                serde_json::to_value(SavedList {
+                    items: list.items.clone(),
+                    next_id: list.next_id,
+                })
+                .map_err(|e| e.to_string())
+            },
+            |list, value| {
+                let saved: SavedList = serde_json::from_value(value).map_err(|e| e.to_string())?;
+                list.items = saved.items;
+                list.next_id = saved.next_id;
+                Ok(())
+            },
+        )
+    }
 
     fn create(props: &TodoProps) -> Self {
         let items: Vec<Item> = props

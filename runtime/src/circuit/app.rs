@@ -7,12 +7,13 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use tether_components::{ComponentRegistry, EventError, Renderer, Services};
+use tether_components::{ComponentRegistry, EventError, PersistedStates, Renderer, Services};
 
 use super::acks::EncodedBatch;
-use super::core::{AppFault, CircuitApp, CircuitHandle};
-use super::descriptor::Descriptor;
+use super::core::{AppFault, CircuitApp};
+use super::handle::CircuitHandle;
 use super::location::Location;
+use super::persist::{AppSnapshot, PersistedRoot};
 use super::protocol::batch_frame;
 
 /// A circuit's component tree: one renderer holding the page's root components.
@@ -21,13 +22,18 @@ pub(crate) struct RendererApp {
     /// panic guard).
     renderer: Option<Renderer>,
     location: Location,
+    base_uri: String,
+    /// The roots as mounted (what a persisted circuit needs to mount them again).
+    roots: Vec<PersistedRoot>,
 }
 
-/// Where a circuit starts: `StartCircuit`'s URIs and root descriptors.
-pub(crate) struct StartPoint<'a> {
+/// Where a circuit starts: `StartCircuit`'s URIs and root descriptors, or a persisted circuit's.
+pub(crate) struct StartPoint {
     pub(crate) base_uri: String,
     pub(crate) uri: String,
-    pub(crate) descriptors: &'a [Descriptor],
+    pub(crate) roots: Vec<PersistedRoot>,
+    /// Opted-in component states to restore (empty for a new start).
+    pub(crate) states: PersistedStates,
 }
 
 impl RendererApp {
@@ -36,24 +42,31 @@ impl RendererApp {
     pub(crate) fn mount(
         components: Arc<ComponentRegistry>,
         services: &Services,
-        start: StartPoint<'_>,
+        start: StartPoint,
         circuit: &CircuitHandle,
     ) -> Result<Self, String> {
         let waker = circuit.clone();
         let mut renderer = Renderer::with_notify(components, move || waker.schedule_render());
-        let location = Location::for_circuit(circuit.clone(), start.base_uri, start.uri);
+        let location = Location::for_circuit(circuit.clone(), start.base_uri.clone(), start.uri);
         renderer
             .provide_all(services)
             .provide(circuit.clone())
-            .provide(location.clone());
-        for descriptor in start.descriptors {
+            .provide(location.clone())
+            .provide(crate::upload::browser_source(circuit.clone()));
+        if let Some(downloads) = services.get::<crate::download::Downloads>() {
+            renderer.provide(downloads.for_circuit(circuit.clone()));
+        }
+        renderer.restore_states(start.states);
+        for root in &start.roots {
             renderer
-                .mount_root(&descriptor.component, &descriptor.props)
+                .mount_root(&root.component, &root.props)
                 .map_err(|e| e.to_string())?;
         }
         Ok(Self {
             renderer: Some(renderer),
             location,
+            base_uri: start.base_uri,
+            roots: start.roots,
         })
     }
 
@@ -105,16 +118,38 @@ impl CircuitApp for RendererApp {
     }
 
     fn render(&mut self) -> Result<Option<EncodedBatch>, AppFault> {
-        let batch = self
-            .renderer()?
-            .render()
-            .map_err(|e| AppFault(e.to_string()))?;
+        let renderer = self.renderer()?;
+        let batch = renderer.render().map_err(|e| AppFault(e.to_string()))?;
+        let unused = renderer.finish_restore();
+        if unused > 0 {
+            tracing::warn!(
+                unused,
+                "persisted component states found no component at their position"
+            );
+        }
         self.spawn_tasks();
         Ok(batch.as_ref().map(batch_frame))
     }
 
     fn dispose(&mut self) {
         drop(self.renderer.take());
+    }
+
+    fn snapshot(&self) -> Result<AppSnapshot, String> {
+        let renderer = self
+            .renderer
+            .as_ref()
+            .ok_or("the components were disposed")?;
+        let (states, failures) = renderer.persisted_states();
+        for failure in failures {
+            tracing::warn!(%failure, "a component's state could not be saved; it will be rebuilt from its props");
+        }
+        Ok(AppSnapshot {
+            base_uri: self.base_uri.clone(),
+            uri: self.location.uri(),
+            roots: self.roots.clone(),
+            states,
+        })
     }
 
     fn process_background(&mut self) -> Result<(), AppFault> {

@@ -1,21 +1,19 @@
 //! One circuit: its state, the order in which it processes messages, and how it ends.
 //!
-//! Ownership: a [`Circuit`] is owned by the registry (`Arc`) while it is live; connections find it through
-//! the registry; handlers and application code hold [`CircuitHandle`]s (weak). All mutable state sits in one
+//! Ownership: a [`Circuit`] is owned by the registry (`Arc`) while it is live; a connection keeps its
+//! circuit in its own context; handlers and application code hold [`CircuitHandle`]s (weak). The circuit
+//! sees the registry only as a [`CircuitDirectory`] and is handed its environment (`env::CircuitEnv`);
+//! its transitions are in `lifecycle`, what handles ask of it in `control`, sealing in `persist`. All mutable state sits in one
 //! `parking_lot::Mutex<CircuitState>`, taken by whichever task delivers a message (a connection's receive
 //! task, a timer, a finished server function). See the module docs of `circuit` for why.
 //!
-//! Lock order: a circuit's state lock may be held while taking the registry lock, never the other way
-//! round, and no code holds two circuit locks at once.
+//! Lock order: a circuit's state lock may be held while taking the registry lock (through its directory),
+//! never the other way round, and no code holds two circuit locks at once.
 
 use std::any::Any;
-use std::fmt;
-use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde_json::Value;
@@ -24,8 +22,10 @@ use tokio::sync::oneshot;
 use bytes::Bytes;
 
 use super::acks::{AckOutcome, EncodedBatch, RenderAcks};
+use super::env::CircuitEnv;
+use super::handle::{BrowserCallError, CircuitControl, CircuitHandle};
 use super::handlers::{HandlerChain, HandlerError, InboundActivity, Lifetime};
-use super::registry::CircuitRegistry;
+use super::persist::{AppSnapshot, PersistCause};
 use super::secret::{CircuitId, CircuitKey};
 
 /// A message from the server to the browser, before hub framing.
@@ -49,6 +49,9 @@ pub(crate) enum Outbound<'a> {
     },
     /// `T.Navigate(uri, replace)`.
     Navigate { uri: &'a str, replace: bool },
+    /// `T.Persisted(resumeNow)`: the circuit was persisted and ended here; the browser resumes it at once
+    /// (`true`: a server shutdown) or when asked to (`false`: a pause).
+    Persisted { resume_now: bool },
 }
 
 /// Where a connected circuit's outbound messages go: one browser connection.
@@ -88,6 +91,10 @@ pub(crate) trait CircuitApp: Send + 'static {
     /// every render attempt, also while rendering is paused.
     fn process_background(&mut self) -> Result<(), AppFault> {
         Ok(())
+    }
+    /// What to persist: URIs, roots and opted-in component state.
+    fn snapshot(&self) -> Result<AppSnapshot, String> {
+        Err("this circuit's application cannot be persisted".into())
     }
 }
 
@@ -147,47 +154,14 @@ pub(crate) enum EndReason {
     Evicted,
     /// Something failed: a handler, a component, a protocol violation. The text is for the log.
     Fault(String),
+    /// The circuit was persisted to the store and can be resumed (a pause or a shutdown); the browser
+    /// is told whether to resume at once.
+    Persisted { resume_now: bool },
 }
 
-/// Why a browser call failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BrowserCallError {
-    /// No browser is connected to the circuit right now.
-    Disconnected,
-    /// No answer within the browser-call timeout.
-    TimedOut(Duration),
-    /// The browser function threw; the message is the browser's.
-    Failed(String),
-    /// The circuit ended before the answer came.
-    CircuitEnded,
-}
-
-impl fmt::Display for BrowserCallError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Disconnected => f.write_str("no browser is connected to the circuit"),
-            Self::TimedOut(after) => write!(
-                f,
-                "the browser did not answer within {} ms (CircuitOptions::browser_call_timeout)",
-                after.as_millis()
-            ),
-            Self::Failed(message) => write!(f, "the browser function failed: {message}"),
-            Self::CircuitEnded => f.write_str("the circuit ended before the browser answered"),
-        }
-    }
-}
-
-impl std::error::Error for BrowserCallError {}
-
-/// The future a server function returns.
-pub type ServerFunctionFuture = Pin<Box<dyn Future<Output = Result<Value, String>> + Send>>;
-
-pub(crate) type ServerFunction =
-    Arc<dyn Fn(CircuitHandle, Vec<Value>) -> ServerFunctionFuture + Send + Sync>;
-
-const LINK_CONNECTED: u8 = 0;
-const LINK_DISCONNECTED: u8 = 1;
-const LINK_ENDED: u8 = 2;
+pub(crate) const LINK_CONNECTED: u8 = 0;
+pub(crate) const LINK_DISCONNECTED: u8 = 1;
+pub(crate) const LINK_ENDED: u8 = 2;
 
 /// The browser's connection state as the circuit sees it.
 pub(crate) enum Link {
@@ -196,7 +170,7 @@ pub(crate) enum Link {
     Ended,
 }
 
-type CallReply = oneshot::Sender<Result<Value, BrowserCallError>>;
+pub(crate) type CallReply = oneshot::Sender<Result<Value, BrowserCallError>>;
 
 pub(crate) struct CircuitState {
     pub(crate) link: Link,
@@ -208,38 +182,50 @@ pub(crate) struct CircuitState {
     /// True until `StartCircuit` has finished: a failure then is reported in its completion, and the
     /// connection stays open (no `T.Error`, no close).
     pub(crate) starting: bool,
-    next_call_id: u64,
-    pending_calls: Vec<(u64, CallReply)>,
+    /// A write-behind persist is scheduled (see `persist::schedule_write_behind`).
+    pub(crate) write_behind_pending: bool,
+    pub(crate) next_call_id: u64,
+    pub(crate) pending_calls: Vec<(u64, CallReply)>,
+}
+
+/// Where circuits are listed (the registry), as a circuit sees it. Every method is a map update; none runs
+/// application code. Lock order: a circuit calls its directory while holding its own state lock; a
+/// directory never takes a circuit's lock while holding its own.
+pub(crate) trait CircuitDirectory: Send + Sync + 'static {
+    /// A new circuit attached to `connection_id`.
+    fn opened(&self, circuit: &Arc<Circuit>, connection_id: &str);
+    /// `circuit` is now attached to `connection_id` (a reconnect), replacing `previous` if any. `false`
+    /// when the circuit is no longer listed (evicted meanwhile): the attach must not go on.
+    fn attached(&self, circuit: &Arc<Circuit>, connection_id: &str, previous: Option<&str>)
+        -> bool;
+    /// `circuit` lost its connection `connection_id` (disconnection number `generation`); returns the
+    /// circuits to evict now because too many are retained (already removed from the maps).
+    fn detached(
+        &self,
+        circuit: &Arc<Circuit>,
+        connection_id: &str,
+        generation: u64,
+    ) -> Vec<Arc<Circuit>>;
+    /// `circuit` ended: remove it (and its connection entry, if `connection_id` is still its own).
+    fn forget(&self, circuit: &Circuit, connection_id: Option<&str>, evicted: bool);
 }
 
 /// A live circuit. See the module docs for ownership and locking.
 pub(crate) struct Circuit {
     pub(crate) id: CircuitId,
     pub(crate) key: CircuitKey,
-    pub(crate) registry: Arc<CircuitRegistry>,
+    pub(crate) env: Arc<CircuitEnv>,
+    /// The registry that lists this circuit (told when it attaches, detaches and ends).
+    pub(crate) directory: Weak<dyn CircuitDirectory>,
+    /// The signed-in user's id at start (persisted blobs name it; a resume must come from the same user).
+    pub(crate) user: Option<String>,
     pub(crate) span: tracing::Span,
     /// Set while a render task is queued for work that arrived from another task (coalesces wake-ups).
-    render_scheduled: AtomicBool,
+    pub(crate) render_scheduled: AtomicBool,
     /// A lock-free copy of the `Link` kind (`LINK_*`), so handles can answer status questions from inside
     /// the circuit's own callbacks, where taking the lock would deadlock.
-    link_kind: AtomicU8,
+    pub(crate) link_kind: AtomicU8,
     pub(crate) state: Mutex<CircuitState>,
-}
-
-/// A reference to a circuit for handlers and application code: its public id, and ways to act on it.
-/// Holding one does not keep the circuit alive.
-#[derive(Clone)]
-pub struct CircuitHandle {
-    id: CircuitId,
-    circuit: Weak<Circuit>,
-}
-
-impl fmt::Debug for CircuitHandle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CircuitHandle")
-            .field("id", &self.id)
-            .finish()
-    }
 }
 
 pub(crate) fn panic_text(payload: &(dyn Any + Send)) -> String {
@@ -256,14 +242,18 @@ impl Circuit {
     pub(crate) fn new(
         id: CircuitId,
         key: CircuitKey,
-        registry: Arc<CircuitRegistry>,
+        env: Arc<CircuitEnv>,
+        directory: Weak<dyn CircuitDirectory>,
+        user: Option<String>,
         sink: Arc<dyn CircuitSink>,
     ) -> Self {
-        let limit = registry.options.max_unacknowledged_batches;
+        let limit = env.options.max_unacknowledged_batches;
         Self {
             id,
             key,
-            registry,
+            env,
+            directory,
+            user,
             span: tracing::info_span!(parent: None, "circuit", id = %id),
             render_scheduled: AtomicBool::new(false),
             link_kind: AtomicU8::new(LINK_CONNECTED),
@@ -274,6 +264,7 @@ impl Circuit {
                 app: None,
                 chain: HandlerChain::default(),
                 starting: true,
+                write_behind_pending: false,
                 next_call_id: 0,
                 pending_calls: Vec::new(),
             }),
@@ -292,10 +283,8 @@ impl Circuit {
     }
 
     pub(crate) fn handle(self: &Arc<Self>) -> CircuitHandle {
-        CircuitHandle {
-            id: self.id,
-            circuit: Arc::downgrade(self),
-        }
+        let control: Arc<dyn CircuitControl> = self.clone();
+        CircuitHandle::new(self.id, Arc::downgrade(&control))
     }
 
     /// Runs `step` with the circuit's state, catching panics; a panic or a returned fault ends the circuit.
@@ -452,7 +441,7 @@ impl Circuit {
         name: &str,
         args: Vec<Value>,
     ) {
-        let Some(function) = self.registry.server_functions.get(name).cloned() else {
+        let Some(function) = self.env.server_functions.get(name).cloned() else {
             tracing::warn!(name, "browser called an unknown server function");
             let message = Value::String(format!("no server function named `{name}`"));
             send_locked(
@@ -465,12 +454,12 @@ impl Circuit {
             );
             return;
         };
-        let handle = self.handle();
         let span = self.span.clone();
-        let future = function(handle.clone(), args);
+        let future = function(self.handle(), args);
+        let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             let result = future.await;
-            let Some(circuit) = handle.circuit.upgrade() else {
+            let Some(circuit) = weak.upgrade() else {
                 return;
             };
             let _entered = span.enter();
@@ -518,6 +507,7 @@ impl Circuit {
                     },
                 );
                 state.acks.record(batch);
+                self.schedule_write_behind(state);
             }
             Ok(())
         })
@@ -553,9 +543,17 @@ impl Circuit {
             Link::Connected(sink) => Some(sink.connection_id()),
             _ => None,
         };
-        self.registry
-            .forget(self, connection_id, matches!(reason, EndReason::Evicted));
+        if let Some(directory) = self.directory.upgrade() {
+            directory.forget(self, connection_id, matches!(reason, EndReason::Evicted));
+        }
+        if matches!(reason, EndReason::Closed(_) | EndReason::Fault(_)) {
+            self.forget_write_behind();
+        }
         let browser_message = match &reason {
+            EndReason::Persisted { .. } => {
+                tracing::info!("circuit persisted and ended here");
+                String::new()
+            }
             EndReason::Closed(why) => {
                 tracing::info!(reason = why, "circuit closed");
                 format!("The circuit was closed ({why}).")
@@ -566,7 +564,7 @@ impl Circuit {
             }
             EndReason::Fault(detail) => {
                 tracing::error!(reason = %detail, "circuit failed and was ended");
-                if self.registry.options.detailed_errors {
+                if self.env.options.detailed_errors {
                     format!("The circuit failed: {detail}")
                 } else {
                     format!(
@@ -581,10 +579,23 @@ impl Circuit {
         let chain = std::mem::take(&mut state.chain);
         if let Link::Connected(sink) = &link {
             if !state.starting {
-                sink.send(Outbound::Error {
-                    message: &browser_message,
-                });
-                sink.close();
+                match reason {
+                    // A pause leaves the connection to the browser, which closes it once its
+                    // `PauseCircuit` call is answered.
+                    EndReason::Persisted { resume_now: false } => {
+                        sink.send(Outbound::Persisted { resume_now: false });
+                    }
+                    EndReason::Persisted { resume_now: true } => {
+                        sink.send(Outbound::Persisted { resume_now: true });
+                        sink.close();
+                    }
+                    _ => {
+                        sink.send(Outbound::Error {
+                            message: &browser_message,
+                        });
+                        sink.close();
+                    }
+                }
             }
             if let Err(error) = catch_handler(|| chain.lifetime(&handle, Lifetime::ConnectionDown))
             {
@@ -603,6 +614,101 @@ impl Circuit {
     }
 }
 
+impl Circuit {
+    /// Seals the circuit's state and hands it to the store (on a task). Returns the save's join handle,
+    /// or `None` when there is no store, no application yet, or sealing failed (logged).
+    pub(crate) fn persist_locked(
+        &self,
+        state: &mut CircuitState,
+        cause: PersistCause,
+    ) -> Option<tokio::task::JoinHandle<bool>> {
+        let persistence = self.env.persistence.as_ref()?;
+        let app = state.app.as_ref()?;
+        let snapshot = match app.snapshot() {
+            Ok(snapshot) => snapshot,
+            Err(reason) => {
+                tracing::warn!(?cause, %reason, "the circuit could not be persisted");
+                return None;
+            }
+        };
+        let sealed = match persistence.seal(self.id, self.key.claim(), self.user.clone(), snapshot)
+        {
+            Ok(sealed) => sealed,
+            Err(reason) => {
+                tracing::warn!(?cause, %reason, "the circuit could not be sealed");
+                return None;
+            }
+        };
+        let bytes = sealed.blob.len();
+        let store = persistence.store.clone();
+        let id = self.id;
+        let span = self.span.clone();
+        Some(tokio::spawn(async move {
+            match store.save(id, sealed).await {
+                Ok(()) => {
+                    if cause == PersistCause::WriteBehind {
+                        tracing::debug!(parent: &span, bytes, "circuit persisted (write-behind)");
+                    } else {
+                        tracing::info!(parent: &span, ?cause, bytes, "circuit persisted");
+                    }
+                    true
+                }
+                Err(error) => {
+                    tracing::warn!(parent: &span, ?cause, %error, "persisting the circuit failed");
+                    false
+                }
+            }
+        }))
+    }
+
+    /// After a change (a rendered batch): when the store asks for write-behind, persists once its interval
+    /// has passed, so at most one persist per interval per circuit however many changes come meanwhile.
+    pub(crate) fn schedule_write_behind(self: &Arc<Self>, state: &mut CircuitState) {
+        if state.write_behind_pending {
+            return;
+        }
+        let Some(interval) = self
+            .env
+            .persistence
+            .as_ref()
+            .and_then(|p| p.store.write_behind())
+        else {
+            return;
+        };
+        state.write_behind_pending = true;
+        let circuit = Arc::downgrade(self);
+        tokio::spawn(async move {
+            tokio::time::sleep(interval).await;
+            let Some(circuit) = circuit.upgrade() else {
+                return;
+            };
+            let _entered = circuit.span.enter();
+            let mut state = circuit.state.lock();
+            state.write_behind_pending = false;
+            if !matches!(state.link, Link::Ended) {
+                circuit.persist_locked(&mut state, PersistCause::WriteBehind);
+            }
+        });
+    }
+
+    /// The circuit ended for good (closed or failed): with write-behind on, its last copy leaves the store.
+    pub(crate) fn forget_write_behind(&self) {
+        let Some(persistence) = &self.env.persistence else {
+            return;
+        };
+        if persistence.store.write_behind().is_none() {
+            return;
+        }
+        let store = persistence.store.clone();
+        let id = self.id;
+        tokio::spawn(async move {
+            if let Err(error) = store.remove(id).await {
+                tracing::warn!(circuit = %id, %error, "could not remove an ended circuit from the store");
+            }
+        });
+    }
+}
+
 /// Runs a handler callback, turning a panic into an error.
 pub(crate) fn catch_handler(
     f: impl FnOnce() -> Result<(), HandlerError>,
@@ -615,21 +721,6 @@ pub(crate) fn catch_handler(
     })
 }
 
-/// Aborts the current connection's transport, if any. Returns whether there was one.
-fn abort_locked(state: &CircuitState) -> bool {
-    match &state.link {
-        Link::Connected(sink) => {
-            tracing::info!(
-                connection_id = sink.connection_id(),
-                "connection cut by the application (disconnect_transport)"
-            );
-            sink.abort();
-            true
-        }
-        _ => false,
-    }
-}
-
 /// Sends through the current connection, if any. Returns whether a connection took the message.
 pub(crate) fn send_locked(state: &mut CircuitState, message: Outbound<'_>) -> bool {
     match &state.link {
@@ -638,165 +729,5 @@ pub(crate) fn send_locked(state: &mut CircuitState, message: Outbound<'_>) -> bo
             true
         }
         _ => false,
-    }
-}
-
-impl CircuitHandle {
-    /// The circuit's public id (safe to log).
-    pub fn id(&self) -> CircuitId {
-        self.id
-    }
-
-    /// Whether the circuit still exists (connected or retained). Never blocks.
-    pub fn is_alive(&self) -> bool {
-        self.circuit
-            .upgrade()
-            .is_some_and(|c| c.link_kind.load(Ordering::Acquire) != LINK_ENDED)
-    }
-
-    /// Whether a browser is connected right now. Never blocks.
-    pub fn is_connected(&self) -> bool {
-        self.circuit
-            .upgrade()
-            .is_some_and(|c| c.link_kind.load(Ordering::Acquire) == LINK_CONNECTED)
-    }
-
-    /// Ends the circuit (the browser is told not to reconnect). When called while the circuit is busy (for
-    /// example from inside one of its own handlers) the close happens right after the current message.
-    pub fn close(&self) {
-        let Some(circuit) = self.circuit.upgrade() else {
-            return;
-        };
-        if let Some(mut state) = circuit.state.try_lock() {
-            let _entered = circuit.span.enter();
-            circuit.end_locked(&mut state, EndReason::Closed("closed by the application"));
-            return;
-        }
-        tokio::spawn(async move {
-            let _entered = circuit.span.enter();
-            let mut state = circuit.state.lock();
-            circuit.end_locked(&mut state, EndReason::Closed("closed by the application"));
-        });
-    }
-
-    /// Calls browser function `identifier` (a dotted path from `window`, or a registered function) with
-    /// `args`, and waits for its result up to the browser-call timeout.
-    pub async fn call_browser(
-        &self,
-        identifier: &str,
-        args: Vec<Value>,
-    ) -> Result<Value, BrowserCallError> {
-        let circuit = self
-            .circuit
-            .upgrade()
-            .ok_or(BrowserCallError::CircuitEnded)?;
-        let timeout = circuit.registry.options.browser_call_timeout;
-        let (reply, answer) = oneshot::channel();
-        let call_id = {
-            let mut state = circuit.state.lock();
-            match state.link {
-                Link::Connected(_) => {}
-                Link::Disconnected => return Err(BrowserCallError::Disconnected),
-                Link::Ended => return Err(BrowserCallError::CircuitEnded),
-            }
-            state.next_call_id += 1;
-            let call_id = state.next_call_id;
-            state.pending_calls.push((call_id, reply));
-            send_locked(
-                &mut state,
-                Outbound::InvokeJs {
-                    call_id,
-                    identifier,
-                    args: &args,
-                },
-            );
-            call_id
-        };
-        drop(circuit);
-        match tokio::time::timeout(timeout, answer).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(BrowserCallError::CircuitEnded),
-            Err(_) => {
-                if let Some(circuit) = self.circuit.upgrade() {
-                    circuit
-                        .state
-                        .lock()
-                        .pending_calls
-                        .retain(|(id, _)| *id != call_id);
-                }
-                Err(BrowserCallError::TimedOut(timeout))
-            }
-        }
-    }
-
-    /// Cuts the browser's connection at once, without a Close message and without ending the circuit:
-    /// the browser sees a dropped connection and reconnects (within retention the circuit resumes with
-    /// its state). For tests and operations (shedding a misbehaving socket, exercising reconnection).
-    /// Returns whether a connection was cut; from inside the circuit's own callbacks the cut happens
-    /// right after the current message.
-    pub fn disconnect_transport(&self) -> bool {
-        let Some(circuit) = self.circuit.upgrade() else {
-            return false;
-        };
-        if let Some(state) = circuit.state.try_lock() {
-            return abort_locked(&state);
-        }
-        let connected = self.is_connected();
-        tokio::spawn(async move {
-            abort_locked(&circuit.state.lock());
-        });
-        connected
-    }
-
-    /// Tells the browser to navigate to `uri` (replacing the history entry when `replace`). Returns whether
-    /// a browser is connected to receive it. From inside the circuit's own callbacks it is sent right after
-    /// the current message.
-    pub fn navigate(&self, uri: &str, replace: bool) -> bool {
-        let Some(circuit) = self.circuit.upgrade() else {
-            return false;
-        };
-        if let Some(mut state) = circuit.state.try_lock() {
-            return send_locked(&mut state, Outbound::Navigate { uri, replace });
-        }
-        let connected = self.is_connected();
-        let uri = uri.to_owned();
-        tokio::spawn(async move {
-            send_locked(
-                &mut circuit.state.lock(),
-                Outbound::Navigate { uri: &uri, replace },
-            );
-        });
-        connected
-    }
-
-    /// Asks for a render soon, from any thread, without waiting for the circuit (what component handles
-    /// use when they queue updates). Several requests before the render runs make one render.
-    pub fn schedule_render(&self) {
-        let Some(circuit) = self.circuit.upgrade() else {
-            return;
-        };
-        if circuit.render_scheduled.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        tokio::spawn(async move {
-            let _entered = circuit.span.enter();
-            let mut state = circuit.state.lock();
-            circuit.render_scheduled.store(false, Ordering::Release);
-            circuit.pump_locked(&mut state);
-        });
-    }
-
-    /// Renders pending changes now (for state changed outside an event, e.g. by a timer); from inside the
-    /// circuit's own callbacks, right after the current message. Returns whether the circuit is alive.
-    pub fn render(&self) -> bool {
-        let Some(circuit) = self.circuit.upgrade() else {
-            return false;
-        };
-        let Some(mut state) = circuit.state.try_lock() else {
-            self.schedule_render();
-            return self.is_alive();
-        };
-        let _entered = circuit.span.enter();
-        circuit.pump_locked(&mut state)
     }
 }

@@ -16,7 +16,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::core::CircuitHandle;
+use super::handle::CircuitHandle;
 
 /// A failure in a circuit handler. It ends the circuit it happened in (and only that one).
 #[derive(Debug, Clone)]

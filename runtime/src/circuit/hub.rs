@@ -27,19 +27,22 @@ use crate::hub::{
 };
 
 use super::app::{RendererApp, StartPoint};
-use super::core::{
-    Circuit, CircuitApp, CircuitHandle, CircuitSink, Inbound, Outbound, ServerFunction,
-    ServerFunctionFuture,
-};
+use super::core::CircuitDirectory;
+use super::core::{Circuit, CircuitApp, CircuitSink, Inbound, Outbound};
 use super::descriptor::{DescriptorKey, DescriptorSigner};
+use super::env::{CircuitEnv, ServerFunction, ServerFunctionFuture};
+use super::handle::CircuitHandle;
 use super::handlers::CircuitHandlers;
+use super::lifecycle::{Opening, StartFailure};
 use super::options::CircuitOptions;
+use super::persist::{PersistedRoot, Persistence, PersistenceKey};
 use super::protocol::{
     self, method, target, AckArgs, Call, ChunkAssembler, ChunkBudget, EndInvokeJsArgs, EventArgs,
     InvokeServerArgs, LocationArgs, Method,
 };
-use super::registry::{CircuitMetrics, CircuitRegistry, StartFailure};
+use super::registry::{CircuitMetrics, CircuitRegistry};
 use super::secret::{CircuitId, CircuitSecret};
+use super::store::CircuitStore;
 
 /// Why the circuit hub could not be built.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +66,10 @@ pub struct CircuitHubBuilder {
     functions: HashMap<String, ServerFunction>,
     key: Option<DescriptorKey>,
     services: Services,
+    store: Option<Arc<dyn CircuitStore>>,
+    persistence_key: Option<PersistenceKey>,
+    app_name: String,
+    downloads: crate::download::DownloadOptions,
 }
 
 impl std::fmt::Debug for CircuitHubBuilder {
@@ -127,6 +134,34 @@ impl CircuitHubBuilder {
         self
     }
 
+    /// Persists circuits to `store` (see docs/persistence.md): evicted circuits, every live circuit on
+    /// [`CircuitHub::shutdown`], and paused ones wait there to be resumed, on this server or another
+    /// sharing the store and the [`persistence_key`](Self::persistence_key).
+    pub fn persistence(mut self, store: impl CircuitStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// The key that seals persisted circuits; configure the same one on every server sharing a store.
+    /// Without it, a random key is made at start-up (its blobs open only in this process).
+    pub fn persistence_key(mut self, key: PersistenceKey) -> Self {
+        self.persistence_key = Some(key);
+        self
+    }
+
+    /// The application's name, bound into every sealed blob so that another app sharing a store and a
+    /// key cannot resume this one's circuits. Default `tether`.
+    pub fn app_name(mut self, name: &str) -> Self {
+        self.app_name = name.to_owned();
+        self
+    }
+
+    /// Limits of the download links components offer (see [`crate::download`]).
+    pub fn download_options(mut self, options: crate::download::DownloadOptions) -> Self {
+        self.downloads = options;
+        self
+    }
+
     /// Provides every value of `services` (see [`service`](Self::service)).
     pub fn services(mut self, services: &Services) -> Self {
         self.services.extend(services);
@@ -172,11 +207,37 @@ impl CircuitHubBuilder {
             Some(auth) => self.handlers.shared(auth),
             None => self.handlers,
         };
+        // Each circuit's components get their own `CircuitDownloads` from this (see `RendererApp::mount`).
+        let downloads = crate::download::Downloads::new(&self.path, self.downloads);
+        let mut services = self.services;
+        services.insert(downloads.clone());
+        let registry = CircuitRegistry::new(
+            self.options.max_retained_disconnected,
+            self.options.retention_period,
+        );
+        let persistence = self.store.map(|store| {
+            Persistence::new(
+                store,
+                self.persistence_key
+                    .unwrap_or_else(PersistenceKey::generate),
+                self.app_name,
+                self.options.persisted_retention,
+            )
+        });
+        let env = Arc::new(CircuitEnv {
+            options: self.options,
+            handlers,
+            server_functions: self.functions,
+            persistence,
+        });
         let shared = Arc::new(Shared {
-            registry: CircuitRegistry::new(self.options, handlers, self.functions),
+            env,
+            registry,
             components: Arc::new(self.components),
             signer,
-            services: self.services,
+            services,
+            closing: std::sync::atomic::AtomicBool::new(false),
+            downloads,
         });
         let mut hub = Hub::builder().options(self.hub_options);
         // One typed hub method per call: the hub decodes the arguments straight from the message's raw
@@ -198,9 +259,36 @@ impl CircuitHubBuilder {
                 async move { shared.chunked(&ctx, &target, collected).await }
             },
         );
+        let resume = shared.clone();
+        hub = hub.method(
+            method::RESUME_CIRCUIT,
+            move |ctx: HubContext, (secret,): (String,)| {
+                let shared = resume.clone();
+                async move {
+                    shared.refuse_when_closing()?;
+                    Ok::<_, HubError>(shared.resume(&ctx, &secret).await)
+                }
+            },
+        );
+        hub = hub.method(method::PAUSE_CIRCUIT, move |ctx: HubContext, (): ()| {
+            let circuit = ctx.extension::<ConnectionCircuit>();
+            async move {
+                let Some(ConnectionCircuit(circuit)) = circuit else {
+                    return Ok::<_, HubError>(false);
+                };
+                // Answered once the store has it, so that a resume right after the answer finds it.
+                let saved = circuit.pause_from(ctx.connection_id());
+                Ok(match saved {
+                    Some(save) => save.await.unwrap_or(false),
+                    None => false,
+                })
+            }
+        });
         let disconnected = shared.clone();
         hub = hub.on_disconnected(move |ctx: HubContext, _reason| {
-            disconnected.registry.connection_closed(ctx.connection_id());
+            if let Some(circuit) = disconnected.registry.for_connection(ctx.connection_id()) {
+                circuit.detach(ctx.connection_id());
+            }
             async {}
         });
         let hub = hub.build().map_err(|e| CircuitHubError(e.to_string()))?;
@@ -237,11 +325,17 @@ struct ConnectionCircuit(Arc<Circuit>);
 
 /// What the hub methods share.
 pub(crate) struct Shared {
+    pub(crate) env: Arc<CircuitEnv>,
     pub(crate) registry: Arc<CircuitRegistry>,
     pub(crate) components: Arc<ComponentRegistry>,
     pub(crate) signer: DescriptorSigner,
     /// The application's services (builder), given to every circuit and prerender renderer.
     pub(crate) services: Services,
+    /// Set when a graceful shutdown begins: from then on no circuit starts, reconnects or resumes here
+    /// (the browser's attempt fails as an unreachable server's would, so it tries again elsewhere).
+    pub(crate) closing: std::sync::atomic::AtomicBool,
+    /// The download links of every circuit, served by `router()`.
+    pub(crate) downloads: crate::download::Downloads,
 }
 
 /// The circuit hub an application mounts: `router()` gives the hub endpoints and the disconnect beacon;
@@ -274,11 +368,16 @@ impl CircuitHub {
             functions: HashMap::new(),
             key: None,
             services: Services::new(),
+            store: None,
+            persistence_key: None,
+            app_name: "tether".to_owned(),
+            downloads: crate::download::DownloadOptions::default(),
         }
     }
 
-    /// The hub endpoints (negotiate, transports), `POST {path}/disconnect` and the boot script at
-    /// `{path}/tether.js`, to merge into the app router (do not also merge
+    /// The hub endpoints (negotiate, transports), `POST {path}/disconnect`, the boot script at
+    /// `{path}/tether.js`, the upload module at `{path}/upload.js` and download links at
+    /// `{path}/download/{token}`, to merge into the app router (do not also merge
     /// [`boot_script_router`](crate::boot_script::boot_script_router) for the default path).
     pub fn router(&self) -> Router {
         let shared = self.shared.clone();
@@ -299,6 +398,17 @@ impl CircuitHub {
             .route(
                 &format!("{}/tether.js", self.path),
                 get(crate::boot_script::serve_boot_script),
+            )
+            .route(
+                &format!("{}/upload.js", self.path),
+                get(crate::upload::serve_upload_script),
+            )
+            .route(
+                &format!("{}/download/{{token}}", self.path),
+                get({
+                    let downloads = self.shared.downloads.clone();
+                    move |token| downloads.clone().serve(token)
+                }),
             )
             .merge(self.hub.router(&self.path))
     }
@@ -340,7 +450,8 @@ fn disconnect_beacon(shared: &Shared, body: &str) -> Response {
         tracing::warn!("disconnect beacon with a malformed secret");
         return (StatusCode::BAD_REQUEST, "malformed circuit secret\n").into_response();
     };
-    if shared.registry.end_by_secret(&secret) {
+    if let Some(circuit) = shared.registry.find(&secret) {
+        circuit.end_by_browser();
         (StatusCode::OK, "circuit ended\n").into_response()
     } else {
         (StatusCode::OK, "no such circuit (already ended)\n").into_response()
@@ -379,6 +490,9 @@ impl CircuitSink for HubSink {
                 .send(target::END_INVOKE_SERVER, (call_id, succeeded, value)),
             Outbound::Navigate { uri, replace } => {
                 self.caller.send(target::NAVIGATE, (uri, replace))
+            }
+            Outbound::Persisted { resume_now } => {
+                self.caller.send(target::PERSISTED, (resume_now,))
             }
         };
         if let Err(error) = result {
@@ -424,6 +538,9 @@ impl Shared {
 
     fn call_inner(&self, ctx: &HubContext, call: Call) -> Result<Value, HubError> {
         let method = call.method();
+        if matches!(call, Call::Start(_) | Call::Connect(_)) {
+            self.refuse_when_closing()?;
+        }
         let inbound = match call {
             Call::Start(args) => return self.start(ctx, args).map(Value::String),
             Call::Connect((secret,)) => return Ok(Value::Bool(self.connect(ctx, &secret))),
@@ -488,43 +605,27 @@ impl Shared {
             .signer
             .consume(&descriptors, |name| components.contains(name))
             .map_err(|e| HubError::new(e.to_string()))?;
-        let sink = Arc::new(HubSink {
-            caller: ctx.caller(),
-        });
         let start = StartPoint {
             base_uri,
             uri,
-            descriptors: &descriptors,
+            roots: descriptors
+                .into_iter()
+                .map(|d| PersistedRoot {
+                    component: d.component,
+                    props: d.props,
+                })
+                .collect(),
+            states: Vec::new(),
         };
-        // With auth, the circuit's user comes from the connection's request (see `crate::auth`).
-        let auth = self.services.get::<crate::auth::Auth>();
-        let user = auth.as_ref().map(|auth| auth.current_user(ctx.headers()));
-        let services = match &user {
-            Some(user) => self.services.clone().with(user.clone()),
-            None => self.services.clone(),
-        };
-        let mut location = None;
-        let started = self.registry.start(sink, |circuit| {
-            RendererApp::mount(components, &services, start, circuit).map(|app| {
-                location = Some(app.location());
-                Box::new(app) as Box<dyn CircuitApp>
-            })
-        });
-        match started {
-            Ok((secret, circuit)) => {
-                if let (Some(auth), Some(user), Some(location)) = (auth, user, location) {
-                    auth.circuit_started(circuit.handle(), &user, location);
-                }
-                tracing::info!(parent: &circuit.span, roots = descriptors.len(), "circuit started");
-                ctx.insert_extension(ConnectionCircuit(circuit));
-                Ok(secret.expose())
-            }
+        let secret = CircuitSecret::generate();
+        match self.open(ctx, secret.clone(), start) {
+            Ok(_) => Ok(secret.expose()),
             Err(failure) => {
                 let (what, reason) = match failure {
                     StartFailure::App(reason) => ("a root component failed", reason),
                     StartFailure::Handler(reason) => ("a circuit handler failed", reason),
                 };
-                Err(HubError::new(if self.registry.options.detailed_errors {
+                Err(HubError::new(if self.env.options.detailed_errors {
                     format!("the circuit could not start: {what}: {reason}")
                 } else {
                     format!(
@@ -532,6 +633,136 @@ impl Shared {
                          CircuitOptions::detailed_errors to send it here)"
                     )
                 }))
+            }
+        }
+    }
+
+    /// Opens a circuit with `secret` on this connection from `start` (a new start or a resume).
+    fn open(
+        &self,
+        ctx: &HubContext,
+        secret: CircuitSecret,
+        start: StartPoint,
+    ) -> Result<Arc<Circuit>, StartFailure> {
+        let sink = Arc::new(HubSink {
+            caller: ctx.caller(),
+        });
+        // With auth, the circuit's user comes from the connection's request (see `crate::auth`).
+        let auth = self.services.get::<crate::auth::Auth>();
+        let user = auth.as_ref().map(|auth| auth.current_user(ctx.headers()));
+        let services = match &user {
+            Some(user) => self.services.clone().with(user.clone()),
+            None => self.services.clone(),
+        };
+        let opening = Opening {
+            secret,
+            user: user.as_ref().and_then(|u| u.get()).map(|u| u.id.clone()),
+        };
+        let roots = start.roots.len();
+        let components = self.components.clone();
+        let mut location = None;
+        let directory: Arc<dyn CircuitDirectory> = self.registry.clone();
+        let circuit = Circuit::open(
+            self.env.clone(),
+            Arc::downgrade(&directory),
+            opening,
+            sink,
+            |circuit| {
+                RendererApp::mount(components, &services, start, circuit).map(|app| {
+                    location = Some(app.location());
+                    Box::new(app) as Box<dyn CircuitApp>
+                })
+            },
+        )?;
+        if let (Some(auth), Some(user), Some(location)) = (auth, user, location) {
+            auth.circuit_started(circuit.handle(), &user, location);
+        }
+        tracing::info!(parent: &circuit.span, roots, "circuit started");
+        ctx.insert_extension(ConnectionCircuit(circuit.clone()));
+        Ok(circuit)
+    }
+
+    /// An error while the hub shuts down (see `closing`).
+    fn refuse_when_closing(&self) -> Result<(), HubError> {
+        if self.closing.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(HubError::new(
+                "this server is shutting down; try another (or this one once it is back)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `ResumeCircuit(secret)`: takes the circuit out of the store (single use), opens its blob, and opens
+    /// the circuit here from it. `false` (with the reason logged) when there is nothing to resume.
+    async fn resume(&self, ctx: &HubContext, secret: &str) -> bool {
+        let Ok(secret) = CircuitSecret::parse(secret) else {
+            tracing::warn!(
+                connection_id = ctx.connection_id(),
+                "ResumeCircuit with a malformed secret"
+            );
+            return false;
+        };
+        if self.registry.for_connection(ctx.connection_id()).is_some() {
+            tracing::warn!(
+                connection_id = ctx.connection_id(),
+                "ResumeCircuit on a connection that has a circuit; refused"
+            );
+            return false;
+        }
+        if self.registry.find(&secret).is_some() {
+            // Still live here (the reconnect raced a persist): a plain connect is the resume.
+            return self.connect(ctx, &secret.expose());
+        }
+        let Some(persistence) = &self.env.persistence else {
+            tracing::info!(circuit = %secret.id(), "resume refused: this hub has no circuit store");
+            return false;
+        };
+        let claim = secret.key().claim();
+        let blob = match persistence.store.claim(secret.id(), claim).await {
+            Ok(Some(blob)) => blob,
+            Ok(None) => {
+                tracing::info!(circuit = %secret.id(), "resume refused: not in the store (never persisted, expired, or already resumed)");
+                return false;
+            }
+            Err(error) => {
+                tracing::warn!(circuit = %secret.id(), %error, "resume failed: the store failed");
+                return false;
+            }
+        };
+        let user = self
+            .services
+            .get::<crate::auth::Auth>()
+            .and_then(|auth| auth.current_user(ctx.headers()).get())
+            .map(|u| u.id.clone());
+        let snapshot = match persistence.open(secret.id(), claim, user.as_deref(), &blob) {
+            Ok(snapshot) => snapshot,
+            Err(error) => {
+                tracing::warn!(circuit = %secret.id(), %error, "resume refused");
+                return false;
+            }
+        };
+        if let Some(unknown) = snapshot
+            .roots
+            .iter()
+            .find(|root| !self.components.contains(&root.component))
+        {
+            tracing::warn!(circuit = %secret.id(), component = %unknown.component, "resume refused: unknown root component");
+            return false;
+        }
+        let start = StartPoint {
+            base_uri: snapshot.base_uri,
+            uri: snapshot.uri,
+            roots: snapshot.roots,
+            states: snapshot.states,
+        };
+        match self.open(ctx, secret, start) {
+            Ok(circuit) => {
+                tracing::info!(parent: &circuit.span, "circuit resumed");
+                true
+            }
+            Err(failure) => {
+                tracing::warn!(?failure, "resume failed: the circuit could not be rebuilt");
+                false
             }
         }
     }
@@ -561,15 +792,19 @@ impl Shared {
                 return false;
             }
         }
+        let Some(circuit) = self.registry.find(&secret) else {
+            self.registry.count_rejected_reconnect();
+            tracing::info!(circuit = %secret.id(), "reconnect rejected: no such circuit (evicted, ended or never existed)");
+            return false;
+        };
         let sink = Arc::new(HubSink {
             caller: ctx.caller(),
         });
-        if !self.registry.connect(&secret, sink) {
+        if !circuit.attach(sink) {
+            self.registry.count_rejected_reconnect();
             return false;
         }
-        if let Some(circuit) = self.registry.for_connection(ctx.connection_id()) {
-            ctx.insert_extension(ConnectionCircuit(circuit));
-        }
+        ctx.insert_extension(ConnectionCircuit(circuit));
         true
     }
 
@@ -587,13 +822,13 @@ impl Shared {
             return None;
         }
         let mut stream = streams.pop().expect("one stream");
-        let limit = self.registry.options.max_chunked_call_size;
+        let limit = self.env.options.max_chunked_call_size;
         let budget = ctx.extension::<ChunkBudget>().unwrap_or_else(|| {
             let budget = ChunkBudget::default();
             ctx.insert_extension(budget.clone());
             budget
         });
-        let connection_limit = self.registry.options.max_chunked_bytes_per_connection;
+        let connection_limit = self.env.options.max_chunked_bytes_per_connection;
         Some(tokio::spawn(async move {
             let mut assembler = ChunkAssembler::new(limit).with_budget(budget, connection_limit);
             while let Some(item) = stream.next().await {

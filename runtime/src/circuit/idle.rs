@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::core::CircuitHandle;
+use super::handle::CircuitHandle;
 use super::handlers::{CircuitHandler, HandlerError, InboundActivity, Next};
 use super::secret::CircuitId;
 

@@ -13,7 +13,7 @@ use std::sync::{Arc, Weak};
 use parking_lot::Mutex;
 use tether_components::{Component, Handle};
 
-use super::core::CircuitHandle;
+use super::handle::CircuitHandle;
 
 /// One navigation the browser reported.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,11 +11,16 @@
 //!   [`PageRequest`] gives root props the route, query, headers and cookies.
 //! - [`secret`](CircuitSecret): public ids and secrets (256-bit key, constant-time comparison, redacted).
 //! - [`descriptor`](DescriptorSigner): signed, time-limited, single-use prerender descriptors.
-//! - registry: the live circuits, lifecycle transitions, eviction by count and by time, counters.
-//! - core: one circuit's state, message processing, render acknowledgement and ending.
+//! - registry: the live circuits by id and by connection, the eviction queue, counters; no user code.
+//! - core: one circuit's state, message processing, render acknowledgement, persisting and ending.
+//! - lifecycle: the circuit's own transitions (open, attach, detach, evict, pause, persist and end);
+//!   env: what a circuit is handed (options, handlers, server functions, persistence); control: what a
+//!   [`CircuitHandle`] asks of its circuit; persist: sealed blobs and [`PersistenceKey`]; shutdown:
+//!   [`CircuitHub::shutdown`] and [`serve_until_signal`].
 //! - app: the bridge from a circuit to its `tether_components::Renderer`.
 //! - protocol: method names, argument shapes, `Chunked` reassembly.
 //! - [`location`](Location): the browser's URI as a component service, with change notification.
+//! - [`store`]: where persisted circuits wait to be resumed ([`CircuitStore`], [`InMemoryCircuitStore`]).
 //! - [`handlers`](CircuitHandler): application hooks, plus two ready ones ([`CircuitTracker`],
 //!   [`IdleCircuitHandler`]); see docs/circuit-handlers.md.
 //!
@@ -81,36 +86,47 @@
 
 pub(crate) mod acks;
 mod app;
+mod control;
 pub(crate) mod core;
 mod descriptor;
+mod env;
+mod handle;
 mod handlers;
 mod hub;
 mod idle;
+mod lifecycle;
 mod location;
 mod options;
+mod persist;
 mod prerender;
 pub(crate) mod protocol;
 pub(crate) mod registry;
 mod secret;
+mod shutdown;
+pub mod store;
 mod tracking;
 
 #[cfg(test)]
 mod tests;
 
 pub use self::acks::AckError;
-pub use self::core::{BrowserCallError, CircuitHandle, ServerFunctionFuture};
 pub use self::descriptor::{
     Descriptor, DescriptorError, DescriptorKey, DescriptorSigner, ResponseDescriptors,
 };
+pub use self::env::ServerFunctionFuture;
+pub use self::handle::{BrowserCallError, CircuitHandle};
 pub use self::handlers::{CircuitHandler, CircuitHandlers, HandlerError, InboundActivity, Next};
 pub use self::hub::{CircuitHub, CircuitHubBuilder, CircuitHubError};
 pub use self::idle::{IdleCircuitHandler, IdleOptions};
 pub use self::location::{Location, LocationChange, LocationSubscription};
 pub use self::options::CircuitOptions;
+pub use self::persist::PersistenceKey;
 pub use self::prerender::{
     page_response, PageRender, PageRequest, PrerenderError, PAGE_CACHE_CONTROL,
 };
 pub use self::protocol::{DEFAULT_HUB_PATH, PROTOCOL_VERSION};
 pub use self::registry::CircuitMetrics;
 pub use self::secret::{CircuitId, CircuitSecret, MalformedSecret};
+pub use self::shutdown::{serve_until_signal, ShutdownReport};
+pub use self::store::{CircuitStore, InMemoryCircuitStore, StoreError, StoreFuture, StoredCircuit};
 pub use self::tracking::CircuitTracker;

@@ -27,6 +27,9 @@ pub struct CircuitOptions {
     pub descriptor_lifetime: Duration,
     /// How many used descriptors are remembered (until they expire) to refuse replays. Default 100,000.
     pub max_remembered_descriptors: usize,
+    /// How long a persisted circuit's sealed state can be resumed (checked inside the blob, whatever the
+    /// store keeps). Default 2 hours; use the store's own retention or less.
+    pub persisted_retention: Duration,
 }
 
 impl Default for CircuitOptions {
@@ -41,6 +44,7 @@ impl Default for CircuitOptions {
             max_chunked_bytes_per_connection: 2 * 1024 * 1024,
             descriptor_lifetime: Duration::from_secs(300),
             max_remembered_descriptors: 100_000,
+            persisted_retention: Duration::from_secs(2 * 60 * 60),
         }
     }
 }
@@ -79,6 +83,11 @@ impl CircuitOptions {
     /// Sets `max_chunked_bytes_per_connection`.
     pub fn max_chunked_bytes_per_connection(mut self, bytes: usize) -> Self {
         self.max_chunked_bytes_per_connection = bytes;
+        self
+    }
+    /// Sets `persisted_retention`.
+    pub fn persisted_retention(mut self, retention: Duration) -> Self {
+        self.persisted_retention = retention;
         self
     }
     /// Sets `descriptor_lifetime`.

@@ -28,6 +28,8 @@ pub(crate) mod method {
     pub(crate) const END_INVOKE_JS: &str = "EndInvokeJS";
     pub(crate) const LOCATION_CHANGED: &str = "LocationChanged";
     pub(crate) const CHUNKED: &str = "Chunked";
+    pub(crate) const RESUME_CIRCUIT: &str = "ResumeCircuit";
+    pub(crate) const PAUSE_CIRCUIT: &str = "PauseCircuit";
 }
 
 /// Server → browser invocation targets.
@@ -37,6 +39,7 @@ pub(crate) mod target {
     pub(crate) const INVOKE_JS: &str = "T.InvokeJS";
     pub(crate) const END_INVOKE_SERVER: &str = "T.EndInvokeServer";
     pub(crate) const NAVIGATE: &str = "T.Navigate";
+    pub(crate) const PERSISTED: &str = "T.Persisted";
 }
 
 /// `T.Batch(id, edits)` for `batch`, encoded once into the hub frame that goes on the wire.

@@ -6,27 +6,28 @@
 //! disconnected the oldest goes first, and a circuit disconnected for longer than `retention_period` goes
 //! when its time is up (a single sweeper task sleeps until the next deadline).
 //!
+//! The registry is a map plus an eviction queue: it runs no application code. Circuits drive their own
+//! transitions (`lifecycle`) and report them through [`CircuitDirectory`], which the registry implements.
+//!
 //! Invariants:
 //! - Removal from `circuits` is the point of no return: after it, `ConnectCircuit` answers `false`.
 //! - Status changes happen under the circuit's lock with the registry lock nested inside, so the status
 //!   here always matches the circuit's own `Link`; eviction only removes a circuit whose disconnection
 //!   generation is the one it queued.
+//! - Evicted circuits are ended (and persisted, with a store) by `Circuit::evict` after the registry lock
+//!   is released.
 
 use std::collections::{HashMap, VecDeque};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::core::{
-    catch_handler, panic_text, BrowserCallError, Circuit, CircuitApp, CircuitSink, EndReason, Link,
-    ServerFunction,
-};
-use super::handlers::{CircuitHandlers, InboundActivity, Lifetime};
-use super::options::CircuitOptions;
+use super::core::Circuit;
+use super::core::CircuitDirectory;
 use super::secret::{CircuitId, CircuitSecret};
 
 /// A snapshot of the circuit counters.
@@ -69,20 +70,10 @@ struct RegistryState {
     disconnected: usize,
 }
 
-/// Why a circuit could not be started.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum StartFailure {
-    /// The application (root component creation or first render) failed.
-    App(String),
-    /// A circuit handler failed in opened / connection up / the start middleware.
-    Handler(String),
-}
-
-/// The registry. Shared (`Arc`) by the circuit hub, every circuit, and the sweeper task (weakly).
+/// The registry. Shared (`Arc`) by the circuit hub; circuits and the sweeper task hold it weakly.
 pub(crate) struct CircuitRegistry {
-    pub(crate) options: CircuitOptions,
-    pub(crate) handlers: CircuitHandlers,
-    pub(crate) server_functions: HashMap<String, ServerFunction>,
+    max_retained_disconnected: usize,
+    retention_period: Duration,
     state: Mutex<RegistryState>,
     evicted: AtomicU64,
     rejected_reconnects: AtomicU64,
@@ -92,15 +83,10 @@ pub(crate) struct CircuitRegistry {
 
 impl CircuitRegistry {
     /// A registry; spawns its sweeper on the current Tokio runtime.
-    pub(crate) fn new(
-        options: CircuitOptions,
-        handlers: CircuitHandlers,
-        server_functions: HashMap<String, ServerFunction>,
-    ) -> Arc<Self> {
+    pub(crate) fn new(max_retained_disconnected: usize, retention_period: Duration) -> Arc<Self> {
         let registry = Arc::new(Self {
-            options,
-            handlers,
-            server_functions,
+            max_retained_disconnected,
+            retention_period,
             state: Mutex::new(RegistryState::default()),
             evicted: AtomicU64::new(0),
             rejected_reconnects: AtomicU64::new(0),
@@ -148,218 +134,92 @@ impl CircuitRegistry {
             .then(|| entry.circuit.clone())
     }
 
-    /// Creates a circuit attached to `sink`, runs opened, connection up and the start middleware around
-    /// `make_app`, and renders the first batch.
-    pub(crate) fn start(
-        self: &Arc<Self>,
-        sink: Arc<dyn CircuitSink>,
-        make_app: impl FnOnce(&super::CircuitHandle) -> Result<Box<dyn CircuitApp>, String>,
-    ) -> Result<(CircuitSecret, Arc<Circuit>), StartFailure> {
-        let secret = CircuitSecret::generate();
-        let connection: Box<str> = sink.connection_id().into();
-        let circuit = Arc::new(Circuit::new(
-            secret.id(),
-            secret.key().clone(),
-            self.clone(),
-            sink,
-        ));
-        let _entered = circuit.span.enter();
-        let mut state = circuit.state.lock();
+    /// Counts a `ConnectCircuit` answered `false`.
+    pub(crate) fn count_rejected_reconnect(&self) {
+        self.rejected_reconnects.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Every live circuit (for a graceful shutdown).
+    pub(crate) fn all(&self) -> Vec<Arc<Circuit>> {
+        let state = self.state.lock();
+        state.circuits.values().map(|e| e.circuit.clone()).collect()
+    }
+}
+
+impl CircuitDirectory for CircuitRegistry {
+    fn opened(&self, circuit: &Arc<Circuit>, connection_id: &str) {
+        let mut registry = self.state.lock();
+        if let Some(previous) = registry
+            .by_connection
+            .insert(connection_id.into(), circuit.clone())
         {
-            let mut registry = self.state.lock();
-            if let Some(previous) = registry.by_connection.insert(connection, circuit.clone()) {
-                tracing::warn!(previous = %previous.id, "connection started a second circuit; the first loses it");
-            }
-            registry.circuits.insert(
-                circuit.id,
-                Entry {
-                    circuit: circuit.clone(),
-                    status: Status::Connected,
-                },
-            );
+            tracing::warn!(previous = %previous.id, "connection started a second circuit; the first loses it");
+        }
+        registry.circuits.insert(
+            circuit.id,
+            Entry {
+                circuit: circuit.clone(),
+                status: Status::Connected,
+            },
+        );
+        registry.connected += 1;
+    }
+
+    fn attached(
+        &self,
+        circuit: &Arc<Circuit>,
+        connection_id: &str,
+        previous: Option<&str>,
+    ) -> bool {
+        let mut registry = self.state.lock();
+        let registry = &mut *registry;
+        let Some(entry) = registry.circuits.get_mut(&circuit.id) else {
+            return false;
+        };
+        if let Status::Disconnected(_) = entry.status {
+            registry.disconnected -= 1;
             registry.connected += 1;
         }
-        let handle = circuit.handle();
-        state.chain = self.handlers.chain_for(&handle);
-        let mut failure = None;
-        let mut make_app = Some(make_app);
-        let alive = circuit.run_step(&mut state, |_, state| {
-            let chain = std::mem::take(&mut state.chain);
-            let mut result = catch_handler(|| chain.lifetime(&handle, Lifetime::Opened))
-                .and_then(|()| catch_handler(|| chain.lifetime(&handle, Lifetime::ConnectionUp)));
-            if result.is_ok() {
-                result = catch_handler(|| {
-                    chain.inbound(&handle, &InboundActivity::Start, &mut || {
-                        let make_app = make_app.take().expect("the start step runs once");
-                        let made = catch_unwind(AssertUnwindSafe(|| make_app(&handle)));
-                        let made = made.unwrap_or_else(|payload| {
-                            Err(format!("panic: {}", panic_text(payload.as_ref())))
-                        });
-                        let app = made.map_err(|reason| {
-                            failure = Some(StartFailure::App(reason.clone()));
-                            super::HandlerError::new(reason)
-                        })?;
-                        state.app = Some(app);
-                        Ok(())
-                    })
-                });
-            }
-            state.chain = chain;
-            result.map_err(|e| {
-                match failure.get_or_insert_with(|| StartFailure::Handler(e.to_string())) {
-                    StartFailure::App(reason) => {
-                        format!("starting the root components failed: {reason}")
-                    }
-                    StartFailure::Handler(reason) => {
-                        format!("circuit handler error at start: {reason}")
-                    }
-                }
-            })
-        });
-        if !alive {
-            return Err(failure
-                .unwrap_or_else(|| StartFailure::App("the circuit ended while starting".into())));
+        entry.status = Status::Connected;
+        registry
+            .by_connection
+            .insert(connection_id.into(), circuit.clone());
+        if let Some(previous) = previous {
+            registry.by_connection.remove(previous);
         }
-        if !circuit.pump_locked(&mut state) {
-            return Err(StartFailure::App("the first render failed".into()));
-        }
-        state.starting = false;
-        drop(state);
-        Ok((secret, circuit.clone()))
-    }
-
-    /// `ConnectCircuit`: attaches `sink` to the circuit named by `secret`, taking it over from another
-    /// connection if needed, and re-sends every unacknowledged batch. `false` when the circuit is gone.
-    pub(crate) fn connect(
-        self: &Arc<Self>,
-        secret: &CircuitSecret,
-        sink: Arc<dyn CircuitSink>,
-    ) -> bool {
-        let Some(circuit) = self.find(secret) else {
-            self.rejected_reconnects.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(circuit = %secret.id(), "reconnect rejected: no such circuit (evicted, ended or never existed)");
-            return false;
-        };
-        let _entered = circuit.span.enter();
-        let mut state = circuit.state.lock();
-        let previous = {
-            let mut registry = self.state.lock();
-            let registry = &mut *registry;
-            let Some(entry) = registry.circuits.get_mut(&circuit.id) else {
-                drop(state);
-                self.rejected_reconnects.fetch_add(1, Ordering::Relaxed);
-                tracing::info!("reconnect rejected: the circuit was evicted meanwhile");
-                return false;
-            };
-            if let Status::Disconnected(_) = entry.status {
-                registry.disconnected -= 1;
-                registry.connected += 1;
-            }
-            entry.status = Status::Connected;
-            registry
-                .by_connection
-                .insert(sink.connection_id().into(), circuit.clone());
-            let previous = circuit.set_link(&mut state, Link::Connected(sink));
-            if let Link::Connected(old) = &previous {
-                registry.by_connection.remove(old.connection_id());
-            }
-            previous
-        };
-        let handle = circuit.handle();
-        let alive = circuit.run_step(&mut state, |circuit, state| {
-            let chain = std::mem::take(&mut state.chain);
-            let mut result = Ok(());
-            if let Link::Connected(old) = previous {
-                tracing::info!(
-                    old = old.connection_id(),
-                    "circuit taken over by a new connection"
-                );
-                Circuit::fail_pending_calls(state, BrowserCallError::Disconnected);
-                old.close();
-                result = catch_handler(|| chain.lifetime(&handle, Lifetime::ConnectionDown));
-            }
-            let result = result.and_then(|()| {
-                catch_handler(|| {
-                    chain.inbound(&handle, &InboundActivity::Connect, &mut || {
-                        catch_handler(|| chain.lifetime(&handle, Lifetime::ConnectionUp))
-                    })
-                })
-            });
-            state.chain = chain;
-            circuit.resend_unacknowledged_locked(state);
-            result.map_err(|e| format!("circuit handler error at reconnect: {e}"))
-        });
-        alive && circuit.pump_locked(&mut state)
-    }
-
-    /// The hub connection `connection_id` closed: its circuit (if it still owns it) becomes disconnected
-    /// and retained; the oldest retained circuits beyond the limit are evicted.
-    pub(crate) fn connection_closed(self: &Arc<Self>, connection_id: &str) {
-        let Some(circuit) = self.state.lock().by_connection.remove(connection_id) else {
-            return;
-        };
-        let _entered = circuit.span.enter();
-        let mut state = circuit.state.lock();
-        let owns =
-            matches!(&state.link, Link::Connected(sink) if sink.connection_id() == connection_id);
-        if !owns {
-            return;
-        }
-        circuit.set_link(&mut state, Link::Disconnected);
-        state.disconnections += 1;
-        let generation = state.disconnections;
-        let victims = {
-            let mut registry = self.state.lock();
-            let registry = &mut *registry;
-            if let Some(entry) = registry.circuits.get_mut(&circuit.id) {
-                entry.status = Status::Disconnected(generation);
-                registry.connected -= 1;
-                registry.disconnected += 1;
-                let deadline = Instant::now() + self.options.retention_period;
-                registry
-                    .disconnected_queue
-                    .push_back((circuit.id, generation, deadline));
-            }
-            let mut victims = Vec::new();
-            while registry.disconnected > self.options.max_retained_disconnected {
-                match pop_oldest_disconnected(registry) {
-                    Some(victim) => victims.push(victim),
-                    None => break,
-                }
-            }
-            victims
-        };
-        self.sweeper_wake.notify_one();
-        tracing::info!("connection down; circuit retained");
-        Circuit::fail_pending_calls(&mut state, BrowserCallError::Disconnected);
-        let handle = circuit.handle();
-        circuit.run_step(&mut state, |_, state| {
-            catch_handler(|| state.chain.lifetime(&handle, Lifetime::ConnectionDown))
-                .map_err(|e| format!("circuit handler error at connection down: {e}"))
-        });
-        drop(state);
-        drop(_entered);
-        for victim in victims {
-            finish_eviction(&victim);
-        }
-    }
-
-    /// Ends the circuit named by `secret` at once (the disconnect beacon). `false` when there is none.
-    pub(crate) fn end_by_secret(&self, secret: &CircuitSecret) -> bool {
-        let Some(circuit) = self.find(secret) else {
-            return false;
-        };
-        let _entered = circuit.span.enter();
-        let mut state = circuit.state.lock();
-        circuit.end_locked(
-            &mut state,
-            EndReason::Closed("the browser sent the disconnect beacon"),
-        );
         true
     }
 
-    /// Removes an ending circuit from the maps (called from `Circuit::end_locked`, under its lock).
-    pub(crate) fn forget(&self, circuit: &Circuit, connection_id: Option<&str>, evicted: bool) {
+    fn detached(
+        &self,
+        circuit: &Arc<Circuit>,
+        connection_id: &str,
+        generation: u64,
+    ) -> Vec<Arc<Circuit>> {
+        let mut registry = self.state.lock();
+        let registry = &mut *registry;
+        registry.by_connection.remove(connection_id);
+        if let Some(entry) = registry.circuits.get_mut(&circuit.id) {
+            entry.status = Status::Disconnected(generation);
+            registry.connected -= 1;
+            registry.disconnected += 1;
+            let deadline = Instant::now() + self.retention_period;
+            registry
+                .disconnected_queue
+                .push_back((circuit.id, generation, deadline));
+        }
+        let mut victims = Vec::new();
+        while registry.disconnected > self.max_retained_disconnected {
+            match pop_oldest_disconnected(registry) {
+                Some(victim) => victims.push(victim),
+                None => break,
+            }
+        }
+        self.sweeper_wake.notify_one();
+        victims
+    }
+
+    fn forget(&self, circuit: &Circuit, connection_id: Option<&str>, evicted: bool) {
         let mut registry = self.state.lock();
         if let Some(entry) = registry.circuits.remove(&circuit.id) {
             match entry.status {
@@ -408,12 +268,6 @@ fn pop_oldest_disconnected(registry: &mut RegistryState) -> Option<Arc<Circuit>>
     None
 }
 
-fn finish_eviction(circuit: &Arc<Circuit>) {
-    let _entered = circuit.span.enter();
-    let mut state = circuit.state.lock();
-    circuit.end_locked(&mut state, EndReason::Evicted);
-}
-
 /// Evicts disconnected circuits whose retention ran out; sleeps until the next deadline. Ends when the
 /// registry is dropped.
 async fn sweep(registry: Weak<CircuitRegistry>, wake: Arc<Notify>) {
@@ -445,7 +299,7 @@ async fn sweep(registry: Weak<CircuitRegistry>, wake: Arc<Notify>) {
         };
         drop(strong);
         for victim in victims.drain(..) {
-            finish_eviction(&victim);
+            victim.evict();
         }
         let woken = wake.notified();
         match next_deadline {

@@ -29,6 +29,12 @@ impl CircuitId {
     }
 }
 
+impl CircuitId {
+    pub(crate) fn as_bytes(&self) -> &[u8; ID_LEN] {
+        &self.0
+    }
+}
+
 impl fmt::Display for CircuitId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_base64())
@@ -49,6 +55,14 @@ impl CircuitKey {
     /// Whether `other` equals this key, in time independent of where they differ.
     pub(crate) fn matches(&self, other: &CircuitKey) -> bool {
         self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl CircuitKey {
+    /// SHA-256 of the key: what a circuit store keeps to check a resume claim (the key stays secret).
+    pub(crate) fn claim(&self) -> [u8; 32] {
+        use sha2::Digest;
+        sha2::Sha256::digest(self.0).into()
     }
 }
 

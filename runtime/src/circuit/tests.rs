@@ -9,8 +9,13 @@ use parking_lot::Mutex;
 use serde_json::{json, Value};
 
 use super::acks::EncodedBatch;
-use super::core::{AppFault, CircuitApp, CircuitSink, Inbound, Outbound, ServerFunction};
-use super::registry::CircuitRegistry;
+use super::core::Circuit;
+use super::core::CircuitDirectory;
+use super::core::{AppFault, CircuitApp, CircuitSink, Inbound, Outbound};
+use super::env::CircuitEnv;
+use super::env::ServerFunction;
+use super::lifecycle::{Opening, StartFailure};
+use super::registry::{CircuitMetrics, CircuitRegistry};
 use super::*;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +73,7 @@ impl CircuitSink for TestSink {
                 value,
             } => Sent::EndInvokeServer(call_id, succeeded, value.clone()),
             Outbound::Navigate { uri, replace } => Sent::Navigate(uri.into(), replace),
+            Outbound::Persisted { resume_now } => Sent::Error(format!("persisted {resume_now}")),
         };
         self.sent.lock().push(sent);
     }
@@ -125,7 +131,68 @@ impl CircuitApp for Counter {
     fn dispose(&mut self) {}
 }
 
-fn registry(options: CircuitOptions, handlers: CircuitHandlers) -> Arc<CircuitRegistry> {
+/// The registry and the environment, driven as the circuit hub drives them (without the hub).
+struct TestHub {
+    registry: Arc<CircuitRegistry>,
+    env: Arc<CircuitEnv>,
+}
+
+impl TestHub {
+    fn start(
+        &self,
+        sink: Arc<dyn CircuitSink>,
+        make_app: impl FnOnce(&CircuitHandle) -> Result<Box<dyn CircuitApp>, String>,
+    ) -> Result<(CircuitSecret, Arc<Circuit>), StartFailure> {
+        let secret = CircuitSecret::generate();
+        let directory: Arc<dyn CircuitDirectory> = self.registry.clone();
+        let opening = Opening {
+            secret: secret.clone(),
+            user: None,
+        };
+        let circuit = Circuit::open(
+            self.env.clone(),
+            Arc::downgrade(&directory),
+            opening,
+            sink,
+            make_app,
+        )?;
+        Ok((secret, circuit))
+    }
+
+    fn connect(&self, secret: &CircuitSecret, sink: Arc<dyn CircuitSink>) -> bool {
+        let attached = self
+            .registry
+            .find(secret)
+            .is_some_and(|circuit| circuit.attach(sink));
+        if !attached {
+            self.registry.count_rejected_reconnect();
+        }
+        attached
+    }
+
+    fn connection_closed(&self, connection_id: &str) {
+        if let Some(circuit) = self.registry.for_connection(connection_id) {
+            circuit.detach(connection_id);
+        }
+    }
+
+    fn end_by_secret(&self, secret: &CircuitSecret) -> bool {
+        self.registry
+            .find(secret)
+            .map(|circuit| circuit.end_by_browser())
+            .is_some()
+    }
+
+    fn for_connection(&self, connection_id: &str) -> Option<Arc<Circuit>> {
+        self.registry.for_connection(connection_id)
+    }
+
+    fn metrics(&self) -> CircuitMetrics {
+        self.registry.metrics()
+    }
+}
+
+fn registry(options: CircuitOptions, handlers: CircuitHandlers) -> TestHub {
     let mut functions: HashMap<String, ServerFunction> = HashMap::new();
     functions.insert(
         "add".into(),
@@ -140,10 +207,18 @@ fn registry(options: CircuitOptions, handlers: CircuitHandlers) -> Arc<CircuitRe
             }) as ServerFunctionFuture
         }),
     );
-    CircuitRegistry::new(options, handlers, functions)
+    TestHub {
+        registry: CircuitRegistry::new(options.max_retained_disconnected, options.retention_period),
+        env: Arc::new(CircuitEnv {
+            options,
+            handlers,
+            server_functions: functions,
+            persistence: None,
+        }),
+    }
 }
 
-fn start(registry: &Arc<CircuitRegistry>, sink: &Arc<TestSink>) -> CircuitSecret {
+fn start(registry: &TestHub, sink: &Arc<TestSink>) -> CircuitSecret {
     let (secret, _) = registry
         .start(sink.clone(), |_| {
             Ok(Box::new(Counter {
@@ -156,7 +231,7 @@ fn start(registry: &Arc<CircuitRegistry>, sink: &Arc<TestSink>) -> CircuitSecret
     secret
 }
 
-fn click(registry: &CircuitRegistry, connection: &str) -> bool {
+fn click(registry: &TestHub, connection: &str) -> bool {
     let circuit = registry
         .for_connection(connection)
         .expect("connection has a circuit");
@@ -167,7 +242,7 @@ fn click(registry: &CircuitRegistry, connection: &str) -> bool {
     })
 }
 
-fn ack(registry: &CircuitRegistry, connection: &str, batch: u64, error: Option<&str>) -> bool {
+fn ack(registry: &TestHub, connection: &str, batch: u64, error: Option<&str>) -> bool {
     let circuit = registry
         .for_connection(connection)
         .expect("connection has a circuit");

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
-use super::core::CircuitHandle;
+use super::handle::CircuitHandle;
 use super::handlers::{CircuitHandler, HandlerError};
 use super::secret::CircuitId;
 

@@ -17,6 +17,7 @@ use bytes::Bytes;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::RedisError;
+use crate::circuit::{CircuitId, CircuitStore, StoreError, StoreFuture, StoredCircuit};
 use crate::metrics::{Histogram, Metrics};
 
 const CLAIM_SCRIPT: &str = r"
@@ -68,8 +69,6 @@ impl std::fmt::Debug for RedisCircuitStore {
     }
 }
 
-// The entry operations are what `CircuitStore` (arriving with the persisted-circuits work) will call.
-#[cfg_attr(not(test), allow(dead_code))]
 impl RedisCircuitStore {
     /// A store on the Redis at `url` with the default options. Needs a Tokio runtime; connects lazily, so
     /// Redis being down now is not an error (the first calls fail until it is back).
@@ -169,6 +168,36 @@ impl RedisCircuitStore {
         let mut cmd = redis::cmd("DEL");
         cmd.arg(self.key(id));
         self.deadline("DEL", cmd.query_async::<()>(&mut conn)).await
+    }
+}
+
+impl CircuitStore for RedisCircuitStore {
+    fn save(&self, id: CircuitId, circuit: StoredCircuit) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            self.save_entry(&id.to_string(), &circuit.claim, &circuit.blob)
+                .await
+                .map_err(StoreError::new)
+        })
+    }
+
+    fn claim(&self, id: CircuitId, claim: [u8; 32]) -> StoreFuture<'_, Option<Bytes>> {
+        Box::pin(async move {
+            self.claim_entry(&id.to_string(), &claim)
+                .await
+                .map_err(StoreError::new)
+        })
+    }
+
+    fn remove(&self, id: CircuitId) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            self.remove_entry(&id.to_string())
+                .await
+                .map_err(StoreError::new)
+        })
+    }
+
+    fn write_behind(&self) -> Option<Duration> {
+        self.options.write_behind
     }
 }
 

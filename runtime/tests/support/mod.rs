@@ -364,7 +364,8 @@ pub struct CounterProps {
     pub start: i64,
 }
 
-/// `#count` shows the number; `#increment` adds one; `#boom` panics.
+/// `#count` shows the number; `#increment` adds one; `#boom` panics. Persisted (when the hub has a store).
+#[derive(Serialize, Deserialize)]
 pub struct Counter {
     count: i64,
 }
@@ -374,6 +375,10 @@ impl Component for Counter {
 
     fn create(props: &CounterProps) -> Self {
         Counter { count: props.start }
+    }
+
+    fn persistence() -> Option<tether_components::Persistence<Self>> {
+        tether_components::Persistence::serde()
     }
 
     fn render(&self, cx: &mut RenderContext<'_, Self>) -> Markup {

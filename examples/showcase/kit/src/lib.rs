@@ -210,10 +210,11 @@ impl Server {
             .with_writer(std::io::stderr)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .try_init();
-        let (_hub, app) = self.build().map_err(std::io::Error::other)?;
+        let (hub, app) = self.build().map_err(std::io::Error::other)?;
         let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:5000".to_owned());
         let listener = tokio::net::TcpListener::bind(&addr).await?;
         println!("listening on http://{}", listener.local_addr()?);
-        tether::hub::serve(listener, app).await
+        // SIGTERM / Ctrl-C: with a circuit store configured, live circuits are persisted for their tabs.
+        tether::circuit::serve_until_signal(listener, app, hub).await
     }
 }

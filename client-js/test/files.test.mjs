@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { dom, load } from './support.mjs';
+
+const { EventDelegator } = await load('events');
+const { loadModules } = await load('modules');
+const { toBase64, install } = await load('upload/index');
+
+describe('scroll and upload events', () => {
+  it('reports a bound element\'s scroll position, with measured rows under t-measure', () => {
+    const window = dom('<div id="rows" t-scroll="4" t-measure><div></div><p></p><p></p><div></div></div>');
+    const sent = [];
+    new EventDelegator(window.document, (...call) => sent.push(call)).attach();
+    const rows = window.document.querySelector('#rows');
+    Object.defineProperty(rows, 'scrollTop', { value: 120 });
+    for (const p of rows.querySelectorAll('p')) Object.defineProperty(p, 'offsetHeight', { value: 24 });
+    rows.dispatchEvent(new window.Event('scroll'));
+    assert.deepEqual(sent, [[4, 'scroll', { scrollTop: 120, clientHeight: 0, scrollHeight: 0, measured: [2, 48] }, false]]);
+  });
+
+  it('passes the upload module\'s file list through as the event arguments', () => {
+    const window = dom('<input id="f" type="file" t-upload="9">');
+    const sent = [];
+    new EventDelegator(window.document, (...call) => sent.push(call)).attach();
+    const files = [{ id: 1, name: 'a.txt', size: 3, type: 'text/plain' }];
+    window.document.querySelector('#f').dispatchEvent(new window.CustomEvent('upload', { bubbles: true, detail: { files } }));
+    assert.deepEqual(sent, [[9, 'upload', { files }, false]]);
+  });
+});
+
+describe('the upload module', () => {
+  it('is requested once, and only when the page has a t-upload element', () => {
+    const window = dom('<p>no uploads here</p>');
+    const doc = window.document;
+    loadModules(doc, 'http://localhost:5000/_tether?x=1');
+    assert.equal(doc.querySelectorAll('script').length, 0);
+    doc.body.insertAdjacentHTML('beforeend', '<div t-upload="3"></div>');
+    loadModules(doc, 'http://localhost:5000/_tether?x=1');
+    loadModules(doc, 'http://localhost:5000/_tether');
+    const scripts = [...doc.querySelectorAll('script')].map((s) => s.src);
+    assert.deepEqual(scripts, ['http://localhost:5000/_tether/upload.js']);
+  });
+
+  it('encodes chunks as base64, large ones too', () => {
+    assert.equal(toBase64(new Uint8Array([104, 105, 33])), 'aGkh');
+    const big = new Uint8Array(100_000).map((_, i) => i % 256);
+    assert.equal(toBase64(big), Buffer.from(big).toString('base64'));
+  });
+
+  it('holds chosen files, answers reads, and forgets a file when asked', async () => {
+    const window = dom('<input id="f" type="file" t-upload="2">');
+    const functions = new Map();
+    install(window.document, { registerFunction: (name, fn) => functions.set(name, fn) });
+    const reported = [];
+    window.document.addEventListener('upload', (e) => reported.push(e.detail));
+    const input = window.document.querySelector('#f');
+    const file = new window.File(['hello world'], 'h.txt', { type: 'text/plain' });
+    Object.defineProperty(input, 'files', { value: [file] });
+    input.dispatchEvent(new window.Event('change', { bubbles: true }));
+    assert.deepEqual(reported, [{ files: [{ id: 1, name: 'h.txt', size: 11, type: 'text/plain' }] }]);
+    const read = functions.get('tether.upload.read');
+    assert.equal(await read(1, 0, 5), Buffer.from('hello').toString('base64'));
+    await assert.rejects(read(1, 6, 50), /bad range/);
+    // Reading the last byte lets go of the file.
+    assert.equal(await read(1, 6, 5), Buffer.from('world').toString('base64'));
+    await assert.rejects(read(1, 0, 5), /cancelled/);
+    // The same file chosen again gets a new id; the server's cancel drops it.
+    input.dispatchEvent(new window.Event('change', { bubbles: true }));
+    assert.equal(reported[1].files[0].id, 2);
+    functions.get('tether.upload.cancel')(2);
+    await assert.rejects(read(2, 0, 5), /cancelled/);
+  });
+});
