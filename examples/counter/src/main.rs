@@ -68,14 +68,19 @@ async fn main() -> std::io::Result<()> {
     }
     let path = std::env::var("TETHER_HUB_PATH")
         .unwrap_or_else(|_| tether::circuit::DEFAULT_HUB_PATH.to_owned());
-    let hub = CircuitHub::builder(components)
+    let builder = CircuitHub::builder(components)
         .path(&path)
         .options(options)
-        .handlers(handlers)
-        // Evicted, paused and shut-down circuits wait here to be resumed (docs/persistence.md).
-        .persistence(InMemoryCircuitStore::default())
-        .build()
-        .map_err(std::io::Error::other)?;
+        .handlers(handlers);
+    // Evicted, paused and shut-down circuits wait in the store to be resumed (docs/persistence.md): in
+    // Redis when TETHER_REDIS_URL is set (shared by every server using it, docs/scale-out.md), else here.
+    let builder = match std::env::var("TETHER_REDIS_URL") {
+        Ok(url) => builder.persistence(
+            tether::redis::RedisCircuitStore::new(&url).map_err(std::io::Error::other)?,
+        ),
+        Err(_) => builder.persistence(InMemoryCircuitStore::default()),
+    };
+    let hub = builder.build().map_err(std::io::Error::other)?;
 
     let app = Router::new()
         .route("/", get(page))
