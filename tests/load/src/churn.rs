@@ -20,14 +20,16 @@
 //! within the run and memory reaches its steady state.
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::circuits::{cpu_ticks, descriptors, get_page, rss_bytes, PROTOCOL_VERSION};
+use crate::circuits::{
+    cpu_ticks, descriptors, get_page, rss_bytes, spawn_listening, PROTOCOL_VERSION,
+};
 
 mod link;
 
@@ -312,29 +314,12 @@ fn start_server(args: &Args) -> Result<Server, String> {
     let binary = std::env::current_exe()
         .map_err(|e| e.to_string())?
         .with_file_name("counter");
-    let mut child = Command::new(&binary)
-        .env("ADDR", "127.0.0.1:0")
+    let mut command = Command::new(&binary);
+    command
         .env("RUST_LOG", "error")
         .env("TETHER_MAX_RETAINED", args.circuits.to_string())
-        .env("TETHER_RETENTION_MS", args.retention_ms.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| {
-            format!(
-                "cannot start {}: {e} (cargo build --release -p counter -p tether-load)",
-                binary.display()
-            )
-        })?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
-        .map_err(|e| e.to_string())?;
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .and_then(|a| a.parse().ok())
-        .ok_or(format!("unexpected first line from the server: {line:?}"))?;
+        .env("TETHER_RETENTION_MS", args.retention_ms.to_string());
+    let (child, addr) = spawn_listening(command, &binary)?;
     Ok(Server { child, addr })
 }
 

@@ -115,10 +115,24 @@ fn start_server(args: &Args, kind: Kind) -> Result<Server, String> {
         Kind::Counter => (exe.with_file_name("counter"), vec![]),
         Kind::Echo => (exe, vec!["echo-server"]),
     };
-    let mut child = Command::new(&binary)
-        .args(arguments)
+    let mut command = Command::new(&binary);
+    command.args(arguments).env("RUST_LOG", "warn");
+    let (child, addr) = spawn_listening(command, &binary)?;
+    Ok(Server {
+        addr,
+        pid: child.id(),
+        child: Some(child),
+    })
+}
+
+/// Starts `command` (a server binary at `binary`) on a free loopback port and reads its address from the
+/// `listening on http://ADDR` line every Tether server prints first.
+pub(crate) fn spawn_listening(
+    mut command: Command,
+    binary: &std::path::Path,
+) -> Result<(Child, SocketAddr), String> {
+    let mut child = command
         .env("ADDR", "127.0.0.1:0")
-        .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -137,11 +151,7 @@ fn start_server(args: &Args, kind: Kind) -> Result<Server, String> {
         .strip_prefix("listening on http://")
         .and_then(|a| a.parse().ok())
         .ok_or(format!("unexpected first line from the server: {line:?}"))?;
-    Ok(Server {
-        addr,
-        pid: child.id(),
-        child: Some(child),
-    })
+    Ok((child, addr))
 }
 
 pub(crate) fn rss_bytes(pid: u32) -> usize {
