@@ -12,10 +12,15 @@ use super::{Inbound, Transport};
 /// Reads and answers the handshake. `None` means the connection is over (already cleaned up). On success:
 /// the transport (switched to binary frames for MessagePack), the request, and the bytes that followed the
 /// handshake record in its frame.
+///
+/// `accept` runs once the request is valid and before the client hears `{}`: it registers the connection
+/// for fan-out, so a broadcast sent as soon as any client's `start()` resolves reaches this one too
+/// (messages queued meanwhile are written after the response).
 pub(super) async fn handshake<T: Transport>(
     hub: &HubInner,
     conn: &ConnectionShared,
     mut transport: T,
+    accept: impl FnOnce(),
 ) -> Option<(T, HandshakeRequest, Vec<u8>)> {
     let options = &hub.options;
     // The handshake is JSON text whatever the protocol; a binary WebSocket frame or a POST body may carry it
@@ -92,10 +97,12 @@ pub(super) async fn handshake<T: Transport>(
         }
         transport.use_binary_frames();
     }
+    accept();
     let mut out = Vec::new();
     protocol::write_handshake_response(&mut out, None);
     if let Err(e) = bounded_write(options.client_timeout, transport.send_text(out)).await {
         tracing::debug!(connection_id = %conn.id, "handshake response failed: {e}");
+        hub.lifetime.on_disconnected(&conn.id);
         conn.close();
         return None;
     }

@@ -138,7 +138,19 @@ async fn run<T: Transport>(
         .transport
         .take()
         .expect("a new connection has its transport");
-    let Some((transport, request, rest)) = Box::pin(handshake(&c.hub, &c.conn, transport)).await
+    let hub = c.hub.clone();
+    let ctx = HubContext {
+        conn: c.conn.clone(),
+        lifetime: hub.lifetime.clone(),
+    };
+    let accept = || {
+        if let Some(provider) = &hub.user_id {
+            *ctx.conn.user_id.lock() = provider(ctx.conn.request.headers()).map(Arc::from);
+        }
+        hub.lifetime.on_connected(&ctx.caller());
+    };
+    let Some((transport, request, rest)) =
+        Box::pin(handshake(&c.hub, &c.conn, transport, accept)).await
     else {
         return;
     };
@@ -159,15 +171,6 @@ async fn run<T: Transport>(
     let now = Instant::now();
     c.activity.last_received = now;
     c.activity.last_sent = now;
-    let hub = c.hub.clone();
-    let ctx = HubContext {
-        conn: c.conn.clone(),
-        lifetime: hub.lifetime.clone(),
-    };
-    if let Some(provider) = &hub.user_id {
-        *ctx.conn.user_id.lock() = provider(ctx.conn.request.headers()).map(Arc::from);
-    }
-    hub.lifetime.on_connected(&ctx.caller());
     hub.counters
         .connections_total
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
