@@ -147,6 +147,19 @@ pub struct Context<'a, C: Component> {
 }
 
 impl<'a, C: Component> Context<'a, C> {
+    pub(crate) fn new(
+        component: ComponentId,
+        props: &'a C::Props,
+        shared: &'a Arc<Shared>,
+    ) -> Self {
+        Context {
+            component,
+            props,
+            shared,
+            render_requested: false,
+        }
+    }
+
     /// The current props (borrowed for the whole hook, not from the context).
     pub fn props(&self) -> &'a C::Props {
         self.props
@@ -154,11 +167,7 @@ impl<'a, C: Component> Context<'a, C> {
 
     /// A handle for other tasks.
     pub fn handle(&self) -> Handle<C> {
-        Handle {
-            component: self.component,
-            shared: self.shared.clone(),
-            _marker: PhantomData,
-        }
+        Handle::new(self.component, self.shared.clone())
     }
 
     /// Marks the component dirty: it re-renders in the next render pass.

@@ -94,12 +94,7 @@ impl<C: Component> AnyComponent for Mounted<C> {
     }
 
     fn init(&mut self, id: ComponentId, shared: &Arc<Shared>) -> bool {
-        let mut cx = Context {
-            component: id,
-            props: &self.props,
-            shared,
-            render_requested: false,
-        };
+        let mut cx = Context::new(id, &self.props, shared);
         self.state.init(&mut cx);
         cx.render_requested
     }
@@ -113,12 +108,7 @@ impl<C: Component> AnyComponent for Mounted<C> {
         // A re-render usually binds as many handlers and places as many children as the last one.
         let bound = self.handlers.len();
         let mut rcx = RenderContext {
-            cx: Context {
-                component: id,
-                props: &self.props,
-                shared,
-                render_requested: false,
-            },
+            cx: Context::new(id, &self.props, shared),
             handlers: Handlers::with_capacity(bound),
             kinds: Vec::with_capacity(bound),
             children: Vec::with_capacity(previous.map_or(0, |p| p.len())),
@@ -148,12 +138,7 @@ impl<C: Component> AnyComponent for Mounted<C> {
     fn set_props(&mut self, props: Box<dyn Any + Send>, id: ComponentId, shared: &Arc<Shared>) {
         if let Ok(props) = props.downcast::<C::Props>() {
             self.props = *props;
-            let mut cx = Context {
-                component: id,
-                props: &self.props,
-                shared,
-                render_requested: false,
-            };
+            let mut cx = Context::new(id, &self.props, shared);
             self.state.props_changed(&mut cx);
         }
     }
@@ -172,12 +157,7 @@ impl<C: Component> AnyComponent for Mounted<C> {
     }
 
     fn after_render(&mut self, first: bool, id: ComponentId, shared: &Arc<Shared>) -> bool {
-        let mut cx = Context {
-            component: id,
-            props: &self.props,
-            shared,
-            render_requested: false,
-        };
+        let mut cx = Context::new(id, &self.props, shared);
         self.state.after_render(first, &mut cx);
         cx.render_requested
     }

@@ -134,10 +134,7 @@ impl Dom {
         if self.nodes[anchor].parent.is_none() {
             return fail("insert anchor is detached");
         }
-        let nodes = self.parse_fragment(f.text(2)?)?;
-        let mut next = f.num(3)?;
-        self.number(&nodes, &mut next)?;
-        for n in nodes {
+        for n in self.parse_numbered(f)? {
             self.insert_before(anchor, n);
         }
         Ok(())
@@ -146,13 +143,18 @@ impl Dom {
     /// Op 2: parse, number and append inside the parent element.
     fn append_edit(&mut self, f: &Fields<'_>) -> Result<(), DomError> {
         let parent = self.element(f.num(1)?)?;
-        let nodes = self.parse_fragment(f.text(2)?)?;
-        let mut next = f.num(3)?;
-        self.number(&nodes, &mut next)?;
-        for n in nodes {
+        for n in self.parse_numbered(f)? {
             self.append(parent, n);
         }
         Ok(())
+    }
+
+    /// The detached nodes of an insert's HTML (field 2), numbered from its first id (field 3).
+    fn parse_numbered(&mut self, f: &Fields<'_>) -> Result<Vec<usize>, DomError> {
+        let nodes = self.parse_fragment(f.text(2)?)?;
+        let mut next = f.num(3)?;
+        self.number(&nodes, &mut next)?;
+        Ok(nodes)
     }
 
     /// Op 3: remove a node or a whole range; its ids die with it.
