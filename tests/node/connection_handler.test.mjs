@@ -105,6 +105,14 @@ describe('raw connection handler endpoint', () => {
     assert.deepEqual(body.availableTransports.map((t) => t.transport), ['WebSockets', 'ServerSentEvents', 'LongPolling']);
   });
 
+  test('the path matches in any letter case, as for hubs', async () => {
+    const { connection, next } = await open('/Echo', T.LongPolling, signalR.TransferFormat.Text);
+    try {
+      await connection.send('case');
+      assert.equal(await next(), 'case');
+    } finally { await connection.stop(); }
+  });
+
   test('transport limits hold: an oversized POST is refused with 413, an unknown token with 404', async () => {
     const { connectionToken } = await fetch(`${server.url}/echo/negotiate?negotiateVersion=1`, { method: 'POST' }).then((r) => r.json());
     const first = await fetch(`${server.url}/echo?id=${connectionToken}`);

@@ -141,6 +141,25 @@ for (const [protocolName, protocol] of protocols) {
   }
 }
 
+describe('hub paths match in any letter case, as ASP.NET Core routes them', () => {
+  for (const [transportName, transport] of transports) {
+    test(`negotiate and the transport URL reach /testhub as /TestHub over ${transportName}`, async () => {
+      const c = await started(transport, () => new signalR.JsonHubProtocol(), '/TestHub?Color=red');
+      try {
+        assert.equal(await c.invoke('Echo', 'hi'), 'hi');
+        // Hub code sees the path as the client sent it.
+        assert.equal(await c.invoke('GetRequestPath'), '/TestHub');
+        assert.equal(await c.invoke('GetQueryParam', 'Color'), 'red');
+      } finally { await c.stop(); }
+    });
+  }
+
+  test('other paths stay exact: a page route in another case is still 404', async () => {
+    assert.equal((await fetch(`${server.url}/TESTHUB/negotiate?negotiateVersion=1`, { method: 'POST' })).status, 200);
+    assert.equal((await fetch(`${server.url}/testhub/Negotiate/extra`, { method: 'POST' })).status, 404);
+  });
+});
+
 describe('authorization hook', () => {
   for (const [transportName, transport] of transports) {
     test(`a bearer token from accessTokenFactory is checked at negotiate and on the transport over ${transportName}`, async () => {

@@ -61,7 +61,7 @@ pub use context::{ClientProxy, Clients, HubContext};
 pub use error::{
     ClientResultError, DisconnectReason, HubConfigError, HubError, Refusal, SendError,
 };
-pub use http::access_token;
+pub use http::{access_token, ignore_path_case};
 pub use hub::{ClientStream, Hub, HubBuilder, HubStats};
 pub use lifetime::{BackplaneStats, HubLifetimeManager, InMemoryLifetimeManager};
 pub use options::{AllowedOrigins, HubOptions, Transports};

@@ -11,6 +11,7 @@
 mod cors;
 mod long_polling;
 mod negotiate;
+mod paths;
 mod sse;
 mod websocket;
 
@@ -38,6 +39,7 @@ use super::transport::Transport;
 use cors::{add_cors, check_origin, preflight};
 use long_polling::{delete, long_poll, post};
 use negotiate::negotiate;
+pub use paths::ignore_path_case;
 use sse::server_sent_events;
 use websocket::websocket;
 
@@ -256,7 +258,13 @@ pub(super) fn request_info<E: Endpoint>(
         remote,
         transport,
     )
-    .with_uri(&parts.uri)
+    // The path as the client sent it, when `ignore_path_case` rewrote it.
+    .with_uri(
+        parts
+            .extensions
+            .get::<paths::SentUri>()
+            .map_or(&parts.uri, |sent| &sent.0),
+    )
 }
 
 /// Starts the connection task of a negotiated slot on its first SSE stream or poll. (A WebSocket starts
