@@ -286,7 +286,7 @@ async fn main() -> std::io::Result<()> {
         metrics.circuits(&circuits);
         app = app.merge(metrics.router("/metrics"));
     }
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    let listener = tether::hub::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
     tether::hub::serve(listener, app).await
 }
