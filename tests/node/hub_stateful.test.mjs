@@ -19,13 +19,19 @@ function countingWebSocket() {
   return { counter, Counted };
 }
 
-test('a socket killed mid-stream resumes with nothing lost or duplicated', async () => {
+/** A chat connection over WebSockets with stateful reconnect, and the counter of the sockets it opened. */
+function statefulClient() {
   const { counter, Counted } = countingWebSocket();
   const c = new signalR.HubConnectionBuilder()
     .withUrl(`${server.url}/chathub`, { transport: signalR.HttpTransportType.WebSockets, WebSocket: Counted })
     .withStatefulReconnect()
     .configureLogging(signalR.LogLevel.None)
     .build();
+  return { counter, c };
+}
+
+test('a socket killed mid-stream resumes with nothing lost or duplicated', async () => {
+  const { counter, c } = statefulClient();
   let closedWith = null;
   c.onclose((e) => { closedWith = e ?? 'closed'; });
   await c.start();
@@ -47,12 +53,7 @@ test('a socket killed mid-stream resumes with nothing lost or duplicated', async
 });
 
 test('messages sent while the socket is down are delivered once after the reconnect', async () => {
-  const { counter, Counted } = countingWebSocket();
-  const c = new signalR.HubConnectionBuilder()
-    .withUrl(`${server.url}/chathub`, { transport: signalR.HttpTransportType.WebSockets, WebSocket: Counted })
-    .withStatefulReconnect()
-    .configureLogging(signalR.LogLevel.None)
-    .build();
+  const { counter, c } = statefulClient();
   const received = [];
   let done;
   const all = new Promise((resolve) => { done = resolve; });
