@@ -263,6 +263,49 @@ describe('MessagePack specifics', () => {
     });
   }
 
+  for (const [transportName, transport] of [['WebSockets', T.WebSockets], ['LongPolling', T.LongPolling]]) {
+    test(`binary data, dates, nested values and large integers come back with their own types over ${transportName}`, async () => {
+      const c = await started(transport, msgpack);
+      try {
+        const bytes = new Uint8Array([0, 1, 2, 0xfe, 0xff]);
+        const echoedBytes = await c.invoke('EchoValue', bytes);
+        assert.ok(echoedBytes instanceof Uint8Array, `expected a Uint8Array, got ${echoedBytes?.constructor?.name}`);
+        assert.deepEqual([...echoedBytes], [...bytes]);
+        const date = new Date(Date.UTC(2002, 3, 1, 10, 20, 15, 500));
+        const echoedDate = await c.invoke('EchoValue', date);
+        assert.ok(echoedDate instanceof Date, `expected a Date, got ${echoedDate?.constructor?.name}`);
+        assert.equal(echoedDate.getTime(), date.getTime());
+        const before1970 = new Date(Date.UTC(1969, 11, 31, 23, 59, 59, 1));
+        assert.equal((await c.invoke('EchoValue', before1970)).getTime(), before1970.getTime());
+        const nested = {
+          name: 'n', list: [1, -1, 2.5, null, true, 'x', new Uint8Array([7])],
+          inner: { when: date, deeper: { empty: [], none: {} } },
+          big: Number.MAX_SAFE_INTEGER, small: Number.MIN_SAFE_INTEGER, u32: 2 ** 32 + 1,
+        };
+        const echoed = await c.invoke('EchoValue', nested);
+        assert.deepEqual(echoed, nested);
+        assert.ok(echoed.list[6] instanceof Uint8Array);
+        assert.ok(echoed.inner.when instanceof Date);
+        // Stream items keep their types too.
+        const items = await collect(c, 'StreamValues', [bytes, date, 42]);
+        assert.ok(items[0] instanceof Uint8Array && items[1] instanceof Date);
+        assert.deepEqual(items, [bytes, date, 42]);
+        // A method taking text still gets what .NET's JSON writes for binary data and dates.
+        assert.equal(await c.invoke('Echo', new Uint8Array([1, 2, 3])), 'AQID');
+      } finally { await c.stop(); }
+    });
+  }
+
+  test('the JSON client round-trips the same values as JSON holds them', async () => {
+    const c = await started(T.WebSockets, () => new signalR.JsonHubProtocol());
+    try {
+      const nested = { name: 'n', list: [1, -1, 2.5, null, true, 'x'], inner: { deeper: { empty: [], none: {} } }, big: Number.MAX_SAFE_INTEGER };
+      assert.deepEqual(await c.invoke('EchoValue', nested), nested);
+      const date = new Date(Date.UTC(2002, 3, 1, 10, 20, 15));
+      assert.equal(await c.invoke('EchoValue', date), '2002-04-01T10:20:15.000Z');
+    } finally { await c.stop(); }
+  });
+
   test('a malformed MessagePack message closes the connection with a protocol error', async () => {
     const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/testhub`);
     await once(ws, 'open');

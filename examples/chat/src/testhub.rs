@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tether::hub::{
     access_token, Caller, ClientStream, ConnectionHandler, Hub, HubContext, HubError, HubOptions,
-    RawConnection, Refusal,
+    HubValue, RawConnection, Refusal,
 };
 
 /// The bearer token `/authorizedhub` accepts (a real app would check a signed token or a session).
@@ -77,6 +77,14 @@ pub(crate) fn test_hub(options: HubOptions) -> Hub {
         })
         .method("Echo", |_ctx: HubContext, (message,): (String,)| async move {
             Ok::<_, HubError>(message)
+        })
+        // Any value back with its own type: a MessagePack client's Uint8Array and Date stay what they are.
+        .method(
+            "EchoValue",
+            |_ctx: HubContext, (value,): (HubValue,)| async move { Ok::<_, HubError>(value) },
+        )
+        .stream_method("StreamValues", |_ctx: HubContext, (values,): (Vec<HubValue>,)| {
+            futures_util::stream::iter(values.into_iter().map(Ok::<_, HubError>))
         })
         .method("GetCallerConnectionId", |ctx: HubContext, (): ()| async move {
             Ok::<_, HubError>(ctx.connection_id().to_owned())

@@ -67,6 +67,10 @@ impl<T: Transport> Connection<T> {
         self.transport = Some(transport);
         self.replay.disconnected_at = None;
         self.records = RecordBuffer::default();
+        if let Some(buffer) = self.msgpack.as_mut() {
+            // A message cut short by the lost transport is not continued by the new one.
+            *buffer = Default::default();
+        }
         let mut out = Vec::new();
         let first = self
             .replay
@@ -75,6 +79,8 @@ impl<T: Transport> Connection<T> {
             .map(|(id, _)| *id)
             .unwrap_or(self.replay.next_send_seq);
         protocol::write_sequence(&mut out, first);
+        // The kept messages are already in the connection's protocol.
+        let mut out = self.to_wire(out);
         for (_, bytes) in &self.replay.sent {
             out.extend_from_slice(bytes);
         }
