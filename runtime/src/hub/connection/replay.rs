@@ -62,8 +62,12 @@ impl<T: Transport> Connection<T> {
         }
     }
 
-    pub(super) async fn resume(&mut self, transport: T) -> Step {
+    pub(super) async fn resume(&mut self, mut transport: T) -> Step {
         tracing::debug!(connection_id = %self.conn.id, "transport reconnected; replaying {} messages", self.replay.sent.len());
+        if self.msgpack.is_some() {
+            // A new socket starts with text frames; MessagePack needs binary ones (there is no new handshake).
+            transport.use_binary_frames();
+        }
         self.transport = Some(transport);
         self.replay.disconnected_at = None;
         self.records = RecordBuffer::default();
