@@ -291,7 +291,7 @@ async fn main() -> std::io::Result<()> {
     // Hub paths match in any letter case, as ASP.NET Core routes them (`/ChatHub` is `/chathub`).
     let app =
         tether::hub::ignore_path_case(app, ["/chathub", "/testhub", "/authorizedhub", "/echo"]);
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    let listener = tether::hub::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
     tether::hub::serve(listener, app).await
 }

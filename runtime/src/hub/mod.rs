@@ -1,8 +1,8 @@
 //! A SignalR-compatible hub server: the official `@microsoft/signalr` client talks to it unchanged.
 //!
 //! Build a [`Hub`] with [`Hub::builder`] (methods, hooks, [`HubOptions`]), then serve it at any path with
-//! [`Hub::router`], merged into an app's axum router. [`serve`] runs a router with `TCP_NODELAY` and peer
-//! addresses.
+//! [`Hub::router`], merged into an app's axum router. [`bind`] makes a listener with a large accept
+//! backlog; [`serve`] runs a router with `TCP_NODELAY` and peer addresses.
 //!
 //! ```no_run
 //! use tether::hub::{Hub, HubContext, HubError};
@@ -16,7 +16,7 @@
 //!     .build()
 //!     .expect("valid hub");
 //! let app = axum::Router::new().merge(hub.router("/chathub"));
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:5000").await?;
+//! let listener = tether::hub::bind("127.0.0.1:5000").await?; // a backlog of 4096, not 128
 //! tether::hub::serve(listener, app).await
 //! # }
 //! ```
@@ -69,6 +69,6 @@ pub use options::{AllowedOrigins, HubOptions, Transports};
 pub use raw::{
     ConnectionHandler, ConnectionHandlerBuilder, RawConnection, RawMessage, RawSendError,
 };
-pub use serve::{serve, serve_with, ServeOptions};
+pub use serve::{bind, serve, serve_with, ServeOptions};
 pub use testing::HubTestClient;
 pub use value::{HubValue, Timestamp};
