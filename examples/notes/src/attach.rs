@@ -2,7 +2,7 @@
 //! Cancel button, and each stored attachment as a download link.
 //!
 //! The bytes go from the browser's upload stream straight to a file on disk (in writes of 128 KiB); the
-//! component only hears about progress (ten times a second at most), the end, or why the upload stopped.
+//! component only hears about progress (every 1% of the file, or 64 KiB if more), the end, or why the upload stopped.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -121,8 +121,9 @@ impl Attachments {
 /// Bytes gathered before each write to disk.
 const WRITE_BUFFER_BYTES: usize = 128 * 1024;
 
-/// How often an upload's progress is rendered.
-const PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+/// The smallest progress step rendered: each step costs a render batch and its acknowledgement on the
+/// connection the bytes travel on, so a file gets at most a hundred steps.
+const MIN_PROGRESS_STEP: u64 = 64 * 1024;
 
 /// Writes the stream to a new file, reporting progress; the attachment once stored, or why it was not.
 async fn receive(
@@ -141,7 +142,8 @@ async fn receive(
         // Each write of a tokio file is a trip to a blocking thread and back; gathering chunks into larger
         // writes keeps those trips from pacing the upload.
         let mut file = tokio::io::BufWriter::with_capacity(WRITE_BUFFER_BYTES, file);
-        let mut reported = std::time::Instant::now();
+        let step = (info.size / 100).max(MIN_PROGRESS_STEP);
+        let mut reported = 0u64;
         loop {
             let chunk = tokio::select! {
                 _ = cancel.notified() => return Err(format!("Upload of {} cancelled.", info.name)),
@@ -156,10 +158,8 @@ async fn receive(
                 .await
                 .map_err(|e| format!("Could not store {}: {e}", info.name))?;
             let received = stream.received();
-            // A render per progress step costs a batch and its acknowledgement on the connection the bytes
-            // travel on: ten steps a second are smooth enough.
-            if reported.elapsed() >= PROGRESS_INTERVAL || received == info.size {
-                reported = std::time::Instant::now();
+            if received - reported >= step || received == info.size {
+                reported = received;
                 handle.update(move |this: &mut Attachments| {
                     if let Some(progress) = &mut this.upload {
                         progress.received = received;
