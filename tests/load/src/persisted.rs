@@ -472,6 +472,9 @@ struct RollingStats {
     resumes: AtomicU64,
     /// Departure (told to resume, or dropped) to the resumed first batch.
     pauses: parking_lot::Mutex<Vec<Duration>>,
+    /// When the last SIGTERM was sent, and from then to each resumed first batch.
+    signalled: parking_lot::Mutex<Option<Instant>>,
+    since_signal: parking_lot::Mutex<Vec<Duration>>,
     round_trips: parking_lot::Mutex<Vec<Duration>>,
 }
 
@@ -524,6 +527,9 @@ async fn rolling_tab(
             return;
         };
         stats.pauses.lock().push(departed.elapsed());
+        if let Some(signalled) = *stats.signalled.lock() {
+            stats.since_signal.lock().push(signalled.elapsed());
+        }
         stats.resumes.fetch_add(1, Ordering::Relaxed);
         tab = resumed.tab;
         if tab.count < confirmed {
@@ -581,6 +587,7 @@ async fn rolling(args: &Args) -> Result<(), String> {
     for (index, name) in ["A", "B"].into_iter().enumerate() {
         tokio::time::sleep(settle).await;
         let load = load_average();
+        *stats.signalled.lock() = Some(Instant::now());
         let exited = servers[index].terminate(Duration::from_secs(15)).await?;
         servers[index] = fleet.counter(&addrs[index].to_string(), 1000)?;
         println!(
@@ -609,6 +616,11 @@ async fn rolling(args: &Args) -> Result<(), String> {
     println!(
         "pause (told to resume -> resumed first batch): {}",
         summary(&mut pauses)
+    );
+    let mut since_signal = std::mem::take(&mut *stats.since_signal.lock());
+    println!(
+        "SIGTERM of the tab's server -> resumed first batch: {}",
+        summary(&mut since_signal)
     );
     println!("click round trips: {}", summary(&mut round_trips));
     println!("load at the end {}", load_average());
