@@ -4,6 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import * as signalR from '@microsoft/signalr';
+import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
 import { startServer } from '../support/server.mjs';
 
 let server;
@@ -19,10 +20,11 @@ function countingWebSocket() {
   return { counter, Counted };
 }
 
-test('a socket killed mid-stream resumes with nothing lost or duplicated', async () => {
+for (const [protocolName, protocol] of [['json', () => new signalR.JsonHubProtocol()], ['messagepack', () => new MessagePackHubProtocol()]]) test(`a socket killed mid-stream resumes with nothing lost or duplicated (${protocolName})`, async () => {
   const { counter, Counted } = countingWebSocket();
   const c = new signalR.HubConnectionBuilder()
     .withUrl(`${server.url}/chathub`, { transport: signalR.HttpTransportType.WebSockets, WebSocket: Counted })
+    .withHubProtocol(protocol())
     .withStatefulReconnect()
     .configureLogging(signalR.LogLevel.None)
     .build();

@@ -26,6 +26,7 @@ use super::env::CircuitEnv;
 use super::handle::{BrowserCallError, CircuitControl, CircuitHandle};
 use super::handlers::{HandlerChain, HandlerError, InboundActivity, Lifetime};
 use super::persist::{AppSnapshot, PersistCause};
+use super::saver::SaveReceipt;
 use super::secret::{CircuitId, CircuitKey};
 
 /// A message from the server to the browser, before hub framing.
@@ -615,13 +616,14 @@ impl Circuit {
 }
 
 impl Circuit {
-    /// Seals the circuit's state and hands it to the store (on a task). Returns the save's join handle,
-    /// or `None` when there is no store, no application yet, or sealing failed (logged).
+    /// Seals the circuit's state and queues it for the store (behind every earlier save, see `saver`).
+    /// Returns the save's receipt, or `None` when there is no store, no application yet, or sealing
+    /// failed (logged).
     pub(crate) fn persist_locked(
         &self,
         state: &mut CircuitState,
         cause: PersistCause,
-    ) -> Option<tokio::task::JoinHandle<bool>> {
+    ) -> Option<SaveReceipt> {
         let persistence = self.env.persistence.as_ref()?;
         let app = state.app.as_ref()?;
         let snapshot = match app.snapshot() {
@@ -639,26 +641,11 @@ impl Circuit {
                 return None;
             }
         };
-        let bytes = sealed.blob.len();
-        let store = persistence.store.clone();
-        let id = self.id;
-        let span = self.span.clone();
-        Some(tokio::spawn(async move {
-            match store.save(id, sealed).await {
-                Ok(()) => {
-                    if cause == PersistCause::WriteBehind {
-                        tracing::debug!(parent: &span, bytes, "circuit persisted (write-behind)");
-                    } else {
-                        tracing::info!(parent: &span, ?cause, bytes, "circuit persisted");
-                    }
-                    true
-                }
-                Err(error) => {
-                    tracing::warn!(parent: &span, ?cause, %error, "persisting the circuit failed");
-                    false
-                }
-            }
-        }))
+        Some(
+            persistence
+                .saver
+                .save(self.id, sealed, cause, self.span.clone()),
+        )
     }
 
     /// After a change (a rendered batch): when the store asks for write-behind, persists once its interval
@@ -676,19 +663,11 @@ impl Circuit {
             return;
         };
         state.write_behind_pending = true;
-        let circuit = Arc::downgrade(self);
-        tokio::spawn(async move {
-            tokio::time::sleep(interval).await;
-            let Some(circuit) = circuit.upgrade() else {
-                return;
-            };
-            let _entered = circuit.span.enter();
-            let mut state = circuit.state.lock();
-            state.write_behind_pending = false;
-            if !matches!(state.link, Link::Ended) {
-                circuit.persist_locked(&mut state, PersistCause::WriteBehind);
-            }
-        });
+        if let Some(persistence) = &self.env.persistence {
+            persistence
+                .saver
+                .write_behind(Arc::downgrade(self), interval);
+        }
     }
 
     /// The circuit ended for good (closed or failed): with write-behind on, its last copy leaves the store.
@@ -699,13 +678,7 @@ impl Circuit {
         if persistence.store.write_behind().is_none() {
             return;
         }
-        let store = persistence.store.clone();
-        let id = self.id;
-        tokio::spawn(async move {
-            if let Err(error) = store.remove(id).await {
-                tracing::warn!(circuit = %id, %error, "could not remove an ended circuit from the store");
-            }
-        });
+        persistence.saver.remove(self.id);
     }
 }
 

@@ -16,6 +16,7 @@ use super::env::CircuitEnv;
 use super::handle::{BrowserCallError, CircuitHandle};
 use super::handlers::{HandlerError, InboundActivity, Lifetime};
 use super::persist::PersistCause;
+use super::saver::SaveReceipt;
 use super::secret::CircuitSecret;
 
 /// Why a circuit could not be started.
@@ -208,10 +209,7 @@ impl Circuit {
 
     /// `PauseCircuit` from connection `connection_id`: persists and ends the circuit when that connection
     /// carries it; the returned save says whether the store took it.
-    pub(crate) fn pause_from(
-        self: &Arc<Self>,
-        connection_id: &str,
-    ) -> Option<tokio::task::JoinHandle<bool>> {
+    pub(crate) fn pause_from(self: &Arc<Self>, connection_id: &str) -> Option<SaveReceipt> {
         let _entered = self.span.enter();
         let mut state = self.state.lock();
         let attached =
@@ -227,7 +225,7 @@ impl Circuit {
         self: &Arc<Self>,
         state: &mut CircuitState,
         cause: PersistCause,
-    ) -> Option<tokio::task::JoinHandle<bool>> {
+    ) -> Option<SaveReceipt> {
         let saved = self.persist_locked(state, cause);
         let reason = if saved.is_some() {
             EndReason::Persisted {

@@ -635,25 +635,40 @@ impl TestServer {
         descriptors(&page.body)
     }
 
+    /// Connects a hub client and invokes `StartCircuit` for `descriptors` on page `path` (after the
+    /// base URI, `""` for the base itself); the client and the answer (the secret, or the error text).
+    pub async fn start_circuit(
+        &self,
+        path: &str,
+        descriptors: &[String],
+    ) -> (HubClient, Result<Value, String>) {
+        let mut client = HubClient::connect(self.addr, self.hub.path()).await;
+        let base = format!("http://{}/", self.addr);
+        let answer = client
+            .invoke(
+                "StartCircuit",
+                json!([PROTOCOL_VERSION, base, format!("{base}{path}"), descriptors]),
+            )
+            .await;
+        (client, answer)
+    }
+
+    /// [`TestServer::start_circuit`] on the base URI, which must succeed; the client and the first
+    /// batch (the attach batch, not acked).
+    pub async fn attach(&self, descriptors: &[String]) -> (HubClient, Value) {
+        let (mut client, answer) = self.start_circuit("", descriptors).await;
+        answer.expect("the circuit starts");
+        let (_, first) = batch(&client.expect("T.Batch").await);
+        (client, first)
+    }
+
     /// Loads `/counter?start=N`, connects, starts the circuit and reads the attach batch (not acked).
     pub async fn start_counter(&self, start: i64) -> Session {
         let descriptors = self
             .page_descriptors(&format!("/counter?start={start}"))
             .await;
-        let mut client = HubClient::connect(self.addr, self.hub.path()).await;
-        let base = format!("http://{}/", self.addr);
-        let secret = client
-            .invoke(
-                "StartCircuit",
-                json!([
-                    PROTOCOL_VERSION,
-                    base,
-                    format!("{base}counter"),
-                    descriptors
-                ]),
-            )
-            .await
-            .expect("the circuit starts");
+        let (mut client, secret) = self.start_circuit("counter", &descriptors).await;
+        let secret = secret.expect("the circuit starts");
         let (id, batch) = batch(&client.expect("T.Batch").await);
         assert_eq!(id, 1);
         let html = attach_html(&batch);
