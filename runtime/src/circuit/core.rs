@@ -226,6 +226,9 @@ pub(crate) struct Circuit {
     /// A lock-free copy of the `Link` kind (`LINK_*`), so handles can answer status questions from inside
     /// the circuit's own callbacks, where taking the lock would deadlock.
     pub(crate) link_kind: AtomicU8,
+    /// Persisted and ended for its tab to resume elsewhere (a shutdown), which the tab is told once the
+    /// store has it; messages from the tab meanwhile are refused without ending the tab's circuit.
+    pub(crate) moving: AtomicBool,
     pub(crate) state: Mutex<CircuitState>,
 }
 
@@ -258,6 +261,7 @@ impl Circuit {
             span: tracing::info_span!(parent: None, "circuit", id = %id),
             render_scheduled: AtomicBool::new(false),
             link_kind: AtomicU8::new(LINK_CONNECTED),
+            moving: AtomicBool::new(false),
             state: Mutex::new(CircuitState {
                 link: Link::Connected(sink),
                 disconnections: 0,
@@ -586,10 +590,8 @@ impl Circuit {
                     EndReason::Persisted { resume_now: false } => {
                         sink.send(Outbound::Persisted { resume_now: false });
                     }
-                    EndReason::Persisted { resume_now: true } => {
-                        sink.send(Outbound::Persisted { resume_now: true });
-                        sink.close();
-                    }
+                    // Told by `persist_and_end_locked` once the store has the circuit.
+                    EndReason::Persisted { resume_now: true } => {}
                     _ => {
                         sink.send(Outbound::Error {
                             message: &browser_message,
