@@ -231,7 +231,8 @@ impl Circuit {
             return None;
         };
         if cause == PersistCause::Pause {
-            // The browser hears of it in the answer to its `PauseCircuit`, which waits for the save.
+            // `T.Persisted(false)` goes at once; the tab resumes only when asked to, after the answer to
+            // its `PauseCircuit`, which waits for the save.
             self.end_locked(state, EndReason::Persisted { resume_now: false });
             return Some(saved);
         }
