@@ -117,7 +117,7 @@ impl CircuitApp for RendererApp {
         Ok(())
     }
 
-    fn render(&mut self) -> Result<Option<EncodedBatch>, AppFault> {
+    fn render(&mut self, ack_now: bool) -> Result<Option<EncodedBatch>, AppFault> {
         let renderer = self.renderer()?;
         let batch = renderer.render().map_err(|e| AppFault(e.to_string()))?;
         let unused = renderer.finish_restore();
@@ -128,7 +128,7 @@ impl CircuitApp for RendererApp {
             );
         }
         self.spawn_tasks();
-        Ok(batch.as_ref().map(batch_frame))
+        Ok(batch.as_ref().map(|batch| batch_frame(batch, ack_now)))
     }
 
     fn dispose(&mut self) {
