@@ -18,11 +18,16 @@
 //!
 //! `--addr HOST:PORT --pid PID` uses an already running counter server instead of starting one;
 //! `--protocol-version 1` lets it be an older build (docs/performance.md compares builds this way).
+//!
+//! Acknowledgements: like the boot script since protocol version 3, a circuit client owes the ack of the
+//! batch it received and sends it in the frame of its next event (alone first if that comes more than
+//! `ACK_DELAY` later). `--acks alone` (and any `--protocol-version` below 3) sends each ack alone right
+//! after its batch, as the boot script did before, to measure what deferring saves on the same server.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,7 +42,11 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 const RS: char = '\u{1e}';
 /// The Tether protocol version `StartCircuit` names (docs/protocol.md): the current one, or the one
 /// `--protocol-version` gives to measure an older server (`--addr`, `--pid`) beside this run's floor.
-pub(crate) static PROTOCOL_VERSION: AtomicU32 = AtomicU32::new(2);
+pub(crate) static PROTOCOL_VERSION: AtomicU32 = AtomicU32::new(3);
+/// `--acks alone`: every ack goes alone, right after its batch (the boot script before version 3).
+static ACKS_ALONE: AtomicBool = AtomicBool::new(false);
+/// The boot script's `ACK_DELAY_MS`: an owed ack waits at most this long for an event to ride with.
+const ACK_DELAY: Duration = Duration::from_secs(2);
 const RAMP: usize = 100;
 
 struct Args {
@@ -71,6 +80,14 @@ fn parse_args(raw: Vec<String>) -> Result<Args, String> {
                 value
                     .parse()
                     .map_err(|_| "--protocol-version takes a number")?,
+                Ordering::Relaxed,
+            ),
+            "--acks" => ACKS_ALONE.store(
+                match value.as_str() {
+                    "alone" => true,
+                    "with-next" => false,
+                    _ => return Err("--acks takes alone or with-next".into()),
+                },
                 Ordering::Relaxed,
             ),
             other => return Err(format!("unknown option {other}")),
@@ -191,13 +208,13 @@ pub(crate) fn descriptors(page: &str) -> Vec<String> {
 }
 
 /// One hub connection (JSON protocol over WebSockets with small buffers).
-struct Connection {
+pub(crate) struct Connection {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     queued: VecDeque<Value>,
 }
 
 impl Connection {
-    async fn open(addr: SocketAddr) -> Result<Self, String> {
+    pub(crate) async fn open(addr: SocketAddr) -> Result<Self, String> {
         let mut config = WebSocketConfig::default();
         config.read_buffer_size = 4096;
         config.write_buffer_size = 0;
@@ -220,8 +237,16 @@ impl Connection {
     }
 
     async fn write(&mut self, message: &Value) -> Result<(), String> {
-        let mut text = message.to_string();
-        text.push(RS);
+        self.write_all(std::slice::from_ref(message)).await
+    }
+
+    /// Writes `messages` in one WebSocket frame.
+    async fn write_all(&mut self, messages: &[Value]) -> Result<(), String> {
+        let mut text = String::new();
+        for message in messages {
+            text.push_str(&message.to_string());
+            text.push(RS);
+        }
         self.ws
             .send(Message::text(text))
             .await
@@ -265,12 +290,18 @@ impl Connection {
 }
 
 /// A started counter circuit: the connection and the `#increment` handler id.
-struct Circuit {
+pub(crate) struct Circuit {
     connection: Connection,
     increment: u64,
+    /// The batch whose ack is owed, and when it arrived.
+    owed_ack: Option<(u64, Instant)>,
 }
 
-async fn start_circuit(addr: SocketAddr) -> Result<Circuit, String> {
+fn ack(batch: u64) -> Value {
+    json!({"type": 1, "target": "OnRenderCompleted", "arguments": [batch, null]})
+}
+
+pub(crate) async fn start_circuit(addr: SocketAddr) -> Result<Circuit, String> {
     let page = get_page(addr, "/").await?;
     let mut connection = Connection::open(addr).await?;
     let base = format!("http://{addr}/");
@@ -284,16 +315,16 @@ async fn start_circuit(addr: SocketAddr) -> Result<Circuit, String> {
         .and_then(|rest| rest.split('\\').next())
         .and_then(|n| n.parse().ok())
         .ok_or(format!("no #increment handler in {text}"))?;
-    connection
-        .write(&json!({"type": 1, "target": "OnRenderCompleted", "arguments": [id, null]}))
-        .await?;
+    // Acked at once (the boot script would defer it up to ACK_DELAY): idle memory is measured after that.
+    connection.write(&ack(id)).await?;
     Ok(Circuit {
         connection,
         increment,
+        owed_ack: None,
     })
 }
 
-async fn ramp<T: Send + 'static, F, Fut>(count: usize, open: F) -> Result<Vec<T>, String>
+pub(crate) async fn ramp<T: Send + 'static, F, Fut>(count: usize, open: F) -> Result<Vec<T>, String>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<T, String>> + Send + 'static,
@@ -309,7 +340,7 @@ where
     Ok(opened)
 }
 
-async fn settle(pid: u32) -> usize {
+pub(crate) async fn settle(pid: u32) -> usize {
     // Let the server finish queued work and the allocator return what it will.
     tokio::time::sleep(Duration::from_secs(2)).await;
     rss_bytes(pid)
@@ -366,9 +397,10 @@ async fn memory(args: &Args) -> Result<(), String> {
 
 /// A load-driving client: a counter circuit (click, batch, ack) or a connection to the echo floor
 /// (the same `DispatchEvent` text, echoed).
-enum Client {
+pub(crate) enum Client {
     Circuit(Circuit),
     Echo(Connection),
+    Dioxus(crate::dioxus::Client),
 }
 
 impl Client {
@@ -377,15 +409,27 @@ impl Client {
         match self {
             Client::Circuit(circuit) => {
                 let event = json!({"type": 1, "target": "DispatchEvent", "arguments": [circuit.increment, "click", {}]});
+                let mut frame = Vec::with_capacity(2);
+                match circuit.owed_ack.take() {
+                    Some((id, at)) if at.elapsed() < ACK_DELAY => frame.push(ack(id)),
+                    Some((id, _)) => circuit.connection.write(&ack(id)).await?,
+                    None => {}
+                }
+                frame.push(event);
                 let sent = Instant::now();
-                circuit.connection.write(&event).await?;
+                circuit.connection.write_all(&frame).await?;
                 let (id, _) = circuit.connection.batch().await?;
                 let elapsed = sent.elapsed();
-                let ack =
-                    json!({"type": 1, "target": "OnRenderCompleted", "arguments": [id, null]});
-                circuit.connection.write(&ack).await?;
+                if ACKS_ALONE.load(Ordering::Relaxed)
+                    || PROTOCOL_VERSION.load(Ordering::Relaxed) < 3
+                {
+                    circuit.connection.write(&ack(id)).await?;
+                } else {
+                    circuit.owed_ack = Some((id, Instant::now()));
+                }
                 Ok(elapsed)
             }
+            Client::Dioxus(client) => client.event().await,
             Client::Echo(connection) => {
                 let event =
                     json!({"type": 1, "target": "DispatchEvent", "arguments": [1, "click", {}]});
@@ -399,15 +443,15 @@ impl Client {
 }
 
 /// What one latency run measured.
-struct LatencyReport {
+pub(crate) struct LatencyReport {
     samples: Vec<Duration>,
     elapsed: Duration,
     /// Server CPU (user + system) per event, in microseconds.
-    cpu_per_event: f64,
+    pub(crate) cpu_per_event: f64,
 }
 
 impl LatencyReport {
-    fn at(&self, q: f64) -> Duration {
+    pub(crate) fn at(&self, q: f64) -> Duration {
         let n = self.samples.len();
         self.samples[((n as f64 * q) as usize).min(n.max(1) - 1)]
     }
@@ -437,7 +481,7 @@ impl LatencyReport {
 }
 
 /// Every client sends one event per second for `seconds` seconds, spread evenly over the second.
-async fn measure_latency(
+pub(crate) async fn measure_latency(
     clients: Vec<Client>,
     seconds: u64,
     pid: u32,

@@ -10,13 +10,16 @@
 //! `--url ws://HOST:PORT/chathub --pid PID` measures an already running server instead.
 //!
 //! `tether-load circuits memory|latency|shapes …` measures circuits against the counter example; see
-//! `circuits.rs`. `tether-load churn …` soaks it with tabs that connect, click, drop and reconnect; see
+//! `circuits.rs`. `tether-load compare [--dioxus PATH]` prints issue 13's table (floor, dioxus-liveview,
+//! Tether) from one run; see `compare.rs`. `tether-load churn …` soaks it with tabs that connect, click, drop and reconnect; see
 //! `churn.rs`. `tether-load backplane fanout|keys --redis URL …` measures the Redis backplane and a
 //! pipelined write of circuit-sized keys; see `backplane.rs`.
 
 mod backplane;
 mod churn;
 mod circuits;
+mod compare;
+mod dioxus;
 mod echo;
 
 use std::process::{Child, Command, Stdio};
@@ -224,6 +227,10 @@ async fn main() {
     }
     if std::env::args().nth(1).as_deref() == Some("backplane") {
         backplane::run(std::env::args().skip(2).collect()).await;
+        return;
+    }
+    if std::env::args().nth(1).as_deref() == Some("compare") {
+        compare::run(std::env::args().skip(2).collect()).await;
         return;
     }
     if std::env::args().nth(1).as_deref() == Some("churn") {
