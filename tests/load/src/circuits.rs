@@ -448,6 +448,9 @@ pub(crate) struct LatencyReport {
     elapsed: Duration,
     /// Server CPU (user + system) per event, in microseconds.
     pub(crate) cpu_per_event: f64,
+    /// Context switches of the server's threads per event: its wake-ups, which a busy machine does not
+    /// inflate the way it inflates CPU time.
+    pub(crate) switches_per_event: f64,
 }
 
 impl LatencyReport {
@@ -467,7 +470,7 @@ impl LatencyReport {
         };
         let (p50, p99) = (ms(self.at(0.50)), ms(self.at(0.99)));
         println!(
-            "{name}: {} round trips in {:.1} s; p50 {p50:.3} ms{}, p90 {:.3} ms, p99 {p99:.3} ms{}, max {:.3} ms; server CPU {:.1} us per event{}",
+            "{name}: {} round trips in {:.1} s; p50 {p50:.3} ms{}, p90 {:.3} ms, p99 {p99:.3} ms{}, max {:.3} ms; server CPU {:.1} us per event{}, {:.2} context switches per event{}",
             self.samples.len(),
             self.elapsed.as_secs_f64(),
             ratio(p50, |f| ms(f.at(0.50))),
@@ -476,6 +479,8 @@ impl LatencyReport {
             self.samples.last().map_or(0.0, |d| ms(*d)),
             self.cpu_per_event,
             ratio(self.cpu_per_event, |f| f.cpu_per_event),
+            self.switches_per_event,
+            ratio(self.switches_per_event, |f| f.switches_per_event),
         );
     }
 }
@@ -509,20 +514,24 @@ pub(crate) async fn measure_latency(
         }));
     }
     let cpu_before = cpu_ticks(pid);
+    let switches_before = context_switches(pid);
     let mut kept = Vec::new();
     for task in tasks {
         kept.push(task.await.map_err(|e| e.to_string())??);
     }
     let cpu = cpu_ticks(pid).saturating_sub(cpu_before);
+    let switches = context_switches(pid).saturating_sub(switches_before);
     let elapsed = started.elapsed();
     let mut samples = std::mem::take(&mut *samples.lock());
     samples.sort();
     let cpu_per_event = cpu as f64 * 10_000.0 / samples.len().max(1) as f64;
+    let switches_per_event = switches as f64 / samples.len().max(1) as f64;
     drop(kept);
     Ok(LatencyReport {
         samples,
         elapsed,
         cpu_per_event,
+        switches_per_event,
     })
 }
 
@@ -546,6 +555,24 @@ async fn latency(args: &Args) -> Result<(), String> {
     let tether = measure_latency(clients, args.seconds, server.pid).await?;
     tether.print("tether counter (event -> batch, then ack)", Some(&floor));
     Ok(())
+}
+
+/// Voluntary and involuntary context switches of all of a process's threads so far.
+pub(crate) fn context_switches(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("status")).ok())
+        .flat_map(|status| {
+            status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
 }
 
 /// utime + stime of a process, in clock ticks (10 ms).

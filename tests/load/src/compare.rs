@@ -185,10 +185,10 @@ fn print(rows: &[Row], args: &Args) {
         }
     };
     println!(
-        "| {} connections | KB per idle connection | 1 event/s each: p50 | p99 | server CPU per event | {} × 1 event/s: CPU per event |",
-        args.circuits, args.small
+        "| {} connections | KB per idle connection | 1 event/s each: p50 | p99 | server CPU per event | {} × 1 event/s: CPU per event | context switches per event ({}; {}) |",
+        args.circuits, args.small, args.circuits, args.small
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     for row in rows {
         let (p50, p99) = (ms(row.large.at(0.50)), ms(row.large.at(0.99)));
         let (f50, f99) = (ms(floor.large.at(0.50)), ms(floor.large.at(0.99)));
@@ -201,7 +201,7 @@ fn print(rows: &[Row], args: &Args) {
             }
         };
         println!(
-            "| {} | {:.2}{} | {p50:.3} ms{} | {p99:.3} ms{} | {:.1} µs{} | {:.1} µs{} |",
+            "| {} | {:.2}{} | {p50:.3} ms{} | {p99:.3} ms{} | {:.1} µs{} | {:.1} µs{} | {:.2}; {:.2} |",
             row.peer.name(),
             row.kb_idle,
             r(row.kb_idle, floor.kb_idle),
@@ -211,6 +211,8 @@ fn print(rows: &[Row], args: &Args) {
             r(row.large.cpu_per_event, floor.large.cpu_per_event),
             row.small.cpu_per_event,
             r(row.small.cpu_per_event, floor.small.cpu_per_event),
+            row.large.switches_per_event,
+            row.small.switches_per_event,
         );
     }
 }

@@ -228,21 +228,24 @@ impl<T: Transport> Connection<T> {
             // Under stateful reconnect a stalled connection reads on while sending waits for an ack.
             let reading = !self.queue_full()
                 && (self.uploads.stalled.is_none() || (self.replay.stateful && !room));
+            // Biased, in this order: invocations that became ready run first, then what they queued is
+            // written, and the transport is read last. An invocation that queues a message (a render
+            // batch) then finds the queue's `Notify` with no waiter registered: it leaves a permit that the
+            // next turn takes at once, instead of waking this task while it runs (a self-wake reschedules
+            // the task and wakes a parked worker thread to steal it: two context switches per message).
             let step = tokio::select! {
-                frame = recv_opt(&mut self.transport), if reading => match frame {
-                    Ok(Inbound::Text(text)) if self.msgpack.is_none() => Box::pin(self.on_text(text)).await,
-                    Ok(Inbound::Text(text)) => Box::pin(self.on_bytes(text.into_bytes())).await,
-                    Ok(Inbound::Binary(bytes)) => Box::pin(self.on_bytes(bytes)).await,
-                    Ok(Inbound::TooLarge(n)) => Box::pin(self.frame_too_large(n)).await,
-                    Err(TransportEnd::Clean) => Step::End(DisconnectReason::Closed),
-                    Err(TransportEnd::Failed(e)) => self.transport_lost(e),
-                },
+                biased;
+                Some(done) = next_finished(&mut self.invocations.running) => Box::pin(self.on_finished(done)).await,
                 _ = self.conn.queued.notified(), if connected && room => {
                     self.conn.drain(&mut outbound);
                     Box::pin(self.write_outbound(&mut outbound)).await
                 }
+                _ = &mut timer => {
+                    let step = Box::pin(self.on_timer(options)).await;
+                    self.schedule(timer.as_mut(), options);
+                    step
+                }
                 permit = stalled_room(&mut self.uploads.stalled) => Box::pin(self.unstall(permit)).await,
-                Some(done) = next_finished(&mut self.invocations.running) => Box::pin(self.on_finished(done)).await,
                 new = reconnect_opt(&mut reconnects, self.replay.stateful) => match new {
                     Some(t) => Box::pin(self.resume(*t)).await,
                     // No sender is left: stop polling a channel that would answer `None` at once, forever.
@@ -251,11 +254,14 @@ impl<T: Transport> Connection<T> {
                         Step::Continue
                     }
                 },
-                _ = &mut timer => {
-                    let step = Box::pin(self.on_timer(options)).await;
-                    self.schedule(timer.as_mut(), options);
-                    step
-                }
+                frame = recv_opt(&mut self.transport), if reading => match frame {
+                    Ok(Inbound::Text(text)) if self.msgpack.is_none() => Box::pin(self.on_text(text)).await,
+                    Ok(Inbound::Text(text)) => Box::pin(self.on_bytes(text.into_bytes())).await,
+                    Ok(Inbound::Binary(bytes)) => Box::pin(self.on_bytes(bytes)).await,
+                    Ok(Inbound::TooLarge(n)) => Box::pin(self.frame_too_large(n)).await,
+                    Err(TransportEnd::Clean) => Step::End(DisconnectReason::Closed),
+                    Err(TransportEnd::Failed(e)) => self.transport_lost(e),
+                },
             };
             if let Step::End(reason) = step {
                 return reason;
