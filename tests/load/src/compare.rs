@@ -21,9 +21,9 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use crate::circuits::{
-    measure_latency, ramp, settle, spawn_listening, start_circuit, Client, Connection,
-    LatencyReport,
+    measure_latency, ramp, settle, start_circuit, Client, Connection, LatencyReport,
 };
+use crate::server::{binary, Server};
 
 struct Args {
     circuits: usize,
@@ -76,30 +76,18 @@ impl Peer {
     }
 }
 
-/// A started server, killed on drop.
-struct Running {
-    child: std::process::Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(peer: Peer, args: &Args) -> Result<Running, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let (binary, arguments) = match peer {
-        Peer::Floor => (exe, vec!["echo-server"]),
-        Peer::Tether => (exe.with_file_name("counter"), vec![]),
-        Peer::Dioxus => (args.dioxus.clone().ok_or("no --dioxus PATH")?, vec![]),
+fn start(peer: Peer, args: &Args) -> Result<Server, String> {
+    let mut command = match peer {
+        Peer::Floor => {
+            let mut command = Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
+            command.arg("echo-server");
+            command
+        }
+        Peer::Tether => Command::new(binary("counter")?),
+        Peer::Dioxus => Command::new(args.dioxus.clone().ok_or("no --dioxus PATH")?),
     };
-    let mut command = Command::new(&binary);
-    command.args(arguments).env("RUST_LOG", "warn");
-    let (child, addr) = spawn_listening(command, &binary)?;
-    Ok(Running { child, addr })
+    command.env("RUST_LOG", "warn");
+    Server::start(command)
 }
 
 /// `count` idle clients of `peer` at `addr`, ramped in batches.
@@ -139,7 +127,7 @@ struct Row {
 async fn measure(peer: Peer, args: &Args) -> Result<Row, String> {
     let (kb_idle, large) = {
         let server = start(peer, args)?;
-        let pid = server.child.id();
+        let pid = server.pid;
         let button = match peer {
             Peer::Dioxus => crate::dioxus::find_button(server.addr).await?,
             _ => 0,
@@ -164,7 +152,7 @@ async fn measure(peer: Peer, args: &Args) -> Result<Row, String> {
             _ => 0,
         };
         let clients = open(peer, server.addr, args.small, button).await?;
-        measure_latency(clients, args.seconds, server.child.id()).await?
+        measure_latency(clients, args.seconds, server.pid).await?
     };
     Ok(Row {
         peer,
