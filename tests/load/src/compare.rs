@@ -4,7 +4,8 @@
 //! - the floor: `tether-load echo-server` (a bare axum WebSocket echo, see `echo.rs`);
 //! - dioxus-liveview 0.7.10's counter (`--dioxus PATH` to its release binary; how to build it is in
 //!   docs/performance.md; without the flag its row says so and the run goes on);
-//! - Tether's counter example (`counter` next to this binary).
+//! - Tether's counter example (`counter` next to this binary, or `--tether PATH` to another build, with
+//!   `--protocol-version N` when that build speaks an older protocol: below 3 every ack goes alone).
 //!
 //! For each server, in a fresh process: `--circuits N` (10,000) clients connect and idle (the floor's echo
 //! one message, dioxus's receive their first render, Tether's start their circuit and acknowledge batch 1),
@@ -30,6 +31,8 @@ struct Args {
     small: usize,
     seconds: u64,
     dioxus: Option<PathBuf>,
+    /// Another build of the counter example (an older commit, for a before/after from one sitting).
+    tether: Option<PathBuf>,
 }
 
 fn parse_args(raw: Vec<String>) -> Result<Args, String> {
@@ -38,6 +41,7 @@ fn parse_args(raw: Vec<String>) -> Result<Args, String> {
         small: 1_000,
         seconds: 20,
         dioxus: None,
+        tether: None,
     };
     let mut raw = raw.into_iter();
     while let Some(flag) = raw.next() {
@@ -52,6 +56,11 @@ fn parse_args(raw: Vec<String>) -> Result<Args, String> {
             "--small" => args.small = number()?,
             "--seconds" => args.seconds = number()? as u64,
             "--dioxus" => args.dioxus = Some(PathBuf::from(value)),
+            "--tether" => args.tether = Some(PathBuf::from(value)),
+            "--protocol-version" => crate::circuits::PROTOCOL_VERSION.store(
+                value.parse().map_err(|_| "--protocol-version takes a number")?,
+                std::sync::atomic::Ordering::Relaxed,
+            ),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -83,7 +92,10 @@ fn start(peer: Peer, args: &Args) -> Result<Server, String> {
             command.arg("echo-server");
             command
         }
-        Peer::Tether => Command::new(binary("counter")?),
+        Peer::Tether => Command::new(match &args.tether {
+            Some(path) => path.clone(),
+            None => binary("counter")?,
+        }),
         Peer::Dioxus => Command::new(args.dioxus.clone().ok_or("no --dioxus PATH")?),
     };
     command.env("RUST_LOG", "warn");
@@ -210,7 +222,7 @@ pub(crate) async fn run(raw: Vec<String>) {
     let args = match parse_args(raw) {
         Ok(args) => args,
         Err(message) => {
-            eprintln!("{message}\nusage: tether-load compare [--circuits 10000] [--small 1000] [--seconds 20] [--dioxus PATH]");
+            eprintln!("{message}\nusage: tether-load compare [--circuits 10000] [--small 1000] [--seconds 20] [--dioxus PATH] [--tether PATH [--protocol-version N]]");
             std::process::exit(2);
         }
     };
