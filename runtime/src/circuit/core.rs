@@ -84,8 +84,8 @@ pub(crate) trait CircuitApp: Send + 'static {
     /// The browser's location changed.
     fn location_changed(&mut self, uri: &str, intercepted: bool) -> Result<(), AppFault>;
     /// Renders what changed into the next batch (ids 1, 2, 3…), encoded for the wire; `None` when nothing
-    /// the browser shows changed.
-    fn render(&mut self) -> Result<Option<EncodedBatch>, AppFault>;
+    /// the browser shows changed. `ack_now`: the batch asks the browser to acknowledge it at once.
+    fn render(&mut self, ack_now: bool) -> Result<Option<EncodedBatch>, AppFault>;
     /// Disposes every component (the circuit has ended).
     fn dispose(&mut self);
     /// Applies updates queued from other tasks and starts async work components asked for. Called before
@@ -503,7 +503,7 @@ impl Circuit {
             if !state.acks.has_room() {
                 return Ok(());
             }
-            if let Some(batch) = app.render().map_err(|f| f.0)? {
+            if let Some(batch) = app.render(state.acks.fills_buffer()).map_err(|f| f.0)? {
                 send_locked(
                     state,
                     Outbound::Batch {
