@@ -12,7 +12,7 @@
 
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
@@ -25,7 +25,7 @@ use super::acks::{AckOutcome, EncodedBatch, RenderAcks};
 use super::env::CircuitEnv;
 use super::handle::{BrowserCallError, CircuitControl, CircuitHandle};
 use super::handlers::{HandlerChain, HandlerError, InboundActivity, Lifetime};
-use super::persist::{AppSnapshot, PersistCause};
+use super::persist::AppSnapshot;
 use super::secret::{CircuitId, CircuitKey};
 
 /// A message from the server to the browser, before hub framing.
@@ -157,6 +157,8 @@ pub(crate) enum EndReason {
     /// The circuit was persisted to the store and can be resumed (a pause or a shutdown); the browser
     /// is told whether to resume at once.
     Persisted { resume_now: bool },
+    /// Another server resumed the circuit (the store holds a newer generation): this copy is stale.
+    Moved,
 }
 
 pub(crate) const LINK_CONNECTED: u8 = 0;
@@ -225,6 +227,9 @@ pub(crate) struct Circuit {
     /// A lock-free copy of the `Link` kind (`LINK_*`), so handles can answer status questions from inside
     /// the circuit's own callbacks, where taking the lock would deadlock.
     pub(crate) link_kind: AtomicU8,
+    /// The circuit's generation in the store (1 when started; one more than the claimed entry's when
+    /// resumed), set before anything is persisted; see `store` on fencing.
+    pub(crate) generation: AtomicU64,
     pub(crate) state: Mutex<CircuitState>,
 }
 
@@ -257,6 +262,7 @@ impl Circuit {
             span: tracing::info_span!(parent: None, "circuit", id = %id),
             render_scheduled: AtomicBool::new(false),
             link_kind: AtomicU8::new(LINK_CONNECTED),
+            generation: AtomicU64::new(1),
             state: Mutex::new(CircuitState {
                 link: Link::Connected(sink),
                 disconnections: 0,
@@ -562,6 +568,10 @@ impl Circuit {
                 tracing::info!("disconnected circuit evicted");
                 "The circuit was evicted.".to_owned()
             }
+            EndReason::Moved => {
+                tracing::warn!("circuit resumed on another server; this stale copy ended");
+                "The circuit continues on another server.".to_owned()
+            }
             EndReason::Fault(detail) => {
                 tracing::error!(reason = %detail, "circuit failed and was ended");
                 if self.env.options.detailed_errors {
@@ -611,101 +621,6 @@ impl Circuit {
             }
         }
         Self::fail_pending_calls(state, BrowserCallError::CircuitEnded);
-    }
-}
-
-impl Circuit {
-    /// Seals the circuit's state and hands it to the store (on a task). Returns the save's join handle,
-    /// or `None` when there is no store, no application yet, or sealing failed (logged).
-    pub(crate) fn persist_locked(
-        &self,
-        state: &mut CircuitState,
-        cause: PersistCause,
-    ) -> Option<tokio::task::JoinHandle<bool>> {
-        let persistence = self.env.persistence.as_ref()?;
-        let app = state.app.as_ref()?;
-        let snapshot = match app.snapshot() {
-            Ok(snapshot) => snapshot,
-            Err(reason) => {
-                tracing::warn!(?cause, %reason, "the circuit could not be persisted");
-                return None;
-            }
-        };
-        let sealed = match persistence.seal(self.id, self.key.claim(), self.user.clone(), snapshot)
-        {
-            Ok(sealed) => sealed,
-            Err(reason) => {
-                tracing::warn!(?cause, %reason, "the circuit could not be sealed");
-                return None;
-            }
-        };
-        let bytes = sealed.blob.len();
-        let store = persistence.store.clone();
-        let id = self.id;
-        let span = self.span.clone();
-        Some(tokio::spawn(async move {
-            match store.save(id, sealed).await {
-                Ok(()) => {
-                    if cause == PersistCause::WriteBehind {
-                        tracing::debug!(parent: &span, bytes, "circuit persisted (write-behind)");
-                    } else {
-                        tracing::info!(parent: &span, ?cause, bytes, "circuit persisted");
-                    }
-                    true
-                }
-                Err(error) => {
-                    tracing::warn!(parent: &span, ?cause, %error, "persisting the circuit failed");
-                    false
-                }
-            }
-        }))
-    }
-
-    /// After a change (a rendered batch): when the store asks for write-behind, persists once its interval
-    /// has passed, so at most one persist per interval per circuit however many changes come meanwhile.
-    pub(crate) fn schedule_write_behind(self: &Arc<Self>, state: &mut CircuitState) {
-        if state.write_behind_pending {
-            return;
-        }
-        let Some(interval) = self
-            .env
-            .persistence
-            .as_ref()
-            .and_then(|p| p.store.write_behind())
-        else {
-            return;
-        };
-        state.write_behind_pending = true;
-        let circuit = Arc::downgrade(self);
-        tokio::spawn(async move {
-            tokio::time::sleep(interval).await;
-            let Some(circuit) = circuit.upgrade() else {
-                return;
-            };
-            let _entered = circuit.span.enter();
-            let mut state = circuit.state.lock();
-            state.write_behind_pending = false;
-            if !matches!(state.link, Link::Ended) {
-                circuit.persist_locked(&mut state, PersistCause::WriteBehind);
-            }
-        });
-    }
-
-    /// The circuit ended for good (closed or failed): with write-behind on, its last copy leaves the store.
-    pub(crate) fn forget_write_behind(&self) {
-        let Some(persistence) = &self.env.persistence else {
-            return;
-        };
-        if persistence.store.write_behind().is_none() {
-            return;
-        }
-        let store = persistence.store.clone();
-        let id = self.id;
-        tokio::spawn(async move {
-            if let Err(error) = store.remove(id).await {
-                tracing::warn!(circuit = %id, %error, "could not remove an ended circuit from the store");
-            }
-        });
     }
 }
 

@@ -15,8 +15,10 @@
 //! - core: one circuit's state, message processing, render acknowledgement, persisting and ending.
 //! - lifecycle: the circuit's own transitions (open, attach, detach, evict, pause, persist and end);
 //!   env: what a circuit is handed (options, handlers, server functions, persistence); control: what a
-//!   [`CircuitHandle`] asks of its circuit; persist: sealed blobs and [`PersistenceKey`]; shutdown:
-//!   [`CircuitHub::shutdown`] and [`serve_until_signal`].
+//!   [`CircuitHandle`] asks of its circuit; persist: sealed blobs, [`PersistenceKey`] and key rotation;
+//!   persisting: when a live circuit writes itself to the store (write-behind, fencing); resume:
+//!   `ResumeCircuit` and the fence check before a reconnect; shutdown: [`CircuitHub::shutdown`] and
+//!   [`serve_until_signal`].
 //! - app: the bridge from a circuit to its `tether_components::Renderer`.
 //! - protocol: method names, argument shapes, `Chunked` reassembly.
 //! - [`location`](Location): the browser's URI as a component service, with change notification.
@@ -98,9 +100,11 @@ mod lifecycle;
 mod location;
 mod options;
 mod persist;
+mod persisting;
 mod prerender;
 pub(crate) mod protocol;
 pub(crate) mod registry;
+mod resume;
 mod secret;
 mod shutdown;
 pub mod store;
@@ -128,5 +132,8 @@ pub use self::protocol::{DEFAULT_HUB_PATH, PROTOCOL_VERSION};
 pub use self::registry::CircuitMetrics;
 pub use self::secret::{CircuitId, CircuitSecret, MalformedSecret};
 pub use self::shutdown::{serve_until_signal, ShutdownReport};
-pub use self::store::{CircuitStore, InMemoryCircuitStore, StoreError, StoreFuture, StoredCircuit};
+pub use self::store::{
+    CircuitStore, ClaimedCircuit, InMemoryCircuitStore, SaveOutcome, StoreError, StoreFuture,
+    StoredCircuit,
+};
 pub use self::tracking::CircuitTracker;

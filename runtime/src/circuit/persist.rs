@@ -11,6 +11,13 @@
 //! need no shared counter), and the app name and circuit id as associated data. A blob is
 //! `"TP1" | key id (4 bytes, big-endian) | nonce (24) | ciphertext and tag`.
 //!
+//! Key rotation: a hub seals with its newest key and opens with any key it holds (the newest and the
+//! retired ones), chosen by the key id in the blob. Roll a new key out to every server as a retired key
+//! first, then make it the newest everywhere, then drop the old one once its blobs have expired.
+//!
+//! Every store call goes through [`Persistence`], which counts persists, resumes and resume failures and
+//! times each call ([`CircuitStoreMetrics`], exported by `Metrics::circuits`).
+//!
 //! Invariants:
 //! - Nothing in a blob is read before it has been authenticated with the key its key id names.
 //! - A blob opens only for the circuit id and app it was sealed for, before its expiry, for the claim and
@@ -30,7 +37,8 @@ use serde_json::Value;
 use subtle::ConstantTimeEq;
 
 use super::secret::CircuitId;
-use super::store::{CircuitStore, StoredCircuit};
+use super::store::{CircuitStore, ClaimedCircuit, SaveOutcome, StoreError, StoredCircuit};
+use crate::metrics::CircuitStoreMetrics;
 
 const MAGIC: &[u8; 3] = b"TP1";
 const NONCE_LEN: usize = 24;
@@ -155,13 +163,14 @@ pub(crate) enum PersistCause {
     WriteBehind,
 }
 
-/// A hub's persistence: the store, the key, the app name and how long blobs stay valid.
+/// A hub's persistence: the store, the keys, the app name, how long blobs stay valid, and the counters.
 pub(crate) struct Persistence {
-    pub(crate) store: Arc<dyn CircuitStore>,
-    key: PersistenceKey,
-    cipher: XChaCha20Poly1305,
+    store: Arc<dyn CircuitStore>,
+    /// Newest first: the first seals, every one opens.
+    keys: Vec<(u32, XChaCha20Poly1305)>,
     app: String,
     lifetime: Duration,
+    pub(crate) metrics: CircuitStoreMetrics,
 }
 
 fn unix_ms(time: SystemTime) -> u64 {
@@ -171,20 +180,73 @@ fn unix_ms(time: SystemTime) -> u64 {
 }
 
 impl Persistence {
+    /// `key` seals and opens; `retired` keys only open.
     pub(crate) fn new(
         store: Arc<dyn CircuitStore>,
         key: PersistenceKey,
+        retired: Vec<PersistenceKey>,
         app: String,
         lifetime: Duration,
     ) -> Self {
-        let cipher = XChaCha20Poly1305::new(&key.key.into());
+        let keys = std::iter::once(key)
+            .chain(retired)
+            .map(|k| (k.id, XChaCha20Poly1305::new(&k.key.into())))
+            .collect();
         Self {
             store,
-            key,
-            cipher,
+            keys,
             app,
             lifetime,
+            metrics: crate::metrics::Metrics::new().circuit_store(),
         }
+    }
+
+    /// Whether the store asks for write-behind, and how often.
+    pub(crate) fn write_behind(&self) -> Option<Duration> {
+        self.store.write_behind()
+    }
+
+    /// Times one store call.
+    async fn timed<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let started = std::time::Instant::now();
+        let outcome = call.await;
+        self.metrics.store_latency.observe(started.elapsed());
+        outcome
+    }
+
+    /// Saves a sealed circuit, counting it when stored.
+    pub(crate) async fn save(
+        &self,
+        id: CircuitId,
+        sealed: StoredCircuit,
+    ) -> Result<SaveOutcome, StoreError> {
+        let outcome = self.timed(self.store.save(id, sealed)).await;
+        if outcome == Ok(SaveOutcome::Saved) {
+            self.metrics.persisted.inc();
+        }
+        outcome
+    }
+
+    /// Claims a circuit for a resume (see [`CircuitStore::claim`]).
+    pub(crate) async fn claim(
+        &self,
+        id: CircuitId,
+        claim: [u8; 32],
+    ) -> Result<Option<ClaimedCircuit>, StoreError> {
+        self.timed(self.store.claim(id, claim)).await
+    }
+
+    /// Removes an ended circuit of `generation` or older.
+    pub(crate) async fn remove(&self, id: CircuitId, generation: u64) -> Result<(), StoreError> {
+        self.timed(self.store.remove(id, generation)).await
+    }
+
+    /// The newest generation the store knows of `id`.
+    pub(crate) async fn generation(&self, id: CircuitId) -> Result<Option<u64>, StoreError> {
+        self.timed(self.store.generation(id)).await
     }
 
     fn aad(&self, id: CircuitId) -> Vec<u8> {
@@ -200,6 +262,7 @@ impl Persistence {
         &self,
         id: CircuitId,
         claim: [u8; 32],
+        generation: u64,
         user: Option<String>,
         app: AppSnapshot,
     ) -> Result<StoredCircuit, String> {
@@ -214,8 +277,8 @@ impl Persistence {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|e| e.to_string())?;
         let aad = self.aad(id);
-        let sealed = self
-            .cipher
+        let (key_id, cipher) = &self.keys[0];
+        let sealed = cipher
             .encrypt(
                 XNonce::from_slice(&nonce),
                 Payload {
@@ -226,12 +289,13 @@ impl Persistence {
             .map_err(|_| "encryption failed".to_owned())?;
         let mut blob = Vec::with_capacity(HEADER_LEN + sealed.len());
         blob.extend_from_slice(MAGIC);
-        blob.extend_from_slice(&self.key.id.to_be_bytes());
+        blob.extend_from_slice(&key_id.to_be_bytes());
         blob.extend_from_slice(&nonce);
         blob.extend_from_slice(&sealed);
         Ok(StoredCircuit {
             blob: Bytes::from(blob),
             claim,
+            generation,
         })
     }
 
@@ -258,13 +322,12 @@ impl Persistence {
             return Err(OpenError::Malformed);
         }
         let key_id = u32::from_be_bytes([blob[3], blob[4], blob[5], blob[6]]);
-        if key_id != self.key.id {
+        let Some((_, cipher)) = self.keys.iter().find(|(id, _)| *id == key_id) else {
             return Err(OpenError::UnknownKey(key_id));
-        }
+        };
         let nonce = XNonce::from_slice(&blob[7..HEADER_LEN]);
         let aad = self.aad(id);
-        let plain = self
-            .cipher
+        let plain = cipher
             .decrypt(
                 nonce,
                 Payload {
@@ -299,9 +362,14 @@ mod tests {
     use crate::circuit::CircuitSecret;
 
     fn persistence(key: PersistenceKey, app: &str) -> Persistence {
+        rotated(key, Vec::new(), app)
+    }
+
+    fn rotated(key: PersistenceKey, retired: Vec<PersistenceKey>, app: &str) -> Persistence {
         Persistence::new(
             Arc::new(InMemoryCircuitStore::default()),
             key,
+            retired,
             app.into(),
             Duration::from_secs(60),
         )
@@ -325,7 +393,9 @@ mod tests {
         let p = persistence(key.clone(), "app");
         let secret = CircuitSecret::generate();
         let (id, claim) = (secret.id(), secret.key().claim());
-        let sealed = p.seal(id, claim, Some("ann".into()), snapshot()).unwrap();
+        let sealed = p
+            .seal(id, claim, 1, Some("ann".into()), snapshot())
+            .unwrap();
         let blob = &sealed.blob[..];
         assert_eq!(p.open(id, claim, Some("ann"), blob).unwrap(), snapshot());
         let other = CircuitSecret::generate();
@@ -368,6 +438,45 @@ mod tests {
         assert_eq!(
             p.open(id, claim, None, b"junk").unwrap_err(),
             OpenError::Malformed
+        );
+    }
+
+    #[test]
+    fn a_rotated_hub_seals_with_its_newest_key_and_opens_with_every_key_it_holds() {
+        let (old, new) = (
+            PersistenceKey::from_bytes(1, [1; 32]),
+            PersistenceKey::from_bytes(2, [2; 32]),
+        );
+        let before = persistence(old.clone(), "app");
+        let during = rotated(new.clone(), vec![old.clone()], "app");
+        let after = persistence(new, "app");
+        let secret = CircuitSecret::generate();
+        let (id, claim) = (secret.id(), secret.key().claim());
+        let sealed_before = before.seal(id, claim, 1, None, snapshot()).unwrap();
+        let sealed_during = during.seal(id, claim, 1, None, snapshot()).unwrap();
+        assert_eq!(
+            &sealed_during.blob[3..7],
+            &2u32.to_be_bytes(),
+            "the newest key seals"
+        );
+        assert_eq!(
+            during.open(id, claim, None, &sealed_before.blob).unwrap(),
+            snapshot()
+        );
+        assert_eq!(
+            during.open(id, claim, None, &sealed_during.blob).unwrap(),
+            snapshot()
+        );
+        assert_eq!(
+            after.open(id, claim, None, &sealed_during.blob).unwrap(),
+            snapshot()
+        );
+        assert_eq!(
+            after
+                .open(id, claim, None, &sealed_before.blob)
+                .unwrap_err(),
+            OpenError::UnknownKey(1),
+            "a dropped key opens nothing"
         );
     }
 }
