@@ -473,3 +473,65 @@ async fn a_hub_with_a_retired_key_resumes_circuits_sealed_before_the_rotation() 
         .build();
     assert!(clash.unwrap_err().to_string().contains("share an id"));
 }
+
+/// A write-behind store that is away (every call fails) until `back` is set, as Redis during an outage.
+struct OutageStore {
+    memory: Arc<InMemoryCircuitStore>,
+    back: Arc<std::sync::atomic::AtomicBool>,
+    failed: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl OutageStore {
+    fn up(&self) -> Result<(), tether::circuit::StoreError> {
+        if self.back.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.failed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(tether::circuit::StoreError::new("connection refused"))
+    }
+}
+
+impl CircuitStore for OutageStore {
+    fn save(&self, id: CircuitId, circuit: StoredCircuit) -> StoreFuture<'_, SaveOutcome> {
+        match self.up() {
+            Ok(()) => self.memory.save(id, circuit),
+            Err(e) => Box::pin(async move { Err(e) }),
+        }
+    }
+    fn claim(&self, id: CircuitId, claim: [u8; 32]) -> StoreFuture<'_, Option<ClaimedCircuit>> {
+        self.memory.claim(id, claim)
+    }
+    fn remove(&self, id: CircuitId, generation: u64) -> StoreFuture<'_, ()> {
+        self.memory.remove(id, generation)
+    }
+    fn generation(&self, id: CircuitId) -> StoreFuture<'_, Option<u64>> {
+        self.memory.generation(id)
+    }
+    fn write_behind(&self) -> Option<Duration> {
+        Some(Duration::from_millis(10))
+    }
+}
+
+#[tokio::test]
+async fn a_failed_write_behind_retries_until_the_store_is_back_without_another_change() {
+    let memory = Arc::new(InMemoryCircuitStore::default());
+    let back = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let failed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let store = OutageStore {
+        memory: memory.clone(),
+        back: back.clone(),
+        failed: failed.clone(),
+    };
+    let a = server_with(store, key(), CircuitOptions::default()).await;
+    let session = counter_at_three(&a).await;
+    // The store is away: the circuit works on, and its save is retried (more than once) although
+    // nothing changes.
+    until(|| failed.load(std::sync::atomic::Ordering::SeqCst) >= 2).await;
+    assert!(memory.is_empty());
+    back.store(true, std::sync::atomic::Ordering::SeqCst);
+    until(|| memory.len() == 1).await;
+    let b = server_with(memory.clone(), key(), CircuitOptions::default()).await;
+    let (mut client, answer) = resume(&b, &session.secret).await;
+    assert_eq!(answer, json!(true));
+    shows_and_counts_on(&mut client, 3).await;
+}

@@ -186,6 +186,9 @@ pub(crate) struct CircuitState {
     pub(crate) starting: bool,
     /// A write-behind persist is scheduled (see `persist::schedule_write_behind`).
     pub(crate) write_behind_pending: bool,
+    /// Write-behind saves that failed in a row (the store is away): the retry backs off, and only the
+    /// first failure of a streak is logged as a warning.
+    pub(crate) write_behind_failures: u32,
     pub(crate) next_call_id: u64,
     pub(crate) pending_calls: Vec<(u64, CallReply)>,
 }
@@ -271,6 +274,7 @@ impl Circuit {
                 chain: HandlerChain::default(),
                 starting: true,
                 write_behind_pending: false,
+                write_behind_failures: 0,
                 next_call_id: 0,
                 pending_calls: Vec::new(),
             }),

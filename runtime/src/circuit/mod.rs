@@ -124,7 +124,7 @@ pub use self::hub::{CircuitHub, CircuitHubBuilder, CircuitHubError};
 pub use self::idle::{IdleCircuitHandler, IdleOptions};
 pub use self::location::{Location, LocationChange, LocationSubscription};
 pub use self::options::CircuitOptions;
-pub use self::persist::PersistenceKey;
+pub use self::persist::{PersistenceKey, PersistenceKeyError};
 pub use self::prerender::{
     page_response, PageRender, PageRequest, PrerenderError, PAGE_CACHE_CONTROL,
 };

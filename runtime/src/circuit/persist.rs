@@ -81,6 +81,56 @@ impl PersistenceKey {
     }
 }
 
+/// Why a configured [`PersistenceKey`] could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersistenceKeyError(&'static str);
+
+impl fmt::Display for PersistenceKeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid persistence key ({}); expected `ID:HEX`, a decimal key id, a colon and 64 hex \
+             digits (for example from `openssl rand -hex 32`)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for PersistenceKeyError {}
+
+/// Reads a key as configured, `ID:HEX`: a decimal id, a colon and 64 hex digits (32 bytes), as in
+/// `TETHER_PERSISTENCE_KEY=1:$(openssl rand -hex 32)`.
+impl std::str::FromStr for PersistenceKey {
+    type Err = PersistenceKeyError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (id, hex) = text
+            .trim()
+            .split_once(':')
+            .ok_or(PersistenceKeyError("no colon"))?;
+        let id = id
+            .parse()
+            .map_err(|_| PersistenceKeyError("the id is not a number below 2^32"))?;
+        let hex = hex.as_bytes();
+        if hex.len() != 64 {
+            return Err(PersistenceKeyError("the key is not 64 hex digits"));
+        }
+        let digit = |c: u8| match c {
+            b'0'..=b'9' => Ok(c - b'0'),
+            b'a'..=b'f' => Ok(c - b'a' + 10),
+            b'A'..=b'F' => Ok(c - b'A' + 10),
+            _ => Err(PersistenceKeyError(
+                "the key has a character that is not a hex digit",
+            )),
+        };
+        let mut key = [0u8; 32];
+        for (byte, pair) in key.iter_mut().zip(hex.chunks_exact(2)) {
+            *byte = (digit(pair[0])? << 4) | digit(pair[1])?;
+        }
+        Ok(Self::from_bytes(id, key))
+    }
+}
+
 impl fmt::Debug for PersistenceKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "PersistenceKey {{ id: {}, key: <redacted> }}", self.id)
@@ -478,5 +528,24 @@ mod tests {
             OpenError::UnknownKey(1),
             "a dropped key opens nothing"
         );
+    }
+
+    #[test]
+    fn a_configured_key_reads_as_id_colon_hex() {
+        let key: PersistenceKey = format!("7:{}", "0a".repeat(32)).parse().unwrap();
+        assert_eq!((key.id(), key.key), (7, [10; 32]));
+        for bad in [
+            "7",
+            "x:00",
+            &format!("7:{}", "0".repeat(63)),
+            &format!("7:{}", "g".repeat(64)),
+        ] {
+            let error = bad.parse::<PersistenceKey>().unwrap_err().to_string();
+            assert!(error.starts_with("invalid persistence key ("), "{error}");
+            assert!(
+                !error.contains(bad) || bad.len() < 3,
+                "the key is never echoed"
+            );
+        }
     }
 }

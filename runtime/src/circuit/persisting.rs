@@ -8,13 +8,21 @@
 //!   elsewhere) ends this copy with `EndReason::Moved` and removes nothing; so does a reconnect that finds
 //!   a newer generation in a shared store (`fenced_out`).
 //! - A write-behind persist runs at most once per interval per circuit, however many changes come.
+//! - A write-behind save that fails (the store is away) is retried while the circuit lives, the wait
+//!   doubling from the interval up to [`MAX_RETRY`]; the first failure of a streak is a warning, the rest
+//!   are debug lines, and the first success after it says the store is back. The circuit itself, and
+//!   everything in this process, carries on meanwhile.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::core::{Circuit, CircuitState, EndReason, Link};
 use super::persist::PersistCause;
 use super::store::SaveOutcome;
+
+/// A failing write-behind retries at most this far apart.
+const MAX_RETRY: Duration = Duration::from_secs(30);
 
 impl Circuit {
     /// This circuit's generation in the store.
@@ -60,27 +68,38 @@ impl Circuit {
         let (id, span) = (self.id, self.span.clone());
         Some(tokio::spawn(async move {
             let persistence = env.persistence.as_ref().expect("checked above");
-            match persistence.save(id, sealed).await {
+            let outcome = persistence.save(id, sealed).await;
+            let saved = outcome == Ok(SaveOutcome::Saved);
+            let failed_before = match (cause, circuit.upgrade()) {
+                (PersistCause::WriteBehind, Some(circuit)) => {
+                    circuit.after_write_behind(outcome.is_err())
+                }
+                _ => 0,
+            };
+            match outcome {
+                Ok(SaveOutcome::Saved) if failed_before > 0 => {
+                    tracing::info!(parent: &span, failed_before, "circuit persisted again: the store is back");
+                }
+                Ok(SaveOutcome::Saved) if cause == PersistCause::WriteBehind => {
+                    tracing::debug!(parent: &span, bytes, "circuit persisted (write-behind)");
+                }
                 Ok(SaveOutcome::Saved) => {
-                    if cause == PersistCause::WriteBehind {
-                        tracing::debug!(parent: &span, bytes, "circuit persisted (write-behind)");
-                    } else {
-                        tracing::info!(parent: &span, ?cause, bytes, "circuit persisted");
-                    }
-                    true
+                    tracing::info!(parent: &span, ?cause, bytes, "circuit persisted");
                 }
                 Ok(SaveOutcome::Fenced) => {
                     tracing::warn!(parent: &span, ?cause, generation, "persist refused: the store holds a newer generation of this circuit");
                     if let Some(circuit) = circuit.upgrade() {
                         circuit.end_moved();
                     }
-                    false
+                }
+                Err(error) if cause == PersistCause::WriteBehind && failed_before > 0 => {
+                    tracing::debug!(parent: &span, %error, failed_before, "write-behind failed again; retrying later");
                 }
                 Err(error) => {
                     tracing::warn!(parent: &span, ?cause, %error, "persisting the circuit failed");
-                    false
                 }
             }
+            saved
         }))
     }
 
@@ -115,8 +134,25 @@ impl Circuit {
         }
     }
 
+    /// Books a finished write-behind save: on failure, schedules a retry after a backoff. Returns how
+    /// many saves had failed in a row before this one.
+    fn after_write_behind(self: &Arc<Self>, failed: bool) -> u32 {
+        let mut state = self.state.lock();
+        let before = state.write_behind_failures;
+        if !failed {
+            state.write_behind_failures = 0;
+            return before;
+        }
+        state.write_behind_failures = before.saturating_add(1);
+        if !matches!(state.link, Link::Ended) {
+            self.schedule_write_behind(&mut state);
+        }
+        before
+    }
+
     /// After a change (a rendered batch): when the store asks for write-behind, persists once its interval
     /// has passed, so at most one persist per interval per circuit however many changes come meanwhile.
+    /// After failed saves the wait doubles per failure, up to [`MAX_RETRY`].
     pub(crate) fn schedule_write_behind(self: &Arc<Self>, state: &mut CircuitState) {
         if state.write_behind_pending {
             return;
@@ -124,6 +160,10 @@ impl Circuit {
         let Some(interval) = self.env.persistence.as_ref().and_then(|p| p.write_behind()) else {
             return;
         };
+        let backoff = 1u32 << state.write_behind_failures.min(16);
+        let interval = interval
+            .saturating_mul(backoff)
+            .min(MAX_RETRY.max(interval));
         state.write_behind_pending = true;
         let circuit = Arc::downgrade(self);
         tokio::spawn(async move {
