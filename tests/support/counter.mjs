@@ -68,3 +68,12 @@ export const waitForState = (page, state) => page.waitForFunction((s) => window.
 
 /** A server's log without colour codes. */
 export const plainLog = (server) => server.output().replace(/\x1b\[[0-9;]*m/g, '');
+
+/** Runs `move` (which cuts the tab's connection: a server stopped or killed, the network dropped) and
+ * resolves once the tab has rejoined a server (its reconnect display hid again). A click before that would
+ * not reach any server. */
+export async function rejoinAfter(page, move) {
+  const seen = await page.evaluate(() => window.states.length);
+  await move();
+  await page.waitForFunction((n) => window.states.slice(n).some((s) => s.state === 'hide'), seen);
+}
