@@ -486,7 +486,8 @@ impl OutageStore {
         if self.back.load(std::sync::atomic::Ordering::SeqCst) {
             return Ok(());
         }
-        self.failed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.failed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Err(tether::circuit::StoreError::new("connection refused"))
     }
 }

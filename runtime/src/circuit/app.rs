@@ -1,8 +1,9 @@
 //! The bridge between a circuit and its `tether_components::Renderer`.
 //!
 //! The renderer's services are, in order of provision (a later one of the same type wins): the hub
-//! builder's application services, then the circuit's [`CircuitHandle`] and [`Location`]. All are in place
-//! before the first root is created, so every component's `init` can read them.
+//! builder's application services, then the circuit's [`CircuitHandle`] and [`Location`], then the
+//! circuit's own services (`scoped`, restored from their saved states on resume). All are in place before
+//! the first root is created, so every component's `init` can read them.
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use super::handle::CircuitHandle;
 use super::location::Location;
 use super::persist::{AppSnapshot, PersistedRoot};
 use super::protocol::batch_frame;
+use super::scoped::CircuitServices;
 
 /// A circuit's component tree: one renderer holding the page's root components.
 pub(crate) struct RendererApp {
@@ -25,6 +27,9 @@ pub(crate) struct RendererApp {
     base_uri: String,
     /// The roots as mounted (what a persisted circuit needs to mount them again).
     roots: Vec<PersistedRoot>,
+    /// The application's per-circuit services, and this circuit's instances of them.
+    scoped: CircuitServices,
+    scoped_services: Services,
 }
 
 /// Where a circuit starts: `StartCircuit`'s URIs and root descriptors, or a persisted circuit's.
@@ -34,6 +39,8 @@ pub(crate) struct StartPoint {
     pub(crate) roots: Vec<PersistedRoot>,
     /// Opted-in component states to restore (empty for a new start).
     pub(crate) states: PersistedStates,
+    /// Opted-in per-circuit service states to restore (empty for a new start).
+    pub(crate) services: Vec<(String, Value)>,
 }
 
 impl RendererApp {
@@ -56,6 +63,9 @@ impl RendererApp {
         if let Some(downloads) = services.get::<crate::download::Downloads>() {
             renderer.provide(downloads.for_circuit(circuit.clone()));
         }
+        let scoped = services.get::<CircuitServices>().unwrap_or_default();
+        let scoped_services = scoped.make(start.services);
+        renderer.provide_all(&scoped_services);
         renderer.restore_states(start.states);
         for root in &start.roots {
             renderer
@@ -67,6 +77,8 @@ impl RendererApp {
             location,
             base_uri: start.base_uri,
             roots: start.roots,
+            scoped,
+            scoped_services,
         })
     }
 
@@ -149,6 +161,7 @@ impl CircuitApp for RendererApp {
             uri: self.location.uri(),
             roots: self.roots.clone(),
             states,
+            services: self.scoped.save(&self.scoped_services),
         })
     }
 

@@ -124,6 +124,26 @@ impl CircuitHubBuilder {
         self
     }
 
+    /// Gives every circuit its own `T`, made by `make` when the circuit opens and shared by that
+    /// circuit's components (read with `cx.service::<T>()`; make `T` a shared handle such as
+    /// [`SharedState`](super::SharedState) so that their changes meet). With a [`Persistence`] it is
+    /// persisted and resumed with the circuit, as opted-in components are: `Persistence::serde()` is the
+    /// one-line case, `None` opts out. One per type; a later call for the same type replaces it.
+    ///
+    /// [`Persistence`]: tether_components::Persistence
+    pub fn circuit_service<T: Clone + Send + Sync + 'static>(
+        mut self,
+        make: impl Fn() -> T + Send + Sync + 'static,
+        persistence: Option<tether_components::Persistence<T>>,
+    ) -> Self {
+        let scoped = self
+            .services
+            .get::<super::scoped::CircuitServices>()
+            .unwrap_or_default();
+        self.services.insert(scoped.with(make, persistence));
+        self
+    }
+
     /// Knows each circuit's signed-in user through `auth` (see [`crate::auth`]): its [`CurrentUser`] is a
     /// service of the circuit's components and prerenders, reconnects by another user are refused, and the
     /// user is revalidated on an interval.
@@ -656,6 +676,7 @@ impl Shared {
                 })
                 .collect(),
             states: Vec::new(),
+            services: Vec::new(),
         };
         let secret = CircuitSecret::generate();
         match self.open(ctx, secret.clone(), start) {

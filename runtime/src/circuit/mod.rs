@@ -19,7 +19,8 @@
 //!   persisting: when a live circuit writes itself to the store (write-behind, fencing); resume:
 //!   `ResumeCircuit` and the fence check before a reconnect; shutdown: [`CircuitHub::shutdown`] and
 //!   [`serve_until_signal`].
-//! - app: the bridge from a circuit to its `tether_components::Renderer`.
+//! - app: the bridge from a circuit to its `tether_components::Renderer`; scoped: per-circuit services
+//!   ([`CircuitHubBuilder::circuit_service`], [`SharedState`]), persisted when they opt in.
 //! - protocol: method names, argument shapes, `Chunked` reassembly.
 //! - [`location`](Location): the browser's URI as a component service, with change notification.
 //! - [`store`]: where persisted circuits wait to be resumed ([`CircuitStore`], [`InMemoryCircuitStore`]).
@@ -105,6 +106,7 @@ mod prerender;
 pub(crate) mod protocol;
 pub(crate) mod registry;
 mod resume;
+mod scoped;
 mod secret;
 mod shutdown;
 pub mod store;
@@ -130,6 +132,7 @@ pub use self::prerender::{
 };
 pub use self::protocol::{DEFAULT_HUB_PATH, PROTOCOL_VERSION};
 pub use self::registry::CircuitMetrics;
+pub use self::scoped::SharedState;
 pub use self::secret::{CircuitId, CircuitSecret, MalformedSecret};
 pub use self::shutdown::{serve_until_signal, ShutdownReport};
 pub use self::store::{

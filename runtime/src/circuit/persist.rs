@@ -187,6 +187,9 @@ pub(crate) struct AppSnapshot {
     /// Opted-in component states by tree position.
     #[serde(rename = "s")]
     pub(crate) states: Vec<(Vec<u32>, Value)>,
+    /// Opted-in per-circuit service states by type name.
+    #[serde(rename = "v", default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) services: Vec<(String, Value)>,
 }
 
 /// The sealed payload.
@@ -434,6 +437,7 @@ mod tests {
                 props: serde_json::json!({"start": 0}),
             }],
             states: vec![(vec![0], serde_json::json!({"count": 3}))],
+            services: vec![("Cart".into(), serde_json::json!(["tea"]))],
         }
     }
 

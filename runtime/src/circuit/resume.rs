@@ -95,6 +95,7 @@ impl Shared {
             uri: snapshot.uri,
             roots: snapshot.roots,
             states: snapshot.states,
+            services: snapshot.services,
         };
         match self.open(ctx, secret, start) {
             Ok(circuit) => {
