@@ -7,6 +7,7 @@
 // acknowledgement always goes out on the connection its batch came in on. Navigation inside the page's origin
 // (`Tether.navigateTo`, `T.Navigate`, back/forward, links inside a router region) changes the history entry and
 // reports `LocationChanged`; `T.Error` shows the error bar (error-ui.ts).
+import { pauseWhenHidden } from './auto-pause';
 import { DomPatcher, findRoots, rootDescriptors } from './dom-patcher';
 import { showErrorUi } from './error-ui';
 import { EventDelegator } from './events';
@@ -48,6 +49,7 @@ export class Circuit {
   #rootWatch?: MutationObserver;
   #orphanTimer?: ReturnType<typeof setTimeout>;
   #stopLinks?: () => void;
+  #stopAutoPause?: () => void;
 
   readonly #options: ResolvedOptions;
   readonly #logger: Logger;
@@ -111,6 +113,8 @@ export class Circuit {
         }, ORPHAN_MS);
     });
     this.#rootWatch.observe(this.#doc, { childList: true, subtree: true });
+    const hiddenMs = this.#options.pauseWhenHiddenMs;
+    if (hiddenMs) this.#stopAutoPause = pauseWhenHidden(this.#doc, hiddenMs, this);
     this.#notify('onCircuitOpened');
   }
 
@@ -143,7 +147,9 @@ export class Circuit {
   async resume(): Promise<boolean> {
     if (this.state === 'paused') this.state = 'disconnected';
     const resumed = await this.reconnect().catch(() => false);
+    // The paused display is this circuit's own (the reconnection handler hides only what it showed).
     if (!resumed) this.#pausedDisplay().update('resume-failed', 0, 0);
+    else this.#display?.update('hide', 0, 0);
     return resumed;
   }
 
@@ -304,6 +310,7 @@ export class Circuit {
     clearTimeout(this.#orphanTimer);
     removeEventListener('popstate', this.#reportLocation);
     this.#stopLinks?.();
+    this.#stopAutoPause?.();
     const hub = this.#hub;
     this.#hub = undefined;
     hub?.stop();

@@ -1,5 +1,6 @@
 // Persisted circuits in Chromium with examples/counter (which persists its count to the in-memory store):
-// Tether.pause() / Tether.resume() continue in place, an evicted circuit resumes after a network drop with
+// Tether.pause() / Tether.resume() continue in place, a tab hidden long enough pauses on its own and
+// resumes when shown (the pauseWhenHiddenMs start option), an evicted circuit resumes after a network drop with
 // the same DOM (no reload), and SIGTERM persists every live circuit before the process exits.
 // A store that outlives the process (Redis) is needed for a restart that keeps state: that is
 // scale-out.test.mjs; the in-process cross-server resume is tested in runtime/tests/circuit_persistence.rs.
@@ -29,6 +30,7 @@ describe('persisted circuits in Chromium', () => {
       assert.equal(await page.evaluate(() => Tether.pause()), true);
       assert.match((await page.evaluate(() => window.states.at(-1))).classes, /components-reconnect-paused/);
       assert.equal(await page.evaluate(() => Tether.resume()), true);
+      assert.equal((await page.evaluate(() => window.states.at(-1))).state, 'hide', 'the paused display hides');
       assert.equal(await page.textContent('#count'), '3');
       assert.deepEqual(await kept(page), ['same page', 'same node']);
       await clickTo(page, 4);
@@ -36,6 +38,37 @@ describe('persisted circuits in Chromium', () => {
       assert.equal(await page.evaluate(() => Tether.pause()), true);
       const secondTab = await page.evaluate(() => Tether.resume());
       assert.equal(secondTab, true);
+      await page.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('pauses a tab hidden long enough (pauseWhenHiddenMs) and resumes it in place when shown', async () => {
+    const server = await startServer('counter', { env: { RUST_LOG: 'warn,tether::circuit=info' } });
+    try {
+      const page = await openCounter(browser, `${server.url}/?pause_hidden_ms=200`);
+      await countTo(page, 3);
+      // Headless Chromium shows every tab, so the page's visibility is switched the way a browser would.
+      const show = (state) => page.evaluate((s) => {
+        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => s });
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => s === 'hidden' });
+        document.dispatchEvent(new Event('visibilitychange'));
+      }, state);
+      await show('hidden');
+      await waitForState(page, 'paused');
+      assert.match(plainLog(server), /circuit persisted cause=Pause/);
+      await show('visible');
+      await page.waitForFunction(() => window.states.at(-1).state === 'hide');
+      await clickTo(page, 4);
+      assert.deepEqual(await kept(page), ['same page', 'same node']);
+      assert.match(plainLog(server), /circuit resumed/);
+      // Hidden briefly: nothing happens.
+      const states = await page.evaluate(() => window.states.length);
+      await show('hidden');
+      await show('visible');
+      await clickTo(page, 5);
+      assert.equal(await page.evaluate(() => window.states.length), states);
       await page.close();
     } finally {
       await server.stop();
