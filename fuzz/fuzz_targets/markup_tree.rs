@@ -7,31 +7,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use maud::{Markup, PreEscaped};
 use std::sync::Arc;
-use tether_components::fuzzing::{parse_markup, reparse_node_counts};
-
-use tether_components::testing::Harness;
-use tether_components::{Component, ComponentRegistry, RenderContext, Renderer};
-
-/// Renders whatever markup it holds.
-struct Raw {
-    markup: String,
-}
-
-impl Component for Raw {
-    type Props = String;
-
-    fn create(markup: &String) -> Self {
-        Raw {
-            markup: markup.clone(),
-        }
-    }
-
-    fn render(&self, _: &mut RenderContext<'_, Self>) -> Markup {
-        PreEscaped(self.markup.clone())
-    }
-}
+use tether_components::fuzzing::{parse_markup, patched_and_fresh, reparse_node_counts, RawMarkup};
+use tether_components::{ComponentRegistry, Renderer};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -49,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
     // The renderer checks more than the parser (event bindings, child slots): both renders must mount.
     let mounts = |markup: &str| {
         Renderer::new(Arc::new(ComponentRegistry::new()))
-            .mount_root_component::<Raw>(markup.to_owned())
+            .mount_root_component::<RawMarkup>(markup.to_owned())
             .is_ok()
     };
     if !(first_ok && second_ok && mounts(first) && mounts(second)) {
@@ -63,17 +41,7 @@ fuzz_target!(|data: &[u8]| {
     {
         return;
     }
-    let mut patched = Harness::mount::<Raw>(first.to_owned());
-    let handle = patched.handle::<Raw>();
-    let next = second.to_owned();
-    handle.update(move |raw| raw.markup = next);
-    patched
-        .try_flush()
+    let (patched, fresh) = patched_and_fresh(first, second)
         .unwrap_or_else(|e| panic!("diff from {first:?} to {second:?} failed to apply: {e}"));
-    let fresh = Harness::mount::<Raw>(second.to_owned());
-    assert_eq!(
-        patched.dom().canonical(0),
-        fresh.dom().canonical(0),
-        "patched DOM differs from a fresh render"
-    );
+    assert_eq!(patched, fresh, "patched DOM differs from a fresh render");
 });

@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 mod raw;
 
-use raw::{connect, connect_with, invocation, recv, send, serve};
+use raw::{connect, connect_with, invocation, recv, report_disconnects, send, serve};
 
 #[test]
 fn public_handles_are_send_sync_static() {
@@ -107,20 +107,12 @@ async fn hooks_see_connect_and_disconnect_with_reason() {
 
 #[tokio::test]
 async fn client_timeout_reason_reaches_the_hook() {
-    let (tx, mut rx) = mpsc::unbounded_channel::<DisconnectReason>();
-    let hub = Hub::builder()
-        .options(HubOptions {
-            client_timeout: Duration::from_millis(200),
-            keep_alive_interval: Duration::from_millis(100),
-            ..HubOptions::default()
-        })
-        .on_disconnected(move |_ctx: HubContext, reason| {
-            let tx = tx.clone();
-            async move { tx.send(reason).unwrap() }
-        })
-        .build()
-        .unwrap();
-    let url = serve(hub).await;
+    let (builder, mut rx) = report_disconnects(Hub::builder().options(HubOptions {
+        client_timeout: Duration::from_millis(200),
+        keep_alive_interval: Duration::from_millis(100),
+        ..HubOptions::default()
+    }));
+    let url = serve(builder.build().unwrap()).await;
     let mut socket = connect(&url).await;
     send(&mut socket, json!({"type": 6})).await;
     assert_eq!(rx.recv().await.unwrap(), DisconnectReason::ClientTimeout);
@@ -442,19 +434,14 @@ async fn detailed_errors_include_the_detail() {
 
 #[tokio::test]
 async fn caller_close_sends_a_close_message_and_reports_server_closed() {
-    let (tx, mut rx) = mpsc::unbounded_channel::<DisconnectReason>();
-    let hub = Hub::builder()
-        .method("Kick", |ctx: HubContext, (why,): (String,)| async move {
+    let (builder, mut rx) = report_disconnects(Hub::builder().method(
+        "Kick",
+        |ctx: HubContext, (why,): (String,)| async move {
             ctx.caller().close(Some(why));
             Ok::<_, HubError>(())
-        })
-        .on_disconnected(move |_ctx: HubContext, reason| {
-            let tx = tx.clone();
-            async move { tx.send(reason).unwrap() }
-        })
-        .build()
-        .unwrap();
-    let url = serve(hub).await;
+        },
+    ));
+    let url = serve(builder.build().unwrap()).await;
     let mut socket = connect(&url).await;
     send(&mut socket, invocation("1", "Kick", json!(["policy"]))).await;
     // The Close is queued before the Completion, so it is the last thing the client hears.

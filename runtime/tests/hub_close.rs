@@ -5,19 +5,13 @@ mod raw;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
-use tether::hub::{Hub, HubError};
+use tether::hub::HubOptions;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
 async fn echo_hub_url() -> String {
-    let hub = Hub::builder()
-        .method("Echo", |_ctx, (value,): (serde_json::Value,)| async move {
-            Ok::<_, HubError>(value)
-        })
-        .build()
-        .unwrap();
-    raw::serve(hub).await
+    raw::serve(raw::echo_hub(HubOptions::default()).0).await
 }
 
 async fn client_close_is_echoed(code: u16) {

@@ -9,42 +9,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use raw::{connect, connect_with, invocation, recv, send, send_frame, within, Socket};
+use raw::{
+    connect, connect_with, echo_hub, invocation, listen, recv, report_disconnects, send,
+    send_frame, serve, within, Socket,
+};
 use serde_json::{json, Value};
 use tether::hub::{DisconnectReason, Hub, HubContext, HubError, HubOptions, ServeOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 const RS: char = '\u{1e}';
-
-async fn serve(hub: Hub) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(tether::hub::serve(listener, hub.router("/hub")));
-    addr
-}
-
-/// An echo hub that reports every disconnect reason.
-fn echo_hub(options: HubOptions) -> (Hub, mpsc::UnboundedReceiver<DisconnectReason>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let hub = Hub::builder()
-        .options(options)
-        .method("Echo", |_ctx: HubContext, (v,): (Value,)| async move {
-            Ok::<_, HubError>(v)
-        })
-        .on_disconnected(move |_ctx: HubContext, reason| {
-            let tx = tx.clone();
-            async move {
-                let _ = tx.send(reason);
-            }
-        })
-        .build()
-        .unwrap();
-    (hub, rx)
-}
 
 /// One HTTP/1.1 request on its own connection; the status and body.
 async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
@@ -118,7 +94,7 @@ async fn an_abandoned_long_poll_ends_the_connection_after_the_disconnect_timeout
         long_poll_timeout: Duration::from_secs(60),
         ..HubOptions::default()
     });
-    let addr = serve(hub).await;
+    let addr = listen(hub).await;
     let token = long_polling(addr).await;
     let mut poll = TcpStream::connect(addr).await.unwrap();
     let request = format!("GET /hub?id={token} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
@@ -151,7 +127,7 @@ async fn a_full_wait_queue_stops_reading_instead_of_queueing() {
         })
         .build()
         .unwrap();
-    let url = format!("ws://{}/hub", serve(hub).await);
+    let url = serve(hub).await;
     let mut socket = connect(&url).await;
     send(&mut socket, invocation("0", "Hold", json!([]))).await;
     let filler = "x".repeat(28 * 1024);
@@ -181,7 +157,7 @@ async fn a_full_wait_queue_stops_reading_instead_of_queueing() {
 #[tokio::test]
 async fn a_frame_of_many_small_messages_is_not_a_large_message() {
     let (hub, _reasons) = echo_hub(HubOptions::default());
-    let url = format!("ws://{}/hub", serve(hub).await);
+    let url = serve(hub).await;
     let mut socket = connect(&url).await;
     let text = "y".repeat(1000);
     let messages: Vec<Value> = (0..100)
@@ -199,7 +175,7 @@ async fn a_frame_of_many_small_messages_is_not_a_large_message() {
 #[tokio::test]
 async fn a_post_of_many_messages_is_accepted_over_long_polling() {
     let (hub, _reasons) = echo_hub(HubOptions::default());
-    let addr = serve(hub).await;
+    let addr = listen(hub).await;
     let token = long_polling(addr).await;
     let text = "z".repeat(20 * 1024);
     let body: String = (0..10)
@@ -219,8 +195,7 @@ async fn a_post_of_many_messages_is_accepted_over_long_polling() {
 // 4. A client that stops reading cannot stop the connection's timers: the stuck write ends it.
 #[tokio::test]
 async fn a_client_that_stops_reading_is_disconnected_by_the_write_timeout() {
-    let (tx, mut reasons) = mpsc::unbounded_channel();
-    let hub = Hub::builder()
+    let builder = Hub::builder()
         .options(HubOptions {
             client_timeout: Duration::from_millis(500),
             keep_alive_interval: Duration::from_millis(200),
@@ -239,16 +214,9 @@ async fn a_client_that_stops_reading_is_disconnected_by_the_write_timeout() {
                 }
             });
             Ok::<_, HubError>(())
-        })
-        .on_disconnected(move |_ctx: HubContext, reason| {
-            let tx = tx.clone();
-            async move {
-                let _ = tx.send(reason);
-            }
-        })
-        .build()
-        .unwrap();
-    let url = format!("ws://{}/hub", serve(hub).await);
+        });
+    let (builder, mut reasons) = report_disconnects(builder);
+    let url = serve(builder.build().unwrap()).await;
     let mut socket = connect(&url).await;
     send(&mut socket, invocation("1", "Flood", json!([]))).await;
     // From here on the client reads nothing.
@@ -289,7 +257,7 @@ async fn connections_waiting_for_their_handshake_are_bounded() {
         max_pending_handshakes: 2,
         ..HubOptions::default()
     });
-    let url = format!("ws://{}/hub", serve(hub).await);
+    let url = serve(hub).await;
     let (mut first, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
     let (_second, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
     let refused = tokio_tungstenite::connect_async(&url).await.unwrap_err();
@@ -314,7 +282,7 @@ async fn a_second_socket_without_stateful_reconnect_is_refused() {
         allow_stateful_reconnect: true,
         ..HubOptions::default()
     });
-    let addr = serve(hub).await;
+    let addr = listen(hub).await;
     let (_, negotiated) = http(
         addr,
         "POST",
@@ -340,7 +308,7 @@ async fn a_second_socket_without_stateful_reconnect_is_refused() {
 #[tokio::test]
 async fn an_oversized_message_in_many_frames_gets_its_close() {
     let (hub, _reasons) = echo_hub(HubOptions::default());
-    let url = format!("ws://{}/hub", serve(hub).await);
+    let url = serve(hub).await;
     let mut socket = connect(&url).await;
     let part = "p".repeat(16 * 1024);
     let head = format!("{{\"type\":1,\"target\":\"Echo\",\"arguments\":[\"{part}");
@@ -371,7 +339,7 @@ async fn the_headers_kept_for_hub_code_are_bounded() {
         })
         .build()
         .unwrap();
-    let url = format!("ws://{}/hub", serve(hub).await);
+    let url = serve(hub).await;
     let value = "h".repeat(3000);
     let names: Vec<&'static str> = (0..20)
         .map(|i| &*Box::leak(format!("x-padding-{i}").into_boxed_str()))
@@ -389,7 +357,7 @@ async fn the_headers_kept_for_hub_code_are_bounded() {
 #[tokio::test]
 async fn an_origin_with_another_scheme_is_not_the_same_origin() {
     let (hub, _reasons) = echo_hub(HubOptions::default());
-    let addr = serve(hub).await;
+    let addr = listen(hub).await;
     let url = format!("ws://{addr}/hub");
     for origin in [format!("https://{addr}"), format!("ws://{addr}")] {
         let mut request = url.as_str().into_client_request().unwrap();
@@ -413,7 +381,7 @@ async fn a_silent_client_times_out_from_the_handshake() {
         keep_alive_interval: Duration::from_millis(100),
         ..HubOptions::default()
     });
-    let url = format!("ws://{}/hub", serve(hub).await);
+    let url = serve(hub).await;
     let mut socket = connect(&url).await;
     let close = close_message(&mut socket).await;
     assert_eq!(
@@ -435,7 +403,7 @@ async fn a_polling_client_outlives_the_client_timeout() {
         long_poll_timeout: Duration::from_millis(100),
         ..HubOptions::default()
     });
-    let addr = serve(hub).await;
+    let addr = listen(hub).await;
     let token = long_polling(addr).await;
     // A Ping does not turn the client timeout on either: the polls stay the keep-alive.
     let ping = format!("{}{RS}", json!({"type": 6}));
@@ -464,7 +432,7 @@ async fn a_polling_client_outlives_the_client_timeout() {
 /// The handshake answer to `frames`, sent before any handshake.
 async fn handshake_answer(frames: Vec<Message>) -> Value {
     let (hub, _reasons) = echo_hub(HubOptions::default());
-    let url = format!("ws://{}/hub", serve(hub).await);
+    let url = serve(hub).await;
     let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
     for frame in frames {
         ws.send(frame).await.unwrap();
@@ -501,7 +469,7 @@ async fn a_binary_frame_that_is_not_utf8_says_so() {
     let answer = handshake_answer(vec![Message::binary(vec![0xff, 0xfe, 0x1e])]).await;
     assert_eq!(answer["error"], "The handshake request is not UTF-8 text.");
     let (hub, _reasons) = echo_hub(HubOptions::default());
-    let url = format!("ws://{}/hub", serve(hub).await);
+    let url = serve(hub).await;
     let mut socket = connect(&url).await;
     socket
         .ws

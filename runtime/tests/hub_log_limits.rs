@@ -6,10 +6,9 @@ mod raw;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use raw::{connect, invocation, recv, send_frame, within};
+use raw::{connect, echo_hub, invocation, recv, send_frame, within};
 use serde_json::{json, Value};
-use tether::hub::{DisconnectReason, Hub, HubContext, HubError};
-use tokio::sync::mpsc;
+use tether::hub::HubOptions;
 
 /// Collects every log line written by the subscriber.
 #[derive(Clone, Default)]
@@ -34,19 +33,7 @@ async fn unknown_method_calls_log_a_bounded_number_of_warnings_and_a_summary() {
         .with_ansi(false)
         .with_writer(move || sink.clone())
         .init();
-    let (tx, mut reasons) = mpsc::unbounded_channel::<DisconnectReason>();
-    let hub = Hub::builder()
-        .method("Echo", |_ctx: HubContext, (v,): (Value,)| async move {
-            Ok::<_, HubError>(v)
-        })
-        .on_disconnected(move |_ctx: HubContext, reason| {
-            let tx = tx.clone();
-            async move {
-                let _ = tx.send(reason);
-            }
-        })
-        .build()
-        .unwrap();
+    let (hub, mut reasons) = echo_hub(HubOptions::default());
     let url = raw::serve(hub).await;
     let mut socket = connect(&url).await;
     let calls = 2000;

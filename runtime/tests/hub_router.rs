@@ -76,3 +76,36 @@ async fn disabled_transports_are_not_offered_and_answer_404() {
         "{poll}"
     );
 }
+
+#[tokio::test]
+async fn ignore_path_case_routes_hub_paths_in_any_case_and_leaves_others_exact() {
+    use axum::routing::get;
+    let hub = Hub::builder().build().unwrap();
+    let app = axum::Router::new()
+        .route("/Page", get(|| async { "page" }))
+        .merge(hub.router("/chathub/"));
+    let app = tether::hub::ignore_path_case(app, ["/chathub/"]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(tether::hub::serve(listener, app));
+    for target in [
+        "/chathub/negotiate?negotiateVersion=1",
+        "/ChatHub/negotiate?negotiateVersion=1",
+        "/CHATHUB/NEGOTIATE",
+    ] {
+        let response = http(addr, "POST", target).await;
+        assert!(response.starts_with("HTTP/1.1 200"), "{target}: {response}");
+        assert!(
+            response.contains("\"connectionId\""),
+            "{target}: {response}"
+        );
+    }
+    // The transport URL too: a GET without a token is the hub's 400, not the router's 404.
+    let response = http(addr, "GET", "/ChatHub").await;
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+    assert!(http(addr, "GET", "/Page").await.starts_with("HTTP/1.1 200"));
+    assert!(http(addr, "GET", "/page").await.starts_with("HTTP/1.1 404"));
+    assert!(http(addr, "GET", "/chathubs")
+        .await
+        .starts_with("HTTP/1.1 404"));
+}

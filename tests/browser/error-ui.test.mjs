@@ -2,28 +2,14 @@
 // handler panics on the server (tests/pages `/crash`). The built-in bar shows with a reload link and a dismiss
 // button; a page's own `#tether-error-ui` is shown instead, with the server's message in its slot.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { launchBrowser } from '../support/browser.mjs';
-import { startServer } from '../support/server.mjs';
+import { describe, it } from 'node:test';
+import { consoleErrors, openCircuit, serverAndBrowser } from '../support/browser.mjs';
 
 describe('error bar in Chromium', () => {
-  let server;
-  let browser;
-
-  before(async () => {
-    server = await startServer('tether-test-pages');
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const suite = serverAndBrowser('tether-test-pages');
 
   async function crash(path) {
-    const page = await browser.newPage();
-    await page.goto(`${server.url}${path}`);
-    await page.evaluate(() => Tether.start());
+    const page = await openCircuit(suite.browser, `${suite.server.url}${path}`);
     await page.evaluate(() => { window.beforeReload = true; });
     assert.equal(await page.$('#tether-error-ui:not([hidden])'), null, 'no bar before the error');
     await page.click('#crash');
@@ -32,8 +18,7 @@ describe('error bar in Chromium', () => {
   }
 
   /** Console output other than the boot script's report of the ended circuit. */
-  const unexpected = (page) =>
-    page.consoleMessages.filter((m) => (m.type === 'error' || m.type === 'pageerror') && !/circuit ended on the server/.test(m.text));
+  const unexpected = (page) => consoleErrors(page, /circuit ended on the server/);
 
   it('shows the built-in bar with reload and dismiss when a handler panics on the server', async () => {
     const page = await crash('/crash');

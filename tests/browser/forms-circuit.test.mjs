@@ -2,40 +2,18 @@
 // tether-test-pages): navigation reported with LocationChanged (Tether.navigateTo, back/forward, the server's
 // T.Navigate), and a page whose app script removed every interactive region ends its circuit.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { launchBrowser } from '../support/browser.mjs';
-import { startServer } from '../support/server.mjs';
-
+import { describe, it } from 'node:test';
+import { closeClean as finish, openCircuit, serverAndBrowser } from '../support/browser.mjs';
 
 describe('circuit navigation and lifetime in Chromium', () => {
-  let server;
-  let browser;
+  const suite = serverAndBrowser('tether-test-pages');
 
-  before(async () => {
-    server = await startServer('tether-test-pages');
-    browser = await launchBrowser();
-  });
+  const open = (pagePath, { fakeClock = false } = {}) =>
+    openCircuit(suite.browser, `${suite.server.url}${pagePath}`, {
+      beforeGoto: fakeClock ? (page) => page.clock.install() : undefined,
+    });
 
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
-
-  async function open(pagePath, { fakeClock = false } = {}) {
-    const page = await browser.newPage();
-    if (fakeClock) await page.clock.install();
-    await page.goto(`${server.url}${pagePath}`);
-    await page.evaluate(() => Tether.start());
-    return page;
-  }
-
-  async function finish(page) {
-    const errors = page.consoleMessages.filter((m) => m.type === 'error' || m.type === 'pageerror');
-    assert.deepEqual(errors, [], 'no console errors');
-    await page.close();
-  }
-
-  const json = async (endpoint) => (await fetch(`${server.url}${endpoint}`)).json();
+  const json = async (endpoint) => (await fetch(`${suite.server.url}${endpoint}`)).json();
 
   /** Polls the server (a state outside the page) until `check` returns something truthy. */
   async function until(check, what) {
@@ -78,13 +56,13 @@ describe('circuit navigation and lifetime in Chromium', () => {
     const from = (await json('/_test/locations')).length;
     await page.evaluate(() => { window.__samePage = true; });
     // At least this page's circuit gets it (a closed page's circuit may not have ended yet).
-    assert.ok(Number(await (await fetch(`${server.url}/_test/navigate?to=/nav/from-server`)).text()) >= 1);
+    assert.ok(Number(await (await fetch(`${suite.server.url}/_test/navigate?to=/nav/from-server`)).text()) >= 1);
     await page.waitForFunction(() => location.pathname === '/nav/from-server');
     assert.deepEqual(await locationsSince(from, ['/nav/from-server']), ['/nav/from-server']);
     assert.equal(await page.evaluate(() => window.__samePage), true, 'no page load happened');
     // Another origin is a page load.
-    const elsewhere = `http://localhost:${server.port}/nav/other-origin`;
-    await fetch(`${server.url}/_test/navigate?to=${encodeURIComponent(elsewhere)}&replace=1`);
+    const elsewhere = `http://localhost:${suite.server.port}/nav/other-origin`;
+    await fetch(`${suite.server.url}/_test/navigate?to=${encodeURIComponent(elsewhere)}&replace=1`);
     await page.waitForURL(elsewhere);
     assert.equal(await page.evaluate(() => window.__samePage), undefined, 'the other origin was loaded');
     await finish(page);

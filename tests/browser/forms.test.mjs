@@ -2,38 +2,15 @@
 // server re-renders keeps every character and the caret; a server that normalises the value wins; keyed rows
 // reordered by the server keep their DOM nodes, focus and typed text.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { launchBrowser } from '../support/browser.mjs';
-import { startServer } from '../support/server.mjs';
+import { describe, it } from 'node:test';
+import { closeClean as finish, openCircuit, serverAndBrowser } from '../support/browser.mjs';
 
 
 describe('forms in Chromium', () => {
-  let server;
-  let browser;
-
-  before(async () => {
-    server = await startServer('tether-test-pages');
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const suite = serverAndBrowser('tether-test-pages');
 
   /** Opens `path` and waits until its circuit is connected (Tether.start() resolves then). */
-  async function open(pagePath) {
-    const page = await browser.newPage();
-    await page.goto(`${server.url}${pagePath}`);
-    await page.evaluate(() => Tether.start());
-    return page;
-  }
-
-  async function finish(page) {
-    const errors = page.consoleMessages.filter((m) => m.type === 'error' || m.type === 'pageerror');
-    assert.deepEqual(errors, [], 'no console errors');
-    await page.close();
-  }
+  const open = (pagePath) => openCircuit(suite.browser, `${suite.server.url}${pagePath}`);
 
   const fieldState = (page) =>
     page.evaluate(() => {

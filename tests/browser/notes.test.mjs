@@ -2,29 +2,17 @@
 // back/forward, focus), deep-link prerendering with the right status, NavLink marking, form validation, sign-in
 // with a return URL, revocation noticed by an open page, a reconnect by another user refused, and the error bar.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { launchBrowser } from '../support/browser.mjs';
-import { startServer } from '../support/server.mjs';
+import { describe, it } from 'node:test';
+import { closeClean as finish, launchBrowser, serverAndBrowser } from '../support/browser.mjs';
 
 describe('notes app in Chromium', () => {
-  let server;
-  let browser;
-
-  before(async () => {
-    // A short revalidation interval so that a revoked session is noticed within the test.
-    server = await startServer('notes', { env: { NOTES_REVALIDATE_MS: '200' } });
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  // A short revalidation interval so that a revoked session is noticed within the test.
+  const suite = serverAndBrowser('notes', { env: { NOTES_REVALIDATE_MS: '200' } });
 
   /** Opens `path`, waits until the circuit is connected, and marks the document to detect reloads. */
-  async function open(path, b = browser) {
+  async function open(path, b = suite.browser) {
     const page = await b.newPage();
-    const response = await page.goto(`${server.url}${path}`);
+    const response = await page.goto(`${suite.server.url}${path}`);
     await page.waitForFunction(() => document.documentElement.dataset.circuit === 'open');
     await page.evaluate(() => { window.sameDocument = 'yes'; });
     return { page, response };
@@ -34,14 +22,8 @@ describe('notes app in Chromium', () => {
   const heading = (page) => page.textContent('h1');
   const pathOf = (page) => new URL(page.url()).pathname + new URL(page.url()).search;
 
-  async function finish(page) {
-    const errors = page.consoleMessages.filter((m) => m.type === 'error' || m.type === 'pageerror');
-    assert.deepEqual(errors, [], 'no console errors');
-    await page.close();
-  }
-
   async function signIn(page, user, password, path = '/login') {
-    await page.goto(`${server.url}${path}`);
+    await page.goto(`${suite.server.url}${path}`);
     await page.fill('input[name="user"]', user);
     await page.fill('input[name="password"]', password);
     await Promise.all([page.waitForNavigation(), page.click('#login button[type="submit"]')]);
@@ -95,15 +77,15 @@ describe('notes app in Chromium', () => {
   });
 
   it('prerenders deep links with the right status: 200 for a note, 404 for an unknown id or path', async () => {
-    const note = await fetch(`${server.url}/notes/3`);
+    const note = await fetch(`${suite.server.url}/notes/3`);
     assert.equal(note.status, 200);
     assert.match(await note.text(), /<h1>Ideas<\/h1>/);
     for (const path of ['/notes/999', '/notes/abc', '/no/such/page']) {
-      const response = await fetch(`${server.url}${path}`);
+      const response = await fetch(`${suite.server.url}${path}`);
       assert.equal(response.status, 404, path);
       assert.match(await response.text(), /<h1>Not found<\/h1>/);
     }
-    const root = await fetch(`${server.url}/`, { redirect: 'manual' });
+    const root = await fetch(`${suite.server.url}/`, { redirect: 'manual' });
     assert.equal(root.status, 303);
     assert.equal(root.headers.get('location'), '/notes');
     const { page, response } = await open('/notes/999');
@@ -118,7 +100,7 @@ describe('notes app in Chromium', () => {
     const b = await launchBrowser();
     try {
       const page = await b.newPage();
-      await page.goto(`${server.url}/notes/new`);
+      await page.goto(`${suite.server.url}/notes/new`);
       assert.equal(pathOf(page), '/login?return=/notes/new');
       assert.match(await page.textContent('main'), /demo/);
       await page.fill('input[name="user"]', 'demo');
@@ -173,7 +155,7 @@ describe('notes app in Chromium', () => {
       await signIn(signer, 'demo', 'demo');
       const { page } = await open('/notes/new', b);
       assert.equal(await page.textContent('#user'), 'demo');
-      await signer.goto(`${server.url}/logout`);
+      await signer.goto(`${suite.server.url}/logout`);
       // The history entry changes first, then the batch with the login page arrives.
       await page.waitForFunction(() => location.pathname === '/login' && document.querySelector('h1')?.textContent === 'Sign in');
       assert.equal(pathOf(page), '/login?return=/notes/new');
@@ -204,29 +186,18 @@ describe('notes app in Chromium', () => {
 });
 
 describe('notes app error bar', () => {
-  let server;
-  let browser;
-
-  before(async () => {
-    server = await startServer('notes', { env: { NOTES_REVALIDATE_MS: '200', NOTES_ON_REVOKED: 'end-circuit' } });
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const suite = serverAndBrowser('notes', { env: { NOTES_REVALIDATE_MS: '200', NOTES_ON_REVOKED: 'end-circuit' } });
 
   it('shows a dismissible error bar with a reload link when the circuit ends', async () => {
-    const signer = await browser.newPage();
-    await signer.goto(`${server.url}/login`);
+    const signer = await suite.browser.newPage();
+    await signer.goto(`${suite.server.url}/login`);
     await signer.fill('input[name="user"]', 'demo');
     await signer.fill('input[name="password"]', 'demo');
     await Promise.all([signer.waitForNavigation(), signer.click('#login button[type="submit"]')]);
-    const page = await browser.newPage();
-    await page.goto(`${server.url}/notes`);
+    const page = await suite.browser.newPage();
+    await page.goto(`${suite.server.url}/notes`);
     await page.waitForFunction(() => document.documentElement.dataset.circuit === 'open');
-    await signer.goto(`${server.url}/logout`);
+    await signer.goto(`${suite.server.url}/logout`);
     await page.waitForSelector('#tether-error-ui', { state: 'visible' });
     assert.match(await page.textContent('#tether-error-ui'), /Reload/);
     assert.equal(await page.getAttribute('#tether-error-ui a.reload', 'href'), '');

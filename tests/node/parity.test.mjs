@@ -141,11 +141,33 @@ for (const [protocolName, protocol] of protocols) {
   }
 }
 
+describe('hub paths match in any letter case, as ASP.NET Core routes them', () => {
+  for (const [protocolName, protocol] of protocols) for (const [transportName, transport] of transports) {
+    if (protocolName === 'messagepack' && transport === T.ServerSentEvents) continue;
+    test(`negotiate and the transport URL reach /testhub as /TestHub, ${protocolName} over ${transportName}`, async () => {
+      const c = await started(transport, protocol, '/TestHub?Color=red');
+      try {
+        assert.equal(await c.invoke('Echo', 'hi'), 'hi');
+        // Hub code sees the path as the client sent it.
+        assert.equal(await c.invoke('GetRequestPath'), '/TestHub');
+        assert.equal(await c.invoke('GetQueryParam', 'Color'), 'red');
+      } finally { await c.stop(); }
+    });
+  }
+
+  test('other paths stay exact: a page route in another case is still 404', async () => {
+    assert.equal((await fetch(`${server.url}/TESTHUB/negotiate?negotiateVersion=1`, { method: 'POST' })).status, 200);
+    assert.equal((await fetch(`${server.url}/testhub/Negotiate/extra`, { method: 'POST' })).status, 404);
+  });
+});
+
 describe('authorization hook', () => {
-  for (const [transportName, transport] of transports) {
-    test(`a bearer token from accessTokenFactory is checked at negotiate and on the transport over ${transportName}`, async () => {
+  for (const [protocolName, protocol] of protocols) for (const [transportName, transport] of transports) {
+    if (protocolName === 'messagepack' && transport === T.ServerSentEvents) continue;
+    test(`a bearer token from accessTokenFactory is checked at negotiate and on the transport, ${protocolName} over ${transportName}`, async () => {
       const connect = (token) => new signalR.HubConnectionBuilder()
         .withUrl(`${server.url}/authorizedhub`, { transport, ...(token ? { accessTokenFactory: () => token } : {}) })
+        .withHubProtocol(protocol())
         .configureLogging(signalR.LogLevel.None)
         .build();
       const ok = connect('let-me-in');
@@ -172,6 +194,17 @@ describe('authorization hook', () => {
 });
 
 describe('long polling', () => {
+  for (const [protocolName, protocol] of protocols) {
+    test(`the official ${protocolName} client hears why its handshake was refused`, async () => {
+      // The client's own protocol object under a name the server does not speak.
+      const unsupported = Object.assign(protocol(), { name: 'protobuf' });
+      const c = build(T.LongPolling, () => unsupported);
+      await assert.rejects(c.start(), {
+        message: "Server returned handshake error: The protocol 'protobuf' is not supported by this server (supported: json, messagepack).",
+      });
+    });
+  }
+
   test('a handshake refusal reaches a poll that arrives after the server gave up on the connection', async () => {
     const base = `${server.url}/testhub`;
     const { connectionToken: id } = await fetch(`${base}/negotiate?negotiateVersion=1`, { method: 'POST' }).then((r) => r.json());

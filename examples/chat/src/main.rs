@@ -38,8 +38,9 @@
 //! user messages can be shown without a sign-in. A real app takes the user from its authentication.
 //!
 //! `/testhub` (src/testhub.rs) serves the methods of Microsoft's SignalR client functional tests, for the
-//! compatibility tests in tests/node/parity.test.mjs, and `/authorizedhub` an `Echo` hub behind a bearer
-//! token check (`let-me-in`).
+//! compatibility tests in tests/node/parity.test.mjs, `/authorizedhub` an `Echo` hub behind a bearer
+//! token check (`let-me-in`), and `/echo` a raw connection handler (no hub protocol) that sends every
+//! message back, for tests/node/connection_handler.test.mjs.
 
 mod testhub;
 
@@ -279,6 +280,7 @@ async fn main() -> std::io::Result<()> {
         .merge(hub.router("/chathub"))
         .merge(testhub::test_hub(hub_options()).router("/testhub"))
         .merge(testhub::authorized_hub(hub_options()).router("/authorizedhub"))
+        .merge(testhub::echo(hub_options()).router("/echo"))
         .merge(pages);
     if std::env::var_os("TETHER_METRICS").is_some() {
         let metrics = tether::metrics::Metrics::new();
@@ -286,7 +288,10 @@ async fn main() -> std::io::Result<()> {
         metrics.circuits(&circuits);
         app = app.merge(metrics.router("/metrics"));
     }
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    // Hub paths match in any letter case, as ASP.NET Core routes them (`/ChatHub` is `/chathub`).
+    let app =
+        tether::hub::ignore_path_case(app, ["/chathub", "/testhub", "/authorizedhub", "/echo"]);
+    let listener = tether::hub::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
     tether::hub::serve(listener, app).await
 }

@@ -6,7 +6,8 @@
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tether::hub::{
-    access_token, Caller, ClientStream, Hub, HubContext, HubError, HubOptions, Refusal,
+    access_token, Caller, ClientStream, ConnectionHandler, Hub, HubContext, HubError, HubOptions,
+    RawConnection, Refusal,
 };
 
 /// The bearer token `/authorizedhub` accepts (a real app would check a signed token or a session).
@@ -27,6 +28,25 @@ pub(crate) fn authorized_hub(options: HubOptions) -> Hub {
         )
         .build()
         .expect("the authorized hub configuration is valid")
+}
+
+/// `/echo`: a raw connection handler (no hub protocol) that sends every message back as it came, text or
+/// binary, like the echo endpoint of Microsoft's functional test server.
+pub(crate) fn echo(options: HubOptions) -> ConnectionHandler {
+    ConnectionHandler::builder()
+        .options(options)
+        .build(|mut connection: RawConnection| async move {
+            while let Some(message) = connection.recv().await {
+                if let Err(e) = connection.send(message).await {
+                    tracing::debug!(
+                        connection_id = connection.connection_id(),
+                        "echo stopped: {e}"
+                    );
+                    break;
+                }
+            }
+        })
+        .expect("the echo handler's options are valid")
 }
 
 /// The object `SendCustomObject` sends back as `CustomObject`.

@@ -9,7 +9,7 @@
 //!
 //! Persistence (docs/persistence.md, docs/scale-out.md): `TETHER_REDIS_URL` puts persisted circuits in
 //! Redis (else in memory); `TETHER_PERSISTENCE_KEY` (`ID:HEX`, a key id and 64 hex digits, e.g.
-//! `1:$(openssl rand -hex 32)`) seals them, the same on every server sharing the store (else a random
+//! `1:$(openssl rand -hex 32)`, or the 64 hex digits alone for id 1) seals them, the same on every server sharing the store (else a random
 //! key: only this process can resume them); `TETHER_RETIRED_PERSISTENCE_KEYS` (comma-separated `ID:HEX`)
 //! still open circuits sealed before a rotation; `TETHER_WRITE_BEHIND_MS` (1000, Redis only; `0` turns
 //! write-behind off). `TETHER_METRICS=1` serves Prometheus metrics at `/metrics`.
@@ -39,6 +39,7 @@ fn env_usize(name: &str) -> Option<usize> {
     std::env::var(name).ok()?.parse().ok()
 }
 
+/// A persistence key from 64 hex digits (key id 1).
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     // Logs go to stderr: stdout carries only the `listening on` line that test harnesses wait for.
@@ -124,7 +125,7 @@ async fn main() -> std::io::Result<()> {
         app
     };
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:5000".to_owned());
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    let listener = tether::hub::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
     // SIGTERM / Ctrl-C: every live circuit is persisted and its tab told to resume.
     tether::circuit::serve_until_signal(listener, app, hub).await

@@ -90,7 +90,7 @@ impl fmt::Display for PersistenceKeyError {
         write!(
             f,
             "invalid persistence key ({}); expected `ID:HEX`, a decimal key id, a colon and 64 hex \
-             digits (for example from `openssl rand -hex 32`)",
+             digits (for example from `openssl rand -hex 32`), or the 64 hex digits alone for id 1",
             self.0
         )
     }
@@ -98,16 +98,13 @@ impl fmt::Display for PersistenceKeyError {
 
 impl std::error::Error for PersistenceKeyError {}
 
-/// Reads a key as configured, `ID:HEX`: a decimal id, a colon and 64 hex digits (32 bytes), as in
-/// `TETHER_PERSISTENCE_KEY=1:$(openssl rand -hex 32)`.
+/// Reads a key as configured: `ID:HEX`, a decimal id, a colon and 64 hex digits (32 bytes), as in
+/// `TETHER_PERSISTENCE_KEY=1:$(openssl rand -hex 32)`; or the 64 hex digits alone, for key id 1.
 impl std::str::FromStr for PersistenceKey {
     type Err = PersistenceKeyError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let (id, hex) = text
-            .trim()
-            .split_once(':')
-            .ok_or(PersistenceKeyError("no colon"))?;
+        let (id, hex) = text.trim().split_once(':').unwrap_or(("1", text.trim()));
         let id = id
             .parse()
             .map_err(|_| PersistenceKeyError("the id is not a number below 2^32"))?;

@@ -171,6 +171,19 @@ impl RequestInfo {
         self
     }
 
+    /// The request path (`/chathub`), as the client sent it.
+    pub(crate) fn path(&self) -> &str {
+        let full = &*self.path_and_query;
+        full.split_once('?').map_or(full, |(path, _)| path)
+    }
+
+    /// The query string without the connection token; empty when there is none.
+    pub(crate) fn query(&self) -> &str {
+        self.path_and_query
+            .split_once('?')
+            .map_or("", |(_, query)| query)
+    }
+
     pub(crate) fn headers(&self) -> &HeaderMap {
         self.headers.get_or_init(|| {
             let mut map = HeaderMap::new();

@@ -59,19 +59,14 @@ impl HubContext {
 
     /// The path of the HTTP request that started the transport (`/chathub`), as the client sent it.
     pub fn request_path(&self) -> &str {
-        let full = &*self.conn.request.path_and_query;
-        full.split_once('?').map_or(full, |(path, _)| path)
+        self.conn.request.path()
     }
 
     /// The query string of that request (`room=7&lang=en`), without the connection token (`id`), which
     /// the HTTP transports carry there; empty when there is none. Like ASP.NET Core's
     /// `Context.GetHttpContext().Request.Query`, it holds what the client put in the hub URL.
     pub fn query(&self) -> &str {
-        self.conn
-            .request
-            .path_and_query
-            .split_once('?')
-            .map_or("", |(_, query)| query)
+        self.conn.request.query()
     }
 
     /// The first decoded value of query parameter `name` (see [`HubContext::query`]).

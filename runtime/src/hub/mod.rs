@@ -1,8 +1,8 @@
 //! A SignalR-compatible hub server: the official `@microsoft/signalr` client talks to it unchanged.
 //!
 //! Build a [`Hub`] with [`Hub::builder`] (methods, hooks, [`HubOptions`]), then serve it at any path with
-//! [`Hub::router`], merged into an app's axum router. [`serve`] runs a router with `TCP_NODELAY` and peer
-//! addresses.
+//! [`Hub::router`], merged into an app's axum router. [`bind`] makes a listener with a large accept
+//! backlog; [`serve`] runs a router with `TCP_NODELAY` and peer addresses.
 //!
 //! ```no_run
 //! use tether::hub::{Hub, HubContext, HubError};
@@ -16,7 +16,7 @@
 //!     .build()
 //!     .expect("valid hub");
 //! let app = axum::Router::new().merge(hub.router("/chathub"));
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:5000").await?;
+//! let listener = tether::hub::bind("127.0.0.1:5000").await?; // a backlog of 4096, not 128
 //! tether::hub::serve(listener, app).await
 //! # }
 //! ```
@@ -32,11 +32,12 @@
 //! - `lifetime.rs`: the fan-out trait [`HubLifetimeManager`] and its in-memory default.
 //! - `context.rs`: [`HubContext`] and [`Clients`], what hub code holds.
 //! - `registry.rs`: negotiated connections by token; a connection task holds its slot through a guard.
-//! - `hub.rs`: [`Hub`], its builder and methods.
+//! - `hub.rs`: [`Hub`], its builder and methods. `raw.rs`: [`ConnectionHandler`], connections without the
+//!   hub protocol (its own small task per connection, beside `connection/`).
 //! - `connection/`: the one task per connection that owns the transport and all protocol state, split by
 //!   job (handshake, invocations, uploads, stateful replay, timers).
-//! - `http/`: the endpoint: negotiate, origins and CORS, and one file per transport's requests; it builds
-//!   transports and starts connection tasks. `serve.rs`: the HTTP/1 server with its limits.
+//! - `http/`: the endpoint, for hubs and connection handlers alike: negotiate, origins and CORS, and one
+//!   file per transport's requests; it builds transports and starts connection tasks. `serve.rs`: the HTTP/1 server with its limits.
 //! - `testing.rs`: [`HubTestClient`], an in-memory client over the real connection task.
 
 mod caller;
@@ -49,6 +50,7 @@ mod hub;
 mod lifetime;
 mod options;
 pub(crate) mod protocol;
+mod raw;
 mod registry;
 mod serve;
 mod testing;
@@ -59,9 +61,12 @@ pub use context::{ClientProxy, Clients, HubContext};
 pub use error::{
     ClientResultError, DisconnectReason, HubConfigError, HubError, Refusal, SendError,
 };
-pub use http::access_token;
+pub use http::{access_token, ignore_path_case};
 pub use hub::{ClientStream, Hub, HubBuilder, HubStats};
 pub use lifetime::{BackplaneStats, HubLifetimeManager, InMemoryLifetimeManager};
 pub use options::{AllowedOrigins, HubOptions, Transports};
-pub use serve::{serve, serve_with, ServeOptions};
+pub use raw::{
+    ConnectionHandler, ConnectionHandlerBuilder, RawConnection, RawMessage, RawSendError,
+};
+pub use serve::{bind, serve, serve_with, ServeOptions};
 pub use testing::HubTestClient;

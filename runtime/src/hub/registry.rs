@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
 use super::caller::TransportKind;
-use super::transport::{PollState, WsTransport};
+use super::transport::{Inbound, PollState, WsTransport};
 
 pub(crate) enum SlotState {
     Negotiated,
@@ -21,11 +21,11 @@ pub(crate) enum SlotState {
         reconnect: Option<mpsc::Sender<Box<WsTransport>>>,
     },
     ServerSentEvents {
-        inbound: mpsc::Sender<Vec<u8>>,
+        inbound: mpsc::Sender<Inbound>,
         streaming: bool,
     },
     LongPolling {
-        inbound: mpsc::Sender<Vec<u8>>,
+        inbound: mpsc::Sender<Inbound>,
         polls: Arc<PollState>,
     },
 }

@@ -45,6 +45,39 @@ impl ServeOptions {
     }
 }
 
+/// The listen backlog [`bind`] asks for; Linux caps it at `net.core.somaxconn` (4096 by default).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds a listener for [`serve`] on the first address `addr` resolves to, with a listen backlog of 4096
+/// (capped by the system) instead of the 128 of `tokio::net::TcpListener::bind`: when a server shuts down
+/// and its tabs resume on this one, or a proxy sends a burst, a thousand connections arrive within
+/// milliseconds, and a full backlog drops their SYNs, which the clients resend only after a second.
+pub async fn bind(
+    addr: impl tokio::net::ToSocketAddrs,
+) -> std::io::Result<tokio::net::TcpListener> {
+    let mut last_error = None;
+    for addr in tokio::net::lookup_host(addr).await? {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        // As std and tokio do on Unix: a restarted server can bind its port while old connections linger.
+        #[cfg(unix)]
+        socket.set_reuseaddr(true)?;
+        match socket.bind(addr) {
+            Ok(()) => return socket.listen(LISTEN_BACKLOG),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the address resolved to nothing",
+        )
+    }))
+}
+
 /// Serves `router` on `listener` with the default [`ServeOptions`], `TCP_NODELAY` on every accepted socket
 /// (hub frames are small and latency-bound) and the peer address available to hubs
 /// ([`crate::hub::HubContext::remote_addr`]). Runs until the task is dropped.

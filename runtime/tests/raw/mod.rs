@@ -6,12 +6,14 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tether::hub::Hub;
+use tether::hub::{DisconnectReason, Hub, HubBuilder, HubContext, HubError, HubOptions};
 use tokio::net::TcpStream;
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -22,12 +24,43 @@ pub struct Socket {
     pub pending: VecDeque<Value>,
 }
 
-/// Serves `hub` at `/hub` on a free loopback port; returns its WebSocket URL.
-pub async fn serve(hub: Hub) -> String {
+/// Serves `hub` at `/hub` on a free loopback port; returns its address.
+pub async fn listen(hub: Hub) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(tether::hub::serve(listener, hub.router("/hub")));
-    format!("ws://{addr}/hub")
+    addr
+}
+
+/// Serves `hub` at `/hub` on a free loopback port; returns its WebSocket URL.
+pub async fn serve(hub: Hub) -> String {
+    format!("ws://{}/hub", listen(hub).await)
+}
+
+/// Adds an `on_disconnected` hook that reports every disconnect reason on the returned receiver.
+pub fn report_disconnects(
+    builder: HubBuilder,
+) -> (HubBuilder, mpsc::UnboundedReceiver<DisconnectReason>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let builder = builder.on_disconnected(move |_ctx: HubContext, reason| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(reason);
+        }
+    });
+    (builder, rx)
+}
+
+/// A hub whose one method, `Echo`, answers its argument, built with `options`; every disconnect reason
+/// arrives on the receiver.
+pub fn echo_hub(options: HubOptions) -> (Hub, mpsc::UnboundedReceiver<DisconnectReason>) {
+    let builder = Hub::builder()
+        .options(options)
+        .method("Echo", |_ctx: HubContext, (v,): (Value,)| async move {
+            Ok::<_, HubError>(v)
+        });
+    let (builder, reasons) = report_disconnects(builder);
+    (builder.build().unwrap(), reasons)
 }
 
 /// Connects with extra request headers and completes the JSON handshake.

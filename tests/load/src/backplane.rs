@@ -9,7 +9,7 @@
 //!   runtime uses, and reports each pipeline's time and the client process's CPU per key.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,32 +17,18 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
-struct Chat(Child);
-
-impl Drop for Chat {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::server::{self, Server};
 
 /// Starts the release chat example on the backplane; returns once it listens and has subscribed.
-fn start_chat(redis: &str) -> Result<(Chat, String), String> {
-    let chat = std::env::current_exe()
-        .map_err(|e| e.to_string())?
-        .with_file_name("chat");
-    let mut child = Command::new(&chat)
-        .env("ADDR", "127.0.0.1:0")
+fn start_chat(redis: &str) -> Result<(Server, String), String> {
+    let mut command = Command::new(server::binary("chat")?);
+    command
         .env("TETHER_REDIS_URL", redis)
         .env("TETHER_METRICS", "1")
         .env("RUST_LOG", "error,tether::redis=info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", chat.display()))?;
-    let stdout = child.stdout.take().expect("piped");
-    let stderr = child.stderr.take().expect("piped");
-    let server = Chat(child);
+        .stderr(Stdio::piped());
+    let mut server = Server::start(command)?;
+    let stderr = server.take_stderr().ok_or("no stderr")?;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -51,17 +37,9 @@ fn start_chat(redis: &str) -> Result<(Chat, String), String> {
             }
         }
     });
-    let mut url = None;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.map_err(|e| e.to_string())?;
-        if let Some(addr) = line.strip_prefix("listening on http://") {
-            url = Some(format!("ws://{addr}/chathub"));
-            break;
-        }
-    }
-    let url = url.ok_or("the chat server exited before listening")?;
     rx.recv_timeout(Duration::from_secs(10))
         .map_err(|_| "the chat server did not subscribe to Redis within 10 s")?;
+    let url = format!("ws://{}/chathub", server.addr);
     Ok((server, url))
 }
 

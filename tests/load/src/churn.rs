@@ -20,16 +20,15 @@
 //! within the run and memory reaches its steady state.
 
 use std::net::SocketAddr;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::circuits::{
-    cpu_ticks, descriptors, get_page, rss_bytes, spawn_listening, PROTOCOL_VERSION,
-};
+use crate::circuits::{descriptors, get_page, PROTOCOL_VERSION};
+use crate::server::{binary, cpu_ticks, rss_bytes, Server};
 
 mod link;
 
@@ -297,30 +296,14 @@ fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
 }
 
-/// The counter server with the soak's retention settings, killed on drop.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// The counter server with the soak's retention settings.
 fn start_server(args: &Args) -> Result<Server, String> {
-    let binary = std::env::current_exe()
-        .map_err(|e| e.to_string())?
-        .with_file_name("counter");
-    let mut command = Command::new(&binary);
+    let mut command = Command::new(binary("counter")?);
     command
         .env("RUST_LOG", "error")
         .env("TETHER_MAX_RETAINED", args.circuits.to_string())
         .env("TETHER_RETENTION_MS", args.retention_ms.to_string());
-    let (child, addr) = spawn_listening(command, &binary)?;
-    Ok(Server { child, addr })
+    Server::start(command)
 }
 
 /// One row of the table.
@@ -333,7 +316,7 @@ struct Sample {
 
 async fn churn(args: &Args) -> Result<(), String> {
     let server = start_server(args)?;
-    let (addr, pid) = (server.addr, server.child.id());
+    let (addr, pid) = (server.addr, server.pid);
     let transport = if args.long_polling {
         "long polling"
     } else {

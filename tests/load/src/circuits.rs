@@ -21,7 +21,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,6 +33,8 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::server::{binary, cpu_ticks, rss_bytes, Server};
 
 const RS: char = '\u{1e}';
 /// The Tether protocol version `StartCircuit` names (docs/protocol.md): the current one, or the one
@@ -79,22 +81,6 @@ fn parse_args(raw: Vec<String>) -> Result<Args, String> {
     Ok(args)
 }
 
-/// The counter server under test: one we started (killed on drop) or one given by address and pid.
-struct Server {
-    addr: SocketAddr,
-    pid: u32,
-    child: Option<Child>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 /// The servers a run measures: the counter example, and the bare echo floor (`echo.rs`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -104,64 +90,18 @@ enum Kind {
 
 fn start_server(args: &Args, kind: Kind) -> Result<Server, String> {
     if let (Kind::Counter, Some(addr), Some(pid)) = (kind, args.addr, args.pid) {
-        return Ok(Server {
-            addr,
-            pid,
-            child: None,
-        });
+        return Ok(Server::external(addr, pid));
     }
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let (binary, arguments) = match kind {
-        Kind::Counter => (exe.with_file_name("counter"), vec![]),
-        Kind::Echo => (exe, vec!["echo-server"]),
+    let mut command = match kind {
+        Kind::Counter => Command::new(binary("counter")?),
+        Kind::Echo => {
+            let mut command = Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
+            command.arg("echo-server");
+            command
+        }
     };
-    let mut command = Command::new(&binary);
-    command.args(arguments).env("RUST_LOG", "warn");
-    let (child, addr) = spawn_listening(command, &binary)?;
-    Ok(Server {
-        addr,
-        pid: child.id(),
-        child: Some(child),
-    })
-}
-
-/// Starts `command` (a server binary at `binary`) on a free loopback port and reads its address from the
-/// `listening on http://ADDR` line every Tether server prints first.
-pub(crate) fn spawn_listening(
-    mut command: Command,
-    binary: &std::path::Path,
-) -> Result<(Child, SocketAddr), String> {
-    let mut child = command
-        .env("ADDR", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| {
-            format!(
-                "cannot start {}: {e} (build it with `cargo build --release -p counter -p tether-load`)",
-                binary.display()
-            )
-        })?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
-        .map_err(|e| e.to_string())?;
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .and_then(|a| a.parse().ok())
-        .ok_or(format!("unexpected first line from the server: {line:?}"))?;
-    Ok((child, addr))
-}
-
-pub(crate) fn rss_bytes(pid: u32) -> usize {
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap_or_default();
-    statm
-        .split(' ')
-        .nth(1)
-        .and_then(|p| p.parse::<usize>().ok())
-        .unwrap_or(0)
-        * 4096
+    command.env("RUST_LOG", "warn");
+    Server::start(command)
 }
 
 pub(crate) async fn get_page(addr: SocketAddr, path: &str) -> Result<String, String> {
@@ -191,13 +131,13 @@ pub(crate) fn descriptors(page: &str) -> Vec<String> {
 }
 
 /// One hub connection (JSON protocol over WebSockets with small buffers).
-struct Connection {
+pub(crate) struct Connection {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     queued: VecDeque<Value>,
 }
 
 impl Connection {
-    async fn open(addr: SocketAddr) -> Result<Self, String> {
+    pub(crate) async fn open(addr: SocketAddr) -> Result<Self, String> {
         let mut config = WebSocketConfig::default();
         config.read_buffer_size = 4096;
         config.write_buffer_size = 0;
@@ -219,7 +159,7 @@ impl Connection {
         Ok(connection)
     }
 
-    async fn write(&mut self, message: &Value) -> Result<(), String> {
+    pub(crate) async fn write(&mut self, message: &Value) -> Result<(), String> {
         let mut text = message.to_string();
         text.push(RS);
         self.ws
@@ -228,7 +168,7 @@ impl Connection {
             .map_err(|e| e.to_string())
     }
 
-    async fn read(&mut self) -> Result<Value, String> {
+    pub(crate) async fn read(&mut self) -> Result<Value, String> {
         loop {
             if let Some(message) = self.queued.pop_front() {
                 return Ok(message);
@@ -502,20 +442,6 @@ async fn latency(args: &Args) -> Result<(), String> {
     let tether = measure_latency(clients, args.seconds, server.pid).await?;
     tether.print("tether counter (event -> batch, then ack)", Some(&floor));
     Ok(())
-}
-
-/// utime + stime of a process, in clock ticks (10 ms).
-pub(crate) fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let field = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    field(11) + field(12)
 }
 
 /// Stand-ins for a circuit's state and inbound message, sized like the real ones.

@@ -5,27 +5,32 @@
 //!   flight per connection; prints round trips per second and latency percentiles.
 //! - `hub-idle [--connections 10000]`: opens connections in batches of 100 (the accept backlog is 128), each
 //!   completing the hub handshake, then reports the server's resident memory growth per connection, read
-//!   from `/proc/PID/status` before and after. Needs `ulimit -n 20000`.
+//!   from `/proc/PID/statm` before and after. Needs `ulimit -n 20000`.
 //!
 //! `--url ws://HOST:PORT/chathub --pid PID` measures an already running server instead.
 //!
 //! `tether-load circuits memory|latency|shapes …` measures circuits against the counter example; see
 //! `circuits.rs`. `tether-load churn …` soaks it with tabs that connect, click, drop and reconnect; see
 //! `churn.rs`. `tether-load backplane fanout|keys --redis URL …` measures the Redis backplane and a
-//! pipelined write of circuit-sized keys; see `backplane.rs`.
+//! pipelined write of circuit-sized keys; see `backplane.rs`. `tether-load persisted bytes|cpu|resume|rolling
+//! --redis URL …` measures persisted circuits (store size, write-behind cost, resume, rolling restart); see
+//! `persisted.rs`.
 
 mod backplane;
 mod churn;
 mod circuits;
+mod counter_tab;
 mod echo;
+mod persisted;
+mod server;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use std::io::{BufRead, BufReader};
+use server::Server;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -65,53 +70,13 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-/// The chat example started from the directory of this binary, killed on drop.
-struct Server {
-    child: Child,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server() -> Result<(Server, String, u32), String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let chat = exe.with_file_name("chat");
-    let mut child = Command::new(&chat)
-        .env("ADDR", "127.0.0.1:0")
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| {
-            format!(
-                "cannot start {}: {e} (build it with cargo build --release -p chat)",
-                chat.display()
-            )
-        })?;
-    let stdout = child.stdout.take().expect("piped");
-    let pid = child.id();
-    let server = Server { child };
-    // Blocking is fine here: nothing else runs until the server is up.
-    for line in BufReader::new(stdout).lines() {
-        let line = line.map_err(|e| e.to_string())?;
-        if let Some(addr) = line.strip_prefix("listening on http://") {
-            return Ok((server, format!("ws://{addr}/chathub"), pid));
-        }
-    }
-    Err("the chat server exited before listening".into())
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+/// The chat example; returns it with its hub URL.
+fn start_chat() -> Result<(Server, String), String> {
+    let mut command = Command::new(server::binary("chat")?);
+    command.env("RUST_LOG", "error");
+    let server = Server::start(command)?;
+    let url = format!("ws://{}/chathub", server.addr);
+    Ok((server, url))
 }
 
 async fn open(url: &str) -> Result<Socket, String> {
@@ -188,7 +153,7 @@ async fn hub_idle(url: String, pid: u32, connections: usize) -> Result<(), Strin
     // One connection first, so lazily created server structures are not billed to the others.
     let warm = open(&url).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let before = rss_kib(pid);
+    let before = server::rss_bytes(pid) / 1024;
     let mut sockets: Vec<Socket> = Vec::with_capacity(connections);
     while sockets.len() < connections {
         let batch = (connections - sockets.len()).min(100);
@@ -198,7 +163,7 @@ async fn hub_idle(url: String, pid: u32, connections: usize) -> Result<(), Strin
         }
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = rss_kib(pid);
+    let after = server::rss_bytes(pid) / 1024;
     let per = (after.saturating_sub(before) as f64 * 1024.0) / connections as f64;
     println!(
         "hub-idle: {connections} connections: server RSS {before} KiB -> {after} KiB, {:.0} bytes per idle connection",
@@ -226,6 +191,10 @@ async fn main() {
         backplane::run(std::env::args().skip(2).collect()).await;
         return;
     }
+    if std::env::args().nth(1).as_deref() == Some("persisted") {
+        persisted::run(std::env::args().skip(2).collect()).await;
+        return;
+    }
     if std::env::args().nth(1).as_deref() == Some("churn") {
         churn::run(std::env::args().skip(2).collect()).await;
         return;
@@ -238,7 +207,8 @@ async fn main() {
                 return Err("--url and --pid go together".to_owned())
             }
             (None, None) => {
-                let (s, url, pid) = start_server()?;
+                let (s, url) = start_chat()?;
+                let pid = s.pid;
                 (Some(s), url, pid)
             }
         };

@@ -212,7 +212,7 @@ impl Server {
             .try_init();
         let (hub, app) = self.build().map_err(std::io::Error::other)?;
         let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:5000".to_owned());
-        let listener = tokio::net::TcpListener::bind(&addr).await?;
+        let listener = tether::hub::bind(&addr).await?;
         println!("listening on http://{}", listener.local_addr()?);
         // SIGTERM / Ctrl-C: with a circuit store configured, live circuits are persisted for their tabs.
         tether::circuit::serve_until_signal(listener, app, hub).await

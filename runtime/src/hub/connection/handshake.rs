@@ -1,12 +1,10 @@
 //! The handshake: the first record on a transport names the protocol and version; the answer is `{}` or the
 //! reason for refusing, and nothing else is handled before it. Both are JSON text whatever the protocol.
 
-use std::future::Future;
-use std::time::Duration;
-
 use super::super::caller::ConnectionShared;
 use super::super::hub::HubInner;
 use super::super::protocol::{self, HandshakeRequest, HubProtocol, RECORD_SEPARATOR};
+use super::super::transport::bounded_write;
 use super::{Inbound, Transport};
 
 /// Reads and answers the handshake. `None` means the connection is over (already cleaned up). On success:
@@ -130,18 +128,4 @@ pub(super) async fn finish_without_handshake<T: Transport>(
 ) {
     conn.close();
     let _ = tokio::time::timeout(hub.options.client_timeout, transport.close()).await;
-}
-
-/// A write bounded by `client_timeout`: a client that stops reading cannot hold the connection task (and so
-/// its timers) forever.
-pub(super) async fn bounded_write(
-    timeout: Duration,
-    write: impl Future<Output = Result<(), String>>,
-) -> Result<(), String> {
-    match tokio::time::timeout(timeout, write).await {
-        Ok(result) => result,
-        Err(_) => Err(format!(
-            "the client took nothing written to it for {timeout:?} (HubOptions::client_timeout)"
-        )),
-    }
 }

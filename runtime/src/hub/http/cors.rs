@@ -1,16 +1,17 @@
 //! Origin checks and CORS answers, for negotiate and every transport request.
 
+use std::sync::Arc;
+
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::super::hub::HubInner;
 use super::super::options::AllowedOrigins;
-use super::reject;
+use super::{reject, Endpoint};
 
 /// Checks `Origin` against the policy. `Ok(Some(origin))` means a cross-origin request that is allowed
 /// (CORS headers go on the answer); `Ok(None)` a same-origin or non-browser request.
-pub(super) fn check_origin(
-    hub: &HubInner,
+pub(super) fn check_origin<E: Endpoint>(
+    hub: &Arc<E>,
     parts: &axum::http::request::Parts,
 ) -> Result<Option<HeaderValue>, String> {
     let headers = &parts.headers;
@@ -29,7 +30,7 @@ pub(super) fn check_origin(
     {
         return Ok(None);
     }
-    let allowed = match &hub.options.allowed_origins {
+    let allowed = match &hub.options().allowed_origins {
         AllowedOrigins::SameOrigin => false,
         AllowedOrigins::Any => true,
         AllowedOrigins::List(list) => list
@@ -61,12 +62,16 @@ pub(super) fn request_scheme(parts: &axum::http::request::Parts) -> &str {
         .unwrap_or("http")
 }
 
-pub(super) fn add_cors(hub: &HubInner, response: &mut Response, origin: Option<HeaderValue>) {
+pub(super) fn add_cors<E: Endpoint>(
+    hub: &Arc<E>,
+    response: &mut Response,
+    origin: Option<HeaderValue>,
+) {
     if let Some(origin) = origin {
         let h = response.headers_mut();
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         h.append(header::VARY, HeaderValue::from_static("Origin"));
-        if hub.options.allow_credentials {
+        if hub.options().allow_credentials {
             h.insert(
                 header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
                 HeaderValue::from_static("true"),
@@ -75,8 +80,8 @@ pub(super) fn add_cors(hub: &HubInner, response: &mut Response, origin: Option<H
     }
 }
 
-pub(super) fn preflight(
-    hub: &HubInner,
+pub(super) fn preflight<E: Endpoint>(
+    hub: &Arc<E>,
     parts: &axum::http::request::Parts,
     methods: &'static str,
 ) -> Response {

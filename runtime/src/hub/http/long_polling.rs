@@ -4,25 +4,26 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::mpsc;
 
 use super::super::caller::TransportKind;
-use super::super::hub::HubInner;
 use super::super::registry::SlotState;
-use super::super::transport::{ActivePoll, LongPollTransport, PollAnswer, PollState};
-use super::{reject, start_connection, switching, transport_disabled, unknown_connection};
+use super::super::transport::{ActivePoll, Inbound, LongPollTransport, PollAnswer, PollState};
+use super::{
+    reject, start_connection, switching, transport_disabled, unknown_connection, Endpoint,
+};
 
-pub(super) async fn long_poll(
-    hub: &Arc<HubInner>,
+pub(super) async fn long_poll<E: Endpoint>(
+    hub: &Arc<E>,
     parts: &axum::http::request::Parts,
     token: &str,
 ) -> Response {
-    if !hub.options.transports.long_polling {
+    if !hub.options().transports.long_polling {
         return transport_disabled(TransportKind::LongPolling);
     }
-    let Some(slot) = hub.registry.get(token) else {
+    let Some(slot) = hub.registry().get(token) else {
         return unknown_connection();
     };
     let polls = {
@@ -37,7 +38,7 @@ pub(super) async fn long_poll(
                     polls: polls.clone(),
                 };
                 drop(state);
-                let transport = LongPollTransport::new(inbound_rx, polls, &hub.options);
+                let transport = LongPollTransport::new(inbound_rx, polls, hub.options());
                 start_connection(
                     hub,
                     &slot,
@@ -59,7 +60,7 @@ pub(super) async fn long_poll(
         }
     };
     let active = ActivePoll::start(polls);
-    match active.answer(hub.options.long_poll_timeout).await {
+    match active.answer(hub.options().long_poll_timeout).await {
         PollAnswer::Data(data) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -80,8 +81,13 @@ impl Drop for Posting<'_> {
     }
 }
 
-pub(super) async fn post(hub: &Arc<HubInner>, token: &str, body: Body) -> Response {
-    let Some(slot) = hub.registry.get(token) else {
+pub(super) async fn post<E: Endpoint>(
+    hub: &Arc<E>,
+    token: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(slot) = hub.registry().get(token) else {
         return unknown_connection();
     };
     // Event streams carry text only; long polling carries MessagePack too, so its bodies may be binary.
@@ -108,7 +114,7 @@ pub(super) async fn post(hub: &Arc<HubInner>, token: &str, body: Body) -> Respon
     }
     let _posting = Posting(&slot.posting);
     // A body may carry any number of messages; the message limit applies to each of them.
-    let limit = hub.options.max_receive_batch_size;
+    let limit = hub.options().max_receive_batch_size;
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => {
@@ -120,17 +126,28 @@ pub(super) async fn post(hub: &Arc<HubInner>, token: &str, body: Body) -> Respon
             )
         }
     };
-    if text_only && std::str::from_utf8(&bytes).is_err() {
-        return reject(StatusCode::BAD_REQUEST, "Request body is not UTF-8 text");
-    }
-    match inbound.send(bytes.into()).await {
+    // The official clients send strings as `text/plain` and ArrayBuffers as `application/octet-stream`; a raw
+    // connection handler sees the difference (a hub reads both the same way).
+    let sent_as_text = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/"));
+    let frame = match String::from_utf8(bytes.into()) {
+        Ok(text) if sent_as_text || text_only => Inbound::Text(text),
+        Ok(text) => Inbound::Binary(text.into_bytes()),
+        Err(_) if text_only => {
+            return reject(StatusCode::BAD_REQUEST, "Request body is not UTF-8 text")
+        }
+        Err(e) => Inbound::Binary(e.into_bytes()),
+    };
+    match inbound.send(frame).await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(_) => unknown_connection(),
     }
 }
 
-pub(super) fn delete(hub: &Arc<HubInner>, token: &str) -> Response {
-    let Some(slot) = hub.registry.get(token) else {
+pub(super) fn delete<E: Endpoint>(hub: &Arc<E>, token: &str) -> Response {
+    let Some(slot) = hub.registry().get(token) else {
         return unknown_connection();
     };
     let state = slot.state.lock();

@@ -11,6 +11,7 @@
 mod cors;
 mod long_polling;
 mod negotiate;
+mod paths;
 mod sse;
 mod websocket;
 
@@ -26,14 +27,19 @@ use axum::Router;
 
 use std::sync::atomic::Ordering;
 
+use tokio::sync::mpsc;
+
 use super::caller::{ConnectionShared, RequestInfo, TransportKind};
 use super::connection;
-use super::hub::{Hub, HubInner};
-use super::registry::Slot;
+use super::hub::{AuthorizeFn, Hub, HubInner};
+use super::options::HubOptions;
+use super::raw::{self, ConnectionHandler, RawInner};
+use super::registry::{PendingTicket, Registry, Slot, SlotGuard};
 use super::transport::Transport;
 use cors::{add_cors, check_origin, preflight};
 use long_polling::{delete, long_poll, post};
 use negotiate::negotiate;
+pub use paths::ignore_path_case;
 use sse::server_sent_events;
 use websocket::websocket;
 
@@ -66,11 +72,11 @@ pub fn access_token(parts: &axum::http::request::Parts) -> Option<String> {
 }
 
 /// Runs the hub's authorization hook on a request; the refusal, when there is one, as the response.
-pub(super) fn authorization(
-    hub: &HubInner,
+pub(super) fn authorization<E: Endpoint>(
+    hub: &Arc<E>,
     parts: &axum::http::request::Parts,
 ) -> Option<Response> {
-    let refusal = hub.authorize.as_ref()?(parts).err()?;
+    let refusal = hub.authorizer()?(parts).err()?;
     let mut response = reject(refusal.status, refusal.reason);
     if refusal.status == StatusCode::UNAUTHORIZED {
         response
@@ -78,6 +84,88 @@ pub(super) fn authorization(
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     Some(response)
+}
+
+/// What the HTTP layer serves: a hub, or a raw connection handler. Both share negotiate, origin checks,
+/// the authorization hook, the transports and their limits; they differ in the task a connection runs.
+pub(crate) trait Endpoint: Send + Sync + 'static {
+    fn options(&self) -> &HubOptions;
+    fn registry(&self) -> &Registry;
+    fn authorizer(&self) -> Option<&AuthorizeFn>;
+    /// Starts the task of a connection whose transport has just opened.
+    fn start<T: Transport>(self: &Arc<Self>, start: Start<T>);
+}
+
+/// A connection whose transport has just opened, for [`Endpoint::start`].
+pub(crate) struct Start<T> {
+    pub(crate) id: Arc<str>,
+    pub(crate) request: RequestInfo,
+    pub(crate) transport: T,
+    /// Negotiated with stateful reconnect (hubs only; a raw connection handler never offers it).
+    pub(crate) stateful: bool,
+    /// Later sockets of a stateful-reconnect connection.
+    pub(crate) reconnects: Option<mpsc::Receiver<Box<T>>>,
+    /// The negotiated slot, held for the connection's life (`None` without negotiate).
+    pub(crate) slot: Option<SlotGuard>,
+    /// Its place among connections not yet past the hub handshake.
+    pub(crate) ticket: Option<PendingTicket>,
+}
+
+impl Endpoint for HubInner {
+    fn options(&self) -> &HubOptions {
+        &self.options
+    }
+
+    fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    fn authorizer(&self) -> Option<&AuthorizeFn> {
+        self.authorize.as_deref()
+    }
+
+    fn start<T: Transport>(self: &Arc<Self>, start: Start<T>) {
+        let conn = ConnectionShared::new(
+            start.id,
+            start.request,
+            self.options.outbound_queue_capacity,
+        );
+        connection::spawn(
+            self.clone(),
+            conn,
+            start.transport,
+            start.stateful,
+            start.reconnects,
+            start.slot,
+            start.ticket,
+        );
+    }
+}
+
+impl Endpoint for RawInner {
+    fn options(&self) -> &HubOptions {
+        &self.options
+    }
+
+    fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    fn authorizer(&self) -> Option<&AuthorizeFn> {
+        self.authorize.as_deref()
+    }
+
+    fn start<T: Transport>(self: &Arc<Self>, start: Start<T>) {
+        // No hub handshake follows: the connection is established once its transport is.
+        drop(start.ticket);
+        raw::spawn(
+            self.clone(),
+            start.id,
+            start.request,
+            start.transport,
+            start.slot,
+        );
+    }
 }
 
 impl Hub {
@@ -89,7 +177,15 @@ impl Hub {
     }
 }
 
-fn router(hub: Arc<HubInner>, path: &str) -> Router {
+impl ConnectionHandler {
+    /// An axum router serving this handler at `path` (`/echo`): `POST {path}/negotiate` and the transport
+    /// requests, exactly as [`Hub::router`] serves a hub.
+    pub fn router(&self, path: &str) -> axum::Router {
+        router(self.inner.clone(), path)
+    }
+}
+
+fn router<E: Endpoint>(hub: Arc<E>, path: &str) -> Router {
     let base = path.trim_end_matches('/');
     let base = if base.is_empty() { "" } else { base };
     let endpoint_path = if base.is_empty() { "/" } else { base };
@@ -147,8 +243,8 @@ pub(super) fn switching(from: TransportKind, to: TransportKind) -> Response {
 
 /// Copies what the connection keeps of the request. The copy is deliberate: header values share hyper's read
 /// buffer, and holding them would keep that whole buffer (8 KiB or more) alive for the connection's life.
-pub(super) fn request_info(
-    hub: &HubInner,
+pub(super) fn request_info<E: Endpoint>(
+    hub: &Arc<E>,
     parts: &axum::http::request::Parts,
     transport: TransportKind,
 ) -> RequestInfo {
@@ -158,17 +254,23 @@ pub(super) fn request_info(
         .map(|c| c.0);
     RequestInfo::new(
         &parts.headers,
-        hub.options.max_request_headers_kept,
+        hub.options().max_request_headers_kept,
         remote,
         transport,
     )
-    .with_uri(&parts.uri)
+    // The path as the client sent it, when `ignore_path_case` rewrote it.
+    .with_uri(
+        parts
+            .extensions
+            .get::<paths::SentUri>()
+            .map_or(&parts.uri, |sent| &sent.0),
+    )
 }
 
 /// Starts the connection task of a negotiated slot on its first SSE stream or poll. (A WebSocket starts
 /// its task in the upgrade callback, with stateful reconnect.)
-pub(super) fn start_connection<T: Transport>(
-    hub: &Arc<HubInner>,
+pub(super) fn start_connection<E: Endpoint, T: Transport>(
+    hub: &Arc<E>,
     slot: &Slot,
     token: &str,
     parts: &axum::http::request::Parts,
@@ -176,25 +278,19 @@ pub(super) fn start_connection<T: Transport>(
     transport: T,
 ) {
     slot.started.store(true, Ordering::Release);
-    let conn = ConnectionShared::new(
-        slot.id.clone(),
-        request_info(hub, parts, kind),
-        hub.options.outbound_queue_capacity,
-    );
     let ticket = slot.ticket.lock().take();
-    let guard = hub.registry.guard(token);
-    connection::spawn(
-        hub.clone(),
-        conn,
+    hub.start(Start {
+        id: slot.id.clone(),
+        request: request_info(hub, parts, kind),
         transport,
-        false,
-        None,
-        Some(guard),
+        stateful: false,
+        reconnects: None,
+        slot: Some(hub.registry().guard(token)),
         ticket,
-    );
+    });
 }
 
-async fn endpoint(State(hub): State<Arc<HubInner>>, request: Request) -> Response {
+async fn endpoint<E: Endpoint>(State(hub): State<Arc<E>>, request: Request) -> Response {
     let (mut parts, body) = request.into_parts();
     let method = parts.method.clone();
     if method == Method::OPTIONS {
@@ -223,7 +319,7 @@ async fn endpoint(State(hub): State<Arc<HubInner>>, request: Request) -> Respons
     } else if method == Method::POST {
         match token {
             None => reject(StatusCode::BAD_REQUEST, "Connection ID required"),
-            Some(token) => post(&hub, &token, body).await,
+            Some(token) => post(&hub, &token, &parts.headers, body).await,
         }
     } else if method == Method::DELETE {
         match token {

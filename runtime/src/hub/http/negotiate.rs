@@ -8,12 +8,14 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use parking_lot::Mutex;
 
-use super::super::hub::HubInner;
 use super::super::registry::{random_id, Slot, SlotState};
 use super::cors::{add_cors, check_origin, preflight};
-use super::{authorization, query_param, reject, too_many_pending};
+use super::{authorization, query_param, reject, too_many_pending, Endpoint};
 
-pub(super) async fn negotiate(State(hub): State<Arc<HubInner>>, request: Request) -> Response {
+pub(super) async fn negotiate<E: Endpoint>(
+    State(hub): State<Arc<E>>,
+    request: Request,
+) -> Response {
     let (parts, _body) = request.into_parts();
     if parts.method == Method::OPTIONS {
         return preflight(&hub, &parts, "POST, OPTIONS");
@@ -35,7 +37,7 @@ pub(super) async fn negotiate(State(hub): State<Arc<HubInner>>, request: Request
         add_cors(&hub, &mut refused, origin);
         return refused;
     }
-    let Some(ticket) = hub.registry.ticket(hub.options.max_pending_handshakes) else {
+    let Some(ticket) = hub.registry().ticket(hub.options().max_pending_handshakes) else {
         return too_many_pending();
     };
     let query = parts.uri.query();
@@ -53,7 +55,7 @@ pub(super) async fn negotiate(State(hub): State<Arc<HubInner>>, request: Request
             }
         },
     };
-    let stateful = hub.options.allow_stateful_reconnect
+    let stateful = hub.options().allow_stateful_reconnect
         && query_param(query, "useStatefulReconnect").as_deref() == Some("true");
     let id = random_id();
     let token = if version >= 1 {
@@ -61,7 +63,7 @@ pub(super) async fn negotiate(State(hub): State<Arc<HubInner>>, request: Request
     } else {
         id.clone()
     };
-    let t = hub.options.transports;
+    let t = hub.options().transports;
     let mut transports = Vec::new();
     if t.web_sockets {
         transports.push(
@@ -97,14 +99,14 @@ pub(super) async fn negotiate(State(hub): State<Arc<HubInner>>, request: Request
         ticket: Mutex::new(Some(ticket)),
         posting: AtomicBool::new(false),
     });
-    hub.registry.insert(token.clone(), slot);
+    hub.registry().insert(token.clone(), slot);
     // A negotiated connection that never starts a transport is forgotten after the disconnect timeout.
     let weak = Arc::downgrade(&hub);
-    let window = hub.options.disconnect_timeout;
+    let window = hub.options().disconnect_timeout;
     tokio::spawn(async move {
         tokio::time::sleep(window).await;
         if let Some(hub) = weak.upgrade() {
-            hub.registry.remove_unstarted(&token);
+            hub.registry().remove_unstarted(&token);
         }
     });
     let mut r = axum::Json(body).into_response();

@@ -9,20 +9,21 @@ use axum::response::{IntoResponse, Response};
 use tokio::sync::mpsc;
 
 use super::super::caller::TransportKind;
-use super::super::hub::HubInner;
 use super::super::registry::SlotState;
 use super::super::transport::SseTransport;
-use super::{reject, start_connection, switching, transport_disabled, unknown_connection};
+use super::{
+    reject, start_connection, switching, transport_disabled, unknown_connection, Endpoint,
+};
 
-pub(super) fn server_sent_events(
-    hub: &Arc<HubInner>,
+pub(super) fn server_sent_events<E: Endpoint>(
+    hub: &Arc<E>,
     parts: &axum::http::request::Parts,
     token: &str,
 ) -> Response {
-    if !hub.options.transports.server_sent_events {
+    if !hub.options().transports.server_sent_events {
         return transport_disabled(TransportKind::ServerSentEvents);
     }
-    let Some(slot) = hub.registry.get(token) else {
+    let Some(slot) = hub.registry().get(token) else {
         return unknown_connection();
     };
     let mut state = slot.state.lock();

@@ -9,13 +9,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::mpsc;
 
-use super::super::caller::{ConnectionShared, TransportKind};
-use super::super::connection;
-use super::super::hub::HubInner;
+use super::super::caller::TransportKind;
 use super::super::registry::{random_id, SlotState};
 use super::super::transport::WsTransport;
 use super::{
     reject, request_info, switching, too_many_pending, transport_disabled, unknown_connection,
+    Endpoint, Start,
 };
 
 /// Socket buffer sizes: small on purpose, see `docs/performance.md` (an idle connection must stay under 8 KB).
@@ -25,19 +24,19 @@ const WS_READ_BUFFER: usize = 4 * 1024;
 /// one outbound message (a large render batch) must fit in one frame; it is a cap, not an allocation.
 const WS_MAX_WRITE_BUFFER: usize = 1024 * 1024;
 
-pub(super) async fn websocket(
-    hub: &Arc<HubInner>,
+pub(super) async fn websocket<E: Endpoint>(
+    hub: &Arc<E>,
     parts: &mut axum::http::request::Parts,
     token: Option<String>,
 ) -> Response {
-    if !hub.options.transports.web_sockets {
+    if !hub.options().transports.web_sockets {
         return transport_disabled(TransportKind::WebSockets);
     }
     let upgrade = match WebSocketUpgrade::from_request_parts(parts, &()).await {
         Ok(u) => u,
         Err(rejection) => return rejection.into_response(),
     };
-    let max = hub.options.max_receive_batch_size;
+    let max = hub.options().max_receive_batch_size;
     let upgrade = upgrade
         .read_buffer_size(WS_READ_BUFFER)
         .write_buffer_size(0)
@@ -47,22 +46,24 @@ pub(super) async fn websocket(
     let hub = hub.clone();
     let Some(token) = token else {
         // No negotiate (`skipNegotiation`): a fresh connection without stateful reconnect.
-        let Some(ticket) = hub.registry.ticket(hub.options.max_pending_handshakes) else {
+        let Some(ticket) = hub.registry().ticket(hub.options().max_pending_handshakes) else {
             return too_many_pending();
         };
         let info = request_info(&hub, parts, TransportKind::WebSockets);
         return upgrade.on_upgrade(move |socket| async move {
-            let conn = ConnectionShared::new(
-                Arc::from(random_id().as_str()),
-                info,
-                hub.options.outbound_queue_capacity,
-            );
-            let ws = WsTransport::new(socket);
-            connection::spawn(hub, conn, ws, false, None, None, Some(ticket));
+            hub.start(Start {
+                id: Arc::from(random_id().as_str()),
+                request: info,
+                transport: WsTransport::new(socket),
+                stateful: false,
+                reconnects: None,
+                slot: None,
+                ticket: Some(ticket),
+            });
         });
     };
     let info = request_info(&hub, parts, TransportKind::WebSockets);
-    let Some(slot) = hub.registry.get(&token) else {
+    let Some(slot) = hub.registry().get(&token) else {
         return unknown_connection();
     };
     let mut state = slot.state.lock();
@@ -82,19 +83,18 @@ pub(super) async fn websocket(
             let id = slot.id.clone();
             let slot = slot.clone();
             let ticket = slot.ticket.lock().take();
-            let guard = hub.registry.guard(&token);
+            let guard = hub.registry().guard(&token);
             upgrade.on_upgrade(move |socket| async move {
                 slot.started.store(true, Ordering::Release);
-                let conn = ConnectionShared::new(id, info, hub.options.outbound_queue_capacity);
-                connection::spawn(
-                    hub,
-                    conn,
-                    WsTransport::new(socket),
+                hub.start(Start {
+                    id,
+                    request: info,
+                    transport: WsTransport::new(socket),
                     stateful,
-                    reconnect_rx,
-                    Some(guard),
+                    reconnects: reconnect_rx,
+                    slot: Some(guard),
                     ticket,
-                );
+                });
             })
         }
         // The connection settled on a version-1 handshake (no stateful reconnect), or ended: no second socket.

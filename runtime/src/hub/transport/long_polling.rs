@@ -119,7 +119,7 @@ impl Drop for ActivePoll {
 }
 
 pub(crate) struct LongPollTransport {
-    inbound: mpsc::Receiver<Vec<u8>>,
+    inbound: mpsc::Receiver<Inbound>,
     polls: Arc<PollState>,
     disconnect_timeout: Duration,
     /// `HubOptions::long_poll_buffer_size`.
@@ -128,7 +128,7 @@ pub(crate) struct LongPollTransport {
 
 impl LongPollTransport {
     pub(crate) fn new(
-        inbound: mpsc::Receiver<Vec<u8>>,
+        inbound: mpsc::Receiver<Inbound>,
         polls: Arc<PollState>,
         options: &HubOptions,
     ) -> Self {
@@ -160,7 +160,7 @@ impl Transport for LongPollTransport {
             };
             tokio::select! {
                 text = self.inbound.recv() => return match text {
-                    Some(t) => Ok(Inbound::Binary(t)),
+                    Some(frame) => Ok(frame),
                     None => Err(TransportEnd::Clean),
                 },
                 _ = idle => {

@@ -9,14 +9,14 @@ use super::{Inbound, Transport, TransportEnd};
 
 /// Server-Sent Events: frames go out as `data:` events on the response body, frames come in as POSTs.
 pub(crate) struct SseTransport {
-    inbound: mpsc::Receiver<Vec<u8>>,
+    inbound: mpsc::Receiver<Inbound>,
     events: mpsc::Sender<Result<Bytes, Infallible>>,
 }
 
 impl SseTransport {
-    /// A transport reading `POST` bodies from `inbound` and writing events to `events` (the response body).
+    /// A transport reading `POST` bodies (text, checked by the endpoint) from `inbound` and writing events to `events` (the response body).
     pub(crate) fn new(
-        inbound: mpsc::Receiver<Vec<u8>>,
+        inbound: mpsc::Receiver<Inbound>,
         events: mpsc::Sender<Result<Bytes, Infallible>>,
     ) -> Self {
         SseTransport { inbound, events }
@@ -27,7 +27,7 @@ impl Transport for SseTransport {
     async fn recv(&mut self) -> Result<Inbound, TransportEnd> {
         tokio::select! {
             text = self.inbound.recv() => match text {
-                Some(t) => Ok(Inbound::Binary(t)),
+                Some(frame) => Ok(frame),
                 None => Err(TransportEnd::Clean),
             },
             _ = self.events.closed() => Err(TransportEnd::Clean),
@@ -47,6 +47,10 @@ impl Transport for SseTransport {
             .send(Ok(Bytes::from(event)))
             .await
             .map_err(|_| "the event stream was closed by the client".to_owned())
+    }
+
+    async fn send_binary(&mut self, _frame: Vec<u8>) -> Result<(), String> {
+        Err("Server-Sent Events carry text only".to_owned())
     }
 
     async fn close(self) {}

@@ -62,13 +62,16 @@ impl Transport for WsTransport {
 
     async fn send(&mut self, frame: Vec<u8>) -> Result<(), String> {
         if self.binary {
-            return self
-                .socket
-                .send(Message::Binary(frame.into()))
-                .await
-                .map_err(|e| e.to_string());
+            return self.send_binary(frame).await;
         }
         self.send_text(frame).await
+    }
+
+    async fn send_binary(&mut self, frame: Vec<u8>) -> Result<(), String> {
+        self.socket
+            .send(Message::Binary(frame.into()))
+            .await
+            .map_err(|e| e.to_string())
     }
 
     async fn send_text(&mut self, frame: Vec<u8>) -> Result<(), String> {
@@ -83,10 +86,20 @@ impl Transport for WsTransport {
         self.binary = true;
     }
 
-    async fn close(mut self) {
+    async fn close(self) {
+        self.close_with(1000, "").await;
+    }
+
+    async fn close_too_large(self, reason: &str) {
+        self.close_with(1009, reason).await;
+    }
+}
+
+impl WsTransport {
+    async fn close_with(mut self, code: u16, reason: &str) {
         let close = Message::Close(Some(CloseFrame {
-            code: 1000,
-            reason: "".into(),
+            code,
+            reason: reason.into(),
         }));
         if self.socket.send(close).await.is_err() {
             return;

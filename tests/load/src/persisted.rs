@@ -1,0 +1,626 @@
+//! `tether-load persisted bytes|cpu|resume|rolling --redis URL …`: persisted circuits (issue 10) with the
+//! counter example on a Redis of its own. Build with `cargo build --release -p counter -p tether-load`,
+//! start `redis-server --port 6390 --save '' --appendonly no`, `ulimit -n 20000`, then for example
+//! `target/release/tether-load persisted resume --redis redis://127.0.0.1:6390 --circuits 1000`.
+//!
+//! Every mode first deletes the `tether:circuit:*` keys of that Redis. Servers share a random key made for
+//! the run (`TETHER_PERSISTENCE_KEY`), so a circuit persisted by one opens on the other.
+//!
+//! - `bytes [--circuits 100]`: N counter circuits click three times each; once write-behind has saved them,
+//!   reports the value bytes per key (the 32-byte claim, the generation and the sealed blob) and Redis's
+//!   `MEMORY USAGE`.
+//! - `cpu [--circuits 1000] [--seconds 30] [--rounds 2]`: N circuits click once a second each, on a server
+//!   with write-behind off, then on one with it on (1 s), `--rounds` times; reports the server's CPU per event
+//!   (and Redis's) for each and the ratio on/off.
+//! - `resume [--circuits 1000] [--rate 200]`: N circuits start on server A and click once; each pauses, then
+//!   resumes on server B, `--rate` per second: the time from opening the connection to B to the resumed first
+//!   batch. Then B gets SIGTERM and every tab resumes on A at once (the burst a restart causes).
+//! - `rolling [--circuits 1000] [--settle 10]`: N tabs spread over servers A and B click once a second each;
+//!   A gets SIGTERM and is restarted on the same port, `--settle` seconds later B the same, then the tabs run
+//!   `--settle` seconds more. Reports circuits lost, events lost and the longest pause a tab saw.
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use redis::aio::ConnectionManager;
+
+use crate::counter_tab::{CounterTab, Departure, ResumeError};
+use crate::server::{self, cpu_ticks, load_average, Server};
+
+struct Args {
+    command: String,
+    redis: String,
+    circuits: usize,
+    seconds: u64,
+    rounds: usize,
+    rate: u64,
+    settle: u64,
+}
+
+fn parse_args(raw: Vec<String>) -> Result<Args, String> {
+    let mut raw = raw.into_iter();
+    let command = raw.next().ok_or(USAGE)?;
+    let mut args = Args {
+        command,
+        redis: String::new(),
+        circuits: 0,
+        seconds: 30,
+        rounds: 2,
+        rate: 200,
+        settle: 10,
+    };
+    while let Some(flag) = raw.next() {
+        let value = raw.next().ok_or(format!("{flag} needs a value"))?;
+        let number = || {
+            value
+                .parse::<u64>()
+                .map_err(|_| format!("{flag} takes a number"))
+        };
+        match flag.as_str() {
+            "--redis" => args.redis = value.clone(),
+            "--circuits" => args.circuits = number()? as usize,
+            "--seconds" => args.seconds = number()?,
+            "--rounds" => args.rounds = number()? as usize,
+            "--rate" => args.rate = number()?.max(1),
+            "--settle" => args.settle = number()?,
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    if args.redis.is_empty() {
+        return Err(USAGE.to_owned());
+    }
+    if args.circuits == 0 {
+        args.circuits = if args.command == "bytes" { 100 } else { 1000 };
+    }
+    Ok(args)
+}
+
+const USAGE: &str = "usage: tether-load persisted bytes|cpu|resume|rolling --redis redis://HOST:PORT [--circuits N] [--seconds S] [--rounds R] [--rate R] [--settle S]";
+
+/// The run's servers: counter examples on one Redis with one persistence key.
+struct Fleet {
+    redis: String,
+    key: String,
+}
+
+impl Fleet {
+    fn new(redis: &str) -> Self {
+        // A fresh key per run, from the standard library's randomly seeded hasher.
+        let key = (0..4)
+            .map(|i| {
+                use std::hash::{BuildHasher, Hasher};
+                let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+                hasher.write_u64(i);
+                format!("{:016x}", hasher.finish())
+            })
+            .collect();
+        Fleet {
+            redis: redis.to_owned(),
+            key,
+        }
+    }
+
+    /// A counter server; `write_behind_ms` 0 turns write-behind off.
+    fn counter(&self, addr: &str, write_behind_ms: u64) -> Result<Server, String> {
+        let mut command = Command::new(server::binary("counter")?);
+        command
+            .env("RUST_LOG", "warn")
+            .env("TETHER_REDIS_URL", &self.redis)
+            .env("TETHER_PERSISTENCE_KEY", &self.key)
+            .env("TETHER_WRITE_BEHIND_MS", write_behind_ms.to_string())
+            .env("TETHER_MAX_RETAINED", "100000");
+        Server::start_at(command, addr)
+    }
+}
+
+async fn redis_connection(url: &str) -> Result<ConnectionManager, String> {
+    let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+    client
+        .get_connection_manager()
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn circuit_keys(redis: &mut ConnectionManager) -> Result<Vec<String>, String> {
+    let mut keys = Vec::new();
+    let mut cursor = 0u64;
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg("tether:circuit:*")
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(redis)
+            .await
+            .map_err(|e| e.to_string())?;
+        keys.extend(batch);
+        if next == 0 {
+            return Ok(keys);
+        }
+        cursor = next;
+    }
+}
+
+async fn clear_circuits(redis: &mut ConnectionManager) -> Result<(), String> {
+    for key in circuit_keys(redis).await? {
+        redis::cmd("DEL")
+            .arg(&key)
+            .query_async::<()>(redis)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Redis's `INFO` field `name` (a number).
+async fn redis_info(redis: &mut ConnectionManager, name: &str) -> Result<u64, String> {
+    let info: String = redis::cmd("INFO")
+        .arg("all")
+        .query_async(redis)
+        .await
+        .map_err(|e| e.to_string())?;
+    let prefix = format!("{name}:");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.trim().trim_start_matches("calls=").parse().ok())
+        .ok_or(format!("no {name} in INFO"))
+}
+
+/// Starts `count` counter circuits, at most 100 starting at once (the accept backlog is 128).
+async fn start_tabs(addr: SocketAddr, count: usize) -> Result<Vec<CounterTab>, String> {
+    let mut tabs = Vec::with_capacity(count);
+    while tabs.len() < count {
+        let batch = (count - tabs.len()).min(100);
+        let started: Vec<_> = (0..batch)
+            .map(|_| tokio::spawn(CounterTab::start(addr)))
+            .collect();
+        for task in started {
+            tabs.push(task.await.map_err(|e| e.to_string())??);
+        }
+    }
+    Ok(tabs)
+}
+
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn summary(samples: &mut [Duration]) -> String {
+    samples.sort();
+    format!(
+        "p50 {}, p90 {}, p99 {}, max {} ({} samples)",
+        ms(percentile(samples, 0.5)),
+        ms(percentile(samples, 0.9)),
+        ms(percentile(samples, 0.99)),
+        ms(samples.last().copied().unwrap_or_default()),
+        samples.len()
+    )
+}
+
+async fn bytes(args: &Args) -> Result<(), String> {
+    let fleet = Fleet::new(&args.redis);
+    let mut redis = redis_connection(&args.redis).await?;
+    clear_circuits(&mut redis).await?;
+    let server = fleet.counter("127.0.0.1:0", 1000)?;
+    let mut tabs = start_tabs(server.addr, args.circuits).await?;
+    for tab in &mut tabs {
+        for _ in 0..3 {
+            tab.click()
+                .await
+                .map_err(|d| format!("{d:?} during a click"))?;
+        }
+    }
+    // Write-behind saves each circuit one interval (1 s) after its last change.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let keys = circuit_keys(&mut redis).await?;
+    let (mut value, mut blob, mut usage) = (0u64, 0u64, 0u64);
+    for key in &keys {
+        // Each circuit is a hash: `c` the 32-byte claim, `g` the generation, `b` the sealed blob.
+        for field in ["c", "g", "b"] {
+            let bytes = redis::cmd("HSTRLEN")
+                .arg(key)
+                .arg(field)
+                .query_async::<u64>(&mut redis)
+                .await
+                .map_err(|e| e.to_string())?;
+            value += bytes;
+            if field == "b" {
+                blob += bytes;
+            }
+        }
+        usage += redis::cmd("MEMORY")
+            .arg("USAGE")
+            .arg(key)
+            .query_async::<u64>(&mut redis)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let n = keys.len().max(1) as f64;
+    println!(
+        "{} counter circuits (count 3) -> {} keys; value {:.0} bytes each (32-byte claim, generation and {:.0}-byte sealed blob); Redis MEMORY USAGE {:.0} bytes per key; load average {}",
+        args.circuits,
+        keys.len(),
+        value as f64 / n,
+        blob as f64 / n,
+        usage as f64 / n,
+        load_average()
+    );
+    Ok(())
+}
+
+/// Every tab clicks once a second for `seconds`, spread evenly over the second; returns the round trips
+/// and the tabs.
+async fn click_every_second(
+    tabs: Vec<CounterTab>,
+    seconds: u64,
+) -> Result<(Vec<Duration>, Vec<CounterTab>), String> {
+    let count = tabs.len() as u64;
+    let mut tasks = Vec::new();
+    for (index, mut tab) in tabs.into_iter().enumerate() {
+        let offset = Duration::from_micros((index as u64 * 1_000_000 / count) % 1_000_000);
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(
+                tokio::time::Instant::now() + offset,
+                Duration::from_secs(1),
+            );
+            let mut samples = Vec::with_capacity(seconds as usize);
+            for _ in 0..seconds {
+                tick.tick().await;
+                samples.push(
+                    tab.click()
+                        .await
+                        .map_err(|d| format!("{d:?} during a click"))?,
+                );
+            }
+            Ok::<_, String>((samples, tab))
+        }));
+    }
+    let (mut samples, mut kept) = (Vec::new(), Vec::new());
+    for task in tasks {
+        let (mine, tab) = task.await.map_err(|e| e.to_string())??;
+        samples.extend(mine);
+        kept.push(tab);
+    }
+    Ok((samples, kept))
+}
+
+async fn cpu(args: &Args) -> Result<(), String> {
+    let fleet = Fleet::new(&args.redis);
+    let mut redis = redis_connection(&args.redis).await?;
+    let redis_pid = redis_info(&mut redis, "process_id").await? as u32;
+    println!(
+        "{} circuits x 1 event/s for {} s, write-behind off then on (1 s), {} rounds",
+        args.circuits, args.seconds, args.rounds
+    );
+    let mut ratios = Vec::new();
+    for round in 1..=args.rounds {
+        let mut per_event = [0.0f64; 2];
+        for (slot, write_behind) in [0u64, 1000].into_iter().enumerate() {
+            clear_circuits(&mut redis).await?;
+            let server = fleet.counter("127.0.0.1:0", write_behind)?;
+            let tabs = start_tabs(server.addr, args.circuits).await?;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let load_before = load_average();
+            let (server_before, redis_before) = (cpu_ticks(server.pid), cpu_ticks(redis_pid));
+            let sets_before = redis_info(&mut redis, "cmdstat_set").await.unwrap_or(0);
+            let (mut samples, tabs) = click_every_second(tabs, args.seconds).await?;
+            // The last write-behind saves land one interval after the last click.
+            tokio::time::sleep(Duration::from_millis(1200)).await;
+            let server_cpu = cpu_ticks(server.pid) - server_before;
+            let redis_cpu = cpu_ticks(redis_pid) - redis_before;
+            let sets = redis_info(&mut redis, "cmdstat_set").await.unwrap_or(0) - sets_before;
+            let events = samples.len() as f64;
+            per_event[slot] = server_cpu as f64 * 10_000.0 / events;
+            println!(
+                "round {round}, write-behind {}: server CPU {:.1} us/event, Redis CPU {:.1} us/event, {:.2} saves/event; round trip {}; load {} -> {}",
+                if write_behind == 0 { "off" } else { "on " },
+                per_event[slot],
+                redis_cpu as f64 * 10_000.0 / events,
+                sets as f64 / events,
+                summary(&mut samples),
+                load_before,
+                load_average()
+            );
+            drop(tabs);
+        }
+        ratios.push(per_event[1] / per_event[0]);
+    }
+    println!(
+        "server CPU per event, on / off: {}",
+        ratios
+            .iter()
+            .map(|r| format!("{r:.3}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    clear_circuits(&mut redis).await?;
+    Ok(())
+}
+
+/// Resumes every secret on `addr`, `rate` per second (or all at once when `rate` is 0); returns the times
+/// to first batch, the tabs, and how many were refused.
+async fn resume_all(
+    secrets: Vec<(String, i64)>,
+    addr: SocketAddr,
+    rate: u64,
+) -> Result<(Vec<Duration>, Vec<CounterTab>, usize), String> {
+    let mut tasks = Vec::new();
+    let started = tokio::time::Instant::now();
+    for (index, (secret, count)) in secrets.into_iter().enumerate() {
+        let delay = (index as u64 * 1_000_000)
+            .checked_div(rate)
+            .map_or(Duration::ZERO, Duration::from_micros);
+        let at = started + delay;
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep_until(at).await;
+            CounterTab::resume(secret, addr, count).await
+        }));
+    }
+    let (mut times, mut tabs, mut refused) = (Vec::new(), Vec::new(), 0);
+    for task in tasks {
+        match task.await.map_err(|e| e.to_string())? {
+            Ok(resumed) => {
+                times.push(resumed.to_first_batch);
+                tabs.push(resumed.tab);
+            }
+            Err(ResumeError::Refused) => refused += 1,
+            Err(ResumeError::Retry(e)) => return Err(format!("resume failed: {e}")),
+        }
+    }
+    Ok((times, tabs, refused))
+}
+
+async fn resume(args: &Args) -> Result<(), String> {
+    let fleet = Fleet::new(&args.redis);
+    let mut redis = redis_connection(&args.redis).await?;
+    clear_circuits(&mut redis).await?;
+    let a = fleet.counter("127.0.0.1:0", 1000)?;
+    let mut b = fleet.counter("127.0.0.1:0", 1000)?;
+    let mut tabs = start_tabs(a.addr, args.circuits).await?;
+    for tab in &mut tabs {
+        tab.click()
+            .await
+            .map_err(|d| format!("{d:?} during a click"))?;
+    }
+    let mut secrets = Vec::with_capacity(tabs.len());
+    for tab in tabs {
+        let count = tab.count;
+        secrets.push((tab.pause().await?, count));
+    }
+    let load = load_average();
+    let (mut times, tabs, refused) = resume_all(secrets, b.addr, args.rate).await?;
+    println!(
+        "paused on A, resumed on B at {}/s: reconnect -> first batch {}; refused {refused}; load {load} -> {}",
+        args.rate,
+        summary(&mut times),
+        load_average()
+    );
+
+    // B shuts down with every tab connected: each is told to resume at once, and does so on A.
+    let load = load_average();
+    let a_addr = a.addr;
+    let mut waits = Vec::new();
+    for mut tab in tabs {
+        waits.push(tokio::spawn(async move {
+            let departure = tab.departure().await;
+            let told = Instant::now();
+            let resumed = CounterTab::resume(tab.secret.clone(), a_addr, tab.count).await;
+            (departure, told.elapsed(), resumed.map(|r| r.to_first_batch))
+        }));
+    }
+    let shutdown = b.terminate(Duration::from_secs(15)).await?;
+    let (mut times, mut whole, mut refused, mut dropped) = (Vec::new(), Vec::new(), 0, 0);
+    for wait in waits {
+        let (departure, total, resumed) = wait.await.map_err(|e| e.to_string())?;
+        if departure == Departure::Dropped {
+            dropped += 1;
+        }
+        match resumed {
+            Ok(time) => {
+                times.push(time);
+                whole.push(total);
+            }
+            Err(ResumeError::Refused) => refused += 1,
+            Err(ResumeError::Retry(e)) => return Err(format!("resume on A failed: {e}")),
+        }
+    }
+    println!(
+        "B got SIGTERM (exited after {}); all {} tabs resumed on A at once: reconnect -> first batch {}; \
+         told -> first batch {}; refused {refused}; dropped without T.Persisted {dropped}; load {load} -> {}",
+        ms(shutdown),
+        args.circuits,
+        summary(&mut times),
+        summary(&mut whole),
+        load_average()
+    );
+    clear_circuits(&mut redis).await?;
+    Ok(())
+}
+
+/// What the tabs of a rolling restart saw, summed.
+#[derive(Default)]
+struct RollingStats {
+    clicks: AtomicU64,
+    /// Clicks sent on a connection that went away before their batch came.
+    unanswered: AtomicU64,
+    /// Of those, the ones the resumed circuit shows applied.
+    unanswered_applied: AtomicU64,
+    /// Confirmed clicks the resumed circuit does not show.
+    events_lost: AtomicU64,
+    circuits_lost: AtomicU64,
+    resumes: AtomicU64,
+    /// Departure (told to resume, or dropped) to the resumed first batch.
+    pauses: parking_lot::Mutex<Vec<Duration>>,
+    round_trips: parking_lot::Mutex<Vec<Duration>>,
+}
+
+/// One tab: clicks once a second until `deadline`; when its server lets it go, resumes on the other one
+/// (trying both in turn while neither takes it, for up to 30 s).
+async fn rolling_tab(
+    mut tab: CounterTab,
+    mut at: usize,
+    servers: [SocketAddr; 2],
+    offset: Duration,
+    deadline: tokio::time::Instant,
+    stats: Arc<RollingStats>,
+) {
+    let mut tick =
+        tokio::time::interval_at(tokio::time::Instant::now() + offset, Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        let confirmed = tab.count;
+        let mut in_flight = false;
+        let departure = tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => return,
+            departure = tab.departure() => departure,
+            _ = tick.tick() => match tab.click().await {
+                Ok(round_trip) => {
+                    stats.clicks.fetch_add(1, Ordering::Relaxed);
+                    stats.round_trips.lock().push(round_trip);
+                    continue;
+                }
+                Err(departure) => {
+                    in_flight = true;
+                    departure
+                }
+            },
+        };
+        let _ = departure;
+        let departed = Instant::now();
+        let resumed = loop {
+            at = 1 - at;
+            match CounterTab::resume(tab.secret.clone(), servers[at], confirmed).await {
+                Ok(resumed) => break Some(resumed),
+                Err(ResumeError::Refused) => break None,
+                Err(ResumeError::Retry(_)) if departed.elapsed() < Duration::from_secs(30) => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(ResumeError::Retry(_)) => break None,
+            }
+        };
+        let Some(resumed) = resumed else {
+            stats.circuits_lost.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        stats.pauses.lock().push(departed.elapsed());
+        stats.resumes.fetch_add(1, Ordering::Relaxed);
+        tab = resumed.tab;
+        if tab.count < confirmed {
+            stats
+                .events_lost
+                .fetch_add((confirmed - tab.count) as u64, Ordering::Relaxed);
+        }
+        if in_flight {
+            stats.unanswered.fetch_add(1, Ordering::Relaxed);
+            if tab.count > confirmed {
+                stats.unanswered_applied.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+async fn rolling(args: &Args) -> Result<(), String> {
+    let fleet = Fleet::new(&args.redis);
+    let mut redis = redis_connection(&args.redis).await?;
+    clear_circuits(&mut redis).await?;
+    let mut servers = [
+        fleet.counter("127.0.0.1:0", 1000)?,
+        fleet.counter("127.0.0.1:0", 1000)?,
+    ];
+    let addrs = [servers[0].addr, servers[1].addr];
+    let half = args.circuits / 2;
+    let mut tabs = start_tabs(addrs[0], half).await?;
+    tabs.extend(start_tabs(addrs[1], args.circuits - half).await?);
+    let stats = Arc::new(RollingStats::default());
+    let settle = Duration::from_secs(args.settle);
+    // Warm-up, A's restart, B's restart, and a last interval.
+    let deadline = tokio::time::Instant::now() + settle * 4;
+    let count = tabs.len() as u64;
+    let mut tasks = Vec::new();
+    for (index, tab) in tabs.into_iter().enumerate() {
+        let offset = Duration::from_micros((index as u64 * 1_000_000 / count) % 1_000_000);
+        let at = usize::from(index >= half);
+        tasks.push(tokio::spawn(rolling_tab(
+            tab,
+            at,
+            addrs,
+            offset,
+            deadline,
+            stats.clone(),
+        )));
+    }
+    println!(
+        "{} tabs, half on A ({}) and half on B ({}), 1 click/s each; restarts every {} s; load {}",
+        args.circuits,
+        addrs[0],
+        addrs[1],
+        args.settle,
+        load_average()
+    );
+    for (index, name) in ["A", "B"].into_iter().enumerate() {
+        tokio::time::sleep(settle).await;
+        let load = load_average();
+        let exited = servers[index].terminate(Duration::from_secs(15)).await?;
+        servers[index] = fleet.counter(&addrs[index].to_string(), 1000)?;
+        println!(
+            "{name}: SIGTERM, exited after {}, restarted on {}; load {load}; so far {} resumes, {} circuits lost",
+            ms(exited),
+            addrs[index],
+            stats.resumes.load(Ordering::Relaxed),
+            stats.circuits_lost.load(Ordering::Relaxed)
+        );
+    }
+    for task in tasks {
+        task.await.map_err(|e| e.to_string())?;
+    }
+    let mut pauses = std::mem::take(&mut *stats.pauses.lock());
+    let mut round_trips = std::mem::take(&mut *stats.round_trips.lock());
+    println!(
+        "circuits lost {} of {}; resumes {}; events lost {} of {} confirmed clicks; clicks in flight at a shutdown {} ({} of them applied)",
+        stats.circuits_lost.load(Ordering::Relaxed),
+        args.circuits,
+        stats.resumes.load(Ordering::Relaxed),
+        stats.events_lost.load(Ordering::Relaxed),
+        stats.clicks.load(Ordering::Relaxed),
+        stats.unanswered.load(Ordering::Relaxed),
+        stats.unanswered_applied.load(Ordering::Relaxed),
+    );
+    println!(
+        "pause (told to resume -> resumed first batch): {}",
+        summary(&mut pauses)
+    );
+    println!("click round trips: {}", summary(&mut round_trips));
+    println!("load at the end {}", load_average());
+    clear_circuits(&mut redis).await?;
+    Ok(())
+}
+
+/// Runs `tether-load persisted ARGS…`.
+pub(crate) async fn run(raw: Vec<String>) {
+    let result = match parse_args(raw) {
+        Ok(args) => match args.command.as_str() {
+            "bytes" => bytes(&args).await,
+            "cpu" => cpu(&args).await,
+            "resume" => resume(&args).await,
+            "rolling" => rolling(&args).await,
+            other => Err(format!("unknown command {other}\n{USAGE}")),
+        },
+        Err(message) => Err(message),
+    };
+    if let Err(message) = result {
+        eprintln!("tether-load persisted: {message}");
+        std::process::exit(1);
+    }
+}
