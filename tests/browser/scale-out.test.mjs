@@ -10,7 +10,7 @@ import * as signalR from '@microsoft/signalr';
 import { launchBrowser } from '../support/browser.mjs';
 import { startServer } from '../support/server.mjs';
 import { circuitKey, redisCommand, redisSkip, sharedRedisUrl, startPrivateRedis } from '../support/redis.mjs';
-import { clickTo, countTo, kept, openCounter, plainLog, rejoinAfter, showed, waitForState } from '../support/counter.mjs';
+import { clickTo, countTo, kept, openCounter, rejoinAfter, showed, waitForLog, waitForState } from '../support/counter.mjs';
 import { startProxy } from './proxy.mjs';
 
 /** Write-behind keeps at most this much of a user's state unsaved (the counter's default interval). */
@@ -72,11 +72,11 @@ describe('a tab moves between servers sharing Redis', { skip: redisSkip }, () =>
       const { a, b, proxy, page } = await tabAtThreeOnA();
       proxy.retarget(b.port);
       await rejoinAfter(page, () => a.stop());
-      assert.match(plainLog(a), /circuit hub shut down circuits=1 persisted=1 lost=0/);
+      await waitForLog(a, /circuit hub shut down circuits=1 persisted=1 lost=0/);
       await clickTo(page, 4);
       assert.deepEqual(await kept(page), ['same page', 'same node'], 'no reload, no replaced node');
       assert.equal(await showed(page, 'rejected'), false);
-      assert.match(plainLog(b), /circuit resumed/);
+      await waitForLog(b, /circuit resumed/);
       assert.equal(await metric(b, 'tether_circuits_resumed_total'), 1);
     } finally {
       await cleanUp();
@@ -93,7 +93,7 @@ describe('a tab moves between servers sharing Redis', { skip: redisSkip }, () =>
       await clickTo(page, 4);
       assert.deepEqual(await kept(page), ['same page', 'same node']);
       assert.equal(await showed(page, 'rejected'), false);
-      assert.match(plainLog(b), /circuit resumed/);
+      await waitForLog(b, /circuit resumed/);
     } finally {
       await cleanUp();
     }
@@ -112,7 +112,7 @@ describe('a tab moves between servers sharing Redis', { skip: redisSkip }, () =>
       assert.equal(flipped, 1, 'the paused circuit is in Redis');
       assert.equal(await page.evaluate(() => Tether.resume()), false);
       await waitForState(page, 'resume-failed');
-      assert.match(plainLog(a), /resume refused.*failed authentication/);
+      await waitForLog(a, /resume refused.*failed authentication/);
       assert.equal(await metric(a, 'tether_circuit_resume_failures_total'), 1);
       assert.equal(await page.textContent('#count'), '3', 'the page keeps what it showed');
     } finally {
@@ -132,7 +132,7 @@ describe('a tab moves between servers sharing Redis', { skip: redisSkip }, () =>
       const replay = await rawClient(c);
       cleanups.push(() => replay.stop());
       assert.equal(await replay.invoke('ResumeCircuit', page.secret()), false);
-      assert.match(plainLog(c), /resume refused: not in the store/);
+      await waitForLog(c, /resume refused: not in the store/);
       await clickTo(page, 5);
       assert.deepEqual(await kept(page), ['same page', 'same node']);
     } finally {
@@ -148,12 +148,12 @@ describe('a tab moves between servers sharing Redis', { skip: redisSkip }, () =>
       proxy.retarget(b.port);
       await rejoinAfter(page, () => proxy.drop());
       await clickTo(page, 4);
-      assert.match(plainLog(b), /circuit resumed/);
+      await waitForLog(b, /circuit resumed/);
       assert.equal(await metric(a, 'tether_circuits_active'), 1, 'A still holds its copy');
       const replay = await rawClient(a);
       cleanups.push(() => replay.stop());
       assert.equal(await replay.invoke('ConnectCircuit', page.secret()), false);
-      assert.match(plainLog(a), /reconnect refused: the circuit was resumed on another server/);
+      await waitForLog(a, /reconnect refused: the circuit was resumed on another server/);
       assert.equal(await metric(a, 'tether_circuits_active'), 0, 'the stale copy ended');
       await clickTo(page, 5);
       assert.deepEqual(await kept(page), ['same page', 'same node']);
@@ -198,22 +198,3 @@ describe('Redis killed and restarted under traffic', { skip: redisSkip }, () => 
     }
   });
 });
-
-/** Resolves once `server` has logged `pattern` (checked as its log grows), or fails after `timeoutMs`. */
-function waitForLog(server, pattern, timeoutMs = 30000) {
-  if (pattern.test(plainLog(server))) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      if (!pattern.test(plainLog(server))) return;
-      clearTimeout(timer);
-      server.child.stderr.off('data', check);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      server.child.stderr.off('data', check);
-      reject(new Error(`no ${pattern} within ${timeoutMs} ms:\n${plainLog(server)}`));
-    }, timeoutMs);
-    // startServer's own listener was added first, so the log is current when `check` runs.
-    server.child.stderr.on('data', check);
-  });
-}
