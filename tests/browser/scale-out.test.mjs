@@ -2,12 +2,14 @@
 // Redis (TETHER_TEST_REDIS_URL) and one persistence key, behind the switchable proxy (tests/browser/proxy.mjs).
 // The tab moves from A to B when A gets SIGTERM or kill -9 and goes on counting with no reload; a tampered
 // or replayed resume is refused; a circuit resumed on B is refused on A; and Redis killed and restarted
-// under traffic costs no server and no state.
+// under traffic (tabs counting, official-client chat connections on two chat servers talking) costs no
+// server and no state, and fan-out and persistence recover.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import * as signalR from '@microsoft/signalr';
 import { launchBrowser } from '../support/browser.mjs';
+import { connectChat, inbox } from '../support/chat.mjs';
 import { startServer } from '../support/server.mjs';
 import { circuitKey, redisCommand, redisSkip, sharedRedisUrl, startPrivateRedis } from '../support/redis.mjs';
 import { clickTo, countTo, kept, openCounter, rejoinAfter, showed, waitForLog, waitForState } from '../support/counter.mjs';
@@ -16,6 +18,7 @@ import { startProxy } from './proxy.mjs';
 /** Write-behind keeps at most this much of a user's state unsaved (the counter's default interval). */
 const WRITE_BEHIND_MS = 1000;
 const LOG = 'warn,tether::circuit=info';
+const SUBSCRIBED = /Redis backplane: subscribed to/;
 
 /** A counter server persisting to `redisUrl`, sealing with `key`. */
 function counterServer(redisUrl, key, env = {}) {
@@ -168,22 +171,48 @@ describe('Redis killed and restarted under traffic', { skip: redisSkip }, () => 
   before(async () => { browser = await launchBrowser(); });
   after(async () => { await browser?.close(); });
 
-  it('no server crashes, the tab keeps counting, and persistence recovers', async () => {
+  it('no server crashes, tabs keep counting and chat keeps talking, and fan-out and persistence recover', async () => {
     const redis = await startPrivateRedis();
     const key = newKey();
-    const [a, b] = await Promise.all([counterServer(redis.url, key), counterServer(redis.url, key)]);
+    const chatEnv = { env: { TETHER_REDIS_URL: redis.url, RUST_LOG: 'warn,tether::redis=info' } };
+    const [a, b, chatA, chatB] = await Promise.all([
+      counterServer(redis.url, key), counterServer(redis.url, key), startServer('chat', chatEnv), startServer('chat', chatEnv),
+    ]);
     const proxy = await startProxy(a.port);
+    const chats = [];
     try {
+      await Promise.all([chatA, chatB].map((s) => waitForLog(s, SUBSCRIBED)));
+      const alice = await connectChat(chatA);
+      const bob = await connectChat(chatB);
+      chats.push(alice, bob);
+      const [atAlice, atBob] = [inbox(alice, 'ReceiveMessage'), inbox(bob, 'ReceiveMessage')];
+      await alice.invoke('SendMessage', 'alice', 'before');
+      assert.deepEqual(await atBob.next(), ['alice', 'before']);
+      assert.deepEqual(await atAlice.next(), ['alice', 'before']);
       const page = await openCounter(browser, `${proxy.url}/`);
       await countTo(page, 3);
+
       await redis.kill();
-      // The in-process path does not need Redis: clicks keep working while saves fail (and are retried).
+      // The in-process paths do not need Redis: clicks keep working while saves fail (and are retried), and
+      // each chat server keeps serving its own clients.
       await countTo(page, 6);
       await waitForLog(a, /persisting the circuit failed/);
-      assert.equal(a.child.exitCode, null, 'A lives');
-      assert.equal(b.child.exitCode, null, 'B lives');
+      for (let i = 0; i < 5; i++) {
+        await alice.invoke('SendMessage', 'alice', `during ${i}`);
+        assert.deepEqual(await atAlice.next(), ['alice', `during ${i}`]);
+      }
+      for (const server of [a, b, chatA, chatB]) assert.equal(server.child.exitCode, null, 'every server lives');
+
       await redis.restart();
-      // Retried with backoff until Redis is back, with no further click: then A dies and B resumes 6.
+      // Fan-out recovers: both chat servers subscribe again, and B hears A.
+      await Promise.all([chatA, chatB].map((s) => waitForLog(s, SUBSCRIBED, 2)));
+      await alice.invoke('SendMessage', 'alice', 'after');
+      for (;;) {
+        const [, text] = await atBob.next();
+        if (text === 'after') break;
+        assert.match(text, /^during \d+$/, 'only messages from the outage may come late');
+      }
+      // Persistence recovers with no further click (retried with backoff): then A dies and B resumes 6.
       await waitForLog(a, /circuit persisted again: the store is back/);
       proxy.retarget(b.port);
       await rejoinAfter(page, () => a.kill());
@@ -192,8 +221,9 @@ describe('Redis killed and restarted under traffic', { skip: redisSkip }, () => 
       assert.equal(await showed(page, 'rejected'), false);
       await page.close();
     } finally {
+      await Promise.all(chats.map((c) => c.stop()));
       await proxy.close();
-      await Promise.all([a.stop(), b.stop()]);
+      await Promise.all([a, b, chatA, chatB].map((s) => s.stop()));
       await redis.stop();
     }
   });

@@ -78,19 +78,22 @@ export async function rejoinAfter(page, move) {
   await page.waitForFunction((n) => window.states.slice(n).some((s) => s.state === 'hide'), seen);
 }
 
-/** Resolves once `server` has logged `pattern` (checked as its log grows), or fails after `timeoutMs`. */
-export function waitForLog(server, pattern, timeoutMs = 30000) {
-  if (pattern.test(plainLog(server))) return Promise.resolve();
+/** Resolves once `server` has logged `pattern` `count` times (checked as its log grows), or fails after
+ * `timeoutMs`. */
+export function waitForLog(server, pattern, count = 1, timeoutMs = 30000) {
+  const all = new RegExp(pattern.source, 'g');
+  const seen = () => (plainLog(server).match(all) ?? []).length >= count;
+  if (seen()) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const check = () => {
-      if (!pattern.test(plainLog(server))) return;
+      if (!seen()) return;
       clearTimeout(timer);
       server.child.stderr.off('data', check);
       resolve();
     };
     const timer = setTimeout(() => {
       server.child.stderr.off('data', check);
-      reject(new Error(`no ${pattern} within ${timeoutMs} ms:\n${plainLog(server)}`));
+      reject(new Error(`no ${count}× ${pattern} within ${timeoutMs} ms:\n${plainLog(server)}`));
     }, timeoutMs);
     // startServer's own listener was added first, so the log is current when `check` runs.
     server.child.stderr.on('data', check);
