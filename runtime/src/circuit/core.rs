@@ -1,9 +1,10 @@
-//! One circuit: its state, the order in which it processes messages, and how it ends.
+//! One circuit: its state and the order in which it processes messages.
 //!
 //! Ownership: a [`Circuit`] is owned by the registry (`Arc`) while it is live; a connection keeps its
 //! circuit in its own context; handlers and application code hold [`CircuitHandle`]s (weak). The circuit
 //! sees the registry only as a [`CircuitDirectory`] and is handed its environment (`env::CircuitEnv`);
-//! its transitions are in `lifecycle`, what handles ask of it in `control`, sealing in `persist`. All mutable state sits in one
+//! its transitions (ending included) are in `lifecycle`, what handles ask of it in `control`, writing
+//! itself to the store in `persisting`, sealing in `persist`. All mutable state sits in one
 //! `parking_lot::Mutex<CircuitState>`, taken by whichever task delivers a message (a connection's receive
 //! task, a timer, a finished server function). See the module docs of `circuit` for why.
 //!
@@ -24,7 +25,7 @@ use bytes::Bytes;
 use super::acks::{AckOutcome, EncodedBatch, RenderAcks};
 use super::env::CircuitEnv;
 use super::handle::{BrowserCallError, CircuitControl, CircuitHandle};
-use super::handlers::{HandlerChain, HandlerError, InboundActivity, Lifetime};
+use super::handlers::{HandlerChain, HandlerError, InboundActivity};
 use super::persist::AppSnapshot;
 use super::secret::{CircuitId, CircuitKey};
 
@@ -540,91 +541,6 @@ impl Circuit {
         for (_, reply) in state.pending_calls.drain(..) {
             let _ = reply.send(Err(error.clone()));
         }
-    }
-
-    /// Ends the circuit: leaves the registry, tells the browser (if connected), runs connection down (if
-    /// connected) and circuit closed, disposes the components. Idempotent.
-    pub(crate) fn end_locked(self: &Arc<Self>, state: &mut CircuitState, reason: EndReason) {
-        let link = self.set_link(state, Link::Ended);
-        if matches!(link, Link::Ended) {
-            return;
-        }
-        let connection_id = match &link {
-            Link::Connected(sink) => Some(sink.connection_id()),
-            _ => None,
-        };
-        if let Some(directory) = self.directory.upgrade() {
-            directory.forget(self, connection_id, matches!(reason, EndReason::Evicted));
-        }
-        if matches!(reason, EndReason::Closed(_) | EndReason::Fault(_)) {
-            self.forget_write_behind();
-        }
-        let browser_message = match &reason {
-            EndReason::Persisted { .. } => {
-                tracing::info!("circuit persisted and ended here");
-                String::new()
-            }
-            EndReason::Closed(why) => {
-                tracing::info!(reason = why, "circuit closed");
-                format!("The circuit was closed ({why}).")
-            }
-            EndReason::Evicted => {
-                tracing::info!("disconnected circuit evicted");
-                "The circuit was evicted.".to_owned()
-            }
-            EndReason::Moved => {
-                tracing::warn!("circuit resumed on another server; this stale copy ended");
-                "The circuit continues on another server.".to_owned()
-            }
-            EndReason::Fault(detail) => {
-                tracing::error!(reason = %detail, "circuit failed and was ended");
-                if self.env.options.detailed_errors {
-                    format!("The circuit failed: {detail}")
-                } else {
-                    format!(
-                        "There was an unhandled error on the server; the circuit ended (circuit {}). \
-                         Turn on CircuitOptions::detailed_errors to see details.",
-                        self.id
-                    )
-                }
-            }
-        };
-        let handle = self.handle();
-        let chain = std::mem::take(&mut state.chain);
-        if let Link::Connected(sink) = &link {
-            if !state.starting {
-                match reason {
-                    // A pause leaves the connection to the browser, which closes it once its
-                    // `PauseCircuit` call is answered.
-                    EndReason::Persisted { resume_now: false } => {
-                        sink.send(Outbound::Persisted { resume_now: false });
-                    }
-                    EndReason::Persisted { resume_now: true } => {
-                        sink.send(Outbound::Persisted { resume_now: true });
-                        sink.close();
-                    }
-                    _ => {
-                        sink.send(Outbound::Error {
-                            message: &browser_message,
-                        });
-                        sink.close();
-                    }
-                }
-            }
-            if let Err(error) = catch_handler(|| chain.lifetime(&handle, Lifetime::ConnectionDown))
-            {
-                tracing::warn!(%error, "circuit handler failed in connection down while the circuit ended");
-            }
-        }
-        if let Err(error) = catch_handler(|| chain.lifetime(&handle, Lifetime::Closed)) {
-            tracing::warn!(%error, "circuit handler failed in circuit closed");
-        }
-        if let Some(mut app) = state.app.take() {
-            if catch_unwind(AssertUnwindSafe(|| app.dispose())).is_err() {
-                tracing::warn!("a component panicked while being disposed");
-            }
-        }
-        Self::fail_pending_calls(state, BrowserCallError::CircuitEnded);
     }
 }
 
