@@ -12,7 +12,7 @@
 //! - [`secret`](CircuitSecret): public ids and secrets (256-bit key, constant-time comparison, redacted).
 //! - [`descriptor`](DescriptorSigner): signed, time-limited, single-use prerender descriptors.
 //! - registry: the live circuits by id and by connection, the eviction queue, counters; no user code.
-//! - core: one circuit's state, message processing, render acknowledgement, persisting and ending.
+//! - core: one circuit's state, message processing, render acknowledgement.
 //! - lifecycle: the circuit's own transitions (open, attach, detach, evict, pause, persist and end);
 //!   env: what a circuit is handed (options, handlers, server functions, persistence); control: what a
 //!   [`CircuitHandle`] asks of its circuit; persist: sealed blobs, [`PersistenceKey`] and key rotation;
