@@ -28,7 +28,9 @@ export function pauseWhenHidden(doc: Document, afterMs: number, circuit: Pausabl
     timer = setTimeout(() => {
       paused = circuit.pause();
       // Shown again while the pause was on its way: resume once it is done.
-      void paused.then(() => visible() && resume());
+      void paused.then(() => {
+        if (visible()) void resume();
+      });
     }, afterMs);
   };
   doc.addEventListener('visibilitychange', onChange);

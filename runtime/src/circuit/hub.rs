@@ -373,7 +373,7 @@ fn register<A: DeserializeOwned + Send + 'static>(
 /// The circuit a hub connection carries, kept in the connection's own context (set by `StartCircuit` and
 /// `ConnectCircuit`), so that a message finds its circuit without the registry's lock.
 #[derive(Clone)]
-pub(crate) struct ConnectionCircuit(pub(crate) Arc<Circuit>);
+struct ConnectionCircuit(Arc<Circuit>);
 
 /// What the hub methods share.
 pub(crate) struct Shared {
