@@ -69,6 +69,7 @@ pub struct CircuitHubBuilder {
     services: Services,
     store: Option<Arc<dyn CircuitStore>>,
     persistence_key: Option<PersistenceKey>,
+    retired_persistence_keys: Vec<PersistenceKey>,
     app_name: String,
     downloads: crate::download::DownloadOptions,
 }
@@ -124,6 +125,26 @@ impl CircuitHubBuilder {
         self
     }
 
+    /// Gives every circuit its own `T`, made by `make` when the circuit opens and shared by that
+    /// circuit's components (read with `cx.service::<T>()`; make `T` a shared handle such as
+    /// [`SharedState`](super::SharedState) so that their changes meet). With a [`Persistence`] it is
+    /// persisted and resumed with the circuit, as opted-in components are: `Persistence::serde()` is the
+    /// one-line case, `None` opts out. One per type; a later call for the same type replaces it.
+    ///
+    /// [`Persistence`]: tether_components::Persistence
+    pub fn circuit_service<T: Clone + Send + Sync + 'static>(
+        mut self,
+        make: impl Fn() -> T + Send + Sync + 'static,
+        persistence: Option<tether_components::Persistence<T>>,
+    ) -> Self {
+        let scoped = self
+            .services
+            .get::<super::scoped::CircuitServices>()
+            .unwrap_or_default();
+        self.services.insert(scoped.with(make, persistence));
+        self
+    }
+
     /// Knows each circuit's signed-in user through `auth` (see [`crate::auth`]): its [`CurrentUser`] is a
     /// service of the circuit's components and prerenders, reconnects by another user are refused, and the
     /// user is revalidated on an interval.
@@ -147,6 +168,13 @@ impl CircuitHubBuilder {
     /// Without it, a random key is made at start-up (its blobs open only in this process).
     pub fn persistence_key(mut self, key: PersistenceKey) -> Self {
         self.persistence_key = Some(key);
+        self
+    }
+
+    /// A key that no longer seals but still opens circuits persisted with it (key rotation; call once per
+    /// retired key). Its id must differ from every other key's. See docs/persistence.md, "Rotating keys".
+    pub fn retired_persistence_key(mut self, key: PersistenceKey) -> Self {
+        self.retired_persistence_keys.push(key);
         self
     }
 
@@ -216,11 +244,24 @@ impl CircuitHubBuilder {
             self.options.max_retained_disconnected,
             self.options.retention_period,
         );
+        let key = self
+            .persistence_key
+            .unwrap_or_else(PersistenceKey::generate);
+        let mut ids: Vec<u32> = std::iter::once(&key)
+            .chain(&self.retired_persistence_keys)
+            .map(PersistenceKey::id)
+            .collect();
+        ids.sort_unstable();
+        if ids.windows(2).any(|pair| pair[0] == pair[1]) {
+            return Err(CircuitHubError(
+                "two persistence keys share an id; every key needs its own".into(),
+            ));
+        }
         let persistence = self.store.map(|store| {
             Persistence::new(
                 store,
-                self.persistence_key
-                    .unwrap_or_else(PersistenceKey::generate),
+                key,
+                self.retired_persistence_keys,
                 self.app_name,
                 self.options.persisted_retention,
             )
@@ -244,7 +285,18 @@ impl CircuitHubBuilder {
         // One typed hub method per call: the hub decodes the arguments straight from the message's raw
         // JSON into their final types.
         hub = register(hub, &shared, method::START_CIRCUIT, Call::Start);
-        hub = register(hub, &shared, method::CONNECT_CIRCUIT, Call::Connect);
+        let connecting = shared.clone();
+        hub = hub.method(
+            method::CONNECT_CIRCUIT,
+            move |ctx: HubContext, (secret,): (String,)| {
+                let shared = connecting.clone();
+                async move {
+                    // A shared store may know the circuit moved on (resumed elsewhere): asked first.
+                    shared.end_if_moved(&secret).await;
+                    shared.call(&ctx, Call::Connect((secret,)))
+                }
+            },
+        );
         hub = register(hub, &shared, method::DISPATCH_EVENT, Call::Event);
         hub = register(hub, &shared, method::ON_RENDER_COMPLETED, Call::Ack);
         hub = register(hub, &shared, method::INVOKE_SERVER, Call::InvokeServer);
@@ -371,6 +423,7 @@ impl CircuitHub {
             services: Services::new(),
             store: None,
             persistence_key: None,
+            retired_persistence_keys: Vec::new(),
             app_name: "tether".to_owned(),
             downloads: crate::download::DownloadOptions::default(),
         }
@@ -422,6 +475,13 @@ impl CircuitHub {
     /// The circuit counters.
     pub fn metrics(&self) -> CircuitMetrics {
         self.shared.registry.metrics()
+    }
+
+    /// The persistence counters and store latency (`None` without a store); exported by
+    /// [`Metrics::circuits`](crate::metrics::Metrics::circuits).
+    pub fn store_metrics(&self) -> Option<crate::metrics::CircuitStoreMetrics> {
+        let persistence = self.shared.env.persistence.as_ref()?;
+        Some(persistence.metrics.clone())
     }
 
     /// The URL of the boot script this hub serves, with its content version (`{path}/tether.js?v=…`):
@@ -625,6 +685,7 @@ impl Shared {
                 })
                 .collect(),
             states: Vec::new(),
+            services: Vec::new(),
         };
         let secret = CircuitSecret::generate();
         match self.open(ctx, secret.clone(), start) {
@@ -647,7 +708,7 @@ impl Shared {
     }
 
     /// Opens a circuit with `secret` on this connection from `start` (a new start or a resume).
-    fn open(
+    pub(crate) fn open(
         &self,
         ctx: &HubContext,
         secret: CircuitSecret,
@@ -701,82 +762,7 @@ impl Shared {
         Ok(())
     }
 
-    /// `ResumeCircuit(secret)`: takes the circuit out of the store (single use), opens its blob, and opens
-    /// the circuit here from it. `false` (with the reason logged) when there is nothing to resume.
-    async fn resume(&self, ctx: &HubContext, secret: &str) -> bool {
-        let Ok(secret) = CircuitSecret::parse(secret) else {
-            tracing::warn!(
-                connection_id = ctx.connection_id(),
-                "ResumeCircuit with a malformed secret"
-            );
-            return false;
-        };
-        if self.registry.for_connection(ctx.connection_id()).is_some() {
-            tracing::warn!(
-                connection_id = ctx.connection_id(),
-                "ResumeCircuit on a connection that has a circuit; refused"
-            );
-            return false;
-        }
-        if self.registry.find(&secret).is_some() {
-            // Still live here (the reconnect raced a persist): a plain connect is the resume.
-            return self.connect(ctx, &secret.expose());
-        }
-        let Some(persistence) = &self.env.persistence else {
-            tracing::info!(circuit = %secret.id(), "resume refused: this hub has no circuit store");
-            return false;
-        };
-        let claim = secret.key().claim();
-        let blob = match persistence.store.claim(secret.id(), claim).await {
-            Ok(Some(blob)) => blob,
-            Ok(None) => {
-                tracing::info!(circuit = %secret.id(), "resume refused: not in the store (never persisted, expired, or already resumed)");
-                return false;
-            }
-            Err(error) => {
-                tracing::warn!(circuit = %secret.id(), %error, "resume failed: the store failed");
-                return false;
-            }
-        };
-        let user = self
-            .services
-            .get::<crate::auth::Auth>()
-            .and_then(|auth| auth.current_user(ctx.headers()).get())
-            .map(|u| u.id.clone());
-        let snapshot = match persistence.open(secret.id(), claim, user.as_deref(), &blob) {
-            Ok(snapshot) => snapshot,
-            Err(error) => {
-                tracing::warn!(circuit = %secret.id(), %error, "resume refused");
-                return false;
-            }
-        };
-        if let Some(unknown) = snapshot
-            .roots
-            .iter()
-            .find(|root| !self.components.contains(&root.component))
-        {
-            tracing::warn!(circuit = %secret.id(), component = %unknown.component, "resume refused: unknown root component");
-            return false;
-        }
-        let start = StartPoint {
-            base_uri: snapshot.base_uri,
-            uri: snapshot.uri,
-            roots: snapshot.roots,
-            states: snapshot.states,
-        };
-        match self.open(ctx, secret, start) {
-            Ok(circuit) => {
-                tracing::info!(parent: &circuit.span, "circuit resumed");
-                true
-            }
-            Err(failure) => {
-                tracing::warn!(?failure, "resume failed: the circuit could not be rebuilt");
-                false
-            }
-        }
-    }
-
-    fn connect(&self, ctx: &HubContext, secret: &str) -> bool {
+    pub(crate) fn connect(&self, ctx: &HubContext, secret: &str) -> bool {
         let Ok(secret) = CircuitSecret::parse(secret) else {
             tracing::warn!(
                 connection_id = ctx.connection_id(),
