@@ -193,6 +193,28 @@ async fn rendering_pauses_at_the_unacknowledged_limit() {
 }
 
 #[tokio::test]
+async fn only_the_batch_that_fills_the_unacknowledged_buffer_asks_for_its_ack_at_once() {
+    let server = serve(
+        CircuitHub::builder(support::components())
+            .options(CircuitOptions::default().max_unacknowledged_batches(3)),
+    )
+    .await;
+    let mut session = server.start_counter(0).await;
+    let mut click = async || {
+        session
+            .client
+            .send("DispatchEvent", json!([session.increment, "click", {}]))
+            .await;
+        session.client.expect("T.Batch").await
+    };
+    // Batch 1 is unacknowledged: batch 2 leaves one place free, batch 3 takes it (protocol.md section 4).
+    let second = click().await;
+    assert_eq!((&second[0], second.get(2)), (&json!(2), None));
+    let third = click().await;
+    assert_eq!((&third[0], third.get(2)), (&json!(3), Some(&json!(true))));
+}
+
+#[tokio::test]
 async fn an_ack_for_a_batch_never_sent_ends_the_circuit() {
     let server = serve(CircuitHub::builder(support::components())).await;
     let mut session = server.start_counter(0).await;

@@ -9,13 +9,9 @@ import * as signalR from '@microsoft/signalr';
 import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
 
 import { startServer } from '../support/server.mjs';
+import { TRANSPORTS as transports } from '../support/signalr.mjs';
 
 const T = signalR.HttpTransportType;
-const transports = [
-  ['WebSockets', T.WebSockets],
-  ['ServerSentEvents', T.ServerSentEvents],
-  ['LongPolling', T.LongPolling],
-];
 const protocols = [
   ['json', () => new signalR.JsonHubProtocol()],
   ['messagepack', () => new MessagePackHubProtocol()],

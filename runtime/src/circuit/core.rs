@@ -84,8 +84,8 @@ pub(crate) trait CircuitApp: Send + 'static {
     /// The browser's location changed.
     fn location_changed(&mut self, uri: &str, intercepted: bool) -> Result<(), AppFault>;
     /// Renders what changed into the next batch (ids 1, 2, 3…), encoded for the wire; `None` when nothing
-    /// the browser shows changed.
-    fn render(&mut self) -> Result<Option<EncodedBatch>, AppFault>;
+    /// the browser shows changed. `ack_now`: the batch asks the browser to acknowledge it at once.
+    fn render(&mut self, ack_now: bool) -> Result<Option<EncodedBatch>, AppFault>;
     /// Disposes every component (the circuit has ended).
     fn dispose(&mut self);
     /// Applies updates queued from other tasks and starts async work components asked for. Called before
@@ -226,6 +226,9 @@ pub(crate) struct Circuit {
     /// A lock-free copy of the `Link` kind (`LINK_*`), so handles can answer status questions from inside
     /// the circuit's own callbacks, where taking the lock would deadlock.
     pub(crate) link_kind: AtomicU8,
+    /// Persisted and ended for its tab to resume elsewhere (a shutdown), which the tab is told once the
+    /// store has it; messages from the tab meanwhile are refused without ending the tab's circuit.
+    pub(crate) moving: AtomicBool,
     pub(crate) state: Mutex<CircuitState>,
 }
 
@@ -258,6 +261,7 @@ impl Circuit {
             span: tracing::info_span!(parent: None, "circuit", id = %id),
             render_scheduled: AtomicBool::new(false),
             link_kind: AtomicU8::new(LINK_CONNECTED),
+            moving: AtomicBool::new(false),
             state: Mutex::new(CircuitState {
                 link: Link::Connected(sink),
                 disconnections: 0,
@@ -499,7 +503,7 @@ impl Circuit {
             if !state.acks.has_room() {
                 return Ok(());
             }
-            if let Some(batch) = app.render().map_err(|f| f.0)? {
+            if let Some(batch) = app.render(state.acks.fills_buffer()).map_err(|f| f.0)? {
                 send_locked(
                     state,
                     Outbound::Batch {
@@ -586,10 +590,8 @@ impl Circuit {
                     EndReason::Persisted { resume_now: false } => {
                         sink.send(Outbound::Persisted { resume_now: false });
                     }
-                    EndReason::Persisted { resume_now: true } => {
-                        sink.send(Outbound::Persisted { resume_now: true });
-                        sink.close();
-                    }
+                    // Told by `persist_and_end_locked` once the store has the circuit.
+                    EndReason::Persisted { resume_now: true } => {}
                     _ => {
                         sink.send(Outbound::Error {
                             message: &browser_message,

@@ -348,15 +348,12 @@ impl ConnectionShared {
         }
     }
 
-    /// Moves every queued item into `out`, in order.
-    pub(crate) fn drain(&self, out: &mut Vec<Outbound>) {
-        let mut q = self.queue.lock();
-        out.extend(q.items.drain(..));
-        if q.items.capacity() > 64 {
-            q.items.shrink_to(16);
-        }
-        drop(q);
+    /// Takes every queued item, in order. The queue is left without an allocation: an idle connection holds
+    /// no queue capacity (the next send allocates a small one again).
+    pub(crate) fn drain(&self) -> VecDeque<Outbound> {
+        let items = std::mem::take(&mut self.queue.lock().items);
         self.room.notify_waiters();
+        items
     }
 
     /// Closes the queue: later sends fail, pending client results fail with `Disconnected`.

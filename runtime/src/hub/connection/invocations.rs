@@ -103,9 +103,8 @@ impl<T: Transport> Connection<T> {
                 None => break,
             }
         }
-        let mut items = Vec::new();
-        self.conn.drain(&mut items);
-        let _ = self.write_outbound(&mut items).await;
+        let items = self.conn.drain();
+        let _ = self.write_outbound(items).await;
     }
 
     pub(super) fn reply_error(&self, invocation_id: Option<&str>, text: String) {

@@ -45,6 +45,7 @@ mod replay;
 mod timers;
 mod uploads;
 
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -153,32 +154,67 @@ enum Step {
 async fn run<T: Transport>(
     mut c: Box<Connection<T>>,
     stateful_negotiated: bool,
-    mut reconnects: Option<mpsc::Receiver<Box<T>>>,
+    reconnects: Option<mpsc::Receiver<Box<T>>>,
     slot: Option<SlotGuard>,
     ticket: Option<PendingTicket>,
 ) {
     // The connection state is built before the task starts and moved in whole, and every large
-    // sub-future is boxed, so the task stays small while the connection idles.
-    let transport = c
-        .transport
-        .take()
-        .expect("a new connection has its transport");
+    // sub-future is boxed, so the task stays small while the connection idles. The handshake runs in
+    // its own boxed future: its locals (two transports' worth, moved out but still in scope) would
+    // otherwise take room in this task's state for the connection's whole life.
     let hub = c.hub.clone();
     let ctx = HubContext {
         conn: c.conn.clone(),
         lifetime: hub.lifetime.clone(),
     };
+    let Some((first, reconnects)) =
+        Box::pin(open(&mut c, &ctx, stateful_negotiated, reconnects, ticket)).await
+    else {
+        return;
+    };
+    let reason = match first {
+        Step::End(reason) => reason,
+        Step::Continue => c.main_loop(reconnects).await,
+    };
+    Box::pin(c.shutdown(&reason)).await;
+    drop(c);
+    ctx.conn.flush_client_warnings();
+    // The token is forgotten before the hook runs: a reconnect from here on is refused, not resumed.
+    drop(slot);
+    tracing::debug!(connection_id = %ctx.conn.id, %reason, "disconnected");
+    if let Some(hook) = &hub.on_disconnected {
+        if AssertUnwindSafe(hook(ctx.clone(), reason))
+            .catch_unwind()
+            .await
+            .is_err()
+        {
+            tracing::error!(connection_id = %ctx.conn.id, "on_disconnected hook panicked");
+        }
+    }
+}
+
+/// The handshake and what follows it up to the main loop: `None` when the handshake failed, else the
+/// outcome of the messages that came in the handshake's frame and the reconnect channel to keep.
+async fn open<T: Transport>(
+    c: &mut Connection<T>,
+    ctx: &HubContext,
+    stateful_negotiated: bool,
+    mut reconnects: Option<mpsc::Receiver<Box<T>>>,
+    ticket: Option<PendingTicket>,
+) -> Option<(Step, Option<mpsc::Receiver<Box<T>>>)> {
+    let hub = c.hub.clone();
+    let transport = c
+        .transport
+        .take()
+        .expect("a new connection has its transport");
     let accept = || {
         if let Some(provider) = &hub.user_id {
             *ctx.conn.user_id.lock() = provider(ctx.conn.request.headers()).map(Arc::from);
         }
         hub.lifetime.on_connected(&ctx.caller());
     };
-    let Some((transport, request, rest)) =
-        Box::pin(handshake(&c.hub, &c.conn, transport, accept)).await
-    else {
-        return;
-    };
+    let (transport, request, rest) =
+        Box::pin(handshake(&c.hub, &c.conn, transport, accept)).await?;
     let version = request.version;
     if request.protocol == HubProtocol::MessagePack {
         c.msgpack = Some(LengthPrefixedBuffer::default());
@@ -215,25 +251,7 @@ async fn run<T: Transport>(
     } else {
         Box::pin(c.on_bytes(rest)).await
     };
-    let reason = match first {
-        Step::End(reason) => reason,
-        Step::Continue => c.main_loop(reconnects).await,
-    };
-    Box::pin(c.shutdown(&reason)).await;
-    drop(c);
-    ctx.conn.flush_client_warnings();
-    // The token is forgotten before the hook runs: a reconnect from here on is refused, not resumed.
-    drop(slot);
-    tracing::debug!(connection_id = %ctx.conn.id, %reason, "disconnected");
-    if let Some(hook) = &hub.on_disconnected {
-        if AssertUnwindSafe(hook(ctx.clone(), reason))
-            .catch_unwind()
-            .await
-            .is_err()
-        {
-            tracing::error!(connection_id = %ctx.conn.id, "on_disconnected hook panicked");
-        }
-    }
+    Some((first, reconnects))
 }
 
 impl<T: Transport> Connection<T> {
@@ -243,7 +261,6 @@ impl<T: Transport> Connection<T> {
     ) -> DisconnectReason {
         let hub = self.hub.clone();
         let options = &hub.options;
-        let mut outbound = Vec::new();
         let timer = tokio::time::sleep(Duration::from_secs(1));
         tokio::pin!(timer);
         self.schedule(timer.as_mut(), options);
@@ -254,21 +271,24 @@ impl<T: Transport> Connection<T> {
             // Under stateful reconnect a stalled connection reads on while sending waits for an ack.
             let reading = !self.queue_full()
                 && (self.uploads.stalled.is_none() || (self.replay.stateful && !room));
+            // Biased, in this order: invocations that became ready run first, then what they queued is
+            // written, and the transport is read last. An invocation that queues a message (a render
+            // batch) then finds the queue's `Notify` with no waiter registered: it leaves a permit that the
+            // next turn takes at once, instead of waking this task while it runs (a self-wake reschedules
+            // the task and wakes a parked worker thread to steal it: two context switches per message).
             let step = tokio::select! {
-                frame = recv_opt(&mut self.transport), if reading => match frame {
-                    Ok(Inbound::Text(text)) if self.msgpack.is_none() => Box::pin(self.on_text(text)).await,
-                    Ok(Inbound::Text(text)) => Box::pin(self.on_bytes(text.into_bytes())).await,
-                    Ok(Inbound::Binary(bytes)) => Box::pin(self.on_bytes(bytes)).await,
-                    Ok(Inbound::TooLarge(n)) => Box::pin(self.frame_too_large(n)).await,
-                    Err(TransportEnd::Clean) => Step::End(DisconnectReason::Closed),
-                    Err(TransportEnd::Failed(e)) => self.transport_lost(e),
-                },
+                biased;
+                Some(done) = next_finished(&mut self.invocations.running) => Box::pin(self.on_finished(done)).await,
                 _ = self.conn.queued.notified(), if connected && room => {
-                    self.conn.drain(&mut outbound);
-                    Box::pin(self.write_outbound(&mut outbound)).await
+                    let outbound = self.conn.drain();
+                    Box::pin(self.write_outbound(outbound)).await
+                }
+                _ = &mut timer => {
+                    let step = Box::pin(self.on_timer(options)).await;
+                    self.schedule(timer.as_mut(), options);
+                    step
                 }
                 permit = stalled_room(&mut self.uploads.stalled) => Box::pin(self.unstall(permit)).await,
-                Some(done) = next_finished(&mut self.invocations.running) => Box::pin(self.on_finished(done)).await,
                 new = reconnect_opt(&mut reconnects, self.replay.stateful) => match new {
                     Some(t) => Box::pin(self.resume(*t)).await,
                     // No sender is left: stop polling a channel that would answer `None` at once, forever.
@@ -277,11 +297,14 @@ impl<T: Transport> Connection<T> {
                         Step::Continue
                     }
                 },
-                _ = &mut timer => {
-                    let step = Box::pin(self.on_timer(options)).await;
-                    self.schedule(timer.as_mut(), options);
-                    step
-                }
+                frame = recv_opt(&mut self.transport), if reading => match frame {
+                    Ok(Inbound::Text(text)) if self.msgpack.is_none() => Box::pin(self.on_text(text)).await,
+                    Ok(Inbound::Text(text)) => Box::pin(self.on_bytes(text.into_bytes())).await,
+                    Ok(Inbound::Binary(bytes)) => Box::pin(self.on_bytes(bytes)).await,
+                    Ok(Inbound::TooLarge(n)) => Box::pin(self.frame_too_large(n)).await,
+                    Err(TransportEnd::Clean) => Step::End(DisconnectReason::Closed),
+                    Err(TransportEnd::Failed(e)) => self.transport_lost(e),
+                },
             };
             if let Step::End(reason) = step {
                 return reason;
@@ -374,10 +397,10 @@ impl<T: Transport> Connection<T> {
         }
     }
 
-    async fn write_outbound(&mut self, items: &mut Vec<Outbound>) -> Step {
+    async fn write_outbound(&mut self, items: VecDeque<Outbound>) -> Step {
         let mut frame = Vec::new();
         let mut end = None;
-        for item in items.drain(..) {
+        for item in items {
             let bytes = match item {
                 // Encoded once as JSON for every connection; a MessagePack connection translates it here, so
                 // what it keeps for replay is already in its protocol.
@@ -421,7 +444,6 @@ impl<T: Transport> Connection<T> {
                 .messages_sent
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        items.clear();
         if !frame.is_empty() {
             if let Step::End(r) = self.send_frame(frame).await {
                 return Step::End(r);
