@@ -58,7 +58,9 @@ fn parse_args(raw: Vec<String>) -> Result<Args, String> {
             "--dioxus" => args.dioxus = Some(PathBuf::from(value)),
             "--tether" => args.tether = Some(PathBuf::from(value)),
             "--protocol-version" => crate::circuits::PROTOCOL_VERSION.store(
-                value.parse().map_err(|_| "--protocol-version takes a number")?,
+                value
+                    .parse()
+                    .map_err(|_| "--protocol-version takes a number")?,
                 std::sync::atomic::Ordering::Relaxed,
             ),
             other => return Err(format!("unknown option {other}")),
