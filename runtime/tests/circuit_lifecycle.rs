@@ -280,16 +280,7 @@ async fn a_connection_holds_one_circuit() {
 async fn async_work_renders_without_an_event() {
     let server = serve(CircuitHub::builder(support::components())).await;
     let descriptors = server.page_descriptors("/loader").await;
-    let mut client = HubClient::connect(server.addr, server.hub.path()).await;
-    let base = format!("http://{}/", server.addr);
-    client
-        .invoke(
-            "StartCircuit",
-            json!([PROTOCOL_VERSION, base, base, descriptors]),
-        )
-        .await
-        .unwrap();
-    let (_, first) = batch(&client.expect("T.Batch").await);
+    let (mut client, first) = server.attach(&descriptors).await;
     assert!(support::attach_html(&first).contains("loading"));
     let (id, second) = batch(&client.expect("T.Batch").await);
     assert_eq!(
@@ -333,16 +324,7 @@ async fn a_start_that_fails_answers_with_the_reason_and_keeps_the_connection() {
 async fn a_chunked_event_keeps_its_place_among_the_messages_after_it() {
     let server = serve(CircuitHub::builder(support::components())).await;
     let descriptors = server.page_descriptors("/journal").await;
-    let mut client = HubClient::connect(server.addr, server.hub.path()).await;
-    let base = format!("http://{}/", server.addr);
-    client
-        .invoke(
-            "StartCircuit",
-            json!([PROTOCOL_VERSION, base, base, descriptors]),
-        )
-        .await
-        .unwrap();
-    let (_, first) = batch(&client.expect("T.Batch").await);
+    let (mut client, first) = server.attach(&descriptors).await;
     let html = support::attach_html(&first);
     let handler = |id| {
         support::attribute_of(&html, id, "t-input")

@@ -310,3 +310,37 @@ async fn write_behind_saves_a_live_circuit_after_changes_and_a_closed_one_leaves
     until(|| memory.is_empty()).await;
     session.client.drop_socket().await;
 }
+
+/// Saves only after a delay (a slow or distant store).
+struct SlowStore(Arc<InMemoryCircuitStore>);
+
+impl CircuitStore for SlowStore {
+    fn save(&self, id: CircuitId, circuit: StoredCircuit) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            self.0.save(id, circuit).await
+        })
+    }
+    fn claim(&self, id: CircuitId, claim: [u8; 32]) -> StoreFuture<'_, Option<Bytes>> {
+        self.0.claim(id, claim)
+    }
+    fn remove(&self, id: CircuitId) -> StoreFuture<'_, ()> {
+        self.0.remove(id)
+    }
+}
+
+#[tokio::test]
+async fn a_shutdown_tells_the_browser_to_resume_only_once_the_store_has_the_circuit() {
+    let store = Arc::new(InMemoryCircuitStore::default());
+    let a = server_with(SlowStore(store.clone()), key(), CircuitOptions::default()).await;
+    let b = server_with(store.clone(), key(), CircuitOptions::default()).await;
+    let mut session = counter_at_three(&a).await;
+    let hub = a.hub.clone();
+    let shutdown = tokio::spawn(async move { hub.shutdown(Duration::from_secs(5)).await });
+    assert_eq!(session.client.expect("T.Persisted").await, [json!(true)]);
+    // Straight to the other server, as a tab does: the save must already be there.
+    let (mut client, answer) = resume(&b, &session.secret).await;
+    assert_eq!(answer, json!(true));
+    shows_and_counts_on(&mut client, 3).await;
+    assert_eq!(shutdown.await.unwrap().persisted, 1);
+}

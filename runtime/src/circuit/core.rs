@@ -26,6 +26,7 @@ use super::env::CircuitEnv;
 use super::handle::{BrowserCallError, CircuitControl, CircuitHandle};
 use super::handlers::{HandlerChain, HandlerError, InboundActivity, Lifetime};
 use super::persist::{AppSnapshot, PersistCause};
+use super::saver::SaveReceipt;
 use super::secret::{CircuitId, CircuitKey};
 
 /// A message from the server to the browser, before hub framing.
@@ -225,6 +226,9 @@ pub(crate) struct Circuit {
     /// A lock-free copy of the `Link` kind (`LINK_*`), so handles can answer status questions from inside
     /// the circuit's own callbacks, where taking the lock would deadlock.
     pub(crate) link_kind: AtomicU8,
+    /// Persisted and ended for its tab to resume elsewhere (a shutdown), which the tab is told once the
+    /// store has it; messages from the tab meanwhile are refused without ending the tab's circuit.
+    pub(crate) moving: AtomicBool,
     pub(crate) state: Mutex<CircuitState>,
 }
 
@@ -257,6 +261,7 @@ impl Circuit {
             span: tracing::info_span!(parent: None, "circuit", id = %id),
             render_scheduled: AtomicBool::new(false),
             link_kind: AtomicU8::new(LINK_CONNECTED),
+            moving: AtomicBool::new(false),
             state: Mutex::new(CircuitState {
                 link: Link::Connected(sink),
                 disconnections: 0,
@@ -585,10 +590,8 @@ impl Circuit {
                     EndReason::Persisted { resume_now: false } => {
                         sink.send(Outbound::Persisted { resume_now: false });
                     }
-                    EndReason::Persisted { resume_now: true } => {
-                        sink.send(Outbound::Persisted { resume_now: true });
-                        sink.close();
-                    }
+                    // Told by `persist_and_end_locked` once the store has the circuit.
+                    EndReason::Persisted { resume_now: true } => {}
                     _ => {
                         sink.send(Outbound::Error {
                             message: &browser_message,
@@ -615,13 +618,14 @@ impl Circuit {
 }
 
 impl Circuit {
-    /// Seals the circuit's state and hands it to the store (on a task). Returns the save's join handle,
-    /// or `None` when there is no store, no application yet, or sealing failed (logged).
+    /// Seals the circuit's state and queues it for the store (behind every earlier save, see `saver`).
+    /// Returns the save's receipt, or `None` when there is no store, no application yet, or sealing
+    /// failed (logged).
     pub(crate) fn persist_locked(
         &self,
         state: &mut CircuitState,
         cause: PersistCause,
-    ) -> Option<tokio::task::JoinHandle<bool>> {
+    ) -> Option<SaveReceipt> {
         let persistence = self.env.persistence.as_ref()?;
         let app = state.app.as_ref()?;
         let snapshot = match app.snapshot() {
@@ -639,26 +643,11 @@ impl Circuit {
                 return None;
             }
         };
-        let bytes = sealed.blob.len();
-        let store = persistence.store.clone();
-        let id = self.id;
-        let span = self.span.clone();
-        Some(tokio::spawn(async move {
-            match store.save(id, sealed).await {
-                Ok(()) => {
-                    if cause == PersistCause::WriteBehind {
-                        tracing::debug!(parent: &span, bytes, "circuit persisted (write-behind)");
-                    } else {
-                        tracing::info!(parent: &span, ?cause, bytes, "circuit persisted");
-                    }
-                    true
-                }
-                Err(error) => {
-                    tracing::warn!(parent: &span, ?cause, %error, "persisting the circuit failed");
-                    false
-                }
-            }
-        }))
+        Some(
+            persistence
+                .saver
+                .save(self.id, sealed, cause, self.span.clone()),
+        )
     }
 
     /// After a change (a rendered batch): when the store asks for write-behind, persists once its interval
@@ -676,19 +665,11 @@ impl Circuit {
             return;
         };
         state.write_behind_pending = true;
-        let circuit = Arc::downgrade(self);
-        tokio::spawn(async move {
-            tokio::time::sleep(interval).await;
-            let Some(circuit) = circuit.upgrade() else {
-                return;
-            };
-            let _entered = circuit.span.enter();
-            let mut state = circuit.state.lock();
-            state.write_behind_pending = false;
-            if !matches!(state.link, Link::Ended) {
-                circuit.persist_locked(&mut state, PersistCause::WriteBehind);
-            }
-        });
+        if let Some(persistence) = &self.env.persistence {
+            persistence
+                .saver
+                .write_behind(Arc::downgrade(self), interval);
+        }
     }
 
     /// The circuit ended for good (closed or failed): with write-behind on, its last copy leaves the store.
@@ -699,13 +680,7 @@ impl Circuit {
         if persistence.store.write_behind().is_none() {
             return;
         }
-        let store = persistence.store.clone();
-        let id = self.id;
-        tokio::spawn(async move {
-            if let Err(error) = store.remove(id).await {
-                tracing::warn!(circuit = %id, %error, "could not remove an ended circuit from the store");
-            }
-        });
+        persistence.saver.remove(self.id);
     }
 }
 

@@ -16,7 +16,8 @@
 //! - lifecycle: the circuit's own transitions (open, attach, detach, evict, pause, persist and end);
 //!   env: what a circuit is handed (options, handlers, server functions, persistence); control: what a
 //!   [`CircuitHandle`] asks of its circuit; persist: sealed blobs and [`PersistenceKey`]; shutdown:
-//!   [`CircuitHub::shutdown`] and [`serve_until_signal`].
+//!   [`CircuitHub::shutdown`] and [`serve_until_signal`]; saver: every save in order and in batches,
+//!   and the write-behind timer.
 //! - app: the bridge from a circuit to its `tether_components::Renderer`.
 //! - protocol: method names, argument shapes, `Chunked` reassembly.
 //! - [`location`](Location): the browser's URI as a component service, with change notification.
@@ -101,6 +102,7 @@ mod persist;
 mod prerender;
 pub(crate) mod protocol;
 pub(crate) mod registry;
+mod saver;
 mod secret;
 mod shutdown;
 pub mod store;

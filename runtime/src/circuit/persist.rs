@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
+use super::saver::Saver;
 use super::secret::CircuitId;
 use super::store::{CircuitStore, StoredCircuit};
 
@@ -155,9 +156,11 @@ pub(crate) enum PersistCause {
     WriteBehind,
 }
 
-/// A hub's persistence: the store, the key, the app name and how long blobs stay valid.
+/// A hub's persistence: the store, the queue of saves to it, the key, the app name and how long blobs
+/// stay valid.
 pub(crate) struct Persistence {
     pub(crate) store: Arc<dyn CircuitStore>,
+    pub(crate) saver: Saver,
     key: PersistenceKey,
     cipher: XChaCha20Poly1305,
     app: String,
@@ -179,6 +182,7 @@ impl Persistence {
     ) -> Self {
         let cipher = XChaCha20Poly1305::new(&key.key.into());
         Self {
+            saver: Saver::new(store.clone()),
             store,
             key,
             cipher,

@@ -147,6 +147,29 @@ impl RedisCircuitStore {
         self.deadline("SET", cmd.query_async::<()>(&mut conn)).await
     }
 
+    /// Saves several circuits in one pipeline (one round trip), in order.
+    pub(crate) async fn save_entries(
+        &self,
+        entries: &[(String, &[u8; 32], &[u8])],
+    ) -> Result<(), String> {
+        let ttl_ms = u64::try_from(self.options.ttl.as_millis()).unwrap_or(u64::MAX);
+        let mut pipe = redis::pipe();
+        for (id, claim, blob) in entries {
+            let mut value = Vec::with_capacity(32 + blob.len());
+            value.extend_from_slice(&claim[..]);
+            value.extend_from_slice(blob);
+            pipe.cmd("SET")
+                .arg(self.key(id))
+                .arg(value)
+                .arg("PX")
+                .arg(ttl_ms)
+                .ignore();
+        }
+        let mut conn = self.conn.clone();
+        self.deadline("SET pipeline", pipe.query_async::<()>(&mut conn))
+            .await
+    }
+
     /// Takes circuit `id` out when `claim` matches, atomically (see the module docs).
     pub(crate) async fn claim_entry(
         &self,
@@ -177,6 +200,16 @@ impl CircuitStore for RedisCircuitStore {
             self.save_entry(&id.to_string(), &circuit.claim, &circuit.blob)
                 .await
                 .map_err(StoreError::new)
+        })
+    }
+
+    fn save_many(&self, circuits: Vec<(CircuitId, StoredCircuit)>) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let entries: Vec<_> = circuits
+                .iter()
+                .map(|(id, circuit)| (id.to_string(), &circuit.claim, &circuit.blob[..]))
+                .collect();
+            self.save_entries(&entries).await.map_err(StoreError::new)
         })
     }
 
@@ -236,6 +269,27 @@ mod tests {
         );
         assert_eq!(store.claim_entry(&id, &right).await.unwrap(), None);
         assert_eq!(metrics.circuit_store().store_latency.count(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_pipelined_save_keeps_every_entry_and_the_later_save_of_one_circuit_wins() {
+        let Some(url) = url() else { return };
+        let store = RedisCircuitStore::new(&url).unwrap();
+        let (a, b) = (unique("pipeline-a"), unique("pipeline-b"));
+        let entries: [(String, &[u8; 32], &[u8]); 3] = [
+            (a.clone(), &[4; 32], b"a1"),
+            (b.clone(), &[5; 32], b"b1"),
+            (a.clone(), &[4; 32], b"a2"),
+        ];
+        store.save_entries(&entries).await.unwrap();
+        assert_eq!(
+            store.claim_entry(&a, &[4; 32]).await.unwrap().as_deref(),
+            Some(&b"a2"[..])
+        );
+        assert_eq!(
+            store.claim_entry(&b, &[5; 32]).await.unwrap().as_deref(),
+            Some(&b"b1"[..])
+        );
     }
 
     #[tokio::test]

@@ -15,7 +15,8 @@
 //! `churn.rs`. `tether-load backplane fanout|keys --redis URL …` measures the Redis backplane and a
 //! pipelined write of circuit-sized keys; see `backplane.rs`. `tether-load persisted bytes|cpu|resume|rolling
 //! --redis URL …` measures persisted circuits (store size, write-behind cost, resume, rolling restart); see
-//! `persisted.rs`.
+//! `persisted.rs`. `tether-load scale [--servers 6] [--circuits 100000]` holds many live counter circuits
+//! over several server processes and reports memory per circuit; see `scale.rs`.
 
 mod backplane;
 mod churn;
@@ -25,6 +26,7 @@ mod counter_tab;
 mod dioxus;
 mod echo;
 mod persisted;
+mod scale;
 mod server;
 
 use std::process::Command;
@@ -192,6 +194,14 @@ async fn main() {
     }
     if std::env::args().nth(1).as_deref() == Some("backplane") {
         backplane::run(std::env::args().skip(2).collect()).await;
+        return;
+    }
+    if std::env::args().nth(1).as_deref() == Some("scale") {
+        scale::run(std::env::args().skip(2).collect()).await;
+        return;
+    }
+    if std::env::args().nth(1).as_deref() == Some("scale-client") {
+        scale::run_client(std::env::args().skip(2).collect()).await;
         return;
     }
     if std::env::args().nth(1).as_deref() == Some("compare") {

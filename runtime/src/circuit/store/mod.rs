@@ -62,6 +62,18 @@ pub trait CircuitStore: Send + Sync + 'static {
     /// Removes circuit `id` (it ended for good). Removing a missing entry is not an error.
     fn remove(&self, id: CircuitId) -> StoreFuture<'_, ()>;
 
+    /// Saves several circuits in this order, each as [`save`](Self::save) would (a later entry of one
+    /// circuit wins). The runtime hands every save through here in batches; a store that can write them in
+    /// one round trip (Redis: one pipeline) should. The default saves them one after another.
+    fn save_many(&self, circuits: Vec<(CircuitId, StoredCircuit)>) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            for (id, circuit) in circuits {
+                self.save(id, circuit).await?;
+            }
+            Ok(())
+        })
+    }
+
     /// Write-behind: when `Some(interval)`, live circuits are also persisted shortly after they change, at
     /// most once per `interval` each, so that losing the process loses at most that much. `None` (the
     /// default, and the in-memory store's answer, since it dies with the process anyway) persists only on
@@ -75,6 +87,10 @@ pub trait CircuitStore: Send + Sync + 'static {
 impl<S: CircuitStore + ?Sized> CircuitStore for std::sync::Arc<S> {
     fn save(&self, id: CircuitId, circuit: StoredCircuit) -> StoreFuture<'_, ()> {
         (**self).save(id, circuit)
+    }
+
+    fn save_many(&self, circuits: Vec<(CircuitId, StoredCircuit)>) -> StoreFuture<'_, ()> {
+        (**self).save_many(circuits)
     }
 
     fn claim(&self, id: CircuitId, claim: [u8; 32]) -> StoreFuture<'_, Option<Bytes>> {

@@ -55,6 +55,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use bytes::Bytes;
+
 use super::caller::{ConnectionShared, Outbound};
 use super::context::HubContext;
 use super::error::DisconnectReason;
@@ -118,6 +120,29 @@ struct Connection<T> {
     uploads: Uploads,
     activity: Activity,
     replay: Replay,
+}
+
+/// One received message, not parsed yet: a JSON record (without its separator) or a MessagePack message
+/// (without its length prefix). Messages wait in this form while reads are held back.
+pub(super) enum Record {
+    Json(String),
+    MsgPack(Vec<u8>),
+}
+
+impl Record {
+    fn len(&self) -> usize {
+        match self {
+            Record::Json(text) => text.len(),
+            Record::MsgPack(bytes) => bytes.len(),
+        }
+    }
+
+    fn parse(&self) -> Result<HubMessage, protocol::ProtocolError> {
+        match self {
+            Record::Json(text) => protocol::parse_message(text),
+            Record::MsgPack(bytes) => msgpack::parse_message(bytes),
+        }
+    }
 }
 
 /// What to do after handling input.
@@ -193,6 +218,7 @@ async fn open<T: Transport>(
     let version = request.version;
     if request.protocol == HubProtocol::MessagePack {
         c.msgpack = Some(LengthPrefixedBuffer::default());
+        c.conn.set_msgpack();
     }
     drop(ticket);
     // Like ASP.NET Core, the client timeout runs from the handshake, except where polls keep the
@@ -288,7 +314,12 @@ impl<T: Transport> Connection<T> {
 
     /// Handles a text frame: its records are handled, or parked while a stream input is stalled.
     async fn on_text(&mut self, text: String) -> Step {
-        let recs = self.records.push(&text);
+        let recs: Vec<Record> = self
+            .records
+            .push(&text)
+            .into_iter()
+            .map(Record::Json)
+            .collect();
         let step = if self.uploads.stalled.is_some() {
             self.park_records(recs).await
         } else {
@@ -323,24 +354,7 @@ impl<T: Transport> Connection<T> {
             Ok(messages) => (messages, None),
             Err(e) => (Vec::new(), Some(e)),
         };
-        // Ok: a protocol error text; Err: the size of a message over the limit.
-        let mut failure = split_error.map(|e| match e {
-            Split::TooLarge(n) => Err(n),
-            Split::Malformed(e) => Ok(e.0),
-        });
-        let mut records = Vec::with_capacity(messages.len());
-        for message in &messages {
-            match msgpack::record_to_json(message) {
-                Ok(Some(record)) => records.push(record),
-                Ok(None) => {
-                    tracing::debug!(connection_id = %self.conn.id, "message of unknown type skipped")
-                }
-                Err(e) => {
-                    failure = Some(Ok(e.0));
-                    break;
-                }
-            }
-        }
+        let records = messages.into_iter().map(Record::MsgPack).collect();
         // The messages before a bad one are handled first, as in the JSON protocol.
         let step = if self.uploads.stalled.is_some() {
             self.park_records(records).await
@@ -348,25 +362,35 @@ impl<T: Transport> Connection<T> {
             self.activity.last_received = Instant::now();
             self.handle_records(records).await
         };
-        match (step, failure) {
+        match (step, split_error) {
             (Step::End(reason), _) => Step::End(reason),
             (Step::Continue, None) => Step::Continue,
-            (Step::Continue, Some(Err(size))) => self.too_large(Some(size)).await,
-            (Step::Continue, Some(Ok(why))) => self.protocol_error(why).await,
+            (Step::Continue, Some(Split::TooLarge(size))) => self.too_large(Some(size)).await,
+            (Step::Continue, Some(Split::Malformed(e))) => self.protocol_error(e.0).await,
         }
     }
 
-    /// Writes a frame on the current transport; a failure, or no room for it within `client_timeout`, counts
-    /// as a lost transport.
+    /// JSON records (each with its separator) in the connection's protocol.
+    fn to_wire(&self, json: Vec<u8>) -> Vec<u8> {
+        match self.msgpack {
+            Some(_) => msgpack::json_frame_to_msgpack(&json),
+            None => json,
+        }
+    }
+
+    /// Writes JSON records in the connection's protocol (see [`Connection::send_frame`]).
+    async fn send_json(&mut self, json: Vec<u8>) -> Step {
+        let frame = self.to_wire(json);
+        self.send_frame(frame).await
+    }
+
+    /// Writes a frame, already in the connection's protocol, on the current transport; a failure, or no room
+    /// for it within `client_timeout`, counts as a lost transport.
     async fn send_frame(&mut self, frame: Vec<u8>) -> Step {
         let Some(t) = self.transport.as_mut() else {
             return Step::Continue;
         };
         self.activity.last_sent = Instant::now();
-        let frame = match self.msgpack {
-            Some(_) => msgpack::json_frame_to_msgpack(&frame),
-            None => frame,
-        };
         match bounded_write(self.hub.options.client_timeout, t.send(frame)).await {
             Ok(()) => Step::Continue,
             Err(e) => self.transport_lost(e),
@@ -377,22 +401,17 @@ impl<T: Transport> Connection<T> {
         let mut frame = Vec::new();
         let mut end = None;
         for item in items {
-            match item {
-                Outbound::Message(bytes) => {
-                    if !frame.is_empty() && frame.len() + bytes.len() > FRAME_BATCH_BYTES {
-                        if let Step::End(r) = self.send_frame(std::mem::take(&mut frame)).await {
-                            return Step::End(r);
-                        }
-                    }
-                    frame.extend_from_slice(&bytes);
-                    self.keep_for_replay(bytes);
-                    self.hub
-                        .counters
-                        .messages_sent
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let bytes = match item {
+                // Encoded once as JSON for every connection; a MessagePack connection translates it here, so
+                // what it keeps for replay is already in its protocol.
+                Outbound::Message(json) if self.msgpack.is_some() => {
+                    Bytes::from(msgpack::json_frame_to_msgpack(&json))
                 }
+                Outbound::Message(bytes) | Outbound::Wire(bytes) => bytes,
                 Outbound::Close(error) => {
-                    protocol::write_close(&mut frame, error.as_deref(), false);
+                    let mut close = Vec::new();
+                    protocol::write_close(&mut close, error.as_deref(), false);
+                    frame.extend_from_slice(&self.to_wire(close));
                     end = Some(DisconnectReason::ServerClosed(error));
                     break;
                 }
@@ -412,7 +431,18 @@ impl<T: Transport> Connection<T> {
                         "connection aborted by the server".into(),
                     )));
                 }
+            };
+            if !frame.is_empty() && frame.len() + bytes.len() > FRAME_BATCH_BYTES {
+                if let Step::End(r) = self.send_frame(std::mem::take(&mut frame)).await {
+                    return Step::End(r);
+                }
             }
+            frame.extend_from_slice(&bytes);
+            self.keep_for_replay(bytes);
+            self.hub
+                .counters
+                .messages_sent
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         if !frame.is_empty() {
             if let Step::End(r) = self.send_frame(frame).await {
@@ -440,7 +470,7 @@ impl<T: Transport> Connection<T> {
         tracing::warn!(connection_id = %self.conn.id, "{text}");
         let mut out = Vec::new();
         protocol::write_close(&mut out, Some(&text), false);
-        self.send_frame(out).await;
+        self.send_json(out).await;
         Step::End(DisconnectReason::MessageTooLarge(text))
     }
 
@@ -458,7 +488,7 @@ impl<T: Transport> Connection<T> {
         tracing::warn!(connection_id = %self.conn.id, "{text}");
         let mut out = Vec::new();
         protocol::write_close(&mut out, Some(&text), false);
-        self.send_frame(out).await;
+        self.send_json(out).await;
         Step::End(DisconnectReason::MessageTooLarge(text))
     }
 
@@ -471,11 +501,11 @@ impl<T: Transport> Connection<T> {
             Some(&format!("Connection closed with an error: {error}")),
             false,
         );
-        self.send_frame(out).await;
+        self.send_json(out).await;
         Step::End(DisconnectReason::ProtocolError(error))
     }
 
-    async fn handle_records(&mut self, records: Vec<String>) -> Step {
+    async fn handle_records(&mut self, records: Vec<Record>) -> Step {
         let max = self.hub.options.max_receive_message_size;
         self.hub
             .counters
@@ -484,10 +514,10 @@ impl<T: Transport> Connection<T> {
         let mut records = records.into_iter();
         while let Some(record) = records.next() {
             // MessagePack messages were measured in their own bytes as they arrived.
-            if self.msgpack.is_none() && record.len() > max {
+            if matches!(record, Record::Json(_)) && record.len() > max {
                 return self.too_large(Some(record.len())).await;
             }
-            let message = match protocol::parse_message(&record) {
+            let message = match record.parse() {
                 Ok(m) => m,
                 Err(e) => return self.protocol_error(e.0).await,
             };
