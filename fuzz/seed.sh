@@ -39,6 +39,24 @@ for (const [name, f] of fixtures) {
   '{"protocol":"json","version":3}', '{"protocol":1,"version":1}', "{}"]
   .forEach((h, i) => out("hub_handshake", `handshake-${i}`, h + RS));
 
+// hub_msgpack: first byte picks the frame size; then the length-prefixed messages of the golden MessagePack
+// vectors (runtime/src/hub/protocol/msgpack_tests.rs, `"96 01 80 …"` hex strings), one seed each and all
+// together, plus one announcing more than the target's limit.
+const msgpackSource = fs.readFileSync("runtime/src/hub/protocol/msgpack_tests.rs", "utf8");
+const prefixed = (body) => {
+  const out = [];
+  for (let n = body.length; ; n >>= 7) {
+    if (n < 0x80) { out.push(n); break; }
+    out.push((n & 0x7f) | 0x80);
+  }
+  return Buffer.concat([Buffer.from(out), body]);
+};
+const msgpackGolden = [...msgpackSource.matchAll(/"((?:[0-9a-f]{2} )+[0-9a-f]{2})"/g)]
+  .map((m) => prefixed(Buffer.from(m[1].replace(/ /g, ""), "hex")));
+msgpackGolden.forEach((m, i) => out("hub_msgpack", `golden-${i}`, Buffer.concat([Buffer.from([1 + (i % 60)]), m])));
+out("hub_msgpack", "golden-all", Buffer.concat([Buffer.from([5]), ...msgpackGolden]));
+out("hub_msgpack", "too-large", Buffer.from([3, 0x81, 0x40, 0x91]));
+
 // markup_tree: consecutive renders of each fixture, NUL between them.
 // A batch is an array of edits (protocol version 2); op 11 attaches a root with its markup.
 const attachMarkup = (batch) => batch.find((e) => e[0] === 11)?.[2] ?? null;

@@ -6,7 +6,9 @@
 // for `ORPHAN_MS` (nothing is left for the circuit to drive). Handlers are bound per hub connection, so a render
 // acknowledgement always goes out on the connection its batch came in on. Navigation inside the page's origin
 // (`Tether.navigateTo`, `T.Navigate`, back/forward, links inside a router region) changes the history entry and
-// reports `LocationChanged`; `T.Error` shows the error bar (error-ui.ts).
+// reports `LocationChanged`; `T.Error` shows the error bar (error-ui.ts). A render acknowledgement is owed to
+// one hub connection at a time and covers every earlier batch: it rides in the frame of the next call on that
+// connection, or goes alone after `ACK_DELAY_MS`, or at once for an apply error or a batch marked `ackNow`.
 import { pauseWhenHidden } from './auto-pause';
 import { DomPatcher, findRoots, rootDescriptors } from './dom-patcher';
 import { showErrorUi } from './error-ui';
@@ -18,7 +20,7 @@ import type { Logger } from './log';
 import { loadModules } from './modules';
 import { interceptLinks, settle } from './navigation';
 import type { ReconnectionHandler, ResolvedOptions } from './options';
-import { CHUNK_CHARS, ClientMethod, DISCONNECT_PATH, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, ServerMethod, type RenderBatch } from './protocol';
+import { ACK_DELAY_MS, CHUNK_CHARS, ClientMethod, DISCONNECT_PATH, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, ServerMethod, type RenderBatch } from './protocol';
 import { createDisplay, type ReconnectDisplay } from './reconnect-display';
 import { DefaultReconnectionHandler } from './reconnection';
 
@@ -50,6 +52,9 @@ export class Circuit {
   #orphanTimer?: ReturnType<typeof setTimeout>;
   #stopLinks?: () => void;
   #stopAutoPause?: () => void;
+  /** The newest batch applied but not yet acknowledged, and the connection it came in on. */
+  #owedAck?: { hub: HubConnection; batchId: number };
+  #ackTimer?: ReturnType<typeof setTimeout>;
 
   readonly #options: ResolvedOptions;
   readonly #logger: Logger;
@@ -134,6 +139,7 @@ export class Circuit {
     const hub = this.#hub;
     if (this.state !== 'connected' || !hub) return false;
     this.#pausing = true;
+    if (this.#owedAck?.hub === hub) this.#sendOwedAck();
     const paused = (await hub.invoke(ServerMethod.PauseCircuit, []).catch(() => false)) === true;
     this.#pausing = false;
     if (paused) {
@@ -230,7 +236,7 @@ export class Circuit {
   #createHub(): HubConnection {
     const { hub: settings } = this.#options;
     const hub = new HubConnection({ ...settings, logger: this.#logger });
-    hub.on(ClientMethod.Batch, (batchId, batch) => this.#onBatch(hub, batchId as number, batch as RenderBatch));
+    hub.on(ClientMethod.Batch, (batchId, batch, ackNow) => this.#onBatch(hub, batchId as number, batch as RenderBatch, ackNow === true));
     hub.on(ClientMethod.Error, (message) => {
       this.#logger.error(`the circuit ended on the server: ${String(message)}`);
       if (this.state !== 'ended') showErrorUi(this.#doc, String(message));
@@ -259,7 +265,7 @@ export class Circuit {
     return hub;
   }
 
-  #onBatch(hub: HubConnection, batchId: number, batch: RenderBatch): void {
+  #onBatch(hub: HubConnection, batchId: number, batch: RenderBatch, ackNow: boolean): void {
     const patcher = this.#patcher!;
     const expected = patcher.lastBatchId + 1;
     const outcome = patcher.receive(batchId, batch);
@@ -269,7 +275,30 @@ export class Circuit {
     }
     if (outcome.error) this.#logger.error(`render batch ${batchId} failed: ${outcome.error}`);
     loadModules(this.#doc, this.#options.hub.url);
-    this.#send(ServerMethod.OnRenderCompleted, [batchId, outcome.error], hub);
+    if (outcome.error || ackNow) {
+      // This acknowledgement covers any owed one (same connection, earlier batch).
+      if (this.#owedAck?.hub === hub) this.#forgetOwedAck();
+      this.#send(ServerMethod.OnRenderCompleted, [batchId, outcome.error], hub);
+      return;
+    }
+    this.#owedAck = { hub, batchId };
+    this.#ackTimer ??= setTimeout(() => {
+      this.#ackTimer = undefined;
+      this.#sendOwedAck();
+    }, ACK_DELAY_MS);
+  }
+
+  /** Sends the owed acknowledgement now, if its connection is still up (if not, the batch comes again). */
+  #sendOwedAck(): void {
+    const owed = this.#owedAck;
+    this.#forgetOwedAck();
+    if (owed?.hub.isConnected) owed.hub.send(ServerMethod.OnRenderCompleted, `[${owed.batchId},null]`);
+  }
+
+  #forgetOwedAck(): void {
+    this.#owedAck = undefined;
+    clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
   }
 
   #onConnectionLost(hub: HubConnection, error?: Error): void {
@@ -291,8 +320,14 @@ export class Circuit {
     const json = JSON.stringify(args);
     const call: (target: string, args: unknown[] | string, items?: string[]) => boolean | Promise<unknown> = (confirm ? hub.invoke : hub.send).bind(hub);
     // The frame around the arguments adds the target and at most 60 bytes (type, invocation id, separator).
-    if (fitsUtf8(json, MAX_MESSAGE_BYTES - target.length - 60)) return call(target, json);
-    return call(ServerMethod.Chunked, [target], chunkText(json, CHUNK_CHARS));
+    const sendIt = () =>
+      fitsUtf8(json, MAX_MESSAGE_BYTES - target.length - 60) ? call(target, json) : call(ServerMethod.Chunked, [target], chunkText(json, CHUNK_CHARS));
+    if (this.#owedAck?.hub !== hub) return sendIt();
+    // The owed acknowledgement goes first, in the same frame.
+    return hub.together(() => {
+      this.#sendOwedAck();
+      return sendIt();
+    });
   }
 
   #sendBeacon(): void {
@@ -305,6 +340,7 @@ export class Circuit {
     if (this.state === 'ended') return;
     this.state = 'ended';
     this.#secret = undefined;
+    this.#forgetOwedAck();
     this.#events.detach();
     this.#rootWatch?.disconnect();
     clearTimeout(this.#orphanTimer);

@@ -48,6 +48,8 @@ export class HubConnection {
   #timeoutTimer?: ReturnType<typeof setTimeout>;
   #slowTimer?: ReturnType<typeof setTimeout>;
   #pingTimer?: ReturnType<typeof setTimeout>;
+  /** Messages written inside `together`, sent as one frame when it returns. */
+  #corked?: string[];
 
   readonly #options: HubConnectionOptions;
 
@@ -126,6 +128,21 @@ export class HubConnection {
     if (items) this.#write({ type: MessageType.Completion, invocationId: streamId });
   }
 
+  /**
+   * Runs `fn`; every message it writes goes out in one transport frame (one WebSocket message, one POST), so the
+   * server reads them at once.
+   */
+  together<T>(fn: () => T): T {
+    if (this.#corked) return fn();
+    const corked: string[] = (this.#corked = []);
+    try {
+      return fn();
+    } finally {
+      this.#corked = undefined;
+      if (corked.length > 0) this.transport?.send(corked.join(''));
+    }
+  }
+
   /** Ends the connection; `onclose` follows without an error. */
   stop(): void {
     if (this.transport) this.transport.stop();
@@ -170,7 +187,9 @@ export class HubConnection {
 
   /** Sends a message, or a frame already encoded. */
   #write(message: object | string): void {
-    this.transport?.send(typeof message === 'string' ? message : frame(message));
+    const text = typeof message === 'string' ? message : frame(message);
+    if (this.#corked) this.#corked.push(text);
+    else this.transport?.send(text);
     this.#resetPing();
   }
 

@@ -43,9 +43,18 @@ export function invocationFrame(target: string, argsJson: string, invocationId?:
   return `{"type":1,${id}"target":${JSON.stringify(target)},"arguments":${argsJson}${streams}}${RECORD_SEPARATOR}`;
 }
 
-/** Whether `text` is at most `max` bytes in UTF-8; short text (at most 3 bytes per UTF-16 unit) needs no encoding. */
+const encoder = new TextEncoder();
+let scratch = new Uint8Array(0);
+
+/**
+ * Whether `text` is at most `max` bytes in UTF-8; short text (at most 3 bytes per UTF-16 unit) needs no encoding.
+ * Longer text is encoded into a reused buffer of `max` bytes, which it fits when all of it was read.
+ */
 export function fitsUtf8(text: string, max: number): boolean {
-  return text.length * 3 <= max || new TextEncoder().encode(text).length <= max;
+  if (text.length * 3 <= max) return true;
+  if (text.length > max) return false;
+  if (scratch.length < max) scratch = new Uint8Array(max);
+  return encoder.encodeInto(text, scratch.subarray(0, max)).read === text.length;
 }
 
 /**

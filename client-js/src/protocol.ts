@@ -2,7 +2,14 @@
 // message types, opcodes, markers and method names from here, so a protocol change is a change to this file.
 
 /** Sent in `StartCircuit`; the server refuses a version it does not speak. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
+
+/**
+ * How long a render acknowledgement may wait for the next message to ride with (section 4): most batches
+ * answer an event, and the user's next event carries the ack in its frame, so the server reads one frame per
+ * event instead of two.
+ */
+export const ACK_DELAY_MS = 2000;
 
 /** Ends every JSON hub message (section 5). */
 export const RECORD_SEPARATOR = '\x1e';

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { dom, installGlobals, load } from './support.mjs';
 
 const { Circuit, ORPHAN_MS } = await load('circuit');
+const { ACK_DELAY_MS, PROTOCOL_VERSION } = await load('protocol');
 const { normalizeOptions } = await load('options');
 const { Logger } = await load('log');
 const { Interop } = await load('interop');
@@ -23,6 +24,8 @@ class ScriptedServer {
     /** Whether ResumeCircuit finds the circuit in the store (it then rebuilds it: batch 1 again). */
     this.storeHasCircuit = false;
     this.received = [];
+    /** Every frame the client sent, as written (several messages may share one). */
+    this.frames = [];
     this.sockets = [];
     this.beacons = [];
   }
@@ -30,6 +33,7 @@ class ScriptedServer {
     ws.onmessage?.({ data: JSON.stringify(message) + RS });
   }
   handle(ws, text) {
+    this.frames.push(text);
     for (const part of text.split(RS).filter(Boolean)) {
       const message = JSON.parse(part);
       this.received.push(message);
@@ -142,22 +146,47 @@ describe('circuit', () => {
     const c = circuit();
     await c.start();
     await settle();
-    assert.deepEqual(server.invocations('StartCircuit'), [[2, 'http://localhost:5000/app/page', 'http://localhost:5000/app/page', ['root-descriptor']]]);
-    assert.deepEqual(server.invocations('OnRenderCompleted'), [[1, null]]);
+    assert.deepEqual(server.invocations('StartCircuit'), [[PROTOCOL_VERSION, 'http://localhost:5000/app/page', 'http://localhost:5000/app/page', ['root-descriptor']]]);
+    assert.deepEqual(server.invocations('OnRenderCompleted'), [], 'the acknowledgement waits for the next message');
     const button = window.document.querySelector('button');
     assert.equal(button.getAttribute('t-click'), '1', 'prerendered content was replaced by the attached render');
     button.dispatchEvent(new window.MouseEvent('click', { bubbles: true }));
     assert.deepEqual(server.invocations('DispatchEvent').map((a) => a.slice(0, 2)), [[1, 'click']]);
+    assert.deepEqual(server.invocations('OnRenderCompleted'), [[1, null]]);
+    const last = server.frames.at(-1).split(RS).filter(Boolean).map((m) => JSON.parse(m).target);
+    assert.deepEqual(last, ['OnRenderCompleted', 'DispatchEvent'], 'the ack rides ahead of the event, in its frame');
+  });
+
+  it('defers an acknowledgement ACK_DELAY_MS at most, and sends it at once for ackNow or an apply error', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const c = circuit();
+    const started = c.start();
+    await settle();
+    await started;
+    const ws = server.sockets[0];
+    server.reply(ws, { type: 1, target: 'T.Batch', arguments: [2, []] });
+    assert.deepEqual(server.invocations('OnRenderCompleted'), []);
+    t.mock.timers.tick(ACK_DELAY_MS - 1);
+    assert.deepEqual(server.invocations('OnRenderCompleted'), []);
+    t.mock.timers.tick(1);
+    assert.deepEqual(server.invocations('OnRenderCompleted'), [[2, null]], 'only the newest: it covers batch 1');
+    server.reply(ws, { type: 1, target: 'T.Batch', arguments: [3, [], true] });
+    assert.deepEqual(server.invocations('OnRenderCompleted').at(-1), [3, null], 'ackNow: at once');
+    server.reply(ws, { type: 1, target: 'T.Batch', arguments: [4, []] });
+    server.reply(ws, { type: 1, target: 'T.Batch', arguments: [5, [[8, 99, 'x']]] });
+    assert.deepEqual(server.invocations('OnRenderCompleted').slice(-1), [[5, 'node 99 is not on the page']]);
+    t.mock.timers.tick(ACK_DELAY_MS);
+    assert.equal(server.invocations('OnRenderCompleted').length, 3, 'the error ack covered the owed one');
   });
 
   it('re-acknowledges a duplicate batch and acknowledges on the connection it came in on', async () => {
     const c = circuit();
     await c.start();
     const ws = server.sockets[0];
-    server.reply(ws, { type: 1, target: 'T.Batch', arguments: [1, []] });
-    server.reply(ws, { type: 1, target: 'T.Batch', arguments: [3, []] });
+    server.reply(ws, { type: 1, target: 'T.Batch', arguments: [1, [], true] });
+    server.reply(ws, { type: 1, target: 'T.Batch', arguments: [3, [], true] });
     server.reply(ws, { type: 1, target: 'T.Batch', arguments: [2, [[8, 99, 'x']]] });
-    assert.deepEqual(server.invocations('OnRenderCompleted'), [[1, null], [1, null], [2, 'node 99 is not on the page']]);
+    assert.deepEqual(server.invocations('OnRenderCompleted'), [[1, null], [2, 'node 99 is not on the page']]);
   });
 
   it('drives the user modal through a drop and a resumed circuit', async () => {
@@ -172,8 +201,9 @@ describe('circuit', () => {
     assert.equal(states[1].classes, 'components-reconnect-hide');
     assert.equal(window.document.getElementById('components-reconnect-max-retries').textContent, '30');
     // Acks go out on the new connection.
-    server.reply(server.sockets[1], { type: 1, target: 'T.Batch', arguments: [2, []] });
+    server.reply(server.sockets[1], { type: 1, target: 'T.Batch', arguments: [2, [], true] });
     assert.deepEqual(server.invocations('OnRenderCompleted').at(-1), [2, null]);
+    assert.equal(server.frames.filter((f) => f.includes('OnRenderCompleted')).length, 1, 'the ack owed on the lost connection was dropped');
   });
 
   it('retries with the exact interval sequence, fails, then reconnect() succeeds once the server is back', async (t) => {
@@ -229,7 +259,8 @@ describe('circuit', () => {
     assert.deepEqual(server.invocations('ResumeCircuit'), [['the-secret']]);
     assert.equal(c.state, 'connected');
     assert.equal(window.document.querySelector('button').textContent, '3');
-    assert.deepEqual(server.invocations('OnRenderCompleted').at(-1), [1, null]);
+    window.document.querySelector('button').dispatchEvent(new window.MouseEvent('click', { bubbles: true }));
+    assert.deepEqual(server.invocations('OnRenderCompleted').at(-1), [1, null], 'the rebuilt batch 1, acknowledged with the click');
     assert.equal(states.at(-1).state, 'hide');
   });
 
@@ -300,7 +331,7 @@ describe('circuit', () => {
     assert.deepEqual(server.invocations('StartCircuit'), [], 'no plain StartCircuit over the limit');
     const [chunked] = server.received.filter((m) => m.target === 'Chunked');
     assert.ok(chunked.invocationId, 'the Chunked start expects an answer');
-    assert.equal(server.chunkedStart[0], 2, 'the protocol version');
+    assert.equal(server.chunkedStart[0], PROTOCOL_VERSION, 'the protocol version');
     assert.deepEqual(server.chunkedStart[3], [descriptor]);
     assert.ok(server.chunked.items.every((i) => i.length <= 16000));
   });
@@ -392,6 +423,7 @@ describe('circuit', () => {
     assert.equal(field.value, 'ab');
     server.reply(ws, { type: 3, invocationId: sent[1].invocationId, result: null });
     await settle();
-    assert.deepEqual(server.invocations('OnRenderCompleted').map(([id, error]) => [id, error]), [[1, null], [2, null], [3, null], [4, null]]);
+    // Batch 2's ack rode with 'a1' (it covers batch 1); batch 4's waits for the next message.
+    assert.deepEqual(server.invocations('OnRenderCompleted'), [[2, null]]);
   });
 });

@@ -51,6 +51,9 @@ describe('chunking for the message limit', () => {
     assert.ok(fitsUtf8('é'.repeat(3), 6) && !fitsUtf8('é'.repeat(3), 5));
     assert.ok(fitsUtf8('€€', 6) && !fitsUtf8('€€', 5));
     assert.ok(fitsUtf8('😀', 4) && !fitsUtf8('😀', 3));
+    // Long text is measured without a fresh encoding: ASCII at the limit fits, one byte over does not.
+    assert.ok(fitsUtf8('a'.repeat(30000), 30000) && !fitsUtf8('a'.repeat(29999) + 'é', 30000));
+    assert.ok(fitsUtf8('a'.repeat(10), 40000) && !fitsUtf8('a'.repeat(40001), 40000));
   });
 
   it('cuts text into pieces of at most the limit that join back to the text', () => {

@@ -92,7 +92,11 @@ impl Services {
         let values = Arc::make_mut(&mut self.values);
         match values.iter_mut().find(|e| e.type_id == entry.type_id) {
             Some(existing) => *existing = entry,
-            None => values.push(entry),
+            None => {
+                // Exact: a renderer's set lives as long as its circuit, and grows only while it is built.
+                values.reserve_exact(1);
+                values.push(entry);
+            }
         }
     }
 

@@ -147,29 +147,6 @@ fn typed_value_is_recorded_so_an_equal_render_sends_nothing() {
     assert_eq!(h.dom().value(h.find("#upper")).as_deref(), Some("ABC"));
 }
 
-struct Toggle {
-    on: bool,
-}
-
-impl Component for Toggle {
-    type Props = ();
-
-    fn create(_: &()) -> Self {
-        Toggle { on: false }
-    }
-
-    fn render(&self, cx: &mut RenderContext<'_, Self>) -> Markup {
-        let flip = cx.on_click(|this: &mut Self, _| this.on = !this.on);
-        html! {
-            @if self.on {
-                a #link href="#" t-click=(flip.prevent_default()) { "on" }
-            } @else {
-                a #link href="#" t-click=(flip) t-dblclick=(cx.on_dblclick(|_: &mut Self, _| {})) { "off" }
-            }
-        }
-    }
-}
-
 #[test]
 fn binding_changes_keep_ids_and_dispose_dropped_ones() {
     let mut h = Harness::mount::<Toggle>(());

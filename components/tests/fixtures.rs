@@ -220,29 +220,6 @@ fn fixtures() -> Vec<(String, String)> {
     out
 }
 
-struct Toggle {
-    on: bool,
-}
-
-impl Component for Toggle {
-    type Props = ();
-
-    fn create(_: &()) -> Self {
-        Toggle { on: false }
-    }
-
-    fn render(&self, cx: &mut RenderContext<'_, Self>) -> maud::Markup {
-        let flip = cx.on_click(|this: &mut Self, _| this.on = !this.on);
-        maud::html! {
-            @if self.on {
-                a #link href="#" t-click=(flip.prevent_default()) { "on" }
-            } @else {
-                a #link href="#" t-click=(flip) t-dblclick=(cx.on_dblclick(|_: &mut Self, _| {})) { "off" }
-            }
-        }
-    }
-}
-
 struct Greeting {
     name: String,
 }

@@ -55,8 +55,8 @@ fn echo_invocation_helper(bencher: divan::Bencher) {
     });
 }
 
-/// `Echo` of the same chat message over the MessagePack protocol: the work of `echo_invocation` plus the
-/// translation of the message to JSON on the way in and of the Completion to MessagePack on the way out.
+/// `Echo` of the same chat message over the MessagePack protocol: the message parses into MessagePack
+/// values, the arguments are read from them, and the result is encoded as MessagePack (no JSON on the way).
 #[divan::bench]
 fn echo_invocation_msgpack(bencher: divan::Bencher) {
     let (rt, mut client) = setup_msgpack();

@@ -48,6 +48,48 @@ pub fn handshake_response(error: Option<&str>) -> Vec<u8> {
     out
 }
 
+/// Feeds `frames` in order through a MessagePack connection's length-prefix splitter, refusing messages
+/// over `max` bytes: every complete message (without its prefix), or the error that would end the
+/// connection (`too large: N` or the protocol error text).
+pub fn split_msgpack(frames: &[&[u8]], max: usize) -> Result<Vec<Vec<u8>>, String> {
+    let mut buffer = protocol::msgpack::LengthPrefixedBuffer::default();
+    let mut messages = Vec::new();
+    for frame in frames {
+        match buffer.push(frame, max) {
+            Ok(more) => messages.extend(more),
+            Err(protocol::msgpack::Split::TooLarge(n)) => return Err(format!("too large: {n}")),
+            Err(protocol::msgpack::Split::Malformed(e)) => return Err(e.0),
+        }
+    }
+    Ok(messages)
+}
+
+/// Translates one MessagePack message (without its prefix) as the connection does: `Ok(Some(record))` is
+/// the JSON record (without separator) the hub handles, `Ok(None)` a message of an unknown type, `Err` the
+/// protocol error text.
+pub fn msgpack_to_record(message: &[u8]) -> Result<Option<String>, String> {
+    protocol::msgpack::record_to_json(message).map_err(|e| e.0)
+}
+
+/// Parses one MessagePack message (without its prefix) and writes it again natively, as the connection
+/// answers on a MessagePack connection (payloads kept as MessagePack values): the written message with
+/// its prefix, `Ok(None)` for an unknown type, `Err` the protocol error text.
+pub fn reencode_msgpack(message: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    let parsed = protocol::msgpack::parse_message(message).map_err(|e| e.0)?;
+    if matches!(parsed, protocol::HubMessage::Unknown(_)) {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    protocol::msgpack::write_message_msgpack(&parsed, &mut out);
+    Ok(Some(out))
+}
+
+/// Translates a frame of JSON records (each ending with the separator), as the hub queues them, into the
+/// length-prefixed MessagePack messages a MessagePack connection writes.
+pub fn records_to_msgpack(frame: &[u8]) -> Vec<u8> {
+    protocol::msgpack::json_frame_to_msgpack(frame)
+}
+
 /// Decodes the argument array of `DispatchEvent` as the circuit hub does: handler id, event name, payload.
 pub fn decode_event_arguments(arguments: &str) -> Result<(u64, String, Value), String> {
     serde_json::from_str::<EventArgs>(arguments)

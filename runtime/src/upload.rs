@@ -39,13 +39,35 @@ pub(crate) fn browser_source(circuit: CircuitHandle) -> UploadSource {
     UploadSource::new(BrowserFiles { circuit })
 }
 
+/// The arguments of the browser call that reads `len` bytes of file `file` from `offset`
+/// (tests/fixtures/events/upload.json).
+fn read_args(file: u64, offset: u64, len: u32) -> Vec<Value> {
+    vec![Value::from(file), Value::from(offset), Value::from(len)]
+}
+
+/// The arguments of the browser call that forgets file `file`.
+fn cancel_args(file: u64) -> Vec<Value> {
+    vec![Value::from(file)]
+}
+
+/// The bytes of the browser's answer to a read: a base64 string.
+fn decode_chunk(answer: Value) -> Result<Vec<u8>, UploadError> {
+    let Value::String(text) = answer else {
+        return Err(UploadError::Protocol(
+            "a chunk must be a base64 string".to_owned(),
+        ));
+    };
+    base64::engine::general_purpose::STANDARD
+        .decode(text.as_bytes())
+        .map_err(|e| UploadError::Protocol(format!("a chunk is not base64: {e}")))
+}
+
 impl ChunkReader for BrowserFiles {
     fn read(&self, file: u64, offset: u64, len: u32) -> ChunkFuture {
         let circuit = self.circuit.clone();
         Box::pin(async move {
-            let args = vec![Value::from(file), Value::from(offset), Value::from(len)];
             let answer = circuit
-                .call_browser(READ_FUNCTION, args)
+                .call_browser(READ_FUNCTION, read_args(file, offset, len))
                 .await
                 .map_err(|error| match error {
                     BrowserCallError::Disconnected | BrowserCallError::CircuitEnded => {
@@ -56,14 +78,7 @@ impl ChunkReader for BrowserFiles {
                     }
                     other => UploadError::Failed(other.to_string()),
                 })?;
-            let Value::String(text) = answer else {
-                return Err(UploadError::Protocol(
-                    "a chunk must be a base64 string".to_owned(),
-                ));
-            };
-            base64::engine::general_purpose::STANDARD
-                .decode(text.as_bytes())
-                .map_err(|e| UploadError::Protocol(format!("a chunk is not base64: {e}")))
+            decode_chunk(answer)
         })
     }
 
@@ -76,7 +91,7 @@ impl ChunkReader for BrowserFiles {
         runtime.spawn(async move {
             if circuit.is_connected() {
                 let _ = circuit
-                    .call_browser(CANCEL_FUNCTION, vec![Value::from(file)])
+                    .call_browser(CANCEL_FUNCTION, cancel_args(file))
                     .await;
             }
         });
@@ -122,4 +137,61 @@ pub(crate) async fn serve_upload_script(headers: HeaderMap) -> Response {
         UPLOAD_SCRIPT,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    /// The calls of the shared fixture (also checked against the upload module in client-js) are the ones
+    /// the server makes, and their answers decode to the chosen file's bytes.
+    #[test]
+    fn browser_calls_and_answers_match_the_shared_fixture() {
+        let fixture: Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/events/upload.json")).unwrap();
+        let content = |id: u64| {
+            let index = fixture["args"]["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .position(|f| f["id"] == id)
+                .unwrap();
+            fixture["files"][index]["content"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let calls = fixture["calls"].as_array().unwrap();
+        assert!(calls.iter().any(|c| c["function"] == READ_FUNCTION));
+        for call in calls {
+            let args = call["args"].as_array().unwrap();
+            let file = args[0].as_u64().unwrap();
+            match call["function"].as_str().unwrap() {
+                READ_FUNCTION => {
+                    let (offset, len) = (args[1].as_u64().unwrap(), args[2].as_u64().unwrap());
+                    assert_eq!(&read_args(file, offset, len as u32), args);
+                    let bytes = decode_chunk(call["answer"].clone()).unwrap();
+                    let start = offset as usize;
+                    assert_eq!(
+                        bytes,
+                        &content(file).as_bytes()[start..start + len as usize]
+                    );
+                }
+                CANCEL_FUNCTION => assert_eq!(&cancel_args(file), args),
+                other => panic!("unknown browser function {other}"),
+            }
+        }
+    }
+
+    #[test]
+    fn answers_that_are_not_base64_strings_are_protocol_errors() {
+        assert!(matches!(
+            decode_chunk(json!(12)),
+            Err(UploadError::Protocol(_))
+        ));
+        let error = decode_chunk(json!("not base64!")).unwrap_err();
+        assert!(error.to_string().contains("not base64"), "{error}");
+    }
 }

@@ -193,6 +193,28 @@ async fn rendering_pauses_at_the_unacknowledged_limit() {
 }
 
 #[tokio::test]
+async fn only_the_batch_that_fills_the_unacknowledged_buffer_asks_for_its_ack_at_once() {
+    let server = serve(
+        CircuitHub::builder(support::components())
+            .options(CircuitOptions::default().max_unacknowledged_batches(3)),
+    )
+    .await;
+    let mut session = server.start_counter(0).await;
+    let mut click = async || {
+        session
+            .client
+            .send("DispatchEvent", json!([session.increment, "click", {}]))
+            .await;
+        session.client.expect("T.Batch").await
+    };
+    // Batch 1 is unacknowledged: batch 2 leaves one place free, batch 3 takes it (protocol.md section 4).
+    let second = click().await;
+    assert_eq!((&second[0], second.get(2)), (&json!(2), None));
+    let third = click().await;
+    assert_eq!((&third[0], third.get(2)), (&json!(3), Some(&json!(true))));
+}
+
+#[tokio::test]
 async fn an_ack_for_a_batch_never_sent_ends_the_circuit() {
     let server = serve(CircuitHub::builder(support::components())).await;
     let mut session = server.start_counter(0).await;
@@ -258,16 +280,7 @@ async fn a_connection_holds_one_circuit() {
 async fn async_work_renders_without_an_event() {
     let server = serve(CircuitHub::builder(support::components())).await;
     let descriptors = server.page_descriptors("/loader").await;
-    let mut client = HubClient::connect(server.addr, server.hub.path()).await;
-    let base = format!("http://{}/", server.addr);
-    client
-        .invoke(
-            "StartCircuit",
-            json!([PROTOCOL_VERSION, base, base, descriptors]),
-        )
-        .await
-        .unwrap();
-    let (_, first) = batch(&client.expect("T.Batch").await);
+    let (mut client, first) = server.attach(&descriptors).await;
     assert!(support::attach_html(&first).contains("loading"));
     let (id, second) = batch(&client.expect("T.Batch").await);
     assert_eq!(
@@ -311,16 +324,7 @@ async fn a_start_that_fails_answers_with_the_reason_and_keeps_the_connection() {
 async fn a_chunked_event_keeps_its_place_among_the_messages_after_it() {
     let server = serve(CircuitHub::builder(support::components())).await;
     let descriptors = server.page_descriptors("/journal").await;
-    let mut client = HubClient::connect(server.addr, server.hub.path()).await;
-    let base = format!("http://{}/", server.addr);
-    client
-        .invoke(
-            "StartCircuit",
-            json!([PROTOCOL_VERSION, base, base, descriptors]),
-        )
-        .await
-        .unwrap();
-    let (_, first) = batch(&client.expect("T.Batch").await);
+    let (mut client, first) = server.attach(&descriptors).await;
     let html = support::attach_html(&first);
     let handler = |id| {
         support::attribute_of(&html, id, "t-input")

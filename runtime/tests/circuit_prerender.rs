@@ -13,14 +13,7 @@ async fn start_with(
     server: &support::TestServer,
     descriptors: &[String],
 ) -> Result<serde_json::Value, String> {
-    let mut client = HubClient::connect(server.addr, server.hub.path()).await;
-    let base = format!("http://{}/", server.addr);
-    client
-        .invoke(
-            "StartCircuit",
-            json!([PROTOCOL_VERSION, base, base, descriptors]),
-        )
-        .await
+    server.start_circuit("", descriptors).await.1
 }
 
 #[tokio::test]
@@ -41,16 +34,7 @@ async fn the_page_holds_the_prerendered_markup_the_circuit_attaches_to() {
         "{prerendered}"
     );
     let descriptors = support::descriptors(&page.body);
-    let mut client = HubClient::connect(server.addr, server.hub.path()).await;
-    let base = format!("http://{}/", server.addr);
-    client
-        .invoke(
-            "StartCircuit",
-            json!([PROTOCOL_VERSION, base, base, descriptors]),
-        )
-        .await
-        .unwrap();
-    let (_, first) = batch(&client.expect("T.Batch").await);
+    let (_client, first) = server.attach(&descriptors).await;
     // The attach edit carries exactly the prerendered markup, so the browser keeps its DOM.
     assert_eq!(attach_html(&first), prerendered);
 }
@@ -126,16 +110,7 @@ async fn a_page_with_two_roots_attaches_both() {
     let server = serve(CircuitHub::builder(support::components())).await;
     let descriptors = server.page_descriptors("/note?size=5").await;
     assert_eq!(descriptors.len(), 2);
-    let mut client = HubClient::connect(server.addr, server.hub.path()).await;
-    let base = format!("http://{}/", server.addr);
-    client
-        .invoke(
-            "StartCircuit",
-            json!([PROTOCOL_VERSION, base, base, descriptors]),
-        )
-        .await
-        .unwrap();
-    let (_, first) = batch(&client.expect("T.Batch").await);
+    let (_client, first) = server.attach(&descriptors).await;
     let roots: Vec<u64> = first
         .as_array()
         .unwrap()

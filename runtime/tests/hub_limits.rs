@@ -3,15 +3,14 @@
 
 mod raw;
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use raw::{
-    connect, connect_with, echo_hub, invocation, listen, recv, report_disconnects, send,
-    send_frame, serve, within, Socket,
+    connect, connect_with, echo_hub, http, invocation, listen, long_polling, recv,
+    report_disconnects, send, send_frame, serve, within, Socket,
 };
 use serde_json::{json, Value};
 use tether::hub::{DisconnectReason, Hub, HubContext, HubError, HubOptions, ServeOptions};
@@ -21,41 +20,6 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 const RS: char = '\u{1e}';
-
-/// One HTTP/1.1 request on its own connection; the status and body.
-async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut tcp = TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    tcp.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    within("an HTTP answer", tcp.read_to_end(&mut response))
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, body.to_owned())
-}
-
-/// Negotiates, makes the first poll and completes the handshake over long polling; the token.
-async fn long_polling(addr: SocketAddr) -> String {
-    let (_, negotiated) = http(addr, "POST", "/hub/negotiate?negotiateVersion=1", "").await;
-    let negotiated: Value = serde_json::from_str(&negotiated).unwrap();
-    let token = negotiated["connectionToken"].as_str().unwrap().to_owned();
-    assert_eq!(
-        http(addr, "GET", &format!("/hub?id={token}"), "").await.0,
-        200
-    );
-    let handshake = format!("{}{RS}", json!({"protocol": "json", "version": 1}));
-    let (status, _) = http(addr, "POST", &format!("/hub?id={token}"), &handshake).await;
-    assert_eq!(status, 200);
-    let (status, body) = http(addr, "GET", &format!("/hub?id={token}"), "").await;
-    assert_eq!((status, body), (200, format!("{{}}{RS}")));
-    token
-}
 
 /// Records of a long-poll body.
 fn records(body: &str) -> Vec<Value> {

@@ -1,11 +1,13 @@
 //! Stateful reconnect at the protocol level: replay, duplicate suppression, and the disconnect window.
 
+mod raw;
+
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use raw::{http, listen};
 use serde_json::{json, Value};
 use tether::hub::{DisconnectReason, Hub, HubContext, HubError, HubOptions};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -13,24 +15,10 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-async fn serve(hub: Hub) -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(tether::hub::serve(listener, hub.router("/hub")));
-    addr
-}
-
-/// POSTs negotiate over a plain TCP connection and returns the JSON body.
+/// POSTs negotiate and returns the JSON body.
 async fn negotiate(addr: std::net::SocketAddr, query: &str) -> Value {
-    let mut tcp = TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "POST /hub/negotiate?{query} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    );
-    tcp.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    tcp.read_to_string(&mut response).await.unwrap();
-    let body = response.split_once("\r\n\r\n").unwrap().1;
-    serde_json::from_str(body).unwrap()
+    let (_, body) = http(addr, "POST", &format!("/hub/negotiate?{query}"), "").await;
+    serde_json::from_str(&body).unwrap()
 }
 
 async fn open(addr: std::net::SocketAddr, token: &str) -> Socket {
@@ -84,14 +72,14 @@ fn hub(disconnect: Duration, reasons: mpsc::UnboundedSender<DisconnectReason>) -
 #[tokio::test]
 async fn stateful_is_granted_only_when_allowed_and_asked() {
     let (tx, _rx) = mpsc::unbounded_channel();
-    let addr = serve(hub(Duration::from_secs(5), tx)).await;
+    let addr = listen(hub(Duration::from_secs(5), tx)).await;
     let asked = negotiate(addr, "negotiateVersion=1&useStatefulReconnect=true").await;
     assert_eq!(asked["useStatefulReconnect"], true);
     let unasked = negotiate(addr, "negotiateVersion=1").await;
     assert!(unasked.get("useStatefulReconnect").is_none());
 
     let plain = Hub::builder().build().unwrap();
-    let addr = serve(plain).await;
+    let addr = listen(plain).await;
     let refused = negotiate(addr, "negotiateVersion=1&useStatefulReconnect=true").await;
     assert!(refused.get("useStatefulReconnect").is_none());
 }
@@ -99,7 +87,7 @@ async fn stateful_is_granted_only_when_allowed_and_asked() {
 #[tokio::test]
 async fn a_new_socket_resumes_with_replay_and_duplicates_dropped() {
     let (tx, mut reasons) = mpsc::unbounded_channel();
-    let addr = serve(hub(Duration::from_secs(5), tx)).await;
+    let addr = listen(hub(Duration::from_secs(5), tx)).await;
     let negotiated = negotiate(addr, "negotiateVersion=1&useStatefulReconnect=true").await;
     let token = negotiated["connectionToken"].as_str().unwrap();
 
@@ -146,7 +134,7 @@ async fn a_new_socket_resumes_with_replay_and_duplicates_dropped() {
 #[tokio::test]
 async fn without_a_reconnect_the_connection_ends_after_the_window() {
     let (tx, mut reasons) = mpsc::unbounded_channel();
-    let addr = serve(hub(Duration::from_millis(200), tx)).await;
+    let addr = listen(hub(Duration::from_millis(200), tx)).await;
     let negotiated = negotiate(addr, "negotiateVersion=1&useStatefulReconnect=true").await;
     let token = negotiated["connectionToken"].as_str().unwrap().to_owned();
     let mut socket = open(addr, &token).await;
@@ -170,7 +158,7 @@ async fn without_a_reconnect_the_connection_ends_after_the_window() {
 #[tokio::test]
 async fn a_sequence_ahead_of_what_was_received_is_fatal() {
     let (tx, mut reasons) = mpsc::unbounded_channel();
-    let addr = serve(hub(Duration::from_secs(5), tx)).await;
+    let addr = listen(hub(Duration::from_secs(5), tx)).await;
     let negotiated = negotiate(addr, "negotiateVersion=1&useStatefulReconnect=true").await;
     let mut socket = open(addr, negotiated["connectionToken"].as_str().unwrap()).await;
     send(
@@ -239,7 +227,7 @@ async fn unacknowledged_bytes_apply_backpressure_until_acked() {
         })
         .build()
         .unwrap();
-    let addr = serve(hub).await;
+    let addr = listen(hub).await;
     let negotiated = negotiate(addr, "negotiateVersion=1&useStatefulReconnect=true").await;
     let mut socket = open(addr, negotiated["connectionToken"].as_str().unwrap()).await;
     send(

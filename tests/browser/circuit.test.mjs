@@ -1,24 +1,14 @@
-// The boot script with a real circuit: examples/counter (branch `circuits`) behind a TCP proxy, so a test can
-// drop the network or make the server unreachable while the server keeps its circuits. Skipped while the
-// counter example is not built (before the circuits branch is merged).
+// The boot script with a real circuit: examples/counter behind a TCP proxy, so a test can drop the network or
+// make the server unreachable while the server keeps its circuits.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { launchBrowser } from '../support/browser.mjs';
+import { launchBrowser, watchReconnectStates } from '../support/browser.mjs';
 import { startServer } from '../support/server.mjs';
 import { startProxy } from './proxy.mjs';
 
 
 const MODAL = `<div id="components-reconnect-modal">attempt <span id="components-reconnect-current-attempt"></span>
   of <span id="components-reconnect-max-retries"></span></div>`;
-
-/** Records every reconnect state event in window.states and adds the page's own reconnect modal. */
-function watchStates(modalHtml) {
-  window.states = [];
-  document.addEventListener('components-reconnect-state-changed', (e) => {
-    window.states.push({ ...e.detail, classes: e.target.className });
-  });
-  document.body.insertAdjacentHTML('beforeend', modalHtml);
-}
 
 /** Makes the server's boot script tag behave as if it had autostart="false" (the page then calls start). */
 function noAutostart() {
@@ -54,7 +44,7 @@ describe('circuit in Chromium', () => {
     const page = await browser.newPage();
     if (!autostart) await page.addInitScript(noAutostart);
     await page.goto(`${proxy.url}/`);
-    await page.evaluate(watchStates, MODAL);
+    await page.evaluate(watchReconnectStates, MODAL);
     return page;
   }
 

@@ -2,32 +2,12 @@
 // show the rejected state once the server is back (it restarted, so it has none of their circuits), and a
 // reload must give a working page from the restarted server.
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { launchBrowser } from '../support/browser.mjs';
-import { startServer } from '../support/server.mjs';
+import { launchBrowser, watchReconnectStates } from '../support/browser.mjs';
+import { freePort, startServer } from '../support/server.mjs';
 
 const PAGES = 4;
 const MODAL = '<div id="components-reconnect-modal"></div>';
-
-/** Records reconnect state events and adds the page's own modal (so the built-in dialog does not reload). */
-function watchStates(modalHtml) {
-  window.states = [];
-  document.addEventListener('components-reconnect-state-changed', (e) => {
-    window.states.push({ ...e.detail, classes: e.target.className });
-  });
-  document.body.insertAdjacentHTML('beforeend', modalHtml);
-}
-
-async function freePort() {
-  const probe = net.createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address();
-  probe.close();
-  await once(probe, 'close');
-  return port;
-}
 
 describe('fault drill: kill -9 under traffic', { timeout: 60000 }, () => {
   let server;
@@ -50,7 +30,7 @@ describe('fault drill: kill -9 under traffic', { timeout: 60000 }, () => {
     for (let i = 0; i < PAGES; i++) {
       const page = await browser.newPage();
       await page.goto(`${server.url}/`);
-      await page.evaluate(watchStates, MODAL);
+      await page.evaluate(watchReconnectStates, MODAL);
       await page.evaluate(() => Tether.start());
       pages.push(page);
     }

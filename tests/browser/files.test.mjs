@@ -6,36 +6,26 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { launchBrowser } from '../support/browser.mjs';
-import { startServer } from '../support/server.mjs';
+import { closeClean, openCircuit, serverAndBrowser } from '../support/browser.mjs';
 import { startProxy } from './proxy.mjs';
 
 const MB = 1024 * 1024;
 const sha256 = (buffer) => crypto.createHash('sha256').update(buffer).digest('hex');
 
 describe('files and big data in the notes app', () => {
-  let server;
-  let browser;
+  const suite = serverAndBrowser('notes', { env: { NOTES_STATS_DELAY_MS: '400' } });
+  /** A TCP proxy in front of the server, for the test that drops the connection. */
   let proxy;
 
   before(async () => {
-    server = await startServer('notes', { env: { NOTES_STATS_DELAY_MS: '400' } });
-    proxy = await startProxy(server.port);
-    browser = await launchBrowser();
+    proxy = await startProxy(suite.server.port);
   });
 
   after(async () => {
-    await browser?.close();
     await proxy?.close();
-    await server?.stop();
   });
 
-  async function open(path, base = server.url) {
-    const page = await browser.newPage();
-    await page.goto(`${base}${path}`);
-    await page.waitForFunction(() => document.documentElement.dataset.circuit === 'open');
-    return page;
-  }
+  const open = (path, base = suite.server.url) => openCircuit(suite.browser, `${base}${path}`);
 
   /** Opens a note page and waits for the upload module, which the page loads because it has `t-upload`. */
   async function openNote(id, base) {
@@ -99,10 +89,10 @@ describe('files and big data in the notes app', () => {
     assert.equal(got.hex, sha256(bytes), 'the download is byte for byte the upload');
     assert.match(got.disposition, /^attachment; filename="five.bin"/);
     // The link is not the hub's business: a token that was never offered is a 404 with a reason.
-    const missing = await fetch(`${server.url}/_tether/download/${'A'.repeat(43)}`);
+    const missing = await fetch(`${suite.server.url}/_tether/download/${'A'.repeat(43)}`);
     assert.equal(missing.status, 404);
     assert.match(await missing.text(), /unknown or has expired/);
-    await finish(page);
+    await closeClean(page);
   });
 
   it('refuses a file over 20 MB before any byte is sent', async () => {
@@ -114,7 +104,7 @@ describe('files and big data in the notes app', () => {
     await page.waitForFunction(() => TetherUpload.held === 0);
     assert.equal(await page.$('#upload-progress'), null);
     assert.equal(await page.$$eval('a.attachment', (links) => links.length), 0);
-    await finish(page);
+    await closeClean(page);
   });
 
   it('cancels from the page (the server stops pulling) and from the browser (the next read fails)', async () => {
@@ -142,7 +132,7 @@ describe('files and big data in the notes app', () => {
     assert.equal(await page.$$eval('a.attachment', (links) => links.length), 0, 'nothing stored');
     const sent = await page.evaluate(() => TetherUpload.sent);
     assert.ok(sent < MB, `${sent} bytes sent of the two cancelled megabytes`);
-    await finish(page);
+    await closeClean(page);
   });
 
   it('fails an upload cleanly when the connection drops mid-upload; the circuit lives on', async () => {
@@ -180,14 +170,8 @@ describe('files and big data in the notes app', () => {
     });
     await page.waitForSelector('a.attachment:has-text("dropped-in.bin")');
     assert.equal((await download(page, 'dropped-in.bin')).hex, hex);
-    await finish(page);
+    await closeClean(page);
   });
-
-  async function finish(page) {
-    const errors = page.consoleMessages.filter((m) => m.type === 'error' || m.type === 'pageerror');
-    assert.deepEqual(errors, [], 'no console errors');
-    await page.close();
-  }
 
   const rowTexts = (page) => page.$$eval('#rows .stress-row', (rows) => rows.map((r) => r.textContent));
 
@@ -227,18 +211,22 @@ describe('files and big data in the notes app', () => {
       return last.bottom <= box.bottom + 1 && last.top >= box.top - 1;
     });
     assert.equal(visible, true, 'Row 100000 is inside the scrolled viewport');
-    await finish(page);
+    await closeClean(page);
   });
 
   it('streams /stats: the first HTML has the loading state, the circuit renders the data, reload repeats it', async () => {
-    const html = await (await fetch(`${server.url}/stats`)).text();
+    const html = await (await fetch(`${suite.server.url}/stats`)).text();
     assert.match(html, /Loading statistics…/);
     assert.doesNotMatch(html, /stats-data/);
 
-    const page = await browser.newPage();
-    await page.goto(`${server.url}/stats`);
+    // Not openCircuit: the loading state must be seen before the circuit is up.
+    const page = await suite.browser.newPage();
+    await page.addInitScript(() => {
+      document.addEventListener('DOMContentLoaded', () => (window.firstStats = document.querySelector('#stats').textContent));
+    });
+    await page.goto(`${suite.server.url}/stats`);
     // Loading arrives with the document; the data only through the circuit.
-    assert.equal(await page.textContent('#stats'), 'Loading statistics…');
+    assert.equal(await page.evaluate(() => window.firstStats), 'Loading statistics…');
     await page.waitForSelector('#stats .stats-data');
     assert.equal(await page.textContent('#stats .count'), '3');
 
@@ -246,6 +234,6 @@ describe('files and big data in the notes app', () => {
     await page.waitForSelector('#stats .loading');
     await page.waitForSelector('#stats .stats-data');
     assert.equal(await page.textContent('#stats .count'), '3');
-    await finish(page);
+    await closeClean(page);
   });
 });

@@ -10,13 +10,9 @@ import * as signalR from '@microsoft/signalr';
 import { HttpConnection } from '@microsoft/signalr/dist/cjs/HttpConnection.js';
 
 import { startServer } from '../support/server.mjs';
+import { TRANSPORTS as transports } from '../support/signalr.mjs';
 
 const T = signalR.HttpTransportType;
-const transports = [
-  ['WebSockets', T.WebSockets],
-  ['ServerSentEvents', T.ServerSentEvents],
-  ['LongPolling', T.LongPolling],
-];
 
 let server;
 before(async () => { server = await startServer('chat'); });

@@ -5,25 +5,14 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
-import { startServer } from '../support/server.mjs';
+import { freePort, startServer } from '../support/server.mjs';
 
 const RS = '\u001e';
 const CIRCUITS = 1000;
 const RAMP = 100; // the accept backlog is 128
 const RETRY_MS = 250;
-
-/** A free loopback port, so the restarted server listens where the clients reconnect. */
-async function freePort() {
-  const probe = net.createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address();
-  probe.close();
-  await once(probe, 'close');
-  return port;
-}
 
 /** One hub connection: queues records, resolves `next(pred)` waiters, exposes `closed`. */
 async function hubSocket(base) {

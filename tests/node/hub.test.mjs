@@ -3,13 +3,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as signalR from '@microsoft/signalr';
 import { startServer } from '../support/server.mjs';
-
-const T = signalR.HttpTransportType;
-const transports = [
-  ['WebSockets', T.WebSockets],
-  ['ServerSentEvents', T.ServerSentEvents],
-  ['LongPolling', T.LongPolling],
-];
+import { TRANSPORTS as transports } from '../support/signalr.mjs';
 
 let server;
 before(async () => {

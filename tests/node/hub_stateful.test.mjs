@@ -4,6 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import * as signalR from '@microsoft/signalr';
+import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
 import { startServer } from '../support/server.mjs';
 
 let server;
@@ -19,13 +20,20 @@ function countingWebSocket() {
   return { counter, Counted };
 }
 
-test('a socket killed mid-stream resumes with nothing lost or duplicated', async () => {
+/** A chat connection over WebSockets with stateful reconnect in `protocol`, and its socket counter. */
+function statefulClient(protocol) {
   const { counter, Counted } = countingWebSocket();
   const c = new signalR.HubConnectionBuilder()
     .withUrl(`${server.url}/chathub`, { transport: signalR.HttpTransportType.WebSockets, WebSocket: Counted })
+    .withHubProtocol(protocol)
     .withStatefulReconnect()
     .configureLogging(signalR.LogLevel.None)
     .build();
+  return { counter, c };
+}
+
+for (const [protocolName, protocol] of [['json', () => new signalR.JsonHubProtocol()], ['messagepack', () => new MessagePackHubProtocol()]]) test(`a socket killed mid-stream resumes with nothing lost or duplicated (${protocolName})`, async () => {
+  const { counter, c } = statefulClient(protocol());
   let closedWith = null;
   c.onclose((e) => { closedWith = e ?? 'closed'; });
   await c.start();
@@ -47,12 +55,7 @@ test('a socket killed mid-stream resumes with nothing lost or duplicated', async
 });
 
 test('messages sent while the socket is down are delivered once after the reconnect', async () => {
-  const { counter, Counted } = countingWebSocket();
-  const c = new signalR.HubConnectionBuilder()
-    .withUrl(`${server.url}/chathub`, { transport: signalR.HttpTransportType.WebSockets, WebSocket: Counted })
-    .withStatefulReconnect()
-    .configureLogging(signalR.LogLevel.None)
-    .build();
+  const { counter, c } = statefulClient(new signalR.JsonHubProtocol());
   const received = [];
   let done;
   const all = new Promise((resolve) => { done = resolve; });

@@ -9,13 +9,9 @@ import * as signalR from '@microsoft/signalr';
 import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
 
 import { startServer } from '../support/server.mjs';
+import { TRANSPORTS as transports } from '../support/signalr.mjs';
 
 const T = signalR.HttpTransportType;
-const transports = [
-  ['WebSockets', T.WebSockets],
-  ['ServerSentEvents', T.ServerSentEvents],
-  ['LongPolling', T.LongPolling],
-];
 const protocols = [
   ['json', () => new signalR.JsonHubProtocol()],
   ['messagepack', () => new MessagePackHubProtocol()],
@@ -124,6 +120,52 @@ for (const [protocolName, protocol] of protocols) {
         } finally { await c.stop(); }
       });
 
+      test('complex objects with binary data and dates go both ways in the protocol\'s own form', async () => {
+        const c = await started(transport, protocol);
+        try {
+          const json = protocolName === 'json';
+          const sent = {
+            ByteArray: json ? 'aGVsbG8=' : new Uint8Array([0x68, 0x65, 0x6c, 0x6c, 0x6f]),
+            DateTime: json ? '2002-04-01T10:20:15Z' : new Date(Date.UTC(2002, 3, 1, 10, 20, 15)),
+            Guid: '00010203-0405-0607-0706-050403020100',
+            IntArray: [0x01, 0x02, 0x03, 0xff],
+            String: 'Hello, World!',
+          };
+          assert.deepEqual(await c.invoke('EchoComplexObject', sent), sent);
+          assert.deepEqual(await c.invoke('SendComplexObject'), {
+            ByteArray: json ? 'AQID' : new Uint8Array([1, 2, 3]),
+            DateTime: json ? '2000-01-01T00:00:00Z' : new Date(Date.UTC(2000, 0, 1)),
+            Guid: '00010203-0405-0607-0706-050403020100',
+            IntArray: [1, 2, 3],
+            String: 'hello world',
+          });
+        } finally { await c.stop(); }
+      });
+
+      test('cookies set at negotiate come back, expired ones do not; request headers reach hub code', async () => {
+        const c = new signalR.HubConnectionBuilder()
+          .withUrl(`${server.url}/testhub`, { transport, headers: { 'X-HEADER': 'VALUE' } })
+          .withHubProtocol(protocol())
+          .configureLogging(signalR.LogLevel.None)
+          .build();
+        await c.start();
+        try {
+          assert.equal(await c.invoke('GetCookie', 'testCookie'), 'testValue');
+          assert.equal(await c.invoke('GetCookie', 'testCookie2'), 'testValue2');
+          assert.equal(await c.invoke('GetCookie', 'expiredCookie'), null);
+          assert.equal(await c.invoke('GetHeader', 'X-HEADER'), 'VALUE');
+        } finally { await c.stop(); }
+      });
+
+      test('a hub that cannot be created closes the connection with ASP.NET Core\'s text', async () => {
+        const c = build(transport, protocol, '/uncreatable');
+        const expected = "Server returned an error on close: Connection closed with an error. InvalidOperationException: Unable to resolve service for type 'System.Object' while attempting to activate 'FunctionalTests.UncreatableHub'.";
+        // Either start fails or the connection closes with the error, as in Microsoft's test.
+        const closed = new Promise((resolve) => c.onclose(resolve));
+        const outcome = await c.start().then(() => closed, (e) => e);
+        assert.equal(outcome?.message, expected);
+      });
+
       test('hub API: query and path, client results through Clients', async () => {
         const c = await started(transport, protocol, '/testhub?color=blue&size=2');
         try {
@@ -158,6 +200,34 @@ describe('hub paths match in any letter case, as ASP.NET Core routes them', () =
   test('other paths stay exact: a page route in another case is still 404', async () => {
     assert.equal((await fetch(`${server.url}/TESTHUB/negotiate?negotiateVersion=1`, { method: 'POST' })).status, 200);
     assert.equal((await fetch(`${server.url}/testhub/Negotiate/extra`, { method: 'POST' })).status, 404);
+  });
+});
+
+describe('the functional test server\'s other endpoints', () => {
+  test('without WebSockets, JSON negotiates Server-Sent Events and MessagePack long polling', async () => {
+    for (const [protocol, expected] of [[() => new signalR.JsonHubProtocol(), 'ServerSentEvents'], [() => new MessagePackHubProtocol(), 'LongPolling']]) {
+      const c = new signalR.HubConnectionBuilder()
+        .withUrl(`${server.url}/testhub-nowebsockets`)
+        .withHubProtocol(protocol())
+        .configureLogging(signalR.LogLevel.None)
+        .build();
+      await c.start();
+      try {
+        assert.equal(await c.invoke('GetActiveTransportName'), expected);
+      } finally { await c.stop(); }
+    }
+  });
+
+  test('a token from /generateJwtToken opens /authorizedhub', async () => {
+    const token = await fetch(`${server.url}/generateJwtToken`).then((r) => r.text());
+    const c = new signalR.HubConnectionBuilder()
+      .withUrl(`${server.url}/authorizedhub`, { accessTokenFactory: () => token })
+      .configureLogging(signalR.LogLevel.None)
+      .build();
+    await c.start();
+    try {
+      assert.equal(await c.invoke('Echo', '你好，世界！'), '你好，世界！');
+    } finally { await c.stop(); }
   });
 });
 
@@ -262,6 +332,49 @@ describe('MessagePack specifics', () => {
       } finally { await c.stop(); }
     });
   }
+
+  for (const [transportName, transport] of [['WebSockets', T.WebSockets], ['LongPolling', T.LongPolling]]) {
+    test(`binary data, dates, nested values and large integers come back with their own types over ${transportName}`, async () => {
+      const c = await started(transport, msgpack);
+      try {
+        const bytes = new Uint8Array([0, 1, 2, 0xfe, 0xff]);
+        const echoedBytes = await c.invoke('EchoValue', bytes);
+        assert.ok(echoedBytes instanceof Uint8Array, `expected a Uint8Array, got ${echoedBytes?.constructor?.name}`);
+        assert.deepEqual([...echoedBytes], [...bytes]);
+        const date = new Date(Date.UTC(2002, 3, 1, 10, 20, 15, 500));
+        const echoedDate = await c.invoke('EchoValue', date);
+        assert.ok(echoedDate instanceof Date, `expected a Date, got ${echoedDate?.constructor?.name}`);
+        assert.equal(echoedDate.getTime(), date.getTime());
+        const before1970 = new Date(Date.UTC(1969, 11, 31, 23, 59, 59, 1));
+        assert.equal((await c.invoke('EchoValue', before1970)).getTime(), before1970.getTime());
+        const nested = {
+          name: 'n', list: [1, -1, 2.5, null, true, 'x', new Uint8Array([7])],
+          inner: { when: date, deeper: { empty: [], none: {} } },
+          big: Number.MAX_SAFE_INTEGER, small: Number.MIN_SAFE_INTEGER, u32: 2 ** 32 + 1,
+        };
+        const echoed = await c.invoke('EchoValue', nested);
+        assert.deepEqual(echoed, nested);
+        assert.ok(echoed.list[6] instanceof Uint8Array);
+        assert.ok(echoed.inner.when instanceof Date);
+        // Stream items keep their types too.
+        const items = await collect(c, 'StreamValues', [bytes, date, 42]);
+        assert.ok(items[0] instanceof Uint8Array && items[1] instanceof Date);
+        assert.deepEqual(items, [bytes, date, 42]);
+        // A method taking text still gets what .NET's JSON writes for binary data and dates.
+        assert.equal(await c.invoke('Echo', new Uint8Array([1, 2, 3])), 'AQID');
+      } finally { await c.stop(); }
+    });
+  }
+
+  test('the JSON client round-trips the same values as JSON holds them', async () => {
+    const c = await started(T.WebSockets, () => new signalR.JsonHubProtocol());
+    try {
+      const nested = { name: 'n', list: [1, -1, 2.5, null, true, 'x'], inner: { deeper: { empty: [], none: {} } }, big: Number.MAX_SAFE_INTEGER };
+      assert.deepEqual(await c.invoke('EchoValue', nested), nested);
+      const date = new Date(Date.UTC(2002, 3, 1, 10, 20, 15));
+      assert.equal(await c.invoke('EchoValue', date), '2002-04-01T10:20:15.000Z');
+    } finally { await c.stop(); }
+  });
 
   test('a malformed MessagePack message closes the connection with a protocol error', async () => {
     const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/testhub`);

@@ -7,8 +7,13 @@
 // link appearing (three runs); the server's peak resident memory during each upload above its resident memory
 // just before it (the peak is reset through /proc/PID/clear_refs). Scrolling: /stress scrolled one screen at a
 // time, with the size of each render batch the page receives and the round trip from setting scrollTop to the
-// rows being in place.
+// rows being in place. Ceiling: the same 50 MB sent by the page as base64 text frames of 16 KiB (what the upload
+// puts on the wire) to a bare WebSocket sink in this process (the `ws` package of the official SignalR client),
+// no protocol and no round trips, as fast as the socket takes them: what Chromium's text WebSocket can carry on
+// this machine at this moment, for comparison with the upload figures.
 import fs from 'node:fs';
+import http from 'node:http';
+import wsPackage from 'ws';
 import { launchBrowser } from '../support/browser.mjs';
 import { startServer } from '../support/server.mjs';
 
@@ -52,6 +57,43 @@ try {
     console.log(`upload ${run}: ${SIZE / MB} MB in ${seconds.toFixed(2)} s = ${(SIZE / MB / seconds).toFixed(1)} MB/s (server CPU ${serverCpu.toFixed(2)} s); server RSS before ${kib(idle)}, peak ${kib(peak)}, peak above idle ${kib(peak - idle)}`);
   }
   await page.close();
+
+  if (!process.env.SKIP_CEILING) {
+    const sink = http.createServer((_, res) => res.end('<!doctype html><title>sink</title>'));
+    const sockets = new wsPackage.Server({ server: sink });
+    await new Promise((resolve) => sink.listen(0, '127.0.0.1', resolve));
+    const bare = await browser.newPage();
+    await bare.goto(`http://127.0.0.1:${sink.address().port}/`);
+    for (let run = 1; run <= Number(process.env.RUNS ?? 3); run++) {
+      let received = 0;
+      const chunks = Math.ceil(SIZE / 16384);
+      const expected = (chunks - 1) * Math.ceil(16384 / 3) * 4 + Math.ceil((SIZE - (chunks - 1) * 16384) / 3) * 4;
+      const all = new Promise((resolve) => {
+        sockets.once('connection', (socket) => socket.on('message', (data) => {
+          received += data.length;
+          if (received === expected) resolve();
+        }));
+      });
+      const started = Date.now();
+      await bare.evaluate(async ({ size, port }) => {
+        const socket = new WebSocket(`ws://127.0.0.1:${port}/`);
+        await new Promise((resolve) => (socket.onopen = resolve));
+        const chunk = new Uint8Array(16 * 1024).map((_, i) => i % 256);
+        for (let sent = 0; sent < size; sent += chunk.length) {
+          const bytes = sent + chunk.length > size ? chunk.subarray(0, size - sent) : chunk;
+          socket.send(bytes.toBase64());
+          // Keep at most 1 MiB queued in the browser, as a sender that respects backpressure would.
+          while (socket.bufferedAmount > 1 << 20) await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+      }, { size: SIZE, port: sink.address().port });
+      await all;
+      const seconds = (Date.now() - started) / 1000;
+      console.log(`ceiling ${run}: ${SIZE / MB} MB as base64 text frames in ${seconds.toFixed(2)} s = ${(SIZE / MB / seconds).toFixed(1)} MB/s`);
+    }
+    await bare.close();
+    sockets.close();
+    sink.close();
+  }
 
   const list = process.env.SKIP_SCROLL ? null : await browser.newPage();
   if (list) {

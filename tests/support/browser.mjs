@@ -80,6 +80,18 @@ export async function closeClean(page, ignore) {
   await page.close();
 }
 
+/**
+ * Runs in the page (`page.evaluate(watchReconnectStates, modalHtml)`): records every reconnect state event in
+ * `window.states` and adds the page's own reconnect modal, so the built-in dialog (which reloads) stays out.
+ */
+export function watchReconnectStates(modalHtml) {
+  window.states = [];
+  document.addEventListener('components-reconnect-state-changed', (e) => {
+    window.states.push({ ...e.detail, classes: e.target.className });
+  });
+  document.body.insertAdjacentHTML('beforeend', modalHtml);
+}
+
 /** Where tests save screenshots and logs. */
 export function outputDir() {
   const dir = process.env.TETHER_TEST_OUTPUT ?? path.resolve(import.meta.dirname, '../output');

@@ -2,8 +2,8 @@
 // redis-server processes a test may kill and restart without disturbing the shared one.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import net from 'node:net';
 import os from 'node:os';
+import { freePort } from './server.mjs';
 
 /** The shared test Redis URL, or undefined when the suite did not set one up. */
 export const sharedRedisUrl = process.env.TETHER_TEST_REDIS_URL || undefined;
@@ -11,15 +11,6 @@ export const sharedRedisUrl = process.env.TETHER_TEST_REDIS_URL || undefined;
 /** Why Redis tests cannot run here, or false. */
 export const redisSkip = sharedRedisUrl ? false : 'TETHER_TEST_REDIS_URL is not set (tests/run starts a redis-server and sets it)';
 
-/** A free loopback port. */
-export async function freePort() {
-  const probe = net.createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address();
-  probe.close();
-  await once(probe, 'close');
-  return port;
-}
 
 /** Starts redis-server on `port` (no persistence) and resolves once it accepts connections. */
 async function launch(port) {

@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { once } from 'node:events';
+import net from 'node:net';
 
 const binDir = process.env.TETHER_BIN_DIR ?? path.resolve(import.meta.dirname, '../../target/debug');
 
@@ -48,4 +49,14 @@ export async function startServer(name, { env = {}, addr = '127.0.0.1:0', timeou
     /** Hard kill (SIGKILL): every socket is cut at once. */
     async kill() { if (child.exitCode === null && child.signalCode === null) { child.kill('SIGKILL'); await exited; } },
   };
+}
+
+/** A free loopback port (for a server that must come back on the same port, or a port nothing listens on). */
+export async function freePort() {
+  const probe = net.createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address();
+  probe.close();
+  await once(probe, 'close');
+  return port;
 }

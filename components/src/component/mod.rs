@@ -12,10 +12,13 @@
 //! - `handlers`: the closures of one render, grouped by closure type; an index is valid until the next
 //!   render of the same component replaces the whole set.
 //! - `markup`: what a render writes into maud output ([`Binding`], [`ChildSlot`], [`RawHtml`], keys).
-//! - `mounted`: the type-erased component the renderer stores (`AnyComponent`).
+//! - `erased`: the type-erased component the renderer stores (`AnyComponent`) and the child specs a
+//!   render hands it; `mounted` implements it for every typed component. Neither `erased` nor
+//!   `render_context` imports `mounted`, so the three form no import circle.
 //! - `boundary`: [`ErrorBoundary`], a plain component built on [`Component::catch_error`].
 
 mod boundary;
+mod erased;
 mod handle;
 mod handlers;
 mod markup;
@@ -25,12 +28,13 @@ mod render_context;
 use maud::Markup;
 
 pub use boundary::{BoundaryProps, ErrorBoundary};
+pub(crate) use erased::{
+    create_root, AnyComponent, ChildSpec, PreviousChild, PreviousChildren, Rendered, SpecProps,
+};
 pub use handle::{Context, Handle, Task};
 pub(crate) use handle::{Inbox, Shared};
 pub use markup::{Binding, ChildKey, ChildSlot, RawHtml};
-pub(crate) use mounted::{create_root, AnyComponent, Rendered};
 pub use render_context::RenderContext;
-pub(crate) use render_context::{ChildSpec, PreviousChild, PreviousChildren, SpecProps};
 
 /// A UI component: plain Rust state that renders maud markup.
 ///

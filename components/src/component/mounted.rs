@@ -1,4 +1,4 @@
-//! The renderer's type-erased view of a component ([`AnyComponent`]) and the one implementation of it.
+//! [`AnyComponent`] for `Mounted<C>`: every typed component, as the renderer drives it.
 //!
 //! Invariant: every hook runs with a fresh [`Context`] over the stored props, on the renderer's owner; the
 //! handlers of the latest render replace the previous set whole, so a handler index always refers to the
@@ -9,80 +9,12 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::erased::{AnyComponent, Mounted, PreviousChildren, Rendered};
 use super::handle::{Apply, Shared};
 use super::handlers::Handlers;
-use super::render_context::{ChildSpec, PreviousChildren};
 use super::{Component, Context, RenderContext};
 use crate::batch::ComponentId;
 use crate::event::{EventArgsError, EventInput, EventKind};
-
-pub(super) fn create_erased<D: Component>(props: Box<dyn Any + Send>) -> Box<dyn AnyComponent> {
-    let props = *props
-        .downcast::<D::Props>()
-        .unwrap_or_else(|_| unreachable!("ChildSpec pairs props with their component type"));
-    Box::new(Mounted::<D> {
-        state: D::create(&props),
-        props,
-        handlers: Handlers::with_capacity(0),
-    })
-}
-
-pub(crate) fn create_root<C: Component>(props: C::Props) -> Box<dyn AnyComponent> {
-    Box::new(Mounted::<C> {
-        state: C::create(&props),
-        props,
-        handlers: Handlers::with_capacity(0),
-    })
-}
-
-/// One render's output, before parsing.
-pub(crate) struct Rendered {
-    pub(crate) html: String,
-    pub(crate) children: Vec<ChildSpec>,
-    /// The children's keys; [`ChildSpec::key`] ranges index into it.
-    pub(crate) keys: String,
-    pub(crate) handler_kinds: Vec<EventKind>,
-}
-
-/// The renderer's view of a component, without its type.
-pub(crate) trait AnyComponent: Send {
-    fn type_id(&self) -> TypeId;
-    fn type_name(&self) -> &'static str;
-    /// Returns whether the hook asked for a re-render.
-    fn init(&mut self, id: ComponentId, shared: &Arc<Shared>) -> bool;
-    fn render(
-        &mut self,
-        id: ComponentId,
-        shared: &Arc<Shared>,
-        previous: Option<&dyn PreviousChildren>,
-    ) -> Rendered;
-    fn props_equal(&self, props: &(dyn Any + Send)) -> bool;
-    /// A boxed copy of the current props.
-    fn clone_props(&self) -> Box<dyn Any + Send>;
-    /// Stores new props and calls `props_changed`.
-    fn set_props(&mut self, props: Box<dyn Any + Send>, id: ComponentId, shared: &Arc<Shared>);
-    fn call_handler(
-        &mut self,
-        index: u32,
-        kind: EventKind,
-        event: &mut EventInput<'_>,
-    ) -> Result<(), EventArgsError>;
-    fn apply(&mut self, apply: Apply);
-    fn after_render(&mut self, first: bool, id: ComponentId, shared: &Arc<Shared>) -> bool;
-    fn dispose(&mut self);
-    fn catch_error(&mut self, message: &str) -> bool;
-    /// The state's persisted form; `None` when the component did not opt in.
-    fn save_state(&self) -> Option<Result<Value, String>>;
-    /// Applies a persisted form (fails for a component that did not opt in).
-    fn restore_state(&mut self, value: Value) -> Result<(), String>;
-}
-
-struct Mounted<C: Component> {
-    state: C,
-    props: C::Props,
-    /// Closures of the latest render, by render-order index.
-    handlers: Handlers<C>,
-}
 
 impl<C: Component> AnyComponent for Mounted<C> {
     fn type_id(&self) -> TypeId {

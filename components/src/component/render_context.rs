@@ -1,76 +1,20 @@
-//! [`RenderContext`]: what [`Component::render`] gets, and the child specs a render produces.
+//! [`RenderContext`]: what [`Component::render`] gets.
 //!
 //! Invariant: bindings and child slots get render-order indices counting from zero in each render, in
-//! the order the component created them; [`ChildSpec`]s and handler kinds are stored at those indices, so
+//! the order the component created them; child specs and handler kinds are stored at those indices, so
 //! the renderer can pair each marker in the markup with what it stands for.
 
-use std::any::{Any, TypeId};
+use std::any::TypeId;
 
+use super::erased::{create_erased, ChildSpec, PreviousChildren, SpecProps};
 use super::handlers::Handlers;
-use super::mounted::{create_erased, AnyComponent};
 use super::{Binding, ChildKey, ChildSlot, Component, Context, Handle};
-use crate::batch::ComponentId;
 use crate::event::{
     ChangeEvent, EventData, EventKind, FocusEvent, KeyboardEvent, MouseEvent, ScrollEvent,
     SubmitEvent,
 };
 use crate::services::Services;
 use crate::upload::UploadEvent;
-
-/// Type-erased props of a child component, with what the renderer needs to create or update it.
-pub(crate) struct ChildSpec {
-    pub(crate) type_id: TypeId,
-    /// Byte range of the key in [`Rendered::keys`](super::mounted::Rendered::keys).
-    pub(crate) key: Option<(u32, u32)>,
-    pub(crate) props: SpecProps,
-    pub(crate) create: fn(Box<dyn Any + Send>) -> Box<dyn AnyComponent>,
-}
-
-/// A child spec's props.
-pub(crate) enum SpecProps {
-    /// Equal to the props of this child, which the last render placed at the same render-order index
-    /// with the same type and key. They were compared in place and dropped, so nothing was boxed: a large
-    /// list whose parent re-renders costs no allocation per unchanged child.
-    Same(ComponentId),
-    /// Props to create a child from, or to compare with and pass to the matched child.
-    New(Box<dyn Any + Send>),
-}
-
-impl SpecProps {
-    /// The boxed props; [`SpecProps::Same`] is turned into `New` before a tree is diffed or created.
-    pub(crate) fn into_boxed(self) -> Box<dyn Any + Send> {
-        match self {
-            SpecProps::New(props) => props,
-            SpecProps::Same(_) => unreachable!("Same props are cloned before diffing"),
-        }
-    }
-
-    pub(crate) fn as_any(&self) -> &(dyn Any + Send) {
-        match self {
-            SpecProps::New(props) => &**props,
-            SpecProps::Same(_) => unreachable!("Same props are cloned before diffing"),
-        }
-    }
-}
-
-/// One child component of the last render, as [`PreviousChildren::child`] finds it.
-pub(crate) struct PreviousChild<'a> {
-    pub(crate) key: Option<&'a str>,
-    pub(crate) id: ComponentId,
-    pub(crate) type_id: TypeId,
-    pub(crate) component: &'a dyn AnyComponent,
-}
-
-/// The child components a component's last render placed, by render-order index, so a re-render can
-/// compare each new child's props with the existing child's without boxing them.
-pub(crate) trait PreviousChildren {
-    /// How many children the last render placed.
-    fn len(&self) -> usize;
-    /// How many bytes their keys took (a capacity hint).
-    fn key_bytes(&self) -> usize;
-    /// The child the last render created as its `index`-th, if it is still mounted.
-    fn child(&self, index: u32) -> Option<PreviousChild<'_>>;
-}
 
 /// What [`Component::render`] gets: props, and the factories for event bindings and child components.
 pub struct RenderContext<'a, C: Component> {

@@ -76,12 +76,14 @@ pub(crate) fn parse(src: String) -> Result<Tree, MarkupError> {
         slots,
         ..
     } = p;
-    // The capacity guesses above avoid regrowing while parsing; trees are retained, so give back a
-    // large overshoot (text-heavy markup has few nodes per byte).
+    // The capacity guesses above avoid regrowing while parsing; trees are retained, so give back what
+    // is left over.
     shrink(&mut nodes);
     shrink(&mut kids);
     shrink(&mut attrs);
     shrink(&mut events);
+    let mut src = src;
+    src.shrink_to_fit();
     let mut shape = Shape {
         markup_len: src.len(),
         src,
@@ -102,7 +104,10 @@ pub(crate) fn parse(src: String) -> Result<Tree, MarkupError> {
 }
 
 fn shrink<T>(v: &mut Vec<T>) {
-    if v.capacity() > v.len() + v.len() / 4 + 8 {
+    // Exact: a tree is kept until its component renders again, which for most of a circuit's
+    // components is rarely, so spare capacity would be held per idle circuit (a few hundred bytes for a
+    // small component). Shrinking reallocates in place.
+    if v.capacity() > v.len() {
         v.shrink_to_fit();
     }
 }

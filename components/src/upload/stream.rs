@@ -11,8 +11,10 @@ use super::spec::FileInfo;
 
 /// Bytes per chunk request (16 KiB: as base64 it fits the hub's default 32 KB message limit).
 pub const CHUNK_BYTES: u32 = 16 * 1024;
-/// Chunk requests a stream keeps in flight by default (128 KiB of file data at most).
-pub const WINDOW: usize = 8;
+/// Chunk requests a stream keeps in flight by default (256 KiB of file data at most): enough to keep a
+/// loopback connection busy through a few milliseconds of scheduling delay on either side, and the bound
+/// on what one upload holds in server memory. Change it per stream with [`FileStream::with_window`].
+pub const WINDOW: usize = 16;
 
 /// A pending chunk read.
 pub type ChunkFuture = Pin<Box<dyn Future<Output = Result<Vec<u8>, UploadError>> + Send>>;

@@ -268,3 +268,27 @@ impl Component for Table {
         }
     }
 }
+
+/// A link whose bindings change with its state: a flag added, a binding dropped and one made anew.
+pub struct Toggle {
+    pub on: bool,
+}
+
+impl Component for Toggle {
+    type Props = ();
+
+    fn create(_: &()) -> Self {
+        Toggle { on: false }
+    }
+
+    fn render(&self, cx: &mut RenderContext<'_, Self>) -> Markup {
+        let flip = cx.on_click(|this: &mut Self, _| this.on = !this.on);
+        html! {
+            @if self.on {
+                a #link href="#" t-click=(flip.prevent_default()) { "on" }
+            } @else {
+                a #link href="#" t-click=(flip) t-dblclick=(cx.on_dblclick(|_: &mut Self, _| {})) { "off" }
+            }
+        }
+    }
+}

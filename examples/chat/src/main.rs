@@ -38,7 +38,8 @@
 //! user messages can be shown without a sign-in. A real app takes the user from its authentication.
 //!
 //! `/testhub` (src/testhub.rs) serves the methods of Microsoft's SignalR client functional tests, for the
-//! compatibility tests in tests/node/parity.test.mjs, `/authorizedhub` an `Echo` hub behind a bearer
+//! compatibility tests in tests/node/parity.test.mjs (with `/testhub-nowebsockets`, `/uncreatable` and
+//! `/generateJwtToken` as in that suite's server), `/authorizedhub` an `Echo` hub behind a bearer
 //! token check (`let-me-in`), and `/echo` a raw connection handler (no hub protocol) that sends every
 //! message back, for tests/node/connection_handler.test.mjs.
 
@@ -278,7 +279,8 @@ async fn main() -> std::io::Result<()> {
     });
     let mut app = axum::Router::new()
         .merge(hub.router("/chathub"))
-        .merge(testhub::test_hub(hub_options()).router("/testhub"))
+        .merge(testhub::test_routes(hub_options()))
+        .merge(testhub::uncreatable_hub(hub_options()).router("/uncreatable"))
         .merge(testhub::authorized_hub(hub_options()).router("/authorizedhub"))
         .merge(testhub::echo(hub_options()).router("/echo"))
         .merge(pages);

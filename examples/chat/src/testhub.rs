@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tether::hub::{
     access_token, Caller, ClientStream, ConnectionHandler, Hub, HubContext, HubError, HubOptions,
-    RawConnection, Refusal,
+    HubValue, RawConnection, Refusal, Timestamp, Transports,
 };
 
 /// The bearer token `/authorizedhub` accepts (a real app would check a signed token or a session).
@@ -49,6 +49,82 @@ pub(crate) fn echo(options: HubOptions) -> ConnectionHandler {
         .expect("the echo handler's options are valid")
 }
 
+/// `/uncreatable`: a hub whose every connection fails as soon as it is made, with the text ASP.NET Core
+/// sends when it cannot create the hub (the functional tests expect it word for word).
+pub(crate) fn uncreatable_hub(options: HubOptions) -> Hub {
+    Hub::builder()
+        .options(options)
+        .on_connected(|ctx: HubContext| async move {
+            ctx.caller().close(Some(
+                "Connection closed with an error. InvalidOperationException: Unable to resolve service for type \
+                 'System.Object' while attempting to activate 'FunctionalTests.UncreatableHub'."
+                    .into(),
+            ));
+        })
+        .build()
+        .expect("the uncreatable hub configuration is valid")
+}
+
+/// The test endpoints beside the hubs: `GET /generateJwtToken` hands out the token `/authorizedhub` accepts,
+/// and `/testhub/negotiate` sets the cookies `GetCookie` reads back (one of them already expired, which
+/// the client must not send).
+pub(crate) fn test_routes(options: HubOptions) -> axum::Router {
+    let hubs = axum::Router::new()
+        .merge(test_hub(options.clone()).router("/testhub"))
+        .merge(
+            test_hub(HubOptions {
+                transports: Transports {
+                    web_sockets: false,
+                    ..Transports::ALL
+                },
+                ..options
+            })
+            .router("/testhub-nowebsockets"),
+        )
+        .layer(axum::middleware::from_fn(negotiate_cookies));
+    hubs.route(
+        "/generateJwtToken",
+        axum::routing::get(|| async { TEST_TOKEN }),
+    )
+}
+
+async fn negotiate_cookies(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let negotiate = request.uri().path().ends_with("/negotiate");
+    let mut response = next.run(request).await;
+    if negotiate {
+        for cookie in [
+            "testCookie=testValue; Path=/",
+            "testCookie2=testValue2; Path=/",
+            "expiredCookie=doesntmatter; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+        ] {
+            response.headers_mut().append(
+                axum::http::header::SET_COOKIE,
+                axum::http::HeaderValue::from_static(cookie),
+            );
+        }
+    }
+    response
+}
+
+/// What `EchoComplexObject` takes and `SendComplexObject` sends: binary data and a date that a MessagePack
+/// client sends natively and a JSON client as base64 and ISO 8601 text; [`HubValue`] keeps either form.
+#[derive(Serialize, Deserialize)]
+struct ComplexObject {
+    #[serde(rename = "String")]
+    string: String,
+    #[serde(rename = "IntArray")]
+    int_array: Vec<i64>,
+    #[serde(rename = "ByteArray")]
+    byte_array: HubValue,
+    #[serde(rename = "Guid")]
+    guid: String,
+    #[serde(rename = "DateTime")]
+    date_time: HubValue,
+}
+
 /// The object `SendCustomObject` sends back as `CustomObject`.
 #[derive(Serialize, Deserialize)]
 struct CustomObject {
@@ -77,6 +153,40 @@ pub(crate) fn test_hub(options: HubOptions) -> Hub {
         })
         .method("Echo", |_ctx: HubContext, (message,): (String,)| async move {
             Ok::<_, HubError>(message)
+        })
+        // Any value back with its own type: a MessagePack client's Uint8Array and Date stay what they are.
+        .method(
+            "EchoValue",
+            |_ctx: HubContext, (value,): (HubValue,)| async move { Ok::<_, HubError>(value) },
+        )
+        .stream_method("StreamValues", |_ctx: HubContext, (values,): (Vec<HubValue>,)| {
+            futures_util::stream::iter(values.into_iter().map(Ok::<_, HubError>))
+        })
+        .method(
+            "EchoComplexObject",
+            |_ctx: HubContext, (object,): (ComplexObject,)| async move { Ok::<_, HubError>(object) },
+        )
+        .method("SendComplexObject", |_ctx: HubContext, (): ()| async move {
+            Ok::<_, HubError>(ComplexObject {
+                string: "hello world".into(),
+                int_array: vec![1, 2, 3],
+                byte_array: HubValue::Binary(vec![1, 2, 3]),
+                guid: "00010203-0405-0607-0706-050403020100".into(),
+                date_time: HubValue::Timestamp(
+                    Timestamp::new(946_684_800, 0).expect("2000-01-01 is in range"),
+                ),
+            })
+        })
+        .method("GetHeader", |ctx: HubContext, (name,): (String,)| async move {
+            Ok::<_, HubError>(
+                ctx.headers()
+                    .get(name.as_str())
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+            )
+        })
+        .method("GetCookie", |ctx: HubContext, (name,): (String,)| async move {
+            Ok::<_, HubError>(ctx.cookie(&name))
         })
         .method("GetCallerConnectionId", |ctx: HubContext, (): ()| async move {
             Ok::<_, HubError>(ctx.connection_id().to_owned())

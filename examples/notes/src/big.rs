@@ -85,7 +85,7 @@ impl Component for StatsPage {
     type Props = ();
     fn create(_: &()) -> Self {
         StatsPage {
-            stats: Load::Loading,
+            stats: Load::default(),
             store: None,
         }
     }
@@ -110,7 +110,7 @@ impl Component for StatsPage {
             h1 { "Statistics" }
             div #stats {
                 @match &self.stats {
-                    Load::Loading => p.loading aria-busy="true" { "Loading statistics…" },
+                    Load::Loading(_) => p.loading aria-busy="true" { "Loading statistics…" },
                     Load::Ready(stats) => dl.stats-data {
                         dt { "Notes" } dd.count { (stats.notes) }
                         dt { "Words" } dd.words { (stats.words) }

@@ -6,7 +6,9 @@
 //! - An acknowledgement for id N covers every batch up to N. One at or below the last acknowledged id is stale
 //!   and ignored. One above the last sent id, or one that reports an apply error, is fatal to the circuit.
 //! - While `limit` batches are unacknowledged the circuit must not produce another (`has_room` is false);
-//!   rendering resumes when an acknowledgement frees room.
+//!   rendering resumes when an acknowledgement frees room. The batch that takes the last free place asks
+//!   the browser to acknowledge at once (`fills_buffer`); the browser may defer any other acknowledgement
+//!   (protocol version 3), so this is what keeps a paused circuit from waiting on the browser's delay.
 //! - On reconnect every unacknowledged batch is sent again, in id order.
 
 use std::collections::VecDeque;
@@ -88,6 +90,11 @@ impl RenderAcks {
     /// Whether another batch may be produced now.
     pub(crate) fn has_room(&self) -> bool {
         self.unacked.len() < self.limit
+    }
+
+    /// Whether the next batch takes the last free place, so that rendering pauses until it is acknowledged.
+    pub(crate) fn fills_buffer(&self) -> bool {
+        self.unacked.len() + 1 >= self.limit
     }
 
     /// Records a batch as sent. Its id follows the last one: both come from the circuit's one renderer.
@@ -208,5 +215,21 @@ mod tests {
         assert!(!acks.has_room());
         acks.acknowledge(1, None).unwrap();
         assert!(acks.has_room());
+    }
+
+    #[test]
+    fn the_batch_that_fills_the_buffer_is_the_one_that_asks_for_an_ack() {
+        let mut acks = RenderAcks::new(3);
+        assert!(!acks.fills_buffer());
+        sent(&mut acks, 1);
+        assert!(!acks.fills_buffer());
+        sent(&mut acks, 1);
+        assert!(acks.fills_buffer(), "the third batch takes the last place");
+        acks.acknowledge(2, None).unwrap();
+        assert!(!acks.fills_buffer());
+        assert!(
+            RenderAcks::new(1).fills_buffer(),
+            "with a limit of 1 every batch asks"
+        );
     }
 }

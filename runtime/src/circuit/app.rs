@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 use tether_components::{ComponentRegistry, EventError, PersistedStates, Renderer, Services};
 
@@ -26,10 +27,34 @@ pub(crate) struct RendererApp {
     location: Location,
     base_uri: String,
     /// The roots as mounted (what a persisted circuit needs to mount them again).
-    roots: Vec<PersistedRoot>,
+    roots: Box<[MountedRoot]>,
     /// The application's per-circuit services, and this circuit's instances of them.
     scoped: CircuitServices,
     scoped_services: Services,
+}
+
+/// A root as mounted, kept for the circuit's whole life for persisting it. Its props are kept as their JSON
+/// text: a `Value` object holds a B-tree node of several hundred bytes even for one field.
+struct MountedRoot {
+    component: Box<str>,
+    props: Box<RawValue>,
+}
+
+impl MountedRoot {
+    fn new(root: PersistedRoot) -> Result<Self, String> {
+        let props = serde_json::value::to_raw_value(&root.props).map_err(|e| e.to_string())?;
+        Ok(Self {
+            component: root.component.into_boxed_str(),
+            props,
+        })
+    }
+
+    fn persisted(&self) -> Result<PersistedRoot, String> {
+        Ok(PersistedRoot {
+            component: self.component.to_string(),
+            props: serde_json::from_str(self.props.get()).map_err(|e| e.to_string())?,
+        })
+    }
 }
 
 /// Where a circuit starts: `StartCircuit`'s URIs and root descriptors, or a persisted circuit's.
@@ -76,7 +101,11 @@ impl RendererApp {
             renderer: Some(renderer),
             location,
             base_uri: start.base_uri,
-            roots: start.roots,
+            roots: start
+                .roots
+                .into_iter()
+                .map(MountedRoot::new)
+                .collect::<Result<_, _>>()?,
             scoped,
             scoped_services,
         })
@@ -129,7 +158,7 @@ impl CircuitApp for RendererApp {
         Ok(())
     }
 
-    fn render(&mut self) -> Result<Option<EncodedBatch>, AppFault> {
+    fn render(&mut self, ack_now: bool) -> Result<Option<EncodedBatch>, AppFault> {
         let renderer = self.renderer()?;
         let batch = renderer.render().map_err(|e| AppFault(e.to_string()))?;
         let unused = renderer.finish_restore();
@@ -140,7 +169,7 @@ impl CircuitApp for RendererApp {
             );
         }
         self.spawn_tasks();
-        Ok(batch.as_ref().map(batch_frame))
+        Ok(batch.as_ref().map(|batch| batch_frame(batch, ack_now)))
     }
 
     fn dispose(&mut self) {
@@ -159,7 +188,11 @@ impl CircuitApp for RendererApp {
         Ok(AppSnapshot {
             base_uri: self.base_uri.clone(),
             uri: self.location.uri(),
-            roots: self.roots.clone(),
+            roots: self
+                .roots
+                .iter()
+                .map(MountedRoot::persisted)
+                .collect::<Result<_, _>>()?,
             states,
             services: self.scoped.save(&self.scoped_services),
         })

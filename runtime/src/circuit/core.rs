@@ -84,8 +84,8 @@ pub(crate) trait CircuitApp: Send + 'static {
     /// The browser's location changed.
     fn location_changed(&mut self, uri: &str, intercepted: bool) -> Result<(), AppFault>;
     /// Renders what changed into the next batch (ids 1, 2, 3…), encoded for the wire; `None` when nothing
-    /// the browser shows changed.
-    fn render(&mut self) -> Result<Option<EncodedBatch>, AppFault>;
+    /// the browser shows changed. `ack_now`: the batch asks the browser to acknowledge it at once.
+    fn render(&mut self, ack_now: bool) -> Result<Option<EncodedBatch>, AppFault>;
     /// Disposes every component (the circuit has ended).
     fn dispose(&mut self);
     /// Applies updates queued from other tasks and starts async work components asked for. Called before
@@ -190,6 +190,8 @@ pub(crate) struct CircuitState {
     /// Write-behind saves that failed in a row (the store is away): the retry backs off, and only the
     /// first failure of a streak is logged as a warning.
     pub(crate) write_behind_failures: u32,
+    /// After failed saves: the write-behind pass skips the circuit until then.
+    pub(crate) write_behind_retry_at: Option<tokio::time::Instant>,
     pub(crate) next_call_id: u64,
     pub(crate) pending_calls: Vec<(u64, CallReply)>,
 }
@@ -234,6 +236,9 @@ pub(crate) struct Circuit {
     /// The circuit's generation in the store (1 when started; one more than the claimed entry's when
     /// resumed), set before anything is persisted; see `store` on fencing.
     pub(crate) generation: AtomicU64,
+    /// Persisted and ended for its tab to resume elsewhere (a shutdown), which the tab is told once the
+    /// store has it; messages from the tab meanwhile are refused without ending the tab's circuit.
+    pub(crate) moving: AtomicBool,
     pub(crate) state: Mutex<CircuitState>,
 }
 
@@ -267,6 +272,7 @@ impl Circuit {
             render_scheduled: AtomicBool::new(false),
             link_kind: AtomicU8::new(LINK_CONNECTED),
             generation: AtomicU64::new(1),
+            moving: AtomicBool::new(false),
             state: Mutex::new(CircuitState {
                 link: Link::Connected(sink),
                 disconnections: 0,
@@ -276,6 +282,7 @@ impl Circuit {
                 starting: true,
                 write_behind_pending: false,
                 write_behind_failures: 0,
+                write_behind_retry_at: None,
                 next_call_id: 0,
                 pending_calls: Vec::new(),
             }),
@@ -509,7 +516,7 @@ impl Circuit {
             if !state.acks.has_room() {
                 return Ok(());
             }
-            if let Some(batch) = app.render().map_err(|f| f.0)? {
+            if let Some(batch) = app.render(state.acks.fills_buffer()).map_err(|f| f.0)? {
                 send_locked(
                     state,
                     Outbound::Batch {

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::http::{header, StatusCode};
@@ -626,11 +627,19 @@ impl Shared {
                 Inbound::LocationChanged { uri, intercepted }
             }
         };
-        let delivered =
-            ctx.extension::<ConnectionCircuit>()
-                .and_then(|ConnectionCircuit(circuit)| {
-                    circuit.deliver_from(ctx.connection_id(), inbound)
-                });
+        let circuit = ctx.extension::<ConnectionCircuit>();
+        let delivered = circuit.as_ref().and_then(|ConnectionCircuit(circuit)| {
+            circuit.deliver_from(ctx.connection_id(), inbound)
+        });
+        if delivered.is_none()
+            && circuit.is_some_and(|ConnectionCircuit(c)| c.moving.load(Ordering::Acquire))
+        {
+            // No `T.Error`: that would tell the tab to give up, and `T.Persisted(true)` is on its way.
+            return Err(HubError::new(format!(
+                "'{}' refused: the circuit was persisted for its tab to resume on another server",
+                method.name()
+            )));
+        }
         if delivered.is_none() {
             let message = "there is no circuit on this connection (it was never started, has ended, or was taken over)";
             let caller = ctx.caller();

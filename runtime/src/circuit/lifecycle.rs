@@ -16,6 +16,7 @@ use super::env::CircuitEnv;
 use super::handle::{BrowserCallError, CircuitHandle};
 use super::handlers::{HandlerError, InboundActivity, Lifetime};
 use super::persist::PersistCause;
+use super::saver::SaveReceipt;
 use super::secret::CircuitSecret;
 
 /// Why a circuit could not be started.
@@ -208,10 +209,7 @@ impl Circuit {
 
     /// `PauseCircuit` from connection `connection_id`: persists and ends the circuit when that connection
     /// carries it; the returned save says whether the store took it.
-    pub(crate) fn pause_from(
-        self: &Arc<Self>,
-        connection_id: &str,
-    ) -> Option<tokio::task::JoinHandle<bool>> {
+    pub(crate) fn pause_from(self: &Arc<Self>, connection_id: &str) -> Option<SaveReceipt> {
         let _entered = self.span.enter();
         let mut state = self.state.lock();
         let attached =
@@ -227,17 +225,36 @@ impl Circuit {
         self: &Arc<Self>,
         state: &mut CircuitState,
         cause: PersistCause,
-    ) -> Option<tokio::task::JoinHandle<bool>> {
-        let saved = self.persist_locked(state, cause);
-        let reason = if saved.is_some() {
-            EndReason::Persisted {
-                resume_now: cause != PersistCause::Pause,
-            }
-        } else {
-            EndReason::Closed("it could not be persisted")
+    ) -> Option<SaveReceipt> {
+        let Some(saved) = self.persist_locked(state, cause) else {
+            self.end_locked(state, EndReason::Closed("it could not be persisted"));
+            return None;
         };
-        self.end_locked(state, reason);
-        saved
+        if cause == PersistCause::Pause {
+            // `T.Persisted(false)` goes at once; the tab resumes only when asked to, after the answer to
+            // its `PauseCircuit`, which waits for the save.
+            self.end_locked(state, EndReason::Persisted { resume_now: false });
+            return Some(saved);
+        }
+        let browser = match &state.link {
+            Link::Connected(sink) if !state.starting => Some(sink.clone()),
+            _ => None,
+        };
+        self.moving
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.end_locked(state, EndReason::Persisted { resume_now: true });
+        // `T.Persisted(true)` only once the store has the circuit: a tab told sooner could reach another
+        // server before the save and find nothing (or, with write-behind, an older copy) to resume.
+        let (answer, receipt) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let stored = saved.await.unwrap_or(false);
+            if let Some(sink) = browser {
+                sink.send(Outbound::Persisted { resume_now: true });
+                sink.close();
+            }
+            let _ = answer.send(stored);
+        });
+        Some(receipt)
     }
 }
 
@@ -299,10 +316,8 @@ impl Circuit {
                     EndReason::Persisted { resume_now: false } => {
                         sink.send(Outbound::Persisted { resume_now: false });
                     }
-                    EndReason::Persisted { resume_now: true } => {
-                        sink.send(Outbound::Persisted { resume_now: true });
-                        sink.close();
-                    }
+                    // Told by `persist_and_end_locked` once the store has the circuit.
+                    EndReason::Persisted { resume_now: true } => {}
                     _ => {
                         sink.send(Outbound::Error {
                             message: &browser_message,

@@ -15,8 +15,9 @@
 //! retired ones), chosen by the key id in the blob. Roll a new key out to every server as a retired key
 //! first, then make it the newest everywhere, then drop the old one once its blobs have expired.
 //!
-//! Every store call goes through [`Persistence`], which counts persists, resumes and resume failures and
-//! times each call ([`CircuitStoreMetrics`], exported by `Metrics::circuits`).
+//! Every store call goes through [`Persistence`] (saves and removals through its `saver` queue), which
+//! counts persists, resumes and resume failures and times each call ([`CircuitStoreMetrics`], exported by
+//! `Metrics::circuits`).
 //!
 //! Invariants:
 //! - Nothing in a blob is read before it has been authenticated with the key its key id names.
@@ -36,8 +37,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
+use super::saver::Saver;
 use super::secret::CircuitId;
-use super::store::{CircuitStore, ClaimedCircuit, SaveOutcome, StoreError, StoredCircuit};
+use super::store::{CircuitStore, ClaimedCircuit, StoreError, StoredCircuit};
 use crate::metrics::CircuitStoreMetrics;
 
 const MAGIC: &[u8; 3] = b"TP1";
@@ -213,9 +215,11 @@ pub(crate) enum PersistCause {
     WriteBehind,
 }
 
-/// A hub's persistence: the store, the keys, the app name, how long blobs stay valid, and the counters.
+/// A hub's persistence: the store, the queue of saves to it, the keys, the app name, how long blobs stay
+/// valid, and the counters.
 pub(crate) struct Persistence {
     store: Arc<dyn CircuitStore>,
+    pub(crate) saver: Saver,
     /// Newest first: the first seals, every one opens.
     keys: Vec<(u32, XChaCha20Poly1305)>,
     app: String,
@@ -242,12 +246,14 @@ impl Persistence {
             .chain(retired)
             .map(|k| (k.id, XChaCha20Poly1305::new(&k.key.into())))
             .collect();
+        let metrics = crate::metrics::Metrics::new().circuit_store();
         Self {
+            saver: Saver::new(store.clone(), metrics.clone()),
             store,
             keys,
             app,
             lifetime,
-            metrics: crate::metrics::Metrics::new().circuit_store(),
+            metrics,
         }
     }
 
@@ -267,19 +273,6 @@ impl Persistence {
         outcome
     }
 
-    /// Saves a sealed circuit, counting it when stored.
-    pub(crate) async fn save(
-        &self,
-        id: CircuitId,
-        sealed: StoredCircuit,
-    ) -> Result<SaveOutcome, StoreError> {
-        let outcome = self.timed(self.store.save(id, sealed)).await;
-        if outcome == Ok(SaveOutcome::Saved) {
-            self.metrics.persisted.inc();
-        }
-        outcome
-    }
-
     /// Claims a circuit for a resume (see [`CircuitStore::claim`]).
     pub(crate) async fn claim(
         &self,
@@ -287,11 +280,6 @@ impl Persistence {
         claim: [u8; 32],
     ) -> Result<Option<ClaimedCircuit>, StoreError> {
         self.timed(self.store.claim(id, claim)).await
-    }
-
-    /// Removes an ended circuit of `generation` or older.
-    pub(crate) async fn remove(&self, id: CircuitId, generation: u64) -> Result<(), StoreError> {
-        self.timed(self.store.remove(id, generation)).await
     }
 
     /// The newest generation the store knows of `id`.

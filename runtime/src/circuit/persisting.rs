@@ -1,28 +1,22 @@
 //! A live circuit writing itself to the store: on eviction, shutdown and pause (`lifecycle`), shortly
-//! after each change when the store asks for write-behind, and removal when it ends for good.
+//! after each change when the store asks for write-behind, and removal when it ends for good. The writes
+//! themselves go through the hub's queue (`saver`).
 //!
 //! Invariants:
-//! - Sealing happens under the circuit's state lock (a consistent snapshot); the store call runs on a task,
-//!   so a slow or absent store never holds the lock or the connection's task.
+//! - Sealing happens under the circuit's state lock (a consistent snapshot), and the sealed blob is queued
+//!   before the lock is released, so one circuit's saves reach the store in the order they were sealed.
 //! - Every save carries the circuit's generation. A save the store fences out (the circuit was resumed
 //!   elsewhere) ends this copy with `EndReason::Moved` and removes nothing; so does a reconnect that finds
 //!   a newer generation in a shared store (`fenced_out`).
-//! - A write-behind persist runs at most once per interval per circuit, however many changes come.
-//! - A write-behind save that fails (the store is away) is retried while the circuit lives, the wait
-//!   doubling from the interval up to [`MAX_RETRY`]; the first failure of a streak is a warning, the rest
-//!   are debug lines, and the first success after it says the store is back. The circuit itself, and
-//!   everything in this process, carries on meanwhile.
+//! - A write-behind persist runs at most once per interval per circuit, however many changes come; after
+//!   failed saves it waits `saver::retry_delay`.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
-use super::core::{Circuit, CircuitState, EndReason, Link};
+use super::core::{Circuit, CircuitState, EndReason};
 use super::persist::PersistCause;
-use super::store::SaveOutcome;
-
-/// A failing write-behind retries at most this far apart.
-const MAX_RETRY: Duration = Duration::from_secs(30);
+use super::saver::{retry_delay, SaveReceipt};
 
 impl Circuit {
     /// This circuit's generation in the store.
@@ -30,14 +24,14 @@ impl Circuit {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// Seals the circuit's state and hands it to the store (on a task). Returns the save's join handle
-    /// (`true` once stored), or `None` when there is no store, no application yet, or sealing failed
-    /// (logged).
+    /// Seals the circuit's state and queues it for the store (behind every earlier save, see `saver`).
+    /// Returns the save's receipt, or `None` when there is no store, no application yet, or sealing
+    /// failed (logged).
     pub(crate) fn persist_locked(
         self: &Arc<Self>,
         state: &mut CircuitState,
         cause: PersistCause,
-    ) -> Option<tokio::task::JoinHandle<bool>> {
+    ) -> Option<SaveReceipt> {
         let persistence = self.env.persistence.as_ref()?;
         let app = state.app.as_ref()?;
         let snapshot = match app.snapshot() {
@@ -47,11 +41,10 @@ impl Circuit {
                 return None;
             }
         };
-        let generation = self.generation();
         let sealed = persistence.seal(
             self.id,
             self.key.claim(),
-            generation,
+            self.generation(),
             self.user.clone(),
             snapshot,
         );
@@ -62,45 +55,13 @@ impl Circuit {
                 return None;
             }
         };
-        let bytes = sealed.blob.len();
-        let env = self.env.clone();
-        let circuit = Arc::downgrade(self);
-        let (id, span) = (self.id, self.span.clone());
-        Some(tokio::spawn(async move {
-            let persistence = env.persistence.as_ref().expect("checked above");
-            let outcome = persistence.save(id, sealed).await;
-            let saved = outcome == Ok(SaveOutcome::Saved);
-            let failed_before = match (cause, circuit.upgrade()) {
-                (PersistCause::WriteBehind, Some(circuit)) => {
-                    circuit.after_write_behind(outcome.is_err())
-                }
-                _ => 0,
-            };
-            match outcome {
-                Ok(SaveOutcome::Saved) if failed_before > 0 => {
-                    tracing::info!(parent: &span, failed_before, "circuit persisted again: the store is back");
-                }
-                Ok(SaveOutcome::Saved) if cause == PersistCause::WriteBehind => {
-                    tracing::debug!(parent: &span, bytes, "circuit persisted (write-behind)");
-                }
-                Ok(SaveOutcome::Saved) => {
-                    tracing::info!(parent: &span, ?cause, bytes, "circuit persisted");
-                }
-                Ok(SaveOutcome::Fenced) => {
-                    tracing::warn!(parent: &span, ?cause, generation, "persist refused: the store holds a newer generation of this circuit");
-                    if let Some(circuit) = circuit.upgrade() {
-                        circuit.end_moved();
-                    }
-                }
-                Err(error) if cause == PersistCause::WriteBehind && failed_before > 0 => {
-                    tracing::debug!(parent: &span, %error, failed_before, "write-behind failed again; retrying later");
-                }
-                Err(error) => {
-                    tracing::warn!(parent: &span, ?cause, %error, "persisting the circuit failed");
-                }
-            }
-            saved
-        }))
+        Some(persistence.saver.save(
+            Arc::downgrade(self),
+            self.id,
+            sealed,
+            cause,
+            self.span.clone(),
+        ))
     }
 
     /// Ends this copy: the circuit continues on another server.
@@ -134,68 +95,53 @@ impl Circuit {
         }
     }
 
-    /// Books a finished write-behind save: on failure, schedules a retry after a backoff. Returns how
-    /// many saves had failed in a row before this one.
-    fn after_write_behind(self: &Arc<Self>, failed: bool) -> u32 {
+    /// Books a finished write-behind save (the saver calls it): a failure sets the next try after a
+    /// backoff and keeps the circuit listed. Returns how many saves had failed in a row before this one.
+    pub(crate) fn after_write_behind(self: &Arc<Self>, failed: bool) -> u32 {
         let mut state = self.state.lock();
         let before = state.write_behind_failures;
         if !failed {
             state.write_behind_failures = 0;
+            state.write_behind_retry_at = None;
             return before;
         }
         state.write_behind_failures = before.saturating_add(1);
-        if !matches!(state.link, Link::Ended) {
-            self.schedule_write_behind(&mut state);
+        if let Some(interval) = self.env.persistence.as_ref().and_then(|p| p.write_behind()) {
+            let wait = retry_delay(interval, state.write_behind_failures);
+            state.write_behind_retry_at = Some(tokio::time::Instant::now() + wait);
         }
+        self.schedule_write_behind(&mut state);
         before
     }
 
-    /// After a change (a rendered batch): when the store asks for write-behind, persists once its interval
-    /// has passed, so at most one persist per interval per circuit however many changes come meanwhile.
-    /// After failed saves the wait doubles per failure, up to [`MAX_RETRY`].
+    /// After a change (a rendered batch): when the store asks for write-behind, lists the circuit for the
+    /// hub's next write-behind pass, so at most one persist per interval per circuit however many changes
+    /// come meanwhile.
     pub(crate) fn schedule_write_behind(self: &Arc<Self>, state: &mut CircuitState) {
         if state.write_behind_pending {
             return;
         }
-        let Some(interval) = self.env.persistence.as_ref().and_then(|p| p.write_behind()) else {
+        let Some(persistence) = &self.env.persistence else {
             return;
         };
-        let backoff = 1u32 << state.write_behind_failures.min(16);
-        let interval = interval
-            .saturating_mul(backoff)
-            .min(MAX_RETRY.max(interval));
+        let Some(interval) = persistence.write_behind() else {
+            return;
+        };
         state.write_behind_pending = true;
-        let circuit = Arc::downgrade(self);
-        tokio::spawn(async move {
-            tokio::time::sleep(interval).await;
-            let Some(circuit) = circuit.upgrade() else {
-                return;
-            };
-            let _entered = circuit.span.enter();
-            let mut state = circuit.state.lock();
-            state.write_behind_pending = false;
-            if !matches!(state.link, Link::Ended) {
-                circuit.persist_locked(&mut state, PersistCause::WriteBehind);
-            }
-        });
+        persistence
+            .saver
+            .write_behind(Arc::downgrade(self), interval);
     }
 
     /// The circuit ended for good (closed or failed): with write-behind on, its last copy leaves the store
     /// (unless a newer generation holds the entry).
     pub(crate) fn forget_write_behind(&self) {
-        let env = self.env.clone();
-        let Some(persistence) = &env.persistence else {
+        let Some(persistence) = &self.env.persistence else {
             return;
         };
         if persistence.write_behind().is_none() {
             return;
         }
-        let (id, generation) = (self.id, self.generation());
-        tokio::spawn(async move {
-            let persistence = env.persistence.as_ref().expect("checked above");
-            if let Err(error) = persistence.remove(id, generation).await {
-                tracing::warn!(circuit = %id, %error, "could not remove an ended circuit from the store");
-            }
-        });
+        persistence.saver.remove(self.id, self.generation());
     }
 }

@@ -13,7 +13,7 @@ use super::acks::EncodedBatch;
 use crate::hub::protocol::invocation_frame;
 
 /// The protocol version this server speaks (sent by the boot script in `StartCircuit`).
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The default path of the circuit hub.
 pub const DEFAULT_HUB_PATH: &str = "/_tether";
@@ -42,13 +42,15 @@ pub(crate) mod target {
     pub(crate) const PERSISTED: &str = "T.Persisted";
 }
 
-/// `T.Batch(id, edits)` for `batch`, encoded once into the hub frame that goes on the wire.
-pub(crate) fn batch_frame(batch: &RenderBatch) -> EncodedBatch {
+/// `T.Batch(id, edits)` for `batch`, encoded once into the hub frame that goes on the wire;
+/// `T.Batch(id, edits, true)` when `ack_now` (the batch fills the unacknowledged buffer, so the browser must
+/// not defer its acknowledgement).
+pub(crate) fn batch_frame(batch: &RenderBatch, ack_now: bool) -> EncodedBatch {
     let frame = invocation_frame(target::BATCH, |out| {
         // Writing into a String cannot fail.
         let _ = write!(out, "[{},", batch.id);
         batch.write_json(out);
-        out.push(']');
+        out.push_str(if ack_now { ",true]" } else { "]" });
     });
     EncodedBatch {
         id: batch.id,

@@ -1,9 +1,11 @@
 //! Graceful shutdown: persist every live circuit, tell connected browsers to resume, stop in bounded time.
 //!
 //! Order: stop accepting connections, and refuse starts, reconnects and resumes on the connections still
-//! open (an answer the browser treats as an unreachable server, so it retries) → each circuit (under its lock) is sealed, ended, and its browser gets
-//! `T.Persisted(true)` and a close → the store saves are awaited up to the deadline → a short grace lets
-//! the close frames reach the sockets → the process may exit. Without a store, circuits are left alone
+//! open (an answer the browser treats as an unreachable server, so it retries) → each circuit (under its
+//! lock) is sealed, queued for the store and ended; its browser gets `T.Persisted(true)` and a close once
+//! the store confirmed that save (sooner, and a tab quick to resume elsewhere could find nothing there
+//! yet) → the store saves are awaited up to the deadline → a short grace lets the close frames reach the
+//! sockets → the process may exit. Without a store, circuits are left alone
 //! (their browsers reconnect, find them gone and reload, as after any restart).
 
 use std::time::Duration;

@@ -117,7 +117,7 @@ impl CircuitApp for Counter {
     fn location_changed(&mut self, _uri: &str, _intercepted: bool) -> Result<(), AppFault> {
         Ok(())
     }
-    fn render(&mut self) -> Result<Option<EncodedBatch>, AppFault> {
+    fn render(&mut self, _ack_now: bool) -> Result<Option<EncodedBatch>, AppFault> {
         if !std::mem::take(&mut self.dirty) {
             return Ok(None);
         }

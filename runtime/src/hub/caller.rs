@@ -86,8 +86,12 @@ pub(crate) fn encode_arguments(arguments: impl Serialize) -> Result<Box<RawValue
 
 /// An item waiting in a connection's outbound queue.
 pub(crate) enum Outbound {
-    /// An encoded hub message of types 1 to 5 (sequenced under stateful reconnect).
+    /// An encoded JSON hub message of types 1 to 5 (sequenced under stateful reconnect); a MessagePack
+    /// connection translates it as it writes it.
     Message(Bytes),
+    /// A hub message of types 1 to 5 already encoded in the connection's protocol (a MessagePack
+    /// connection's results and stream items, which keep binary data and timestamps).
+    Wire(Bytes),
     /// Send a Close message and end the connection.
     Close(Option<String>),
     /// Cut the transport without a Close message.
@@ -217,6 +221,8 @@ pub(crate) struct ConnectionShared {
     pending: Mutex<PendingResults>,
     pub(crate) extensions: Mutex<Extensions>,
     warnings: Mutex<WarningWindow>,
+    /// Set once the client chose the MessagePack protocol in its handshake.
+    msgpack: std::sync::atomic::AtomicBool,
 }
 
 /// Warnings the client caused in the current minute (`HubOptions::max_client_warnings_per_minute`).
@@ -246,11 +252,23 @@ impl ConnectionShared {
             }),
             extensions: Mutex::new(Extensions::new()),
             warnings: Mutex::new(WarningWindow::default()),
+            msgpack: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
     /// Logs a warning the client caused, at most `per_minute` a minute; the rest are counted and summarised
     /// in one line when the next minute starts or the connection ends.
+    /// Records that the client speaks MessagePack (set by the connection task after the handshake).
+    pub(crate) fn set_msgpack(&self) {
+        self.msgpack
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether the client speaks MessagePack: results and stream items are then encoded natively.
+    pub(crate) fn uses_msgpack(&self) -> bool {
+        self.msgpack.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     pub(crate) fn warn_client(&self, per_minute: u32, text: std::fmt::Arguments<'_>) {
         let now = Instant::now();
         let mut w = self.warnings.lock();
@@ -330,15 +348,12 @@ impl ConnectionShared {
         }
     }
 
-    /// Moves every queued item into `out`, in order.
-    pub(crate) fn drain(&self, out: &mut Vec<Outbound>) {
-        let mut q = self.queue.lock();
-        out.extend(q.items.drain(..));
-        if q.items.capacity() > 64 {
-            q.items.shrink_to(16);
-        }
-        drop(q);
+    /// Takes every queued item, in order. The queue is left without an allocation: an idle connection holds
+    /// no queue capacity (the next send allocates a small one again).
+    pub(crate) fn drain(&self) -> VecDeque<Outbound> {
+        let items = std::mem::take(&mut self.queue.lock().items);
         self.room.notify_waiters();
+        items
     }
 
     /// Closes the queue: later sends fail, pending client results fail with `Disconnected`.
@@ -474,7 +489,8 @@ impl Caller {
         };
         match outcome {
             CompletionOutcome::Error(e) => Err(ClientResultError::Client(e)),
-            CompletionOutcome::Result(raw) => Ok(raw),
+            // Client results are JSON-shaped whatever the protocol: they may cross a backplane.
+            CompletionOutcome::Result(payload) => Ok(payload.into_json()),
             CompletionOutcome::Void => {
                 Ok(RawValue::from_string("null".into()).expect("valid JSON"))
             }

@@ -22,20 +22,18 @@ use super::context::{Clients, HubContext};
 use super::error::{DisconnectReason, HubConfigError, HubError, Refusal};
 use super::lifetime::{BackplaneStats, HubLifetimeManager, InMemoryLifetimeManager};
 use super::options::HubOptions;
+use super::protocol::{msgpack, Payload};
 use super::registry::Registry;
+use super::value::{self, HubValue};
 
-pub(crate) type UnaryFn = dyn Fn(
-        HubContext,
-        Box<RawValue>,
-        Vec<ClientStream>,
-    ) -> BoxFuture<'static, Result<Box<RawValue>, HubError>>
+pub(crate) type UnaryFn = dyn Fn(HubContext, Payload, Vec<ClientStream>) -> BoxFuture<'static, Result<Payload, HubError>>
     + Send
     + Sync;
 pub(crate) type StreamFn = dyn Fn(
         HubContext,
-        Box<RawValue>,
+        Payload,
         Vec<ClientStream>,
-    ) -> Result<BoxStream<'static, Result<Box<RawValue>, HubError>>, HubError>
+    ) -> Result<BoxStream<'static, Result<Payload, HubError>>, HubError>
     + Send
     + Sync;
 type ConnectedFn = dyn Fn(HubContext) -> BoxFuture<'static, ()> + Send + Sync;
@@ -174,8 +172,23 @@ impl std::fmt::Debug for HubBuilder {
     }
 }
 
-/// Decodes a method's argument tuple from the raw `arguments` array.
-fn decode_arguments<A: DeserializeOwned>(method: &str, raw: &RawValue) -> Result<A, HubError> {
+/// Decodes a method's argument tuple from the `arguments` array. A MessagePack payload is read natively
+/// first, so arguments of type [`HubValue`] (or bytes) keep binary data and timestamps; when the types
+/// cannot hold those (a `String`, a `serde_json::Value`), the arguments are read from their JSON form, as
+/// .NET's JSON writes them (base64, ISO 8601).
+fn decode_arguments<A: DeserializeOwned>(method: &str, payload: Payload) -> Result<A, HubError> {
+    if let Payload::MsgPack(value) = &payload {
+        let empty = matches!(value, HubValue::Array(items) if items.is_empty());
+        if let Ok(a) = value::from_value::<A>(value.clone()) {
+            return Ok(a);
+        }
+        if empty {
+            if let Ok(a) = value::from_value::<A>(HubValue::Null) {
+                return Ok(a);
+            }
+        }
+    }
+    let raw = payload.json();
     match serde_json::from_str::<A>(raw.get()) {
         Ok(a) => Ok(a),
         Err(e) => {
@@ -201,8 +214,15 @@ fn decode_arguments<A: DeserializeOwned>(method: &str, raw: &RawValue) -> Result
     }
 }
 
-fn encode_result<R: Serialize>(value: &R) -> Result<Box<RawValue>, HubError> {
-    serde_json::value::to_raw_value(value).map_err(HubError::internal)
+/// Encodes a result or stream item in the connection's protocol: MessagePack keeps binary data and
+/// timestamps ([`HubValue`]); JSON is raw text.
+fn encode_result<R: Serialize>(value: &R, ctx: &HubContext) -> Result<Payload, HubError> {
+    if ctx.conn.uses_msgpack() {
+        return msgpack::encode_payload(value).map_err(HubError::internal);
+    }
+    serde_json::value::to_raw_value(value)
+        .map(Payload::Json)
+        .map_err(HubError::internal)
 }
 
 impl HubBuilder {
@@ -242,10 +262,10 @@ impl HubBuilder {
         let method = name.to_owned();
         let f: Arc<UnaryFn> =
             Arc::new(
-                move |ctx, raw, _streams| match decode_arguments::<A>(&method, &raw) {
+                move |ctx, payload, _streams| match decode_arguments::<A>(&method, payload) {
                     Ok(args) => {
-                        let fut = handler(ctx, args);
-                        async move { encode_result(&fut.await?) }.boxed()
+                        let fut = handler(ctx.clone(), args);
+                        async move { encode_result(&fut.await?, &ctx) }.boxed()
                     }
                     Err(e) => futures_util::future::ready(Err(e)).boxed(),
                 },
@@ -277,10 +297,10 @@ impl HubBuilder {
         let method = name.to_owned();
         let f: Arc<UnaryFn> =
             Arc::new(
-                move |ctx, raw, streams| match decode_arguments::<A>(&method, &raw) {
+                move |ctx, payload, streams| match decode_arguments::<A>(&method, payload) {
                     Ok(args) => {
-                        let fut = handler(ctx, args, streams);
-                        async move { encode_result(&fut.await?) }.boxed()
+                        let fut = handler(ctx.clone(), args, streams);
+                        async move { encode_result(&fut.await?, &ctx) }.boxed()
                     }
                     Err(e) => futures_util::future::ready(Err(e)).boxed(),
                 },
@@ -300,10 +320,11 @@ impl HubBuilder {
         S: Stream<Item = Result<R, HubError>> + Send + 'static,
     {
         let method = name.to_owned();
-        let f: Arc<StreamFn> = Arc::new(move |ctx, raw, _streams| {
-            let args = decode_arguments::<A>(&method, &raw)?;
+        let f: Arc<StreamFn> = Arc::new(move |ctx, payload, _streams| {
+            let args = decode_arguments::<A>(&method, payload)?;
+            let encoding = ctx.clone();
             Ok(handler(ctx, args)
-                .map(|item| item.and_then(|v| encode_result(&v)))
+                .map(move |item| item.and_then(|v| encode_result(&v, &encoding)))
                 .boxed())
         });
         self.insert(name, MethodHandler::Stream(f), false);
@@ -321,10 +342,11 @@ impl HubBuilder {
         S: Stream<Item = Result<R, HubError>> + Send + 'static,
     {
         let method = name.to_owned();
-        let f: Arc<StreamFn> = Arc::new(move |ctx, raw, _streams| {
-            let args = decode_arguments::<A>(&method, &raw)?;
+        let f: Arc<StreamFn> = Arc::new(move |ctx, payload, _streams| {
+            let args = decode_arguments::<A>(&method, payload)?;
+            let encoding = ctx.clone();
             Ok(handler(ctx, args)?
-                .map(|item| item.and_then(|v| encode_result(&v)))
+                .map(move |item| item.and_then(|v| encode_result(&v, &encoding)))
                 .boxed())
         });
         self.insert(name, MethodHandler::Stream(f), false);
@@ -432,7 +454,7 @@ impl HubBuilder {
 /// One client-to-server stream given to an [`HubBuilder::upload_method`]: the client's items in order,
 /// ending when the client completes the stream. An `Err` item means the client ended it with an error.
 pub struct ClientStream {
-    pub(crate) items: mpsc::Receiver<Result<Box<RawValue>, String>>,
+    pub(crate) items: mpsc::Receiver<Result<Payload, String>>,
 }
 
 impl std::fmt::Debug for ClientStream {
@@ -447,7 +469,10 @@ impl Stream for ClientStream {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.items.poll_recv(cx).map(|item| {
             item.map(|r| match r {
-                Ok(raw) => serde_json::from_str(raw.get()).map_err(HubError::internal),
+                // Items are JSON-shaped whatever the protocol (binary data as base64).
+                Ok(payload) => {
+                    serde_json::from_str(payload.json().get()).map_err(HubError::internal)
+                }
                 Err(e) => Err(HubError::client_stream(e)),
             })
         })

@@ -22,9 +22,9 @@
 //! ```
 //!
 //! Layout, from the bottom up (no module imports one above it):
-//! - `protocol/`: the JSON hub protocol and the MessagePack one (`protocol/msgpack.rs`, translated to and
-//!   from JSON records at the connection's edge), pure functions, golden-tested. `options.rs`, `error.rs`:
-//!   leaves.
+//! - `value.rs`: [`HubValue`], the one value model of payloads, and how each protocol writes it.
+//!   `protocol/`: the JSON hub protocol and the MessagePack one (`protocol/msgpack.rs`; its payloads stay
+//!   [`HubValue`]s), pure functions, golden-tested. `options.rs`, `error.rs`: leaves.
 //! - `caller.rs`: the shared part of a connection (outbound queue, pending client results, request facts)
 //!   and the [`Caller`] handle; sends only queue.
 //! - `transport/`: what carries frames (WebSocket, SSE, long polling) behind the `Transport` trait; no
@@ -55,6 +55,7 @@ mod registry;
 mod serve;
 mod testing;
 mod transport;
+mod value;
 
 pub use caller::{Caller, EncodedInvocation, TransportKind};
 pub use context::{ClientProxy, Clients, HubContext};
@@ -70,3 +71,4 @@ pub use raw::{
 };
 pub use serve::{bind, serve, serve_with, ServeOptions};
 pub use testing::HubTestClient;
+pub use value::{HubValue, Timestamp};

@@ -164,6 +164,32 @@ impl RedisCircuitStore {
         Ok(saved == 1)
     }
 
+    /// Saves several circuits in one pipeline (one round trip), in order, each through the save script;
+    /// `true` for each one stored, `false` for each one fenced.
+    pub(crate) async fn save_entries(
+        &self,
+        entries: &[(String, &[u8; 32], u64, &[u8])],
+    ) -> Result<Vec<bool>, String> {
+        let ttl_ms = u64::try_from(self.options.ttl.as_millis()).unwrap_or(u64::MAX);
+        let mut pipe = redis::pipe();
+        for (id, claim, generation, blob) in entries {
+            // EVAL rather than EVALSHA: a pipeline cannot fall back on NOSCRIPT, and the script is short.
+            pipe.cmd("EVAL")
+                .arg(SAVE_SCRIPT)
+                .arg(1)
+                .arg(self.key(id))
+                .arg(&claim[..])
+                .arg(*generation)
+                .arg(*blob)
+                .arg(ttl_ms);
+        }
+        let mut conn = self.conn.clone();
+        let saved: Vec<i64> = self
+            .deadline("save pipeline", pipe.query_async(&mut conn))
+            .await?;
+        Ok(saved.into_iter().map(|s| s == 1).collect())
+    }
+
     /// Takes circuit `id` out when `claim` matches, atomically, leaving a fence (see the module docs).
     pub(crate) async fn claim_entry(
         &self,
@@ -213,6 +239,29 @@ impl CircuitStore for RedisCircuitStore {
             } else {
                 SaveOutcome::Fenced
             })
+        })
+    }
+
+    fn save_many(
+        &self,
+        circuits: Vec<(CircuitId, StoredCircuit)>,
+    ) -> StoreFuture<'_, Vec<SaveOutcome>> {
+        Box::pin(async move {
+            let entries: Vec<_> = circuits
+                .iter()
+                .map(|(id, c)| (id.to_string(), &c.claim, c.generation, &c.blob[..]))
+                .collect();
+            let saved = self.save_entries(&entries).await.map_err(StoreError::new)?;
+            Ok(saved
+                .into_iter()
+                .map(|saved| {
+                    if saved {
+                        SaveOutcome::Saved
+                    } else {
+                        SaveOutcome::Fenced
+                    }
+                })
+                .collect())
         })
     }
 
@@ -299,6 +348,27 @@ mod tests {
         assert_eq!((&claimed.blob[..], claimed.generation), (&b"b"[..], 6));
         store.remove_entry(&id, 7).await.unwrap();
         assert_eq!(store.generation_of(&id).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_pipelined_save_keeps_every_entry_fences_each_and_the_later_save_of_one_circuit_wins()
+    {
+        let Some(url) = url() else { return };
+        let store = RedisCircuitStore::new(&url).unwrap();
+        let (a, b) = (unique("pipeline-a"), unique("pipeline-b"));
+        store.save_entry(&b, &[5; 32], 3, b"b0").await.unwrap();
+        let entries: [(String, &[u8; 32], u64, &[u8]); 4] = [
+            (a.clone(), &[4; 32], 1, b"a1"),
+            (b.clone(), &[5; 32], 2, b"stale"),
+            (a.clone(), &[4; 32], 1, b"a2"),
+            (b.clone(), &[5; 32], 3, b"b1"),
+        ];
+        let saved = store.save_entries(&entries).await.unwrap();
+        assert_eq!(saved, [true, false, true, true]);
+        let claimed = store.claim_entry(&a, &[4; 32]).await.unwrap().unwrap();
+        assert_eq!(&claimed.blob[..], b"a2");
+        let claimed = store.claim_entry(&b, &[5; 32]).await.unwrap().unwrap();
+        assert_eq!(&claimed.blob[..], b"b1");
     }
 
     #[tokio::test]

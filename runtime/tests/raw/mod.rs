@@ -12,6 +12,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tether::hub::{DisconnectReason, Hub, HubBuilder, HubContext, HubError, HubOptions};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -122,6 +123,41 @@ pub async fn within<F: Future>(what: &str, f: F) -> F::Output {
     tokio::time::timeout(Duration::from_secs(20), f)
         .await
         .unwrap_or_else(|_| panic!("the hub stopped answering: {what}"))
+}
+
+/// One HTTP/1.1 request on its own connection; the status and body.
+pub async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    within("an HTTP answer", tcp.read_to_end(&mut response))
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, body.to_owned())
+}
+
+/// Negotiates, makes the first poll and completes the handshake over long polling; the token.
+pub async fn long_polling(addr: SocketAddr) -> String {
+    let (_, negotiated) = http(addr, "POST", "/hub/negotiate?negotiateVersion=1", "").await;
+    let negotiated: Value = serde_json::from_str(&negotiated).unwrap();
+    let token = negotiated["connectionToken"].as_str().unwrap().to_owned();
+    assert_eq!(
+        http(addr, "GET", &format!("/hub?id={token}"), "").await.0,
+        200
+    );
+    let handshake = format!("{}\u{1e}", json!({"protocol": "json", "version": 1}));
+    let (status, _) = http(addr, "POST", &format!("/hub?id={token}"), &handshake).await;
+    assert_eq!(status, 200);
+    let (status, body) = http(addr, "GET", &format!("/hub?id={token}"), "").await;
+    assert_eq!((status, body), (200, "{}\u{1e}".to_owned()));
+    token
 }
 
 /// An Invocation message that expects a Completion.

@@ -18,11 +18,16 @@
 //!
 //! `--addr HOST:PORT --pid PID` uses an already running counter server instead of starting one;
 //! `--protocol-version 1` lets it be an older build (docs/performance.md compares builds this way).
+//!
+//! Acknowledgements: like the boot script since protocol version 3, a circuit client owes the ack of the
+//! batch it received and sends it in the frame of its next event (alone first if that comes more than
+//! `ACK_DELAY` later). `--acks alone` (and any `--protocol-version` below 3) sends each ack alone right
+//! after its batch, as the boot script did before, to measure what deferring saves on the same server.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -39,7 +44,11 @@ use crate::server::{binary, cpu_ticks, rss_bytes, Server};
 const RS: char = '\u{1e}';
 /// The Tether protocol version `StartCircuit` names (docs/protocol.md): the current one, or the one
 /// `--protocol-version` gives to measure an older server (`--addr`, `--pid`) beside this run's floor.
-pub(crate) static PROTOCOL_VERSION: AtomicU32 = AtomicU32::new(2);
+pub(crate) static PROTOCOL_VERSION: AtomicU32 = AtomicU32::new(3);
+/// `--acks alone`: every ack goes alone, right after its batch (the boot script before version 3).
+static ACKS_ALONE: AtomicBool = AtomicBool::new(false);
+/// The boot script's `ACK_DELAY_MS`: an owed ack waits at most this long for an event to ride with.
+const ACK_DELAY: Duration = Duration::from_secs(2);
 const RAMP: usize = 100;
 
 struct Args {
@@ -73,6 +82,14 @@ fn parse_args(raw: Vec<String>) -> Result<Args, String> {
                 value
                     .parse()
                     .map_err(|_| "--protocol-version takes a number")?,
+                Ordering::Relaxed,
+            ),
+            "--acks" => ACKS_ALONE.store(
+                match value.as_str() {
+                    "alone" => true,
+                    "with-next" => false,
+                    _ => return Err("--acks takes alone or with-next".into()),
+                },
                 Ordering::Relaxed,
             ),
             other => return Err(format!("unknown option {other}")),
@@ -160,8 +177,16 @@ impl Connection {
     }
 
     pub(crate) async fn write(&mut self, message: &Value) -> Result<(), String> {
-        let mut text = message.to_string();
-        text.push(RS);
+        self.write_all(std::slice::from_ref(message)).await
+    }
+
+    /// Writes `messages` in one WebSocket frame.
+    async fn write_all(&mut self, messages: &[Value]) -> Result<(), String> {
+        let mut text = String::new();
+        for message in messages {
+            text.push_str(&message.to_string());
+            text.push(RS);
+        }
         self.ws
             .send(Message::text(text))
             .await
@@ -205,12 +230,18 @@ impl Connection {
 }
 
 /// A started counter circuit: the connection and the `#increment` handler id.
-struct Circuit {
+pub(crate) struct Circuit {
     connection: Connection,
     increment: u64,
+    /// The batch whose ack is owed, and when it arrived.
+    owed_ack: Option<(u64, Instant)>,
 }
 
-async fn start_circuit(addr: SocketAddr) -> Result<Circuit, String> {
+fn ack(batch: u64) -> Value {
+    json!({"type": 1, "target": "OnRenderCompleted", "arguments": [batch, null]})
+}
+
+pub(crate) async fn start_circuit(addr: SocketAddr) -> Result<Circuit, String> {
     let page = get_page(addr, "/").await?;
     let mut connection = Connection::open(addr).await?;
     let base = format!("http://{addr}/");
@@ -224,16 +255,16 @@ async fn start_circuit(addr: SocketAddr) -> Result<Circuit, String> {
         .and_then(|rest| rest.split('\\').next())
         .and_then(|n| n.parse().ok())
         .ok_or(format!("no #increment handler in {text}"))?;
-    connection
-        .write(&json!({"type": 1, "target": "OnRenderCompleted", "arguments": [id, null]}))
-        .await?;
+    // Acked at once (the boot script would defer it up to ACK_DELAY): idle memory is measured after that.
+    connection.write(&ack(id)).await?;
     Ok(Circuit {
         connection,
         increment,
+        owed_ack: None,
     })
 }
 
-async fn ramp<T: Send + 'static, F, Fut>(count: usize, open: F) -> Result<Vec<T>, String>
+pub(crate) async fn ramp<T: Send + 'static, F, Fut>(count: usize, open: F) -> Result<Vec<T>, String>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<T, String>> + Send + 'static,
@@ -249,7 +280,7 @@ where
     Ok(opened)
 }
 
-async fn settle(pid: u32) -> usize {
+pub(crate) async fn settle(pid: u32) -> usize {
     // Let the server finish queued work and the allocator return what it will.
     tokio::time::sleep(Duration::from_secs(2)).await;
     rss_bytes(pid)
@@ -306,9 +337,10 @@ async fn memory(args: &Args) -> Result<(), String> {
 
 /// A load-driving client: a counter circuit (click, batch, ack) or a connection to the echo floor
 /// (the same `DispatchEvent` text, echoed).
-enum Client {
+pub(crate) enum Client {
     Circuit(Circuit),
     Echo(Connection),
+    Dioxus(crate::dioxus::Client),
 }
 
 impl Client {
@@ -317,15 +349,27 @@ impl Client {
         match self {
             Client::Circuit(circuit) => {
                 let event = json!({"type": 1, "target": "DispatchEvent", "arguments": [circuit.increment, "click", {}]});
+                let mut frame = Vec::with_capacity(2);
+                match circuit.owed_ack.take() {
+                    Some((id, at)) if at.elapsed() < ACK_DELAY => frame.push(ack(id)),
+                    Some((id, _)) => circuit.connection.write(&ack(id)).await?,
+                    None => {}
+                }
+                frame.push(event);
                 let sent = Instant::now();
-                circuit.connection.write(&event).await?;
+                circuit.connection.write_all(&frame).await?;
                 let (id, _) = circuit.connection.batch().await?;
                 let elapsed = sent.elapsed();
-                let ack =
-                    json!({"type": 1, "target": "OnRenderCompleted", "arguments": [id, null]});
-                circuit.connection.write(&ack).await?;
+                if ACKS_ALONE.load(Ordering::Relaxed)
+                    || PROTOCOL_VERSION.load(Ordering::Relaxed) < 3
+                {
+                    circuit.connection.write(&ack(id)).await?;
+                } else {
+                    circuit.owed_ack = Some((id, Instant::now()));
+                }
                 Ok(elapsed)
             }
+            Client::Dioxus(client) => client.event().await,
             Client::Echo(connection) => {
                 let event =
                     json!({"type": 1, "target": "DispatchEvent", "arguments": [1, "click", {}]});
@@ -339,15 +383,18 @@ impl Client {
 }
 
 /// What one latency run measured.
-struct LatencyReport {
+pub(crate) struct LatencyReport {
     samples: Vec<Duration>,
     elapsed: Duration,
     /// Server CPU (user + system) per event, in microseconds.
-    cpu_per_event: f64,
+    pub(crate) cpu_per_event: f64,
+    /// Context switches of the server's threads per event: its wake-ups, which a busy machine does not
+    /// inflate the way it inflates CPU time.
+    pub(crate) switches_per_event: f64,
 }
 
 impl LatencyReport {
-    fn at(&self, q: f64) -> Duration {
+    pub(crate) fn at(&self, q: f64) -> Duration {
         let n = self.samples.len();
         self.samples[((n as f64 * q) as usize).min(n.max(1) - 1)]
     }
@@ -363,7 +410,7 @@ impl LatencyReport {
         };
         let (p50, p99) = (ms(self.at(0.50)), ms(self.at(0.99)));
         println!(
-            "{name}: {} round trips in {:.1} s; p50 {p50:.3} ms{}, p90 {:.3} ms, p99 {p99:.3} ms{}, max {:.3} ms; server CPU {:.1} us per event{}",
+            "{name}: {} round trips in {:.1} s; p50 {p50:.3} ms{}, p90 {:.3} ms, p99 {p99:.3} ms{}, max {:.3} ms; server CPU {:.1} us per event{}, {:.2} context switches per event{}",
             self.samples.len(),
             self.elapsed.as_secs_f64(),
             ratio(p50, |f| ms(f.at(0.50))),
@@ -372,12 +419,14 @@ impl LatencyReport {
             self.samples.last().map_or(0.0, |d| ms(*d)),
             self.cpu_per_event,
             ratio(self.cpu_per_event, |f| f.cpu_per_event),
+            self.switches_per_event,
+            ratio(self.switches_per_event, |f| f.switches_per_event),
         );
     }
 }
 
 /// Every client sends one event per second for `seconds` seconds, spread evenly over the second.
-async fn measure_latency(
+pub(crate) async fn measure_latency(
     clients: Vec<Client>,
     seconds: u64,
     pid: u32,
@@ -405,20 +454,24 @@ async fn measure_latency(
         }));
     }
     let cpu_before = cpu_ticks(pid);
+    let switches_before = context_switches(pid);
     let mut kept = Vec::new();
     for task in tasks {
         kept.push(task.await.map_err(|e| e.to_string())??);
     }
     let cpu = cpu_ticks(pid).saturating_sub(cpu_before);
+    let switches = context_switches(pid).saturating_sub(switches_before);
     let elapsed = started.elapsed();
     let mut samples = std::mem::take(&mut *samples.lock());
     samples.sort();
     let cpu_per_event = cpu as f64 * 10_000.0 / samples.len().max(1) as f64;
+    let switches_per_event = switches as f64 / samples.len().max(1) as f64;
     drop(kept);
     Ok(LatencyReport {
         samples,
         elapsed,
         cpu_per_event,
+        switches_per_event,
     })
 }
 
@@ -442,6 +495,24 @@ async fn latency(args: &Args) -> Result<(), String> {
     let tether = measure_latency(clients, args.seconds, server.pid).await?;
     tether.print("tether counter (event -> batch, then ack)", Some(&floor));
     Ok(())
+}
+
+/// Voluntary and involuntary context switches of all of a process's threads so far.
+pub(crate) fn context_switches(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("status")).ok())
+        .flat_map(|status| {
+            status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
 }
 
 /// Stand-ins for a circuit's state and inbound message, sized like the real ones.

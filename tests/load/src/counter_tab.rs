@@ -103,6 +103,12 @@ impl CounterTab {
         }
     }
 
+    /// A hub ping, as the official client sends every 15 s: a hub closes a connection that sent nothing
+    /// for its client timeout (30 s by default).
+    pub(crate) async fn ping(&mut self) -> Result<(), String> {
+        self.connection.write(&json!({"type": 6})).await
+    }
+
     /// Waits until the server lets the tab go (shutdown or a dropped socket).
     pub(crate) async fn departure(&mut self) -> Departure {
         loop {

@@ -10,18 +10,23 @@
 //! `--url ws://HOST:PORT/chathub --pid PID` measures an already running server instead.
 //!
 //! `tether-load circuits memory|latency|shapes …` measures circuits against the counter example; see
-//! `circuits.rs`. `tether-load churn …` soaks it with tabs that connect, click, drop and reconnect; see
+//! `circuits.rs`. `tether-load compare [--dioxus PATH]` prints issue 13's table (floor, dioxus-liveview,
+//! Tether) from one run; see `compare.rs`. `tether-load churn …` soaks it with tabs that connect, click, drop and reconnect; see
 //! `churn.rs`. `tether-load backplane fanout|keys --redis URL …` measures the Redis backplane and a
 //! pipelined write of circuit-sized keys; see `backplane.rs`. `tether-load persisted bytes|cpu|resume|rolling
 //! --redis URL …` measures persisted circuits (store size, write-behind cost, resume, rolling restart); see
-//! `persisted.rs`.
+//! `persisted.rs`. `tether-load scale [--servers 6] [--circuits 100000]` holds many live counter circuits
+//! over several server processes and reports memory per circuit; see `scale.rs`.
 
 mod backplane;
 mod churn;
 mod circuits;
+mod compare;
 mod counter_tab;
+mod dioxus;
 mod echo;
 mod persisted;
+mod scale;
 mod server;
 
 use std::process::Command;
@@ -189,6 +194,18 @@ async fn main() {
     }
     if std::env::args().nth(1).as_deref() == Some("backplane") {
         backplane::run(std::env::args().skip(2).collect()).await;
+        return;
+    }
+    if std::env::args().nth(1).as_deref() == Some("scale") {
+        scale::run(std::env::args().skip(2).collect()).await;
+        return;
+    }
+    if std::env::args().nth(1).as_deref() == Some("scale-client") {
+        scale::run_client(std::env::args().skip(2).collect()).await;
+        return;
+    }
+    if std::env::args().nth(1).as_deref() == Some("compare") {
+        compare::run(std::env::args().skip(2).collect()).await;
         return;
     }
     if std::env::args().nth(1).as_deref() == Some("persisted") {

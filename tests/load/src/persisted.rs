@@ -9,9 +9,9 @@
 //! - `bytes [--circuits 100]`: N counter circuits click three times each; once write-behind has saved them,
 //!   reports the value bytes per key (the 32-byte claim, the generation and the sealed blob) and Redis's
 //!   `MEMORY USAGE`.
-//! - `cpu [--circuits 1000] [--seconds 30] [--rounds 2]`: N circuits click once a second each, on a server
-//!   with write-behind off, then on one with it on (1 s), `--rounds` times; reports the server's CPU per event
-//!   (and Redis's) for each and the ratio on/off.
+//! - `cpu [--circuits 1000] [--seconds 30] [--rounds 2]`: two servers at once, one with write-behind off and
+//!   one with it on (1 s), N circuits each clicking once a second; reports each server's CPU per event (and
+//!   Redis's), and their ratio, `--rounds` times with fresh servers.
 //! - `resume [--circuits 1000] [--rate 200]`: N circuits start on server A and click once; each pauses, then
 //!   resumes on server B, `--rate` per second: the time from opening the connection to B to the resumed first
 //!   batch. Then B gets SIGTERM and every tab resumes on A at once (the burst a restart causes).
@@ -301,49 +301,59 @@ async fn cpu(args: &Args) -> Result<(), String> {
     let mut redis = redis_connection(&args.redis).await?;
     let redis_pid = redis_info(&mut redis, "process_id").await? as u32;
     println!(
-        "{} circuits x 1 event/s for {} s, write-behind off then on (1 s), {} rounds",
+        "{} circuits x 1 event/s for {} s on each of two servers at once, write-behind off and on (1 s), {} rounds",
         args.circuits, args.seconds, args.rounds
     );
     let mut ratios = Vec::new();
     for round in 1..=args.rounds {
-        let mut per_event = [0.0f64; 2];
-        for (slot, write_behind) in [0u64, 1000].into_iter().enumerate() {
-            clear_circuits(&mut redis).await?;
-            let server = fleet.counter("127.0.0.1:0", write_behind)?;
-            let tabs = start_tabs(server.addr, args.circuits).await?;
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            let load_before = load_average();
-            let (server_before, redis_before) = (cpu_ticks(server.pid), cpu_ticks(redis_pid));
-            let sets_before = redis_info(&mut redis, "cmdstat_set").await.unwrap_or(0);
-            let (mut samples, tabs) = click_every_second(tabs, args.seconds).await?;
-            // The last write-behind saves land one interval after the last click.
-            tokio::time::sleep(Duration::from_millis(1200)).await;
-            let server_cpu = cpu_ticks(server.pid) - server_before;
-            let redis_cpu = cpu_ticks(redis_pid) - redis_before;
-            let sets = redis_info(&mut redis, "cmdstat_set").await.unwrap_or(0) - sets_before;
-            let events = samples.len() as f64;
-            per_event[slot] = server_cpu as f64 * 10_000.0 / events;
-            println!(
-                "round {round}, write-behind {}: server CPU {:.1} us/event, Redis CPU {:.1} us/event, {:.2} saves/event; round trip {}; load {} -> {}",
-                if write_behind == 0 { "off" } else { "on " },
-                per_event[slot],
-                redis_cpu as f64 * 10_000.0 / events,
-                sets as f64 / events,
-                summary(&mut samples),
-                load_before,
-                load_average()
-            );
-            drop(tabs);
-        }
-        ratios.push(per_event[1] / per_event[0]);
+        clear_circuits(&mut redis).await?;
+        // Both run in the same window, so the machine's other work weighs on both alike.
+        let off = fleet.counter("127.0.0.1:0", 0)?;
+        let on = fleet.counter("127.0.0.1:0", 1000)?;
+        let off_tabs = start_tabs(off.addr, args.circuits).await?;
+        let on_tabs = start_tabs(on.addr, args.circuits).await?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let load_before = load_average();
+        let before = [cpu_ticks(off.pid), cpu_ticks(on.pid), cpu_ticks(redis_pid)];
+        let sets_before = redis_info(&mut redis, "cmdstat_set").await.unwrap_or(0);
+        let (off_run, on_run) = tokio::join!(
+            click_every_second(off_tabs, args.seconds),
+            click_every_second(on_tabs, args.seconds)
+        );
+        let ((mut off_samples, off_tabs), (mut on_samples, on_tabs)) = (off_run?, on_run?);
+        // The last write-behind saves land one interval after the last click.
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let after = [cpu_ticks(off.pid), cpu_ticks(on.pid), cpu_ticks(redis_pid)];
+        let sets = redis_info(&mut redis, "cmdstat_set").await.unwrap_or(0) - sets_before;
+        let per_event = |i: usize, events: usize| {
+            (after[i] - before[i]) as f64 * 10_000.0 / events.max(1) as f64
+        };
+        let (off_cpu, on_cpu) = (
+            per_event(0, off_samples.len()),
+            per_event(1, on_samples.len()),
+        );
+        println!(
+            "round {round}: server CPU per event: write-behind off {off_cpu:.1} us, on {on_cpu:.1} us \
+             (on/off {:.3}); Redis CPU {:.1} us and {:.2} saves per write-behind event; load {load_before} -> {}",
+            on_cpu / off_cpu,
+            per_event(2, on_samples.len()),
+            sets as f64 / on_samples.len().max(1) as f64,
+            load_average()
+        );
+        println!("  round trips off: {}", summary(&mut off_samples));
+        println!("  round trips on:  {}", summary(&mut on_samples));
+        ratios.push(on_cpu / off_cpu);
+        drop((off_tabs, on_tabs));
     }
+    ratios.sort_by(f64::total_cmp);
     println!(
-        "server CPU per event, on / off: {}",
+        "server CPU per event, on / off: {} (median {:.3})",
         ratios
             .iter()
             .map(|r| format!("{r:.3}"))
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", "),
+        ratios[ratios.len() / 2]
     );
     clear_circuits(&mut redis).await?;
     Ok(())
@@ -420,6 +430,7 @@ async fn resume(args: &Args) -> Result<(), String> {
             (departure, told.elapsed(), resumed.map(|r| r.to_first_batch))
         }));
     }
+    let cpu_before = (cpu_ticks(a.pid), cpu_ticks(std::process::id()));
     let shutdown = b.terminate(Duration::from_secs(15)).await?;
     let (mut times, mut whole, mut refused, mut dropped) = (Vec::new(), Vec::new(), 0, 0);
     for wait in waits {
@@ -436,13 +447,20 @@ async fn resume(args: &Args) -> Result<(), String> {
             Err(ResumeError::Retry(e)) => return Err(format!("resume on A failed: {e}")),
         }
     }
+    let cpu_ms = |ticks: u64| ticks * 10;
+    let (a_cpu, client_cpu) = (
+        cpu_ms(cpu_ticks(a.pid) - cpu_before.0),
+        cpu_ms(cpu_ticks(std::process::id()) - cpu_before.1),
+    );
     println!(
         "B got SIGTERM (exited after {}); all {} tabs resumed on A at once: reconnect -> first batch {}; \
-         told -> first batch {}; refused {refused}; dropped without T.Persisted {dropped}; load {load} -> {}",
+         told -> first batch {}; refused {refused}; dropped without T.Persisted {dropped}; CPU meanwhile: \
+         A {a_cpu} ms ({:.0} us per resume), this client {client_cpu} ms; load {load} -> {}",
         ms(shutdown),
         args.circuits,
         summary(&mut times),
         summary(&mut whole),
+        a_cpu as f64 * 1000.0 / args.circuits as f64,
         load_average()
     );
     clear_circuits(&mut redis).await?;
@@ -463,6 +481,9 @@ struct RollingStats {
     resumes: AtomicU64,
     /// Departure (told to resume, or dropped) to the resumed first batch.
     pauses: parking_lot::Mutex<Vec<Duration>>,
+    /// When the last SIGTERM was sent, and from then to each resumed first batch.
+    signalled: parking_lot::Mutex<Option<Instant>>,
+    since_signal: parking_lot::Mutex<Vec<Duration>>,
     round_trips: parking_lot::Mutex<Vec<Duration>>,
 }
 
@@ -515,6 +536,9 @@ async fn rolling_tab(
             return;
         };
         stats.pauses.lock().push(departed.elapsed());
+        if let Some(signalled) = *stats.signalled.lock() {
+            stats.since_signal.lock().push(signalled.elapsed());
+        }
         stats.resumes.fetch_add(1, Ordering::Relaxed);
         tab = resumed.tab;
         if tab.count < confirmed {
@@ -572,6 +596,7 @@ async fn rolling(args: &Args) -> Result<(), String> {
     for (index, name) in ["A", "B"].into_iter().enumerate() {
         tokio::time::sleep(settle).await;
         let load = load_average();
+        *stats.signalled.lock() = Some(Instant::now());
         let exited = servers[index].terminate(Duration::from_secs(15)).await?;
         servers[index] = fleet.counter(&addrs[index].to_string(), 1000)?;
         println!(
@@ -600,6 +625,11 @@ async fn rolling(args: &Args) -> Result<(), String> {
     println!(
         "pause (told to resume -> resumed first batch): {}",
         summary(&mut pauses)
+    );
+    let mut since_signal = std::mem::take(&mut *stats.since_signal.lock());
+    println!(
+        "SIGTERM of the tab's server -> resumed first batch: {}",
+        summary(&mut since_signal)
     );
     println!("click round trips: {}", summary(&mut round_trips));
     println!("load at the end {}", load_average());

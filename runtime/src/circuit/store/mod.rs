@@ -108,6 +108,22 @@ pub trait CircuitStore: Send + Sync + 'static {
     /// (write-behind on): a higher generation means the circuit was resumed elsewhere.
     fn generation(&self, id: CircuitId) -> StoreFuture<'_, Option<u64>>;
 
+    /// Saves several circuits in this order, each as [`save`](Self::save) would (a later entry of one
+    /// circuit wins, fencing applies to each), answering one outcome per entry in the same order. The runtime hands every save through here in batches; a store that can write them in
+    /// one round trip (Redis: one pipeline) should. The default saves them one after another.
+    fn save_many(
+        &self,
+        circuits: Vec<(CircuitId, StoredCircuit)>,
+    ) -> StoreFuture<'_, Vec<SaveOutcome>> {
+        Box::pin(async move {
+            let mut outcomes = Vec::with_capacity(circuits.len());
+            for (id, circuit) in circuits {
+                outcomes.push(self.save(id, circuit).await?);
+            }
+            Ok(outcomes)
+        })
+    }
+
     /// Write-behind: when `Some(interval)`, live circuits are also persisted shortly after they change, at
     /// most once per `interval` each, so that losing the process loses at most that much. `None` (the
     /// default, and the in-memory store's answer, since it dies with the process anyway) persists only on
@@ -121,6 +137,13 @@ pub trait CircuitStore: Send + Sync + 'static {
 impl<S: CircuitStore + ?Sized> CircuitStore for std::sync::Arc<S> {
     fn save(&self, id: CircuitId, circuit: StoredCircuit) -> StoreFuture<'_, SaveOutcome> {
         (**self).save(id, circuit)
+    }
+
+    fn save_many(
+        &self,
+        circuits: Vec<(CircuitId, StoredCircuit)>,
+    ) -> StoreFuture<'_, Vec<SaveOutcome>> {
+        (**self).save_many(circuits)
     }
 
     fn claim(&self, id: CircuitId, claim: [u8; 32]) -> StoreFuture<'_, Option<ClaimedCircuit>> {

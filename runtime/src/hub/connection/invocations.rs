@@ -9,16 +9,29 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
-use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::super::caller::ConnectionShared;
 use super::super::caller::Outbound;
 use super::super::context::HubContext;
 use super::super::error::HubError;
 use super::super::hub::{ClientStream, MethodHandler};
-use super::super::protocol::{self, CompletionOutcome};
-use super::{Connection, Step, Transport};
+use super::super::protocol::{self, msgpack, CompletionOutcome, HubMessage, Payload};
+use super::{Connection, Record, Step, Transport};
+
+/// A result or stream item in the connection's protocol: a MessagePack connection's are encoded here, so
+/// payloads the method returned as MessagePack values keep their binary data and timestamps.
+fn encode_reply(conn: &ConnectionShared, message: &HubMessage) -> Outbound {
+    let mut out = Vec::new();
+    if conn.uses_msgpack() {
+        msgpack::write_message_msgpack(message, &mut out);
+        Outbound::Wire(Bytes::from(out))
+    } else {
+        protocol::write_message(message, &mut out);
+        Outbound::Message(Bytes::from(out))
+    }
+}
 
 /// Invocation scheduling state.
 #[derive(Default)]
@@ -30,7 +43,7 @@ pub(super) struct Invocations {
     /// Invocations waiting for a parallel slot, at most `max_waiting_invocations`.
     pub(super) waiting: VecDeque<BoxFuture<'static, Finished>>,
     /// Records read but not yet handled because `waiting` is full; the transport is not read meanwhile.
-    pub(super) held: Vec<String>,
+    pub(super) held: Vec<Record>,
     /// Cancel signals of running server-to-client streams.
     pub(super) cancels: HashMap<String, oneshot::Sender<()>>,
 }
@@ -90,9 +103,8 @@ impl<T: Transport> Connection<T> {
                 None => break,
             }
         }
-        let mut items = Vec::new();
-        self.conn.drain(&mut items);
-        let _ = self.write_outbound(&mut items).await;
+        let items = self.conn.drain();
+        let _ = self.write_outbound(items).await;
     }
 
     pub(super) fn reply_error(&self, invocation_id: Option<&str>, text: String) {
@@ -116,7 +128,7 @@ impl<T: Transport> Connection<T> {
         &mut self,
         invocation_id: Option<String>,
         target: String,
-        arguments: Box<RawValue>,
+        arguments: Payload,
         stream_ids: Vec<String>,
         streaming: bool,
     ) {
@@ -173,10 +185,9 @@ impl<T: Transport> Connection<T> {
                         }
                     };
                     match invocation_id {
-                        Some(id) => {
-                            let mut out = Vec::new();
-                            protocol::write_completion(&mut out, &id, &outcome);
-                            let _ = conn.push_force(Outbound::Message(Bytes::from(out)));
+                        Some(invocation_id) => {
+                            let reply = encode_reply(&conn, &HubMessage::Completion { invocation_id, outcome });
+                            let _ = conn.push_force(reply);
                         }
                         None => {
                             if let CompletionOutcome::Error(e) = outcome {
@@ -215,9 +226,8 @@ impl<T: Transport> Connection<T> {
                         };
                         match next {
                             Ok(Some(Ok(item))) => {
-                                let mut out = Vec::new();
-                                protocol::write_stream_item(&mut out, &id, &item);
-                                if conn.push_wait(Outbound::Message(Bytes::from(out))).await.is_err() {
+                                let reply = encode_reply(&conn, &HubMessage::StreamItem { invocation_id: id.clone(), item });
+                                if conn.push_wait(reply).await.is_err() {
                                     return Finished::Stream(id);
                                 }
                             }

@@ -45,6 +45,7 @@ mod replay;
 mod timers;
 mod uploads;
 
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,6 +54,8 @@ use futures_util::FutureExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::Instrument;
+
+use bytes::Bytes;
 
 use super::caller::{ConnectionShared, Outbound};
 use super::context::HubContext;
@@ -119,6 +122,29 @@ struct Connection<T> {
     replay: Replay,
 }
 
+/// One received message, not parsed yet: a JSON record (without its separator) or a MessagePack message
+/// (without its length prefix). Messages wait in this form while reads are held back.
+pub(super) enum Record {
+    Json(String),
+    MsgPack(Vec<u8>),
+}
+
+impl Record {
+    fn len(&self) -> usize {
+        match self {
+            Record::Json(text) => text.len(),
+            Record::MsgPack(bytes) => bytes.len(),
+        }
+    }
+
+    fn parse(&self) -> Result<HubMessage, protocol::ProtocolError> {
+        match self {
+            Record::Json(text) => protocol::parse_message(text),
+            Record::MsgPack(bytes) => msgpack::parse_message(bytes),
+        }
+    }
+}
+
 /// What to do after handling input.
 enum Step {
     Continue,
@@ -128,35 +154,71 @@ enum Step {
 async fn run<T: Transport>(
     mut c: Box<Connection<T>>,
     stateful_negotiated: bool,
-    mut reconnects: Option<mpsc::Receiver<Box<T>>>,
+    reconnects: Option<mpsc::Receiver<Box<T>>>,
     slot: Option<SlotGuard>,
     ticket: Option<PendingTicket>,
 ) {
     // The connection state is built before the task starts and moved in whole, and every large
-    // sub-future is boxed, so the task stays small while the connection idles.
-    let transport = c
-        .transport
-        .take()
-        .expect("a new connection has its transport");
+    // sub-future is boxed, so the task stays small while the connection idles. The handshake runs in
+    // its own boxed future: its locals (two transports' worth, moved out but still in scope) would
+    // otherwise take room in this task's state for the connection's whole life.
     let hub = c.hub.clone();
     let ctx = HubContext {
         conn: c.conn.clone(),
         lifetime: hub.lifetime.clone(),
     };
+    let Some((first, reconnects)) =
+        Box::pin(open(&mut c, &ctx, stateful_negotiated, reconnects, ticket)).await
+    else {
+        return;
+    };
+    let reason = match first {
+        Step::End(reason) => reason,
+        Step::Continue => c.main_loop(reconnects).await,
+    };
+    Box::pin(c.shutdown(&reason)).await;
+    drop(c);
+    ctx.conn.flush_client_warnings();
+    // The token is forgotten before the hook runs: a reconnect from here on is refused, not resumed.
+    drop(slot);
+    tracing::debug!(connection_id = %ctx.conn.id, %reason, "disconnected");
+    if let Some(hook) = &hub.on_disconnected {
+        if AssertUnwindSafe(hook(ctx.clone(), reason))
+            .catch_unwind()
+            .await
+            .is_err()
+        {
+            tracing::error!(connection_id = %ctx.conn.id, "on_disconnected hook panicked");
+        }
+    }
+}
+
+/// The handshake and what follows it up to the main loop: `None` when the handshake failed, else the
+/// outcome of the messages that came in the handshake's frame and the reconnect channel to keep.
+async fn open<T: Transport>(
+    c: &mut Connection<T>,
+    ctx: &HubContext,
+    stateful_negotiated: bool,
+    mut reconnects: Option<mpsc::Receiver<Box<T>>>,
+    ticket: Option<PendingTicket>,
+) -> Option<(Step, Option<mpsc::Receiver<Box<T>>>)> {
+    let hub = c.hub.clone();
+    let transport = c
+        .transport
+        .take()
+        .expect("a new connection has its transport");
     let accept = || {
         if let Some(provider) = &hub.user_id {
             *ctx.conn.user_id.lock() = provider(ctx.conn.request.headers()).map(Arc::from);
         }
         hub.lifetime.on_connected(&ctx.caller());
     };
-    let Some((transport, request, rest)) =
-        Box::pin(handshake(&c.hub, &c.conn, transport, accept)).await
-    else {
-        return;
-    };
+    let (transport, request, rest) =
+        Box::pin(handshake(&c.hub, &c.conn, transport, accept)).await?;
     let version = request.version;
     if request.protocol == HubProtocol::MessagePack {
         c.msgpack = Some(LengthPrefixedBuffer::default());
+        c.conn.set_msgpack();
     }
     drop(ticket);
     // Like ASP.NET Core, the client timeout runs from the handshake, except where polls keep the
@@ -189,25 +251,7 @@ async fn run<T: Transport>(
     } else {
         Box::pin(c.on_bytes(rest)).await
     };
-    let reason = match first {
-        Step::End(reason) => reason,
-        Step::Continue => c.main_loop(reconnects).await,
-    };
-    Box::pin(c.shutdown(&reason)).await;
-    drop(c);
-    ctx.conn.flush_client_warnings();
-    // The token is forgotten before the hook runs: a reconnect from here on is refused, not resumed.
-    drop(slot);
-    tracing::debug!(connection_id = %ctx.conn.id, %reason, "disconnected");
-    if let Some(hook) = &hub.on_disconnected {
-        if AssertUnwindSafe(hook(ctx.clone(), reason))
-            .catch_unwind()
-            .await
-            .is_err()
-        {
-            tracing::error!(connection_id = %ctx.conn.id, "on_disconnected hook panicked");
-        }
-    }
+    Some((first, reconnects))
 }
 
 impl<T: Transport> Connection<T> {
@@ -217,7 +261,6 @@ impl<T: Transport> Connection<T> {
     ) -> DisconnectReason {
         let hub = self.hub.clone();
         let options = &hub.options;
-        let mut outbound = Vec::new();
         let timer = tokio::time::sleep(Duration::from_secs(1));
         tokio::pin!(timer);
         self.schedule(timer.as_mut(), options);
@@ -228,21 +271,24 @@ impl<T: Transport> Connection<T> {
             // Under stateful reconnect a stalled connection reads on while sending waits for an ack.
             let reading = !self.queue_full()
                 && (self.uploads.stalled.is_none() || (self.replay.stateful && !room));
+            // Biased, in this order: invocations that became ready run first, then what they queued is
+            // written, and the transport is read last. An invocation that queues a message (a render
+            // batch) then finds the queue's `Notify` with no waiter registered: it leaves a permit that the
+            // next turn takes at once, instead of waking this task while it runs (a self-wake reschedules
+            // the task and wakes a parked worker thread to steal it: two context switches per message).
             let step = tokio::select! {
-                frame = recv_opt(&mut self.transport), if reading => match frame {
-                    Ok(Inbound::Text(text)) if self.msgpack.is_none() => Box::pin(self.on_text(text)).await,
-                    Ok(Inbound::Text(text)) => Box::pin(self.on_bytes(text.into_bytes())).await,
-                    Ok(Inbound::Binary(bytes)) => Box::pin(self.on_bytes(bytes)).await,
-                    Ok(Inbound::TooLarge(n)) => Box::pin(self.frame_too_large(n)).await,
-                    Err(TransportEnd::Clean) => Step::End(DisconnectReason::Closed),
-                    Err(TransportEnd::Failed(e)) => self.transport_lost(e),
-                },
+                biased;
+                Some(done) = next_finished(&mut self.invocations.running) => Box::pin(self.on_finished(done)).await,
                 _ = self.conn.queued.notified(), if connected && room => {
-                    self.conn.drain(&mut outbound);
-                    Box::pin(self.write_outbound(&mut outbound)).await
+                    let outbound = self.conn.drain();
+                    Box::pin(self.write_outbound(outbound)).await
+                }
+                _ = &mut timer => {
+                    let step = Box::pin(self.on_timer(options)).await;
+                    self.schedule(timer.as_mut(), options);
+                    step
                 }
                 permit = stalled_room(&mut self.uploads.stalled) => Box::pin(self.unstall(permit)).await,
-                Some(done) = next_finished(&mut self.invocations.running) => Box::pin(self.on_finished(done)).await,
                 new = reconnect_opt(&mut reconnects, self.replay.stateful) => match new {
                     Some(t) => Box::pin(self.resume(*t)).await,
                     // No sender is left: stop polling a channel that would answer `None` at once, forever.
@@ -251,11 +297,14 @@ impl<T: Transport> Connection<T> {
                         Step::Continue
                     }
                 },
-                _ = &mut timer => {
-                    let step = Box::pin(self.on_timer(options)).await;
-                    self.schedule(timer.as_mut(), options);
-                    step
-                }
+                frame = recv_opt(&mut self.transport), if reading => match frame {
+                    Ok(Inbound::Text(text)) if self.msgpack.is_none() => Box::pin(self.on_text(text)).await,
+                    Ok(Inbound::Text(text)) => Box::pin(self.on_bytes(text.into_bytes())).await,
+                    Ok(Inbound::Binary(bytes)) => Box::pin(self.on_bytes(bytes)).await,
+                    Ok(Inbound::TooLarge(n)) => Box::pin(self.frame_too_large(n)).await,
+                    Err(TransportEnd::Clean) => Step::End(DisconnectReason::Closed),
+                    Err(TransportEnd::Failed(e)) => self.transport_lost(e),
+                },
             };
             if let Step::End(reason) = step {
                 return reason;
@@ -265,7 +314,12 @@ impl<T: Transport> Connection<T> {
 
     /// Handles a text frame: its records are handled, or parked while a stream input is stalled.
     async fn on_text(&mut self, text: String) -> Step {
-        let recs = self.records.push(&text);
+        let recs: Vec<Record> = self
+            .records
+            .push(&text)
+            .into_iter()
+            .map(Record::Json)
+            .collect();
         let step = if self.uploads.stalled.is_some() {
             self.park_records(recs).await
         } else {
@@ -300,24 +354,7 @@ impl<T: Transport> Connection<T> {
             Ok(messages) => (messages, None),
             Err(e) => (Vec::new(), Some(e)),
         };
-        // Ok: a protocol error text; Err: the size of a message over the limit.
-        let mut failure = split_error.map(|e| match e {
-            Split::TooLarge(n) => Err(n),
-            Split::Malformed(e) => Ok(e.0),
-        });
-        let mut records = Vec::with_capacity(messages.len());
-        for message in &messages {
-            match msgpack::record_to_json(message) {
-                Ok(Some(record)) => records.push(record),
-                Ok(None) => {
-                    tracing::debug!(connection_id = %self.conn.id, "message of unknown type skipped")
-                }
-                Err(e) => {
-                    failure = Some(Ok(e.0));
-                    break;
-                }
-            }
-        }
+        let records = messages.into_iter().map(Record::MsgPack).collect();
         // The messages before a bad one are handled first, as in the JSON protocol.
         let step = if self.uploads.stalled.is_some() {
             self.park_records(records).await
@@ -325,51 +362,56 @@ impl<T: Transport> Connection<T> {
             self.activity.last_received = Instant::now();
             self.handle_records(records).await
         };
-        match (step, failure) {
+        match (step, split_error) {
             (Step::End(reason), _) => Step::End(reason),
             (Step::Continue, None) => Step::Continue,
-            (Step::Continue, Some(Err(size))) => self.too_large(Some(size)).await,
-            (Step::Continue, Some(Ok(why))) => self.protocol_error(why).await,
+            (Step::Continue, Some(Split::TooLarge(size))) => self.too_large(Some(size)).await,
+            (Step::Continue, Some(Split::Malformed(e))) => self.protocol_error(e.0).await,
         }
     }
 
-    /// Writes a frame on the current transport; a failure, or no room for it within `client_timeout`, counts
-    /// as a lost transport.
+    /// JSON records (each with its separator) in the connection's protocol.
+    fn to_wire(&self, json: Vec<u8>) -> Vec<u8> {
+        match self.msgpack {
+            Some(_) => msgpack::json_frame_to_msgpack(&json),
+            None => json,
+        }
+    }
+
+    /// Writes JSON records in the connection's protocol (see [`Connection::send_frame`]).
+    async fn send_json(&mut self, json: Vec<u8>) -> Step {
+        let frame = self.to_wire(json);
+        self.send_frame(frame).await
+    }
+
+    /// Writes a frame, already in the connection's protocol, on the current transport; a failure, or no room
+    /// for it within `client_timeout`, counts as a lost transport.
     async fn send_frame(&mut self, frame: Vec<u8>) -> Step {
         let Some(t) = self.transport.as_mut() else {
             return Step::Continue;
         };
         self.activity.last_sent = Instant::now();
-        let frame = match self.msgpack {
-            Some(_) => msgpack::json_frame_to_msgpack(&frame),
-            None => frame,
-        };
         match bounded_write(self.hub.options.client_timeout, t.send(frame)).await {
             Ok(()) => Step::Continue,
             Err(e) => self.transport_lost(e),
         }
     }
 
-    async fn write_outbound(&mut self, items: &mut Vec<Outbound>) -> Step {
+    async fn write_outbound(&mut self, items: VecDeque<Outbound>) -> Step {
         let mut frame = Vec::new();
         let mut end = None;
-        for item in items.drain(..) {
-            match item {
-                Outbound::Message(bytes) => {
-                    if !frame.is_empty() && frame.len() + bytes.len() > FRAME_BATCH_BYTES {
-                        if let Step::End(r) = self.send_frame(std::mem::take(&mut frame)).await {
-                            return Step::End(r);
-                        }
-                    }
-                    frame.extend_from_slice(&bytes);
-                    self.keep_for_replay(bytes);
-                    self.hub
-                        .counters
-                        .messages_sent
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        for item in items {
+            let bytes = match item {
+                // Encoded once as JSON for every connection; a MessagePack connection translates it here, so
+                // what it keeps for replay is already in its protocol.
+                Outbound::Message(json) if self.msgpack.is_some() => {
+                    Bytes::from(msgpack::json_frame_to_msgpack(&json))
                 }
+                Outbound::Message(bytes) | Outbound::Wire(bytes) => bytes,
                 Outbound::Close(error) => {
-                    protocol::write_close(&mut frame, error.as_deref(), false);
+                    let mut close = Vec::new();
+                    protocol::write_close(&mut close, error.as_deref(), false);
+                    frame.extend_from_slice(&self.to_wire(close));
                     end = Some(DisconnectReason::ServerClosed(error));
                     break;
                 }
@@ -389,9 +431,19 @@ impl<T: Transport> Connection<T> {
                         "connection aborted by the server".into(),
                     )));
                 }
+            };
+            if !frame.is_empty() && frame.len() + bytes.len() > FRAME_BATCH_BYTES {
+                if let Step::End(r) = self.send_frame(std::mem::take(&mut frame)).await {
+                    return Step::End(r);
+                }
             }
+            frame.extend_from_slice(&bytes);
+            self.keep_for_replay(bytes);
+            self.hub
+                .counters
+                .messages_sent
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        items.clear();
         if !frame.is_empty() {
             if let Step::End(r) = self.send_frame(frame).await {
                 return Step::End(r);
@@ -418,7 +470,7 @@ impl<T: Transport> Connection<T> {
         tracing::warn!(connection_id = %self.conn.id, "{text}");
         let mut out = Vec::new();
         protocol::write_close(&mut out, Some(&text), false);
-        self.send_frame(out).await;
+        self.send_json(out).await;
         Step::End(DisconnectReason::MessageTooLarge(text))
     }
 
@@ -436,7 +488,7 @@ impl<T: Transport> Connection<T> {
         tracing::warn!(connection_id = %self.conn.id, "{text}");
         let mut out = Vec::new();
         protocol::write_close(&mut out, Some(&text), false);
-        self.send_frame(out).await;
+        self.send_json(out).await;
         Step::End(DisconnectReason::MessageTooLarge(text))
     }
 
@@ -449,11 +501,11 @@ impl<T: Transport> Connection<T> {
             Some(&format!("Connection closed with an error: {error}")),
             false,
         );
-        self.send_frame(out).await;
+        self.send_json(out).await;
         Step::End(DisconnectReason::ProtocolError(error))
     }
 
-    async fn handle_records(&mut self, records: Vec<String>) -> Step {
+    async fn handle_records(&mut self, records: Vec<Record>) -> Step {
         let max = self.hub.options.max_receive_message_size;
         self.hub
             .counters
@@ -462,10 +514,10 @@ impl<T: Transport> Connection<T> {
         let mut records = records.into_iter();
         while let Some(record) = records.next() {
             // MessagePack messages were measured in their own bytes as they arrived.
-            if self.msgpack.is_none() && record.len() > max {
+            if matches!(record, Record::Json(_)) && record.len() > max {
                 return self.too_large(Some(record.len())).await;
             }
-            let message = match protocol::parse_message(&record) {
+            let message = match record.parse() {
                 Ok(m) => m,
                 Err(e) => return self.protocol_error(e.0).await,
             };

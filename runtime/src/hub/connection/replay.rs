@@ -62,11 +62,19 @@ impl<T: Transport> Connection<T> {
         }
     }
 
-    pub(super) async fn resume(&mut self, transport: T) -> Step {
+    pub(super) async fn resume(&mut self, mut transport: T) -> Step {
         tracing::debug!(connection_id = %self.conn.id, "transport reconnected; replaying {} messages", self.replay.sent.len());
+        if self.msgpack.is_some() {
+            // A new socket starts with text frames; MessagePack needs binary ones (there is no new handshake).
+            transport.use_binary_frames();
+        }
         self.transport = Some(transport);
         self.replay.disconnected_at = None;
         self.records = RecordBuffer::default();
+        if let Some(buffer) = self.msgpack.as_mut() {
+            // A message cut short by the lost transport is not continued by the new one.
+            *buffer = Default::default();
+        }
         let mut out = Vec::new();
         let first = self
             .replay
@@ -75,6 +83,8 @@ impl<T: Transport> Connection<T> {
             .map(|(id, _)| *id)
             .unwrap_or(self.replay.next_send_seq);
         protocol::write_sequence(&mut out, first);
+        // The kept messages are already in the connection's protocol.
+        let mut out = self.to_wire(out);
         for (_, bytes) in &self.replay.sent {
             out.extend_from_slice(bytes);
         }

@@ -78,7 +78,7 @@ impl<T: Transport> Connection<T> {
                 Some("Server timeout elapsed without receiving a message from the client."),
                 false,
             );
-            self.send_frame(out).await;
+            self.send_json(out).await;
             return Step::End(DisconnectReason::ClientTimeout);
         }
         let mut out = Vec::new();
@@ -90,7 +90,7 @@ impl<T: Transport> Connection<T> {
             protocol::write_ping(&mut out);
         }
         if !out.is_empty() {
-            return self.send_frame(out).await;
+            return self.send_json(out).await;
         }
         Step::Continue
     }

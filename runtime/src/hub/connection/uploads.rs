@@ -7,13 +7,12 @@ use std::future::Future;
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::super::error::DisconnectReason;
-use super::super::protocol::{self, CompletionOutcome, HubMessage};
-use super::{Connection, Step, Transport};
+use super::super::protocol::{self, CompletionOutcome, HubMessage, Payload};
+use super::{Connection, Record, Step, Transport};
 
 /// Client-to-server streams of the connection.
 #[derive(Default)]
@@ -25,7 +24,7 @@ pub(super) struct Uploads {
 }
 
 /// What a client-to-server stream carries: an item, or the error the client completed it with.
-pub(super) type StreamInput = Result<Box<RawValue>, String>;
+pub(super) type StreamInput = Result<Payload, String>;
 
 /// A waiting-for-room future of a full upload stream buffer.
 pub(super) type RoomFuture =
@@ -37,7 +36,7 @@ pub(super) struct Stalled {
     stream_id: String,
     room: RoomFuture,
     input: StreamInput,
-    pub(super) rest: Vec<String>,
+    pub(super) rest: Vec<Record>,
     /// Bytes of records read while stalled (see the module docs on stateful reconnect).
     parked_bytes: usize,
 }
@@ -73,13 +72,13 @@ impl<T: Transport> Connection<T> {
 
     /// Records read while stalled under stateful reconnect: Acks are handled now (they carry no sequence id
     /// and free the replay buffer), the rest wait behind the stalled stream input.
-    pub(super) async fn park_records(&mut self, records: Vec<String>) -> Step {
+    pub(super) async fn park_records(&mut self, records: Vec<Record>) -> Step {
         let hub = self.hub.clone();
         let options = &hub.options;
         let limit = 2 * options.stateful_reconnect_buffer_size + options.max_receive_message_size;
         for record in records {
             if record.len() <= options.max_receive_message_size {
-                if let Ok(ack @ HubMessage::Ack { .. }) = protocol::parse_message(&record) {
+                if let Ok(ack @ HubMessage::Ack { .. }) = record.parse() {
                     self.handle_message(ack).await;
                     continue;
                 }
@@ -101,7 +100,7 @@ impl<T: Transport> Connection<T> {
                 tracing::warn!(connection_id = %self.conn.id, "{text}");
                 let mut out = Vec::new();
                 protocol::write_close(&mut out, Some(&text), false);
-                self.send_frame(out).await;
+                self.send_json(out).await;
                 return Step::End(DisconnectReason::ProtocolError(text));
             }
         }
@@ -137,7 +136,7 @@ impl<T: Transport> Connection<T> {
     }
 
     /// Routes a client-to-server stream item to its stream, stalling reads when the stream's buffer is full.
-    pub(super) fn on_stream_item(&mut self, invocation_id: String, item: Box<RawValue>) {
+    pub(super) fn on_stream_item(&mut self, invocation_id: String, item: Payload) {
         let Some(tx) = self.uploads.streams.get(&invocation_id) else {
             self.warn_client(format_args!(
                 "stream item for unknown stream '{invocation_id}' ignored"

@@ -11,9 +11,10 @@
 //! [`ProtocolError`] whose text is fixed and covered by the golden tests below; callers log it and close the
 //! connection with it.
 //!
-//! Payload values (`arguments`, `item`, `result`) stay raw JSON text ([`RawValue`]): a typed hub method
-//! deserialises its argument tuple straight from that text, and a result is written without building a
-//! `serde_json::Value` tree in between.
+//! Payload values (`arguments`, `item`, `result`) are a [`Payload`]: raw JSON text ([`RawValue`]) as the
+//! JSON protocol carried it (a typed hub method deserialises its argument tuple straight from that text,
+//! and a result is written without building a `serde_json::Value` tree in between), or a [`HubValue`] as
+//! the MessagePack protocol carried it, binary data and timestamps included. Either has a JSON form.
 
 pub(crate) mod msgpack;
 
@@ -22,6 +23,40 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
+
+use super::value::HubValue;
+
+/// A payload value as its protocol carried it.
+#[derive(Debug, Clone)]
+pub(crate) enum Payload {
+    /// Raw JSON text: the JSON protocol, and what the server encodes for every connection.
+    Json(Box<RawValue>),
+    /// A MessagePack value (one with a JSON form: checked on arrival).
+    MsgPack(HubValue),
+}
+
+impl Payload {
+    /// The JSON form: the text itself, or the value as .NET's JSON writes it (binary data as base64,
+    /// timestamps as ISO 8601).
+    pub(crate) fn json(&self) -> std::borrow::Cow<'_, RawValue> {
+        match self {
+            Payload::Json(raw) => std::borrow::Cow::Borrowed(raw),
+            Payload::MsgPack(value) => std::borrow::Cow::Owned(
+                // Checked on arrival: no NaN, text keys only, so this cannot fail.
+                serde_json::value::to_raw_value(value)
+                    .unwrap_or_else(|_| RawValue::from_string("null".into()).expect("valid JSON")),
+            ),
+        }
+    }
+
+    /// The JSON form, owned.
+    pub(crate) fn into_json(self) -> Box<RawValue> {
+        match self {
+            Payload::Json(raw) => raw,
+            other => other.json().into_owned(),
+        }
+    }
+}
 
 /// The record separator that ends every JSON hub protocol message.
 pub(crate) const RECORD_SEPARATOR: u8 = 0x1e;
@@ -47,8 +82,8 @@ fn err(text: impl Into<String>) -> ProtocolError {
 pub(crate) enum CompletionOutcome {
     /// No `result` and no `error`: a void method finished.
     Void,
-    /// The invocation returned this value (raw JSON text; may be `null`).
-    Result(Box<RawValue>),
+    /// The invocation returned this value (may be `null`).
+    Result(Payload),
     /// The invocation failed with this message.
     Error(String),
 }
@@ -60,13 +95,13 @@ pub(crate) enum HubMessage {
     Invocation {
         invocation_id: Option<String>,
         target: String,
-        arguments: Box<RawValue>,
+        arguments: Payload,
         stream_ids: Vec<String>,
     },
     /// Type 2: one item of a stream (server-to-client or client-to-server).
     StreamItem {
         invocation_id: String,
-        item: Box<RawValue>,
+        item: Payload,
     },
     /// Type 3: the end of an invocation or of a stream.
     Completion {
@@ -77,7 +112,7 @@ pub(crate) enum HubMessage {
     StreamInvocation {
         invocation_id: String,
         target: String,
-        arguments: Box<RawValue>,
+        arguments: Payload,
         stream_ids: Vec<String>,
     },
     /// Type 5: stop a running stream.
@@ -173,7 +208,7 @@ pub(crate) fn parse_message(text: &str) -> Result<HubMessage, ProtocolError> {
             .take()
             .ok_or_else(|| err("Missing required property 'target'."))
     };
-    let arguments = |wire: &mut WireMessage| -> Result<Box<RawValue>, ProtocolError> {
+    let arguments = |wire: &mut WireMessage| -> Result<Payload, ProtocolError> {
         let raw = wire
             .arguments
             .take()
@@ -181,7 +216,7 @@ pub(crate) fn parse_message(text: &str) -> Result<HubMessage, ProtocolError> {
         if !raw.get().trim_start().starts_with('[') {
             return Err(err("Expected 'arguments' to be an array."));
         }
-        Ok(raw)
+        Ok(Payload::Json(raw))
     };
     let mut wire = wire;
     Ok(match kind {
@@ -193,10 +228,11 @@ pub(crate) fn parse_message(text: &str) -> Result<HubMessage, ProtocolError> {
         },
         2 => HubMessage::StreamItem {
             invocation_id: invocation_id(&wire)?,
-            item: wire
-                .item
-                .take()
-                .ok_or_else(|| err("Missing required property 'item'."))?,
+            item: Payload::Json(
+                wire.item
+                    .take()
+                    .ok_or_else(|| err("Missing required property 'item'."))?,
+            ),
         },
         3 => {
             let id = invocation_id(&wire)?;
@@ -206,7 +242,7 @@ pub(crate) fn parse_message(text: &str) -> Result<HubMessage, ProtocolError> {
                         "The 'error' and 'result' properties are mutually exclusive.",
                     ))
                 }
-                (Some(result), None) => CompletionOutcome::Result(result),
+                (Some(result), None) => CompletionOutcome::Result(Payload::Json(result)),
                 (None, Some(error)) => CompletionOutcome::Error(error),
                 (None, None) => CompletionOutcome::Void,
             };
@@ -301,7 +337,13 @@ pub(crate) fn write_message(message: &HubMessage, out: &mut Vec<u8>) {
             target,
             arguments,
             stream_ids,
-        } => write_invocation(out, invocation_id.as_deref(), target, arguments, stream_ids),
+        } => write_invocation(
+            out,
+            invocation_id.as_deref(),
+            target,
+            &arguments.json(),
+            stream_ids,
+        ),
         HubMessage::StreamItem {
             invocation_id,
             item,
@@ -316,10 +358,11 @@ pub(crate) fn write_message(message: &HubMessage, out: &mut Vec<u8>) {
             arguments,
             stream_ids,
         } => {
+            let arguments = arguments.json();
             let mut m = OutMessage::new(4);
             m.invocation_id = Some(invocation_id);
             m.target = Some(target);
-            m.arguments = Some(arguments);
+            m.arguments = Some(&arguments);
             m.stream_ids = (!stream_ids.is_empty()).then_some(stream_ids.as_slice());
             m.write(out);
         }
@@ -368,10 +411,11 @@ pub(crate) fn invocation_frame(target: &str, write_arguments: impl FnOnce(&mut S
     out.into_bytes()
 }
 
-pub(crate) fn write_stream_item(out: &mut Vec<u8>, invocation_id: &str, item: &RawValue) {
+pub(crate) fn write_stream_item(out: &mut Vec<u8>, invocation_id: &str, item: &Payload) {
+    let item = item.json();
     let mut m = OutMessage::new(2);
     m.invocation_id = Some(invocation_id);
-    m.item = Some(item);
+    m.item = Some(&item);
     m.write(out);
 }
 
@@ -380,12 +424,15 @@ pub(crate) fn write_completion(
     invocation_id: &str,
     outcome: &CompletionOutcome,
 ) {
+    let result = match outcome {
+        CompletionOutcome::Result(r) => Some(r.json()),
+        _ => None,
+    };
     let mut m = OutMessage::new(3);
     m.invocation_id = Some(invocation_id);
-    match outcome {
-        CompletionOutcome::Void => {}
-        CompletionOutcome::Result(r) => m.result = Some(r),
-        CompletionOutcome::Error(e) => m.error = Some(e),
+    m.result = result.as_deref();
+    if let CompletionOutcome::Error(e) = outcome {
+        m.error = Some(e);
     }
     m.write(out);
 }

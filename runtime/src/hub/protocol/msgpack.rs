@@ -11,21 +11,20 @@
 //! `[5, headers, id]`, Ping `[6]`, Close `[7, error|nil, allowReconnect]`, Ack `[8, sequenceId]`, Sequence
 //! `[9, sequenceId]`.
 //!
-//! Design: the connection task, the replay buffer, fan-out and backplanes all carry JSON records, so a
-//! MessagePack connection translates at its edge: an inbound message becomes one JSON record
-//! ([`record_to_json`]) before anything else sees it, and an outbound JSON frame becomes MessagePack
-//! ([`json_frame_to_msgpack`]) as it is written. Every limit and error text of the JSON protocol therefore
-//! holds unchanged (the size limits apply to the MessagePack bytes). Payload values translate losslessly
-//! except for two MessagePack types JSON lacks, which arrive as .NET's JSON writes them: binary data as a
-//! base64 string and a timestamp (extension -1) as an ISO 8601 UTC string. Values the server sends are
-//! JSON-shaped, so a client receives strings for those.
+//! Design: a MessagePack message parses straight into the protocol's message type ([`parse_message`]),
+//! its payloads kept as [`HubValue`]s, so hub methods read and answer binary data and timestamps natively;
+//! every limit and error text of the JSON protocol holds unchanged (the size limits apply to the
+//! MessagePack bytes). What the server encodes once for every connection (fan-out, pings, errors, the
+//! replay of JSON-encoded messages) is JSON, translated to MessagePack as it is queued for writing
+//! ([`json_frame_to_msgpack`]); in those, binary data and timestamps are the base64 and ISO 8601 strings
+//! .NET's JSON writes. A payload is accepted only if it also has a JSON form (no NaN, no extension but the
+//! timestamp), so fan-out, client streams and client results can carry it.
 
-use base64::Engine;
 use rmpv::Value as Mp;
-use serde_json::value::RawValue;
 use serde_json::Value as Js;
 
-use super::{write_message, CompletionOutcome, HubMessage, ProtocolError};
+use super::super::value::{HubValue, Timestamp};
+use super::{CompletionOutcome, HubMessage, Payload, ProtocolError};
 
 /// Deepest nesting of arrays and maps accepted in a message (serde_json's own limit is 128).
 const MAX_DEPTH: usize = 100;
@@ -113,20 +112,21 @@ pub(crate) fn write_length_prefixed(out: &mut Vec<u8>, message: &[u8]) {
 
 /// Translates one MessagePack message (without its prefix) into a JSON record (without its separator).
 /// `Ok(None)` is a message of a type this server does not know: skipped, as in the JSON protocol.
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn record_to_json(bytes: &[u8]) -> Result<Option<String>, ProtocolError> {
     let message = parse_message(bytes)?;
     if let HubMessage::Unknown(_) = message {
         return Ok(None);
     }
     let mut out = Vec::with_capacity(bytes.len() + 32);
-    write_message(&message, &mut out);
+    super::write_message(&message, &mut out);
     out.pop();
     String::from_utf8(out)
         .map(Some)
         .map_err(|_| err("Invalid message: text is not UTF-8."))
 }
 
-/// Parses one MessagePack message into the protocol's message type (payloads become raw JSON).
+/// Parses one MessagePack message into the protocol's message type (payloads stay MessagePack values).
 pub(crate) fn parse_message(bytes: &[u8]) -> Result<HubMessage, ProtocolError> {
     let mut reader = bytes;
     let value = rmpv::decode::read_value_with_max_depth(&mut reader, MAX_DEPTH)
@@ -154,7 +154,7 @@ pub(crate) fn parse_message(bytes: &[u8]) -> Result<HubMessage, ProtocolError> {
             };
             let target = string(next("target")?, "target")?;
             let arguments = match next("arguments")? {
-                v @ Mp::Array(_) => raw(v)?,
+                v @ Mp::Array(_) => payload_in(v)?,
                 _ => return Err(err("Expected 'arguments' to be an array.")),
             };
             // Clients older than client-to-server streaming leave the stream ids out.
@@ -185,7 +185,7 @@ pub(crate) fn parse_message(bytes: &[u8]) -> Result<HubMessage, ProtocolError> {
             headers(next("headers")?)?;
             HubMessage::StreamItem {
                 invocation_id: string(next("invocationId")?, "invocationId")?,
-                item: raw(next("item")?)?,
+                item: payload_in(next("item")?)?,
             }
         }
         3 => {
@@ -194,7 +194,7 @@ pub(crate) fn parse_message(bytes: &[u8]) -> Result<HubMessage, ProtocolError> {
             let outcome = match next("resultKind")?.as_u64() {
                 Some(1) => CompletionOutcome::Error(string(next("error")?, "error")?),
                 Some(2) => CompletionOutcome::Void,
-                Some(3) => CompletionOutcome::Result(raw(next("result")?)?),
+                Some(3) => CompletionOutcome::Result(payload_in(next("result")?)?),
                 _ => return Err(err("Invalid invocation result kind.")),
             };
             HubMessage::Completion {
@@ -254,31 +254,37 @@ fn string(value: Mp, name: &str) -> Result<String, ProtocolError> {
     }
 }
 
-fn raw(value: Mp) -> Result<Box<RawValue>, ProtocolError> {
-    let json = to_json(value)?;
-    serde_json::value::to_raw_value(&json).map_err(|e| err(format!("Invalid message: {e}.")))
+/// A payload as it arrived, checked to have a JSON form (what fan-out, client streams and client results
+/// use) with the same errors the translation to JSON always gave.
+fn payload_in(value: Mp) -> Result<Payload, ProtocolError> {
+    from_msgpack(value).map(Payload::MsgPack)
 }
 
-/// A MessagePack value as the JSON value .NET's JSON protocol would carry for it.
-fn to_json(value: Mp) -> Result<Js, ProtocolError> {
+/// A MessagePack value as a [`HubValue`].
+fn from_msgpack(value: Mp) -> Result<HubValue, ProtocolError> {
     Ok(match value {
-        Mp::Nil => Js::Null,
-        Mp::Boolean(b) => Js::Bool(b),
-        Mp::Integer(i) => match (i.as_u64(), i.as_i64()) {
-            (Some(u), _) => Js::from(u),
-            (None, Some(s)) => Js::from(s),
+        Mp::Nil => HubValue::Null,
+        Mp::Boolean(b) => HubValue::Bool(b),
+        Mp::Integer(i) => match (i.as_i64(), i.as_u64()) {
+            (Some(s), _) => HubValue::Int(s),
+            (None, Some(u)) => HubValue::UInt(u),
             (None, None) => return Err(err("Invalid message: integer out of range.")),
         },
         Mp::F32(f) => float(f64::from(f))?,
         Mp::F64(f) => float(f)?,
-        Mp::String(s) => Js::String(
+        Mp::String(s) => HubValue::String(
             s.into_str()
                 .ok_or_else(|| err("Invalid message: a string is not UTF-8 text."))?,
         ),
-        Mp::Binary(b) => Js::String(base64::engine::general_purpose::STANDARD.encode(b)),
-        Mp::Array(items) => Js::Array(items.into_iter().map(to_json).collect::<Result<_, _>>()?),
+        Mp::Binary(b) => HubValue::Binary(b),
+        Mp::Array(items) => HubValue::Array(
+            items
+                .into_iter()
+                .map(from_msgpack)
+                .collect::<Result<_, _>>()?,
+        ),
         Mp::Map(entries) => {
-            let mut object = serde_json::Map::with_capacity(entries.len());
+            let mut map = Vec::with_capacity(entries.len());
             for (key, value) in entries {
                 let key = match key {
                     Mp::String(s) => s
@@ -287,11 +293,13 @@ fn to_json(value: Mp) -> Result<Js, ProtocolError> {
                     Mp::Integer(i) => i.to_string(),
                     _ => return Err(err("Invalid message: map keys must be strings.")),
                 };
-                object.insert(key, to_json(value)?);
+                map.push((key, from_msgpack(value)?));
             }
-            Js::Object(object)
+            HubValue::Map(map)
         }
-        Mp::Ext(-1, data) => Js::String(timestamp(&data)?),
+        Mp::Ext(-1, data) => HubValue::Timestamp(
+            Timestamp::from_ext(&data).map_err(|e| err(format!("Invalid message: {e}.")))?,
+        ),
         Mp::Ext(kind, _) => {
             return Err(err(format!(
                 "Invalid message: MessagePack extension type {kind} is not supported."
@@ -300,57 +308,44 @@ fn to_json(value: Mp) -> Result<Js, ProtocolError> {
     })
 }
 
-fn float(f: f64) -> Result<Js, ProtocolError> {
-    serde_json::Number::from_f64(f)
-        .map(Js::Number)
-        .ok_or_else(|| err("Invalid message: NaN and infinite numbers have no JSON form."))
+fn float(f: f64) -> Result<HubValue, ProtocolError> {
+    if f.is_finite() {
+        Ok(HubValue::Float(f))
+    } else {
+        Err(err(
+            "Invalid message: NaN and infinite numbers have no JSON form.",
+        ))
+    }
 }
 
-/// The MessagePack timestamp extension (4, 8 or 12 bytes) as `YYYY-MM-DDTHH:MM:SS[.fffffffff]Z`.
-fn timestamp(data: &[u8]) -> Result<String, ProtocolError> {
-    let (seconds, nanos): (i64, u32) = match data.len() {
-        4 => (
-            i64::from(u32::from_be_bytes(data.try_into().expect("4 bytes"))),
-            0,
+/// A [`HubValue`] as MessagePack: binary data as `bin`, timestamps as extension -1.
+pub(crate) fn to_msgpack(value: &HubValue) -> Mp {
+    match value {
+        HubValue::Null => Mp::Nil,
+        HubValue::Bool(b) => Mp::Boolean(*b),
+        HubValue::Int(i) => Mp::from(*i),
+        HubValue::UInt(u) => Mp::from(*u),
+        HubValue::Float(f) => Mp::F64(*f),
+        HubValue::String(s) => Mp::from(s.as_str()),
+        HubValue::Binary(b) => Mp::Binary(b.clone()),
+        HubValue::Timestamp(t) => Mp::Ext(-1, t.to_ext()),
+        HubValue::Array(items) => Mp::Array(items.iter().map(to_msgpack).collect()),
+        HubValue::Map(entries) => Mp::Map(
+            entries
+                .iter()
+                .map(|(k, v)| (Mp::from(k.as_str()), to_msgpack(v)))
+                .collect(),
         ),
-        8 => {
-            let v = u64::from_be_bytes(data.try_into().expect("8 bytes"));
-            ((v & 0x3_ffff_ffff) as i64, (v >> 34) as u32)
-        }
-        12 => (
-            i64::from_be_bytes(data[4..].try_into().expect("8 bytes")),
-            u32::from_be_bytes(data[..4].try_into().expect("4 bytes")),
-        ),
-        _ => return Err(err("Invalid message: a timestamp has 4, 8 or 12 bytes.")),
-    };
-    if nanos >= 1_000_000_000 || !(-62_135_596_800..=253_402_300_799).contains(&seconds) {
-        return Err(err("Invalid message: timestamp out of range."));
     }
-    // Days since 1970-01-01 to a civil date (proleptic Gregorian), by 400-year eras.
-    let days = seconds.div_euclid(86_400);
-    let secs = seconds.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let mut text = format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    );
-    if nanos > 0 {
-        let fraction = format!("{nanos:09}");
-        text.push('.');
-        text.push_str(fraction.trim_end_matches('0'));
-    }
-    text.push('Z');
-    Ok(text)
+}
+
+/// Encodes a serialisable value as a MessagePack payload, as a hub method result or stream item on a
+/// MessagePack connection: structs become maps with their field names, [`HubValue`]s keep binary data and
+/// timestamps.
+pub(crate) fn encode_payload<T: serde::Serialize + ?Sized>(value: &T) -> Result<Payload, String> {
+    let bytes = rmp_serde::to_vec_named(value).map_err(|e| e.to_string())?;
+    let mp = rmpv::decode::read_value(&mut &bytes[..]).map_err(|e| e.to_string())?;
+    from_msgpack(mp).map(Payload::MsgPack).map_err(|e| e.0)
 }
 
 /// A JSON value as MessagePack.
@@ -375,9 +370,12 @@ fn from_json(value: Js) -> Mp {
     }
 }
 
-fn payload(raw: &RawValue) -> Mp {
-    // Raw values come from the hub's own JSON encoding or from a parsed message: always valid JSON.
-    serde_json::from_str(raw.get()).map_or(Mp::Nil, from_json)
+fn payload(payload: &Payload) -> Mp {
+    match payload {
+        // Raw values come from the hub's own JSON encoding or from a parsed message: always valid JSON.
+        Payload::Json(raw) => serde_json::from_str(raw.get()).map_or(Mp::Nil, from_json),
+        Payload::MsgPack(value) => to_msgpack(value),
+    }
 }
 
 fn no_headers() -> Mp {

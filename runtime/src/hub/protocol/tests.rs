@@ -2,8 +2,8 @@
 
 use super::*;
 
-fn raw(text: &str) -> Box<RawValue> {
-    RawValue::from_string(text.to_owned()).unwrap()
+fn raw(text: &str) -> Payload {
+    Payload::Json(RawValue::from_string(text.to_owned()).unwrap())
 }
 
 fn encode(m: &HubMessage) -> String {
