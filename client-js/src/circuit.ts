@@ -51,10 +51,10 @@ export class Circuit {
   #rootWatch?: MutationObserver;
   #orphanTimer?: ReturnType<typeof setTimeout>;
   #stopLinks?: () => void;
+  #stopAutoPause?: () => void;
   /** The newest batch applied but not yet acknowledged, and the connection it came in on. */
   #owedAck?: { hub: HubConnection; batchId: number };
   #ackTimer?: ReturnType<typeof setTimeout>;
-  #stopAutoPause?: () => void;
 
   readonly #options: ResolvedOptions;
   readonly #logger: Logger;

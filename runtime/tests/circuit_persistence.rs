@@ -354,27 +354,6 @@ async fn write_behind_saves_a_live_circuit_after_changes_and_a_closed_one_leaves
     session.client.drop_socket().await;
 }
 
-/// Saves only after a delay (a slow or distant store).
-struct SlowStore(Arc<InMemoryCircuitStore>);
-
-impl CircuitStore for SlowStore {
-    fn save(&self, id: CircuitId, circuit: StoredCircuit) -> StoreFuture<'_, SaveOutcome> {
-        Box::pin(async move {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            self.0.save(id, circuit).await
-        })
-    }
-    fn claim(&self, id: CircuitId, claim: [u8; 32]) -> StoreFuture<'_, Option<ClaimedCircuit>> {
-        self.0.claim(id, claim)
-    }
-    fn remove(&self, id: CircuitId, generation: u64) -> StoreFuture<'_, ()> {
-        self.0.remove(id, generation)
-    }
-    fn generation(&self, id: CircuitId) -> StoreFuture<'_, Option<u64>> {
-        self.0.generation(id)
-    }
-}
-
 #[tokio::test]
 async fn a_stale_write_from_the_old_server_does_not_overwrite_the_resumed_circuit() {
     let (memory, a, b) = write_behind_pair(Duration::from_millis(20)).await;
@@ -535,22 +514,6 @@ impl CircuitStore for OutageStore {
 }
 
 #[tokio::test]
-async fn a_shutdown_tells_the_browser_to_resume_only_once_the_store_has_the_circuit() {
-    let store = Arc::new(InMemoryCircuitStore::default());
-    let a = server_with(SlowStore(store.clone()), key(), CircuitOptions::default()).await;
-    let b = server_with(store.clone(), key(), CircuitOptions::default()).await;
-    let mut session = counter_at_three(&a).await;
-    let hub = a.hub.clone();
-    let shutdown = tokio::spawn(async move { hub.shutdown(Duration::from_secs(5)).await });
-    assert_eq!(session.client.expect("T.Persisted").await, [json!(true)]);
-    // Straight to the other server, as a tab does: the save must already be there.
-    let (mut client, answer) = resume(&b, &session.secret).await;
-    assert_eq!(answer, json!(true));
-    shows_and_counts_on(&mut client, 3).await;
-    assert_eq!(shutdown.await.unwrap().persisted, 1);
-}
-
-#[tokio::test]
 async fn a_failed_write_behind_retries_until_the_store_is_back_without_another_change() {
     let memory = Arc::new(InMemoryCircuitStore::default());
     let back = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -572,4 +535,41 @@ async fn a_failed_write_behind_retries_until_the_store_is_back_without_another_c
     let (mut client, answer) = resume(&b, &session.secret).await;
     assert_eq!(answer, json!(true));
     shows_and_counts_on(&mut client, 3).await;
+}
+
+/// Saves only after a delay (a slow or distant store).
+struct SlowStore(Arc<InMemoryCircuitStore>);
+
+impl CircuitStore for SlowStore {
+    fn save(&self, id: CircuitId, circuit: StoredCircuit) -> StoreFuture<'_, SaveOutcome> {
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            self.0.save(id, circuit).await
+        })
+    }
+    fn claim(&self, id: CircuitId, claim: [u8; 32]) -> StoreFuture<'_, Option<ClaimedCircuit>> {
+        self.0.claim(id, claim)
+    }
+    fn remove(&self, id: CircuitId, generation: u64) -> StoreFuture<'_, ()> {
+        self.0.remove(id, generation)
+    }
+    fn generation(&self, id: CircuitId) -> StoreFuture<'_, Option<u64>> {
+        self.0.generation(id)
+    }
+}
+
+#[tokio::test]
+async fn a_shutdown_tells_the_browser_to_resume_only_once_the_store_has_the_circuit() {
+    let store = Arc::new(InMemoryCircuitStore::default());
+    let a = server_with(SlowStore(store.clone()), key(), CircuitOptions::default()).await;
+    let b = server_with(store.clone(), key(), CircuitOptions::default()).await;
+    let mut session = counter_at_three(&a).await;
+    let hub = a.hub.clone();
+    let shutdown = tokio::spawn(async move { hub.shutdown(Duration::from_secs(5)).await });
+    assert_eq!(session.client.expect("T.Persisted").await, [json!(true)]);
+    // Straight to the other server, as a tab does: the save must already be there.
+    let (mut client, answer) = resume(&b, &session.secret).await;
+    assert_eq!(answer, json!(true));
+    shows_and_counts_on(&mut client, 3).await;
+    assert_eq!(shutdown.await.unwrap().persisted, 1);
 }

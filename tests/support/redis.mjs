@@ -2,6 +2,7 @@
 // redis-server processes a test may kill and restart without disturbing the shared one.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import net from 'node:net';
 import os from 'node:os';
 import { freePort } from './server.mjs';
 

@@ -190,6 +190,8 @@ pub(crate) struct CircuitState {
     /// Write-behind saves that failed in a row (the store is away): the retry backs off, and only the
     /// first failure of a streak is logged as a warning.
     pub(crate) write_behind_failures: u32,
+    /// After failed saves: the write-behind pass skips the circuit until then.
+    pub(crate) write_behind_retry_at: Option<tokio::time::Instant>,
     pub(crate) next_call_id: u64,
     pub(crate) pending_calls: Vec<(u64, CallReply)>,
 }
@@ -231,12 +233,12 @@ pub(crate) struct Circuit {
     /// A lock-free copy of the `Link` kind (`LINK_*`), so handles can answer status questions from inside
     /// the circuit's own callbacks, where taking the lock would deadlock.
     pub(crate) link_kind: AtomicU8,
-    /// Persisted and ended for its tab to resume elsewhere (a shutdown), which the tab is told once the
-    /// store has it; messages from the tab meanwhile are refused without ending the tab's circuit.
-    pub(crate) moving: AtomicBool,
     /// The circuit's generation in the store (1 when started; one more than the claimed entry's when
     /// resumed), set before anything is persisted; see `store` on fencing.
     pub(crate) generation: AtomicU64,
+    /// Persisted and ended for its tab to resume elsewhere (a shutdown), which the tab is told once the
+    /// store has it; messages from the tab meanwhile are refused without ending the tab's circuit.
+    pub(crate) moving: AtomicBool,
     pub(crate) state: Mutex<CircuitState>,
 }
 
@@ -269,8 +271,8 @@ impl Circuit {
             span: tracing::info_span!(parent: None, "circuit", id = %id),
             render_scheduled: AtomicBool::new(false),
             link_kind: AtomicU8::new(LINK_CONNECTED),
-            moving: AtomicBool::new(false),
             generation: AtomicU64::new(1),
+            moving: AtomicBool::new(false),
             state: Mutex::new(CircuitState {
                 link: Link::Connected(sink),
                 disconnections: 0,
@@ -280,6 +282,7 @@ impl Circuit {
                 starting: true,
                 write_behind_pending: false,
                 write_behind_failures: 0,
+                write_behind_retry_at: None,
                 next_call_id: 0,
                 pending_calls: Vec::new(),
             }),

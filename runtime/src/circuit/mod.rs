@@ -16,10 +16,9 @@
 //! - lifecycle: the circuit's own transitions (open, attach, detach, evict, pause, persist and end);
 //!   env: what a circuit is handed (options, handlers, server functions, persistence); control: what a
 //!   [`CircuitHandle`] asks of its circuit; persist: sealed blobs, [`PersistenceKey`] and key rotation;
-//!   persisting: when a live circuit writes itself to the store (write-behind, fencing); resume:
-//!   `ResumeCircuit` and the fence check before a reconnect; shutdown: [`CircuitHub::shutdown`] and
-//!   [`serve_until_signal`]; saver: every save and removal in order and in batches, and the one
-//!   write-behind timer per hub.
+//!   persisting: when a live circuit writes itself to the store (write-behind, fencing); saver: every
+//!   save in order and in batches, the write-behind timer and its retries; resume: `ResumeCircuit` and
+//!   the fence check before a reconnect; shutdown: [`CircuitHub::shutdown`] and [`serve_until_signal`].
 //! - app: the bridge from a circuit to its `tether_components::Renderer`; scoped: per-circuit services
 //!   ([`CircuitHubBuilder::circuit_service`], [`SharedState`]), persisted when they opt in.
 //! - protocol: method names, argument shapes, `Chunked` reassembly.

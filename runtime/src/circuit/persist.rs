@@ -15,8 +15,9 @@
 //! retired ones), chosen by the key id in the blob. Roll a new key out to every server as a retired key
 //! first, then make it the newest everywhere, then drop the old one once its blobs have expired.
 //!
-//! Every store call goes through [`Persistence`], which counts persists, resumes and resume failures and
-//! times each call ([`CircuitStoreMetrics`], exported by `Metrics::circuits`).
+//! Every store call goes through [`Persistence`] (saves and removals through its `saver` queue), which
+//! counts persists, resumes and resume failures and times each call ([`CircuitStoreMetrics`], exported by
+//! `Metrics::circuits`).
 //!
 //! Invariants:
 //! - Nothing in a blob is read before it has been authenticated with the key its key id names.

@@ -1,30 +1,22 @@
 //! A live circuit writing itself to the store: on eviction, shutdown and pause (`lifecycle`), shortly
-//! after each change when the store asks for write-behind, and removal when it ends for good.
+//! after each change when the store asks for write-behind, and removal when it ends for good. The writes
+//! themselves go through the hub's queue (`saver`).
 //!
 //! Invariants:
-//! - Sealing happens under the circuit's state lock (a consistent snapshot); the store call runs on the
-//!   hub's saver task (`saver`: in order, batched), so a slow or absent store never holds the lock or the
-//!   connection's task.
+//! - Sealing happens under the circuit's state lock (a consistent snapshot), and the sealed blob is queued
+//!   before the lock is released, so one circuit's saves reach the store in the order they were sealed.
 //! - Every save carries the circuit's generation. A save the store fences out (the circuit was resumed
 //!   elsewhere) ends this copy with `EndReason::Moved` and removes nothing; so does a reconnect that finds
 //!   a newer generation in a shared store (`fenced_out`).
-//! - A write-behind persist runs at most once per interval per circuit, however many changes come.
-//! - A write-behind save that fails (the store is away) is retried while the circuit lives, the wait
-//!   doubling from the interval up to [`MAX_RETRY`]; the first failure of a streak is a warning, the rest
-//!   are debug lines, and the first success after it says the store is back. The circuit itself, and
-//!   everything in this process, carries on meanwhile.
+//! - A write-behind persist runs at most once per interval per circuit, however many changes come; after
+//!   failed saves it waits `saver::retry_delay`.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
-use super::core::{Circuit, CircuitState, EndReason, Link};
+use super::core::{Circuit, CircuitState, EndReason};
 use super::persist::PersistCause;
-use super::saver::SaveReceipt;
-use super::store::{SaveOutcome, StoreError};
-
-/// A failing write-behind retries at most this far apart.
-const MAX_RETRY: Duration = Duration::from_secs(30);
+use super::saver::{retry_delay, SaveReceipt};
 
 impl Circuit {
     /// This circuit's generation in the store.
@@ -33,8 +25,8 @@ impl Circuit {
     }
 
     /// Seals the circuit's state and queues it for the store (behind every earlier save, see `saver`).
-    /// Returns the save's receipt (`true` once stored), or `None` when there is no store, no application
-    /// yet, or sealing failed (logged).
+    /// Returns the save's receipt, or `None` when there is no store, no application yet, or sealing
+    /// failed (logged).
     pub(crate) fn persist_locked(
         self: &Arc<Self>,
         state: &mut CircuitState,
@@ -64,30 +56,12 @@ impl Circuit {
             }
         };
         Some(persistence.saver.save(
+            Arc::downgrade(self),
             self.id,
             sealed,
             cause,
-            Arc::downgrade(self),
             self.span.clone(),
         ))
-    }
-
-    /// Told by the saver what became of a save of this circuit: a fenced-out save ends this copy; a
-    /// write-behind save books its success or failure (see `after_write_behind`). Returns how many
-    /// write-behind saves had failed in a row before this one.
-    pub(crate) fn saved(
-        self: &Arc<Self>,
-        cause: PersistCause,
-        result: &Result<SaveOutcome, &StoreError>,
-    ) -> u32 {
-        if *result == Ok(SaveOutcome::Fenced) {
-            self.end_moved();
-            return 0;
-        }
-        if cause != PersistCause::WriteBehind {
-            return 0;
-        }
-        self.after_write_behind(result.is_err())
     }
 
     /// Ends this copy: the circuit continues on another server.
@@ -121,47 +95,28 @@ impl Circuit {
         }
     }
 
-    /// Books a finished write-behind save: on failure, lists the circuit again after a backoff (the
-    /// interval doubling per failure, up to [`MAX_RETRY`]); changes meanwhile do not list it sooner.
-    /// Returns how many saves had failed in a row before this one.
-    fn after_write_behind(self: &Arc<Self>, failed: bool) -> u32 {
+    /// Books a finished write-behind save (the saver calls it): a failure sets the next try after a
+    /// backoff and keeps the circuit listed. Returns how many saves had failed in a row before this one.
+    pub(crate) fn after_write_behind(self: &Arc<Self>, failed: bool) -> u32 {
         let mut state = self.state.lock();
         let before = state.write_behind_failures;
         if !failed {
             state.write_behind_failures = 0;
+            state.write_behind_retry_at = None;
             return before;
         }
         state.write_behind_failures = before.saturating_add(1);
-        let Some(interval) = self.env.persistence.as_ref().and_then(|p| p.write_behind()) else {
-            return before;
-        };
-        if matches!(state.link, Link::Ended) || state.write_behind_pending {
-            return before;
+        if let Some(interval) = self.env.persistence.as_ref().and_then(|p| p.write_behind()) {
+            let wait = retry_delay(interval, state.write_behind_failures);
+            state.write_behind_retry_at = Some(tokio::time::Instant::now() + wait);
         }
-        // Held pending through the wait, so a render meanwhile does not list the circuit sooner.
-        state.write_behind_pending = true;
-        let backoff = 1u32 << state.write_behind_failures.min(16);
-        let wait = interval
-            .saturating_mul(backoff)
-            .min(MAX_RETRY.max(interval))
-            .saturating_sub(interval);
-        let circuit = Arc::downgrade(self);
-        tokio::spawn(async move {
-            tokio::time::sleep(wait).await;
-            let Some(circuit) = circuit.upgrade() else {
-                return;
-            };
-            let mut state = circuit.state.lock();
-            state.write_behind_pending = false;
-            if !matches!(state.link, Link::Ended) {
-                circuit.schedule_write_behind(&mut state);
-            }
-        });
+        self.schedule_write_behind(&mut state);
         before
     }
 
     /// After a change (a rendered batch): when the store asks for write-behind, lists the circuit for the
-    /// hub's next write-behind pass, so it persists at most once per interval however many changes come.
+    /// hub's next write-behind pass, so at most one persist per interval per circuit however many changes
+    /// come meanwhile.
     pub(crate) fn schedule_write_behind(self: &Arc<Self>, state: &mut CircuitState) {
         if state.write_behind_pending {
             return;
@@ -179,7 +134,7 @@ impl Circuit {
     }
 
     /// The circuit ended for good (closed or failed): with write-behind on, its last copy leaves the store
-    /// (unless a newer generation holds the entry), behind its queued saves.
+    /// (unless a newer generation holds the entry).
     pub(crate) fn forget_write_behind(&self) {
         let Some(persistence) = &self.env.persistence else {
             return;

@@ -14,8 +14,12 @@
 //! timer per hub persists every listed circuit each interval. A circuit is therefore saved at most once per
 //! interval and at most about one interval after a change, with no timer per circuit.
 //!
-//! Outcomes: the saver counts and times every store call, and tells each circuit what became of its save
-//! (`Circuit::saved`): a save the store fenced out ends that copy, a failed write-behind backs off.
+//! Fencing and failures: the store answers each save `Saved` or `Fenced` (a newer generation of the circuit
+//! is in the store: it was resumed elsewhere), and a fenced circuit's copy here ends. A write-behind save
+//! that fails (the store is away) leaves its circuit listed, and the timer retries it after a backoff (the
+//! interval doubling per failure, up to [`MAX_RETRY`]), with no further change needed; the first failure of
+//! a streak is a warning, the retries debug lines, and the first success says the store is back. Every
+//! store call is timed and every stored save counted in the hub's [`CircuitStoreMetrics`].
 //!
 //! The two tasks start on first use (inside the runtime the circuits run on) and end when the hub's
 //! persistence is dropped.
@@ -25,15 +29,19 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use super::core::{Circuit, Link};
 use super::persist::PersistCause;
 use super::secret::CircuitId;
-use super::store::{CircuitStore, SaveOutcome, StoreError, StoredCircuit};
+use super::store::{CircuitStore, SaveOutcome, StoredCircuit};
 use crate::metrics::CircuitStoreMetrics;
 
 /// The most saves handed to the store at once.
 const MAX_BATCH: usize = 512;
+
+/// A failing write-behind retries at most this far apart.
+const MAX_RETRY: Duration = Duration::from_secs(30);
 
 /// Answers whether the store took a queued save (`Err` when the saver is gone: not saved).
 pub(crate) type SaveReceipt = oneshot::Receiver<bool>;
@@ -50,9 +58,9 @@ struct Save {
     id: CircuitId,
     circuit: StoredCircuit,
     cause: PersistCause,
-    /// Told the outcome (see the module docs).
-    owner: Weak<Circuit>,
     span: tracing::Span,
+    /// The live circuit, to end when the store fences it out and to book write-behind failures.
+    owner: Weak<Circuit>,
     done: oneshot::Sender<bool>,
 }
 
@@ -77,13 +85,13 @@ impl Saver {
         }
     }
 
-    /// Queues a sealed circuit behind every save queued before it; `owner` hears the outcome.
+    /// Queues a sealed circuit behind every save queued before it.
     pub(crate) fn save(
         &self,
+        owner: Weak<Circuit>,
         id: CircuitId,
         circuit: StoredCircuit,
         cause: PersistCause,
-        owner: Weak<Circuit>,
         span: tracing::Span,
     ) -> SaveReceipt {
         let (done, receipt) = oneshot::channel();
@@ -92,8 +100,8 @@ impl Saver {
             id,
             circuit,
             cause,
-            owner,
             span,
+            owner,
             done,
         }));
         receipt
@@ -160,93 +168,97 @@ async fn flush(store: &dyn CircuitStore, metrics: &CircuitStoreMetrics, saves: &
     let started = std::time::Instant::now();
     let outcome = store.save_many(entries).await;
     metrics.store_latency.observe(started.elapsed());
-    let outcome = match outcome {
-        Ok(outcomes) if outcomes.len() == saves.len() => Ok(outcomes),
-        Ok(outcomes) => Err(StoreError::new(format!(
-            "the store answered {} outcomes for {} saves",
-            outcomes.len(),
-            saves.len()
-        ))),
-        Err(error) => Err(error),
-    };
-    for (index, save) in saves.drain(..).enumerate() {
+    for (i, save) in saves.drain(..).enumerate() {
         let result = match &outcome {
-            Ok(outcomes) => Ok(outcomes[index]),
+            Ok(outcomes) => Ok(outcomes.get(i).copied().unwrap_or(SaveOutcome::Saved)),
             Err(error) => Err(error),
         };
-        if result == Ok(SaveOutcome::Saved) {
+        let saved = result == Ok(SaveOutcome::Saved);
+        if saved {
             metrics.persisted.inc();
         }
-        report(save, result);
+        let failed_before = match (save.cause, save.owner.upgrade()) {
+            (PersistCause::WriteBehind, Some(circuit)) => {
+                circuit.after_write_behind(result.is_err())
+            }
+            _ => 0,
+        };
+        let (span, cause, bytes) = (&save.span, save.cause, save.circuit.blob.len());
+        match result {
+            Ok(SaveOutcome::Saved) if failed_before > 0 => {
+                tracing::info!(parent: span, failed_before, "circuit persisted again: the store is back");
+            }
+            Ok(SaveOutcome::Saved) if cause == PersistCause::WriteBehind => {
+                tracing::debug!(parent: span, bytes, "circuit persisted (write-behind)");
+            }
+            Ok(SaveOutcome::Saved) => {
+                tracing::info!(parent: span, ?cause, bytes, "circuit persisted");
+            }
+            Ok(SaveOutcome::Fenced) => {
+                let generation = save.circuit.generation;
+                tracing::warn!(parent: span, ?cause, generation, "persist refused: the store holds a newer generation of this circuit");
+                if let Some(circuit) = save.owner.upgrade() {
+                    circuit.end_moved();
+                }
+            }
+            Err(error) if cause == PersistCause::WriteBehind && failed_before > 0 => {
+                tracing::debug!(parent: span, %error, failed_before, "write-behind failed again; retrying later");
+            }
+            Err(error) => {
+                tracing::warn!(parent: span, ?cause, %error, "persisting the circuit failed");
+            }
+        }
+        let _ = save.done.send(saved);
     }
 }
 
-/// Logs a save's outcome, tells its circuit, and answers its receipt.
-fn report(save: Save, result: Result<SaveOutcome, &StoreError>) {
-    let Save {
-        circuit,
-        cause,
-        owner,
-        span,
-        done,
-        ..
-    } = save;
-    let bytes = circuit.blob.len();
-    let failed_before = match owner.upgrade() {
-        Some(owner) => owner.saved(cause, &result),
-        None => 0,
-    };
-    match &result {
-        Ok(SaveOutcome::Saved) if failed_before > 0 => {
-            tracing::info!(parent: &span, failed_before, "circuit persisted again: the store is back");
-        }
-        Ok(SaveOutcome::Saved) if cause == PersistCause::WriteBehind => {
-            tracing::debug!(parent: &span, bytes, "circuit persisted (write-behind)");
-        }
-        Ok(SaveOutcome::Saved) => {
-            tracing::info!(parent: &span, ?cause, bytes, "circuit persisted");
-        }
-        Ok(SaveOutcome::Fenced) => {
-            tracing::warn!(parent: &span, ?cause, generation = circuit.generation, "persist refused: the store holds a newer generation of this circuit");
-        }
-        Err(error) if cause == PersistCause::WriteBehind && failed_before > 0 => {
-            tracing::debug!(parent: &span, %error, failed_before, "write-behind failed again; retrying later");
-        }
-        Err(error) => {
-            tracing::warn!(parent: &span, ?cause, %error, "persisting the circuit failed");
-        }
-    }
-    // Fails only when nobody waits for the receipt.
-    let _ = done.send(result == Ok(SaveOutcome::Saved));
+/// How long a circuit whose write-behind failed `failures` times in a row waits before the next try:
+/// the interval, doubling per failure, at most [`MAX_RETRY`].
+pub(crate) fn retry_delay(interval: Duration, failures: u32) -> Duration {
+    let backoff = 1u32 << failures.min(16);
+    interval
+        .saturating_mul(backoff)
+        .min(MAX_RETRY.max(interval))
 }
 
-/// Every `interval`, persists the circuits listed since the last pass, until the saver is dropped.
+/// Every `interval`, persists the circuits listed since the last pass, until the saver is dropped. A
+/// circuit backing off after failed saves stays listed until its retry time.
 async fn run_write_behind(dirty: Weak<Mutex<Vec<Weak<Circuit>>>>, interval: Duration) {
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    let mut ticks = tokio::time::interval_at(Instant::now() + interval, interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut listed = Vec::new();
+    let (mut listed, mut later) = (Vec::new(), Vec::new());
     loop {
         ticks.tick().await;
         let Some(dirty) = dirty.upgrade() else {
             return;
         };
         std::mem::swap(&mut *dirty.lock(), &mut listed);
-        drop(dirty);
-        for circuit in listed.drain(..).filter_map(|c| c.upgrade()) {
+        let now = Instant::now();
+        for weak in listed.drain(..) {
+            let Some(circuit) = weak.upgrade() else {
+                continue;
+            };
             let _entered = circuit.span.enter();
             let mut state = circuit.state.lock();
-            state.write_behind_pending = false;
-            if !matches!(state.link, Link::Ended) {
-                circuit.persist_locked(&mut state, PersistCause::WriteBehind);
+            if matches!(state.link, Link::Ended) {
+                state.write_behind_pending = false;
+                continue;
             }
+            if state.write_behind_retry_at.is_some_and(|at| at > now) {
+                later.push(weak);
+                continue;
+            }
+            state.write_behind_pending = false;
+            circuit.persist_locked(&mut state, PersistCause::WriteBehind);
         }
+        dirty.lock().append(&mut later);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::circuit::store::{ClaimedCircuit, StoreFuture};
+    use crate::circuit::store::{ClaimedCircuit, StoreError, StoreFuture};
     use crate::circuit::CircuitSecret;
     use bytes::Bytes;
 
@@ -285,7 +297,7 @@ mod tests {
         }
 
         fn generation(&self, _: CircuitId) -> StoreFuture<'_, Option<u64>> {
-            Box::pin(async { Err(StoreError::new("not used")) })
+            Box::pin(async { Ok(None) })
         }
     }
 
@@ -300,25 +312,37 @@ mod tests {
     #[tokio::test]
     async fn saves_reach_the_store_in_queue_order_in_batches_and_a_removal_waits_for_them() {
         let store = Arc::new(Recording::default());
-        let saver = Saver::new(
-            store.clone(),
-            crate::metrics::Metrics::new().circuit_store(),
-        );
+        let metrics = crate::metrics::Metrics::new().circuit_store();
+        let saver = Saver::new(store.clone(), metrics.clone());
         let (a, b) = (
             CircuitSecret::generate().id(),
             CircuitSecret::generate().id(),
         );
-        let (span, owner) = (tracing::Span::none, Weak::new);
+        let span = tracing::Span::none;
         // Queued before the saver task first runs (one thread): the saves before the removal go as one
         // batch, in order; the removal waits for them, and the save after it goes after it.
-        let first = saver.save(a, stored("a1"), PersistCause::WriteBehind, owner(), span());
-        let second = saver.save(a, stored("a2"), PersistCause::WriteBehind, owner(), span());
-        let third = saver.save(b, stored("b1"), PersistCause::Shutdown, owner(), span());
+        let first = saver.save(
+            Weak::new(),
+            a,
+            stored("a1"),
+            PersistCause::WriteBehind,
+            span(),
+        );
+        let second = saver.save(
+            Weak::new(),
+            a,
+            stored("a2"),
+            PersistCause::WriteBehind,
+            span(),
+        );
+        let third = saver.save(Weak::new(), b, stored("b1"), PersistCause::Shutdown, span());
         saver.remove(a, 1);
-        let last = saver.save(b, stored("b2"), PersistCause::Pause, owner(), span());
+        let last = saver.save(Weak::new(), b, stored("b2"), PersistCause::Pause, span());
         for receipt in [first, second, third, last] {
             assert_eq!(receipt.await, Ok(true));
         }
         assert_eq!(*store.0.lock(), ["save a1 a2 b1", "remove", "save b2"]);
+        assert_eq!(metrics.persisted.get(), 4);
+        assert_eq!(metrics.store_latency.count(), 3);
     }
 }

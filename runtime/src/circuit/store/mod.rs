@@ -109,9 +109,8 @@ pub trait CircuitStore: Send + Sync + 'static {
     fn generation(&self, id: CircuitId) -> StoreFuture<'_, Option<u64>>;
 
     /// Saves several circuits in this order, each as [`save`](Self::save) would (a later entry of one
-    /// circuit wins, fencing applies to each), answering one outcome per entry in the same order. The
-    /// runtime hands every save through here in batches; a store that can write them in one round trip
-    /// (Redis: one pipeline) should. The default saves them one after another.
+    /// circuit wins, fencing applies to each), answering one outcome per entry in the same order. The runtime hands every save through here in batches; a store that can write them in
+    /// one round trip (Redis: one pipeline) should. The default saves them one after another.
     fn save_many(
         &self,
         circuits: Vec<(CircuitId, StoredCircuit)>,
