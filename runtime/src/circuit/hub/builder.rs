@@ -94,7 +94,7 @@ impl CircuitHubBuilder {
     /// Provides `value` to the components of every circuit and of every prerendered page (read with
     /// `cx.service::<T>()`): application-wide objects such as a database pool or a chat room's
     /// broadcaster. One value per type; it is cloned for each reader, so make it cheap to clone (an
-    /// `Arc`). The runtime adds each circuit's [`CircuitHandle`] and [`Location`](super::Location) itself.
+    /// `Arc`). The runtime adds each circuit's [`CircuitHandle`] and [`Location`](crate::circuit::Location) itself.
     pub fn service<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
         self.services.insert(value);
         self
