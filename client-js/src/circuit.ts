@@ -9,6 +9,7 @@
 // reports `LocationChanged`; `T.Error` shows the error bar (error-ui.ts). A render acknowledgement is owed to
 // one hub connection at a time and covers every earlier batch: it rides in the frame of the next call on that
 // connection, or goes alone after `ACK_DELAY_MS`, or at once for an apply error or a batch marked `ackNow`.
+import { pauseWhenHidden } from './auto-pause';
 import { DomPatcher, findRoots, rootDescriptors } from './dom-patcher';
 import { showErrorUi } from './error-ui';
 import { EventDelegator } from './events';
@@ -53,6 +54,7 @@ export class Circuit {
   /** The newest batch applied but not yet acknowledged, and the connection it came in on. */
   #owedAck?: { hub: HubConnection; batchId: number };
   #ackTimer?: ReturnType<typeof setTimeout>;
+  #stopAutoPause?: () => void;
 
   readonly #options: ResolvedOptions;
   readonly #logger: Logger;
@@ -116,6 +118,8 @@ export class Circuit {
         }, ORPHAN_MS);
     });
     this.#rootWatch.observe(this.#doc, { childList: true, subtree: true });
+    const hiddenMs = this.#options.pauseWhenHiddenMs;
+    if (hiddenMs) this.#stopAutoPause = pauseWhenHidden(this.#doc, hiddenMs, this);
     this.#notify('onCircuitOpened');
   }
 
@@ -149,7 +153,9 @@ export class Circuit {
   async resume(): Promise<boolean> {
     if (this.state === 'paused') this.state = 'disconnected';
     const resumed = await this.reconnect().catch(() => false);
+    // The paused display is this circuit's own (the reconnection handler hides only what it showed).
     if (!resumed) this.#pausedDisplay().update('resume-failed', 0, 0);
+    else this.#display?.update('hide', 0, 0);
     return resumed;
   }
 
@@ -344,6 +350,7 @@ export class Circuit {
     clearTimeout(this.#orphanTimer);
     removeEventListener('popstate', this.#reportLocation);
     this.#stopLinks?.();
+    this.#stopAutoPause?.();
     const hub = this.#hub;
     this.#hub = undefined;
     hub?.stop();

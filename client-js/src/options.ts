@@ -44,6 +44,8 @@ export interface ResolvedOptions {
   circuitHandlers: CircuitHandler[];
   logLevel: LogLevel;
   hub: HubSettings;
+  /** Pause the circuit after the page has been hidden this long (ms); undefined: never. */
+  pauseWhenHiddenMs?: number;
 }
 
 export const DEFAULT_MAX_RETRIES = 30;
@@ -52,7 +54,7 @@ export const DEFAULT_SERVER_TIMEOUT_MS = 30000;
 export const DEFAULT_KEEP_ALIVE_MS = 15000;
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 15000;
 
-const KNOWN_KEYS = ['circuit', 'reconnectionOptions', 'reconnectionHandler', 'configureSignalR', 'circuitHandlers', 'logLevel'];
+const KNOWN_KEYS = ['circuit', 'reconnectionOptions', 'reconnectionHandler', 'configureSignalR', 'circuitHandlers', 'logLevel', 'pauseWhenHiddenMs'];
 
 /**
  * Passes `value` to `apply` when it is given and `valid`; otherwise reports that option `name` must be
@@ -151,6 +153,7 @@ export function normalizeOptions(
   }
 
   take(report, 'logLevel', merged.logLevel, isLogLevel, LOG_LEVEL_EXPECTED, (l) => (options.logLevel = parseLogLevel(l)!));
+  take(report, 'pauseWhenHiddenMs', merged.pauseWhenHiddenMs, (v) => isDelay(v) && v, 'a positive number of milliseconds', (ms: number) => (options.pauseWhenHiddenMs = ms));
 
   take(report, 'reconnectionOptions', merged.reconnectionOptions, isObject, 'an object', (value: Options) => {
     const name = (key: string) => `reconnectionOptions.${key}`;

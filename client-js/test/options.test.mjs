@@ -103,4 +103,14 @@ describe('start options', () => {
   it('warns about unknown options', () => {
     assert.match(normalize({ reconnectOptions: {} }).warnings[0], /unknown start option 'reconnectOptions' is ignored/);
   });
+
+  it('takes pauseWhenHiddenMs as a positive number of milliseconds, off by default', () => {
+    assert.equal(normalize({}).options.pauseWhenHiddenMs, undefined);
+    assert.equal(normalize({ circuit: { pauseWhenHiddenMs: 30000 } }).options.pauseWhenHiddenMs, 30000);
+    for (const bad of [0, -1, 'soon']) {
+      const { options, errors } = normalize({ pauseWhenHiddenMs: bad });
+      assert.equal(options.pauseWhenHiddenMs, undefined);
+      assert.match(errors[0], /pauseWhenHiddenMs must be a positive number of milliseconds/);
+    }
+  });
 });

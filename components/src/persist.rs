@@ -63,5 +63,17 @@ impl<C> Persistence<C> {
     }
 }
 
+impl<C> Persistence<C> {
+    /// Saves `value`'s state (what a host calls when it persists; components are saved by the renderer).
+    pub fn save(&self, value: &C) -> Result<Value, String> {
+        (self.save)(value)
+    }
+
+    /// Applies a saved state to `target`, which was made fresh.
+    pub fn restore(&self, target: &mut C, state: Value) -> Result<(), String> {
+        (self.restore)(target, state)
+    }
+}
+
 /// The saved state of one renderer: each opted-in component's state by its position (see the module docs).
 pub type PersistedStates = Vec<(Vec<u32>, Value)>;

@@ -299,8 +299,9 @@ impl Metrics {
         self.registry.collectors.lock().push(Box::new(collector));
     }
 
-    /// The circuit counters and store latency a circuit runtime updates (see [`names`]).
-    pub fn circuit_store(&self) -> CircuitStoreMetrics {
+    /// A fresh set of the counters and latency histogram a circuit hub's persistence updates (see
+    /// [`names`]); each hub keeps its own, exported by [`circuits`](Self::circuits).
+    pub(crate) fn circuit_store(&self) -> CircuitStoreMetrics {
         CircuitStoreMetrics {
             persisted: self.counter(
                 names::CIRCUITS_PERSISTED,
@@ -320,10 +321,36 @@ impl Metrics {
     }
 
     /// Exports a circuit hub's counts: active, connected and disconnected circuits; evicted, ended and
-    /// rejected reconnects since start.
+    /// rejected reconnects since start; and, when the hub persists circuits, the persisted, resumed and
+    /// failed-resume counts and the store call latency ([`names`]).
     pub fn circuits(&self, circuits: &crate::circuit::CircuitHub) {
         let circuits = circuits.clone();
         self.collect(move |out| {
+            if let Some(store) = circuits.store_metrics() {
+                out.counter(
+                    names::CIRCUITS_PERSISTED,
+                    "Circuits persisted to the store.",
+                    &[],
+                    store.persisted.get(),
+                );
+                out.counter(
+                    names::CIRCUITS_RESUMED,
+                    "Circuits resumed from the store.",
+                    &[],
+                    store.resumed.get(),
+                );
+                out.counter(
+                    names::CIRCUIT_RESUME_FAILURES,
+                    "Resume attempts that were refused or failed.",
+                    &[],
+                    store.resume_failures.get(),
+                );
+                out.histogram(
+                    names::CIRCUIT_STORE_SECONDS,
+                    "Seconds a circuit store call took.",
+                    &store.store_latency.0,
+                );
+            }
             let m = circuits.metrics();
             let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
             out.gauge(
@@ -484,7 +511,8 @@ fn backplane(out: &mut Exposition, labels: &[(&str, &str)], b: &crate::hub::Back
     );
 }
 
-/// The circuit counters and store latency histogram, for the code that persists and resumes circuits.
+/// A circuit hub's persistence counters and store latency histogram
+/// ([`CircuitHub::store_metrics`](crate::circuit::CircuitHub::store_metrics)).
 #[derive(Debug, Clone)]
 pub struct CircuitStoreMetrics {
     /// [`names::CIRCUITS_PERSISTED`].

@@ -11,8 +11,8 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use support::{attach_html, batch, serve, text_of, HubClient, Session, TestServer};
 use tether::circuit::{
-    CircuitHub, CircuitId, CircuitOptions, CircuitStore, InMemoryCircuitStore, PersistenceKey,
-    StoreFuture, StoredCircuit,
+    CircuitHub, CircuitId, CircuitOptions, CircuitSecret, CircuitStore, ClaimedCircuit,
+    InMemoryCircuitStore, PersistenceKey, SaveOutcome, StoreFuture, StoredCircuit,
 };
 
 fn key() -> PersistenceKey {
@@ -54,16 +54,22 @@ async fn resume(server: &TestServer, secret: &str) -> (HubClient, Value) {
     (client, answer.expect("ResumeCircuit completes"))
 }
 
-/// After a successful resume: the rebuilt circuit's first batch shows `count`, and a click adds one.
-async fn shows_and_counts_on(client: &mut HubClient, count: i64) {
+/// After a successful resume: the rebuilt circuit's first batch shows `count`; returns the increment
+/// handler id (the batch is acknowledged).
+async fn shows_on(client: &mut HubClient, count: i64) -> u64 {
     let (id, first) = batch(&client.expect("T.Batch").await);
     assert_eq!(id, 1, "a resumed circuit's batches count from 1");
     let html = attach_html(&first);
     assert_eq!(text_of(&html, "count"), Some(count.to_string()));
-    let increment: u64 = support::attribute_of(&html, "increment", "t-click")
-        .and_then(|v| v.parse().ok())
-        .expect("handler id");
     client.send("OnRenderCompleted", json!([1, null])).await;
+    support::attribute_of(&html, "increment", "t-click")
+        .and_then(|v| v.parse().ok())
+        .expect("handler id")
+}
+
+/// After a successful resume: the rebuilt circuit shows `count`, and a click adds one.
+async fn shows_and_counts_on(client: &mut HubClient, count: i64) {
+    let increment = shows_on(client, count).await;
     client
         .send("DispatchEvent", json!([increment, "click", {}]))
         .await;
@@ -72,6 +78,15 @@ async fn shows_and_counts_on(client: &mut HubClient, count: i64) {
         (id, support::text_update(&update)),
         (2, Some((count + 1).to_string()))
     );
+}
+
+/// A counter started at 3 on a server with write-behind, once the store holds it (no click follows the
+/// first render, so the first save has the count 3).
+async fn written_behind_at_three(server: &TestServer, memory: &InMemoryCircuitStore) -> Session {
+    let mut session = server.start_counter(3).await;
+    session.ack(1).await;
+    until(|| memory.len() == 1).await;
+    session
 }
 
 #[tokio::test]
@@ -172,7 +187,7 @@ async fn shutdown_persists_every_live_circuit_and_tells_the_browser_to_resume() 
 struct TamperingStore(InMemoryCircuitStore);
 
 impl CircuitStore for TamperingStore {
-    fn save(&self, id: CircuitId, circuit: StoredCircuit) -> StoreFuture<'_, ()> {
+    fn save(&self, id: CircuitId, circuit: StoredCircuit) -> StoreFuture<'_, SaveOutcome> {
         let mut blob = circuit.blob.to_vec();
         let middle = blob.len() / 2;
         blob[middle] ^= 0x20;
@@ -180,15 +195,18 @@ impl CircuitStore for TamperingStore {
             id,
             StoredCircuit {
                 blob: Bytes::from(blob),
-                claim: circuit.claim,
+                ..circuit
             },
         )
     }
-    fn claim(&self, id: CircuitId, claim: [u8; 32]) -> StoreFuture<'_, Option<Bytes>> {
+    fn claim(&self, id: CircuitId, claim: [u8; 32]) -> StoreFuture<'_, Option<ClaimedCircuit>> {
         self.0.claim(id, claim)
     }
-    fn remove(&self, id: CircuitId) -> StoreFuture<'_, ()> {
-        self.0.remove(id)
+    fn remove(&self, id: CircuitId, generation: u64) -> StoreFuture<'_, ()> {
+        self.0.remove(id, generation)
+    }
+    fn generation(&self, id: CircuitId) -> StoreFuture<'_, Option<u64>> {
+        self.0.generation(id)
     }
 }
 
@@ -253,18 +271,46 @@ async fn another_key_a_wrong_secret_or_another_app_cannot_resume() {
 struct WriteBehindStore(Arc<InMemoryCircuitStore>, Duration);
 
 impl CircuitStore for WriteBehindStore {
-    fn save(&self, id: CircuitId, circuit: StoredCircuit) -> StoreFuture<'_, ()> {
+    fn save(&self, id: CircuitId, circuit: StoredCircuit) -> StoreFuture<'_, SaveOutcome> {
         self.0.save(id, circuit)
     }
-    fn claim(&self, id: CircuitId, claim: [u8; 32]) -> StoreFuture<'_, Option<Bytes>> {
+    fn claim(&self, id: CircuitId, claim: [u8; 32]) -> StoreFuture<'_, Option<ClaimedCircuit>> {
         self.0.claim(id, claim)
     }
-    fn remove(&self, id: CircuitId) -> StoreFuture<'_, ()> {
-        self.0.remove(id)
+    fn remove(&self, id: CircuitId, generation: u64) -> StoreFuture<'_, ()> {
+        self.0.remove(id, generation)
+    }
+    fn generation(&self, id: CircuitId) -> StoreFuture<'_, Option<u64>> {
+        self.0.generation(id)
     }
     fn write_behind(&self) -> Option<Duration> {
         Some(self.1)
     }
+}
+
+/// Two servers sharing one in-memory store with write-behind every `interval`, as two processes share
+/// Redis.
+async fn write_behind_pair(
+    interval: Duration,
+) -> (Arc<InMemoryCircuitStore>, TestServer, TestServer) {
+    let memory = Arc::new(InMemoryCircuitStore::default());
+    let a = server_with(
+        WriteBehindStore(memory.clone(), interval),
+        key(),
+        CircuitOptions::default(),
+    )
+    .await;
+    let b = server_with(
+        WriteBehindStore(memory.clone(), interval),
+        key(),
+        CircuitOptions::default(),
+    )
+    .await;
+    (memory, a, b)
+}
+
+fn id_of(secret: &str) -> CircuitId {
+    CircuitSecret::parse(secret).unwrap().id()
 }
 
 /// Waits until `done` holds, checking as the runtime makes progress.
@@ -290,10 +336,7 @@ async fn write_behind_saves_a_live_circuit_after_changes_and_a_closed_one_leaves
     // The live circuit reaches the store without a pause, eviction or shutdown (a kill -9 would lose
     // at most the last interval) ...
     until(|| !memory.is_empty()).await;
-    let id = tether::circuit::CircuitSecret::parse(&session.secret)
-        .unwrap()
-        .id();
-    memory.remove(id).await.unwrap();
+    memory.remove(id_of(&session.secret), 1).await.unwrap();
     // ... and again after each change.
     assert_eq!(session.click().await, (2, "3".to_owned()));
     until(|| !memory.is_empty()).await;
@@ -315,17 +358,179 @@ async fn write_behind_saves_a_live_circuit_after_changes_and_a_closed_one_leaves
 struct SlowStore(Arc<InMemoryCircuitStore>);
 
 impl CircuitStore for SlowStore {
-    fn save(&self, id: CircuitId, circuit: StoredCircuit) -> StoreFuture<'_, ()> {
+    fn save(&self, id: CircuitId, circuit: StoredCircuit) -> StoreFuture<'_, SaveOutcome> {
         Box::pin(async move {
             tokio::time::sleep(Duration::from_millis(300)).await;
             self.0.save(id, circuit).await
         })
     }
-    fn claim(&self, id: CircuitId, claim: [u8; 32]) -> StoreFuture<'_, Option<Bytes>> {
+    fn claim(&self, id: CircuitId, claim: [u8; 32]) -> StoreFuture<'_, Option<ClaimedCircuit>> {
         self.0.claim(id, claim)
     }
-    fn remove(&self, id: CircuitId) -> StoreFuture<'_, ()> {
-        self.0.remove(id)
+    fn remove(&self, id: CircuitId, generation: u64) -> StoreFuture<'_, ()> {
+        self.0.remove(id, generation)
+    }
+    fn generation(&self, id: CircuitId) -> StoreFuture<'_, Option<u64>> {
+        self.0.generation(id)
+    }
+}
+
+#[tokio::test]
+async fn a_stale_write_from_the_old_server_does_not_overwrite_the_resumed_circuit() {
+    let (memory, a, b) = write_behind_pair(Duration::from_millis(20)).await;
+    let mut on_a = written_behind_at_three(&a, &memory).await;
+    let id = id_of(&on_a.secret);
+    // A network cut that the old server has not noticed: the browser resumes on B.
+    let (mut on_b, answer) = resume(&b, &on_a.secret).await;
+    assert_eq!(answer, json!(true));
+    shows_on(&mut on_b, 3).await;
+    // The old copy on A changes (3 -> 4); its write-behind is fenced out and that copy ends.
+    assert_eq!(on_a.click().await, (2, "4".to_owned()));
+    let error = on_a.client.expect("T.Error").await;
+    assert!(
+        error[0].as_str().unwrap().contains("another server"),
+        "{error:?}"
+    );
+    until(|| a.hub.metrics().active == 0).await;
+    // What the store keeps is B's state: a third server resumes B's 3, not A's 4.
+    let report = b.hub.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(report.persisted, 1);
+    assert_eq!(memory.generation(id).await.unwrap(), Some(2));
+    let c = server_with(memory.clone(), key(), CircuitOptions::default()).await;
+    let (mut on_c, answer) = resume(&c, &on_a.secret).await;
+    assert_eq!(answer, json!(true));
+    shows_and_counts_on(&mut on_c, 3).await;
+    assert_eq!(memory.generation(id).await.unwrap(), Some(3));
+}
+
+#[tokio::test]
+async fn a_reconnect_to_a_stale_copy_is_refused_once_another_server_resumed_the_circuit() {
+    let (memory, a, b) = write_behind_pair(Duration::from_millis(20)).await;
+    let session = written_behind_at_three(&a, &memory).await;
+    let secret = session.secret.clone();
+    session.client.drop_socket().await;
+    until(|| a.hub.metrics().disconnected == 1).await;
+    let (mut on_b, answer) = resume(&b, &secret).await;
+    assert_eq!(answer, json!(true));
+    shows_and_counts_on(&mut on_b, 3).await;
+    // A still holds its retained copy, but the shared store says the circuit moved on. (A resume on A
+    // would take the circuit's newest state from the store, as on any server: that is a move, not this.)
+    assert_eq!(a.hub.metrics().active, 1);
+    let mut on_a = HubClient::connect(a.addr, a.hub.path()).await;
+    let answer = on_a.invoke("ConnectCircuit", json!([secret])).await;
+    assert_eq!(answer, Ok(json!(false)));
+    assert_eq!(a.hub.metrics().active, 0, "the stale copy ended");
+    assert_eq!(b.hub.metrics().active, 1);
+}
+
+#[tokio::test]
+async fn persists_resumes_failures_and_store_latency_show_at_the_metrics_endpoint() {
+    let store = Arc::new(InMemoryCircuitStore::default());
+    let a = server_with(store.clone(), key(), CircuitOptions::default()).await;
+    let metrics = tether::metrics::Metrics::new();
+    metrics.circuits(&a.hub);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics_addr = listener.local_addr().unwrap();
+    tokio::spawn(tether::hub::serve(listener, metrics.router("/metrics")));
+
+    let mut session = counter_at_three(&a).await;
+    session
+        .client
+        .invoke("PauseCircuit", json!([]))
+        .await
+        .unwrap();
+    let (mut client, answer) = resume(&a, &session.secret).await;
+    assert_eq!(answer, json!(true));
+    shows_and_counts_on(&mut client, 3).await;
+    let (_, refused) = resume(&a, "not-a-secret").await;
+    assert_eq!(refused, json!(false));
+
+    let page = support::http(metrics_addr, "GET", "/metrics", &[], "").await;
+    assert_eq!(page.status, 200);
+    let sample = |name: &str| -> u64 {
+        let line = page
+            .body
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} in\n{}", page.body));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(sample("tether_circuits_persisted_total"), 1);
+    assert_eq!(sample("tether_circuits_resumed_total"), 1);
+    assert_eq!(sample("tether_circuit_resume_failures_total"), 1);
+    // One save and one claim (the malformed secret never reaches the store).
+    assert_eq!(sample("tether_circuit_store_seconds_count"), 2);
+}
+
+#[tokio::test]
+async fn a_hub_with_a_retired_key_resumes_circuits_sealed_before_the_rotation() {
+    let store = Arc::new(InMemoryCircuitStore::default());
+    let (old, new) = (key(), PersistenceKey::from_bytes(8, [9; 32]));
+    let before = server_with(store.clone(), old.clone(), CircuitOptions::default()).await;
+    let after = serve(
+        CircuitHub::builder(support::components())
+            .persistence(store.clone())
+            .persistence_key(new.clone())
+            .retired_persistence_key(old.clone()),
+    )
+    .await;
+    let mut first = counter_at_three(&before).await;
+    first
+        .client
+        .invoke("PauseCircuit", json!([]))
+        .await
+        .unwrap();
+    let (mut client, answer) = resume(&after, &first.secret).await;
+    assert_eq!(answer, json!(true));
+    shows_and_counts_on(&mut client, 3).await;
+    // Sealed with the new key now: a server that only knows the old key cannot open it.
+    client.invoke("PauseCircuit", json!([])).await.unwrap();
+    let (_, answer) = resume(&before, &first.secret).await;
+    assert_eq!(answer, json!(false));
+    let clash = CircuitHub::builder(support::components())
+        .persistence(InMemoryCircuitStore::default())
+        .persistence_key(new)
+        .retired_persistence_key(PersistenceKey::from_bytes(8, [1; 32]))
+        .build();
+    assert!(clash.unwrap_err().to_string().contains("share an id"));
+}
+
+/// A write-behind store that is away (every call fails) until `back` is set, as Redis during an outage.
+struct OutageStore {
+    memory: Arc<InMemoryCircuitStore>,
+    back: Arc<std::sync::atomic::AtomicBool>,
+    failed: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl OutageStore {
+    fn up(&self) -> Result<(), tether::circuit::StoreError> {
+        if self.back.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.failed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(tether::circuit::StoreError::new("connection refused"))
+    }
+}
+
+impl CircuitStore for OutageStore {
+    fn save(&self, id: CircuitId, circuit: StoredCircuit) -> StoreFuture<'_, SaveOutcome> {
+        match self.up() {
+            Ok(()) => self.memory.save(id, circuit),
+            Err(e) => Box::pin(async move { Err(e) }),
+        }
+    }
+    fn claim(&self, id: CircuitId, claim: [u8; 32]) -> StoreFuture<'_, Option<ClaimedCircuit>> {
+        self.memory.claim(id, claim)
+    }
+    fn remove(&self, id: CircuitId, generation: u64) -> StoreFuture<'_, ()> {
+        self.memory.remove(id, generation)
+    }
+    fn generation(&self, id: CircuitId) -> StoreFuture<'_, Option<u64>> {
+        self.memory.generation(id)
+    }
+    fn write_behind(&self) -> Option<Duration> {
+        Some(Duration::from_millis(10))
     }
 }
 
@@ -343,4 +548,28 @@ async fn a_shutdown_tells_the_browser_to_resume_only_once_the_store_has_the_circ
     assert_eq!(answer, json!(true));
     shows_and_counts_on(&mut client, 3).await;
     assert_eq!(shutdown.await.unwrap().persisted, 1);
+}
+
+#[tokio::test]
+async fn a_failed_write_behind_retries_until_the_store_is_back_without_another_change() {
+    let memory = Arc::new(InMemoryCircuitStore::default());
+    let back = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let failed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let store = OutageStore {
+        memory: memory.clone(),
+        back: back.clone(),
+        failed: failed.clone(),
+    };
+    let a = server_with(store, key(), CircuitOptions::default()).await;
+    let session = counter_at_three(&a).await;
+    // The store is away: the circuit works on, and its save is retried (more than once) although
+    // nothing changes.
+    until(|| failed.load(std::sync::atomic::Ordering::SeqCst) >= 2).await;
+    assert!(memory.is_empty());
+    back.store(true, std::sync::atomic::Ordering::SeqCst);
+    until(|| memory.len() == 1).await;
+    let b = server_with(memory.clone(), key(), CircuitOptions::default()).await;
+    let (mut client, answer) = resume(&b, &session.secret).await;
+    assert_eq!(answer, json!(true));
+    shows_and_counts_on(&mut client, 3).await;
 }

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import * as signalR from '@microsoft/signalr';
 import { startServer } from '../support/server.mjs';
 import { sharedRedisUrl, redisSkip, startPrivateRedis } from '../support/redis.mjs';
+import { PATIENCE_MS, connectChat, inbox } from '../support/chat.mjs';
 
 const T = signalR.HttpTransportType;
-const PATIENCE_MS = 10000;
 // Info lines from the backplane tell when each server has subscribed (no sleeping until it might have).
 const LOG = 'warn,tether::redis=info';
 const SUBSCRIBED = /Redis backplane: subscribed to/g;
@@ -48,36 +48,7 @@ async function chatServer(redisUrl) {
   return server;
 }
 
-async function connect(server, { transport = T.WebSockets, user } = {}) {
-  const c = new signalR.HubConnectionBuilder()
-    .withUrl(`${server.url}/chathub`, { transport, headers: user ? { 'X-Chat-User': user } : {} })
-    .configureLogging(signalR.LogLevel.None)
-    .build();
-  await c.start();
-  return c;
-}
-
-/** Collects every `name` invocation on `c`; `next()` resolves with the next one's arguments. */
-function inbox(c, name) {
-  const items = [];
-  let wake = null;
-  c.on(name, (...args) => { items.push(args); wake?.(); });
-  return {
-    items,
-    async next() {
-      const deadline = Date.now() + PATIENCE_MS;
-      while (items.length === 0) {
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`no ${name} within ${PATIENCE_MS} ms`);
-        let timer;
-        await new Promise((resolve) => { wake = resolve; timer = setTimeout(resolve, left); });
-        clearTimeout(timer);
-        wake = null;
-      }
-      return items.shift();
-    },
-  };
-}
+const connect = connectChat;
 
 describe('chat across two servers sharing Redis', { skip: redisSkip }, () => {
   let a, b;

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use maud::{html, Markup, DOCTYPE};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::{Deserialize, Serialize};
 use tether::circuit::{CircuitHub, PageRequest};
 use tether_components::{Component, ComponentRegistry, Persistence, RenderContext};
@@ -70,7 +70,19 @@ pub async fn page(State(hub): State<CircuitHub>, request: PageRequest) -> Respon
         Ok(markup) => markup,
         Err(error) => return error.into_response(),
     };
-    let script = page.boot_script();
+    // `/?pause_hidden_ms=N`: the page starts the boot script itself, asking it to pause the circuit once
+    // the tab has been hidden N ms (it resumes when shown again); see docs/persistence.md.
+    let pause_hidden_ms: Option<u64> = request
+        .query("pause_hidden_ms")
+        .and_then(|v| v.parse().ok());
+    let script = match pause_hidden_ms {
+        None => page.boot_script(),
+        Some(ms) => PreEscaped(format!(
+            "<script src=\"{}\" autostart=\"false\"></script>\
+             <script>Tether.start({{ pauseWhenHiddenMs: {ms} }});</script>",
+            hub.boot_script_url()
+        )),
+    };
     // `respond` sends `Cache-Control: no-store`: the page's descriptors are single-use, so back/forward
     // must not show a cached copy.
     page.respond(html! {

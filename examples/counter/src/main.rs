@@ -5,10 +5,14 @@
 //! Environment (all optional; short values make tests fast): `ADDR`; `TETHER_HUB_PATH` (`/_tether`);
 //! `TETHER_RETENTION_MS` (180000), `TETHER_MAX_RETAINED` (100), `TETHER_MAX_UNACKED` (10),
 //! `TETHER_DESCRIPTOR_LIFETIME_MS` (300000), `TETHER_DETAILED_ERRORS` (`1` turns them on);
-//! `TETHER_IDLE_MS` (idle circuits are logged after this long; off when unset);
-//! `TETHER_REDIS_URL` (persisted circuits in Redis instead of in memory), `TETHER_WRITE_BEHIND_MS` (Redis
-//! write-behind interval, 1000; `0` turns it off), `TETHER_PERSISTENCE_KEY` (64 hex digits: the key that
-//! seals persisted circuits, the same on every server sharing the store; random per process when unset).
+//! `TETHER_IDLE_MS` (idle circuits are logged after this long; off when unset).
+//!
+//! Persistence (docs/persistence.md, docs/scale-out.md): `TETHER_REDIS_URL` puts persisted circuits in
+//! Redis (else in memory); `TETHER_PERSISTENCE_KEY` (`ID:HEX`, a key id and 64 hex digits, e.g.
+//! `1:$(openssl rand -hex 32)`, or the 64 hex digits alone for id 1) seals them, the same on every server sharing the store (else a random
+//! key: only this process can resume them); `TETHER_RETIRED_PERSISTENCE_KEYS` (comma-separated `ID:HEX`)
+//! still open circuits sealed before a rotation; `TETHER_WRITE_BEHIND_MS` (1000, Redis only; `0` turns
+//! write-behind off). `TETHER_METRICS=1` serves Prometheus metrics at `/metrics`.
 
 use std::time::Duration;
 
@@ -19,6 +23,8 @@ use tether::circuit::{
     CircuitHandlers, CircuitHub, CircuitOptions, CircuitTracker, IdleCircuitHandler, IdleOptions,
     InMemoryCircuitStore, PersistenceKey,
 };
+use tether::metrics::Metrics;
+use tether::redis::{RedisCircuitStore, StoreOptions};
 use tether_components::ComponentRegistry;
 
 fn env_ms(name: &str) -> Option<Duration> {
@@ -34,19 +40,6 @@ fn env_usize(name: &str) -> Option<usize> {
 }
 
 /// A persistence key from 64 hex digits (key id 1).
-fn persistence_key(hex: &str) -> std::io::Result<PersistenceKey> {
-    let invalid = || std::io::Error::other("TETHER_PERSISTENCE_KEY must be 64 hex digits");
-    if hex.len() != 64 || !hex.is_ascii() {
-        return Err(invalid());
-    }
-    let mut key = [0u8; 32];
-    for (byte, pair) in key.iter_mut().zip(hex.as_bytes().chunks(2)) {
-        let pair = std::str::from_utf8(pair).map_err(|_| invalid())?;
-        *byte = u8::from_str_radix(pair, 16).map_err(|_| invalid())?;
-    }
-    Ok(PersistenceKey::from_bytes(1, key))
-}
-
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     // Logs go to stderr: stdout carries only the `listening on` line that test harnesses wait for.
@@ -91,23 +84,28 @@ async fn main() -> std::io::Result<()> {
         .handlers(handlers);
     // Evicted, paused and shut-down circuits wait in the store to be resumed (docs/persistence.md): in
     // Redis when TETHER_REDIS_URL is set (shared by every server using it, docs/scale-out.md), else here.
-    let builder = match std::env::var("TETHER_REDIS_URL") {
+    let mut builder = match std::env::var("TETHER_REDIS_URL") {
         Ok(url) => {
-            let mut store = tether::redis::StoreOptions::default();
+            let mut store = StoreOptions::default();
             if let Some(interval) = env_ms("TETHER_WRITE_BEHIND_MS") {
                 store.write_behind = (!interval.is_zero()).then_some(interval);
             }
             builder.persistence(
-                tether::redis::RedisCircuitStore::with_options(&url, store)
-                    .map_err(std::io::Error::other)?,
+                RedisCircuitStore::with_options(&url, store).map_err(std::io::Error::other)?,
             )
         }
         Err(_) => builder.persistence(InMemoryCircuitStore::default()),
     };
-    let builder = match std::env::var("TETHER_PERSISTENCE_KEY") {
-        Ok(hex) => builder.persistence_key(persistence_key(&hex)?),
-        Err(_) => builder,
-    };
+    if let Ok(key) = std::env::var("TETHER_PERSISTENCE_KEY") {
+        let key: PersistenceKey = key.parse().map_err(std::io::Error::other)?;
+        builder = builder.persistence_key(key);
+    }
+    if let Ok(keys) = std::env::var("TETHER_RETIRED_PERSISTENCE_KEYS") {
+        for key in keys.split(',').filter(|k| !k.trim().is_empty()) {
+            let key: PersistenceKey = key.parse().map_err(std::io::Error::other)?;
+            builder = builder.retired_persistence_key(key);
+        }
+    }
     let hub = builder.build().map_err(std::io::Error::other)?;
 
     let app = Router::new()
@@ -119,6 +117,13 @@ async fn main() -> std::io::Result<()> {
         )
         .with_state(hub.clone())
         .merge(hub.router());
+    let app = if std::env::var("TETHER_METRICS").as_deref() == Ok("1") {
+        let metrics = Metrics::new();
+        metrics.circuits(&hub);
+        app.merge(metrics.router("/metrics"))
+    } else {
+        app
+    };
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:5000".to_owned());
     let listener = tether::hub::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);

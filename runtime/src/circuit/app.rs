@@ -1,8 +1,9 @@
 //! The bridge between a circuit and its `tether_components::Renderer`.
 //!
 //! The renderer's services are, in order of provision (a later one of the same type wins): the hub
-//! builder's application services, then the circuit's [`CircuitHandle`] and [`Location`]. All are in place
-//! before the first root is created, so every component's `init` can read them.
+//! builder's application services, then the circuit's [`CircuitHandle`] and [`Location`], then the
+//! circuit's own services (`scoped`, restored from their saved states on resume). All are in place before
+//! the first root is created, so every component's `init` can read them.
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use super::handle::CircuitHandle;
 use super::location::Location;
 use super::persist::{AppSnapshot, PersistedRoot};
 use super::protocol::batch_frame;
+use super::scoped::CircuitServices;
 
 /// A circuit's component tree: one renderer holding the page's root components.
 pub(crate) struct RendererApp {
@@ -26,6 +28,9 @@ pub(crate) struct RendererApp {
     base_uri: String,
     /// The roots as mounted (what a persisted circuit needs to mount them again).
     roots: Box<[MountedRoot]>,
+    /// The application's per-circuit services, and this circuit's instances of them.
+    scoped: CircuitServices,
+    scoped_services: Services,
 }
 
 /// A root as mounted, kept for the circuit's whole life for persisting it. Its props are kept as their JSON
@@ -59,6 +64,8 @@ pub(crate) struct StartPoint {
     pub(crate) roots: Vec<PersistedRoot>,
     /// Opted-in component states to restore (empty for a new start).
     pub(crate) states: PersistedStates,
+    /// Opted-in per-circuit service states to restore (empty for a new start).
+    pub(crate) services: Vec<(String, Value)>,
 }
 
 impl RendererApp {
@@ -81,6 +88,9 @@ impl RendererApp {
         if let Some(downloads) = services.get::<crate::download::Downloads>() {
             renderer.provide(downloads.for_circuit(circuit.clone()));
         }
+        let scoped = services.get::<CircuitServices>().unwrap_or_default();
+        let scoped_services = scoped.make(start.services);
+        renderer.provide_all(&scoped_services);
         renderer.restore_states(start.states);
         for root in &start.roots {
             renderer
@@ -96,6 +106,8 @@ impl RendererApp {
                 .into_iter()
                 .map(MountedRoot::new)
                 .collect::<Result<_, _>>()?,
+            scoped,
+            scoped_services,
         })
     }
 
@@ -182,6 +194,7 @@ impl CircuitApp for RendererApp {
                 .map(MountedRoot::persisted)
                 .collect::<Result<_, _>>()?,
             states,
+            services: self.scoped.save(&self.scoped_services),
         })
     }
 

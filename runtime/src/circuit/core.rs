@@ -1,9 +1,10 @@
-//! One circuit: its state, the order in which it processes messages, and how it ends.
+//! One circuit: its state and the order in which it processes messages.
 //!
 //! Ownership: a [`Circuit`] is owned by the registry (`Arc`) while it is live; a connection keeps its
 //! circuit in its own context; handlers and application code hold [`CircuitHandle`]s (weak). The circuit
 //! sees the registry only as a [`CircuitDirectory`] and is handed its environment (`env::CircuitEnv`);
-//! its transitions are in `lifecycle`, what handles ask of it in `control`, sealing in `persist`. All mutable state sits in one
+//! its transitions (ending included) are in `lifecycle`, what handles ask of it in `control`, writing
+//! itself to the store in `persisting`, sealing in `persist`. All mutable state sits in one
 //! `parking_lot::Mutex<CircuitState>`, taken by whichever task delivers a message (a connection's receive
 //! task, a timer, a finished server function). See the module docs of `circuit` for why.
 //!
@@ -12,7 +13,7 @@
 
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
@@ -24,9 +25,8 @@ use bytes::Bytes;
 use super::acks::{AckOutcome, EncodedBatch, RenderAcks};
 use super::env::CircuitEnv;
 use super::handle::{BrowserCallError, CircuitControl, CircuitHandle};
-use super::handlers::{HandlerChain, HandlerError, InboundActivity, Lifetime};
-use super::persist::{AppSnapshot, PersistCause};
-use super::saver::SaveReceipt;
+use super::handlers::{HandlerChain, HandlerError, InboundActivity};
+use super::persist::AppSnapshot;
 use super::secret::{CircuitId, CircuitKey};
 
 /// A message from the server to the browser, before hub framing.
@@ -158,6 +158,8 @@ pub(crate) enum EndReason {
     /// The circuit was persisted to the store and can be resumed (a pause or a shutdown); the browser
     /// is told whether to resume at once.
     Persisted { resume_now: bool },
+    /// Another server resumed the circuit (the store holds a newer generation): this copy is stale.
+    Moved,
 }
 
 pub(crate) const LINK_CONNECTED: u8 = 0;
@@ -185,6 +187,9 @@ pub(crate) struct CircuitState {
     pub(crate) starting: bool,
     /// A write-behind persist is scheduled (see `persist::schedule_write_behind`).
     pub(crate) write_behind_pending: bool,
+    /// Write-behind saves that failed in a row (the store is away): the retry backs off, and only the
+    /// first failure of a streak is logged as a warning.
+    pub(crate) write_behind_failures: u32,
     pub(crate) next_call_id: u64,
     pub(crate) pending_calls: Vec<(u64, CallReply)>,
 }
@@ -229,6 +234,9 @@ pub(crate) struct Circuit {
     /// Persisted and ended for its tab to resume elsewhere (a shutdown), which the tab is told once the
     /// store has it; messages from the tab meanwhile are refused without ending the tab's circuit.
     pub(crate) moving: AtomicBool,
+    /// The circuit's generation in the store (1 when started; one more than the claimed entry's when
+    /// resumed), set before anything is persisted; see `store` on fencing.
+    pub(crate) generation: AtomicU64,
     pub(crate) state: Mutex<CircuitState>,
 }
 
@@ -262,6 +270,7 @@ impl Circuit {
             render_scheduled: AtomicBool::new(false),
             link_kind: AtomicU8::new(LINK_CONNECTED),
             moving: AtomicBool::new(false),
+            generation: AtomicU64::new(1),
             state: Mutex::new(CircuitState {
                 link: Link::Connected(sink),
                 disconnections: 0,
@@ -270,6 +279,7 @@ impl Circuit {
                 chain: HandlerChain::default(),
                 starting: true,
                 write_behind_pending: false,
+                write_behind_failures: 0,
                 next_call_id: 0,
                 pending_calls: Vec::new(),
             }),
@@ -535,152 +545,6 @@ impl Circuit {
         for (_, reply) in state.pending_calls.drain(..) {
             let _ = reply.send(Err(error.clone()));
         }
-    }
-
-    /// Ends the circuit: leaves the registry, tells the browser (if connected), runs connection down (if
-    /// connected) and circuit closed, disposes the components. Idempotent.
-    pub(crate) fn end_locked(self: &Arc<Self>, state: &mut CircuitState, reason: EndReason) {
-        let link = self.set_link(state, Link::Ended);
-        if matches!(link, Link::Ended) {
-            return;
-        }
-        let connection_id = match &link {
-            Link::Connected(sink) => Some(sink.connection_id()),
-            _ => None,
-        };
-        if let Some(directory) = self.directory.upgrade() {
-            directory.forget(self, connection_id, matches!(reason, EndReason::Evicted));
-        }
-        if matches!(reason, EndReason::Closed(_) | EndReason::Fault(_)) {
-            self.forget_write_behind();
-        }
-        let browser_message = match &reason {
-            EndReason::Persisted { .. } => {
-                tracing::info!("circuit persisted and ended here");
-                String::new()
-            }
-            EndReason::Closed(why) => {
-                tracing::info!(reason = why, "circuit closed");
-                format!("The circuit was closed ({why}).")
-            }
-            EndReason::Evicted => {
-                tracing::info!("disconnected circuit evicted");
-                "The circuit was evicted.".to_owned()
-            }
-            EndReason::Fault(detail) => {
-                tracing::error!(reason = %detail, "circuit failed and was ended");
-                if self.env.options.detailed_errors {
-                    format!("The circuit failed: {detail}")
-                } else {
-                    format!(
-                        "There was an unhandled error on the server; the circuit ended (circuit {}). \
-                         Turn on CircuitOptions::detailed_errors to see details.",
-                        self.id
-                    )
-                }
-            }
-        };
-        let handle = self.handle();
-        let chain = std::mem::take(&mut state.chain);
-        if let Link::Connected(sink) = &link {
-            if !state.starting {
-                match reason {
-                    // A pause leaves the connection to the browser, which closes it once its
-                    // `PauseCircuit` call is answered.
-                    EndReason::Persisted { resume_now: false } => {
-                        sink.send(Outbound::Persisted { resume_now: false });
-                    }
-                    // Told by `persist_and_end_locked` once the store has the circuit.
-                    EndReason::Persisted { resume_now: true } => {}
-                    _ => {
-                        sink.send(Outbound::Error {
-                            message: &browser_message,
-                        });
-                        sink.close();
-                    }
-                }
-            }
-            if let Err(error) = catch_handler(|| chain.lifetime(&handle, Lifetime::ConnectionDown))
-            {
-                tracing::warn!(%error, "circuit handler failed in connection down while the circuit ended");
-            }
-        }
-        if let Err(error) = catch_handler(|| chain.lifetime(&handle, Lifetime::Closed)) {
-            tracing::warn!(%error, "circuit handler failed in circuit closed");
-        }
-        if let Some(mut app) = state.app.take() {
-            if catch_unwind(AssertUnwindSafe(|| app.dispose())).is_err() {
-                tracing::warn!("a component panicked while being disposed");
-            }
-        }
-        Self::fail_pending_calls(state, BrowserCallError::CircuitEnded);
-    }
-}
-
-impl Circuit {
-    /// Seals the circuit's state and queues it for the store (behind every earlier save, see `saver`).
-    /// Returns the save's receipt, or `None` when there is no store, no application yet, or sealing
-    /// failed (logged).
-    pub(crate) fn persist_locked(
-        &self,
-        state: &mut CircuitState,
-        cause: PersistCause,
-    ) -> Option<SaveReceipt> {
-        let persistence = self.env.persistence.as_ref()?;
-        let app = state.app.as_ref()?;
-        let snapshot = match app.snapshot() {
-            Ok(snapshot) => snapshot,
-            Err(reason) => {
-                tracing::warn!(?cause, %reason, "the circuit could not be persisted");
-                return None;
-            }
-        };
-        let sealed = match persistence.seal(self.id, self.key.claim(), self.user.clone(), snapshot)
-        {
-            Ok(sealed) => sealed,
-            Err(reason) => {
-                tracing::warn!(?cause, %reason, "the circuit could not be sealed");
-                return None;
-            }
-        };
-        Some(
-            persistence
-                .saver
-                .save(self.id, sealed, cause, self.span.clone()),
-        )
-    }
-
-    /// After a change (a rendered batch): when the store asks for write-behind, persists once its interval
-    /// has passed, so at most one persist per interval per circuit however many changes come meanwhile.
-    pub(crate) fn schedule_write_behind(self: &Arc<Self>, state: &mut CircuitState) {
-        if state.write_behind_pending {
-            return;
-        }
-        let Some(interval) = self
-            .env
-            .persistence
-            .as_ref()
-            .and_then(|p| p.store.write_behind())
-        else {
-            return;
-        };
-        state.write_behind_pending = true;
-        if let Some(persistence) = &self.env.persistence {
-            persistence
-                .saver
-                .write_behind(Arc::downgrade(self), interval);
-        }
-    }
-
-    /// The circuit ended for good (closed or failed): with write-behind on, its last copy leaves the store.
-    pub(crate) fn forget_write_behind(&self) {
-        let Some(persistence) = &self.env.persistence else {
-            return;
-        };
-        if persistence.store.write_behind().is_none() {
-            return;
-        }
-        persistence.saver.remove(self.id);
     }
 }
 

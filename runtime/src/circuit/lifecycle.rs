@@ -1,5 +1,5 @@
 //! A circuit's transitions, owned by the circuit: open (start or resume), attach (reconnect, takeover),
-//! detach (connection lost, retained), evict, persist and end (`core::end_locked`).
+//! detach (connection lost, retained), evict, pause, persist and end (`end_locked`).
 //!
 //! Each transition runs under the circuit's state lock and tells the [`CircuitDirectory`] (the registry)
 //! about it with the lock held, so the registry's status of a circuit always matches the circuit's own
@@ -255,5 +255,90 @@ impl Circuit {
             let _ = answer.send(stored);
         });
         Some(receipt)
+    }
+}
+
+impl Circuit {
+    /// Ends the circuit: leaves the registry, tells the browser (if connected), runs connection down (if
+    /// connected) and circuit closed, disposes the components. Idempotent.
+    pub(crate) fn end_locked(self: &Arc<Self>, state: &mut CircuitState, reason: EndReason) {
+        let link = self.set_link(state, Link::Ended);
+        if matches!(link, Link::Ended) {
+            return;
+        }
+        let connection_id = match &link {
+            Link::Connected(sink) => Some(sink.connection_id()),
+            _ => None,
+        };
+        if let Some(directory) = self.directory.upgrade() {
+            directory.forget(self, connection_id, matches!(reason, EndReason::Evicted));
+        }
+        if matches!(reason, EndReason::Closed(_) | EndReason::Fault(_)) {
+            self.forget_write_behind();
+        }
+        let browser_message = match &reason {
+            EndReason::Persisted { .. } => {
+                tracing::info!("circuit persisted and ended here");
+                String::new()
+            }
+            EndReason::Closed(why) => {
+                tracing::info!(reason = why, "circuit closed");
+                format!("The circuit was closed ({why}).")
+            }
+            EndReason::Evicted => {
+                tracing::info!("disconnected circuit evicted");
+                "The circuit was evicted.".to_owned()
+            }
+            EndReason::Moved => {
+                tracing::warn!("circuit resumed on another server; this stale copy ended");
+                "The circuit continues on another server.".to_owned()
+            }
+            EndReason::Fault(detail) => {
+                tracing::error!(reason = %detail, "circuit failed and was ended");
+                if self.env.options.detailed_errors {
+                    format!("The circuit failed: {detail}")
+                } else {
+                    format!(
+                        "There was an unhandled error on the server; the circuit ended (circuit {}). \
+                         Turn on CircuitOptions::detailed_errors to see details.",
+                        self.id
+                    )
+                }
+            }
+        };
+        let handle = self.handle();
+        let chain = std::mem::take(&mut state.chain);
+        if let Link::Connected(sink) = &link {
+            if !state.starting {
+                match reason {
+                    // A pause leaves the connection to the browser, which closes it once its
+                    // `PauseCircuit` call is answered.
+                    EndReason::Persisted { resume_now: false } => {
+                        sink.send(Outbound::Persisted { resume_now: false });
+                    }
+                    // Told by `persist_and_end_locked` once the store has the circuit.
+                    EndReason::Persisted { resume_now: true } => {}
+                    _ => {
+                        sink.send(Outbound::Error {
+                            message: &browser_message,
+                        });
+                        sink.close();
+                    }
+                }
+            }
+            if let Err(error) = catch_handler(|| chain.lifetime(&handle, Lifetime::ConnectionDown))
+            {
+                tracing::warn!(%error, "circuit handler failed in connection down while the circuit ended");
+            }
+        }
+        if let Err(error) = catch_handler(|| chain.lifetime(&handle, Lifetime::Closed)) {
+            tracing::warn!(%error, "circuit handler failed in circuit closed");
+        }
+        if let Some(mut app) = state.app.take() {
+            if catch_unwind(AssertUnwindSafe(|| app.dispose())).is_err() {
+                tracing::warn!("a component panicked while being disposed");
+            }
+        }
+        Self::fail_pending_calls(state, BrowserCallError::CircuitEnded);
     }
 }

@@ -12,13 +12,16 @@
 //! - [`secret`](CircuitSecret): public ids and secrets (256-bit key, constant-time comparison, redacted).
 //! - [`descriptor`](DescriptorSigner): signed, time-limited, single-use prerender descriptors.
 //! - registry: the live circuits by id and by connection, the eviction queue, counters; no user code.
-//! - core: one circuit's state, message processing, render acknowledgement, persisting and ending.
+//! - core: one circuit's state, message processing, render acknowledgement.
 //! - lifecycle: the circuit's own transitions (open, attach, detach, evict, pause, persist and end);
 //!   env: what a circuit is handed (options, handlers, server functions, persistence); control: what a
-//!   [`CircuitHandle`] asks of its circuit; persist: sealed blobs and [`PersistenceKey`]; shutdown:
-//!   [`CircuitHub::shutdown`] and [`serve_until_signal`]; saver: every save in order and in batches,
-//!   and the write-behind timer.
-//! - app: the bridge from a circuit to its `tether_components::Renderer`.
+//!   [`CircuitHandle`] asks of its circuit; persist: sealed blobs, [`PersistenceKey`] and key rotation;
+//!   persisting: when a live circuit writes itself to the store (write-behind, fencing); resume:
+//!   `ResumeCircuit` and the fence check before a reconnect; shutdown: [`CircuitHub::shutdown`] and
+//!   [`serve_until_signal`]; saver: every save and removal in order and in batches, and the one
+//!   write-behind timer per hub.
+//! - app: the bridge from a circuit to its `tether_components::Renderer`; scoped: per-circuit services
+//!   ([`CircuitHubBuilder::circuit_service`], [`SharedState`]), persisted when they opt in.
 //! - protocol: method names, argument shapes, `Chunked` reassembly.
 //! - [`location`](Location): the browser's URI as a component service, with change notification.
 //! - [`store`]: where persisted circuits wait to be resumed ([`CircuitStore`], [`InMemoryCircuitStore`]).
@@ -99,10 +102,13 @@ mod lifecycle;
 mod location;
 mod options;
 mod persist;
+mod persisting;
 mod prerender;
 pub(crate) mod protocol;
 pub(crate) mod registry;
+mod resume;
 mod saver;
+mod scoped;
 mod secret;
 mod shutdown;
 pub mod store;
@@ -122,13 +128,17 @@ pub use self::hub::{CircuitHub, CircuitHubBuilder, CircuitHubError};
 pub use self::idle::{IdleCircuitHandler, IdleOptions};
 pub use self::location::{Location, LocationChange, LocationSubscription};
 pub use self::options::CircuitOptions;
-pub use self::persist::PersistenceKey;
+pub use self::persist::{PersistenceKey, PersistenceKeyError};
 pub use self::prerender::{
     page_response, PageRender, PageRequest, PrerenderError, PAGE_CACHE_CONTROL,
 };
 pub use self::protocol::{DEFAULT_HUB_PATH, PROTOCOL_VERSION};
 pub use self::registry::CircuitMetrics;
+pub use self::scoped::SharedState;
 pub use self::secret::{CircuitId, CircuitSecret, MalformedSecret};
 pub use self::shutdown::{serve_until_signal, ShutdownReport};
-pub use self::store::{CircuitStore, InMemoryCircuitStore, StoreError, StoreFuture, StoredCircuit};
+pub use self::store::{
+    CircuitStore, ClaimedCircuit, InMemoryCircuitStore, SaveOutcome, StoreError, StoreFuture,
+    StoredCircuit,
+};
 pub use self::tracking::CircuitTracker;

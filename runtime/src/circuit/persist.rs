@@ -11,6 +11,13 @@
 //! need no shared counter), and the app name and circuit id as associated data. A blob is
 //! `"TP1" | key id (4 bytes, big-endian) | nonce (24) | ciphertext and tag`.
 //!
+//! Key rotation: a hub seals with its newest key and opens with any key it holds (the newest and the
+//! retired ones), chosen by the key id in the blob. Roll a new key out to every server as a retired key
+//! first, then make it the newest everywhere, then drop the old one once its blobs have expired.
+//!
+//! Every store call goes through [`Persistence`], which counts persists, resumes and resume failures and
+//! times each call ([`CircuitStoreMetrics`], exported by `Metrics::circuits`).
+//!
 //! Invariants:
 //! - Nothing in a blob is read before it has been authenticated with the key its key id names.
 //! - A blob opens only for the circuit id and app it was sealed for, before its expiry, for the claim and
@@ -31,7 +38,8 @@ use subtle::ConstantTimeEq;
 
 use super::saver::Saver;
 use super::secret::CircuitId;
-use super::store::{CircuitStore, StoredCircuit};
+use super::store::{CircuitStore, ClaimedCircuit, StoreError, StoredCircuit};
+use crate::metrics::CircuitStoreMetrics;
 
 const MAGIC: &[u8; 3] = b"TP1";
 const NONCE_LEN: usize = 24;
@@ -71,6 +79,53 @@ impl PersistenceKey {
     /// The key's id.
     pub fn id(&self) -> u32 {
         self.id
+    }
+}
+
+/// Why a configured [`PersistenceKey`] could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersistenceKeyError(&'static str);
+
+impl fmt::Display for PersistenceKeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid persistence key ({}); expected `ID:HEX`, a decimal key id, a colon and 64 hex \
+             digits (for example from `openssl rand -hex 32`), or the 64 hex digits alone for id 1",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for PersistenceKeyError {}
+
+/// Reads a key as configured: `ID:HEX`, a decimal id, a colon and 64 hex digits (32 bytes), as in
+/// `TETHER_PERSISTENCE_KEY=1:$(openssl rand -hex 32)`; or the 64 hex digits alone, for key id 1.
+impl std::str::FromStr for PersistenceKey {
+    type Err = PersistenceKeyError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (id, hex) = text.trim().split_once(':').unwrap_or(("1", text.trim()));
+        let id = id
+            .parse()
+            .map_err(|_| PersistenceKeyError("the id is not a number below 2^32"))?;
+        let hex = hex.as_bytes();
+        if hex.len() != 64 {
+            return Err(PersistenceKeyError("the key is not 64 hex digits"));
+        }
+        let digit = |c: u8| match c {
+            b'0'..=b'9' => Ok(c - b'0'),
+            b'a'..=b'f' => Ok(c - b'a' + 10),
+            b'A'..=b'F' => Ok(c - b'A' + 10),
+            _ => Err(PersistenceKeyError(
+                "the key has a character that is not a hex digit",
+            )),
+        };
+        let mut key = [0u8; 32];
+        for (byte, pair) in key.iter_mut().zip(hex.chunks_exact(2)) {
+            *byte = (digit(pair[0])? << 4) | digit(pair[1])?;
+        }
+        Ok(Self::from_bytes(id, key))
     }
 }
 
@@ -130,6 +185,9 @@ pub(crate) struct AppSnapshot {
     /// Opted-in component states by tree position.
     #[serde(rename = "s")]
     pub(crate) states: Vec<(Vec<u32>, Value)>,
+    /// Opted-in per-circuit service states by type name.
+    #[serde(rename = "v", default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) services: Vec<(String, Value)>,
 }
 
 /// The sealed payload.
@@ -156,15 +214,16 @@ pub(crate) enum PersistCause {
     WriteBehind,
 }
 
-/// A hub's persistence: the store, the queue of saves to it, the key, the app name and how long blobs
-/// stay valid.
+/// A hub's persistence: the store, the queue of saves to it, the keys, the app name, how long blobs stay
+/// valid, and the counters.
 pub(crate) struct Persistence {
-    pub(crate) store: Arc<dyn CircuitStore>,
+    store: Arc<dyn CircuitStore>,
     pub(crate) saver: Saver,
-    key: PersistenceKey,
-    cipher: XChaCha20Poly1305,
+    /// Newest first: the first seals, every one opens.
+    keys: Vec<(u32, XChaCha20Poly1305)>,
     app: String,
     lifetime: Duration,
+    pub(crate) metrics: CircuitStoreMetrics,
 }
 
 fn unix_ms(time: SystemTime) -> u64 {
@@ -174,21 +233,57 @@ fn unix_ms(time: SystemTime) -> u64 {
 }
 
 impl Persistence {
+    /// `key` seals and opens; `retired` keys only open.
     pub(crate) fn new(
         store: Arc<dyn CircuitStore>,
         key: PersistenceKey,
+        retired: Vec<PersistenceKey>,
         app: String,
         lifetime: Duration,
     ) -> Self {
-        let cipher = XChaCha20Poly1305::new(&key.key.into());
+        let keys = std::iter::once(key)
+            .chain(retired)
+            .map(|k| (k.id, XChaCha20Poly1305::new(&k.key.into())))
+            .collect();
+        let metrics = crate::metrics::Metrics::new().circuit_store();
         Self {
-            saver: Saver::new(store.clone()),
+            saver: Saver::new(store.clone(), metrics.clone()),
             store,
-            key,
-            cipher,
+            keys,
             app,
             lifetime,
+            metrics,
         }
+    }
+
+    /// Whether the store asks for write-behind, and how often.
+    pub(crate) fn write_behind(&self) -> Option<Duration> {
+        self.store.write_behind()
+    }
+
+    /// Times one store call.
+    async fn timed<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let started = std::time::Instant::now();
+        let outcome = call.await;
+        self.metrics.store_latency.observe(started.elapsed());
+        outcome
+    }
+
+    /// Claims a circuit for a resume (see [`CircuitStore::claim`]).
+    pub(crate) async fn claim(
+        &self,
+        id: CircuitId,
+        claim: [u8; 32],
+    ) -> Result<Option<ClaimedCircuit>, StoreError> {
+        self.timed(self.store.claim(id, claim)).await
+    }
+
+    /// The newest generation the store knows of `id`.
+    pub(crate) async fn generation(&self, id: CircuitId) -> Result<Option<u64>, StoreError> {
+        self.timed(self.store.generation(id)).await
     }
 
     fn aad(&self, id: CircuitId) -> Vec<u8> {
@@ -204,6 +299,7 @@ impl Persistence {
         &self,
         id: CircuitId,
         claim: [u8; 32],
+        generation: u64,
         user: Option<String>,
         app: AppSnapshot,
     ) -> Result<StoredCircuit, String> {
@@ -218,8 +314,8 @@ impl Persistence {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|e| e.to_string())?;
         let aad = self.aad(id);
-        let sealed = self
-            .cipher
+        let (key_id, cipher) = &self.keys[0];
+        let sealed = cipher
             .encrypt(
                 XNonce::from_slice(&nonce),
                 Payload {
@@ -230,12 +326,13 @@ impl Persistence {
             .map_err(|_| "encryption failed".to_owned())?;
         let mut blob = Vec::with_capacity(HEADER_LEN + sealed.len());
         blob.extend_from_slice(MAGIC);
-        blob.extend_from_slice(&self.key.id.to_be_bytes());
+        blob.extend_from_slice(&key_id.to_be_bytes());
         blob.extend_from_slice(&nonce);
         blob.extend_from_slice(&sealed);
         Ok(StoredCircuit {
             blob: Bytes::from(blob),
             claim,
+            generation,
         })
     }
 
@@ -262,13 +359,12 @@ impl Persistence {
             return Err(OpenError::Malformed);
         }
         let key_id = u32::from_be_bytes([blob[3], blob[4], blob[5], blob[6]]);
-        if key_id != self.key.id {
+        let Some((_, cipher)) = self.keys.iter().find(|(id, _)| *id == key_id) else {
             return Err(OpenError::UnknownKey(key_id));
-        }
+        };
         let nonce = XNonce::from_slice(&blob[7..HEADER_LEN]);
         let aad = self.aad(id);
-        let plain = self
-            .cipher
+        let plain = cipher
             .decrypt(
                 nonce,
                 Payload {
@@ -303,9 +399,14 @@ mod tests {
     use crate::circuit::CircuitSecret;
 
     fn persistence(key: PersistenceKey, app: &str) -> Persistence {
+        rotated(key, Vec::new(), app)
+    }
+
+    fn rotated(key: PersistenceKey, retired: Vec<PersistenceKey>, app: &str) -> Persistence {
         Persistence::new(
             Arc::new(InMemoryCircuitStore::default()),
             key,
+            retired,
             app.into(),
             Duration::from_secs(60),
         )
@@ -320,6 +421,7 @@ mod tests {
                 props: serde_json::json!({"start": 0}),
             }],
             states: vec![(vec![0], serde_json::json!({"count": 3}))],
+            services: vec![("Cart".into(), serde_json::json!(["tea"]))],
         }
     }
 
@@ -329,7 +431,9 @@ mod tests {
         let p = persistence(key.clone(), "app");
         let secret = CircuitSecret::generate();
         let (id, claim) = (secret.id(), secret.key().claim());
-        let sealed = p.seal(id, claim, Some("ann".into()), snapshot()).unwrap();
+        let sealed = p
+            .seal(id, claim, 1, Some("ann".into()), snapshot())
+            .unwrap();
         let blob = &sealed.blob[..];
         assert_eq!(p.open(id, claim, Some("ann"), blob).unwrap(), snapshot());
         let other = CircuitSecret::generate();
@@ -373,5 +477,63 @@ mod tests {
             p.open(id, claim, None, b"junk").unwrap_err(),
             OpenError::Malformed
         );
+    }
+
+    #[test]
+    fn a_rotated_hub_seals_with_its_newest_key_and_opens_with_every_key_it_holds() {
+        let (old, new) = (
+            PersistenceKey::from_bytes(1, [1; 32]),
+            PersistenceKey::from_bytes(2, [2; 32]),
+        );
+        let before = persistence(old.clone(), "app");
+        let during = rotated(new.clone(), vec![old.clone()], "app");
+        let after = persistence(new, "app");
+        let secret = CircuitSecret::generate();
+        let (id, claim) = (secret.id(), secret.key().claim());
+        let sealed_before = before.seal(id, claim, 1, None, snapshot()).unwrap();
+        let sealed_during = during.seal(id, claim, 1, None, snapshot()).unwrap();
+        assert_eq!(
+            &sealed_during.blob[3..7],
+            &2u32.to_be_bytes(),
+            "the newest key seals"
+        );
+        assert_eq!(
+            during.open(id, claim, None, &sealed_before.blob).unwrap(),
+            snapshot()
+        );
+        assert_eq!(
+            during.open(id, claim, None, &sealed_during.blob).unwrap(),
+            snapshot()
+        );
+        assert_eq!(
+            after.open(id, claim, None, &sealed_during.blob).unwrap(),
+            snapshot()
+        );
+        assert_eq!(
+            after
+                .open(id, claim, None, &sealed_before.blob)
+                .unwrap_err(),
+            OpenError::UnknownKey(1),
+            "a dropped key opens nothing"
+        );
+    }
+
+    #[test]
+    fn a_configured_key_reads_as_id_colon_hex() {
+        let key: PersistenceKey = format!("7:{}", "0a".repeat(32)).parse().unwrap();
+        assert_eq!((key.id(), key.key), (7, [10; 32]));
+        for bad in [
+            "7",
+            "x:00",
+            &format!("7:{}", "0".repeat(63)),
+            &format!("7:{}", "g".repeat(64)),
+        ] {
+            let error = bad.parse::<PersistenceKey>().unwrap_err().to_string();
+            assert!(error.starts_with("invalid persistence key ("), "{error}");
+            assert!(
+                !error.contains(bad) || bad.len() < 3,
+                "the key is never echoed"
+            );
+        }
     }
 }

@@ -14,6 +14,9 @@
 //! timer per hub persists every listed circuit each interval. A circuit is therefore saved at most once per
 //! interval and at most about one interval after a change, with no timer per circuit.
 //!
+//! Outcomes: the saver counts and times every store call, and tells each circuit what became of its save
+//! (`Circuit::saved`): a save the store fenced out ends that copy, a failed write-behind backs off.
+//!
 //! The two tasks start on first use (inside the runtime the circuits run on) and end when the hub's
 //! persistence is dropped.
 
@@ -26,7 +29,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::core::{Circuit, Link};
 use super::persist::PersistCause;
 use super::secret::CircuitId;
-use super::store::{CircuitStore, StoredCircuit};
+use super::store::{CircuitStore, SaveOutcome, StoreError, StoredCircuit};
+use crate::metrics::CircuitStoreMetrics;
 
 /// The most saves handed to the store at once.
 const MAX_BATCH: usize = 512;
@@ -37,8 +41,8 @@ pub(crate) type SaveReceipt = oneshot::Receiver<bool>;
 /// Work for the store, in queue order.
 enum Job {
     Save(Save),
-    /// The circuit ended for good: its entry leaves the store.
-    Remove(CircuitId),
+    /// The circuit ended for good: its entry leaves the store unless a newer generation holds it.
+    Remove(CircuitId, u64),
 }
 
 /// One queued save.
@@ -46,6 +50,8 @@ struct Save {
     id: CircuitId,
     circuit: StoredCircuit,
     cause: PersistCause,
+    /// Told the outcome (see the module docs).
+    owner: Weak<Circuit>,
     span: tracing::Span,
     done: oneshot::Sender<bool>,
 }
@@ -53,6 +59,7 @@ struct Save {
 /// A hub's queue of saves and its write-behind list (see the module docs).
 pub(crate) struct Saver {
     store: Arc<dyn CircuitStore>,
+    metrics: CircuitStoreMetrics,
     queue: OnceLock<mpsc::UnboundedSender<Job>>,
     /// Circuits changed since the last write-behind pass.
     dirty: Arc<Mutex<Vec<Weak<Circuit>>>>,
@@ -60,21 +67,23 @@ pub(crate) struct Saver {
 }
 
 impl Saver {
-    pub(crate) fn new(store: Arc<dyn CircuitStore>) -> Self {
+    pub(crate) fn new(store: Arc<dyn CircuitStore>, metrics: CircuitStoreMetrics) -> Self {
         Saver {
             store,
+            metrics,
             queue: OnceLock::new(),
             dirty: Arc::default(),
             timer: OnceLock::new(),
         }
     }
 
-    /// Queues a sealed circuit behind every save queued before it.
+    /// Queues a sealed circuit behind every save queued before it; `owner` hears the outcome.
     pub(crate) fn save(
         &self,
         id: CircuitId,
         circuit: StoredCircuit,
         cause: PersistCause,
+        owner: Weak<Circuit>,
         span: tracing::Span,
     ) -> SaveReceipt {
         let (done, receipt) = oneshot::channel();
@@ -83,21 +92,23 @@ impl Saver {
             id,
             circuit,
             cause,
+            owner,
             span,
             done,
         }));
         receipt
     }
 
-    /// Queues the removal of circuit `id` from the store, behind its queued saves.
-    pub(crate) fn remove(&self, id: CircuitId) {
-        let _ = self.queue().send(Job::Remove(id));
+    /// Queues the removal of circuit `id` (of `generation` or older) from the store, behind its queued
+    /// saves.
+    pub(crate) fn remove(&self, id: CircuitId, generation: u64) {
+        let _ = self.queue().send(Job::Remove(id, generation));
     }
 
     fn queue(&self) -> &mpsc::UnboundedSender<Job> {
         self.queue.get_or_init(|| {
             let (queue, jobs) = mpsc::unbounded_channel();
-            tokio::spawn(run_saves(self.store.clone(), jobs));
+            tokio::spawn(run_saves(self.store.clone(), self.metrics.clone(), jobs));
             queue
         })
     }
@@ -112,26 +123,33 @@ impl Saver {
 }
 
 /// Hands queued work to the store, a batch at a time, until the saver is dropped.
-async fn run_saves(store: Arc<dyn CircuitStore>, mut jobs: mpsc::UnboundedReceiver<Job>) {
+async fn run_saves(
+    store: Arc<dyn CircuitStore>,
+    metrics: CircuitStoreMetrics,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+) {
     let (mut batch, mut saves) = (Vec::with_capacity(MAX_BATCH), Vec::new());
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         for job in batch.drain(..) {
             match job {
                 Job::Save(save) => saves.push(save),
-                Job::Remove(id) => {
+                Job::Remove(id, generation) => {
                     // The saves queued before it land first, so none of them brings the entry back.
-                    flush(&*store, &mut saves).await;
-                    if let Err(error) = store.remove(id).await {
+                    flush(&*store, &metrics, &mut saves).await;
+                    let started = std::time::Instant::now();
+                    let removed = store.remove(id, generation).await;
+                    metrics.store_latency.observe(started.elapsed());
+                    if let Err(error) = removed {
                         tracing::warn!(circuit = %id, %error, "could not remove an ended circuit from the store");
                     }
                 }
             }
         }
-        flush(&*store, &mut saves).await;
+        flush(&*store, &metrics, &mut saves).await;
     }
 }
 
-async fn flush(store: &dyn CircuitStore, saves: &mut Vec<Save>) {
+async fn flush(store: &dyn CircuitStore, metrics: &CircuitStoreMetrics, saves: &mut Vec<Save>) {
     if saves.is_empty() {
         return;
     }
@@ -139,25 +157,67 @@ async fn flush(store: &dyn CircuitStore, saves: &mut Vec<Save>) {
         .iter()
         .map(|save| (save.id, save.circuit.clone()))
         .collect();
+    let started = std::time::Instant::now();
     let outcome = store.save_many(entries).await;
-    for save in saves.drain(..) {
-        let bytes = save.circuit.blob.len();
-        let saved = match &outcome {
-            Ok(()) if save.cause == PersistCause::WriteBehind => {
-                tracing::debug!(parent: &save.span, bytes, "circuit persisted (write-behind)");
-                true
-            }
-            Ok(()) => {
-                tracing::info!(parent: &save.span, cause = ?save.cause, bytes, "circuit persisted");
-                true
-            }
-            Err(error) => {
-                tracing::warn!(parent: &save.span, cause = ?save.cause, %error, "persisting the circuit failed");
-                false
-            }
+    metrics.store_latency.observe(started.elapsed());
+    let outcome = match outcome {
+        Ok(outcomes) if outcomes.len() == saves.len() => Ok(outcomes),
+        Ok(outcomes) => Err(StoreError::new(format!(
+            "the store answered {} outcomes for {} saves",
+            outcomes.len(),
+            saves.len()
+        ))),
+        Err(error) => Err(error),
+    };
+    for (index, save) in saves.drain(..).enumerate() {
+        let result = match &outcome {
+            Ok(outcomes) => Ok(outcomes[index]),
+            Err(error) => Err(error),
         };
-        let _ = save.done.send(saved);
+        if result == Ok(SaveOutcome::Saved) {
+            metrics.persisted.inc();
+        }
+        report(save, result);
     }
+}
+
+/// Logs a save's outcome, tells its circuit, and answers its receipt.
+fn report(save: Save, result: Result<SaveOutcome, &StoreError>) {
+    let Save {
+        circuit,
+        cause,
+        owner,
+        span,
+        done,
+        ..
+    } = save;
+    let bytes = circuit.blob.len();
+    let failed_before = match owner.upgrade() {
+        Some(owner) => owner.saved(cause, &result),
+        None => 0,
+    };
+    match &result {
+        Ok(SaveOutcome::Saved) if failed_before > 0 => {
+            tracing::info!(parent: &span, failed_before, "circuit persisted again: the store is back");
+        }
+        Ok(SaveOutcome::Saved) if cause == PersistCause::WriteBehind => {
+            tracing::debug!(parent: &span, bytes, "circuit persisted (write-behind)");
+        }
+        Ok(SaveOutcome::Saved) => {
+            tracing::info!(parent: &span, ?cause, bytes, "circuit persisted");
+        }
+        Ok(SaveOutcome::Fenced) => {
+            tracing::warn!(parent: &span, ?cause, generation = circuit.generation, "persist refused: the store holds a newer generation of this circuit");
+        }
+        Err(error) if cause == PersistCause::WriteBehind && failed_before > 0 => {
+            tracing::debug!(parent: &span, %error, failed_before, "write-behind failed again; retrying later");
+        }
+        Err(error) => {
+            tracing::warn!(parent: &span, ?cause, %error, "persisting the circuit failed");
+        }
+    }
+    // Fails only when nobody waits for the receipt.
+    let _ = done.send(result == Ok(SaveOutcome::Saved));
 }
 
 /// Every `interval`, persists the circuits listed since the last pass, until the saver is dropped.
@@ -186,7 +246,7 @@ async fn run_write_behind(dirty: Weak<Mutex<Vec<Weak<Circuit>>>>, interval: Dura
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::circuit::store::{StoreError, StoreFuture};
+    use crate::circuit::store::{ClaimedCircuit, StoreFuture};
     use crate::circuit::CircuitSecret;
     use bytes::Bytes;
 
@@ -195,30 +255,37 @@ mod tests {
     struct Recording(Mutex<Vec<String>>);
 
     impl CircuitStore for Recording {
-        fn save(&self, _: CircuitId, _: StoredCircuit) -> StoreFuture<'_, ()> {
+        fn save(&self, _: CircuitId, _: StoredCircuit) -> StoreFuture<'_, SaveOutcome> {
             unreachable!("the saver hands saves over in batches")
         }
 
-        fn save_many(&self, circuits: Vec<(CircuitId, StoredCircuit)>) -> StoreFuture<'_, ()> {
+        fn save_many(
+            &self,
+            circuits: Vec<(CircuitId, StoredCircuit)>,
+        ) -> StoreFuture<'_, Vec<SaveOutcome>> {
             Box::pin(async move {
                 let blobs: Vec<_> = circuits
                     .iter()
                     .map(|(_, c)| String::from_utf8_lossy(&c.blob).into_owned())
                     .collect();
                 self.0.lock().push(format!("save {}", blobs.join(" ")));
-                Ok(())
+                Ok(vec![SaveOutcome::Saved; circuits.len()])
             })
         }
 
-        fn claim(&self, _: CircuitId, _: [u8; 32]) -> StoreFuture<'_, Option<Bytes>> {
+        fn claim(&self, _: CircuitId, _: [u8; 32]) -> StoreFuture<'_, Option<ClaimedCircuit>> {
             Box::pin(async { Err(StoreError::new("not used")) })
         }
 
-        fn remove(&self, _: CircuitId) -> StoreFuture<'_, ()> {
+        fn remove(&self, _: CircuitId, _: u64) -> StoreFuture<'_, ()> {
             Box::pin(async move {
                 self.0.lock().push("remove".into());
                 Ok(())
             })
+        }
+
+        fn generation(&self, _: CircuitId) -> StoreFuture<'_, Option<u64>> {
+            Box::pin(async { Err(StoreError::new("not used")) })
         }
     }
 
@@ -226,25 +293,29 @@ mod tests {
         StoredCircuit {
             blob: Bytes::from_static(blob.as_bytes()),
             claim: [0; 32],
+            generation: 1,
         }
     }
 
     #[tokio::test]
     async fn saves_reach_the_store_in_queue_order_in_batches_and_a_removal_waits_for_them() {
         let store = Arc::new(Recording::default());
-        let saver = Saver::new(store.clone());
+        let saver = Saver::new(
+            store.clone(),
+            crate::metrics::Metrics::new().circuit_store(),
+        );
         let (a, b) = (
             CircuitSecret::generate().id(),
             CircuitSecret::generate().id(),
         );
-        let span = tracing::Span::none;
+        let (span, owner) = (tracing::Span::none, Weak::new);
         // Queued before the saver task first runs (one thread): the saves before the removal go as one
         // batch, in order; the removal waits for them, and the save after it goes after it.
-        let first = saver.save(a, stored("a1"), PersistCause::WriteBehind, span());
-        let second = saver.save(a, stored("a2"), PersistCause::WriteBehind, span());
-        let third = saver.save(b, stored("b1"), PersistCause::Shutdown, span());
-        saver.remove(a);
-        let last = saver.save(b, stored("b2"), PersistCause::Pause, span());
+        let first = saver.save(a, stored("a1"), PersistCause::WriteBehind, owner(), span());
+        let second = saver.save(a, stored("a2"), PersistCause::WriteBehind, owner(), span());
+        let third = saver.save(b, stored("b1"), PersistCause::Shutdown, owner(), span());
+        saver.remove(a, 1);
+        let last = saver.save(b, stored("b2"), PersistCause::Pause, owner(), span());
         for receipt in [first, second, third, last] {
             assert_eq!(receipt.await, Ok(true));
         }

@@ -1,13 +1,17 @@
 //! [`RedisCircuitStore`]: persisted circuits in Redis, shared by every server that uses the same Redis.
 //!
-//! One key per circuit, `tether:circuit:{id}`, holding the 32-byte claim (the SHA-256 of the circuit's
-//! secret) followed by the sealed blob, with a TTL (8 hours by default) so abandoned circuits go away on
-//! their own. A later save replaces the value and restarts the TTL.
+//! One hash per circuit, `tether:circuit:{id}`: `c` the 32-byte claim (the SHA-256 of the circuit's
+//! secret), `g` the generation, `b` the sealed blob; with a TTL (8 hours by default) so abandoned circuits
+//! go away on their own. A save replaces the hash and restarts the TTL.
 //!
-//! The claim is atomic and single-use on the Redis side: one Lua script compares the stored claim and
-//! deletes the key in the same step, so of two servers (or tabs) racing to resume one circuit at most one
-//! gets the blob, and a wrong claim leaves the entry in place. (The comparison in Lua is not constant-time;
-//! what it compares is a hash of a 256-bit secret, which leaks nothing useful through timing.)
+//! Every operation is one Lua script, so each check and its write are atomic on the Redis side:
+//! - save writes only when the stored generation is not higher (a server holding a stale copy of a
+//!   circuit resumed elsewhere is fenced out, see [`crate::circuit::store`]);
+//! - claim compares the claim, takes the blob and leaves the hash as a fence at the next generation, so of
+//!   two servers (or tabs) racing to resume one circuit at most one gets the blob, and a wrong claim leaves
+//!   the entry in place (the comparison in Lua is not constant-time; what it compares is a hash of a
+//!   256-bit secret, which leaks nothing useful through timing);
+//! - remove deletes only a generation that is not newer than the remover's.
 //!
 //! Every call has a deadline: Redis being away is an error after [`StoreOptions::timeout`], never a hang.
 
@@ -17,15 +21,32 @@ use bytes::Bytes;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::RedisError;
+use crate::circuit::store::{ClaimedCircuit, SaveOutcome};
 use crate::circuit::{CircuitId, CircuitStore, StoreError, StoreFuture, StoredCircuit};
-use crate::metrics::{Histogram, Metrics};
 
+/// KEYS[1] the circuit; ARGV: claim, generation, blob, TTL in ms. 1 when saved, 0 when fenced.
+const SAVE_SCRIPT: &str = r"
+local held = tonumber(redis.call('HGET', KEYS[1], 'g'))
+if held and held > tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'c', ARGV[1], 'g', ARGV[2], 'b', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+";
+
+/// KEYS[1] the circuit; ARGV[1] the claim. `{blob, generation}` or nil; leaves a fence.
 const CLAIM_SCRIPT: &str = r"
-local value = redis.call('GET', KEYS[1])
-if not value then return false end
-if string.sub(value, 1, 32) ~= ARGV[1] then return false end
-redis.call('DEL', KEYS[1])
-return string.sub(value, 33)
+local held = redis.call('HMGET', KEYS[1], 'c', 'g', 'b')
+if not held[3] or held[1] ~= ARGV[1] then return false end
+redis.call('HDEL', KEYS[1], 'b')
+redis.call('HSET', KEYS[1], 'g', tonumber(held[2]) + 1)
+return {held[3], held[2]}
+";
+
+/// KEYS[1] the circuit; ARGV[1] the remover's generation.
+const REMOVE_SCRIPT: &str = r"
+local held = tonumber(redis.call('HGET', KEYS[1], 'g'))
+if held and held <= tonumber(ARGV[1]) then redis.call('DEL', KEYS[1]) end
+return 1
 ";
 
 /// Options of a [`RedisCircuitStore`].
@@ -56,9 +77,10 @@ impl Default for StoreOptions {
 /// Persisted circuits in Redis (see the module docs for the layout and the claim).
 pub struct RedisCircuitStore {
     conn: ConnectionManager,
+    save_script: redis::Script,
     claim_script: redis::Script,
+    remove_script: redis::Script,
     options: StoreOptions,
-    latency: Option<Histogram>,
 }
 
 impl std::fmt::Debug for RedisCircuitStore {
@@ -89,16 +111,11 @@ impl RedisCircuitStore {
             .map_err(|e| RedisError::url(url, e))?;
         Ok(RedisCircuitStore {
             conn,
+            save_script: redis::Script::new(SAVE_SCRIPT),
             claim_script: redis::Script::new(CLAIM_SCRIPT),
+            remove_script: redis::Script::new(REMOVE_SCRIPT),
             options,
-            latency: None,
         })
-    }
-
-    /// Records how long each Redis call takes in `metrics` (`tether_circuit_store_seconds`).
-    pub fn with_metrics(mut self, metrics: &Metrics) -> Self {
-        self.latency = Some(metrics.circuit_store().store_latency);
-        self
     }
 
     /// The options in force.
@@ -115,12 +132,7 @@ impl RedisCircuitStore {
         what: &str,
         call: impl std::future::Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, String> {
-        let started = std::time::Instant::now();
-        let outcome = tokio::time::timeout(self.options.timeout, call).await;
-        if let Some(latency) = &self.latency {
-            latency.observe(started.elapsed());
-        }
-        match outcome {
+        match tokio::time::timeout(self.options.timeout, call).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(format!("redis {what}: {e}")),
             Err(_) => Err(format!(
@@ -130,90 +142,158 @@ impl RedisCircuitStore {
         }
     }
 
-    /// Saves circuit `id` (replacing an earlier entry, restarting its TTL).
+    /// Saves circuit `id` (replacing an older generation, restarting the TTL); `false` when fenced.
     pub(crate) async fn save_entry(
         &self,
         id: &str,
         claim: &[u8; 32],
+        generation: u64,
         blob: &[u8],
-    ) -> Result<(), String> {
-        let mut value = Vec::with_capacity(32 + blob.len());
-        value.extend_from_slice(claim);
-        value.extend_from_slice(blob);
+    ) -> Result<bool, String> {
         let ttl_ms = u64::try_from(self.options.ttl.as_millis()).unwrap_or(u64::MAX);
         let mut conn = self.conn.clone();
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(self.key(id)).arg(value).arg("PX").arg(ttl_ms);
-        self.deadline("SET", cmd.query_async::<()>(&mut conn)).await
+        let mut invocation = self.save_script.key(self.key(id));
+        invocation
+            .arg(&claim[..])
+            .arg(generation)
+            .arg(blob)
+            .arg(ttl_ms);
+        let saved: i64 = self
+            .deadline("save script", invocation.invoke_async(&mut conn))
+            .await?;
+        Ok(saved == 1)
     }
 
-    /// Saves several circuits in one pipeline (one round trip), in order.
+    /// Saves several circuits in one pipeline (one round trip), in order, each through the fencing save
+    /// script; one answer per entry (`true` saved, `false` fenced). A Redis that lost its script cache
+    /// (restarted) answers NOSCRIPT: the script is loaded and the pipeline sent once more, which is safe
+    /// because a pipeline that failed on NOSCRIPT wrote nothing (every entry runs the same script).
     pub(crate) async fn save_entries(
         &self,
-        entries: &[(String, &[u8; 32], &[u8])],
-    ) -> Result<(), String> {
+        entries: &[(String, &[u8; 32], u64, &[u8])],
+    ) -> Result<Vec<bool>, String> {
         let ttl_ms = u64::try_from(self.options.ttl.as_millis()).unwrap_or(u64::MAX);
         let mut pipe = redis::pipe();
-        for (id, claim, blob) in entries {
-            let mut value = Vec::with_capacity(32 + blob.len());
-            value.extend_from_slice(&claim[..]);
-            value.extend_from_slice(blob);
-            pipe.cmd("SET")
+        for (id, claim, generation, blob) in entries {
+            pipe.cmd("EVALSHA")
+                .arg(self.save_script.get_hash())
+                .arg(1)
                 .arg(self.key(id))
-                .arg(value)
-                .arg("PX")
-                .arg(ttl_ms)
-                .ignore();
+                .arg(&claim[..])
+                .arg(*generation)
+                .arg(*blob)
+                .arg(ttl_ms);
         }
         let mut conn = self.conn.clone();
-        self.deadline("SET pipeline", pipe.query_async::<()>(&mut conn))
-            .await
+        let first = tokio::time::timeout(
+            self.options.timeout,
+            pipe.query_async::<Vec<i64>>(&mut conn),
+        )
+        .await;
+        let answers = match first {
+            Ok(Err(e))
+                if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+            {
+                self.deadline("SCRIPT LOAD", self.save_script.load_async(&mut conn))
+                    .await?;
+                self.deadline("save pipeline", pipe.query_async::<Vec<i64>>(&mut conn))
+                    .await?
+            }
+            Ok(Ok(answers)) => answers,
+            Ok(Err(e)) => return Err(format!("redis save pipeline: {e}")),
+            Err(_) => {
+                return Err(format!(
+                    "redis save pipeline: no answer within {:?}",
+                    self.options.timeout
+                ))
+            }
+        };
+        Ok(answers.into_iter().map(|saved| saved == 1).collect())
     }
 
-    /// Takes circuit `id` out when `claim` matches, atomically (see the module docs).
+    /// Takes circuit `id` out when `claim` matches, atomically, leaving a fence (see the module docs).
     pub(crate) async fn claim_entry(
         &self,
         id: &str,
         claim: &[u8; 32],
-    ) -> Result<Option<Bytes>, String> {
+    ) -> Result<Option<ClaimedCircuit>, String> {
         let mut conn = self.conn.clone();
         let mut invocation = self.claim_script.key(self.key(id));
         invocation.arg(&claim[..]);
-        let blob: Option<Vec<u8>> = self
+        let claimed: Option<(Vec<u8>, u64)> = self
             .deadline("claim script", invocation.invoke_async(&mut conn))
             .await?;
-        Ok(blob.map(Bytes::from))
+        Ok(claimed.map(|(blob, generation)| ClaimedCircuit {
+            blob: Bytes::from(blob),
+            generation,
+        }))
     }
 
-    /// Forgets circuit `id`.
-    pub(crate) async fn remove_entry(&self, id: &str) -> Result<(), String> {
+    /// Forgets circuit `id` unless a newer generation holds it.
+    pub(crate) async fn remove_entry(&self, id: &str, generation: u64) -> Result<(), String> {
         let mut conn = self.conn.clone();
-        let mut cmd = redis::cmd("DEL");
-        cmd.arg(self.key(id));
-        self.deadline("DEL", cmd.query_async::<()>(&mut conn)).await
+        let mut invocation = self.remove_script.key(self.key(id));
+        invocation.arg(generation);
+        self.deadline("remove script", invocation.invoke_async::<()>(&mut conn))
+            .await
+    }
+
+    /// The generation held for circuit `id`.
+    pub(crate) async fn generation_of(&self, id: &str) -> Result<Option<u64>, String> {
+        let mut conn = self.conn.clone();
+        let mut cmd = redis::cmd("HGET");
+        cmd.arg(self.key(id)).arg("g");
+        self.deadline("HGET", cmd.query_async(&mut conn)).await
     }
 }
 
 impl CircuitStore for RedisCircuitStore {
-    fn save(&self, id: CircuitId, circuit: StoredCircuit) -> StoreFuture<'_, ()> {
+    fn save(&self, id: CircuitId, circuit: StoredCircuit) -> StoreFuture<'_, SaveOutcome> {
         Box::pin(async move {
-            self.save_entry(&id.to_string(), &circuit.claim, &circuit.blob)
+            let id = id.to_string();
+            let saved = self
+                .save_entry(&id, &circuit.claim, circuit.generation, &circuit.blob)
                 .await
-                .map_err(StoreError::new)
+                .map_err(StoreError::new)?;
+            Ok(if saved {
+                SaveOutcome::Saved
+            } else {
+                SaveOutcome::Fenced
+            })
         })
     }
 
-    fn save_many(&self, circuits: Vec<(CircuitId, StoredCircuit)>) -> StoreFuture<'_, ()> {
+    fn save_many(
+        &self,
+        circuits: Vec<(CircuitId, StoredCircuit)>,
+    ) -> StoreFuture<'_, Vec<SaveOutcome>> {
         Box::pin(async move {
             let entries: Vec<_> = circuits
                 .iter()
-                .map(|(id, circuit)| (id.to_string(), &circuit.claim, &circuit.blob[..]))
+                .map(|(id, circuit)| {
+                    (
+                        id.to_string(),
+                        &circuit.claim,
+                        circuit.generation,
+                        &circuit.blob[..],
+                    )
+                })
                 .collect();
-            self.save_entries(&entries).await.map_err(StoreError::new)
+            let saved = self.save_entries(&entries).await.map_err(StoreError::new)?;
+            Ok(saved
+                .into_iter()
+                .map(|saved| {
+                    if saved {
+                        SaveOutcome::Saved
+                    } else {
+                        SaveOutcome::Fenced
+                    }
+                })
+                .collect())
         })
     }
 
-    fn claim(&self, id: CircuitId, claim: [u8; 32]) -> StoreFuture<'_, Option<Bytes>> {
+    fn claim(&self, id: CircuitId, claim: [u8; 32]) -> StoreFuture<'_, Option<ClaimedCircuit>> {
         Box::pin(async move {
             self.claim_entry(&id.to_string(), &claim)
                 .await
@@ -221,9 +301,17 @@ impl CircuitStore for RedisCircuitStore {
         })
     }
 
-    fn remove(&self, id: CircuitId) -> StoreFuture<'_, ()> {
+    fn remove(&self, id: CircuitId, generation: u64) -> StoreFuture<'_, ()> {
         Box::pin(async move {
-            self.remove_entry(&id.to_string())
+            self.remove_entry(&id.to_string(), generation)
+                .await
+                .map_err(StoreError::new)
+        })
+    }
+
+    fn generation(&self, id: CircuitId) -> StoreFuture<'_, Option<u64>> {
+        Box::pin(async move {
+            self.generation_of(&id.to_string())
                 .await
                 .map_err(StoreError::new)
         })
@@ -255,20 +343,39 @@ mod tests {
     #[tokio::test]
     async fn a_claim_is_single_use_and_needs_the_right_claim() {
         let Some(url) = url() else { return };
-        let metrics = Metrics::new();
-        let store = RedisCircuitStore::new(&url).unwrap().with_metrics(&metrics);
+        let store = RedisCircuitStore::new(&url).unwrap();
         let id = unique("single-use");
         let (right, wrong) = ([7u8; 32], [8u8; 32]);
-        store.save_entry(&id, &right, b"first").await.unwrap();
-        store.save_entry(&id, &right, b"sealed").await.unwrap();
+        assert!(store.save_entry(&id, &right, 1, b"first").await.unwrap());
+        assert!(store.save_entry(&id, &right, 1, b"sealed").await.unwrap());
         assert_eq!(store.claim_entry(&id, &wrong).await.unwrap(), None);
+        let claimed = store.claim_entry(&id, &right).await.unwrap().unwrap();
         assert_eq!(
-            store.claim_entry(&id, &right).await.unwrap().as_deref(),
-            Some(&b"sealed"[..]),
+            (&claimed.blob[..], claimed.generation),
+            (&b"sealed"[..], 1),
             "a wrong claim leaves the entry; the later save wins"
         );
         assert_eq!(store.claim_entry(&id, &right).await.unwrap(), None);
-        assert_eq!(metrics.circuit_store().store_latency.count(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_claim_fences_the_older_generation_out() {
+        let Some(url) = url() else { return };
+        let store = RedisCircuitStore::new(&url).unwrap();
+        let id = unique("fence");
+        assert_eq!(store.generation_of(&id).await.unwrap(), None);
+        assert!(store.save_entry(&id, &[1; 32], 5, b"a").await.unwrap());
+        store.claim_entry(&id, &[1; 32]).await.unwrap().unwrap();
+        assert_eq!(store.generation_of(&id).await.unwrap(), Some(6));
+        // The old holder's late write and removal change nothing.
+        assert!(!store.save_entry(&id, &[1; 32], 5, b"stale").await.unwrap());
+        store.remove_entry(&id, 5).await.unwrap();
+        assert_eq!(store.claim_entry(&id, &[1; 32]).await.unwrap(), None);
+        assert!(store.save_entry(&id, &[1; 32], 6, b"b").await.unwrap());
+        let claimed = store.claim_entry(&id, &[1; 32]).await.unwrap().unwrap();
+        assert_eq!((&claimed.blob[..], claimed.generation), (&b"b"[..], 6));
+        store.remove_entry(&id, 7).await.unwrap();
+        assert_eq!(store.generation_of(&id).await.unwrap(), None);
     }
 
     #[tokio::test]
@@ -276,20 +383,27 @@ mod tests {
         let Some(url) = url() else { return };
         let store = RedisCircuitStore::new(&url).unwrap();
         let (a, b) = (unique("pipeline-a"), unique("pipeline-b"));
-        let entries: [(String, &[u8; 32], &[u8]); 3] = [
-            (a.clone(), &[4; 32], b"a1"),
-            (b.clone(), &[5; 32], b"b1"),
-            (a.clone(), &[4; 32], b"a2"),
+        let entries: [(String, &[u8; 32], u64, &[u8]); 3] = [
+            (a.clone(), &[4; 32], 1, b"a1"),
+            (b.clone(), &[5; 32], 1, b"b1"),
+            (a.clone(), &[4; 32], 1, b"a2"),
         ];
-        store.save_entries(&entries).await.unwrap();
         assert_eq!(
-            store.claim_entry(&a, &[4; 32]).await.unwrap().as_deref(),
+            store.save_entries(&entries).await.unwrap(),
+            [true, true, true]
+        );
+        let claimed = |c: Option<ClaimedCircuit>| c.map(|c| c.blob);
+        assert_eq!(
+            claimed(store.claim_entry(&a, &[4; 32]).await.unwrap()).as_deref(),
             Some(&b"a2"[..])
         );
         assert_eq!(
-            store.claim_entry(&b, &[5; 32]).await.unwrap().as_deref(),
+            claimed(store.claim_entry(&b, &[5; 32]).await.unwrap()).as_deref(),
             Some(&b"b1"[..])
         );
+        // After the claim, a's entry is a fence at generation 2: a pipelined stale save is refused.
+        let stale: [(String, &[u8; 32], u64, &[u8]); 1] = [(a.clone(), &[4; 32], 1, b"a3")];
+        assert_eq!(store.save_entries(&stale).await.unwrap(), [false]);
     }
 
     #[tokio::test]
@@ -297,7 +411,7 @@ mod tests {
         let Some(url) = url() else { return };
         let store = std::sync::Arc::new(RedisCircuitStore::new(&url).unwrap());
         let id = unique("race");
-        store.save_entry(&id, &[1; 32], b"blob").await.unwrap();
+        store.save_entry(&id, &[1; 32], 1, b"blob").await.unwrap();
         let claims: Vec<_> = (0..16)
             .map(|_| {
                 let (store, id) = (store.clone(), id.clone());
@@ -320,11 +434,11 @@ mod tests {
         };
         let store = RedisCircuitStore::with_options(&url, options).unwrap();
         let (a, b) = (unique("removed"), unique("expired"));
-        store.save_entry(&a, &[2; 32], b"x").await.unwrap();
-        store.remove_entry(&a).await.unwrap();
-        store.remove_entry(&a).await.unwrap();
+        store.save_entry(&a, &[2; 32], 1, b"x").await.unwrap();
+        store.remove_entry(&a, 1).await.unwrap();
+        store.remove_entry(&a, 1).await.unwrap();
         assert_eq!(store.claim_entry(&a, &[2; 32]).await.unwrap(), None);
-        store.save_entry(&b, &[3; 32], b"y").await.unwrap();
+        store.save_entry(&b, &[3; 32], 1, b"y").await.unwrap();
         // Redis expires the key itself; waiting past the TTL is the behaviour under test.
         tokio::time::sleep(Duration::from_millis(120)).await;
         assert_eq!(store.claim_entry(&b, &[3; 32]).await.unwrap(), None);
@@ -344,8 +458,8 @@ mod tests {
         let store =
             RedisCircuitStore::with_options(&format!("redis://127.0.0.1:{port}"), options).unwrap();
         let started = std::time::Instant::now();
-        let error = store.save_entry("x", &[0; 32], b"y").await.unwrap_err();
-        assert!(error.starts_with("redis SET"), "{error}");
+        let error = store.save_entry("x", &[0; 32], 1, b"y").await.unwrap_err();
+        assert!(error.starts_with("redis save script"), "{error}");
         assert!(started.elapsed() < Duration::from_secs(5));
     }
 }

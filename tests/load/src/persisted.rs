@@ -7,7 +7,8 @@
 //! the run (`TETHER_PERSISTENCE_KEY`), so a circuit persisted by one opens on the other.
 //!
 //! - `bytes [--circuits 100]`: N counter circuits click three times each; once write-behind has saved them,
-//!   reports the value bytes per key (the 32-byte claim and the sealed blob) and Redis's `MEMORY USAGE`.
+//!   reports the value bytes per key (the 32-byte claim, the generation and the sealed blob) and Redis's
+//!   `MEMORY USAGE`.
 //! - `cpu [--circuits 1000] [--seconds 30] [--rounds 2]`: two servers at once, one with write-behind off and
 //!   one with it on (1 s), N circuits each clicking once a second; reports each server's CPU per event (and
 //!   Redis's), and their ratio, `--rounds` times with fresh servers.
@@ -224,13 +225,21 @@ async fn bytes(args: &Args) -> Result<(), String> {
     // Write-behind saves each circuit one interval (1 s) after its last change.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let keys = circuit_keys(&mut redis).await?;
-    let (mut value, mut usage) = (0u64, 0u64);
+    let (mut value, mut blob, mut usage) = (0u64, 0u64, 0u64);
     for key in &keys {
-        value += redis::cmd("STRLEN")
-            .arg(key)
-            .query_async::<u64>(&mut redis)
-            .await
-            .map_err(|e| e.to_string())?;
+        // Each circuit is a hash: `c` the 32-byte claim, `g` the generation, `b` the sealed blob.
+        for field in ["c", "g", "b"] {
+            let bytes = redis::cmd("HSTRLEN")
+                .arg(key)
+                .arg(field)
+                .query_async::<u64>(&mut redis)
+                .await
+                .map_err(|e| e.to_string())?;
+            value += bytes;
+            if field == "b" {
+                blob += bytes;
+            }
+        }
         usage += redis::cmd("MEMORY")
             .arg("USAGE")
             .arg(key)
@@ -240,11 +249,11 @@ async fn bytes(args: &Args) -> Result<(), String> {
     }
     let n = keys.len().max(1) as f64;
     println!(
-        "{} counter circuits (count 3) -> {} keys; value {:.0} bytes each (32-byte claim + {:.0}-byte sealed blob); Redis MEMORY USAGE {:.0} bytes per key; load average {}",
+        "{} counter circuits (count 3) -> {} keys; value {:.0} bytes each (32-byte claim, generation and {:.0}-byte sealed blob); Redis MEMORY USAGE {:.0} bytes per key; load average {}",
         args.circuits,
         keys.len(),
         value as f64 / n,
-        value as f64 / n - 32.0,
+        blob as f64 / n,
         usage as f64 / n,
         load_average()
     );

@@ -45,6 +45,7 @@ pub struct CircuitHubBuilder {
     services: Services,
     store: Option<Arc<dyn CircuitStore>>,
     persistence_key: Option<PersistenceKey>,
+    retired_persistence_keys: Vec<PersistenceKey>,
     app_name: String,
     downloads: crate::download::DownloadOptions,
 }
@@ -126,6 +127,33 @@ impl CircuitHubBuilder {
         self
     }
 
+    /// A key that no longer seals but still opens circuits persisted with it (key rotation; call once per
+    /// retired key). Its id must differ from every other key's. See docs/persistence.md, "Rotating keys".
+    pub fn retired_persistence_key(mut self, key: PersistenceKey) -> Self {
+        self.retired_persistence_keys.push(key);
+        self
+    }
+
+    /// Gives every circuit its own `T`, made by `make` when the circuit opens and shared by that
+    /// circuit's components (read with `cx.service::<T>()`; make `T` a shared handle such as
+    /// [`SharedState`](crate::circuit::SharedState) so that their changes meet). With a [`Persistence`] it
+    /// is persisted and resumed with the circuit, as opted-in components are: `Persistence::serde()` is the
+    /// one-line case, `None` opts out. One per type; a later call for the same type replaces it.
+    ///
+    /// [`Persistence`]: tether_components::Persistence
+    pub fn circuit_service<T: Clone + Send + Sync + 'static>(
+        mut self,
+        make: impl Fn() -> T + Send + Sync + 'static,
+        persistence: Option<tether_components::Persistence<T>>,
+    ) -> Self {
+        let scoped = self
+            .services
+            .get::<crate::circuit::scoped::CircuitServices>()
+            .unwrap_or_default();
+        self.services.insert(scoped.with(make, persistence));
+        self
+    }
+
     /// The application's name, bound into every sealed blob so that another app sharing a store and a
     /// key cannot resume this one's circuits. Default `tether`.
     pub fn app_name(mut self, name: &str) -> Self {
@@ -192,11 +220,24 @@ impl CircuitHubBuilder {
             self.options.max_retained_disconnected,
             self.options.retention_period,
         );
+        let key = self
+            .persistence_key
+            .unwrap_or_else(PersistenceKey::generate);
+        let mut ids: Vec<u32> = std::iter::once(&key)
+            .chain(&self.retired_persistence_keys)
+            .map(PersistenceKey::id)
+            .collect();
+        ids.sort_unstable();
+        if ids.windows(2).any(|pair| pair[0] == pair[1]) {
+            return Err(CircuitHubError(
+                "two persistence keys share an id; every key needs its own".into(),
+            ));
+        }
         let persistence = self.store.map(|store| {
             Persistence::new(
                 store,
-                self.persistence_key
-                    .unwrap_or_else(PersistenceKey::generate),
+                key,
+                self.retired_persistence_keys,
                 self.app_name,
                 self.options.persisted_retention,
             )
@@ -220,7 +261,18 @@ impl CircuitHubBuilder {
         // One typed hub method per call: the hub decodes the arguments straight from the message's raw
         // JSON into their final types.
         hub = register(hub, &shared, method::START_CIRCUIT, Call::Start);
-        hub = register(hub, &shared, method::CONNECT_CIRCUIT, Call::Connect);
+        let connecting = shared.clone();
+        hub = hub.method(
+            method::CONNECT_CIRCUIT,
+            move |ctx: HubContext, (secret,): (String,)| {
+                let shared = connecting.clone();
+                async move {
+                    // A shared store may know the circuit moved on (resumed elsewhere): asked first.
+                    shared.end_if_moved(&secret).await;
+                    shared.call(&ctx, Call::Connect((secret,)))
+                }
+            },
+        );
         hub = register(hub, &shared, method::DISPATCH_EVENT, Call::Event);
         hub = register(hub, &shared, method::ON_RENDER_COMPLETED, Call::Ack);
         hub = register(hub, &shared, method::INVOKE_SERVER, Call::InvokeServer);
@@ -309,6 +361,7 @@ impl CircuitHub {
             services: Services::new(),
             store: None,
             persistence_key: None,
+            retired_persistence_keys: Vec::new(),
             app_name: "tether".to_owned(),
             downloads: crate::download::DownloadOptions::default(),
         }

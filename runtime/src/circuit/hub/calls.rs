@@ -22,7 +22,6 @@ use crate::circuit::protocol::{
     InvokeServerArgs, LocationArgs, Method,
 };
 use crate::circuit::secret::CircuitSecret;
-use crate::circuit::store::CircuitStore;
 
 impl Shared {
     /// One circuit hub call; a refusal is logged and answered.
@@ -132,6 +131,7 @@ impl Shared {
                 })
                 .collect(),
             states: Vec::new(),
+            services: Vec::new(),
         };
         let secret = CircuitSecret::generate();
         match self.open(ctx, secret.clone(), start) {
@@ -154,7 +154,7 @@ impl Shared {
     }
 
     /// Opens a circuit with `secret` on this connection from `start` (a new start or a resume).
-    pub(super) fn open(
+    pub(crate) fn open(
         &self,
         ctx: &HubContext,
         secret: CircuitSecret,
@@ -208,82 +208,7 @@ impl Shared {
         Ok(())
     }
 
-    /// `ResumeCircuit(secret)`: takes the circuit out of the store (single use), opens its blob, and opens
-    /// the circuit here from it. `false` (with the reason logged) when there is nothing to resume.
-    pub(super) async fn resume(&self, ctx: &HubContext, secret: &str) -> bool {
-        let Ok(secret) = CircuitSecret::parse(secret) else {
-            tracing::warn!(
-                connection_id = ctx.connection_id(),
-                "ResumeCircuit with a malformed secret"
-            );
-            return false;
-        };
-        if self.registry.for_connection(ctx.connection_id()).is_some() {
-            tracing::warn!(
-                connection_id = ctx.connection_id(),
-                "ResumeCircuit on a connection that has a circuit; refused"
-            );
-            return false;
-        }
-        if self.registry.find(&secret).is_some() {
-            // Still live here (the reconnect raced a persist): a plain connect is the resume.
-            return self.connect(ctx, &secret.expose());
-        }
-        let Some(persistence) = &self.env.persistence else {
-            tracing::info!(circuit = %secret.id(), "resume refused: this hub has no circuit store");
-            return false;
-        };
-        let claim = secret.key().claim();
-        let blob = match persistence.store.claim(secret.id(), claim).await {
-            Ok(Some(blob)) => blob,
-            Ok(None) => {
-                tracing::info!(circuit = %secret.id(), "resume refused: not in the store (never persisted, expired, or already resumed)");
-                return false;
-            }
-            Err(error) => {
-                tracing::warn!(circuit = %secret.id(), %error, "resume failed: the store failed");
-                return false;
-            }
-        };
-        let user = self
-            .services
-            .get::<crate::auth::Auth>()
-            .and_then(|auth| auth.current_user(ctx.headers()).get())
-            .map(|u| u.id.clone());
-        let snapshot = match persistence.open(secret.id(), claim, user.as_deref(), &blob) {
-            Ok(snapshot) => snapshot,
-            Err(error) => {
-                tracing::warn!(circuit = %secret.id(), %error, "resume refused");
-                return false;
-            }
-        };
-        if let Some(unknown) = snapshot
-            .roots
-            .iter()
-            .find(|root| !self.components.contains(&root.component))
-        {
-            tracing::warn!(circuit = %secret.id(), component = %unknown.component, "resume refused: unknown root component");
-            return false;
-        }
-        let start = StartPoint {
-            base_uri: snapshot.base_uri,
-            uri: snapshot.uri,
-            roots: snapshot.roots,
-            states: snapshot.states,
-        };
-        match self.open(ctx, secret, start) {
-            Ok(circuit) => {
-                tracing::info!(parent: &circuit.span, "circuit resumed");
-                true
-            }
-            Err(failure) => {
-                tracing::warn!(?failure, "resume failed: the circuit could not be rebuilt");
-                false
-            }
-        }
-    }
-
-    pub(super) fn connect(&self, ctx: &HubContext, secret: &str) -> bool {
+    pub(crate) fn connect(&self, ctx: &HubContext, secret: &str) -> bool {
         let Ok(secret) = CircuitSecret::parse(secret) else {
             tracing::warn!(
                 connection_id = ctx.connection_id(),

@@ -122,6 +122,13 @@ impl CircuitHub {
         self.shared.registry.metrics()
     }
 
+    /// The persistence counters and store latency (`None` without a store); exported by
+    /// [`Metrics::circuits`](crate::metrics::Metrics::circuits).
+    pub fn store_metrics(&self) -> Option<crate::metrics::CircuitStoreMetrics> {
+        let persistence = self.shared.env.persistence.as_ref()?;
+        Some(persistence.metrics.clone())
+    }
+
     /// The URL of the boot script this hub serves, with its content version (`{path}/tether.js?v=…`):
     /// put it in `<script src>` so the browser caches the script as immutable.
     pub fn boot_script_url(&self) -> String {

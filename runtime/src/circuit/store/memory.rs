@@ -1,5 +1,6 @@
 //! [`InMemoryCircuitStore`]: persisted circuits in this process's memory, bounded by count and by age
 //! (Blazor's defaults: 1,000 circuits, 2 hours). It survives a circuit's eviction, not the process.
+//! Claims leave fences (see [the store docs](super)); fences count toward the limit like entries.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -9,7 +10,7 @@ use parking_lot::Mutex;
 use subtle::ConstantTimeEq;
 use tokio::time::Instant;
 
-use super::{CircuitStore, StoreFuture, StoredCircuit};
+use super::{CircuitStore, ClaimedCircuit, SaveOutcome, StoreFuture, StoredCircuit};
 use crate::circuit::secret::CircuitId;
 
 /// Persisted circuits in memory. When more than `max_circuits` are held, the oldest save is dropped;
@@ -21,9 +22,17 @@ pub struct InMemoryCircuitStore {
     state: Mutex<State>,
 }
 
+/// A saved circuit, or the fence a claim leaves (`blob: None`).
+#[derive(Debug)]
+struct Entry {
+    claim: [u8; 32],
+    generation: u64,
+    blob: Option<Bytes>,
+}
+
 #[derive(Debug, Default)]
 struct State {
-    entries: HashMap<CircuitId, (StoredCircuit, Instant, u64)>,
+    entries: HashMap<CircuitId, (Entry, Instant, u64)>,
     /// Saves in order: (circuit, save generation). Stale pairs (saved again, claimed, removed) are skipped.
     order: VecDeque<(CircuitId, u64)>,
     next_generation: u64,
@@ -45,9 +54,15 @@ impl InMemoryCircuitStore {
         }
     }
 
-    /// Circuits held now (expired ones included until they are pushed out or looked up).
+    /// Circuits held now, fences not counted (expired ones included until they are pushed out or looked
+    /// up).
     pub fn len(&self) -> usize {
-        self.state.lock().entries.len()
+        let state = self.state.lock();
+        state
+            .entries
+            .values()
+            .filter(|e| e.0.blob.is_some())
+            .count()
     }
 
     /// Whether no circuit is held.
@@ -58,17 +73,40 @@ impl InMemoryCircuitStore {
     /// The bytes of every blob held (for measurements).
     pub fn blob_bytes(&self) -> usize {
         let state = self.state.lock();
-        state.entries.values().map(|(c, _, _)| c.blob.len()).sum()
+        let blobs = state.entries.values().filter_map(|e| e.0.blob.as_ref());
+        blobs.map(Bytes::len).sum()
     }
 
-    fn save_now(&self, id: CircuitId, circuit: StoredCircuit) {
+    fn save_now(&self, id: CircuitId, circuit: StoredCircuit) -> SaveOutcome {
+        let entry = Entry {
+            claim: circuit.claim,
+            generation: circuit.generation,
+            blob: Some(circuit.blob),
+        };
         let mut state = self.state.lock();
-        let state = &mut *state;
+        if self.newest(&mut state, id) > Some(entry.generation) {
+            return SaveOutcome::Fenced;
+        }
+        self.insert(&mut state, id, entry);
+        SaveOutcome::Saved
+    }
+
+    /// The generation held for `id`, dropping an expired entry.
+    fn newest(&self, state: &mut State, id: CircuitId) -> Option<u64> {
+        let (entry, saved_at, _) = state.entries.get(&id)?;
+        if saved_at.elapsed() > self.retention {
+            state.entries.remove(&id);
+            return None;
+        }
+        Some(entry.generation)
+    }
+
+    fn insert(&self, state: &mut State, id: CircuitId, entry: Entry) {
         state.next_generation += 1;
         let generation = state.next_generation;
         state
             .entries
-            .insert(id, (circuit, Instant::now(), generation));
+            .insert(id, (entry, Instant::now(), generation));
         state.order.push_back((id, generation));
         while state.entries.len() > self.max_circuits {
             let Some((old, generation)) = state.order.pop_front() else {
@@ -88,34 +126,52 @@ impl InMemoryCircuitStore {
         }
     }
 
-    fn claim_now(&self, id: CircuitId, claim: [u8; 32]) -> Option<Bytes> {
+    fn claim_now(&self, id: CircuitId, claim: [u8; 32]) -> Option<ClaimedCircuit> {
         let mut state = self.state.lock();
-        let (stored, saved_at, _) = state.entries.get(&id)?;
-        if saved_at.elapsed() > self.retention {
+        self.newest(&mut state, id)?;
+        let entry = &mut state.entries.get_mut(&id)?.0;
+        if entry.blob.is_none() || !bool::from(entry.claim.ct_eq(&claim)) {
+            return None;
+        }
+        let claimed = ClaimedCircuit {
+            blob: entry.blob.take()?,
+            generation: entry.generation,
+        };
+        entry.generation += 1;
+        Some(claimed)
+    }
+
+    fn remove_now(&self, id: CircuitId, generation: u64) {
+        let mut state = self.state.lock();
+        if state
+            .entries
+            .get(&id)
+            .is_some_and(|e| e.0.generation <= generation)
+        {
             state.entries.remove(&id);
-            return None;
         }
-        if !bool::from(stored.claim.ct_eq(&claim)) {
-            return None;
-        }
-        state.entries.remove(&id).map(|(stored, _, _)| stored.blob)
     }
 }
 
 impl CircuitStore for InMemoryCircuitStore {
-    fn save(&self, id: CircuitId, circuit: StoredCircuit) -> StoreFuture<'_, ()> {
-        self.save_now(id, circuit);
+    fn save(&self, id: CircuitId, circuit: StoredCircuit) -> StoreFuture<'_, SaveOutcome> {
+        let outcome = self.save_now(id, circuit);
+        Box::pin(async move { Ok(outcome) })
+    }
+
+    fn claim(&self, id: CircuitId, claim: [u8; 32]) -> StoreFuture<'_, Option<ClaimedCircuit>> {
+        let claimed = self.claim_now(id, claim);
+        Box::pin(async move { Ok(claimed) })
+    }
+
+    fn remove(&self, id: CircuitId, generation: u64) -> StoreFuture<'_, ()> {
+        self.remove_now(id, generation);
         Box::pin(async { Ok(()) })
     }
 
-    fn claim(&self, id: CircuitId, claim: [u8; 32]) -> StoreFuture<'_, Option<Bytes>> {
-        let blob = self.claim_now(id, claim);
-        Box::pin(async move { Ok(blob) })
-    }
-
-    fn remove(&self, id: CircuitId) -> StoreFuture<'_, ()> {
-        self.state.lock().entries.remove(&id);
-        Box::pin(async { Ok(()) })
+    fn generation(&self, id: CircuitId) -> StoreFuture<'_, Option<u64>> {
+        let generation = self.newest(&mut self.state.lock(), id);
+        Box::pin(async move { Ok(generation) })
     }
 }
 
@@ -125,9 +181,14 @@ mod tests {
     use crate::circuit::CircuitSecret;
 
     fn entry(claim: u8) -> StoredCircuit {
+        at_generation(claim, 1)
+    }
+
+    fn at_generation(claim: u8, generation: u64) -> StoredCircuit {
         StoredCircuit {
             blob: Bytes::from_static(b"sealed"),
             claim: [claim; 32],
+            generation,
         }
     }
 
@@ -137,11 +198,33 @@ mod tests {
         let id = CircuitSecret::generate().id();
         store.save(id, entry(1)).await.unwrap();
         assert_eq!(store.claim(id, [2; 32]).await.unwrap(), None);
-        assert_eq!(
-            store.claim(id, [1; 32]).await.unwrap().as_deref(),
-            Some(&b"sealed"[..])
-        );
+        let claimed = store.claim(id, [1; 32]).await.unwrap().unwrap();
+        assert_eq!((&claimed.blob[..], claimed.generation), (&b"sealed"[..], 1));
         assert_eq!(store.claim(id, [1; 32]).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_claim_fences_older_generations_out() {
+        let store = InMemoryCircuitStore::default();
+        let id = CircuitSecret::generate().id();
+        assert_eq!(store.generation(id).await.unwrap(), None);
+        store.save(id, at_generation(1, 3)).await.unwrap();
+        store.claim(id, [1; 32]).await.unwrap().unwrap();
+        assert_eq!(store.generation(id).await.unwrap(), Some(4));
+        assert!(store.is_empty(), "a fence is not a circuit");
+        // The old holder's late write and removal change nothing; the resumed circuit's write lands.
+        let stale = store.save(id, at_generation(1, 3)).await.unwrap();
+        assert_eq!(stale, SaveOutcome::Fenced);
+        store.remove(id, 3).await.unwrap();
+        assert_eq!(store.generation(id).await.unwrap(), Some(4));
+        let newer = store.save(id, at_generation(1, 4)).await.unwrap();
+        assert_eq!(newer, SaveOutcome::Saved);
+        assert_eq!(
+            store.claim(id, [1; 32]).await.unwrap().unwrap().generation,
+            4
+        );
+        store.remove(id, 5).await.unwrap();
+        assert_eq!(store.generation(id).await.unwrap(), None);
     }
 
     #[tokio::test]
@@ -157,6 +240,7 @@ mod tests {
         expiring.save(ids[1], entry(1)).await.unwrap();
         tokio::time::sleep(Duration::from_millis(2)).await;
         assert_eq!(expiring.claim(ids[1], [1; 32]).await.unwrap(), None);
+        assert_eq!(expiring.generation(ids[1]).await.unwrap(), None);
     }
 
     #[tokio::test]
@@ -168,7 +252,7 @@ mod tests {
         }
         assert_eq!(store.len(), 1);
         assert!(store.state.lock().order.len() <= 20);
-        store.remove(id).await.unwrap();
+        store.remove(id, 1).await.unwrap();
         assert!(store.is_empty());
     }
 }
