@@ -320,13 +320,17 @@ export class Circuit {
     const json = JSON.stringify(args);
     const call: (target: string, args: unknown[] | string, items?: string[]) => boolean | Promise<unknown> = (confirm ? hub.invoke : hub.send).bind(hub);
     // The frame around the arguments adds the target and at most 60 bytes (type, invocation id, separator).
-    const sendIt = () =>
-      fitsUtf8(json, MAX_MESSAGE_BYTES - target.length - 60) ? call(target, json) : call(ServerMethod.Chunked, [target], chunkText(json, CHUNK_CHARS));
-    if (this.#owedAck?.hub !== hub) return sendIt();
+    const owesAck = this.#owedAck?.hub === hub;
+    if (!fitsUtf8(json, MAX_MESSAGE_BYTES - target.length - 60)) {
+      // A chunked call keeps one frame per chunk (that is its point): the owed ack goes alone, first.
+      if (owesAck) this.#sendOwedAck();
+      return call(ServerMethod.Chunked, [target], chunkText(json, CHUNK_CHARS));
+    }
+    if (!owesAck) return call(target, json);
     // The owed acknowledgement goes first, in the same frame.
     return hub.together(() => {
       this.#sendOwedAck();
-      return sendIt();
+      return call(target, json);
     });
   }
 

@@ -311,7 +311,12 @@ describe('circuit', () => {
     const c = circuit();
     await c.start();
     const big = 'x'.repeat(40000);
+    const before = server.frames.length;
     const answer = c.invokeServer('Save', [big]);
+    // The ack owed for batch 1 goes alone: a chunked call keeps one message per frame.
+    const sent = server.frames.slice(before).map((f) => f.split(RS).filter(Boolean).map((m) => JSON.parse(m)));
+    assert.deepEqual(sent[0].map((m) => [m.target, m.arguments]), [['OnRenderCompleted', [1, null]]]);
+    assert.ok(sent.slice(1).every((messages) => messages.length === 1), 'one message per frame');
     const chunked = server.received.filter((m) => m.target === 'Chunked' || m.type === 2 || (m.type === 3 && !m.result));
     assert.deepEqual(chunked[0].arguments, ['InvokeServer']);
     const items = server.received.filter((m) => m.type === 2).map((m) => m.item);
