@@ -115,9 +115,9 @@ pub(super) async fn post<E: Endpoint>(
     let _posting = Posting(&slot.posting);
     // A body may carry any number of messages; the message limit applies to each of them.
     let limit = hub.options().max_receive_batch_size;
-    let bytes = match axum::body::to_bytes(body, limit).await {
-        Ok(b) => b,
-        Err(_) => {
+    let bytes = match read_capped(body, limit).await {
+        Some(b) => b,
+        None => {
             return reject(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!(
@@ -161,4 +161,33 @@ pub(super) fn delete<E: Endpoint>(hub: &Arc<E>, token: &str) -> Response {
             "DELETE ends long-polling connections only",
         ),
     }
+}
+
+/// How much of an oversized body is read (and thrown away) before the 413 answer: a server that answers
+/// while the client is still sending closes a socket with unread input, which resets it, and the reset can
+/// reach the client before the answer does (it then sees a failed request instead of 413 and its reason).
+const OVERSIZED_BODY_DRAIN: usize = 16 * 1024 * 1024;
+
+/// Reads `body` whole when it is at most `limit` bytes; `None` when it is larger, after reading (and
+/// discarding) up to [`OVERSIZED_BODY_DRAIN`] bytes of it. Never holds more than `limit` bytes.
+async fn read_capped(body: Body, limit: usize) -> Option<axum::body::Bytes> {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else {
+            return None;
+        };
+        seen = seen.saturating_add(chunk.len());
+        if seen > limit {
+            kept = Vec::new();
+            if seen > OVERSIZED_BODY_DRAIN {
+                return None;
+            }
+            continue;
+        }
+        kept.extend_from_slice(&chunk);
+    }
+    (seen <= limit).then(|| kept.into())
 }

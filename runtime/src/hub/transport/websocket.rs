@@ -107,14 +107,22 @@ impl WsTransport {
         // Read on until the client answers the close (or a short grace ends): dropping a socket with unread
         // input resets it, and the reset can overtake the Close message just written (the client then sees
         // 1006 instead of the error text).
-        let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        let deadline = tokio::time::Instant::now() + CLOSE_GRACE;
+        let answered = tokio::time::timeout_at(deadline, async {
             while let Some(Ok(message)) = self.socket.recv().await {
                 if let Message::Close(_) = message {
-                    break;
+                    return true;
                 }
             }
+            false
         })
         .await;
+        if answered == Ok(false) {
+            // The socket cannot be read any further (after an oversized message the rest of it is still in
+            // the socket and the WebSocket layer has given up): hold it, unread, for the rest of the grace,
+            // so the client takes in the Close message before the reset that dropping it sends.
+            tokio::time::sleep_until(deadline).await;
+        }
     }
 }
 
