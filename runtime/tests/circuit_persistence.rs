@@ -183,41 +183,91 @@ async fn shutdown_persists_every_live_circuit_and_tells_the_browser_to_resume() 
     shows_and_counts_on(&mut client, 10).await;
 }
 
-/// Flips one byte of every blob it saves (an attacker with write access to the store).
-struct TamperingStore(InMemoryCircuitStore);
+/// The in-memory store (shared, so a test can look into it) with what a save does or whether write-behind
+/// is on changed: a tampering, slow or failing store, or one that persists live circuits as Redis does.
+struct StoreWith {
+    memory: Arc<InMemoryCircuitStore>,
+    save: SaveFn,
+    write_behind: Option<Duration>,
+}
 
-impl CircuitStore for TamperingStore {
+/// What a [`StoreWith`] does with a save, given the memory it stores in.
+type SaveFn = Box<
+    dyn Fn(Arc<InMemoryCircuitStore>, CircuitId, StoredCircuit) -> StoreFuture<'static, SaveOutcome>
+        + Send
+        + Sync,
+>;
+
+impl StoreWith {
+    /// Saves as the in-memory store does; no write-behind.
+    fn memory(memory: Arc<InMemoryCircuitStore>) -> Self {
+        StoreWith {
+            memory,
+            save: Box::new(|memory, id, circuit| {
+                Box::pin(async move { memory.save(id, circuit).await })
+            }),
+            write_behind: None,
+        }
+    }
+
+    /// Saves through `save` instead.
+    fn on_save(
+        mut self,
+        save: impl Fn(
+                Arc<InMemoryCircuitStore>,
+                CircuitId,
+                StoredCircuit,
+            ) -> StoreFuture<'static, SaveOutcome>
+            + Send
+            + Sync
+            + 'static,
+    ) -> Self {
+        self.save = Box::new(save);
+        self
+    }
+
+    /// Asks for write-behind every `interval`.
+    fn write_behind(mut self, interval: Duration) -> Self {
+        self.write_behind = Some(interval);
+        self
+    }
+}
+
+impl CircuitStore for StoreWith {
     fn save(&self, id: CircuitId, circuit: StoredCircuit) -> StoreFuture<'_, SaveOutcome> {
+        (self.save)(self.memory.clone(), id, circuit)
+    }
+    fn claim(&self, id: CircuitId, claim: [u8; 32]) -> StoreFuture<'_, Option<ClaimedCircuit>> {
+        self.memory.claim(id, claim)
+    }
+    fn remove(&self, id: CircuitId, generation: u64) -> StoreFuture<'_, ()> {
+        self.memory.remove(id, generation)
+    }
+    fn generation(&self, id: CircuitId) -> StoreFuture<'_, Option<u64>> {
+        self.memory.generation(id)
+    }
+    fn write_behind(&self) -> Option<Duration> {
+        self.write_behind
+    }
+}
+
+/// Flips one byte of every blob it saves (an attacker with write access to the store).
+fn tampering_store() -> StoreWith {
+    StoreWith::memory(Arc::default()).on_save(|memory, id, circuit| {
         let mut blob = circuit.blob.to_vec();
         let middle = blob.len() / 2;
         blob[middle] ^= 0x20;
-        self.0.save(
-            id,
-            StoredCircuit {
-                blob: Bytes::from(blob),
-                ..circuit
-            },
-        )
-    }
-    fn claim(&self, id: CircuitId, claim: [u8; 32]) -> StoreFuture<'_, Option<ClaimedCircuit>> {
-        self.0.claim(id, claim)
-    }
-    fn remove(&self, id: CircuitId, generation: u64) -> StoreFuture<'_, ()> {
-        self.0.remove(id, generation)
-    }
-    fn generation(&self, id: CircuitId) -> StoreFuture<'_, Option<u64>> {
-        self.0.generation(id)
-    }
+        let circuit = StoredCircuit {
+            blob: Bytes::from(blob),
+            ..circuit
+        };
+        Box::pin(async move { memory.save(id, circuit).await })
+    })
 }
 
 #[tokio::test]
 async fn a_tampered_blob_is_refused() {
-    let server = server_with(
-        TamperingStore(InMemoryCircuitStore::default()),
-        key(),
-        CircuitOptions::default(),
-    )
-    .await;
+    let server = server_with(tampering_store(), key(), CircuitOptions::default()).await;
     let mut session = counter_at_three(&server).await;
     session
         .client
@@ -267,27 +317,6 @@ async fn another_key_a_wrong_secret_or_another_app_cannot_resume() {
     }
 }
 
-/// The in-memory store with write-behind turned on (as the Redis store has it).
-struct WriteBehindStore(Arc<InMemoryCircuitStore>, Duration);
-
-impl CircuitStore for WriteBehindStore {
-    fn save(&self, id: CircuitId, circuit: StoredCircuit) -> StoreFuture<'_, SaveOutcome> {
-        self.0.save(id, circuit)
-    }
-    fn claim(&self, id: CircuitId, claim: [u8; 32]) -> StoreFuture<'_, Option<ClaimedCircuit>> {
-        self.0.claim(id, claim)
-    }
-    fn remove(&self, id: CircuitId, generation: u64) -> StoreFuture<'_, ()> {
-        self.0.remove(id, generation)
-    }
-    fn generation(&self, id: CircuitId) -> StoreFuture<'_, Option<u64>> {
-        self.0.generation(id)
-    }
-    fn write_behind(&self) -> Option<Duration> {
-        Some(self.1)
-    }
-}
-
 /// Two servers sharing one in-memory store with write-behind every `interval`, as two processes share
 /// Redis.
 async fn write_behind_pair(
@@ -295,13 +324,13 @@ async fn write_behind_pair(
 ) -> (Arc<InMemoryCircuitStore>, TestServer, TestServer) {
     let memory = Arc::new(InMemoryCircuitStore::default());
     let a = server_with(
-        WriteBehindStore(memory.clone(), interval),
+        StoreWith::memory(memory.clone()).write_behind(interval),
         key(),
         CircuitOptions::default(),
     )
     .await;
     let b = server_with(
-        WriteBehindStore(memory.clone(), interval),
+        StoreWith::memory(memory.clone()).write_behind(interval),
         key(),
         CircuitOptions::default(),
     )
@@ -328,7 +357,7 @@ async fn until(mut done: impl FnMut() -> bool) {
 #[tokio::test]
 async fn write_behind_saves_a_live_circuit_after_changes_and_a_closed_one_leaves_the_store() {
     let memory = Arc::new(InMemoryCircuitStore::default());
-    let store = WriteBehindStore(memory.clone(), Duration::from_millis(20));
+    let store = StoreWith::memory(memory.clone()).write_behind(Duration::from_millis(20));
     let a = server_with(store, key(), CircuitOptions::default()).await;
     let b = server_with(memory.clone(), key(), CircuitOptions::default()).await;
     let mut session = a.start_counter(2).await;
@@ -474,55 +503,29 @@ async fn a_hub_with_a_retired_key_resumes_circuits_sealed_before_the_rotation() 
     assert!(clash.unwrap_err().to_string().contains("share an id"));
 }
 
-/// A write-behind store that is away (every call fails) until `back` is set, as Redis during an outage.
-struct OutageStore {
-    memory: Arc<InMemoryCircuitStore>,
-    back: Arc<std::sync::atomic::AtomicBool>,
-    failed: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl OutageStore {
-    fn up(&self) -> Result<(), tether::circuit::StoreError> {
-        if self.back.load(std::sync::atomic::Ordering::SeqCst) {
-            return Ok(());
-        }
-        self.failed
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Err(tether::circuit::StoreError::new("connection refused"))
-    }
-}
-
-impl CircuitStore for OutageStore {
-    fn save(&self, id: CircuitId, circuit: StoredCircuit) -> StoreFuture<'_, SaveOutcome> {
-        match self.up() {
-            Ok(()) => self.memory.save(id, circuit),
-            Err(e) => Box::pin(async move { Err(e) }),
-        }
-    }
-    fn claim(&self, id: CircuitId, claim: [u8; 32]) -> StoreFuture<'_, Option<ClaimedCircuit>> {
-        self.memory.claim(id, claim)
-    }
-    fn remove(&self, id: CircuitId, generation: u64) -> StoreFuture<'_, ()> {
-        self.memory.remove(id, generation)
-    }
-    fn generation(&self, id: CircuitId) -> StoreFuture<'_, Option<u64>> {
-        self.memory.generation(id)
-    }
-    fn write_behind(&self) -> Option<Duration> {
-        Some(Duration::from_millis(10))
-    }
-}
-
 #[tokio::test]
 async fn a_failed_write_behind_retries_until_the_store_is_back_without_another_change() {
     let memory = Arc::new(InMemoryCircuitStore::default());
     let back = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let failed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let store = OutageStore {
-        memory: memory.clone(),
-        back: back.clone(),
-        failed: failed.clone(),
-    };
+    // Away (every save fails) until `back` is set, as Redis during an outage.
+    let store = StoreWith::memory(memory.clone())
+        .write_behind(Duration::from_millis(10))
+        .on_save({
+            let (back, failed) = (back.clone(), failed.clone());
+            move |memory, id, circuit| {
+                let up = back.load(std::sync::atomic::Ordering::SeqCst);
+                if !up {
+                    failed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                Box::pin(async move {
+                    if !up {
+                        return Err(tether::circuit::StoreError::new("connection refused"));
+                    }
+                    memory.save(id, circuit).await
+                })
+            }
+        });
     let a = server_with(store, key(), CircuitOptions::default()).await;
     let session = counter_at_three(&a).await;
     // The store is away: the circuit works on, and its save is retried (more than once) although
@@ -537,31 +540,21 @@ async fn a_failed_write_behind_retries_until_the_store_is_back_without_another_c
     shows_and_counts_on(&mut client, 3).await;
 }
 
-/// Saves only after a delay (a slow or distant store).
-struct SlowStore(Arc<InMemoryCircuitStore>);
-
-impl CircuitStore for SlowStore {
-    fn save(&self, id: CircuitId, circuit: StoredCircuit) -> StoreFuture<'_, SaveOutcome> {
-        Box::pin(async move {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            self.0.save(id, circuit).await
-        })
-    }
-    fn claim(&self, id: CircuitId, claim: [u8; 32]) -> StoreFuture<'_, Option<ClaimedCircuit>> {
-        self.0.claim(id, claim)
-    }
-    fn remove(&self, id: CircuitId, generation: u64) -> StoreFuture<'_, ()> {
-        self.0.remove(id, generation)
-    }
-    fn generation(&self, id: CircuitId) -> StoreFuture<'_, Option<u64>> {
-        self.0.generation(id)
-    }
-}
-
 #[tokio::test]
 async fn a_shutdown_tells_the_browser_to_resume_only_once_the_store_has_the_circuit() {
     let store = Arc::new(InMemoryCircuitStore::default());
-    let a = server_with(SlowStore(store.clone()), key(), CircuitOptions::default()).await;
+    let a = server_with(
+        // Saves only after a delay (a slow or distant store).
+        StoreWith::memory(store.clone()).on_save(|memory, id, circuit| {
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                memory.save(id, circuit).await
+            })
+        }),
+        key(),
+        CircuitOptions::default(),
+    )
+    .await;
     let b = server_with(store.clone(), key(), CircuitOptions::default()).await;
     let mut session = counter_at_three(&a).await;
     let hub = a.hub.clone();
