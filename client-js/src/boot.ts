@@ -4,7 +4,7 @@ import { Circuit, load } from './circuit';
 import { Interop } from './interop';
 import { Logger } from './log';
 import { normalizeOptions } from './options';
-import { BOOT_SCRIPT_NAME, DEFAULT_HUB_PATH } from './protocol';
+import { BOOT_SCRIPT_NAME, DEFAULT_HUB_PATH, type ServerMethod } from './protocol';
 
 let circuit: Circuit | undefined;
 let started: Promise<void> | undefined;
@@ -71,6 +71,11 @@ export function navigateTo(uri: string, options?: { replace?: boolean }): void {
 /** Calls the server function `name`; resolves with its result. */
 export function invokeServer(name: string, ...args: unknown[]): Promise<unknown> {
   return circuit ? circuit.invokeServer(name, args) : notStarted();
+}
+
+/** Sends hub method `target` with arguments already encoded as a JSON array, answer not awaited; falsy when not connected (the upload module's chunks). */
+export function send(target: string, argsJson: string) {
+  return circuit?.send(target as ServerMethod, argsJson);
 }
 
 /** Makes `fn` callable from the server (`T.InvokeJS`) under `name`. */

@@ -67,7 +67,7 @@ export class Circuit {
     this.#doc = doc;
     this.#interop = interop;
     this.#events = new EventDelegator(doc, (handlerId, name, args, confirm) =>
-      this.#send(ServerMethod.DispatchEvent, [handlerId, name, args], this.#hub, confirm),
+      this.send(ServerMethod.DispatchEvent, [handlerId, name, args], this.#hub, confirm),
     );
     this.#handler =
       options.reconnectionHandler ??
@@ -90,8 +90,8 @@ export class Circuit {
     const hub = this.#createHub();
     try {
       await hub.start();
-      // Through #send, so descriptors over the message limit (large prerendered state) travel as `Chunked`.
-      const secret = await this.#send(ServerMethod.StartCircuit, [PROTOCOL_VERSION, this.#doc.baseURI, location.href, rootDescriptors(roots)], hub, true);
+      // Through send, so descriptors over the message limit (large prerendered state) travel as `Chunked`.
+      const secret = await this.send(ServerMethod.StartCircuit, [PROTOCOL_VERSION, this.#doc.baseURI, location.href, rootDescriptors(roots)], hub, true);
       if (typeof secret !== 'string' || !secret) throw new Error(`the server answered ${JSON.stringify(secret)}, not a circuit secret`);
       this.#secret = secret;
     } catch (error) {
@@ -179,7 +179,7 @@ export class Circuit {
     if (url.origin !== location.origin || !this.#secret) return load(url.href, replace);
     history[replace ? 'replaceState' : 'pushState'](null, '', url);
     // Confirmed: the answer comes after the batch the navigation caused, so the new page is in place to settle.
-    const sent = this.#send(ServerMethod.LocationChanged, [url.href, intercepted], this.#hub, true);
+    const sent = this.send(ServerMethod.LocationChanged, [url.href, intercepted], this.#hub, true);
     if (sent) this.#reported = url.href;
     if (sent instanceof Promise) sent.then(() => settle(this.#doc, url.hash), () => {});
   }
@@ -187,7 +187,7 @@ export class Circuit {
   /** Calls a server function registered for `Tether.invokeServer`. */
   invokeServer(name: string, args: unknown[]): Promise<unknown> {
     const [callId, answer] = this.#interop.beginInvokeServer();
-    if (!this.#send(ServerMethod.InvokeServer, [callId, name, args])) {
+    if (!this.send(ServerMethod.InvokeServer, [callId, name, args])) {
       this.#interop.failCall(callId, new Error(`cannot call '${name}': not connected to the server`));
     }
     return answer;
@@ -243,7 +243,7 @@ export class Circuit {
       this.#end();
     });
     hub.on(ClientMethod.InvokeJS, (callId, identifier, args) => {
-      void this.#interop.invokeJS(callId as number, identifier as string, args as unknown[]).then((end) => this.#send(ServerMethod.EndInvokeJS, end, hub));
+      void this.#interop.invokeJS(callId as number, identifier as string, args as unknown[]).then((end) => this.send(ServerMethod.EndInvokeJS, end, hub));
     });
     hub.on(ClientMethod.EndInvokeServer, (callId, succeeded, result) => {
       if (!this.#interop.endInvokeServer(callId as number, succeeded as boolean, result)) this.#logger.warn(`answer for unknown server call ${String(callId)}`);
@@ -278,7 +278,7 @@ export class Circuit {
     if (outcome.error || ackNow) {
       // This acknowledgement covers any owed one (same connection, earlier batch).
       if (this.#owedAck?.hub === hub) this.#forgetOwedAck();
-      this.#send(ServerMethod.OnRenderCompleted, [batchId, outcome.error], hub);
+      this.send(ServerMethod.OnRenderCompleted, [batchId, outcome.error], hub);
       return;
     }
     this.#owedAck = { hub, batchId };
@@ -312,12 +312,12 @@ export class Circuit {
    * a promise that settles on the server's Completion. Calls over the message limit go as a `Chunked` stream
    * (confirmed the same way: the server answers `Chunked` with the target's result).
    */
-  #send(target: ServerMethod, args: unknown[], hub = this.#hub, confirm = false): boolean | Promise<unknown> {
+  send(target: ServerMethod, args: unknown[] | string, hub = this.#hub, confirm = false): boolean | Promise<unknown> {
     if (!hub?.isConnected) {
       this.#logger.warn(`not connected to the server: ${target} was not sent`);
       return false;
     }
-    const json = JSON.stringify(args);
+    const json = typeof args == 'string' ? args : JSON.stringify(args);
     const call: (target: string, args: unknown[] | string, items?: string[]) => boolean | Promise<unknown> = (confirm ? hub.invoke : hub.send).bind(hub);
     // The frame around the arguments adds the target and at most 60 bytes (type, invocation id, separator).
     const owesAck = this.#owedAck?.hub === hub;
@@ -373,7 +373,7 @@ export class Circuit {
   #reported = location.href;
 
   readonly #reportLocation = () => {
-    if (this.#send(ServerMethod.LocationChanged, [location.href, false])) this.#reported = location.href;
+    if (this.send(ServerMethod.LocationChanged, [location.href, false])) this.#reported = location.href;
   };
 
   // The beacon ends the circuit when the page goes away. `pagehide` (not `unload`) keeps the page eligible for

@@ -2,7 +2,7 @@
 // message types, opcodes, markers and method names from here, so a protocol change is a change to this file.
 
 /** Sent in `StartCircuit`; the server refuses a version it does not speak. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /**
  * How long a render acknowledgement may wait for the next message to ride with (section 4): most batches

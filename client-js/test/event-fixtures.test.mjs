@@ -1,5 +1,6 @@
 // The shared event fixtures (tests/fixtures/events, also read by the Rust tests): the browser sends exactly the
-// recorded scroll and upload event arguments, and the upload module answers the server's calls as recorded.
+// recorded scroll and upload event arguments, and the upload module answers the server's calls with the recorded
+// chunks and answers.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -37,14 +38,17 @@ describe('scroll fixtures', () => {
 describe('upload fixture', () => {
   const upload = fixture('upload.json');
 
-  it('fires the recorded upload event and answers the recorded calls', async () => {
+  it('fires the recorded upload event and answers the recorded calls with the recorded chunks', async () => {
     const window = dom('<input id="f" type="file" t-upload="3">');
     const functions = new Map();
-    install(window.document, { registerFunction: (name, fn) => functions.set(name, fn) });
+    const messages = [];
+    const send = (target, argsJson) => messages.push([target, JSON.parse(argsJson)]);
+    install(window.document, { registerFunction: (name, fn) => functions.set(name, fn), send });
     const sent = [];
     new EventDelegator(window.document, (...call) => sent.push(call)).attach();
     const input = window.document.querySelector('#f');
-    const files = upload.files.map((f) => new window.File([f.content], f.name, { type: f.type }));
+    // Node's File: jsdom's has no stream().
+    const files = upload.files.map((f) => new File([f.content], f.name, { type: f.type }));
     Object.defineProperty(input, 'files', { value: files });
     input.dispatchEvent(new window.Event('change', { bubbles: true }));
     assert.equal(sent.length, 1);
@@ -53,7 +57,9 @@ describe('upload fixture', () => {
     for (const call of upload.calls) {
       const fn = functions.get(call.function);
       assert.ok(fn, `the upload module registers ${call.function}`);
+      messages.length = 0;
       assert.deepEqual((await fn(...call.args)) ?? null, call.answer, `${call.function}(${call.args})`);
+      assert.deepEqual(messages, call.chunks.map((chunk) => ['UploadChunk', chunk]), `the chunks sent for ${call.function}(${call.args})`);
     }
   });
 });

@@ -47,27 +47,51 @@ describe('the upload module', () => {
     assert.equal(toBase64(big), Buffer.from(big).toString('base64'));
   });
 
-  it('holds chosen files, answers reads, and forgets a file when asked', async () => {
+  it('holds chosen files, sends their bytes under the credit granted, and forgets a file when asked', async () => {
     const window = dom('<input id="f" type="file" t-upload="2">');
     const functions = new Map();
-    install(window.document, { registerFunction: (name, fn) => functions.set(name, fn) });
+    const chunks = [];
+    let connected = true;
+    const send = (target, argsJson) => connected && chunks.push([target, ...JSON.parse(argsJson)]);
+    install(window.document, { registerFunction: (name, fn) => functions.set(name, fn), send });
     const reported = [];
     window.document.addEventListener('upload', (e) => reported.push(e.detail));
     const input = window.document.querySelector('#f');
-    const file = new window.File(['hello world'], 'h.txt', { type: 'text/plain' });
+    // Node's File: jsdom's has no stream().
+    const file = new File(['hello world'], 'h.txt', { type: 'text/plain' });
     Object.defineProperty(input, 'files', { value: [file] });
     input.dispatchEvent(new window.Event('change', { bubbles: true }));
     assert.deepEqual(reported, [{ files: [{ id: 1, name: 'h.txt', size: 11, type: 'text/plain' }] }]);
-    const read = functions.get('tether.upload.read');
-    assert.equal(await read(1, 0, 5), Buffer.from('hello').toString('base64'));
-    await assert.rejects(read(1, 6, 50), /bad range/);
-    // Reading the last byte lets go of the file.
-    assert.equal(await read(1, 6, 5), Buffer.from('world').toString('base64'));
-    await assert.rejects(read(1, 0, 5), /cancelled/);
+    const grant = functions.get('tether.upload.send');
+    const b64 = (text) => Buffer.from(text).toString('base64');
+    // Two grants at once (the second arriving first changes nothing): chunks in order up to the highest.
+    const [late, early] = [grant(1, 4, 2), grant(1, 8, 3)];
+    assert.deepEqual(await Promise.all([late, early]), [null, null]);
+    let offset = 0;
+    for (const [target, id, at, data] of chunks) {
+      assert.deepEqual([target, id, at], ['UploadChunk', 1, offset], 'each chunk starts where the last ended');
+      offset += Buffer.from(data, 'base64').length;
+    }
+    assert.equal(offset, 8, 'up to the highest grant, no further');
+    assert.equal(chunks.map((c) => Buffer.from(c[3], 'base64').toString()).join(''), 'hello wo');
+    await assert.rejects(grant(1, 50, 3), /bad grant up to 50 of 11 bytes/);
+    // Sending the last byte lets go of the file.
+    chunks.length = 0;
+    assert.equal(await grant(1, 11, 16), null);
+    assert.deepEqual(chunks, [['UploadChunk', 1, 8, b64('rld')]]);
+    await assert.rejects(grant(1, 11, 16), /cancelled/);
+
     // The same file chosen again gets a new id; the server's cancel drops it.
     input.dispatchEvent(new window.Event('change', { bubbles: true }));
     assert.equal(reported[1].files[0].id, 2);
     functions.get('tether.upload.cancel')(2);
-    await assert.rejects(read(2, 0, 5), /cancelled/);
+    await assert.rejects(grant(2, 5, 5), /cancelled/);
+
+    // A grant that cannot be sent (no connection) is answered with the reason, and the file is let go.
+    input.dispatchEvent(new window.Event('change', { bubbles: true }));
+    connected = false;
+    await assert.rejects(grant(3, 5, 5), /not connected/);
+    connected = true;
+    await assert.rejects(grant(3, 5, 5), /cancelled/);
   });
 });

@@ -1,6 +1,8 @@
-//! Uploads and downloads over real sockets: the server pulls chunks with at most a window in flight, the
-//! connection stays free for events meanwhile, oversize files are refused before any read, and download links
-//! answer over HTTP only while their circuit lives.
+//! Uploads and downloads over real sockets: the server grants credit and tops it up as the component reads,
+//! the browser's chunks arrive as fire-and-forget `UploadChunk` messages, the connection stays free for
+//! events meanwhile, a chunk past the credit (or for no upload) is refused while the circuit lives on, a
+//! dropped connection fails the upload and the circuit reconnects, oversize files are refused before any
+//! byte, and download links answer over HTTP only while their circuit lives.
 
 mod support;
 
@@ -15,7 +17,9 @@ use sha2::{Digest, Sha256};
 use support::{attach_html, attribute_of, batch, descriptors, http, HubClient};
 use tether::circuit::{CircuitHub, PROTOCOL_VERSION};
 use tether::download::{CircuitDownloads, Download};
-use tether_components::upload::{UploadEvent, UploadSource, UploadSpec, WINDOW};
+use tether_components::upload::{
+    UploadEvent, UploadSource, UploadSpec, CHUNK_BYTES, CREDIT_BYTES, TOP_UP_BYTES,
+};
 use tether_components::{Component, ComponentRegistry, Context, RenderContext};
 
 /// A file input whose uploads are hashed, a counter to poke, and a download link.
@@ -164,80 +168,217 @@ async fn next_call(client: &mut HubClient, batches: &mut Vec<String>) -> Vec<Val
     }
 }
 
+/// Reads batches (acknowledging them) until one contains `text`.
+async fn until_batch_with(client: &mut HubClient, batches: &mut Vec<String>, text: &str) {
+    while !batches.iter().any(|b| b.contains(text)) {
+        let message = client.next().await.expect("connection open");
+        assert_eq!(
+            message.target, "T.Batch",
+            "waiting for {text:?}: {message:?}"
+        );
+        let (id, body) = batch(&message.arguments);
+        client.send("OnRenderCompleted", json!([id, null])).await;
+        batches.push(body.to_string());
+    }
+}
+
+/// The `UploadChunk` arguments of `file`'s bytes from `from` to `to`, in chunks of at most `chunk` bytes.
+fn chunks(id: u64, file: &[u8], from: u64, to: u64, chunk: u64) -> Vec<Value> {
+    (from..to)
+        .step_by(chunk as usize)
+        .map(|at| {
+            let end = (at + chunk).min(to);
+            let data =
+                base64::engine::general_purpose::STANDARD.encode(&file[at as usize..end as usize]);
+            json!([id, at, data])
+        })
+        .collect()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 #[tokio::test]
-async fn the_server_pulls_chunks_with_a_bounded_window_and_the_connection_stays_free() {
+async fn the_server_grants_credit_and_tops_it_up_as_the_component_reads() {
     let (_, mut s) = start().await;
-    let file: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let file: Vec<u8> = (0..900_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let chosen = json!({"files": [{"id": 7, "name": "a.bin", "size": file.len(), "type": ""}]});
     s.client
         .send("DispatchEvent", json!([s.upload, "upload", chosen]))
         .await;
     let mut batches = Vec::new();
-    let mut pending = std::collections::VecDeque::new();
-    while pending.len() < WINDOW {
-        let call = next_call(&mut s.client, &mut batches).await;
-        assert_eq!(call[1], "tether.upload.read");
-        pending.push_back(call);
-    }
-    // With the window full and nothing answered, an event goes through and its batch comes back before any
-    // further read: the server is waiting for chunks, not sending more requests.
+    let call = next_call(&mut s.client, &mut batches).await;
+    assert_eq!(call[1], "tether.upload.send");
+    assert_eq!(
+        call[2],
+        json!([7, CREDIT_BYTES, CHUNK_BYTES]),
+        "one grant for the whole window"
+    );
+    // With credit granted and no byte sent, an event goes through and its batch comes back before anything
+    // else: the server waits for bytes without asking again.
     s.client
         .send("DispatchEvent", json!([s.poke, "click", {}]))
         .await;
+    until_batch_with(&mut s.client, &mut batches, "clicks 1").await;
+
+    // Send every granted byte back to back, then answer the grant; each top-up grants more, never more
+    // than a window past what was sent, until the end of the file.
+    let mut grants = vec![CREDIT_BYTES];
+    let mut sent = 0u64;
+    let mut call = call;
     loop {
-        let message = s.client.next().await.unwrap();
-        assert_eq!(message.target, "T.Batch", "no fifth read: {message:?}");
-        let (id, body) = batch(&message.arguments);
-        s.client.send("OnRenderCompleted", json!([id, null])).await;
-        if body.to_string().contains("clicks 1") {
-            break;
+        let up_to = call[2][1].as_u64().unwrap();
+        assert!(
+            up_to > sent && up_to <= sent + CREDIT_BYTES,
+            "grant up to {up_to} with {sent} sent"
+        );
+        for chunk in chunks(7, &file, sent, up_to, CHUNK_BYTES.into()) {
+            s.client.send("UploadChunk", chunk).await;
         }
-    }
-    // Answer in order; each answer may open room for one more read, never more than the window.
-    let mut reads = WINDOW;
-    let mut expected_offset = 0u64;
-    let read_end = |call: &Vec<Value>| {
-        let args = call[2].as_array().unwrap();
-        args[1].as_u64().unwrap() + args[2].as_u64().unwrap()
-    };
-    let mut requested = read_end(pending.back().unwrap());
-    while let Some(call) = pending.pop_front() {
-        let args = call[2].as_array().unwrap();
-        let (offset, len) = (args[1].as_u64().unwrap(), args[2].as_u64().unwrap());
-        assert_eq!((args[0].as_u64(), offset), (Some(7), expected_offset));
-        expected_offset += len;
-        let chunk = &file[offset as usize..(offset + len) as usize];
-        let data = base64::engine::general_purpose::STANDARD.encode(chunk);
+        sent = up_to;
         s.client
-            .send("EndInvokeJS", json!([call[0], true, data]))
+            .send("EndInvokeJS", json!([call[0], true, null]))
             .await;
-        if requested < file.len() as u64 {
-            let call = next_call(&mut s.client, &mut batches).await;
-            reads += 1;
-            requested = read_end(&call);
-            pending.push_back(call);
-            assert!(pending.len() <= WINDOW);
-        }
-    }
-    assert_eq!(expected_offset, file.len() as u64);
-    assert_eq!(reads, 19, "300,000 bytes in 16 KiB chunks");
-    let hex: String = Sha256::digest(&file)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    loop {
-        if batches
-            .iter()
-            .any(|b| b.contains(&format!("done 300000 {hex}")))
-        {
+        if sent == file.len() as u64 {
             break;
         }
-        let message = s.client.next().await.unwrap();
-        assert_eq!(message.target, "T.Batch", "{message:?}");
-        let (id, body) = batch(&message.arguments);
-        s.client.send("OnRenderCompleted", json!([id, null])).await;
-        batches.push(body.to_string());
+        call = next_call(&mut s.client, &mut batches).await;
+        assert_eq!(call[1], "tether.upload.send", "{call:?}");
+        grants.push(call[2][1].as_u64().unwrap());
     }
+    assert_eq!(
+        grants,
+        [
+            CREDIT_BYTES,
+            CREDIT_BYTES + TOP_UP_BYTES,
+            CREDIT_BYTES + 2 * TOP_UP_BYTES,
+            900_000
+        ],
+        "topped up a step at a time as the component read"
+    );
+    let done = format!("done 900000 {}", sha256_hex(&file));
+    until_batch_with(&mut s.client, &mut batches, &done).await;
+}
+
+#[tokio::test]
+async fn chunks_past_the_credit_or_for_no_upload_are_refused_and_the_circuit_lives() {
+    let (_, mut s) = start().await;
+    let file: Vec<u8> = (0..10_001u32).map(|i| (i % 13) as u8).collect();
+    let chosen = json!({"files": [{"id": 4, "name": "small.bin", "size": 10_000, "type": ""}]});
+    s.client
+        .send("DispatchEvent", json!([s.upload, "upload", chosen]))
+        .await;
+    let mut batches = Vec::new();
+    let call = next_call(&mut s.client, &mut batches).await;
+    assert_eq!(call[2], json!([4, 10_000, CHUNK_BYTES]));
+    // A hostile client sends one byte more than the credit (and the file): refused, with the reason in the
+    // Completion, and the upload fails with a protocol error.
+    let data = base64::engine::general_purpose::STANDARD.encode(&file);
+    let refused = s
+        .client
+        .invoke("UploadChunk", json!([4, 0, data]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused,
+        "'UploadChunk' refused: a chunk ending at byte 10001, past the credit granted (up to byte 10000) (file 4)"
+    );
+    // The component hears why, and the browser is told to forget the file (in either order).
+    let failed = "error: bad upload data from the browser: a chunk ending at byte 10001, past the credit granted";
+    let mut cancelled = false;
+    while !cancelled || !batches.iter().any(|b| b.contains(failed)) {
+        let message = s.client.next().await.expect("connection open");
+        if message.target == "T.Batch" {
+            let (id, body) = batch(&message.arguments);
+            s.client.send("OnRenderCompleted", json!([id, null])).await;
+            batches.push(body.to_string());
+            continue;
+        }
+        let cancel = message.arguments;
+        assert_eq!(
+            (cancel[1].as_str(), &cancel[2]),
+            (Some("tether.upload.cancel"), &json!([4]))
+        );
+        s.client
+            .send("EndInvokeJS", json!([cancel[0], true, null]))
+            .await;
+        cancelled = true;
+    }
+
+    // Chunks for a file that has no upload, sent fire-and-forget and as a call: refused, nothing else moves.
+    s.client.send("UploadChunk", json!([99, 0, "aGk="])).await;
+    let refused = s
+        .client
+        .invoke("UploadChunk", json!([98, 0, "aGk="]))
+        .await
+        .unwrap_err();
+    assert!(
+        refused.contains("a chunk for file 98, which has no upload in progress"),
+        "{refused}"
+    );
+    let refused = s
+        .client
+        .invoke("UploadChunk", json!([98, 0, "not base64!"]))
+        .await
+        .unwrap_err();
+    assert!(refused.contains("not base64"), "{refused}");
+    // The circuit lives on: events work, and a new upload goes through.
+    s.client
+        .send("DispatchEvent", json!([s.poke, "click", {}]))
+        .await;
+    until_batch_with(&mut s.client, &mut batches, "clicks 1").await;
+    let chosen = json!({"files": [{"id": 5, "name": "again.bin", "size": 10_000, "type": ""}]});
+    s.client
+        .send("DispatchEvent", json!([s.upload, "upload", chosen]))
+        .await;
+    let call = next_call(&mut s.client, &mut batches).await;
+    assert_eq!(call[2], json!([5, 10_000, CHUNK_BYTES]));
+    for chunk in chunks(5, &file, 0, 10_000, 4096) {
+        s.client.send("UploadChunk", chunk).await;
+    }
+    s.client
+        .send("EndInvokeJS", json!([call[0], true, null]))
+        .await;
+    let done = format!("done 10000 {}", sha256_hex(&file[..10_000]));
+    until_batch_with(&mut s.client, &mut batches, &done).await;
+}
+
+#[tokio::test]
+async fn a_dropped_connection_fails_the_upload_and_the_circuit_reconnects() {
+    let (addr, mut s) = start().await;
+    let file: Vec<u8> = (0..100_000u32).map(|i| (i % 7) as u8).collect();
+    let chosen = json!({"files": [{"id": 2, "name": "cut.bin", "size": file.len(), "type": ""}]});
+    s.client
+        .send("DispatchEvent", json!([s.upload, "upload", chosen]))
+        .await;
+    let mut batches = Vec::new();
+    let call = next_call(&mut s.client, &mut batches).await;
+    assert_eq!(call[1], "tether.upload.send");
+    for chunk in chunks(2, &file, 0, 32_768, CHUNK_BYTES.into()) {
+        s.client.send("UploadChunk", chunk).await;
+    }
+    s.client.drop_socket().await;
+
+    let mut client = HubClient::connect(addr, "/_tether").await;
+    let resumed = client
+        .invoke("ConnectCircuit", json!([s.secret]))
+        .await
+        .unwrap();
+    assert_eq!(resumed, json!(true));
+    until_batch_with(
+        &mut client,
+        &mut batches,
+        "error: the connection was lost during the upload",
+    )
+    .await;
+    client
+        .send("DispatchEvent", json!([s.poke, "click", {}]))
+        .await;
+    until_batch_with(&mut client, &mut batches, "clicks 1").await;
 }
 
 #[tokio::test]

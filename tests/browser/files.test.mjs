@@ -47,20 +47,18 @@ describe('files and big data in the notes app', () => {
     }, href);
   }
 
-  /** Holds back the browser's answers to chunk reads from `offset` on until `window.releaseReads()`. */
-  async function holdReadsFrom(page, offset) {
+  /** Holds back the chunks the browser sends from `offset` on until `window.releaseChunks()`. */
+  async function holdChunksFrom(page, offset) {
     await page.evaluate((from) => {
       let release;
       const released = new Promise((resolve) => (release = resolve));
-      window.releaseReads = release;
-      window.heldReads = 0;
-      Tether.registerFunction('tether.upload.read', async (id, at, length) => {
-        if (at >= from) {
-          window.heldReads++;
-          await released;
-        }
-        return TetherUpload.read(id, at, length);
-      });
+      window.releaseChunks = release;
+      window.heldChunks = 0;
+      TetherUpload.hold = (id, at) => {
+        if (at < from) return undefined;
+        window.heldChunks++;
+        return released;
+      };
     }, offset);
   }
 
@@ -107,26 +105,26 @@ describe('files and big data in the notes app', () => {
     await closeClean(page);
   });
 
-  it('cancels from the page (the server stops pulling) and from the browser (the next read fails)', async () => {
+  it('cancels from the page (the server stops granting) and from the browser (the pending grant fails)', async () => {
     const page = await openNote(3);
-    await holdReadsFrom(page, 256 * 1024);
+    await holdChunksFrom(page, 256 * 1024);
     await page.setInputFiles('input[name="attachment"]', { name: 'one.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(MB, 1) });
     await page.waitForFunction(() => document.querySelector('#upload-progress')?.value === 256 * 1024);
-    await page.waitForFunction(() => window.heldReads > 0);
+    await page.waitForFunction(() => window.heldChunks > 0);
     await page.click('#cancel-upload');
     await page.waitForSelector('.upload-status:has-text("Upload of one.bin cancelled.")');
     // The server told the browser to forget the file.
     await page.waitForFunction(() => TetherUpload.held === 0);
     assert.equal(await page.$('#upload-progress'), null);
-    await page.evaluate(() => window.releaseReads());
+    await page.evaluate(() => window.releaseChunks());
 
-    // Browser side: the page drops the files it holds; the server's next read fails.
-    await holdReadsFrom(page, 128 * 1024);
+    // Browser side: the page drops the files it holds; the server's pending grant fails.
+    await holdChunksFrom(page, 128 * 1024);
     await page.setInputFiles('input[name="attachment"]', { name: 'two.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(MB, 2) });
-    await page.waitForFunction(() => window.heldReads > 0);
+    await page.waitForFunction(() => window.heldChunks > 0);
     await page.evaluate(() => {
       TetherUpload.cancel();
-      window.releaseReads();
+      window.releaseChunks();
     });
     await page.waitForSelector('.upload-status:has-text("Upload of two.bin cancelled.")');
     assert.equal(await page.$$eval('a.attachment', (links) => links.length), 0, 'nothing stored');
@@ -138,16 +136,16 @@ describe('files and big data in the notes app', () => {
   it('fails an upload cleanly when the connection drops mid-upload; the circuit lives on', async () => {
     const page = await openNote(1, proxy.url);
     await page.evaluate(() => { window.sameDocument = 'yes'; });
-    await holdReadsFrom(page, 64 * 1024);
+    await holdChunksFrom(page, 64 * 1024);
     await page.setInputFiles('input[name="attachment"]', { name: 'dropped.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(MB, 3) });
-    await page.waitForFunction(() => window.heldReads > 0);
+    await page.waitForFunction(() => window.heldChunks > 0);
     proxy.drop();
     // The page reconnects to the same circuit, which tells it how the upload ended.
     await page.waitForSelector('.upload-status:has-text("Upload of dropped.bin failed: the connection was lost during the upload.")');
-    await page.evaluate(() => window.releaseReads());
+    await page.evaluate(() => window.releaseChunks());
     assert.equal(await page.evaluate(() => window.sameDocument), 'yes', 'no reload');
     // The circuit still works: a new upload goes through.
-    await page.evaluate(() => Tether.registerFunction('tether.upload.read', TetherUpload.read));
+    await page.evaluate(() => { TetherUpload.hold = undefined; });
     await page.setInputFiles('input[name="attachment"]', { name: 'after.bin', mimeType: 'text/plain', buffer: Buffer.from('still here') });
     await page.waitForSelector('a.attachment:has-text("after.bin")');
     assert.equal((await download(page, 'after.bin')).hex, sha256(Buffer.from('still here')));

@@ -1,5 +1,5 @@
 //! File uploads: what a component declares ([`UploadSpec`]), what the browser reports ([`UploadEvent`]),
-//! and each accepted file as an async byte stream ([`FileStream`]) that pulls its bytes from the browser.
+//! and each accepted file as an async byte stream ([`FileStream`]) whose bytes the browser sends under credit.
 //!
 //! The flow: the component renders a file input (or a drop zone) with a `t-upload` binding; the browser's
 //! upload module reports the chosen files' names, sizes and types (no bytes) as an `upload` event; the
@@ -7,22 +7,29 @@
 //! a type not accepted is refused before any byte moves; each accepted [`IncomingFile`] becomes a
 //! [`FileStream`] the component reads in a spawned task, writing the bytes where they belong.
 //!
-//! Flow control: the server pulls. A stream asks the browser for one chunk at a time and keeps at most
-//! [`FileStream::window`] requests in flight; nothing else is buffered, so a file never sits whole in server
-//! memory (a stream holds at most `window × chunk` bytes). Where the bytes come from is the host's
-//! [`ChunkReader`], provided to components as the [`UploadSource`] service (the circuit runtime reads over
-//! the circuit's connection; tests use an in-memory one).
+//! Flow control: the server grants credit. A stream grants the browser credit for [`CREDIT_BYTES`] of the
+//! file at once, and the browser sends chunks back to back up to that offset without waiting for anything;
+//! each time the reader has taken [`TOP_UP_BYTES`], the stream raises the credit by as much, long before the
+//! browser runs out. A chunk's bytes wait in the file's [`ChunkInbox`] until the reader takes them, and the
+//! inbox accepts only chunks within the credit, in file order, so a file never sits whole in server memory:
+//! a stream holds at most its credit (512 KiB by default), and a slow reader (a slow disk, a slow upstream)
+//! slows the browser down. Where the bytes come from is the host's [`UploadTransport`], provided to
+//! components as the [`UploadSource`] service (the circuit runtime receives them over the circuit's
+//! connection; tests use an in-memory one).
 //!
 //! Cancelling: dropping a stream before its end, or [`FileStream::cancel`], tells the browser to forget
-//! the file; a browser-side cancel (or a lost connection) makes the next chunk an [`UploadError`].
+//! the file; a browser-side cancel (or a lost connection, or a chunk that breaks the rules) makes the next
+//! chunk an [`UploadError`].
 
+mod inbox;
 mod spec;
 mod stream;
 
+pub use inbox::{ChunkInbox, ChunkRefusal};
 pub use spec::{FileInfo, UploadEvent, UploadRefusal, UploadSpec};
 pub use stream::{
-    ChunkFuture, ChunkReader, FileStream, IncomingFile, UploadError, UploadSource, CHUNK_BYTES,
-    WINDOW,
+    FileStream, IncomingFile, UploadError, UploadSource, UploadTransport, CHUNK_BYTES,
+    CREDIT_BYTES, QUEUE_BYTES, TOP_UP_BYTES,
 };
 
 #[cfg(test)]

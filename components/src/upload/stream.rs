@@ -1,36 +1,43 @@
-//! The byte stream of one uploaded file, and the reader behind it.
+//! The byte stream of one uploaded file, and the host transport behind it.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
-use futures_util::stream::{FuturesOrdered, StreamExt};
-
+use super::inbox::{ChunkInbox, Credit};
 use super::spec::FileInfo;
 
-/// Bytes per chunk request (16 KiB: as base64 it fits the hub's default 32 KB message limit).
+/// The largest chunk the browser sends (16 KiB: as base64 in a hub message it fits the hub's default
+/// 32 KB message limit).
 pub const CHUNK_BYTES: u32 = 16 * 1024;
-/// Chunk requests a stream keeps in flight by default (256 KiB of file data at most): enough to keep a
-/// loopback connection busy through a few milliseconds of scheduling delay on either side, and the bound
-/// on what one upload holds in server memory. Change it per stream with [`FileStream::with_window`].
-pub const WINDOW: usize = 16;
+/// Credit kept granted past the bytes that have arrived (512 KiB): what the browser may have on its way.
+pub const CREDIT_BYTES: u64 = 512 * 1024;
+/// The smallest grant (128 KiB): credit goes out in steps of this, so a grant is a message per eight chunks.
+pub const TOP_UP_BYTES: u64 = 128 * 1024;
+/// How far arrived bytes may run ahead of the reader before grants pause (256 KiB). With the credit, the
+/// bound on what one stream holds: `QUEUE_BYTES + CREDIT_BYTES` (768 KiB).
+pub const QUEUE_BYTES: u64 = 256 * 1024;
 
-/// A pending chunk read.
-pub type ChunkFuture = Pin<Box<dyn Future<Output = Result<Vec<u8>, UploadError>> + Send>>;
-
-/// Where uploaded bytes come from: the host's link to the browser's files.
-pub trait ChunkReader: Send + Sync + 'static {
-    /// Reads `len` bytes of file `file` from `offset`. The request goes out when the future is first
-    /// polled; the answer must hold exactly `len` bytes.
-    fn read(&self, file: u64, offset: u64, len: u32) -> ChunkFuture;
-    /// Tells the browser to forget `file` (no more chunks will be asked for). Must not block.
+/// Where uploaded bytes come from: the host's link to the browser's files (see the module docs).
+///
+/// The stream opens a transfer with [`open`](Self::open); its inbox then grants credit with
+/// [`grant`](Self::grant), and the host has the browser send the bytes under that credit and hands every
+/// chunk that arrives for the file to [`ChunkInbox::deliver`], which enforces the credit (and grants more). When the browser cannot send (the file was
+/// cancelled there, the connection dropped), the host calls [`ChunkInbox::fail`].
+pub trait UploadTransport: Send + Sync + 'static {
+    /// Routes the chunks of `inbox`'s file to it from now on. Must not block.
+    fn open(&self, inbox: &ChunkInbox);
+    /// Lets the browser send the file's bytes up to offset `to`, in chunks of at most `chunk` bytes. Grants
+    /// only rise; the inbox already knows the new credit. Called from the reader's task or from
+    /// [`ChunkInbox::deliver`]; must not block.
+    fn grant(&self, inbox: &ChunkInbox, to: u64, chunk: u32);
+    /// Tells the browser to forget `file` (no more bytes are wanted) and stops routing its chunks once
+    /// the browser has heard. Must not block.
     fn cancel(&self, file: u64);
 }
 
-/// The host's [`ChunkReader`], as the service components read (`cx.service::<UploadSource>()`).
+/// The host's [`UploadTransport`], as the service components read (`cx.service::<UploadSource>()`).
 #[derive(Clone)]
-pub struct UploadSource(Arc<dyn ChunkReader>);
+pub struct UploadSource(Arc<dyn UploadTransport>);
 
 impl fmt::Debug for UploadSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -39,9 +46,9 @@ impl fmt::Debug for UploadSource {
 }
 
 impl UploadSource {
-    /// Wraps a reader.
-    pub fn new(reader: impl ChunkReader) -> Self {
-        UploadSource(Arc::new(reader))
+    /// Wraps a transport.
+    pub fn new(transport: impl UploadTransport) -> Self {
+        UploadSource(Arc::new(transport))
     }
 
     /// A file the browser reported, ready to stream.
@@ -66,18 +73,18 @@ impl IncomingFile {
         &self.info
     }
 
-    /// The file's bytes, pulled chunk by chunk as they are read.
+    /// The file's bytes, sent by the browser under the stream's credit as they are read.
     pub fn stream(self) -> FileStream {
-        FileStream {
-            info: self.info,
-            source: self.source,
-            requested: 0,
-            received: 0,
-            in_flight: FuturesOrdered::new(),
-            window: WINDOW,
-            chunk: CHUNK_BYTES,
-            finished: false,
-        }
+        FileStream::new(
+            self.info,
+            self.source,
+            Credit {
+                window: CREDIT_BYTES,
+                step: TOP_UP_BYTES,
+                max_queued: QUEUE_BYTES,
+                chunk: CHUNK_BYTES,
+            },
+        )
     }
 
     /// Drops the file without reading it (the browser forgets it).
@@ -113,20 +120,19 @@ impl fmt::Display for UploadError {
 
 impl std::error::Error for UploadError {}
 
-/// One file's bytes, pulled from the browser with a bounded window (see the module docs).
+/// One file's bytes, sent by the browser under a bounded credit (see the module docs).
 ///
 /// Read it with [`next_chunk`](FileStream::next_chunk) until `None`. Dropping it before the end cancels the
 /// upload in the browser.
 pub struct FileStream {
     info: FileInfo,
     source: UploadSource,
-    /// Bytes asked for so far.
-    requested: u64,
+    inbox: ChunkInbox,
     /// Bytes handed to the reader so far.
     received: u64,
-    in_flight: FuturesOrdered<ChunkFuture>,
-    window: usize,
-    chunk: u32,
+    credit: Credit,
+    /// The transfer was opened (at the first read).
+    opened: bool,
     /// The last chunk was handed out, or an error was.
     finished: bool,
 }
@@ -136,22 +142,51 @@ impl fmt::Debug for FileStream {
         f.debug_struct("FileStream")
             .field("info", &self.info)
             .field("received", &self.received)
-            .field("in_flight", &self.in_flight.len())
+            .field("inbox", &self.inbox)
             .finish()
     }
 }
 
 impl FileStream {
-    /// Keeps up to `chunks` requests of `chunk_bytes` each in flight (at least one of one byte).
-    pub fn with_window(mut self, chunks: usize, chunk_bytes: u32) -> Self {
-        self.window = chunks.max(1);
-        self.chunk = chunk_bytes.max(1);
+    fn new(info: FileInfo, source: UploadSource, credit: Credit) -> Self {
+        let transport = Arc::downgrade(&source.0);
+        FileStream {
+            inbox: ChunkInbox::new(info.id, info.size, credit, transport),
+            info,
+            source,
+            received: 0,
+            credit,
+            opened: false,
+            finished: false,
+        }
+    }
+
+    /// Keeps `credit` bytes granted past what has arrived, in grants of at least `top_up` bytes, pausing
+    /// once arrived bytes are `queued` ahead of the reader, with chunks of at most `chunk_bytes` (each at
+    /// least 1; `top_up` at most `credit`). What the stream holds stays under `credit + queued`. Call
+    /// before the first read.
+    pub fn with_credit(mut self, credit: u64, top_up: u64, queued: u64, chunk_bytes: u32) -> Self {
+        let window = credit.max(1);
+        let credit = Credit {
+            window,
+            step: top_up.clamp(1, window),
+            max_queued: queued,
+            chunk: chunk_bytes.max(1),
+        };
+        // Not opened yet: the inbox made with the default credit was never seen by the host.
+        self.inbox = ChunkInbox::new(
+            self.info.id,
+            self.info.size,
+            credit,
+            Arc::downgrade(&self.source.0),
+        );
+        self.credit = credit;
         self
     }
 
-    /// How many chunk requests may be in flight.
-    pub fn window(&self) -> usize {
-        self.window
+    /// The most bytes the stream holds: the credit plus how far arrived bytes may run ahead of the reader.
+    pub fn credit(&self) -> u64 {
+        self.credit.window + self.credit.max_queued
     }
 
     /// Name, size and type.
@@ -164,9 +199,9 @@ impl FileStream {
         self.received
     }
 
-    /// Chunk requests sent and not yet answered.
-    pub fn in_flight(&self) -> usize {
-        self.in_flight.len()
+    /// The end of the credit granted so far (the browser may have sent up to this offset).
+    pub fn granted(&self) -> u64 {
+        self.inbox.granted()
     }
 
     /// The next chunk, in file order; `None` after the last one (or after an error was returned).
@@ -174,35 +209,28 @@ impl FileStream {
         if self.finished {
             return None;
         }
-        while self.in_flight.len() < self.window && self.requested < self.info.size {
-            let len = (self.info.size - self.requested).min(u64::from(self.chunk)) as u32;
-            let read = self.source.0.read(self.info.id, self.requested, len);
-            self.in_flight.push_back(Box::pin(async move {
-                let bytes = read.await?;
-                if bytes.len() != len as usize {
-                    return Err(UploadError::Protocol(format!(
-                        "asked for {len} bytes, got {}",
-                        bytes.len()
-                    )));
-                }
-                Ok(bytes)
-            }));
-            self.requested += u64::from(len);
+        if self.received >= self.info.size {
+            self.finished = true;
+            return None;
         }
-        match self.in_flight.next().await {
-            None => {
-                self.finished = true;
-                None
-            }
-            Some(Ok(bytes)) => {
+        if !self.opened {
+            self.opened = true;
+            self.source.0.open(&self.inbox);
+            self.inbox.top_up();
+        }
+        let inbox = self.inbox.clone();
+        match std::future::poll_fn(|cx| inbox.poll_next(cx)).await {
+            Ok(bytes) => {
                 self.received += bytes.len() as u64;
                 self.finished = self.received >= self.info.size;
+                if !self.finished {
+                    // Taking bytes may bring a reader that fell behind back under the queue cap.
+                    self.inbox.top_up();
+                }
                 Some(Ok(bytes))
             }
-            Some(Err(error)) => {
-                self.finished = true;
-                self.in_flight = FuturesOrdered::new();
-                self.source.0.cancel(self.info.id);
+            Err(error) => {
+                self.stop();
                 Some(Err(error))
             }
         }
@@ -216,7 +244,7 @@ impl FileStream {
     fn stop(&mut self) {
         if !self.finished {
             self.finished = true;
-            self.in_flight = FuturesOrdered::new();
+            self.inbox.close();
             self.source.0.cancel(self.info.id);
         }
     }

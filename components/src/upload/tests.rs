@@ -1,4 +1,3 @@
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use futures_util::FutureExt;
@@ -8,38 +7,81 @@ use serde_json::json;
 use super::*;
 use crate::event::{EventData, EventKind};
 
-/// An in-memory browser: files by id, a log of requests and cancels, and an optional failure.
+/// An in-memory browser: files by id, the transfers opened, the grants and cancels it was sent, and how far
+/// it has sent each file (`send_granted` sends what the grants allow, as the upload module does).
 #[derive(Default)]
 struct Browser {
     files: Mutex<Vec<(u64, Vec<u8>)>>,
-    requests: AtomicU64,
+    inboxes: Mutex<Vec<ChunkInbox>>,
+    grants: Mutex<Vec<(u64, u64, u32)>>,
     cancels: Mutex<Vec<u64>>,
-    fail_at: Mutex<Option<(u64, UploadError)>>,
-    short: AtomicU64,
+    /// Bytes sent per file so far.
+    sent: Mutex<Vec<(u64, u64)>>,
 }
 
 #[derive(Clone, Default)]
-struct Reader(Arc<Browser>);
+struct Transport(Arc<Browser>);
 
-impl ChunkReader for Reader {
-    fn read(&self, file: u64, offset: u64, len: u32) -> ChunkFuture {
-        self.0.requests.fetch_add(1, Ordering::SeqCst);
-        let browser = self.0.clone();
-        Box::pin(async move {
-            if let Some((at, error)) = browser.fail_at.lock().clone() {
-                if offset >= at {
-                    return Err(error);
+impl Transport {
+    /// Sends the bytes of the open transfer's file from where it stopped up to its latest grant, chunk by
+    /// chunk (each arrival may grant more, which a later call sends).
+    fn send_granted(&self) {
+        let inbox = self.inbox();
+        let (to, chunk) = {
+            let grants = self.0.grants.lock();
+            let (_, to, chunk) = *grants.last().unwrap();
+            (to, chunk)
+        };
+        self.send_up_to(&inbox, to, chunk);
+    }
+
+    fn send_up_to(&self, inbox: &ChunkInbox, to: u64, chunk: u32) {
+        let file = inbox.file();
+        let bytes = self
+            .0
+            .files
+            .lock()
+            .iter()
+            .find(|(id, _)| *id == file)
+            .unwrap()
+            .1
+            .clone();
+        loop {
+            // Not under the lock: a delivery may grant more, which calls back into this transport.
+            let at = {
+                let mut sent = self.0.sent.lock();
+                match sent.iter().find(|(id, _)| *id == file) {
+                    Some(&(_, at)) => at,
+                    None => {
+                        sent.push((file, 0));
+                        0
+                    }
                 }
+            };
+            if at >= to {
+                return;
             }
-            let files = browser.files.lock();
-            let (_, bytes) = files
-                .iter()
-                .find(|(id, _)| *id == file)
-                .ok_or(UploadError::Cancelled)?;
-            let end =
-                (offset + u64::from(len)) as usize - browser.short.load(Ordering::SeqCst) as usize;
-            Ok(bytes[offset as usize..end].to_vec())
-        })
+            let end = (at + u64::from(chunk)).min(to);
+            inbox
+                .deliver(at, bytes[at as usize..end as usize].to_vec())
+                .unwrap();
+            let mut sent = self.0.sent.lock();
+            sent.iter_mut().find(|(id, _)| *id == file).unwrap().1 = end;
+        }
+    }
+
+    fn inbox(&self) -> ChunkInbox {
+        self.0.inboxes.lock().last().unwrap().clone()
+    }
+}
+
+impl UploadTransport for Transport {
+    fn open(&self, inbox: &ChunkInbox) {
+        self.0.inboxes.lock().push(inbox.clone());
+    }
+
+    fn grant(&self, inbox: &ChunkInbox, to: u64, chunk: u32) {
+        self.0.grants.lock().push((inbox.file(), to, chunk));
     }
 
     fn cancel(&self, file: u64) {
@@ -56,109 +98,268 @@ fn file(id: u64, size: u64) -> FileInfo {
     }
 }
 
-fn setup(size: usize) -> (Reader, UploadSource, Vec<u8>) {
+fn setup(transport: Transport, size: usize) -> (Transport, UploadSource, Vec<u8>) {
     let bytes: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
-    let reader = Reader::default();
-    reader.0.files.lock().push((1, bytes.clone()));
-    let source = UploadSource::new(reader.clone());
-    (reader, source, bytes)
+    transport.0.files.lock().push((1, bytes.clone()));
+    let source = UploadSource::new(transport.clone());
+    (transport, source, bytes)
 }
 
 #[test]
-fn streams_the_file_in_order_with_at_most_a_window_of_requests_in_flight() {
-    let size = 5 * CHUNK_BYTES as usize + 123;
-    let (reader, source, bytes) = setup(size);
+fn streams_the_file_in_order_granting_ahead_of_arrivals_and_never_holding_more_than_the_bound() {
+    let size = 100 * CHUNK_BYTES as usize + 123;
+    let (transport, source, bytes) = setup(Transport::default(), size);
     let mut stream = source.file(file(1, size as u64)).stream();
+    assert_eq!(stream.credit(), CREDIT_BYTES + QUEUE_BYTES);
+    assert!(
+        stream.next_chunk().now_or_never().is_none(),
+        "nothing sent yet"
+    );
+    assert_eq!(*transport.0.grants.lock(), [(1, CREDIT_BYTES, CHUNK_BYTES)]);
+    // The browser sends everything granted; arrivals grant more on their own, until the bytes that arrived
+    // run QUEUE_BYTES ahead of the reader, who has taken nothing yet.
+    transport.send_granted();
+    transport.send_granted();
+    let held = transport.inbox().queued_bytes() as u64;
+    assert_eq!(held, QUEUE_BYTES + CREDIT_BYTES);
+    assert_eq!(
+        stream.granted(),
+        QUEUE_BYTES + CREDIT_BYTES,
+        "grants paused"
+    );
     let mut got = Vec::new();
-    let mut chunks = 0u64;
     while let Some(chunk) = stream.next_chunk().now_or_never().expect("ready") {
         let chunk = chunk.unwrap();
         assert!(chunk.len() <= CHUNK_BYTES as usize);
         got.extend_from_slice(&chunk);
-        chunks += 1;
-        // Requests sent minus chunks handed out: the window, never more.
-        let outstanding = reader.0.requests.load(Ordering::SeqCst) - chunks;
-        assert!(
-            outstanding <= (WINDOW - 1) as u64,
-            "{outstanding} in flight"
-        );
-        assert!(stream.in_flight() < WINDOW);
+        transport.send_granted();
+        // Neither what arrived and was not taken nor the credit outstanding passes the bound.
+        let held = transport.inbox().queued_bytes() as u64;
+        assert!(held <= stream.credit(), "{held} bytes held");
+        assert!(stream.granted() - stream.received() <= stream.credit());
     }
     assert_eq!(got, bytes);
     assert_eq!(stream.received(), size as u64);
-    assert_eq!(reader.0.requests.load(Ordering::SeqCst), 6);
+    let grants = transport.0.grants.lock().clone();
+    assert_eq!(grants.last().unwrap().1, size as u64);
+    assert!(grants.windows(2).all(|g| g[0].1 < g[1].1), "{grants:?}");
+    assert!(
+        grants
+            .windows(2)
+            .all(|g| g[1].1 - g[0].1 >= TOP_UP_BYTES || g[1].1 == size as u64),
+        "grants go in steps: {grants:?}"
+    );
+    assert!(transport.inbox().is_complete());
     drop(stream);
     assert!(
-        reader.0.cancels.lock().is_empty(),
+        transport.0.cancels.lock().is_empty(),
         "a finished stream cancels nothing"
     );
 }
 
 #[test]
-fn a_wider_window_keeps_more_requests_in_flight_and_an_empty_file_ends_at_once() {
+fn credit_follows_arrivals_and_a_reader_behind_pauses_it_until_it_takes_bytes() {
     let size = 10 * 1000;
-    let (reader, source, _) = setup(size);
+    let (transport, source, bytes) = setup(Transport::default(), size);
     let mut stream = source
         .file(file(1, size as u64))
         .stream()
-        .with_window(3, 1000);
+        .with_credit(3000, 1000, 1000, 1000);
+    assert_eq!(stream.credit(), 4000);
+    assert!(
+        stream.next_chunk().now_or_never().is_none(),
+        "nothing sent yet"
+    );
+    assert_eq!(*transport.0.grants.lock(), [(1, 3000, 1000)]);
+    let inbox = transport.inbox();
+    let deliver = |at: usize| {
+        inbox
+            .deliver(at as u64, bytes[at..at + 1000].to_vec())
+            .unwrap()
+    };
+    deliver(0);
+    assert_eq!(
+        transport.0.grants.lock()[1],
+        (1, 4000, 1000),
+        "an arrival grants a step more, before the reader takes anything"
+    );
+    deliver(1000);
+    deliver(2000);
+    deliver(3000);
+    assert_eq!(
+        transport.0.grants.lock().len(),
+        2,
+        "arrivals 1,000 ahead of the reader: no more credit"
+    );
+    // Each 1,000 bytes the reader takes moves the cap, and a step of credit goes out.
     stream
         .next_chunk()
         .now_or_never()
         .unwrap()
         .unwrap()
         .unwrap();
-    assert_eq!(reader.0.requests.load(Ordering::SeqCst), 3);
-    assert_eq!(stream.in_flight(), 2);
+    assert_eq!(transport.0.grants.lock()[2], (1, 5000, 1000));
+    stream
+        .next_chunk()
+        .now_or_never()
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(transport.0.grants.lock()[3], (1, 6000, 1000));
+    assert_eq!(stream.granted(), 6000);
+
     let mut empty = source.file(file(2, 0)).stream();
     assert!(empty.next_chunk().now_or_never().unwrap().is_none());
+    assert_eq!(
+        transport.0.inboxes.lock().len(),
+        1,
+        "an empty file opens no transfer"
+    );
 }
 
 #[test]
-fn dropping_or_cancelling_a_stream_early_tells_the_browser() {
-    let size = 3 * CHUNK_BYTES as usize;
-    let (reader, source, _) = setup(size);
-    let mut stream = source.file(file(1, size as u64)).stream();
-    stream
+fn a_chunk_beyond_the_credit_fails_the_upload_with_a_protocol_error() {
+    let size = 10 * 1000;
+    let (transport, source, bytes) = setup(Transport::default(), size);
+    let mut stream = source
+        .file(file(1, size as u64))
+        .stream()
+        .with_credit(3000, 1000, 0, 1000);
+    assert!(stream.next_chunk().now_or_never().is_none());
+    let inbox = transport.inbox();
+    inbox.deliver(0, bytes[..1000].to_vec()).unwrap();
+    let refusal = inbox.deliver(1000, bytes[1000..4000].to_vec()).unwrap_err();
+    assert_eq!(
+        refusal,
+        ChunkRefusal::BadSize {
+            len: 3000,
+            max: 1000
+        }
+    );
+    let refusal = inbox.deliver(1000, bytes[1000..2000].to_vec()).unwrap_err();
+    assert_eq!(
+        refusal,
+        ChunkRefusal::Closed,
+        "the transfer already failed: later chunks are not needed"
+    );
+    let error = stream
         .next_chunk()
         .now_or_never()
         .unwrap()
         .unwrap()
-        .unwrap();
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "bad upload data from the browser: a chunk of 3000 bytes (chunks hold 1 to 1000 bytes)"
+    );
+    assert!(stream.next_chunk().now_or_never().unwrap().is_none());
+    assert_eq!(
+        *transport.0.cancels.lock(),
+        [1],
+        "the browser is told to stop"
+    );
+
+    // Past the credit, and out of order, on fresh streams.
+    let mut stream = source
+        .file(file(1, size as u64))
+        .stream()
+        .with_credit(3000, 1000, 0, 1000);
+    assert!(stream.next_chunk().now_or_never().is_none());
+    let inbox = transport.inbox();
+    for at in [0, 1000, 2000] {
+        inbox
+            .deliver(at, bytes[at as usize..at as usize + 1000].to_vec())
+            .unwrap();
+    }
+    let refusal = inbox.deliver(3000, bytes[3000..4000].to_vec()).unwrap_err();
+    assert_eq!(
+        refusal,
+        ChunkRefusal::BeyondCredit {
+            end: 4000,
+            granted: 3000
+        }
+    );
+    assert!(refusal.is_protocol_error());
+    assert!(
+        matches!(
+            stream.next_chunk().now_or_never().unwrap().unwrap(),
+            Err(UploadError::Protocol(_))
+        ),
+        "a refused chunk fails the upload at once, before the chunks queued ahead of it"
+    );
+    let mut stream = source
+        .file(file(1, size as u64))
+        .stream()
+        .with_credit(3000, 1000, 0, 1000);
+    assert!(stream.next_chunk().now_or_never().is_none());
+    let refusal = transport
+        .inbox()
+        .deliver(1000, bytes[1000..2000].to_vec())
+        .unwrap_err();
+    assert_eq!(
+        refusal,
+        ChunkRefusal::OutOfOrder {
+            expected: 0,
+            offset: 1000
+        }
+    );
+    assert!(stream
+        .next_chunk()
+        .now_or_never()
+        .unwrap()
+        .unwrap()
+        .is_err());
+}
+
+#[test]
+fn dropping_or_cancelling_a_stream_early_tells_the_browser_and_late_chunks_are_not_errors() {
+    let size = 3 * CHUNK_BYTES as usize;
+    let (transport, source, bytes) = setup(Transport::default(), size);
+    let mut stream = source.file(file(1, size as u64)).stream();
+    assert!(stream.next_chunk().now_or_never().is_none());
     drop(stream);
-    assert_eq!(*reader.0.cancels.lock(), vec![1]);
+    assert_eq!(*transport.0.cancels.lock(), vec![1]);
+    // A chunk the browser sent before it heard: refused as not needed, not as a protocol error.
+    let late = transport
+        .inbox()
+        .deliver(0, bytes[..100].to_vec())
+        .unwrap_err();
+    assert_eq!(late, ChunkRefusal::Closed);
+    assert!(!late.is_protocol_error());
     source.file(file(1, size as u64)).stream().cancel();
     source.file(file(1, size as u64)).cancel();
-    assert_eq!(*reader.0.cancels.lock(), vec![1, 1, 1]);
+    assert_eq!(*transport.0.cancels.lock(), vec![1, 1, 1]);
 }
 
 #[test]
-fn a_failed_or_short_chunk_ends_the_stream_with_an_error() {
+fn a_failed_transfer_ends_the_stream_after_the_chunks_that_arrived_first() {
     let size = 3 * CHUNK_BYTES as usize;
-    let (reader, source, _) = setup(size);
-    *reader.0.fail_at.lock() = Some((CHUNK_BYTES as u64, UploadError::Disconnected));
+    let (transport, source, bytes) = setup(Transport::default(), size);
     let mut stream = source.file(file(1, size as u64)).stream();
-    assert!(stream.next_chunk().now_or_never().unwrap().unwrap().is_ok());
+    assert!(stream.next_chunk().now_or_never().is_none());
+    let inbox = transport.inbox();
+    inbox.deliver(0, bytes[..100].to_vec()).unwrap();
+    inbox.fail(UploadError::Disconnected);
+    inbox.fail(UploadError::Cancelled);
+    assert_eq!(
+        stream
+            .next_chunk()
+            .now_or_never()
+            .unwrap()
+            .unwrap()
+            .unwrap()
+            .len(),
+        100
+    );
     let error = stream
         .next_chunk()
         .now_or_never()
         .unwrap()
         .unwrap()
         .unwrap_err();
-    assert_eq!(error, UploadError::Disconnected);
+    assert_eq!(error, UploadError::Disconnected, "the first failure counts");
     assert!(stream.next_chunk().now_or_never().unwrap().is_none());
-    assert_eq!(*reader.0.cancels.lock(), vec![1]);
-
-    *reader.0.fail_at.lock() = None;
-    reader.0.short.store(1, Ordering::SeqCst);
-    let mut stream = source.file(file(1, size as u64)).stream();
-    let error = stream
-        .next_chunk()
-        .now_or_never()
-        .unwrap()
-        .unwrap()
-        .unwrap_err();
-    assert!(matches!(error, UploadError::Protocol(_)), "{error}");
+    assert_eq!(*transport.0.cancels.lock(), vec![1]);
 }
 
 #[test]

@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use maud::{html, Markup};
 use tether::download::{CircuitDownloads, Download};
-use tether_components::upload::{FileStream, UploadError, UploadEvent, UploadSource, UploadSpec};
+use tether_components::upload::{
+    FileStream, UploadError, UploadEvent, UploadSource, UploadSpec, CHUNK_BYTES,
+};
 use tether_components::{Component, Context, Handle, RenderContext};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
@@ -26,6 +28,18 @@ fn max_attachment() -> u64 {
         .ok()
         .and_then(|bytes| bytes.parse().ok())
         .unwrap_or(MAX_ATTACHMENT)
+}
+
+/// The upload credit: `NOTES_UPLOAD_CREDIT_BYTES` (for measurements of other windows; granted a quarter at a
+/// time, with arrivals up to half of it ahead of the reader), else the stream's defaults.
+fn with_credit(stream: FileStream) -> FileStream {
+    match std::env::var("NOTES_UPLOAD_CREDIT_BYTES")
+        .ok()
+        .and_then(|bytes| bytes.parse::<u64>().ok())
+    {
+        Some(credit) => stream.with_credit(credit, credit / 4, credit / 2, CHUNK_BYTES),
+        None => stream,
+    }
 }
 
 /// An upload in progress (or the last one, finished).
@@ -96,7 +110,7 @@ impl Attachments {
             cancel: cancel.clone(),
             done: false,
         });
-        let stream = source.file(file).stream();
+        let stream = with_credit(source.file(file).stream());
         handle.spawn(
             receive(stream, note, store, handle.clone(), cancel),
             |this: &mut Self, result| {

@@ -83,8 +83,10 @@ impl RendererApp {
         renderer
             .provide_all(services)
             .provide(circuit.clone())
-            .provide(location.clone())
-            .provide(crate::upload::browser_source(circuit.clone()));
+            .provide(location.clone());
+        if let Some(uploads) = circuit.uploads() {
+            renderer.provide(crate::upload::browser_source(circuit.clone(), uploads));
+        }
         if let Some(downloads) = services.get::<crate::download::Downloads>() {
             renderer.provide(downloads.for_circuit(circuit.clone()));
         }

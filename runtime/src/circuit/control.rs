@@ -56,6 +56,10 @@ impl CircuitControl for Circuit {
         Ok((call_id, answer, self.env.options.browser_call_timeout))
     }
 
+    fn uploads(&self) -> Arc<crate::upload::UploadTransfers> {
+        self.uploads.clone()
+    }
+
     fn abandon_browser_call(&self, call_id: u64) {
         self.state
             .lock()

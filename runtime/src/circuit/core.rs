@@ -239,6 +239,8 @@ pub(crate) struct Circuit {
     /// Persisted and ended for its tab to resume elsewhere (a shutdown), which the tab is told once the
     /// store has it; messages from the tab meanwhile are refused without ending the tab's circuit.
     pub(crate) moving: AtomicBool,
+    /// The uploads in progress, to which `UploadChunk` messages go without taking the state lock.
+    pub(crate) uploads: Arc<crate::upload::UploadTransfers>,
     pub(crate) state: Mutex<CircuitState>,
 }
 
@@ -273,6 +275,7 @@ impl Circuit {
             link_kind: AtomicU8::new(LINK_CONNECTED),
             generation: AtomicU64::new(1),
             moving: AtomicBool::new(false),
+            uploads: Arc::default(),
             state: Mutex::new(CircuitState {
                 link: Link::Connected(sink),
                 disconnections: 0,
@@ -331,6 +334,11 @@ impl Circuit {
         let _entered = self.span.enter();
         let mut state = self.state.lock();
         self.deliver_locked(&mut state, message)
+    }
+
+    /// Whether hub connection `connection_id` carries this circuit now.
+    pub(crate) fn is_attached_to(&self, connection_id: &str) -> bool {
+        matches!(&self.state.lock().link, Link::Connected(sink) if sink.connection_id() == connection_id)
     }
 
     /// Delivers a message that arrived on hub connection `connection_id`. `None`, and nothing runs, when

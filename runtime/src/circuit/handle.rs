@@ -67,6 +67,8 @@ pub(crate) trait CircuitControl: Send + Sync + 'static {
     fn render(self: Arc<Self>) -> bool;
     /// Asks the circuit to persist itself and end, as a browser pause does (see docs/persistence.md).
     fn pause(self: Arc<Self>) -> bool;
+    /// The circuit's uploads in progress.
+    fn uploads(&self) -> Arc<crate::upload::UploadTransfers>;
 }
 
 /// A reference to a circuit for handlers and application code: its public id, and ways to act on it.
@@ -137,6 +139,11 @@ impl CircuitHandle {
                 Err(BrowserCallError::TimedOut(timeout))
             }
         }
+    }
+
+    /// The circuit's uploads in progress (`None` once the circuit is gone).
+    pub(crate) fn uploads(&self) -> Option<Arc<crate::upload::UploadTransfers>> {
+        self.circuit.upgrade().map(|c| c.uploads())
     }
 
     /// Cuts the browser's connection at once, without a Close message and without ending the circuit:

@@ -13,7 +13,7 @@ use super::acks::EncodedBatch;
 use crate::hub::protocol::invocation_frame;
 
 /// The protocol version this server speaks (sent by the boot script in `StartCircuit`).
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The default path of the circuit hub.
 pub const DEFAULT_HUB_PATH: &str = "/_tether";
@@ -30,6 +30,7 @@ pub(crate) mod method {
     pub(crate) const CHUNKED: &str = "Chunked";
     pub(crate) const RESUME_CIRCUIT: &str = "ResumeCircuit";
     pub(crate) const PAUSE_CIRCUIT: &str = "PauseCircuit";
+    pub(crate) const UPLOAD_CHUNK: &str = "UploadChunk";
 }
 
 /// Server → browser invocation targets.
@@ -99,6 +100,14 @@ pub(crate) struct EndInvokeJsArgs(
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub(crate) struct LocationArgs(pub(crate) String, #[serde(default)] pub(crate) bool);
 
+/// The arguments of `UploadChunk`: the file id, the chunk's offset in the file, and its bytes.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub(crate) struct UploadChunkArgs(
+    pub(crate) u64,
+    pub(crate) u64,
+    pub(crate) crate::upload::ChunkBytes,
+);
+
 /// The arguments of `ConnectCircuit`: the secret. (A one-field tuple struct would decode from a bare string,
 /// not from the one-element argument array.)
 pub(crate) type ConnectArgs = (String,);
@@ -114,6 +123,7 @@ pub(crate) enum Call {
     InvokeServer(InvokeServerArgs),
     EndInvokeJs(EndInvokeJsArgs),
     Location(LocationArgs),
+    UploadChunk(UploadChunkArgs),
 }
 
 /// The circuit hub methods a call can name (every one but `Chunked`).
@@ -126,10 +136,11 @@ pub(crate) enum Method {
     InvokeServer,
     EndInvokeJs,
     Location,
+    UploadChunk,
 }
 
 impl Method {
-    pub(crate) const ALL: [Method; 7] = [
+    pub(crate) const ALL: [Method; 8] = [
         Method::Start,
         Method::Connect,
         Method::Event,
@@ -137,6 +148,7 @@ impl Method {
         Method::InvokeServer,
         Method::EndInvokeJs,
         Method::Location,
+        Method::UploadChunk,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -148,6 +160,7 @@ impl Method {
             Method::InvokeServer => method::INVOKE_SERVER,
             Method::EndInvokeJs => method::END_INVOKE_JS,
             Method::Location => method::LOCATION_CHANGED,
+            Method::UploadChunk => method::UPLOAD_CHUNK,
         }
     }
 
@@ -168,6 +181,7 @@ impl Method {
             Method::InvokeServer => Call::InvokeServer(serde_json::from_str(json)?),
             Method::EndInvokeJs => Call::EndInvokeJs(serde_json::from_str(json)?),
             Method::Location => Call::Location(serde_json::from_str(json)?),
+            Method::UploadChunk => Call::UploadChunk(serde_json::from_str(json)?),
         })
     }
 }
@@ -182,6 +196,7 @@ impl Call {
             Call::InvokeServer(_) => Method::InvokeServer,
             Call::EndInvokeJs(_) => Method::EndInvokeJs,
             Call::Location(_) => Method::Location,
+            Call::UploadChunk(_) => Method::UploadChunk,
         }
     }
 }
@@ -306,6 +321,14 @@ mod tests {
         let nav: LocationArgs = serde_json::from_value(json!(["http://h/y", true])).unwrap();
         assert!(nav.1);
         assert!(serde_json::from_value::<EventArgs>(json!(["x", "click", {}])).is_err());
+        let chunk: UploadChunkArgs = serde_json::from_value(json!([3, 16384, "aGk="])).unwrap();
+        assert_eq!(
+            (chunk.0, chunk.1, chunk.2 .0.as_slice()),
+            (3, 16384, &b"hi"[..])
+        );
+        let error = serde_json::from_value::<UploadChunkArgs>(json!([3, 0, "a!"])).unwrap_err();
+        assert!(error.to_string().contains("not base64"), "{error}");
+        assert!(serde_json::from_value::<UploadChunkArgs>(json!([3, 0, 12])).is_err());
     }
 
     #[test]

@@ -55,7 +55,7 @@ mod registry;
 mod serve;
 mod testing;
 mod transport;
-mod value;
+pub(crate) mod value;
 
 pub use caller::{Caller, EncodedInvocation, TransportKind};
 pub use context::{ClientProxy, Clients, HubContext};

@@ -44,7 +44,7 @@ use crate::server::{binary, cpu_ticks, rss_bytes, Server};
 const RS: char = '\u{1e}';
 /// The Tether protocol version `StartCircuit` names (docs/protocol.md): the current one, or the one
 /// `--protocol-version` gives to measure an older server (`--addr`, `--pid`) beside this run's floor.
-pub(crate) static PROTOCOL_VERSION: AtomicU32 = AtomicU32::new(3);
+pub(crate) static PROTOCOL_VERSION: AtomicU32 = AtomicU32::new(4);
 /// `--acks alone`: every ack goes alone, right after its batch (the boot script before version 3).
 static ACKS_ALONE: AtomicBool = AtomicBool::new(false);
 /// The boot script's `ACK_DELAY_MS`: an owed ack waits at most this long for an event to ride with.

@@ -278,6 +278,7 @@ impl CircuitHubBuilder {
         hub = register(hub, &shared, method::INVOKE_SERVER, Call::InvokeServer);
         hub = register(hub, &shared, method::END_INVOKE_JS, Call::EndInvokeJs);
         hub = register(hub, &shared, method::LOCATION_CHANGED, Call::Location);
+        hub = register(hub, &shared, method::UPLOAD_CHUNK, Call::UploadChunk);
         let chunked = shared.clone();
         hub = hub.upload_method(
             method::CHUNKED,

@@ -18,10 +18,11 @@ use crate::circuit::core::{Circuit, CircuitApp, Inbound};
 use crate::circuit::lifecycle::{Opening, StartFailure};
 use crate::circuit::persist::PersistedRoot;
 use crate::circuit::protocol::{
-    self, target, AckArgs, Call, ChunkAssembler, ChunkBudget, EndInvokeJsArgs, EventArgs,
-    InvokeServerArgs, LocationArgs, Method,
+    self, method, target, AckArgs, Call, ChunkAssembler, ChunkBudget, EndInvokeJsArgs, EventArgs,
+    InvokeServerArgs, LocationArgs, Method, UploadChunkArgs,
 };
 use crate::circuit::secret::CircuitSecret;
+use crate::upload::ChunkBytes;
 
 impl Shared {
     /// One circuit hub call; a refusal is logged and answered.
@@ -29,8 +30,13 @@ impl Shared {
         let method = call.method();
         let result = self.call_inner(ctx, call);
         if let Err(error) = &result {
+            let circuit = ctx.extension::<ConnectionCircuit>().map_or_else(
+                || "none".to_owned(),
+                |ConnectionCircuit(c)| c.id.to_string(),
+            );
             tracing::warn!(
                 connection_id = ctx.connection_id(),
+                circuit,
                 method = method.name(),
                 "{}",
                 error.message()
@@ -68,31 +74,63 @@ impl Shared {
             Call::Location(LocationArgs(uri, intercepted)) => {
                 Inbound::LocationChanged { uri, intercepted }
             }
+            Call::UploadChunk(args) => return self.upload_chunk(ctx, args),
         };
         let circuit = ctx.extension::<ConnectionCircuit>();
         let delivered = circuit.as_ref().and_then(|ConnectionCircuit(circuit)| {
             circuit.deliver_from(ctx.connection_id(), inbound)
         });
-        if delivered.is_none()
-            && circuit.is_some_and(|ConnectionCircuit(c)| c.moving.load(Ordering::Acquire))
-        {
-            // No `T.Error`: that would tell the tab to give up, and `T.Persisted(true)` is on its way.
-            return Err(HubError::new(format!(
-                "'{}' refused: the circuit was persisted for its tab to resume on another server",
-                method.name()
-            )));
-        }
         if delivered.is_none() {
-            let message = "there is no circuit on this connection (it was never started, has ended, or was taken over)";
-            let caller = ctx.caller();
-            let _ = caller.send(target::ERROR, (message,));
-            caller.close(None);
-            return Err(HubError::new(format!(
-                "'{}' refused: {message}",
-                method.name()
-            )));
+            return Err(self.refuse_without_circuit(ctx, method, circuit));
         }
         Ok(Value::Null)
+    }
+
+    /// `UploadChunk`: straight to the transfer's inbox, past the circuit's message processing (no handler
+    /// chain, no render: the reader's task takes the bytes and renders what it likes). A late chunk for an
+    /// upload being cancelled is dropped with a debug line; any other refusal is an error, logged by `call`.
+    fn upload_chunk(&self, ctx: &HubContext, args: UploadChunkArgs) -> Result<Value, HubError> {
+        let UploadChunkArgs(file, offset, ChunkBytes(bytes)) = args;
+        let circuit = ctx.extension::<ConnectionCircuit>();
+        let attached = circuit
+            .as_ref()
+            .filter(|ConnectionCircuit(circuit)| circuit.is_attached_to(ctx.connection_id()));
+        let Some(ConnectionCircuit(circuit)) = attached else {
+            return Err(self.refuse_without_circuit(ctx, Method::UploadChunk, circuit));
+        };
+        match circuit.uploads.deliver(file, offset, bytes) {
+            Ok(()) => Ok(Value::Null),
+            Err(error) if !error.is_protocol_error() => {
+                tracing::debug!(parent: &circuit.span, "{error}; dropped");
+                Ok(Value::Null)
+            }
+            Err(error) => Err(HubError::new(format!(
+                "'{}' refused: {error}",
+                method::UPLOAD_CHUNK
+            ))),
+        }
+    }
+
+    /// The refusal of a call on a connection that carries no circuit now: `T.Error` and a close, unless the
+    /// circuit is moving to another server.
+    fn refuse_without_circuit(
+        &self,
+        ctx: &HubContext,
+        method: Method,
+        circuit: Option<ConnectionCircuit>,
+    ) -> HubError {
+        if circuit.is_some_and(|ConnectionCircuit(c)| c.moving.load(Ordering::Acquire)) {
+            // No `T.Error`: that would tell the tab to give up, and `T.Persisted(true)` is on its way.
+            return HubError::new(format!(
+                "'{}' refused: the circuit was persisted for its tab to resume on another server",
+                method.name()
+            ));
+        }
+        let message = "there is no circuit on this connection (it was never started, has ended, or was taken over)";
+        let caller = ctx.caller();
+        let _ = caller.send(target::ERROR, (message,));
+        caller.close(None);
+        HubError::new(format!("'{}' refused: {message}", method.name()))
     }
 
     pub(super) fn start(
