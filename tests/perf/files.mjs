@@ -30,7 +30,7 @@ const cpu = (pid) => {
 const field = (pid, name) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status(pid))[1]) * 1024;
 
 const env = { NOTES_MAX_ATTACHMENT_BYTES: String(SIZE), RUST_LOG: 'warn' };
-if (process.env.NOTES_UPLOAD_CREDIT_BYTES) env.NOTES_UPLOAD_CREDIT_BYTES = process.env.NOTES_UPLOAD_CREDIT_BYTES;
+for (const name of ['NOTES_UPLOAD_CREDIT_BYTES', 'NOTES_UPLOAD_QUEUE_BYTES']) if (process.env[name]) env[name] = process.env[name];
 const server = await startServer('notes', { env });
 const pid = server.child.pid;
 const browser = await launchBrowser();

@@ -2,8 +2,8 @@
 //! and the credit that bounds them.
 //!
 //! Credit: the inbox keeps `window` bytes granted past what has arrived, so the next grant leaves as soon
-//! as bytes arrive, whether or not the reader's task has run yet (a reader woken by the connection's task
-//! often runs only when that task pauses, and a grant that waited for it would idle the pipe). What arrives
+//! as bytes arrive (from the host's delivering task), never waiting for the reader's task to be scheduled.
+//! What arrives
 //! ahead of the reader is capped: grants count from `min(arrived, taken + max_queued)`, so once the reader
 //! falls `max_queued` behind, no more credit goes out until it takes bytes. A grant goes out in steps of at
 //! least `step` bytes (or for the rest of the file).

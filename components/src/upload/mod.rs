@@ -9,11 +9,11 @@
 //!
 //! Flow control: the server grants credit. A stream grants the browser credit for [`CREDIT_BYTES`] of the
 //! file at once, and the browser sends chunks back to back up to that offset without waiting for anything;
-//! each time the reader has taken [`TOP_UP_BYTES`], the stream raises the credit by as much, long before the
-//! browser runs out. A chunk's bytes wait in the file's [`ChunkInbox`] until the reader takes them, and the
-//! inbox accepts only chunks within the credit, in file order, so a file never sits whole in server memory:
-//! a stream holds at most its credit (512 KiB by default), and a slow reader (a slow disk, a slow upstream)
-//! slows the browser down. Where the bytes come from is the host's [`UploadTransport`], provided to
+//! as bytes arrive, the file's [`ChunkInbox`] keeps the credit that far ahead of them, in steps of at least
+//! [`TOP_UP_BYTES`], until the arrived bytes run [`QUEUE_BYTES`] ahead of the reader. A chunk's bytes wait in
+//! the inbox until the reader takes them, and the inbox accepts only chunks within the credit, in file
+//! order, so a file never sits whole in server memory: a stream holds at most `QUEUE_BYTES + CREDIT_BYTES`
+//! (768 KiB by default), and a slow reader (a slow disk, a slow upstream) slows the browser down. Where the bytes come from is the host's [`UploadTransport`], provided to
 //! components as the [`UploadSource`] service (the circuit runtime receives them over the circuit's
 //! connection; tests use an in-memory one).
 //!

@@ -30,14 +30,16 @@ fn max_attachment() -> u64 {
         .unwrap_or(MAX_ATTACHMENT)
 }
 
-/// The upload credit: `NOTES_UPLOAD_CREDIT_BYTES` (for measurements of other windows; granted a quarter at a
-/// time, with arrivals up to half of it ahead of the reader), else the stream's defaults.
+/// The upload credit, for measurements of other windows: `NOTES_UPLOAD_CREDIT_BYTES` (granted a quarter at a
+/// time) and `NOTES_UPLOAD_QUEUE_BYTES` (how far arrivals may run ahead of the reader; default half the
+/// credit); without them, the stream's defaults.
 fn with_credit(stream: FileStream) -> FileStream {
-    match std::env::var("NOTES_UPLOAD_CREDIT_BYTES")
-        .ok()
-        .and_then(|bytes| bytes.parse::<u64>().ok())
-    {
-        Some(credit) => stream.with_credit(credit, credit / 4, credit / 2, CHUNK_BYTES),
+    let bytes = |name| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    match bytes("NOTES_UPLOAD_CREDIT_BYTES") {
+        Some(credit) => {
+            let queued = bytes("NOTES_UPLOAD_QUEUE_BYTES").unwrap_or(credit / 2);
+            stream.with_credit(credit, credit / 4, queued, CHUNK_BYTES)
+        }
         None => stream,
     }
 }
