@@ -222,7 +222,7 @@ async fn idle_circuits_are_reported_and_closed() {
 }
 
 #[tokio::test]
-async fn the_tracker_counts_connected_circuits() {
+async fn the_tracker_lists_connected_circuits() {
     let tracker = Arc::new(CircuitTracker::new());
     let server = serve(
         CircuitHub::builder(support::components())
@@ -248,5 +248,19 @@ async fn the_tracker_counts_connected_circuits() {
         Ok(json!(true))
     );
     assert_eq!(tracker.count(), 2);
-    drop(other);
+    // A circuit the browser ends (the disconnect beacon) leaves the list.
+    support::http(
+        server.addr,
+        "POST",
+        "/_tether/disconnect",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &format!("secret={secret}"),
+    )
+    .await;
+    tokio::time::timeout(PATIENCE, count.wait_for(|&n| n == 1))
+        .await
+        .expect("count drops")
+        .unwrap();
+    let other_id = CircuitSecret::parse(&other.secret).unwrap().id();
+    assert_eq!(tracker.circuits(), [other_id]);
 }

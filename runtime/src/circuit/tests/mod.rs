@@ -183,13 +183,6 @@ impl TestHub {
         }
     }
 
-    fn end_by_secret(&self, secret: &CircuitSecret) -> bool {
-        self.registry
-            .find(secret)
-            .map(|circuit| circuit.end_by_browser())
-            .is_some()
-    }
-
     fn for_connection(&self, connection_id: &str) -> Option<Arc<Circuit>> {
         self.registry.for_connection(connection_id)
     }
