@@ -103,16 +103,21 @@ pub struct TestServer {
 
 /// Serves `builder`'s hub with the pages `/counter?start=N` and `/note?size=N` (a counter and a note).
 pub async fn serve(builder: CircuitHubBuilder) -> TestServer {
-    let hub = builder.build().expect("valid circuit hub");
-    let app = Router::new()
+    let pages = Router::new()
         .route("/counter", get(counter_page))
         .route("/note", get(note_page))
         .route("/params/{id}", get(params_page))
         .route("/loader", get(loader_page))
         .route("/fragile", get(fragile_page))
-        .route("/journal", get(journal_page))
-        .with_state(hub.clone())
-        .merge(hub.router());
+        .route("/journal", get(journal_page));
+    serve_pages(builder, pages).await
+}
+
+/// Serves `builder`'s hub and a test file's own `pages` (handlers get the hub as their state) on a
+/// loopback port.
+pub async fn serve_pages(builder: CircuitHubBuilder, pages: Router<CircuitHub>) -> TestServer {
+    let hub = builder.build().expect("valid circuit hub");
+    let app = pages.with_state(hub.clone()).merge(hub.router());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
