@@ -148,14 +148,7 @@ async fn handlers_run_in_order_lower_outermost_shared_and_per_circuit() {
     let mut expected = wrap("connect");
     expected.splice(3..3, ["early:up", "shared:up", "late:up"].map(String::from));
     assert_eq!(take(&mut log, 9).await, expected);
-    support::http(
-        server.addr,
-        "POST",
-        "/_tether/disconnect",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        &format!("secret={secret}"),
-    )
-    .await;
+    assert_eq!(server.end_by_beacon(&secret).await, 200);
     assert_eq!(
         take(&mut log, 6).await,
         [
@@ -249,14 +242,7 @@ async fn the_tracker_lists_connected_circuits() {
     );
     assert_eq!(tracker.count(), 2);
     // A circuit the browser ends (the disconnect beacon) leaves the list.
-    support::http(
-        server.addr,
-        "POST",
-        "/_tether/disconnect",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        &format!("secret={secret}"),
-    )
-    .await;
+    assert_eq!(server.end_by_beacon(&secret).await, 200);
     tokio::time::timeout(PATIENCE, count.wait_for(|&n| n == 1))
         .await
         .expect("count drops")

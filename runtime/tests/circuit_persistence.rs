@@ -365,9 +365,7 @@ async fn write_behind_saves_a_live_circuit_after_changes_and_a_closed_one_leaves
     // A circuit the browser ends (the disconnect beacon) leaves the store.
     let other = a.start_counter(0).await;
     until(|| !memory.is_empty()).await;
-    let body = format!("secret={}", other.secret);
-    let closed = support::http(a.addr, "POST", "/_tether/disconnect", &[], &body).await;
-    assert_eq!(closed.status, 200);
+    assert_eq!(a.end_by_beacon(&other.secret).await, 200);
     until(|| memory.is_empty()).await;
     session.client.drop_socket().await;
 }

@@ -173,6 +173,22 @@ impl TestServer {
         (client, first)
     }
 
+    /// Sends the disconnect beacon the boot script sends when the page goes away (the browser ends the
+    /// circuit); the response status.
+    pub async fn end_by_beacon(&self, secret: &str) -> u16 {
+        let body = format!("secret={secret}");
+        let content_type = [("Content-Type", "application/x-www-form-urlencoded")];
+        http(
+            self.addr,
+            "POST",
+            "/_tether/disconnect",
+            &content_type,
+            &body,
+        )
+        .await
+        .status
+    }
+
     /// Loads `/counter?start=N`, connects, starts the circuit and reads the attach batch (not acked).
     pub async fn start_counter(&self, start: i64) -> Session {
         let descriptors = self

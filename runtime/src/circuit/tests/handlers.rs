@@ -25,7 +25,7 @@ async fn the_idle_timer_fires_at_the_timeout_and_activity_resets_it() {
     let idle = Arc::new(IdleCircuitHandler::new(
         IdleOptions::default()
             .timeout(Duration::from_secs(60))
-            .close_idle(true),
+            .close_idle(false),
         move |circuit| {
             let _ = tx.send(circuit.id());
         },
@@ -43,7 +43,11 @@ async fn the_idle_timer_fires_at_the_timeout_and_activity_resets_it() {
     let first = rx.recv().await.unwrap();
     assert_ne!(first, b_secret.id());
     tokio::task::yield_now().await;
-    assert_eq!(registry.metrics().active, 1, "the idle circuit was closed");
+    assert_eq!(
+        registry.metrics().active,
+        2,
+        "reported, not closed: close_idle is off (closing is tested over sockets)"
+    );
     // b's timer was reset by its click at 59 s: it goes idle at 119 s, not at 90 s.
     tokio::time::sleep(Duration::from_secs(40)).await;
     assert!(rx.try_recv().is_err());
