@@ -325,6 +325,7 @@ fn from_msgpack(value: Mp) -> Result<HubValue, ProtocolError> {
                 };
                 map.push((key, from_msgpack(value)?));
             }
+            refuse_repeated_keys(&map)?;
             HubValue::Map(map)
         }
         Mp::Ext(-1, data) => HubValue::Timestamp(
@@ -336,6 +337,21 @@ fn from_msgpack(value: Mp) -> Result<HubValue, ProtocolError> {
             )))
         }
     })
+}
+
+/// A map whose keys repeat (`"a"` twice, or `"0"` and the integer 0) has no JSON object form: JSON
+/// readers keep one of the values, so the message would change on its way through the JSON form.
+/// MessagePack leaves repeated keys undefined; .NET's reader refuses them, and so does this one.
+fn refuse_repeated_keys(map: &[(String, HubValue)]) -> Result<(), ProtocolError> {
+    let mut keys: Vec<&str> = map.iter().map(|(key, _)| key.as_str()).collect();
+    keys.sort_unstable();
+    match keys.windows(2).find(|pair| pair[0] == pair[1]) {
+        Some(pair) => Err(err(format!(
+            "Invalid message: the map key '{}' appears twice.",
+            pair[0]
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn float(f: f64) -> Result<HubValue, ProtocolError> {
