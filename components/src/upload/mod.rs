@@ -13,7 +13,7 @@
 //! [`TOP_UP_BYTES`], until the arrived bytes run [`QUEUE_BYTES`] ahead of the reader. A chunk's bytes wait in
 //! the inbox until the reader takes them, and the inbox accepts only chunks within the credit, in file
 //! order, so a file never sits whole in server memory: a stream holds at most `QUEUE_BYTES + CREDIT_BYTES`
-//! (768 KiB by default), and a slow reader (a slow disk, a slow upstream) slows the browser down. Where the bytes come from is the host's [`UploadTransport`], provided to
+//! (384 KiB by default), and a slow reader (a slow disk, a slow upstream) slows the browser down. Where the bytes come from is the host's [`UploadTransport`], provided to
 //! components as the [`UploadSource`] service (the circuit runtime receives them over the circuit's
 //! connection; tests use an in-memory one).
 //!

@@ -9,13 +9,14 @@ use super::spec::FileInfo;
 /// The largest chunk the browser sends (16 KiB: as base64 in a hub message it fits the hub's default
 /// 32 KB message limit).
 pub const CHUNK_BYTES: u32 = 16 * 1024;
-/// Credit kept granted past the bytes that have arrived (512 KiB): what the browser may have on its way.
-pub const CREDIT_BYTES: u64 = 512 * 1024;
-/// The smallest grant (128 KiB): credit goes out in steps of this, so a grant is a message per eight chunks.
-pub const TOP_UP_BYTES: u64 = 128 * 1024;
-/// How far arrived bytes may run ahead of the reader before grants pause (256 KiB). With the credit, the
-/// bound on what one stream holds: `QUEUE_BYTES + CREDIT_BYTES` (768 KiB).
-pub const QUEUE_BYTES: u64 = 256 * 1024;
+/// Credit kept granted past the bytes that have arrived (256 KiB): what the browser may have on its way.
+/// Throughput does not depend on it between 128 KiB and 2 MiB (docs/performance.md), memory does.
+pub const CREDIT_BYTES: u64 = 256 * 1024;
+/// The smallest grant (64 KiB): credit goes out in steps of this, so a grant is a message per four chunks.
+pub const TOP_UP_BYTES: u64 = 64 * 1024;
+/// How far arrived bytes may run ahead of the reader before grants pause (128 KiB). With the credit, the
+/// bound on what one stream holds: `QUEUE_BYTES + CREDIT_BYTES` (384 KiB).
+pub const QUEUE_BYTES: u64 = 128 * 1024;
 
 /// Where uploaded bytes come from: the host's link to the browser's files (see the module docs).
 ///
