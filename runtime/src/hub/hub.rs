@@ -48,7 +48,7 @@ pub(crate) enum MethodHandler {
 
 pub(crate) struct Method {
     /// The name as registered (for messages); lookup uses the lower-cased key.
-    pub(crate) name: String,
+    pub(crate) name: Arc<str>,
     pub(crate) handler: MethodHandler,
     pub(crate) accepts_streams: bool,
 }
@@ -234,7 +234,7 @@ impl HubBuilder {
         self.methods.insert(
             key,
             Method {
-                name: name.to_owned(),
+                name: Arc::from(name),
                 handler,
                 accepts_streams,
             },

@@ -547,13 +547,19 @@ impl<T: Transport> Connection<T> {
                 target,
                 arguments,
                 stream_ids,
-            } => self.invoke(invocation_id, target, arguments, stream_ids, false),
+            } => {
+                self.invoke(invocation_id, target, arguments, stream_ids, false)
+                    .await
+            }
             HubMessage::StreamInvocation {
                 invocation_id,
                 target,
                 arguments,
                 stream_ids,
-            } => self.invoke(Some(invocation_id), target, arguments, stream_ids, true),
+            } => {
+                self.invoke(Some(invocation_id), target, arguments, stream_ids, true)
+                    .await
+            }
             HubMessage::StreamItem {
                 invocation_id,
                 item,
