@@ -41,11 +41,13 @@ type DisconnectedFn = dyn Fn(HubContext, DisconnectReason) -> BoxFuture<'static,
 type UserIdFn = dyn Fn(&HeaderMap) -> Option<String> + Send + Sync;
 pub(crate) type AuthorizeFn = dyn Fn(&Parts) -> Result<(), Refusal> + Send + Sync;
 
+#[derive(Clone)]
 pub(crate) enum MethodHandler {
     Unary(Arc<UnaryFn>),
     Stream(Arc<StreamFn>),
 }
 
+#[derive(Clone)]
 pub(crate) struct Method {
     /// The name as registered (for messages); lookup uses the lower-cased key.
     pub(crate) name: Arc<str>,
@@ -55,7 +57,10 @@ pub(crate) struct Method {
 
 /// The shared state of a built hub.
 pub(crate) struct HubInner {
+    /// Methods by lower-cased name.
     pub(crate) methods: HashMap<String, Method>,
+    /// The same methods by their names as registered: what clients send, found with one hash.
+    pub(crate) registered: HashMap<Arc<str>, Method>,
     pub(crate) options: HubOptions,
     pub(crate) lifetime: Arc<dyn HubLifetimeManager>,
     pub(crate) on_connected: Option<Arc<ConnectedFn>>,
@@ -91,10 +96,22 @@ pub struct HubStats {
 
 impl HubInner {
     pub(crate) fn method(&self, name: &str) -> Option<&Method> {
-        if let Some(m) = self.methods.get(name) {
+        if let Some(m) = self.registered.get(name) {
             return Some(m);
         }
-        self.methods.get(&name.to_ascii_lowercase())
+        // Names match case-insensitively: a short name is lower-cased on the stack, without allocating.
+        let mut buffer = [0u8; 64];
+        match buffer.get_mut(..name.len()) {
+            Some(lower) => {
+                lower.copy_from_slice(name.as_bytes());
+                lower.make_ascii_lowercase();
+                // ASCII lower-casing keeps UTF-8 valid.
+                std::str::from_utf8(lower)
+                    .ok()
+                    .and_then(|lower| self.methods.get(lower))
+            }
+            None => self.methods.get(&name.to_ascii_lowercase()),
+        }
     }
 }
 
@@ -435,6 +452,11 @@ impl HubBuilder {
         }
         Ok(Hub {
             inner: Arc::new(HubInner {
+                registered: self
+                    .methods
+                    .values()
+                    .map(|m| (m.name.clone(), m.clone()))
+                    .collect(),
                 methods: self.methods,
                 options: self.options,
                 lifetime: self
