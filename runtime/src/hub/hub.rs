@@ -233,9 +233,16 @@ fn decode_arguments<A: DeserializeOwned>(method: &str, payload: Payload) -> Resu
 
 /// Encodes a result or stream item in the connection's protocol: MessagePack keeps binary data and
 /// timestamps ([`HubValue`]); JSON is raw text.
-fn encode_result<R: Serialize>(value: &R, ctx: &HubContext) -> Result<Payload, HubError> {
+fn encode_result<R: Serialize + 'static>(value: &R, ctx: &HubContext) -> Result<Payload, HubError> {
     if ctx.conn.uses_msgpack() {
         return msgpack::encode_payload(value).map_err(HubError::internal);
+    }
+    // Most calls answer nothing (`()`, or `Value::Null` from the circuit hub's methods), and most of those
+    // are fire-and-forget: `null` is written as it is, without a serializer and its scratch buffer.
+    let any: &dyn std::any::Any = value;
+    if any.is::<()>() || any.downcast_ref::<Value>().is_some_and(Value::is_null) {
+        let null = RawValue::from_string("null".to_owned()).map_err(HubError::internal)?;
+        return Ok(Payload::Json(null));
     }
     serde_json::value::to_raw_value(value)
         .map(Payload::Json)
