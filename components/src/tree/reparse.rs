@@ -42,10 +42,24 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     while i + BLOCK <= n && a[i..i + BLOCK] == b[i..i + BLOCK] {
         i += BLOCK;
     }
+    // Then a word at a time: most markups are shorter than a block, and a byte loop over the whole
+    // unchanged prefix was the largest cost of a small component's re-parse.
+    while i + WORD <= n && word(a, i) == word(b, i) {
+        i += WORD;
+    }
     while i < n && a[i] == b[i] {
         i += 1;
     }
     i
+}
+
+const WORD: usize = 8;
+
+/// The `WORD` bytes of `bytes` from `at`.
+fn word(bytes: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; WORD];
+    w.copy_from_slice(&bytes[at..at + WORD]);
+    u64::from_ne_bytes(w)
 }
 
 /// Length of the common suffix of two byte strings, at most `max`.
@@ -56,6 +70,9 @@ fn common_suffix(a: &[u8], b: &[u8], max: usize) -> usize {
         && a[a.len() - i - BLOCK..a.len() - i] == b[b.len() - i - BLOCK..b.len() - i]
     {
         i += BLOCK;
+    }
+    while i + WORD <= max && word(a, a.len() - i - WORD) == word(b, b.len() - i - WORD) {
+        i += WORD;
     }
     while i < max && a[a.len() - 1 - i] == b[b.len() - 1 - i] {
         i += 1;
@@ -509,5 +526,50 @@ mod tests {
         // A change at the top level, or a fragment that is not balanced on its own, falls back.
         assert!(!check(base, &format!("{base}<p>more</p>")));
         assert!(!check("<b>1</b><b>2</b>", "<b>1</b><b>3</b><b>2</b>"));
+    }
+
+    #[test]
+    fn common_ends_match_a_byte_by_byte_count() {
+        fn prefix(a: &[u8], b: &[u8]) -> usize {
+            a.iter().zip(b).take_while(|(x, y)| x == y).count()
+        }
+        fn suffix(a: &[u8], b: &[u8], max: usize) -> usize {
+            a.iter()
+                .rev()
+                .zip(b.iter().rev())
+                .take(max)
+                .take_while(|(x, y)| x == y)
+                .count()
+        }
+        // Lengths around the word (8) and block (256) sizes, with the difference at every position.
+        for len in [0, 1, 7, 8, 9, 15, 16, 17, 255, 256, 257, 520] {
+            let a: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            for at in 0..len {
+                let mut b = a.clone();
+                b[at] ^= 0xff;
+                assert_eq!(
+                    common_prefix(&a, &b),
+                    prefix(&a, &b),
+                    "prefix, len {len}, at {at}"
+                );
+                assert_eq!(
+                    common_suffix(&a, &b, len),
+                    suffix(&a, &b, len),
+                    "suffix, len {len}, at {at}"
+                );
+                let short = &b[..at];
+                assert_eq!(
+                    common_prefix(&a, short),
+                    prefix(&a, short),
+                    "prefix of a shorter string"
+                );
+                let max = len.min(short.len());
+                assert_eq!(
+                    common_suffix(&a, short, max),
+                    suffix(&a, short, max),
+                    "suffix of a shorter string"
+                );
+            }
+        }
     }
 }
