@@ -2,7 +2,6 @@
 //! `max_parallel_invocations` at once, at most `max_waiting_invocations` waiting; server-to-client streams
 //! run beside them.
 
-use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::task::Poll;
@@ -20,7 +19,7 @@ use super::super::context::HubContext;
 use super::super::error::HubError;
 use super::super::hub::{ClientStream, MethodHandler};
 use super::super::protocol::{self, msgpack, CompletionOutcome, HubMessage, Payload};
-use super::{Connection, Record, Step, Transport};
+use super::{Connection, Step, Transport};
 
 /// A result or stream item in the connection's protocol: a MessagePack connection's are encoded here, so
 /// payloads the method returned as MessagePack values keep their binary data and timestamps.
@@ -35,19 +34,14 @@ fn encode_reply(conn: &ConnectionShared, message: &HubMessage) -> Outbound {
     }
 }
 
-/// Invocation scheduling state.
+/// Running invocations. Those waiting for a slot, the records held behind them and stream cancels are
+/// rarely used state (see [`super::rare`]).
 #[derive(Default)]
 pub(super) struct Invocations {
     /// Running invocations and streams; `None` while there are none, so an idle connection holds no set.
     pub(super) running: Option<FuturesUnordered<BoxFuture<'static, Finished>>>,
     /// Running invocations that count against `max_parallel_invocations`.
     pub(super) in_flight: usize,
-    /// Invocations waiting for a parallel slot, at most `max_waiting_invocations`.
-    pub(super) waiting: VecDeque<BoxFuture<'static, Finished>>,
-    /// Records read but not yet handled because `waiting` is full; the transport is not read meanwhile.
-    pub(super) held: Vec<Record>,
-    /// Cancel signals of running server-to-client streams.
-    pub(super) cancels: HashMap<String, oneshot::Sender<()>>,
 }
 
 /// The next finished invocation or stream; never resolves while none runs.
@@ -131,6 +125,22 @@ impl UnaryReply {
 }
 
 impl<T: Transport> Connection<T> {
+    /// An invocation ended: the next waiting one takes its slot.
+    fn start_next(&mut self) {
+        self.invocations.in_flight -= 1;
+        if let Some(next) = self.rare.as_mut().and_then(|r| r.waiting.pop_front()) {
+            self.invocations.in_flight += 1;
+            self.start(next);
+        }
+    }
+
+    /// A server-to-client stream ended: its cancel signal goes.
+    fn forget_cancel(&mut self, id: &str) {
+        if let Some(rare) = self.rare.as_mut() {
+            rare.cancels.remove(id);
+        }
+    }
+
     pub(super) fn start(&mut self, task: BoxFuture<'static, Finished>) {
         self.invocations
             .running
@@ -143,22 +153,14 @@ impl<T: Transport> Connection<T> {
     /// keep a doomed connection open.
     pub(super) async fn settle(&mut self) {
         let deadline = Instant::now() + self.hub.options.handshake_timeout;
-        while self.invocations.in_flight > 0 || !self.invocations.waiting.is_empty() {
+        while self.invocations.in_flight > 0 || self.waiting_len() > 0 {
             let done = tokio::select! {
                 done = next_finished(&mut self.invocations.running) => done,
                 _ = tokio::time::sleep_until(deadline) => break,
             };
             match done {
-                Some(Finished::Invocation) => {
-                    self.invocations.in_flight -= 1;
-                    if let Some(next) = self.invocations.waiting.pop_front() {
-                        self.invocations.in_flight += 1;
-                        self.start(next);
-                    }
-                }
-                Some(Finished::Stream(id)) => {
-                    self.invocations.cancels.remove(&id);
-                }
+                Some(Finished::Invocation) => self.start_next(),
+                Some(Finished::Stream(id)) => self.forget_cancel(&id),
                 None => break,
             }
         }
@@ -213,7 +215,7 @@ impl<T: Transport> Connection<T> {
         let mut streams = Vec::with_capacity(stream_ids.len());
         for id in stream_ids {
             let (tx, rx) = mpsc::channel(self.hub.options.stream_buffer_capacity);
-            self.uploads.streams.insert(id, tx);
+            self.rare_mut().uploads.streams.insert(id, tx);
             streams.push(ClientStream { items: rx });
         }
         let ctx = HubContext {
@@ -236,13 +238,13 @@ impl<T: Transport> Connection<T> {
                 };
                 let slot_free = self.invocations.in_flight
                     < self.hub.options.max_parallel_invocations
-                    && self.invocations.waiting.is_empty();
+                    && self.rare.as_ref().is_none_or(|r| r.waiting.is_empty());
                 if !slot_free {
                     let task = async move {
                         reply.send(fut.await);
                         Finished::Invocation
                     };
-                    self.invocations.waiting.push_back(task.boxed());
+                    self.rare_mut().waiting.push_back(task.boxed());
                     return;
                 }
                 // With nothing else running it is polled once here, at its place in arrival order: most
@@ -250,7 +252,11 @@ impl<T: Transport> Connection<T> {
                 // running futures and no further turn of the connection loop. One that waits joins the
                 // running set and holds its slot. While others run it joins them unpolled, so that it
                 // finishes after those already woken, as it always has.
-                let idle = self.invocations.running.as_ref().is_none_or(|set| set.is_empty());
+                let idle = self
+                    .invocations
+                    .running
+                    .as_ref()
+                    .is_none_or(|set| set.is_empty());
                 let first = if idle {
                     std::future::poll_fn(|cx| Poll::Ready(fut.poll_unpin(cx))).await
                 } else {
@@ -280,7 +286,7 @@ impl<T: Transport> Connection<T> {
                     }
                 };
                 let (cancel_tx, mut cancel_rx) = oneshot::channel();
-                self.invocations.cancels.insert(id.clone(), cancel_tx);
+                self.rare_mut().cancels.insert(id.clone(), cancel_tx);
                 let task = async move {
                     let mut stream = stream;
                     let mut error = None;
@@ -333,19 +339,15 @@ impl<T: Transport> Connection<T> {
     pub(super) async fn on_finished(&mut self, done: Finished) -> Step {
         match done {
             Finished::Invocation => {
-                self.invocations.in_flight -= 1;
-                if let Some(next) = self.invocations.waiting.pop_front() {
-                    self.invocations.in_flight += 1;
-                    self.start(next);
-                }
-                if self.invocations.held.is_empty() {
-                    return Step::Continue;
-                }
-                let held = std::mem::take(&mut self.invocations.held);
+                self.start_next();
+                let held = match self.rare.as_mut() {
+                    Some(rare) if !rare.held.is_empty() => std::mem::take(&mut rare.held),
+                    _ => return Step::Continue,
+                };
                 self.handle_records(held).await
             }
             Finished::Stream(id) => {
-                self.invocations.cancels.remove(&id);
+                self.forget_cancel(&id);
                 Step::Continue
             }
         }

@@ -1,5 +1,9 @@
 //! The connection task: one per hub connection, whatever the transport.
 //!
+//! Files by job: [`handshake`](mod@handshake), reading and dispatch (here), [`invocations`] (scheduling), [`uploads`]
+//! (client-to-server streams), [`outbound`] (writing frames), [`replay`] (stateful reconnect), [`timers`],
+//! and [`rare`], the boxed state that most connections never use.
+//!
 //! Invariants:
 //! - The task alone owns the transport and the protocol state (record buffer, stream maps, sequence ids,
 //!   replay buffer). Everything else reaches the client through the outbound queue in
@@ -41,11 +45,12 @@
 
 mod handshake;
 mod invocations;
+mod outbound;
+mod rare;
 mod replay;
 mod timers;
 mod uploads;
 
-use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,21 +60,20 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use bytes::Bytes;
-
-use super::caller::{ConnectionShared, Outbound};
+use super::caller::ConnectionShared;
 use super::context::HubContext;
 use super::error::DisconnectReason;
 use super::hub::HubInner;
 use super::protocol::msgpack::{self, LengthPrefixedBuffer, Split};
 use super::protocol::{self, HubMessage, HubProtocol, RecordBuffer};
 use super::registry::{PendingTicket, SlotGuard};
-use super::transport::{bounded_write, Inbound, Transport, TransportEnd, FRAME_BATCH_BYTES};
+use super::transport::{Inbound, Transport, TransportEnd};
 use handshake::handshake;
 use invocations::{next_finished, Invocations};
-use replay::{reconnect_opt, Replay};
+use rare::Rare;
+use replay::reconnect_opt;
 use timers::Activity;
-use uploads::{stalled_room, Uploads};
+use uploads::stalled_room;
 
 /// Starts a connection task.
 pub(crate) fn spawn<T: Transport>(
@@ -91,11 +95,9 @@ pub(crate) fn spawn<T: Transport>(
         conn,
         transport: Some(transport),
         records: RecordBuffer::default(),
-        msgpack: None,
         invocations: Invocations::default(),
-        uploads: Uploads::default(),
         activity: Activity::new(),
-        replay: Replay::default(),
+        rare: None,
     };
     let fut = run(Box::new(c), stateful_negotiated, reconnects, slot, ticket).instrument(span);
     tokio::spawn(fut);
@@ -113,13 +115,10 @@ struct Connection<T> {
     conn: Arc<ConnectionShared>,
     transport: Option<T>,
     records: RecordBuffer,
-    /// The MessagePack framing state, when the client chose that protocol: its messages are translated to
-    /// JSON records as they arrive, and outbound frames to MessagePack as they are written.
-    msgpack: Option<LengthPrefixedBuffer>,
     invocations: Invocations,
-    uploads: Uploads,
     activity: Activity,
-    replay: Replay,
+    /// What most connections never use, boxed (see [`rare`]).
+    rare: Option<Box<Rare>>,
 }
 
 /// One received message, not parsed yet: a JSON record (without its separator) or a MessagePack message
@@ -217,7 +216,7 @@ async fn open<T: Transport>(
         Box::pin(handshake(&c.hub, &c.conn, transport, accept)).await?;
     let version = request.version;
     if request.protocol == HubProtocol::MessagePack {
-        c.msgpack = Some(LengthPrefixedBuffer::default());
+        c.rare_mut().msgpack = Some(LengthPrefixedBuffer::default());
         c.conn.set_msgpack();
     }
     drop(ticket);
@@ -225,8 +224,9 @@ async fn open<T: Transport>(
     // connection alive.
     c.activity.timeout_armed = !transport.has_inherent_keep_alive();
     c.transport = Some(transport);
-    c.replay.stateful = stateful_negotiated && version >= 2;
-    if !c.replay.stateful {
+    if stateful_negotiated && version >= 2 {
+        c.rare_mut().replay.stateful = true;
+    } else {
         // Without stateful reconnect a second socket for this token is refused (see the WebSocket endpoint).
         reconnects = None;
     }
@@ -245,7 +245,7 @@ async fn open<T: Transport>(
             tracing::error!(connection_id = %ctx.conn.id, "on_connected hook panicked");
         }
     }
-    tracing::debug!(connection_id = %ctx.conn.id, stateful = c.replay.stateful, "connected");
+    tracing::debug!(connection_id = %ctx.conn.id, stateful = c.stateful(), "connected");
     let first = if rest.is_empty() {
         Step::Continue
     } else {
@@ -266,11 +266,12 @@ impl<T: Transport> Connection<T> {
         self.schedule(timer.as_mut(), options);
         loop {
             let connected = self.transport.is_some();
-            let room = !self.replay.stateful
-                || self.replay.sent_bytes < options.stateful_reconnect_buffer_size;
+            let stateful = self.stateful();
+            let room = self
+                .replay()
+                .is_none_or(|r| r.sent_bytes < options.stateful_reconnect_buffer_size);
             // Under stateful reconnect a stalled connection reads on while sending waits for an ack.
-            let reading = !self.queue_full()
-                && (self.uploads.stalled.is_none() || (self.replay.stateful && !room));
+            let reading = !self.queue_full() && (!self.is_stalled() || !room);
             // Biased, in this order: invocations that became ready run first, then what they queued is
             // written, and the transport is read last. An invocation that queues a message (a render
             // batch) then finds the queue's `Notify` with no waiter registered: it leaves a permit that the
@@ -288,8 +289,8 @@ impl<T: Transport> Connection<T> {
                     self.schedule(timer.as_mut(), options);
                     step
                 }
-                permit = stalled_room(&mut self.uploads.stalled) => Box::pin(self.unstall(permit)).await,
-                new = reconnect_opt(&mut reconnects, self.replay.stateful) => match new {
+                permit = stalled_room(&mut self.rare) => Box::pin(self.unstall(permit)).await,
+                new = reconnect_opt(&mut reconnects, stateful) => match new {
                     Some(t) => Box::pin(self.resume(*t)).await,
                     // No sender is left: stop polling a channel that would answer `None` at once, forever.
                     None => {
@@ -298,7 +299,7 @@ impl<T: Transport> Connection<T> {
                     }
                 },
                 frame = recv_opt(&mut self.transport), if reading => match frame {
-                    Ok(Inbound::Text(text)) if self.msgpack.is_none() => Box::pin(self.on_text(text)).await,
+                    Ok(Inbound::Text(text)) if !self.is_msgpack() => Box::pin(self.on_text(text)).await,
                     Ok(Inbound::Text(text)) => Box::pin(self.on_bytes(text.into_bytes())).await,
                     Ok(Inbound::Binary(bytes)) => Box::pin(self.on_bytes(bytes)).await,
                     Ok(Inbound::TooLarge(n)) => Box::pin(self.frame_too_large(n)).await,
@@ -309,6 +310,7 @@ impl<T: Transport> Connection<T> {
             if let Step::End(reason) = step {
                 return reason;
             }
+            self.release_rare();
         }
     }
 
@@ -320,7 +322,7 @@ impl<T: Transport> Connection<T> {
             .into_iter()
             .map(Record::Json)
             .collect();
-        let step = if self.uploads.stalled.is_some() {
+        let step = if self.is_stalled() {
             self.park_records(recs).await
         } else {
             self.activity.last_received = Instant::now();
@@ -339,7 +341,7 @@ impl<T: Transport> Connection<T> {
     /// be UTF-8 text.
     async fn on_bytes(&mut self, bytes: Vec<u8>) -> Step {
         let max = self.hub.options.max_receive_message_size;
-        let Some(buffer) = self.msgpack.as_mut() else {
+        let Some(buffer) = self.rare.as_mut().and_then(|r| r.msgpack.as_mut()) else {
             return match String::from_utf8(bytes) {
                 Ok(text) => self.on_text(text).await,
                 Err(_) => {
@@ -356,7 +358,7 @@ impl<T: Transport> Connection<T> {
         };
         let records = messages.into_iter().map(Record::MsgPack).collect();
         // The messages before a bad one are handled first, as in the JSON protocol.
-        let step = if self.uploads.stalled.is_some() {
+        let step = if self.is_stalled() {
             self.park_records(records).await
         } else {
             self.activity.last_received = Instant::now();
@@ -367,91 +369,6 @@ impl<T: Transport> Connection<T> {
             (Step::Continue, None) => Step::Continue,
             (Step::Continue, Some(Split::TooLarge(size))) => self.too_large(Some(size)).await,
             (Step::Continue, Some(Split::Malformed(e))) => self.protocol_error(e.0).await,
-        }
-    }
-
-    /// JSON records (each with its separator) in the connection's protocol.
-    fn to_wire(&self, json: Vec<u8>) -> Vec<u8> {
-        match self.msgpack {
-            Some(_) => msgpack::json_frame_to_msgpack(&json),
-            None => json,
-        }
-    }
-
-    /// Writes JSON records in the connection's protocol (see [`Connection::send_frame`]).
-    async fn send_json(&mut self, json: Vec<u8>) -> Step {
-        let frame = self.to_wire(json);
-        self.send_frame(frame).await
-    }
-
-    /// Writes a frame, already in the connection's protocol, on the current transport; a failure, or no room
-    /// for it within `client_timeout`, counts as a lost transport.
-    async fn send_frame(&mut self, frame: Vec<u8>) -> Step {
-        let Some(t) = self.transport.as_mut() else {
-            return Step::Continue;
-        };
-        self.activity.last_sent = Instant::now();
-        match bounded_write(self.hub.options.client_timeout, t.send(frame)).await {
-            Ok(()) => Step::Continue,
-            Err(e) => self.transport_lost(e),
-        }
-    }
-
-    async fn write_outbound(&mut self, items: VecDeque<Outbound>) -> Step {
-        let mut frame = Vec::new();
-        let mut end = None;
-        for item in items {
-            let bytes = match item {
-                // Encoded once as JSON for every connection; a MessagePack connection translates it here, so
-                // what it keeps for replay is already in its protocol.
-                Outbound::Message(json) if self.msgpack.is_some() => {
-                    Bytes::from(msgpack::json_frame_to_msgpack(&json))
-                }
-                Outbound::Message(bytes) | Outbound::Wire(bytes) => bytes,
-                Outbound::Close(error) => {
-                    let mut close = Vec::new();
-                    protocol::write_close(&mut close, error.as_deref(), false);
-                    frame.extend_from_slice(&self.to_wire(close));
-                    end = Some(DisconnectReason::ServerClosed(error));
-                    break;
-                }
-                Outbound::Abort => {
-                    if !frame.is_empty() {
-                        if let Step::End(r) = self.send_frame(std::mem::take(&mut frame)).await {
-                            return Step::End(r);
-                        }
-                    }
-                    tracing::debug!(connection_id = %self.conn.id, "transport aborted by the server");
-                    self.transport = None;
-                    if self.replay.stateful {
-                        self.replay.disconnected_at = Some(Instant::now());
-                        continue;
-                    }
-                    return Step::End(DisconnectReason::ServerClosed(Some(
-                        "connection aborted by the server".into(),
-                    )));
-                }
-            };
-            if !frame.is_empty() && frame.len() + bytes.len() > FRAME_BATCH_BYTES {
-                if let Step::End(r) = self.send_frame(std::mem::take(&mut frame)).await {
-                    return Step::End(r);
-                }
-            }
-            frame.extend_from_slice(&bytes);
-            self.keep_for_replay(bytes);
-            self.hub
-                .counters
-                .messages_sent
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        if !frame.is_empty() {
-            if let Step::End(r) = self.send_frame(frame).await {
-                return Step::End(r);
-            }
-        }
-        match end {
-            Some(reason) => Step::End(reason),
-            None => Step::Continue,
         }
     }
 
@@ -524,13 +441,13 @@ impl<T: Transport> Connection<T> {
             if let Step::End(r) = self.handle_message(message).await {
                 return Step::End(r);
             }
-            if let Some(stalled) = self.uploads.stalled.as_mut() {
+            if let Some(stalled) = self.rare.as_mut().and_then(|r| r.uploads.stalled.as_mut()) {
                 stalled.rest.extend(records);
                 return Step::Continue;
             }
-            if self.invocations.waiting.len() >= self.hub.options.max_waiting_invocations {
+            if self.waiting_len() >= self.hub.options.max_waiting_invocations {
                 // Backpressure: the rest waits, and the transport is not read, until an invocation starts.
-                self.invocations.held.extend(records);
+                self.rare_mut().held.extend(records);
                 return Step::Continue;
             }
         }
@@ -569,7 +486,11 @@ impl<T: Transport> Connection<T> {
                 outcome,
             } => self.on_completion(invocation_id, outcome),
             HubMessage::CancelInvocation { invocation_id } => {
-                if let Some(tx) = self.invocations.cancels.remove(&invocation_id) {
+                if let Some(tx) = self
+                    .rare
+                    .as_mut()
+                    .and_then(|r| r.cancels.remove(&invocation_id))
+                {
                     let _ = tx.send(());
                 }
             }
@@ -598,11 +519,8 @@ impl<T: Transport> Connection<T> {
         self.conn.close();
         self.hub.lifetime.on_disconnected(&self.conn.id);
         self.invocations.running = None;
-        self.invocations.waiting.clear();
-        self.invocations.held.clear();
-        self.uploads.stalled = None;
-        self.uploads.streams.clear();
-        self.invocations.cancels.clear();
+        // Waiting invocations, held records, stalled and open streams, stream cancels.
+        self.rare = None;
         if let Some(t) = self.transport.take() {
             if !matches!(reason, DisconnectReason::TransportError(_)) {
                 let _ = tokio::time::timeout(self.hub.options.client_timeout, t.close()).await;

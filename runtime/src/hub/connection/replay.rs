@@ -53,40 +53,44 @@ pub(super) async fn reconnect_opt<T>(
 impl<T: Transport> Connection<T> {
     pub(super) fn transport_lost(&mut self, error: String) -> Step {
         self.transport = None;
-        if self.replay.stateful {
+        if let Some(replay) = self.replay_mut() {
+            replay.disconnected_at = Some(Instant::now());
             tracing::debug!(connection_id = %self.conn.id, "transport lost ({error}); waiting for a reconnect");
-            self.replay.disconnected_at = Some(Instant::now());
             Step::Continue
         } else {
             Step::End(DisconnectReason::TransportError(error))
         }
     }
 
+    /// A new transport for a stateful connection: the server sends `Sequence` and replays what the client
+    /// has not acknowledged. Reconnects reach only stateful connections (see [`reconnect_opt`]).
     pub(super) async fn resume(&mut self, mut transport: T) -> Step {
-        tracing::debug!(connection_id = %self.conn.id, "transport reconnected; replaying {} messages", self.replay.sent.len());
-        if self.msgpack.is_some() {
+        let kept = self.replay().map_or(0, |r| r.sent.len());
+        tracing::debug!(connection_id = %self.conn.id, "transport reconnected; replaying {kept} messages");
+        let rare = self.rare_mut();
+        if let Some(buffer) = rare.msgpack.as_mut() {
             // A new socket starts with text frames; MessagePack needs binary ones (there is no new handshake).
             transport.use_binary_frames();
-        }
-        self.transport = Some(transport);
-        self.replay.disconnected_at = None;
-        self.records = RecordBuffer::default();
-        if let Some(buffer) = self.msgpack.as_mut() {
             // A message cut short by the lost transport is not continued by the new one.
             *buffer = Default::default();
         }
-        let mut out = Vec::new();
-        let first = self
+        rare.replay.disconnected_at = None;
+        let first = rare
             .replay
             .sent
             .front()
             .map(|(id, _)| *id)
-            .unwrap_or(self.replay.next_send_seq);
+            .unwrap_or(rare.replay.next_send_seq);
+        self.transport = Some(transport);
+        self.records = RecordBuffer::default();
+        let mut out = Vec::new();
         protocol::write_sequence(&mut out, first);
         // The kept messages are already in the connection's protocol.
         let mut out = self.to_wire(out);
-        for (_, bytes) in &self.replay.sent {
-            out.extend_from_slice(bytes);
+        if let Some(replay) = self.replay() {
+            for (_, bytes) in &replay.sent {
+                out.extend_from_slice(bytes);
+            }
         }
         self.send_frame(out).await
     }
@@ -94,56 +98,56 @@ impl<T: Transport> Connection<T> {
     /// Under stateful reconnect, counts a sequenced message and says whether the client replayed it after
     /// a reconnect although it was already handled.
     pub(super) fn is_replayed(&mut self, message: &HubMessage) -> bool {
-        if !(self.replay.stateful && message.is_sequenced()) {
+        let Some(replay) = self.replay_mut().filter(|_| message.is_sequenced()) else {
             return false;
-        }
-        let id = self.replay.next_recv_seq;
-        self.replay.next_recv_seq += 1;
-        if id <= self.replay.last_processed {
+        };
+        let id = replay.next_recv_seq;
+        replay.next_recv_seq += 1;
+        if id <= replay.last_processed {
             return true;
         }
-        self.replay.last_processed = id;
+        replay.last_processed = id;
         false
     }
 
     /// Keeps a sent message until the client acknowledges it (stateful reconnect only).
     pub(super) fn keep_for_replay(&mut self, bytes: Bytes) {
-        if self.replay.stateful {
-            self.replay.sent_bytes += bytes.len();
-            self.replay
-                .sent
-                .push_back((self.replay.next_send_seq, bytes));
-            self.replay.next_send_seq += 1;
+        if let Some(replay) = self.replay_mut() {
+            replay.sent_bytes += bytes.len();
+            replay.sent.push_back((replay.next_send_seq, bytes));
+            replay.next_send_seq += 1;
         }
     }
 
     /// The client acknowledged everything up to `sequence_id`.
     pub(super) fn on_ack(&mut self, sequence_id: u64) {
-        while self
-            .replay
+        let Some(replay) = self.replay_mut() else {
+            return;
+        };
+        while replay
             .sent
             .front()
             .is_some_and(|(id, _)| *id <= sequence_id)
         {
-            let (_, bytes) = self.replay.sent.pop_front().expect("front exists");
-            self.replay.sent_bytes -= bytes.len();
+            let (_, bytes) = replay.sent.pop_front().expect("front exists");
+            replay.sent_bytes -= bytes.len();
         }
     }
 
     /// The client resends from `sequence_id` after a reconnect.
     pub(super) async fn on_sequence(&mut self, sequence_id: u64) -> Step {
-        if !self.replay.stateful {
+        let Some(replay) = self.replay_mut() else {
             return Step::Continue;
-        }
-        if sequence_id > self.replay.last_processed + 1 {
+        };
+        if sequence_id > replay.last_processed + 1 {
+            let last = replay.last_processed;
             return self
                 .protocol_error(format!(
-                    "Sequence id {sequence_id} is ahead of the last received message {}.",
-                    self.replay.last_processed
+                    "Sequence id {sequence_id} is ahead of the last received message {last}."
                 ))
                 .await;
         }
-        self.replay.next_recv_seq = sequence_id;
+        replay.next_recv_seq = sequence_id;
         Step::Continue
     }
 }

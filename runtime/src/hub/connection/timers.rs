@@ -47,22 +47,22 @@ impl<T: Transport> Connection<T> {
         if self.activity.timeout_armed {
             due = due.min(self.activity.last_received + options.client_timeout);
         }
-        if self.replay.stateful {
+        if let Some(replay) = self.replay() {
             due = due.min(Instant::now() + Duration::from_secs(1));
-        }
-        if let Some(at) = self.replay.disconnected_at {
-            due = due.min(at + options.disconnect_timeout);
+            if let Some(at) = replay.disconnected_at {
+                due = due.min(at + options.disconnect_timeout);
+            }
         }
         timer.reset(due);
     }
 
     pub(super) async fn on_timer(&mut self, options: &HubOptions) -> Step {
         let now = Instant::now();
-        if self.uploads.stalled.is_some() || self.queue_full() {
+        if self.is_stalled() || self.queue_full() {
             // The client's latest messages (pings included) may be in the socket we are not reading.
             self.activity.last_received = now;
         }
-        if let Some(at) = self.replay.disconnected_at {
+        if let Some(at) = self.replay().and_then(|r| r.disconnected_at) {
             if now >= at + options.disconnect_timeout {
                 return Step::End(DisconnectReason::TransportTimeout);
             }
@@ -82,9 +82,11 @@ impl<T: Transport> Connection<T> {
             return Step::End(DisconnectReason::ClientTimeout);
         }
         let mut out = Vec::new();
-        if self.replay.stateful && self.replay.last_processed != self.replay.last_acked_sent {
-            self.replay.last_acked_sent = self.replay.last_processed;
-            protocol::write_ack(&mut out, self.replay.last_processed);
+        if let Some(replay) = self.replay_mut() {
+            if replay.last_processed != replay.last_acked_sent {
+                replay.last_acked_sent = replay.last_processed;
+                protocol::write_ack(&mut out, replay.last_processed);
+            }
         }
         if self.sends_pings() && now >= self.activity.last_sent + options.keep_alive_interval {
             protocol::write_ping(&mut out);
@@ -97,8 +99,7 @@ impl<T: Transport> Connection<T> {
 
     /// Whether reads wait for the wait queue: it is full, or records held back by it remain.
     pub(super) fn queue_full(&self) -> bool {
-        !self.invocations.held.is_empty()
-            || self.invocations.waiting.len() >= self.hub.options.max_waiting_invocations
+        self.has_held() || self.waiting_len() >= self.hub.options.max_waiting_invocations
     }
 
     pub(super) fn sends_pings(&self) -> bool {

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use super::super::error::DisconnectReason;
 use super::super::protocol::{self, CompletionOutcome, HubMessage, Payload};
+use super::rare::Rare;
 use super::{Connection, Record, Step, Transport};
 
 /// Client-to-server streams of the connection.
@@ -21,6 +22,13 @@ pub(super) struct Uploads {
     pub(super) streams: HashMap<String, mpsc::Sender<StreamInput>>,
     /// A stream input waiting for room; the transport is not read meanwhile.
     pub(super) stalled: Option<Box<Stalled>>,
+}
+
+impl Uploads {
+    /// Whether no stream is open and nothing is stalled.
+    pub(super) fn is_unused(&self) -> bool {
+        self.streams.is_empty() && self.stalled.is_none()
+    }
 }
 
 /// What a client-to-server stream carries: an item, or the error the client completed it with.
@@ -44,12 +52,14 @@ pub(super) struct Stalled {
 /// Resolves when the stalled stream has room (or its consumer is gone); never while nothing is stalled.
 /// A plain poll function rather than an async block keeps the idle task's select state small.
 pub(super) fn stalled_room(
-    stalled: &mut Option<Box<Stalled>>,
+    rare: &mut Option<Box<Rare>>,
 ) -> impl Future<Output = Result<mpsc::OwnedPermit<StreamInput>, mpsc::error::SendError<()>>> + '_ {
-    std::future::poll_fn(move |cx| match stalled {
-        Some(s) => s.room.as_mut().poll(cx),
-        None => std::task::Poll::Pending,
-    })
+    std::future::poll_fn(
+        move |cx| match rare.as_mut().and_then(|r| r.uploads.stalled.as_mut()) {
+            Some(s) => s.room.as_mut().poll(cx),
+            None => std::task::Poll::Pending,
+        },
+    )
 }
 
 impl<T: Transport> Connection<T> {
@@ -61,7 +71,7 @@ impl<T: Transport> Connection<T> {
         input: StreamInput,
     ) {
         tracing::trace!(connection_id = %self.conn.id, "stream '{stream_id}' buffer full; pausing reads");
-        self.uploads.stalled = Some(Box::new(Stalled {
+        self.rare_mut().uploads.stalled = Some(Box::new(Stalled {
             stream_id,
             room: tx.reserve_owned().boxed(),
             input,
@@ -84,9 +94,9 @@ impl<T: Transport> Connection<T> {
                 }
             }
             let stalled = self
-                .uploads
-                .stalled
+                .rare
                 .as_mut()
+                .and_then(|r| r.uploads.stalled.as_mut())
                 .expect("parking only while stalled");
             stalled.parked_bytes += record.len();
             stalled.rest.push(record);
@@ -112,7 +122,7 @@ impl<T: Transport> Connection<T> {
         &mut self,
         permit: Result<mpsc::OwnedPermit<StreamInput>, mpsc::error::SendError<()>>,
     ) -> Step {
-        let Some(stalled) = self.uploads.stalled.take() else {
+        let Some(stalled) = self.rare.as_mut().and_then(|r| r.uploads.stalled.take()) else {
             return Step::Continue;
         };
         // Client silence counts from when reading resumes.
@@ -129,7 +139,7 @@ impl<T: Transport> Connection<T> {
             }
             Err(_) => {
                 // The method dropped the stream without reading it to the end.
-                self.uploads.streams.remove(&stream_id);
+                self.rare_mut().uploads.streams.remove(&stream_id);
             }
         }
         self.handle_records(rest).await
@@ -137,7 +147,11 @@ impl<T: Transport> Connection<T> {
 
     /// Routes a client-to-server stream item to its stream, stalling reads when the stream's buffer is full.
     pub(super) fn on_stream_item(&mut self, invocation_id: String, item: Payload) {
-        let Some(tx) = self.uploads.streams.get(&invocation_id) else {
+        let Some(tx) = self
+            .rare
+            .as_ref()
+            .and_then(|r| r.uploads.streams.get(&invocation_id))
+        else {
             self.warn_client(format_args!(
                 "stream item for unknown stream '{invocation_id}' ignored"
             ));
@@ -150,14 +164,18 @@ impl<T: Transport> Connection<T> {
                 self.stall(invocation_id, tx, input);
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
-                self.uploads.streams.remove(&invocation_id);
+                self.rare_mut().uploads.streams.remove(&invocation_id);
             }
         }
     }
 
     /// A Completion ends a client-to-server stream, or answers a client result the hub asked for.
     pub(super) fn on_completion(&mut self, invocation_id: String, outcome: CompletionOutcome) {
-        if let Some(tx) = self.uploads.streams.remove(&invocation_id) {
+        let upload = self
+            .rare
+            .as_mut()
+            .and_then(|r| r.uploads.streams.remove(&invocation_id));
+        if let Some(tx) = upload {
             if let CompletionOutcome::Error(e) = outcome {
                 if let Err(mpsc::error::TrySendError::Full(input)) = tx.try_send(Err(e)) {
                     self.stall(invocation_id, tx, input);
