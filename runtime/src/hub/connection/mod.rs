@@ -144,14 +144,6 @@ impl Record {
     }
 }
 
-/// Where records wait that cannot be handled yet.
-enum Diversion {
-    /// Behind a stream item that found its stream's buffer full.
-    Stalled,
-    /// Behind a full wait queue of invocations.
-    Held,
-}
-
 /// What to do after handling input.
 enum Step {
     Continue,
@@ -324,22 +316,17 @@ impl<T: Transport> Connection<T> {
 
     /// Handles a text frame: its records are handled, or parked while a stream input is stalled.
     async fn on_text(&mut self, text: String) -> Step {
-        let step = if self.records.pending_len() == 0 && !self.is_stalled() {
-            self.activity.last_received = Instant::now();
-            self.handle_frame(&text).await
+        let recs: Vec<Record> = self
+            .records
+            .push(&text)
+            .into_iter()
+            .map(Record::Json)
+            .collect();
+        let step = if self.is_stalled() {
+            self.park_records(recs).await
         } else {
-            let recs: Vec<Record> = self
-                .records
-                .push(&text)
-                .into_iter()
-                .map(Record::Json)
-                .collect();
-            if self.is_stalled() {
-                self.park_records(recs).await
-            } else {
-                self.activity.last_received = Instant::now();
-                self.handle_records(recs).await
-            }
+            self.activity.last_received = Instant::now();
+            self.handle_records(recs).await
         };
         let pending = self.records.pending_len();
         match step {
@@ -347,60 +334,6 @@ impl<T: Transport> Connection<T> {
                 self.too_large(Some(pending)).await
             }
             step => step,
-        }
-    }
-
-    /// Handles the records of a frame that continues nothing, read from the frame in place: a record is
-    /// copied only when it has to wait (reads held back, or a stalled stream input), and the unterminated
-    /// rest is kept for the next frame.
-    async fn handle_frame(&mut self, text: &str) -> Step {
-        let mut rest = text;
-        while let Some(end) = rest.find(protocol::RECORD_SEPARATOR as char) {
-            let record = &rest[..end];
-            rest = &rest[end + 1..];
-            self.hub
-                .counters
-                .messages_received
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if record.len() > self.hub.options.max_receive_message_size {
-                return self.too_large(Some(record.len())).await;
-            }
-            let message = match protocol::parse_message(record) {
-                Ok(m) => m,
-                Err(e) => return self.protocol_error(e.0).await,
-            };
-            if let Step::End(r) = self.handle_message(message).await {
-                return Step::End(r);
-            }
-            if let Some(waits) = self.diversion() {
-                let records = self.records.push(rest).into_iter().map(Record::Json);
-                self.divert(waits, records);
-                return Step::Continue;
-            }
-        }
-        // No complete record is left: this only keeps the unterminated rest.
-        let none = self.records.push(rest);
-        debug_assert!(none.is_empty());
-        Step::Continue
-    }
-
-    /// Where the records after the one just handled have to wait, if they cannot be handled now.
-    fn diversion(&self) -> Option<Diversion> {
-        if self.is_stalled() {
-            Some(Diversion::Stalled)
-        } else if self.waiting_len() >= self.hub.options.max_waiting_invocations {
-            // Backpressure: the rest waits, and the transport is not read, until an invocation starts.
-            Some(Diversion::Held)
-        } else {
-            None
-        }
-    }
-
-    fn divert(&mut self, to: Diversion, records: impl IntoIterator<Item = Record>) {
-        let rare = self.rare_mut();
-        match (to, rare.uploads.stalled.as_mut()) {
-            (Diversion::Stalled, Some(stalled)) => stalled.rest.extend(records),
-            _ => rare.held.extend(records),
         }
     }
 
@@ -508,8 +441,13 @@ impl<T: Transport> Connection<T> {
             if let Step::End(r) = self.handle_message(message).await {
                 return Step::End(r);
             }
-            if let Some(waits) = self.diversion() {
-                self.divert(waits, records);
+            if let Some(stalled) = self.rare.as_mut().and_then(|r| r.uploads.stalled.as_mut()) {
+                stalled.rest.extend(records);
+                return Step::Continue;
+            }
+            if self.waiting_len() >= self.hub.options.max_waiting_invocations {
+                // Backpressure: the rest waits, and the transport is not read, until an invocation starts.
+                self.rare_mut().held.extend(records);
                 return Step::Continue;
             }
         }
