@@ -9,7 +9,8 @@
 //!   replay buffer). Everything else reaches the client through the outbound queue in
 //!   [`ConnectionShared`], so messages leave in the order they were queued.
 //! - Inbound messages are handled in arrival order. Invocations run as futures polled by this task; at most
-//!   `max_parallel_invocations` run at once and the rest wait in arrival order. Server-to-client streams do
+//!   `max_parallel_invocations` run at once and the rest wait in arrival order. While none runs, a new one
+//!   is polled once as its record is handled, and one that finishes there never enters the running set. Server-to-client streams do
 //!   not count against that limit, and neither do client-to-server stream items and completions: they are
 //!   routed to their stream's buffer even while its invocation still waits for a slot. At most
 //!   `max_waiting_invocations` wait: when that many do, the records after them are held and the transport is
