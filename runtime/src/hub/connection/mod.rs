@@ -160,14 +160,11 @@ async fn run<T: Transport>(
     // The connection state is built before the task starts and moved in whole, and every large
     // sub-future is boxed, so the task stays small while the connection idles. The handshake runs in
     // its own boxed future: its locals (two transports' worth, moved out but still in scope) would
-    // otherwise take room in this task's state for the connection's whole life.
-    let hub = c.hub.clone();
-    let ctx = HubContext {
-        conn: c.conn.clone(),
-        lifetime: hub.lifetime.clone(),
-    };
+    // otherwise take room in this task's state for the connection's whole life. For the same reason
+    // nothing but the connection and its slot is held across the main loop: the context the hooks get
+    // is made on each side of it.
     let Some((first, reconnects)) =
-        Box::pin(open(&mut c, &ctx, stateful_negotiated, reconnects, ticket)).await
+        Box::pin(open(&mut c, stateful_negotiated, reconnects, ticket)).await
     else {
         return;
     };
@@ -175,7 +172,18 @@ async fn run<T: Transport>(
         Step::End(reason) => reason,
         Step::Continue => c.main_loop(reconnects).await,
     };
-    Box::pin(c.shutdown(&reason)).await;
+    Box::pin(close(c, slot, reason)).await;
+}
+
+/// After the main loop: shutdown, then the `on_disconnected` hook.
+async fn close<T: Transport>(
+    mut c: Box<Connection<T>>,
+    slot: Option<SlotGuard>,
+    reason: DisconnectReason,
+) {
+    c.shutdown(&reason).await;
+    let hub = c.hub.clone();
+    let ctx = c.context();
     drop(c);
     ctx.conn.flush_client_warnings();
     // The token is forgotten before the hook runs: a reconnect from here on is refused, not resumed.
@@ -196,12 +204,12 @@ async fn run<T: Transport>(
 /// outcome of the messages that came in the handshake's frame and the reconnect channel to keep.
 async fn open<T: Transport>(
     c: &mut Connection<T>,
-    ctx: &HubContext,
     stateful_negotiated: bool,
     mut reconnects: Option<mpsc::Receiver<Box<T>>>,
     ticket: Option<PendingTicket>,
 ) -> Option<(Step, Option<mpsc::Receiver<Box<T>>>)> {
     let hub = c.hub.clone();
+    let ctx = &c.context();
     let transport = c
         .transport
         .take()
@@ -255,6 +263,14 @@ async fn open<T: Transport>(
 }
 
 impl<T: Transport> Connection<T> {
+    /// What hub code (the hooks) sees of this connection.
+    fn context(&self) -> HubContext {
+        HubContext {
+            conn: self.conn.clone(),
+            lifetime: self.hub.lifetime.clone(),
+        }
+    }
+
     async fn main_loop(
         &mut self,
         mut reconnects: Option<mpsc::Receiver<Box<T>>>,
