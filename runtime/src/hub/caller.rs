@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
@@ -21,6 +21,7 @@ use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 
 use super::error::{ClientResultError, SendError};
+use super::extensions::Extensions;
 use super::protocol::{self, CompletionOutcome};
 
 /// The transport a connection uses.
@@ -116,7 +117,8 @@ struct PendingResults {
 /// possible request head.
 pub(crate) struct RequestInfo {
     raw_headers: Box<[u8]>,
-    headers: OnceLock<HeaderMap>,
+    /// Boxed: a `HeaderMap` is nearly 100 bytes, which every connection would carry unbuilt.
+    headers: OnceLock<Box<HeaderMap>>,
     pub(crate) remote_addr: Option<SocketAddr>,
     pub(crate) transport: TransportKind,
     /// The request's path and query (`/chathub?room=7`), without the connection token's `id` parameter.
@@ -202,7 +204,7 @@ impl RequestInfo {
                     map.append(name, value);
                 }
             }
-            map
+            Box::new(map)
         })
     }
 }
@@ -250,7 +252,7 @@ impl ConnectionShared {
                 next_id: 0,
                 waiting: HashMap::new(),
             }),
-            extensions: Mutex::new(Extensions::new()),
+            extensions: Mutex::new(Extensions::default()),
             warnings: Mutex::new(WarningWindow::default()),
             msgpack: std::sync::atomic::AtomicBool::new(false),
         })
