@@ -61,8 +61,8 @@ use serde_json::Value;
 use crate::batch::{ComponentId, RenderBatch};
 use crate::component::{create_root, AnyComponent, Component, Handle, Inbox, Shared, Task};
 use crate::error::{MountError, RenderError};
-use crate::hash::FastMap;
 use crate::services::Services;
+use crate::small_map::SmallMap;
 use crate::tree::Tree;
 
 use handlers::HandlerTable;
@@ -100,8 +100,8 @@ struct Pass {
 pub struct Renderer {
     registry: Arc<ComponentRegistry>,
     shared: Arc<Shared>,
-    /// Boxed so the map's spare buckets stay small (a counter circuit has one entry).
-    components: FastMap<ComponentId, Box<Entry>>,
+    /// Boxed, so the map moves pointers when it grows (a counter circuit has one entry).
+    components: SmallMap<ComponentId, Box<Entry>>,
     roots: Vec<Root>,
     handlers: HandlerTable,
     next_node_id: u32,
@@ -164,7 +164,7 @@ impl Renderer {
                 notify,
                 services: parking_lot::RwLock::new(Services::new()),
             }),
-            components: FastMap::default(),
+            components: SmallMap::default(),
             roots: Vec::new(),
             handlers: HandlerTable::default(),
             next_node_id: 1,

@@ -7,7 +7,7 @@ use super::{catch, Entry, PendingError, Renderer};
 use crate::batch::{ComponentId, RenderBatch};
 use crate::component::{ChildSpec, PreviousChild, PreviousChildren, Rendered, SpecProps};
 use crate::error::RenderError;
-use crate::hash::FastMap;
+use crate::small_map::SmallMap;
 use crate::tree::{self, NodeIndex, NodeKind, Tree, TreeMut};
 
 /// A re-rendering component's children as its last render placed them: slot `i` in pre-order usually
@@ -15,7 +15,7 @@ use crate::tree::{self, NodeIndex, NodeKind, Tree, TreeMut};
 /// looked up, and their props are boxed as for a first render.
 struct PreviousSlots<'a> {
     tree: &'a Tree,
-    components: &'a FastMap<ComponentId, Box<Entry>>,
+    components: &'a SmallMap<ComponentId, Box<Entry>>,
 }
 
 impl PreviousChildren for PreviousSlots<'_> {
