@@ -23,12 +23,29 @@
 use std::any::{Any, TypeId};
 use std::sync::Arc;
 
-/// One provided value with its type (and the type's name, for `Debug`).
+/// One provided value with its type. The type's name (for `Debug`) comes from the value itself rather
+/// than a field: every circuit's renderer holds a set, and 16 bytes an entry add up.
 #[derive(Clone)]
 struct Entry {
     type_id: TypeId,
-    type_name: &'static str,
-    value: Arc<dyn Any + Send + Sync>,
+    value: Arc<dyn Service>,
+}
+
+/// A provided value: `Any`, plus its type's name. Call these on the value (`(*entry.value)`), not on
+/// the `Arc`, which is itself `Any` and would answer for itself.
+trait Service: Any + Send + Sync {
+    fn as_any(&self) -> &dyn Any;
+    fn type_name(&self) -> &'static str;
+}
+
+impl<T: Any + Send + Sync> Service for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<T>()
+    }
 }
 
 /// A set of values keyed by their type. Cloning it is cheap (the set is shared until one copy changes).
@@ -68,7 +85,7 @@ pub struct Services {
 impl std::fmt::Debug for Services {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_set()
-            .entries(self.values.iter().map(|entry| entry.type_name))
+            .entries(self.values.iter().map(|entry| (*entry.value).type_name()))
             .finish()
     }
 }
@@ -83,7 +100,6 @@ impl Services {
     pub fn insert<T: Clone + Send + Sync + 'static>(&mut self, value: T) {
         self.put(Entry {
             type_id: TypeId::of::<T>(),
-            type_name: std::any::type_name::<T>(),
             value: Arc::new(value),
         });
     }
@@ -126,7 +142,7 @@ impl Services {
         self.values
             .iter()
             .find(|entry| entry.type_id == type_id)
-            .and_then(|entry| entry.value.downcast_ref::<T>())
+            .and_then(|entry| (*entry.value).as_any().downcast_ref::<T>())
             .cloned()
     }
 
@@ -170,5 +186,14 @@ mod tests {
             (Some(6), Some(2), 3)
         );
         assert!(base.contains::<String>() && !base.contains::<u8>());
+        assert_eq!(
+            format!("{base:?}"),
+            r#"{"u32", "i64", "alloc::string::String"}"#
+        );
+    }
+
+    #[test]
+    fn an_entry_is_a_type_id_and_a_pointer() {
+        assert_eq!(std::mem::size_of::<super::Entry>(), 32);
     }
 }
