@@ -114,7 +114,8 @@ struct PendingResults {
 /// Headers are kept as one compact `name:value\n` byte string and turned into a `HeaderMap` on first use:
 /// most idle connections never look at them, and a `HeaderMap` costs several times the bytes. The copy is
 /// bounded (`HubOptions::max_request_headers_kept`): a client cannot make every connection hold its largest
-/// possible request head.
+/// possible request head. The WebSocket handshake's own headers ([`is_handshake_header`]) are not kept:
+/// they describe the socket, which is open by then, not the client.
 pub(crate) struct RequestInfo {
     raw_headers: Box<[u8]>,
     /// Boxed: a `HeaderMap` is nearly 100 bytes, which every connection would carry unbuilt.
@@ -135,6 +136,9 @@ impl RequestInfo {
         let mut raw = Vec::new();
         let mut dropped = 0;
         for (name, value) in headers {
+            if is_handshake_header(name) {
+                continue;
+            }
             if raw.len() + name.as_str().len() + value.len() + 2 > max_bytes {
                 dropped += 1;
                 continue;
@@ -207,6 +211,23 @@ impl RequestInfo {
             Box::new(map)
         })
     }
+}
+
+/// Whether `name` is one of the headers that only carry the WebSocket upgrade itself (`Connection`,
+/// `Upgrade`, `Sec-WebSocket-Key`, `-Version`, `-Extensions`): a browser sends about 150 bytes of them, and
+/// every connection would hold them for its whole life.
+fn is_handshake_header(name: &HeaderName) -> bool {
+    use axum::http::header::{
+        CONNECTION, SEC_WEBSOCKET_EXTENSIONS, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
+    };
+    [
+        CONNECTION,
+        UPGRADE,
+        SEC_WEBSOCKET_KEY,
+        SEC_WEBSOCKET_VERSION,
+        SEC_WEBSOCKET_EXTENSIONS,
+    ]
+    .contains(name)
 }
 
 /// The part of a connection shared between its task and every handle.
@@ -515,5 +536,34 @@ impl Caller {
     /// Whether the connection has ended.
     pub fn is_closed(&self) -> bool {
         self.shared.is_closed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_websocket_handshake_headers_are_not_kept() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("host", "example.com"),
+            ("connection", "Upgrade"),
+            ("upgrade", "websocket"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("sec-websocket-version", "13"),
+            ("sec-websocket-extensions", "permessage-deflate"),
+            ("sec-websocket-protocol", "chat"),
+            ("cookie", "a=1"),
+        ] {
+            headers.append(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        let info = RequestInfo::new(&headers, 32 * 1024, None, TransportKind::WebSockets);
+        let kept: Vec<&str> = info.headers().keys().map(HeaderName::as_str).collect();
+        assert_eq!(kept, ["host", "sec-websocket-protocol", "cookie"]);
+        assert_eq!(info.headers()["cookie"], "a=1");
     }
 }
