@@ -108,8 +108,9 @@ impl Renderer {
 
     pub(super) fn dispose_subtree(&mut self, tree: &Tree, index: NodeIndex) {
         match tree.node(index).kind {
-            NodeKind::Element { events, kids, .. } => {
-                for b in &tree.events[events.range()] {
+            NodeKind::Element(el) => {
+                let kids = el.kids;
+                for b in &tree.events[el.events().range()] {
                     self.handlers.remove(b.handler_id);
                 }
                 for &c in tree.shape.kids(kids) {

@@ -40,7 +40,7 @@ impl PreviousChildren for PreviousSlots<'_> {
         let id = ComponentId(component);
         let entry = self.components.get(&id)?;
         Some(PreviousChild {
-            key: node.key.map(|k| self.tree.shape.str(k)),
+            key: node.key().map(|k| self.tree.shape.str(k)),
             id,
             type_id: entry.type_id,
             component: &*entry.component,
@@ -221,7 +221,7 @@ impl Renderer {
                     let key = spec
                         .key
                         .map(|(start, end)| &rendered.keys[start as usize..end as usize]);
-                    let same_key = node.key.map(|k| tree.shape.str(k)) == key;
+                    let same_key = node.key().map(|k| tree.shape.str(k)) == key;
                     if !same_type || !same_key {
                         return Some(rendered);
                     }
@@ -317,8 +317,8 @@ impl Renderer {
                 // Only this element's content differs; everything else was copied with its ids.
                 Some(element) => {
                     let (
-                        NodeKind::Element { kids: old_kids, .. },
-                        NodeKind::Element { kids: new_kids, .. },
+                        NodeKind::Element(tree::Element { kids: old_kids, .. }),
+                        NodeKind::Element(tree::Element { kids: new_kids, .. }),
                     ) = (old.node(element).kind, st.new.nodes[element as usize].kind)
                     else {
                         unreachable!("reparse returns an element")
@@ -354,8 +354,9 @@ impl Renderer {
     ) {
         let shape = t.shape;
         match t.nodes[index as usize].kind {
-            NodeKind::Element { events, kids, .. } => {
-                for binding in &mut t.events[events.range()] {
+            NodeKind::Element(el) => {
+                let kids = el.kids;
+                for binding in &mut t.events[el.events().range()] {
                     self.handlers.bind(component, binding);
                 }
                 for &c in shape.kids(kids) {
