@@ -78,8 +78,10 @@ impl<T: Any + Send + Sync> Service for T {
 #[derive(Clone, Default)]
 pub struct Services {
     /// A handful of entries, searched in order: smaller than a hash map for the few services a host
-    /// provides (every circuit holds a set), and as fast to search at that size.
-    values: Arc<Vec<Entry>>,
+    /// provides (every circuit holds a set), and as fast to search at that size. A shared slice rather
+    /// than a shared `Vec`: one allocation of exactly the entries; a change copies them (sets are built
+    /// once, when a renderer starts).
+    values: Arc<[Entry]>,
 }
 
 impl std::fmt::Debug for Services {
@@ -105,15 +107,19 @@ impl Services {
     }
 
     fn put(&mut self, entry: Entry) {
-        let values = Arc::make_mut(&mut self.values);
-        match values.iter_mut().find(|e| e.type_id == entry.type_id) {
-            Some(existing) => *existing = entry,
-            None => {
-                // Exact: a renderer's set lives as long as its circuit, and grows only while it is built.
-                values.reserve_exact(1);
-                values.push(entry);
-            }
+        let mut values = Vec::with_capacity(self.values.len() + 1);
+        values.extend(
+            self.values
+                .iter()
+                .filter(|e| e.type_id != entry.type_id)
+                .cloned(),
+        );
+        match self.values.iter().position(|e| e.type_id == entry.type_id) {
+            // Replaced in place: the set keeps its order.
+            Some(at) => values.insert(at, entry),
+            None => values.push(entry),
         }
+        self.values = values.into();
     }
 
     /// [`insert`](Self::insert), by value (for building a set in one expression).

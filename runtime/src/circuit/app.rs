@@ -30,7 +30,7 @@ pub(crate) struct RendererApp {
     roots: Box<[MountedRoot]>,
     /// The application's per-circuit services, and this circuit's instances of them; `None` when the
     /// application declared none (most do), so such a circuit holds no empty sets.
-    scoped: Option<(CircuitServices, Services)>,
+    scoped: Option<Box<(CircuitServices, Services)>>,
 }
 
 /// A root as mounted, kept for the circuit's whole life for persisting it. Its props are kept as their JSON
@@ -92,7 +92,7 @@ impl RendererApp {
             Some(specs) if !specs.0.is_empty() => {
                 let made = specs.make(start.services);
                 renderer.provide_all(&made);
-                Some((specs, made))
+                Some(Box::new((specs, made)))
             }
             _ => {
                 if !start.services.is_empty() {
@@ -206,7 +206,7 @@ impl CircuitApp for RendererApp {
             services: self
                 .scoped
                 .as_ref()
-                .map(|(specs, made)| specs.save(made))
+                .map(|scoped| scoped.0.save(&scoped.1))
                 .unwrap_or_default(),
         })
     }
