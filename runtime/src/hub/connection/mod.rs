@@ -51,6 +51,7 @@ mod replay;
 mod timers;
 mod uploads;
 
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -150,29 +151,38 @@ enum Step {
     End(DisconnectReason),
 }
 
-async fn run<T: Transport>(
+// Not an async fn on purpose: see the comment inside.
+#[allow(clippy::manual_async_fn)]
+fn run<T: Transport>(
     mut c: Box<Connection<T>>,
     stateful_negotiated: bool,
     reconnects: Option<mpsc::Receiver<Box<T>>>,
     slot: Option<SlotGuard>,
     ticket: Option<PendingTicket>,
-) {
+) -> impl Future<Output = ()> {
     // The connection state is built before the task starts and moved in whole, and every large
     // sub-future is boxed, so the task stays small while the connection idles. The handshake runs in
     // its own boxed future: its locals (two transports' worth, moved out but still in scope) would
     // otherwise take room in this task's state for the connection's whole life. For the same reason
-    // nothing but the connection and its slot is held across the main loop: the context the hooks get
-    // is made on each side of it.
-    let Some((first, reconnects)) =
-        Box::pin(open(&mut c, stateful_negotiated, reconnects, ticket)).await
-    else {
-        return;
-    };
-    let reason = match first {
-        Step::End(reason) => reason,
-        Step::Continue => c.main_loop(reconnects).await,
-    };
-    Box::pin(close(c, slot, reason)).await;
+    // only the connection and its slot are held across the main loop: the hooks' context is made on
+    // each side of it, the first step is settled in a block of its own, and this is a block that uses
+    // its captures in place rather than an async fn (whose arguments take room twice). That keeps a
+    // WebSocket connection's task cell (128-aligned) at 768 bytes, just: measure it again (see
+    // docs/performance.md, "What an idle circuit holds") after adding state that lives across the loop.
+    async move {
+        let reason = 'run: {
+            let reconnects = {
+                let opened = Box::pin(open(&mut c, stateful_negotiated, reconnects, ticket)).await;
+                match opened {
+                    None => return,
+                    Some((Step::Continue, reconnects)) => reconnects,
+                    Some((Step::End(reason), _)) => break 'run reason,
+                }
+            };
+            c.main_loop(reconnects).await
+        };
+        Box::pin(close(c, slot, reason)).await;
+    }
 }
 
 /// After the main loop: shutdown, then the `on_disconnected` hook.
