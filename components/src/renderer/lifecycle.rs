@@ -82,12 +82,10 @@ impl Renderer {
     ) -> ComponentId {
         let id = ComponentId(self.next_component_id);
         self.next_component_id += 1;
-        let type_id = component.type_id();
         self.components.insert(
             id,
             Box::new(Entry {
                 component,
-                type_id,
                 tree: Tree::default(),
                 parent,
                 depth,

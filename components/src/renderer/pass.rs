@@ -42,7 +42,7 @@ impl PreviousChildren for PreviousSlots<'_> {
         Some(PreviousChild {
             key: node.key().map(|k| self.tree.shape.str(k)),
             id,
-            type_id: entry.type_id,
+            type_id: entry.component_type(),
             component: &*entry.component,
         })
     }
@@ -217,7 +217,7 @@ impl Renderer {
                     let same_type = self
                         .components
                         .get(&ComponentId(component))
-                        .is_some_and(|c| c.type_id == spec.type_id);
+                        .is_some_and(|c| c.component_type() == spec.type_id);
                     let key = spec
                         .key
                         .map(|(start, end)| &rendered.keys[start as usize..end as usize]);

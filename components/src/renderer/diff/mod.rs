@@ -46,7 +46,7 @@ impl Renderer {
                 let old_type = self
                     .components
                     .get(&ComponentId(*component))
-                    .map(|e| e.type_id);
+                    .map(|e| e.component_type());
                 let new_type = st.specs[*spec as usize].as_ref().map(|s| s.type_id);
                 old_type.is_some() && old_type == new_type
             }
