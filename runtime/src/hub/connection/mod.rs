@@ -311,6 +311,9 @@ impl<T: Transport> Connection<T> {
                     Box::pin(self.write_outbound(outbound)).await
                 }
                 _ = &mut timer => {
+                    // Here rather than after every step: a connection whose events each queue briefly
+                    // behind the one before (an ack riding with the next event) keeps it between them.
+                    self.release_rare();
                     let step = Box::pin(self.on_timer(options)).await;
                     self.schedule(timer.as_mut(), options);
                     step
@@ -336,7 +339,6 @@ impl<T: Transport> Connection<T> {
             if let Step::End(reason) = step {
                 return reason;
             }
-            self.release_rare();
         }
     }
 
