@@ -158,45 +158,26 @@ impl RenderBatch {
     }
 }
 
+/// Writes one edit as its wire array `[op, …]` (docs/protocol.md section 4).
 fn encode_edit(edit: &Edit, out: &mut String) {
     match edit {
         Edit::InsertBefore {
             anchor,
             html,
             first_id,
-        } => {
-            head(out, "[1,", *anchor);
-            json_string(html, out);
-            out.push(',');
-            push_u32(out, *first_id);
-            out.push(']');
-        }
+        } => markup_edit(out, "[1,", *anchor, html, *first_id),
         Edit::Append {
             parent,
             html,
             first_id,
-        } => {
-            head(out, "[2,", *parent);
-            json_string(html, out);
-            out.push(',');
-            push_u32(out, *first_id);
-            out.push(']');
-        }
+        } => markup_edit(out, "[2,", *parent, html, *first_id),
         Edit::Remove { node } => {
             out.push_str("[3,");
             push_u32(out, *node);
             out.push(']');
         }
-        Edit::MoveBefore { node, anchor } => {
-            head(out, "[4,", *node);
-            push_u32(out, *anchor);
-            out.push(']');
-        }
-        Edit::MoveToEnd { node, parent } => {
-            head(out, "[5,", *node);
-            push_u32(out, *parent);
-            out.push(']');
-        }
+        Edit::MoveBefore { node, anchor } => move_edit(out, "[4,", *node, *anchor),
+        Edit::MoveToEnd { node, parent } => move_edit(out, "[5,", *node, *parent),
         Edit::SetAttribute { node, name, value } => {
             head(out, "[6,", *node);
             json_string(name, out);
@@ -204,47 +185,55 @@ fn encode_edit(edit: &Edit, out: &mut String) {
             json_string(value, out);
             out.push(']');
         }
-        Edit::RemoveAttribute { node, name } => {
-            head(out, "[7,", *node);
-            json_string(name, out);
-            out.push(']');
-        }
-        Edit::SetText { node, text } => {
-            head(out, "[8,", *node);
-            json_string(text, out);
-            out.push(']');
-        }
-        Edit::SetProperty { node, name, value } => {
-            head(out, "[9,", *node);
-            json_string(name, out);
-            match value {
-                PropertyValue::Text(text) => {
-                    out.push(',');
-                    json_string(text, out);
-                }
-                PropertyValue::Bool(b) => {
-                    out.push_str(if *b { ",true" } else { ",false" });
-                }
-            }
-            out.push(']');
-        }
-        Edit::ReplaceRaw { node, html } => {
-            head(out, "[10,", *node);
-            json_string(html, out);
-            out.push(']');
-        }
+        Edit::RemoveAttribute { node, name } => text_edit(out, "[7,", *node, name),
+        Edit::SetText { node, text } => text_edit(out, "[8,", *node, text),
+        Edit::SetProperty { node, name, value } => set_property(out, *node, name, value),
+        Edit::ReplaceRaw { node, html } => text_edit(out, "[10,", *node, html),
         Edit::Attach {
             root,
             html,
             first_id,
-        } => {
-            head(out, "[11,", *root);
-            json_string(html, out);
+        } => markup_edit(out, "[11,", *root, html, *first_id),
+    }
+}
+
+/// An edit that adds markup whose elements get ids from `first_id` on: `[OP,NODE,"html",first_id]`.
+fn markup_edit(out: &mut String, op: &str, node: u32, html: &str, first_id: u32) {
+    head(out, op, node);
+    json_string(html, out);
+    out.push(',');
+    push_u32(out, first_id);
+    out.push(']');
+}
+
+/// An edit that moves `node` relative to another node: `[OP,NODE,OTHER]`.
+fn move_edit(out: &mut String, op: &str, node: u32, other: u32) {
+    head(out, op, node);
+    push_u32(out, other);
+    out.push(']');
+}
+
+/// An edit with one string: `[OP,NODE,"text"]`.
+fn text_edit(out: &mut String, op: &str, node: u32, text: &str) {
+    head(out, op, node);
+    json_string(text, out);
+    out.push(']');
+}
+
+/// Op 9: `[9,NODE,"name",value]`, the value a JSON string or boolean.
+fn set_property(out: &mut String, node: u32, name: &str, value: &PropertyValue) {
+    head(out, "[9,", node);
+    json_string(name, out);
+    match value {
+        PropertyValue::Text(text) => {
             out.push(',');
-            push_u32(out, *first_id);
-            out.push(']');
+            json_string(text, out);
+        }
+        PropertyValue::Bool(b) => {
+            out.push_str(if *b { ",true" } else { ",false" });
         }
     }
+    out.push(']');
 }
 
 /// Writes `[OP,NODE,` (`op` is `[OP,`).

@@ -148,14 +148,7 @@ async fn handlers_run_in_order_lower_outermost_shared_and_per_circuit() {
     let mut expected = wrap("connect");
     expected.splice(3..3, ["early:up", "shared:up", "late:up"].map(String::from));
     assert_eq!(take(&mut log, 9).await, expected);
-    support::http(
-        server.addr,
-        "POST",
-        "/_tether/disconnect",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        &format!("secret={secret}"),
-    )
-    .await;
+    assert_eq!(server.end_by_beacon(&secret).await, 200);
     assert_eq!(
         take(&mut log, 6).await,
         [
@@ -222,7 +215,7 @@ async fn idle_circuits_are_reported_and_closed() {
 }
 
 #[tokio::test]
-async fn the_tracker_counts_connected_circuits() {
+async fn the_tracker_lists_connected_circuits() {
     let tracker = Arc::new(CircuitTracker::new());
     let server = serve(
         CircuitHub::builder(support::components())
@@ -248,5 +241,12 @@ async fn the_tracker_counts_connected_circuits() {
         Ok(json!(true))
     );
     assert_eq!(tracker.count(), 2);
-    drop(other);
+    // A circuit the browser ends (the disconnect beacon) leaves the list.
+    assert_eq!(server.end_by_beacon(&secret).await, 200);
+    tokio::time::timeout(PATIENCE, count.wait_for(|&n| n == 1))
+        .await
+        .expect("count drops")
+        .unwrap();
+    let other_id = CircuitSecret::parse(&other.secret).unwrap().id();
+    assert_eq!(tracker.circuits(), [other_id]);
 }

@@ -13,10 +13,9 @@ use axum::Router;
 use maud::{html, Markup};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use support::{attach_html, batch, text_of, HubClient};
+use support::{attach_html, batch, serve_pages, text_of, HubClient, TestServer};
 use tether::circuit::{
     CircuitHub, CircuitHubBuilder, InMemoryCircuitStore, PersistenceKey, SharedState,
-    PROTOCOL_VERSION,
 };
 use tether_components::{Component, Context, Persistence, RenderContext};
 
@@ -61,23 +60,6 @@ async fn shelf_page(State(hub): State<CircuitHub>) -> axum::response::Response {
     }
 }
 
-struct Server {
-    addr: std::net::SocketAddr,
-    hub: CircuitHub,
-}
-
-async fn serve(builder: CircuitHubBuilder) -> Server {
-    let hub = builder.build().expect("valid hub");
-    let app = Router::new()
-        .route("/shelf", get(shelf_page))
-        .with_state(hub.clone())
-        .merge(hub.router());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(tether::hub::serve(listener, app));
-    Server { addr, hub }
-}
-
 fn builder(
     store: &Arc<InMemoryCircuitStore>,
     persistence: Option<Persistence<Basket>>,
@@ -90,23 +72,20 @@ fn builder(
         .circuit_service(Basket::default, persistence)
 }
 
+/// A server of the shelf page over the shared `store`, with the basket persisted as `persistence` says.
+async fn serve(
+    store: &Arc<InMemoryCircuitStore>,
+    persistence: Option<Persistence<Basket>>,
+) -> TestServer {
+    let pages = Router::new().route("/shelf", get(shelf_page));
+    serve_pages(builder(store, persistence), pages).await
+}
+
 /// Starts the shelf on `server`, adds two items, pauses it to the store, and returns its secret.
-async fn two_items_then_pause(server: &Server) -> String {
-    let page = support::http(server.addr, "GET", "/shelf", &[], "").await;
-    let mut client = HubClient::connect(server.addr, server.hub.path()).await;
-    let base = format!("http://{}/", server.addr);
-    let secret = client
-        .invoke(
-            "StartCircuit",
-            json!([
-                PROTOCOL_VERSION,
-                base,
-                format!("{base}shelf"),
-                support::descriptors(&page.body)
-            ]),
-        )
-        .await
-        .unwrap();
+async fn two_items_then_pause(server: &TestServer) -> String {
+    let descriptors = server.page_descriptors("/shelf").await;
+    let (mut client, secret) = server.start_circuit("shelf", &descriptors).await;
+    let secret = secret.expect("the circuit starts");
     let html = attach_html(&batch(&client.expect("T.Batch").await).1);
     assert_eq!(text_of(&html, "count").as_deref(), Some("0"));
     let add: u64 = support::attribute_of(&html, "increment", "t-click")
@@ -128,7 +107,7 @@ async fn two_items_then_pause(server: &Server) -> String {
 }
 
 /// Resumes `secret` on `server` and returns the count its first batch shows.
-async fn resumed_count(server: &Server, secret: &str) -> String {
+async fn resumed_count(server: &TestServer, secret: &str) -> String {
     let mut client = HubClient::connect(server.addr, server.hub.path()).await;
     assert_eq!(
         client.invoke("ResumeCircuit", json!([secret])).await,
@@ -141,8 +120,8 @@ async fn resumed_count(server: &Server, secret: &str) -> String {
 #[tokio::test]
 async fn an_opted_in_circuit_service_resumes_with_its_state_on_another_server() {
     let store = Arc::new(InMemoryCircuitStore::default());
-    let a = serve(builder(&store, Persistence::serde())).await;
-    let b = serve(builder(&store, Persistence::serde())).await;
+    let a = serve(&store, Persistence::serde()).await;
+    let b = serve(&store, Persistence::serde()).await;
     let secret = two_items_then_pause(&a).await;
     assert_eq!(resumed_count(&b, &secret).await, "2");
 }
@@ -150,8 +129,8 @@ async fn an_opted_in_circuit_service_resumes_with_its_state_on_another_server() 
 #[tokio::test]
 async fn a_circuit_service_that_did_not_opt_in_starts_fresh_on_resume() {
     let store = Arc::new(InMemoryCircuitStore::default());
-    let a = serve(builder(&store, None)).await;
-    let b = serve(builder(&store, None)).await;
+    let a = serve(&store, None).await;
+    let b = serve(&store, None).await;
     let secret = two_items_then_pause(&a).await;
     assert_eq!(resumed_count(&b, &secret).await, "0");
 }
@@ -159,7 +138,7 @@ async fn a_circuit_service_that_did_not_opt_in_starts_fresh_on_resume() {
 #[tokio::test]
 async fn each_circuit_has_its_own_service() {
     let store = Arc::new(InMemoryCircuitStore::default());
-    let a = serve(builder(&store, Persistence::serde())).await;
+    let a = serve(&store, Persistence::serde()).await;
     two_items_then_pause(&a).await;
     // A second circuit on the same server starts with an empty basket (two_items_then_pause checks 0).
     two_items_then_pause(&a).await;

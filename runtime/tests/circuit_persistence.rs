@@ -80,6 +80,33 @@ async fn shows_and_counts_on(client: &mut HubClient, count: i64) {
     );
 }
 
+/// Resumes `secret` on `server`, which must accept it: the circuit shows `count` and a click adds one.
+async fn resumes_and_counts(server: &TestServer, secret: &str, count: i64) -> HubClient {
+    let (mut client, answer) = resume(server, secret).await;
+    assert_eq!(answer, json!(true), "the resume is accepted");
+    shows_and_counts_on(&mut client, count).await;
+    client
+}
+
+/// A counter clicked to 3 on `server`, then paused: the store holds it, no server runs it.
+async fn paused_at_three(server: &TestServer) -> Session {
+    let mut session = counter_at_three(server).await;
+    session
+        .client
+        .invoke("PauseCircuit", json!([]))
+        .await
+        .unwrap();
+    session
+}
+
+/// Two servers sharing one in-memory store and the key, as two processes share Redis.
+async fn two_servers_sharing_a_store() -> (Arc<InMemoryCircuitStore>, TestServer, TestServer) {
+    let store = Arc::new(InMemoryCircuitStore::default());
+    let a = server_with(store.clone(), key(), CircuitOptions::default()).await;
+    let b = server_with(store.clone(), key(), CircuitOptions::default()).await;
+    (store, a, b)
+}
+
 /// A counter started at 3 on a server with write-behind, once the store holds it (no click follows the
 /// first render, so the first save has the count 3).
 async fn written_behind_at_three(server: &TestServer, memory: &InMemoryCircuitStore) -> Session {
@@ -91,9 +118,7 @@ async fn written_behind_at_three(server: &TestServer, memory: &InMemoryCircuitSt
 
 #[tokio::test]
 async fn a_paused_circuit_resumes_on_another_server_sharing_the_store_and_only_once() {
-    let store = Arc::new(InMemoryCircuitStore::default());
-    let a = server_with(store.clone(), key(), CircuitOptions::default()).await;
-    let b = server_with(store.clone(), key(), CircuitOptions::default()).await;
+    let (store, a, b) = two_servers_sharing_a_store().await;
     let mut session = counter_at_three(&a).await;
     assert_eq!(
         session.client.invoke("PauseCircuit", json!([])).await,
@@ -103,9 +128,7 @@ async fn a_paused_circuit_resumes_on_another_server_sharing_the_store_and_only_o
     assert_eq!(a.hub.metrics().active, 0);
     assert_eq!(store.len(), 1);
 
-    let (mut on_b, answer) = resume(&b, &session.secret).await;
-    assert_eq!(answer, json!(true));
-    shows_and_counts_on(&mut on_b, 3).await;
+    let _on_b = resumes_and_counts(&b, &session.secret, 3).await;
     assert!(
         store.is_empty(),
         "a resume takes the circuit out of the store"
@@ -119,19 +142,10 @@ async fn a_paused_circuit_resumes_on_another_server_sharing_the_store_and_only_o
 
 #[tokio::test]
 async fn a_circuit_resumed_elsewhere_is_refused_here() {
-    let store = Arc::new(InMemoryCircuitStore::default());
-    let a = server_with(store.clone(), key(), CircuitOptions::default()).await;
-    let b = server_with(store.clone(), key(), CircuitOptions::default()).await;
-    let mut session = counter_at_three(&a).await;
-    session
-        .client
-        .invoke("PauseCircuit", json!([]))
-        .await
-        .unwrap();
+    let (_, a, b) = two_servers_sharing_a_store().await;
+    let session = paused_at_three(&a).await;
     let secret = session.secret.clone();
-    let (mut on_b, answer) = resume(&b, &secret).await;
-    assert_eq!(answer, json!(true));
-    shows_and_counts_on(&mut on_b, 3).await;
+    let _on_b = resumes_and_counts(&b, &secret, 3).await;
     let mut on_a = HubClient::connect(a.addr, a.hub.path()).await;
     assert_eq!(
         on_a.invoke("ConnectCircuit", json!([secret])).await,
@@ -151,36 +165,23 @@ async fn an_evicted_circuit_is_persisted_and_resumes_on_the_same_server() {
     let session = counter_at_three(&server).await;
     let secret = session.secret.clone();
     session.client.drop_socket().await;
-    // Eviction persists on a task: wait for the store to hold it (an event, polled without sleeping long).
-    let deadline = tokio::time::Instant::now() + support::PATIENCE;
-    while store.is_empty() {
-        assert!(tokio::time::Instant::now() < deadline, "never persisted");
-        tokio::task::yield_now().await;
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    // Eviction persists on a task: wait for the store to hold it.
+    until(|| !store.is_empty()).await;
     assert_eq!(server.hub.metrics().evicted, 1);
-    let (mut client, answer) = resume(&server, &secret).await;
-    assert_eq!(answer, json!(true));
-    shows_and_counts_on(&mut client, 3).await;
+    let _client = resumes_and_counts(&server, &secret, 3).await;
 }
 
 #[tokio::test]
 async fn shutdown_persists_every_live_circuit_and_tells_the_browser_to_resume() {
-    let store = Arc::new(InMemoryCircuitStore::default());
-    let a = server_with(store.clone(), key(), CircuitOptions::default()).await;
-    let b = server_with(store.clone(), key(), CircuitOptions::default()).await;
+    let (_, a, b) = two_servers_sharing_a_store().await;
     let mut first = counter_at_three(&a).await;
     let mut second = a.start_counter(10).await;
     let report = a.hub.shutdown(Duration::from_secs(5)).await;
     assert_eq!((report.circuits, report.persisted, report.lost), (2, 2, 0));
     assert_eq!(first.client.expect("T.Persisted").await, [json!(true)]);
     assert_eq!(second.client.expect("T.Persisted").await, [json!(true)]);
-    let (mut client, answer) = resume(&b, &first.secret).await;
-    assert_eq!(answer, json!(true));
-    shows_and_counts_on(&mut client, 3).await;
-    let (mut client, answer) = resume(&b, &second.secret).await;
-    assert_eq!(answer, json!(true));
-    shows_and_counts_on(&mut client, 10).await;
+    let _first = resumes_and_counts(&b, &first.secret, 3).await;
+    let _second = resumes_and_counts(&b, &second.secret, 10).await;
 }
 
 /// The in-memory store (shared, so a test can look into it) with what a save does or whether write-behind
@@ -268,12 +269,7 @@ fn tampering_store() -> StoreWith {
 #[tokio::test]
 async fn a_tampered_blob_is_refused() {
     let server = server_with(tampering_store(), key(), CircuitOptions::default()).await;
-    let mut session = counter_at_three(&server).await;
-    session
-        .client
-        .invoke("PauseCircuit", json!([]))
-        .await
-        .unwrap();
+    let session = paused_at_three(&server).await;
     let (_, answer) = resume(&server, &session.secret).await;
     assert_eq!(answer, json!(false));
     assert_eq!(server.hub.metrics().active, 0);
@@ -297,12 +293,7 @@ async fn another_key_a_wrong_secret_or_another_app_cannot_resume() {
     )
     .await;
     for (server, expected_left) in [(&other_app, 0), (&foreign_key, 0)] {
-        let mut session = counter_at_three(&a).await;
-        session
-            .client
-            .invoke("PauseCircuit", json!([]))
-            .await
-            .unwrap();
+        let session = paused_at_three(&a).await;
         // A secret with the right id and a wrong key neither resumes nor consumes the entry.
         let mut forged = session.secret.clone().into_bytes();
         let last = forged.len() - 2;
@@ -369,16 +360,12 @@ async fn write_behind_saves_a_live_circuit_after_changes_and_a_closed_one_leaves
     // ... and again after each change.
     assert_eq!(session.click().await, (2, "3".to_owned()));
     until(|| !memory.is_empty()).await;
-    let (mut client, answer) = resume(&b, &session.secret).await;
-    assert_eq!(answer, json!(true));
-    shows_and_counts_on(&mut client, 3).await;
+    let _client = resumes_and_counts(&b, &session.secret, 3).await;
 
     // A circuit the browser ends (the disconnect beacon) leaves the store.
     let other = a.start_counter(0).await;
     until(|| !memory.is_empty()).await;
-    let body = format!("secret={}", other.secret);
-    let closed = support::http(a.addr, "POST", "/_tether/disconnect", &[], &body).await;
-    assert_eq!(closed.status, 200);
+    assert_eq!(a.end_by_beacon(&other.secret).await, 200);
     until(|| memory.is_empty()).await;
     session.client.drop_socket().await;
 }
@@ -405,9 +392,7 @@ async fn a_stale_write_from_the_old_server_does_not_overwrite_the_resumed_circui
     assert_eq!(report.persisted, 1);
     assert_eq!(memory.generation(id).await.unwrap(), Some(2));
     let c = server_with(memory.clone(), key(), CircuitOptions::default()).await;
-    let (mut on_c, answer) = resume(&c, &on_a.secret).await;
-    assert_eq!(answer, json!(true));
-    shows_and_counts_on(&mut on_c, 3).await;
+    let _on_c = resumes_and_counts(&c, &on_a.secret, 3).await;
     assert_eq!(memory.generation(id).await.unwrap(), Some(3));
 }
 
@@ -418,9 +403,7 @@ async fn a_reconnect_to_a_stale_copy_is_refused_once_another_server_resumed_the_
     let secret = session.secret.clone();
     session.client.drop_socket().await;
     until(|| a.hub.metrics().disconnected == 1).await;
-    let (mut on_b, answer) = resume(&b, &secret).await;
-    assert_eq!(answer, json!(true));
-    shows_and_counts_on(&mut on_b, 3).await;
+    let _on_b = resumes_and_counts(&b, &secret, 3).await;
     // A still holds its retained copy, but the shared store says the circuit moved on. (A resume on A
     // would take the circuit's newest state from the store, as on any server: that is a move, not this.)
     assert_eq!(a.hub.metrics().active, 1);
@@ -441,15 +424,8 @@ async fn persists_resumes_failures_and_store_latency_show_at_the_metrics_endpoin
     let metrics_addr = listener.local_addr().unwrap();
     tokio::spawn(tether::hub::serve(listener, metrics.router("/metrics")));
 
-    let mut session = counter_at_three(&a).await;
-    session
-        .client
-        .invoke("PauseCircuit", json!([]))
-        .await
-        .unwrap();
-    let (mut client, answer) = resume(&a, &session.secret).await;
-    assert_eq!(answer, json!(true));
-    shows_and_counts_on(&mut client, 3).await;
+    let session = paused_at_three(&a).await;
+    let _client = resumes_and_counts(&a, &session.secret, 3).await;
     let (_, refused) = resume(&a, "not-a-secret").await;
     assert_eq!(refused, json!(false));
 
@@ -482,15 +458,8 @@ async fn a_hub_with_a_retired_key_resumes_circuits_sealed_before_the_rotation() 
             .retired_persistence_key(old.clone()),
     )
     .await;
-    let mut first = counter_at_three(&before).await;
-    first
-        .client
-        .invoke("PauseCircuit", json!([]))
-        .await
-        .unwrap();
-    let (mut client, answer) = resume(&after, &first.secret).await;
-    assert_eq!(answer, json!(true));
-    shows_and_counts_on(&mut client, 3).await;
+    let first = paused_at_three(&before).await;
+    let mut client = resumes_and_counts(&after, &first.secret, 3).await;
     // Sealed with the new key now: a server that only knows the old key cannot open it.
     client.invoke("PauseCircuit", json!([])).await.unwrap();
     let (_, answer) = resume(&before, &first.secret).await;
@@ -535,9 +504,7 @@ async fn a_failed_write_behind_retries_until_the_store_is_back_without_another_c
     back.store(true, std::sync::atomic::Ordering::SeqCst);
     until(|| memory.len() == 1).await;
     let b = server_with(memory.clone(), key(), CircuitOptions::default()).await;
-    let (mut client, answer) = resume(&b, &session.secret).await;
-    assert_eq!(answer, json!(true));
-    shows_and_counts_on(&mut client, 3).await;
+    let _client = resumes_and_counts(&b, &session.secret, 3).await;
 }
 
 #[tokio::test]
@@ -561,8 +528,6 @@ async fn a_shutdown_tells_the_browser_to_resume_only_once_the_store_has_the_circ
     let shutdown = tokio::spawn(async move { hub.shutdown(Duration::from_secs(5)).await });
     assert_eq!(session.client.expect("T.Persisted").await, [json!(true)]);
     // Straight to the other server, as a tab does: the save must already be there.
-    let (mut client, answer) = resume(&b, &session.secret).await;
-    assert_eq!(answer, json!(true));
-    shows_and_counts_on(&mut client, 3).await;
+    let _client = resumes_and_counts(&b, &session.secret, 3).await;
     assert_eq!(shutdown.await.unwrap().persisted, 1);
 }

@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
@@ -15,10 +14,9 @@ use axum::Router;
 use maud::{html, Markup};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use support::{attach_html, batch, http, text_of, text_update, HubClient};
+use support::{attach_html, batch, http, serve_pages, text_of, text_update, HubClient, TestServer};
 use tether::circuit::{
     CircuitHandle, CircuitHub, CircuitSecret, Location, LocationSubscription, PageRequest,
-    PROTOCOL_VERSION,
 };
 use tether_components::{Component, ComponentRegistry, Context, RenderContext};
 
@@ -94,31 +92,16 @@ async fn nav_page(State(hub): State<CircuitHub>, request: PageRequest) -> Respon
     page.respond(html! { body { (nav) (script) } })
 }
 
-struct Server {
-    addr: SocketAddr,
-    hub: CircuitHub,
-    visits: Visits,
-}
-
-async fn serve() -> Server {
+/// The nav page (also nested under `/nested`) on a hub with the [`Visits`] service.
+async fn serve() -> (TestServer, Visits) {
     let mut components = ComponentRegistry::new();
     components.register::<Nav>("Nav");
     let visits = Visits::default();
-    let hub = CircuitHub::builder(components)
-        .service(visits.clone())
-        .build()
-        .expect("valid hub");
-    let app = Router::new()
+    let builder = CircuitHub::builder(components).service(visits.clone());
+    let pages = Router::new()
         .route("/nav", get(nav_page))
-        .nest("/nested", Router::new().route("/nav", get(nav_page)))
-        .with_state(hub.clone())
-        .merge(hub.router());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(tether::hub::serve(listener, app));
-    Server { addr, hub, visits }
+        .nest("/nested", Router::new().route("/nav", get(nav_page)));
+    (serve_pages(builder, pages).await, visits)
 }
 
 struct Started {
@@ -127,37 +110,24 @@ struct Started {
     html: String,
 }
 
-impl Server {
-    /// Loads `/nav?from=test`, starts its circuit and reads the attach batch (acknowledged).
-    async fn start(&self) -> Started {
-        let page = http(self.addr, "GET", "/nav?from=test", &[], "").await;
-        assert_eq!(page.status, 200, "{}", page.body);
-        assert_eq!(
-            text_of(&page.body, "mode").as_deref(),
-            Some("prerender"),
-            "a prerender has no circuit"
-        );
-        let mut client = HubClient::connect(self.addr, self.hub.path()).await;
-        let base = format!("http://{}/", self.addr);
-        let secret = client
-            .invoke(
-                "StartCircuit",
-                json!([
-                    PROTOCOL_VERSION,
-                    base,
-                    format!("{base}nav?from=test"),
-                    support::descriptors(&page.body)
-                ]),
-            )
-            .await
-            .expect("the circuit starts");
-        let (id, attach) = batch(&client.expect("T.Batch").await);
-        client.send("OnRenderCompleted", json!([id, null])).await;
-        Started {
-            client,
-            secret: secret.as_str().unwrap().to_owned(),
-            html: attach_html(&attach),
-        }
+/// Loads `/nav?from=test`, starts its circuit and reads the attach batch (acknowledged).
+async fn start(server: &TestServer) -> Started {
+    let page = http(server.addr, "GET", "/nav?from=test", &[], "").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(
+        text_of(&page.body, "mode").as_deref(),
+        Some("prerender"),
+        "a prerender has no circuit"
+    );
+    let descriptors = support::descriptors(&page.body);
+    let (mut client, secret) = server.start_circuit("nav?from=test", &descriptors).await;
+    let secret = secret.expect("the circuit starts");
+    let (id, attach) = batch(&client.expect("T.Batch").await);
+    client.send("OnRenderCompleted", json!([id, null])).await;
+    Started {
+        client,
+        secret: secret.as_str().unwrap().to_owned(),
+        html: attach_html(&attach),
     }
 }
 
@@ -167,8 +137,8 @@ fn circuit_id(secret: &str) -> tether::circuit::CircuitId {
 
 #[tokio::test]
 async fn components_get_the_app_services_the_circuit_and_its_location() {
-    let server = serve().await;
-    let started = server.start().await;
+    let (server, visits) = serve().await;
+    let started = start(&server).await;
     let id = circuit_id(&started.secret);
     assert_eq!(
         text_of(&started.html, "mode"),
@@ -180,13 +150,13 @@ async fn components_get_the_app_services_the_circuit_and_its_location() {
     );
     // The prerender and the circuit each created the component, both with the one shared service.
     assert_eq!(text_of(&started.html, "visits").as_deref(), Some("2"));
-    assert_eq!(server.visits.0.load(Ordering::SeqCst), 2);
+    assert_eq!(visits.0.load(Ordering::SeqCst), 2);
     assert!(server.hub.circuit(id).is_some_and(|c| c.is_connected()));
 }
 
 #[tokio::test]
 async fn a_prerender_sees_the_browsers_path_also_in_a_nested_router() {
-    let server = serve().await;
+    let (server, _) = serve().await;
     for path in ["/nav?from=page", "/nested/nav?from=page"] {
         let page = http(server.addr, "GET", path, &[], "").await;
         assert_eq!(text_of(&page.body, "path").as_deref(), Some(path));
@@ -195,8 +165,8 @@ async fn a_prerender_sees_the_browsers_path_also_in_a_nested_router() {
 
 #[tokio::test]
 async fn location_changes_reach_components_and_they_can_navigate() {
-    let server = serve().await;
-    let mut started = server.start().await;
+    let (server, _) = serve().await;
+    let mut started = start(&server).await;
     let base = format!("http://{}", server.addr);
     started
         .client
@@ -229,7 +199,7 @@ async fn location_changes_reach_components_and_they_can_navigate() {
 
 #[tokio::test]
 async fn pages_are_not_cached_and_link_the_versioned_boot_script() {
-    let server = serve().await;
+    let (server, _) = serve().await;
     let page = http(server.addr, "GET", "/nav", &[], "").await;
     let header = |response: &support::Response, name: &str| {
         response
@@ -258,8 +228,8 @@ async fn pages_are_not_cached_and_link_the_versioned_boot_script() {
 
 #[tokio::test]
 async fn the_server_can_cut_a_circuits_connection_without_ending_it() {
-    let server = serve().await;
-    let mut started = server.start().await;
+    let (server, _) = serve().await;
+    let mut started = start(&server).await;
     let id = circuit_id(&started.secret);
     assert!(server.hub.disconnect_transport(id));
     // A cut, not a close: the socket ends without a Close message.

@@ -1,6 +1,7 @@
 //! The Redis backplane between two hubs (two servers' worth of state) over a real Redis: everything a hub
 //! can address reaches connections on the other server, group changes for remote connections apply, client
-//! results come back across servers, and fan-out survives Redis being killed and restarted.
+//! results come back across servers, fan-out survives Redis being killed and restarted, and the
+//! `BackplaneOptions` limits apply.
 #![cfg(feature = "redis")]
 
 mod redis_support;
@@ -10,10 +11,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use tether::hub::{Hub, HubContext, HubError, HubTestClient};
-use tether::redis::RedisLifetimeManager;
+use tether::redis::{BackplaneOptions, RedisLifetimeManager};
 use tokio::time::timeout;
 
-use redis_support::{shared_redis_url, PrivateRedis};
+use redis_support::{free_port, shared_redis_url, PrivateRedis};
 
 const PATIENCE: Duration = Duration::from_secs(10);
 
@@ -269,4 +270,39 @@ async fn fan_out_recovers_after_redis_is_killed_and_restarted() {
     }
     assert!(mb.stats().subscriber_reconnects >= 1, "{:?}", mb.stats());
     assert!(ma.stats().publish_failures >= 1, "{:?}", ma.stats());
+}
+
+/// Redis on a closed port, so nothing is ever published: what the backplane keeps is bounded by its outbox
+/// and its batch, and everything else is dropped and counted at once. The same traffic through the default
+/// limits drops nothing (no frame is old enough to expire: both wait an hour).
+#[tokio::test]
+async fn a_small_outbox_drops_what_does_not_fit_while_redis_is_away() {
+    let closed = format!("redis://127.0.0.1:{}", free_port());
+    let patient = BackplaneOptions {
+        max_publish_delay: Duration::from_secs(3600),
+        ..BackplaneOptions::default()
+    };
+    let small = BackplaneOptions {
+        outbox_capacity: 1,
+        max_batch: 1,
+        ..patient.clone()
+    };
+    let small = Arc::new(RedisLifetimeManager::with_options(&closed, "small", small).unwrap());
+    let roomy = Arc::new(RedisLifetimeManager::with_options(&closed, "roomy", patient).unwrap());
+    for manager in [&small, &roomy] {
+        let hub = hub(manager.clone());
+        let (mut c, _) = client(&hub).await;
+        for i in 0..20 {
+            let text = format!("frame {i}");
+            c.invoke("All", vec![json!(text)]).await.unwrap();
+            assert_eq!(
+                next_msg(&mut c).await,
+                json!(["all", text]),
+                "served locally"
+            );
+        }
+    }
+    // One frame in the publisher's batch and one in the outbox at most.
+    assert!(small.stats().dropped >= 18, "{:?}", small.stats());
+    assert_eq!(roomy.stats().dropped, 0, "{:?}", roomy.stats());
 }

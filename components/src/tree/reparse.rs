@@ -3,7 +3,7 @@
 
 use super::html::{is_raw_text, is_void};
 use super::parse::{span, Parser};
-use super::{Attr, Binding, Node, NodeIndex, NodeKind, Shape, Span, Tree};
+use super::{Attr, Binding, Element, Node, NodeIndex, NodeKind, Shape, Span, Tree};
 
 /// Whether two subtrees' source texts are equal except for their bindings' render indices (and so
 /// parse to the same nodes). `old_events` and `new_events` are the subtrees' bindings, in source order.
@@ -126,16 +126,16 @@ fn changed_element(old: &Tree, change_start: u32, change_end: u32) -> Option<Cha
     let mut list = sh.kids(sh.top);
     'descend: loop {
         for &c in list {
-            let NodeKind::Element {
-                tag,
+            let NodeKind::Element(element) = old.node(c).kind else {
+                continue;
+            };
+            let Element {
                 outer,
                 inner_start,
                 kids,
                 ..
-            } = old.node(c).kind
-            else {
-                continue;
-            };
+            } = element;
+            let tag = element.tag();
             if outer.start > change_start {
                 break;
             }
@@ -175,12 +175,10 @@ struct Fragment {
 }
 
 fn parse_fragment(old: &Tree, changed: &Changed, html: &str, text_delta: i64) -> Option<Fragment> {
-    let NodeKind::Element {
-        tag, inner_start, ..
-    } = old.node(changed.element).kind
-    else {
+    let NodeKind::Element(element) = old.node(changed.element).kind else {
         unreachable!("changed_element returns elements")
     };
+    let (tag, inner_start) = (element.tag(), element.inner_start);
     let frag_end = (changed.inner_end as i64 + text_delta) as usize;
     let fragment_len = frag_end.saturating_sub(inner_start as usize);
     if fragment_len > 4096 && fragment_len > html.len() / 2 {
@@ -242,36 +240,24 @@ impl Shift {
     /// so only what it wrote when it closed moves: its end in the markup, its subtree's ends in the
     /// arrays, and its `kids` block (blocks are written at close, after its descendants' blocks).
     fn apply(self, node: &mut Node, whole: bool) {
-        if let (Some(key), true) = (&mut node.key, whole) {
-            key.start = moved(key.start, self.text);
+        if let (Some(key), true) = (node.key(), whole) {
+            node.set_key(Some(self.span(key)));
         }
         match &mut node.kind {
-            NodeKind::Element {
-                tag,
-                attrs,
-                events,
-                kids,
-                outer,
-                end,
-                events_end,
-                inner_start,
-                kids_from,
-                attrs_end,
-                ..
-            } => {
-                *end = moved(*end, self.nodes);
-                *events_end = moved(*events_end, self.events);
-                *attrs_end = moved(*attrs_end, self.attrs);
-                kids.start = moved(kids.start, self.kids);
+            NodeKind::Element(el) => {
+                el.end = moved(el.end, self.nodes);
+                el.events_end = moved(el.events_end, self.events);
+                el.attrs_end = moved(el.attrs_end, self.attrs);
+                el.kids.start = moved(el.kids.start, self.kids);
                 if whole {
-                    tag.start = moved(tag.start, self.text);
-                    outer.start = moved(outer.start, self.text);
-                    *inner_start = moved(*inner_start, self.text);
-                    attrs.start = moved(attrs.start, self.attrs);
-                    events.start = moved(events.start, self.events);
-                    *kids_from = moved(*kids_from, self.kids);
+                    // The tag's position follows `outer`'s.
+                    el.outer.start = moved(el.outer.start, self.text);
+                    el.inner_start = moved(el.inner_start, self.text);
+                    el.attrs_start = moved(el.attrs_start, self.attrs);
+                    el.events_start = moved(el.events_start, self.events);
+                    el.kids_from = moved(el.kids_from, self.kids);
                 } else {
-                    outer.len = moved(outer.len, self.text);
+                    el.outer.len = moved(el.outer.len, self.text);
                 }
             }
             NodeKind::Text(t) | NodeKind::Raw(t) => t.start = moved(t.start, self.text),
@@ -296,29 +282,29 @@ fn splice_nodes(
     after: Shift,
     into_place: Shift,
 ) -> Vec<Node> {
-    let NodeKind::Element {
+    let NodeKind::Element(Element {
         end: e_end,
         kids_from,
         ..
-    } = old.node(e).kind
+    }) = old.node(e).kind
     else {
         unreachable!("changed_element returns elements")
     };
     let mut nodes = Vec::with_capacity((old.nodes.len() as i64 + after.nodes) as usize);
     for node in &old.nodes[..=e as usize] {
         let mut node = *node;
-        if matches!(node.kind, NodeKind::Element { end, .. } if end > e) {
+        if matches!(node.kind, NodeKind::Element(el) if el.end > e) {
             // `e` or one of its ancestors: it encloses the change.
             after.apply(&mut node, false);
         }
         nodes.push(node);
     }
-    if let NodeKind::Element { kids, has_slot, .. } = &mut nodes[e as usize].kind {
-        *kids = Span {
+    if let NodeKind::Element(el) = &mut nodes[e as usize].kind {
+        el.kids = Span {
             start: f.top.start + kids_from,
             len: f.top.len,
         };
-        *has_slot = false;
+        el.has_slot = false;
     }
     nodes.extend(f.nodes.iter().map(|&(mut node)| {
         into_place.apply(&mut node, true);
@@ -336,19 +322,18 @@ fn splice_nodes(
 /// rest of `old`, every array spliced at the same point and every position moved by one [`Shift`].
 fn splice(old: &Tree, e: NodeIndex, f: Fragment, html: String, text_delta: i64) -> Reparsed {
     let sh = &old.shape;
-    let NodeKind::Element {
-        attrs: e_attrs,
-        events: e_events,
+    let NodeKind::Element(element) = old.node(e).kind else {
+        unreachable!("changed_element returns elements")
+    };
+    let (e_attrs, e_events) = (element.attrs(), element.events());
+    let Element {
         kids: e_kids,
         end: e_end,
         events_end: e_events_end,
         kids_from,
         attrs_end: e_attrs_end,
         ..
-    } = old.node(e).kind
-    else {
-        unreachable!("changed_element returns elements")
-    };
+    } = element;
     // Where the fragment goes in each array: after `e`'s own entries, replacing its descendants'.
     let node_off = e + 1;
     let attrs_off = e_attrs.start + e_attrs.len;
@@ -430,21 +415,21 @@ mod tests {
         let sh = &tree.shape;
         let mut out = vec![format!("top {:?}", sh.kids(sh.top))];
         for (i, n) in tree.nodes.iter().enumerate() {
-            let key = n.key.map(|k| sh.str(k).to_owned());
+            let key = n.key().map(|k| sh.str(k).to_owned());
             let line = match n.kind {
-                NodeKind::Element {
-                    tag,
-                    attrs,
-                    events,
-                    kids,
-                    outer,
-                    end,
-                    events_end,
-                    has_slot,
-                    inner_start,
-                    kids_from,
-                    attrs_end,
-                } => {
+                NodeKind::Element(element) => {
+                    let (tag, attrs, events) = (element.tag(), element.attrs(), element.events());
+                    let Element {
+                        kids,
+                        outer,
+                        end,
+                        events_end,
+                        has_slot,
+                        inner_start,
+                        kids_from,
+                        attrs_end,
+                        ..
+                    } = element;
                     let attrs: Vec<String> = sh
                         .attrs(attrs)
                         .iter()

@@ -13,7 +13,7 @@ use super::core::{
     send_locked, Circuit, CircuitState, EndReason, Link, Outbound, LINK_CONNECTED, LINK_ENDED,
 };
 use super::handle::{BrowserCallError, CallAnswer, CircuitControl};
-use super::persist::PersistCause;
+use super::saver::PersistCause;
 
 impl CircuitControl for Circuit {
     fn is_alive(&self) -> bool {

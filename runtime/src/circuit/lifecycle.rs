@@ -15,7 +15,7 @@ use super::core::{
 use super::env::CircuitEnv;
 use super::handle::{BrowserCallError, CircuitHandle};
 use super::handlers::{HandlerError, InboundActivity, Lifetime};
-use super::persist::PersistCause;
+use super::saver::PersistCause;
 use super::saver::SaveReceipt;
 use super::secret::CircuitSecret;
 
@@ -52,7 +52,7 @@ impl Circuit {
             secret.key().clone(),
             env,
             directory,
-            user,
+            user.map(String::into_boxed_str),
             sink,
         ));
         let _entered = circuit.span.enter();

@@ -206,15 +206,6 @@ pub(crate) struct PersistedCircuit {
     pub(crate) app: AppSnapshot,
 }
 
-/// Why a circuit is being persisted (for the log).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PersistCause {
-    Eviction,
-    Shutdown,
-    Pause,
-    WriteBehind,
-}
-
 /// A hub's persistence: the store, the queue of saves to it, the keys, the app name, how long blobs stay
 /// valid, and the counters.
 pub(crate) struct Persistence {

@@ -1,6 +1,7 @@
 //! A live circuit writing itself to the store: on eviction, shutdown and pause (`lifecycle`), shortly
 //! after each change when the store asks for write-behind, and removal when it ends for good. The writes
-//! themselves go through the hub's queue (`saver`).
+//! themselves go through the hub's queue (`saver`), which reaches back to the circuit only through
+//! `SaveOwner` (implemented here) and so does not depend on the circuit's state.
 //!
 //! Invariants:
 //! - Sealing happens under the circuit's state lock (a consistent snapshot), and the sealed blob is queued
@@ -12,11 +13,12 @@
 //!   failed saves it waits `saver::retry_delay`.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
-use super::core::{Circuit, CircuitState, EndReason};
-use super::persist::PersistCause;
-use super::saver::{retry_delay, SaveReceipt};
+use tokio::time::Instant;
+
+use super::core::{Circuit, CircuitState, EndReason, Link};
+use super::saver::{retry_delay, PersistCause, SaveOwner, SaveReceipt};
 
 impl Circuit {
     /// This circuit's generation in the store.
@@ -45,7 +47,7 @@ impl Circuit {
             self.id,
             self.key.claim(),
             self.generation(),
-            self.user.clone(),
+            self.user.as_deref().map(str::to_owned),
             snapshot,
         );
         let sealed = match sealed {
@@ -56,7 +58,7 @@ impl Circuit {
             }
         };
         Some(persistence.saver.save(
-            Arc::downgrade(self),
+            Arc::downgrade(self) as Weak<dyn SaveOwner>,
             self.id,
             sealed,
             cause,
@@ -130,7 +132,7 @@ impl Circuit {
         state.write_behind_pending = true;
         persistence
             .saver
-            .write_behind(Arc::downgrade(self), interval);
+            .write_behind(Arc::downgrade(self) as Weak<dyn SaveOwner>, interval);
     }
 
     /// The circuit ended for good (closed or failed): with write-behind on, its last copy leaves the store
@@ -143,5 +145,30 @@ impl Circuit {
             return;
         }
         persistence.saver.remove(self.id, self.generation());
+    }
+}
+
+impl SaveOwner for Circuit {
+    fn write_behind_pass(self: Arc<Self>, now: Instant) -> bool {
+        let _entered = self.span.enter();
+        let mut state = self.state.lock();
+        if matches!(state.link, Link::Ended) {
+            state.write_behind_pending = false;
+            return true;
+        }
+        if state.write_behind_retry_at.is_some_and(|at| at > now) {
+            return false;
+        }
+        state.write_behind_pending = false;
+        self.persist_locked(&mut state, PersistCause::WriteBehind);
+        true
+    }
+
+    fn write_behind_done(self: Arc<Self>, failed: bool) -> u32 {
+        self.after_write_behind(failed)
+    }
+
+    fn fenced_out_by_store(self: Arc<Self>) {
+        self.end_moved();
     }
 }

@@ -31,8 +31,6 @@ use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::core::{Circuit, Link};
-use super::persist::PersistCause;
 use super::secret::CircuitId;
 use super::store::{CircuitStore, SaveOutcome, StoredCircuit};
 use crate::metrics::CircuitStoreMetrics;
@@ -42,6 +40,27 @@ const MAX_BATCH: usize = 512;
 
 /// A failing write-behind retries at most this far apart.
 const MAX_RETRY: Duration = Duration::from_secs(30);
+
+/// Why a circuit is being persisted (for the log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PersistCause {
+    Eviction,
+    Shutdown,
+    Pause,
+    WriteBehind,
+}
+
+/// The live circuit a save came from, as the saver sees it: implemented by `Circuit` (in `persisting`),
+/// so this queue knows nothing of the circuit's state.
+pub(crate) trait SaveOwner: Send + Sync {
+    /// A write-behind pass reached the circuit: it persists now, unless it ended. `false` when it is
+    /// backing off after failed saves until after `now`; it then stays listed for a later pass.
+    fn write_behind_pass(self: Arc<Self>, now: Instant) -> bool;
+    /// Its write-behind save finished (`failed` or not); how many had failed in a row before it.
+    fn write_behind_done(self: Arc<Self>, failed: bool) -> u32;
+    /// The store refused its save for holding a newer generation: this copy ends (it moved on).
+    fn fenced_out_by_store(self: Arc<Self>);
+}
 
 /// Answers whether the store took a queued save (`Err` when the saver is gone: not saved).
 pub(crate) type SaveReceipt = oneshot::Receiver<bool>;
@@ -60,7 +79,7 @@ struct Save {
     cause: PersistCause,
     span: tracing::Span,
     /// The live circuit, to end when the store fences it out and to book write-behind failures.
-    owner: Weak<Circuit>,
+    owner: Weak<dyn SaveOwner>,
     done: oneshot::Sender<bool>,
 }
 
@@ -70,7 +89,7 @@ pub(crate) struct Saver {
     metrics: CircuitStoreMetrics,
     queue: OnceLock<mpsc::UnboundedSender<Job>>,
     /// Circuits changed since the last write-behind pass.
-    dirty: Arc<Mutex<Vec<Weak<Circuit>>>>,
+    dirty: Arc<Mutex<Vec<Weak<dyn SaveOwner>>>>,
     timer: OnceLock<()>,
 }
 
@@ -88,7 +107,7 @@ impl Saver {
     /// Queues a sealed circuit behind every save queued before it.
     pub(crate) fn save(
         &self,
-        owner: Weak<Circuit>,
+        owner: Weak<dyn SaveOwner>,
         id: CircuitId,
         circuit: StoredCircuit,
         cause: PersistCause,
@@ -122,7 +141,7 @@ impl Saver {
     }
 
     /// Lists `circuit` for the next write-behind pass, every `interval`.
-    pub(crate) fn write_behind(&self, circuit: Weak<Circuit>, interval: Duration) {
+    pub(crate) fn write_behind(&self, circuit: Weak<dyn SaveOwner>, interval: Duration) {
         self.dirty.lock().push(circuit);
         self.timer.get_or_init(|| {
             tokio::spawn(run_write_behind(Arc::downgrade(&self.dirty), interval));
@@ -179,7 +198,7 @@ async fn flush(store: &dyn CircuitStore, metrics: &CircuitStoreMetrics, saves: &
         }
         let failed_before = match (save.cause, save.owner.upgrade()) {
             (PersistCause::WriteBehind, Some(circuit)) => {
-                circuit.after_write_behind(result.is_err())
+                circuit.write_behind_done(result.is_err())
             }
             _ => 0,
         };
@@ -198,7 +217,7 @@ async fn flush(store: &dyn CircuitStore, metrics: &CircuitStoreMetrics, saves: &
                 let generation = save.circuit.generation;
                 tracing::warn!(parent: span, ?cause, generation, "persist refused: the store holds a newer generation of this circuit");
                 if let Some(circuit) = save.owner.upgrade() {
-                    circuit.end_moved();
+                    circuit.fenced_out_by_store();
                 }
             }
             Err(error) if cause == PersistCause::WriteBehind && failed_before > 0 => {
@@ -223,7 +242,7 @@ pub(crate) fn retry_delay(interval: Duration, failures: u32) -> Duration {
 
 /// Every `interval`, persists the circuits listed since the last pass, until the saver is dropped. A
 /// circuit backing off after failed saves stays listed until its retry time.
-async fn run_write_behind(dirty: Weak<Mutex<Vec<Weak<Circuit>>>>, interval: Duration) {
+async fn run_write_behind(dirty: Weak<Mutex<Vec<Weak<dyn SaveOwner>>>>, interval: Duration) {
     let mut ticks = tokio::time::interval_at(Instant::now() + interval, interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let (mut listed, mut later) = (Vec::new(), Vec::new());
@@ -238,18 +257,9 @@ async fn run_write_behind(dirty: Weak<Mutex<Vec<Weak<Circuit>>>>, interval: Dura
             let Some(circuit) = weak.upgrade() else {
                 continue;
             };
-            let _entered = circuit.span.enter();
-            let mut state = circuit.state.lock();
-            if matches!(state.link, Link::Ended) {
-                state.write_behind_pending = false;
-                continue;
-            }
-            if state.write_behind_retry_at.is_some_and(|at| at > now) {
+            if !circuit.write_behind_pass(now) {
                 later.push(weak);
-                continue;
             }
-            state.write_behind_pending = false;
-            circuit.persist_locked(&mut state, PersistCause::WriteBehind);
         }
         dirty.lock().append(&mut later);
     }
@@ -261,6 +271,23 @@ mod tests {
     use crate::circuit::store::{ClaimedCircuit, StoreError, StoreFuture};
     use crate::circuit::CircuitSecret;
     use bytes::Bytes;
+
+    /// Saves whose circuit is gone (a weak reference that never upgrades).
+    fn no_owner() -> Weak<dyn SaveOwner> {
+        Weak::<Gone>::new()
+    }
+
+    struct Gone;
+
+    impl SaveOwner for Gone {
+        fn write_behind_pass(self: Arc<Self>, _: Instant) -> bool {
+            true
+        }
+        fn write_behind_done(self: Arc<Self>, _: bool) -> u32 {
+            0
+        }
+        fn fenced_out_by_store(self: Arc<Self>) {}
+    }
 
     /// Records what reaches it, in order.
     #[derive(Default)]
@@ -322,22 +349,22 @@ mod tests {
         // Queued before the saver task first runs (one thread): the saves before the removal go as one
         // batch, in order; the removal waits for them, and the save after it goes after it.
         let first = saver.save(
-            Weak::new(),
+            no_owner(),
             a,
             stored("a1"),
             PersistCause::WriteBehind,
             span(),
         );
         let second = saver.save(
-            Weak::new(),
+            no_owner(),
             a,
             stored("a2"),
             PersistCause::WriteBehind,
             span(),
         );
-        let third = saver.save(Weak::new(), b, stored("b1"), PersistCause::Shutdown, span());
+        let third = saver.save(no_owner(), b, stored("b1"), PersistCause::Shutdown, span());
         saver.remove(a, 1);
-        let last = saver.save(Weak::new(), b, stored("b2"), PersistCause::Pause, span());
+        let last = saver.save(no_owner(), b, stored("b2"), PersistCause::Pause, span());
         for receipt in [first, second, third, last] {
             assert_eq!(receipt.await, Ok(true));
         }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::hub::CircuitHub;
-use super::persist::PersistCause;
+use super::saver::PersistCause;
 
 /// What a graceful shutdown did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

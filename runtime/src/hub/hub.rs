@@ -437,8 +437,20 @@ impl HubBuilder {
     /// [`RedisLifetimeManager`](crate::redis::RedisLifetimeManager). Call it inside a Tokio runtime; a bad
     /// URL fails [`HubBuilder::build`]. Redis being down does not: the backplane keeps trying.
     #[cfg(feature = "redis")]
-    pub fn redis_backplane(mut self, url: &str, hub: &str) -> Self {
-        match crate::redis::RedisLifetimeManager::new(url, hub) {
+    pub fn redis_backplane(self, url: &str, hub: &str) -> Self {
+        self.redis_backplane_with_options(url, hub, crate::redis::BackplaneOptions::default())
+    }
+
+    /// [`redis_backplane`](Self::redis_backplane) with other limits (outbox size, publish delay and
+    /// batch, timeout): see [`BackplaneOptions`](crate::redis::BackplaneOptions).
+    #[cfg(feature = "redis")]
+    pub fn redis_backplane_with_options(
+        mut self,
+        url: &str,
+        hub: &str,
+        options: crate::redis::BackplaneOptions,
+    ) -> Self {
+        match crate::redis::RedisLifetimeManager::with_options(url, hub, options) {
             Ok(manager) => self.lifetime = Some(Arc::new(manager)),
             Err(e) => self.invalid = Some(e.to_string()),
         }

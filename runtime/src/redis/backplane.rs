@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::link::{self, Counters, LinkOptions, Outgoing};
+use super::link::{self, BackplaneOptions, Counters, Outgoing};
 use super::wire::{Frame, ReplyOutcome, ServerId};
 use super::RedisError;
 use crate::hub::{
@@ -70,19 +70,20 @@ impl RedisLifetimeManager {
     /// runtime. Fails on a malformed URL or outside a runtime, never because Redis is down (it connects in
     /// the background and keeps trying).
     pub fn new(url: &str, hub: &str) -> Result<Self, RedisError> {
-        Self::with_options(url, hub, LinkOptions::default())
+        Self::with_options(url, hub, BackplaneOptions::default())
     }
 
-    pub(crate) fn with_options(
+    /// [`new`](Self::new) with other limits: outbox size, publish delay and batch, timeout.
+    pub fn with_options(
         url: &str,
         hub: &str,
-        options: LinkOptions,
+        options: BackplaneOptions,
     ) -> Result<Self, RedisError> {
         let client = redis::Client::open(url).map_err(|e| RedisError::url(url, e))?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| RedisError::NoRuntime)?;
         let channel = format!("tether:hub:{hub}");
         let counters = Arc::new(Counters::default());
-        let (outbox, rx) = mpsc::channel(options.outbox_capacity);
+        let (outbox, rx) = mpsc::channel(options.outbox_capacity.max(1));
         let mut server = [0u8; 16];
         getrandom::fill(&mut server).expect("the OS random number generator is available");
         let shared = Arc::new(Shared {

@@ -5,8 +5,8 @@
 //! Invariants: neither task ever panics or spins on a dead Redis. Every failure is logged (the first of a
 //! streak at once, then at most every [`LOG_EVERY`]) and counted in [`Counters`], and every retry waits an
 //! exponential backoff capped at [`MAX_BACKOFF`]. Frames queued while Redis is away wait up to
-//! [`LinkOptions::max_publish_delay`], then are dropped and counted; the outbox is bounded, and a full one
-//! drops (and counts) instead of blocking hub code.
+//! [`BackplaneOptions::max_publish_delay`], then are dropped and counted; the outbox is bounded
+//! ([`BackplaneOptions::outbox_capacity`]), and a full one drops (and counts) instead of blocking hub code.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -21,27 +21,34 @@ use tokio::time::Instant;
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// A failing link logs at most this often (besides the first failure and the recovery).
 const LOG_EVERY: Duration = Duration::from_secs(10);
-/// At most this many frames go in one pipeline.
-const MAX_BATCH: usize = 512;
 /// The subscriber pings this often, so a silent network (no FIN, no RST) is noticed.
 const PING_EVERY: Duration = Duration::from_secs(5);
 
-/// Tunables of the Redis links.
-#[derive(Debug, Clone)]
-pub(crate) struct LinkOptions {
-    /// Frames waiting to be published, at most.
-    pub(crate) outbox_capacity: usize,
-    /// A frame not published within this long (Redis away) is dropped and counted.
-    pub(crate) max_publish_delay: Duration,
-    /// Connecting, and each command, give up after this long.
-    pub(crate) timeout: Duration,
+/// Limits of the Redis hub backplane, given to
+/// [`RedisLifetimeManager::with_options`](super::RedisLifetimeManager::with_options) or
+/// [`HubBuilder::redis_backplane_with_options`](crate::hub::HubBuilder::redis_backplane_with_options).
+///
+/// The defaults suit a Redis on the local network; docs/configuration.md says when to change them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackplaneOptions {
+    /// Frames waiting to be published, at most (default 10,000). A frame sent while the outbox is full is
+    /// dropped and counted ([`super::BackplaneStats::dropped`]) rather than blocking the hub. Zero is
+    /// treated as one.
+    pub outbox_capacity: usize,
+    /// How long a frame may wait while Redis is away (default 5 s); an older one is dropped and counted.
+    pub max_publish_delay: Duration,
+    /// At most this many frames go to Redis in one pipeline (default 512). Zero is treated as one.
+    pub max_batch: usize,
+    /// Connecting, and each command (publish, subscribe, ping), give up after this long (default 2 s).
+    pub timeout: Duration,
 }
 
-impl Default for LinkOptions {
+impl Default for BackplaneOptions {
     fn default() -> Self {
-        LinkOptions {
+        BackplaneOptions {
             outbox_capacity: 10_000,
             max_publish_delay: Duration::from_secs(5),
+            max_batch: 512,
             timeout: Duration::from_secs(2),
         }
     }
@@ -121,14 +128,15 @@ fn next_backoff(current: Duration) -> Duration {
     (current * 2).min(MAX_BACKOFF)
 }
 
-/// Publishes queued frames on `channel`, a pipeline of up to [`MAX_BATCH`] at a time, until the outbox
+/// Publishes queued frames on `channel`, a pipeline of up to [`BackplaneOptions::max_batch`] at a time,
+/// until the outbox
 /// closes (the manager was dropped).
 pub(crate) async fn publish_loop(
     client: redis::Client,
     channel: String,
     mut outbox: mpsc::Receiver<Outgoing>,
     counters: Arc<Counters>,
-    options: LinkOptions,
+    options: BackplaneOptions,
 ) {
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(options.timeout))
@@ -148,6 +156,7 @@ pub(crate) async fn publish_loop(
             return;
         }
     };
+    let max_batch = options.max_batch.max(1);
     let mut batch: Vec<Outgoing> = Vec::new();
     let mut backoff = Duration::from_millis(50);
     let mut streak = Streak::default();
@@ -158,7 +167,7 @@ pub(crate) async fn publish_loop(
                 None => return,
             }
         }
-        while batch.len() < MAX_BATCH {
+        while batch.len() < max_batch {
             match outbox.try_recv() {
                 Ok(frame) => batch.push(frame),
                 Err(_) => break,
@@ -201,7 +210,7 @@ pub(crate) async fn subscribe_loop(
     client: redis::Client,
     channel: String,
     counters: Arc<Counters>,
-    options: LinkOptions,
+    options: BackplaneOptions,
     deliver: impl Fn(&[u8]) + Send + 'static,
 ) {
     let mut backoff = Duration::from_millis(50);

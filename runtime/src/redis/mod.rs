@@ -21,6 +21,7 @@ use std::fmt;
 
 pub use crate::hub::BackplaneStats;
 pub use backplane::RedisLifetimeManager;
+pub use link::BackplaneOptions;
 pub use store::{RedisCircuitStore, StoreOptions};
 
 /// A Redis integration could not be set up.

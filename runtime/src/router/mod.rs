@@ -43,18 +43,20 @@
 //! assert!(routes.errors().is_empty());
 //! ```
 
+mod nav;
 mod page;
 mod pattern;
+mod route_match;
 mod routes;
-mod view;
 
 #[cfg(test)]
 mod tests;
 
+pub use self::nav::{nav_link, NavMatch};
 pub use self::page::{page_route, page_router, Document};
 pub use self::pattern::{encode_query_value, PatternError};
-pub use self::routes::{Guard, Layout, Reject, RouteMatch, RouteProps, Routes};
-pub use self::view::{nav_link, LayoutContext, NavMatch, RouterView, ROUTER};
+pub use self::route_match::{Guard, Reject, RouteMatch, RouteProps};
+pub use self::routes::{Layout, LayoutContext, RouterView, Routes, ROUTER};
 
 use tether_components::ComponentRegistry;
 

@@ -13,8 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use maud::Markup;
 
-use super::routes::{Resolved, Routes};
-use super::view::ROUTER;
+use super::routes::{Resolved, Routes, ROUTER};
 use crate::auth::{Auth, CurrentUser};
 use crate::circuit::{CircuitHub, PageRequest, PAGE_CACHE_CONTROL};
 

@@ -1,128 +1,36 @@
-//! [`Routes`]: the route table (patterns → page components, layouts, guards, redirects) and resolving a
-//! path against it into a [`Resolved`] outcome.
+//! [`Routes`], the route table (patterns → page components, layouts, guards, redirects), and
+//! [`RouterView`], the root component that shows the page of the current location inside its layouts.
+//!
+//! The table and the component are one module because their types are made of each other: the table
+//! holds render functions of the component (layouts, and the placers that put a page in it) and the
+//! component holds the table. What neither needs of the other lives beside them: `route_match` (what a
+//! route sees, how it says no), `pattern` (path patterns), `nav` (links that mark the current page).
 //!
 //! Invariants: resolving never panics on any input path; a parameter that does not parse, a guard that
 //! says no, or no matching pattern all come out as [`Reject`] values, which the page handler turns into a
 //! status (404) or a redirect, and the live router into the not-found page or a browser navigation.
+//!
+//! The router reads [`Routes`], [`Location`] and the [`CurrentUser`] from its services in `init`. On every
+//! location change it resolves the new path: a page replaces the current one (a child keyed by the path
+//! and query, so another note is a fresh component and the same address keeps its state), a redirect is
+//! sent to the browser as a replacing navigation, anything else shows the not-found page. Layouts are
+//! render functions of the router, so the shell (nav bar, user name) re-renders with every navigation.
+//! Everything is wrapped in `<div data-t-router="BASE">`: the boot script navigates links inside it
+//! within the circuit.
 
-use std::str::FromStr;
 use std::sync::Arc;
 
 use maud::{html, Markup};
-use tether_components::{ChildSlot, Component, RenderContext, Services};
+use tether_components::{ChildSlot, Component, Context, RenderContext, Services};
 
+use super::nav::{nav_link, NavMatch};
 use super::pattern::{split_query, Pattern, PatternError};
-use super::view::{LayoutContext, RouterView};
-use crate::auth::{Auth, AuthOptions, CurrentUser, User};
-
-/// Why a route did not produce a page.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reject {
-    /// Show the not-found page (status 404 on prerender).
-    NotFound,
-    /// Go to this browser path instead (a redirect on prerender, a replacing navigation when live).
-    Redirect(String),
-}
-
-/// What a route's page, guard or parameter parser sees of the request: path, parameters, query, services
-/// (with the [`CurrentUser`]).
-#[derive(Debug)]
-pub struct RouteMatch<'a> {
-    pub(crate) base: &'a str,
-    pub(crate) path: &'a str,
-    pub(crate) target: &'a str,
-    pub(crate) params: &'a [(String, String)],
-    pub(crate) query: &'a [(String, String)],
-    pub(crate) services: &'a Services,
-}
-
-impl RouteMatch<'_> {
-    /// The path inside the app (without the router's base), without query.
-    pub fn path(&self) -> &str {
-        self.path
-    }
-
-    /// The browser's path and query (with the base): the return URL for a login redirect.
-    pub fn uri(&self) -> String {
-        format!("{}{}", self.base, self.target)
-    }
-
-    /// Route parameter `name` parsed as `T`; a missing or unparsable parameter is [`Reject::NotFound`].
-    pub fn param<T: FromStr>(&self, name: &str) -> Result<T, Reject> {
-        self.params
-            .iter()
-            .find(|(k, _)| k == name)
-            .and_then(|(_, v)| v.parse().ok())
-            .ok_or(Reject::NotFound)
-    }
-
-    /// Query parameter `name` parsed as `T`: `Ok(None)` when absent, [`Reject::NotFound`] when present and
-    /// unparsable.
-    pub fn query<T: FromStr>(&self, name: &str) -> Result<Option<T>, Reject> {
-        match self.query_str(name) {
-            None => Ok(None),
-            Some(text) => text.parse().map(Some).map_err(|_| Reject::NotFound),
-        }
-    }
-
-    /// Query parameter `name` as text.
-    pub fn query_str(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// A service of the circuit or prerender.
-    pub fn service<T: Clone + 'static>(&self) -> Option<T> {
-        self.services.get()
-    }
-
-    /// The signed-in user (anonymous when no [`Auth`] is configured).
-    pub fn user(&self) -> CurrentUser {
-        self.services.get().unwrap_or_default()
-    }
-
-    /// The signed-in user, or a redirect to the login page that returns here: the guard for pages that
-    /// need a user.
-    pub fn require_user(&self) -> Result<Arc<User>, Reject> {
-        self.user().get().ok_or_else(|| {
-            let options = self
-                .services
-                .get::<Auth>()
-                .map_or_else(AuthOptions::default, |auth| auth.options().clone());
-            Reject::Redirect(options.login_url(&self.uri()))
-        })
-    }
-
-    /// [`require_user`](Self::require_user), and the user must have `role` (else not found: the page's
-    /// existence is not revealed).
-    pub fn require_role(&self, role: &str) -> Result<Arc<User>, Reject> {
-        let user = self.require_user()?;
-        if user.roles.iter().any(|r| r == role) {
-            Ok(user)
-        } else {
-            Err(Reject::NotFound)
-        }
-    }
-}
-
-/// Page props built from the matched route: parse parameters, check the user, load what must exist.
-pub trait RouteProps: Sized {
-    /// The props for this request, or why there is no page.
-    fn from_route(route: &RouteMatch<'_>) -> Result<Self, Reject>;
-}
-
-impl RouteProps for () {
-    fn from_route(_: &RouteMatch<'_>) -> Result<Self, Reject> {
-        Ok(())
-    }
-}
+use super::route_match::{Guard, Reject, RouteMatch, RouteProps};
+use crate::auth::CurrentUser;
+use crate::circuit::{Location, LocationSubscription};
 
 /// A layout: wraps the page's markup (inner layouts first) in a shared shell.
 pub type Layout = Arc<dyn Fn(&mut LayoutContext<'_, '_>, Markup) -> Markup + Send + Sync>;
-/// A guard: runs before a route's props are built.
-pub type Guard = Arc<dyn Fn(&RouteMatch<'_>) -> Result<(), Reject> + Send + Sync>;
 /// Places the resolved page as a child of the router, under a key.
 pub(crate) type Placer = Box<dyn Fn(&mut RenderContext<'_, RouterView>, &str) -> ChildSlot + Send>;
 type PageFactory = Arc<dyn Fn(&RouteMatch<'_>) -> Result<Placer, Reject> + Send + Sync>;
@@ -373,5 +281,139 @@ impl Component for NotFound {
     }
     fn render(&self, _: &mut RenderContext<'_, Self>) -> Markup {
         html! { h1 { "Not found" } p { "There is no page at this address." } }
+    }
+}
+
+/// The name [`register`](super::register) gives [`RouterView`] in a component registry.
+pub const ROUTER: &str = "tether.Router";
+
+/// The router root component (props: none; it reads its services).
+pub struct RouterView {
+    routes: Routes,
+    services: Services,
+    location: Option<Location>,
+    uri: String,
+    key: String,
+    page: Option<(Placer, Vec<Layout>)>,
+    _watch: Option<LocationSubscription>,
+}
+
+impl RouterView {
+    /// Shows the page at browser path `uri`.
+    fn go(&mut self, uri: &str) {
+        match self.routes.resolve(uri, &self.services) {
+            Resolved::Page { placer, layouts } => {
+                self.uri = uri.to_owned();
+                self.key = uri.split('#').next().unwrap_or("").to_owned();
+                self.page = Some((placer, layouts));
+            }
+            Resolved::NotFound => {
+                self.uri = uri.to_owned();
+                self.key = "!not-found".to_owned();
+                self.page = Some(self.routes.not_found_page(&self.services));
+            }
+            Resolved::Redirect(to) => {
+                if let Some(location) = &self.location {
+                    location.navigate(&to, true);
+                }
+                if self.page.is_none() {
+                    // Prerender only: the page handler answered with the redirect itself.
+                    self.page = Some(self.routes.not_found_page(&self.services));
+                }
+            }
+        }
+    }
+}
+
+impl Component for RouterView {
+    type Props = ();
+
+    fn create(_: &()) -> Self {
+        RouterView {
+            routes: Routes::new(),
+            services: Services::new(),
+            location: None,
+            uri: String::new(),
+            key: String::new(),
+            page: None,
+            _watch: None,
+        }
+    }
+
+    fn init(&mut self, cx: &mut Context<'_, Self>) {
+        self.routes = cx.service::<Routes>().unwrap_or_else(|| {
+            tracing::error!("the router has no `Routes` service: give the circuit hub one");
+            Routes::new()
+        });
+        self.services = cx.services();
+        let location = cx.service::<Location>();
+        let uri = location
+            .as_ref()
+            .map_or_else(|| "/".to_owned(), Location::path);
+        if let Some(location) = &location {
+            self._watch = Some(location.watch(cx.handle(), |this, change| this.go(change.path())));
+        }
+        self.location = location;
+        self.go(&uri);
+    }
+
+    fn render(&self, cx: &mut RenderContext<'_, Self>) -> Markup {
+        let Some((placer, layouts)) = &self.page else {
+            return html! {};
+        };
+        let mut markup = html! { (placer(cx, &self.key)) };
+        for layout in layouts.iter().rev() {
+            let mut layout_cx = LayoutContext {
+                cx,
+                uri: &self.uri,
+                routes: &self.routes,
+            };
+            markup = layout(&mut layout_cx, markup);
+        }
+        html! { div data-t-router=(self.routes.base_path()) { (markup) } }
+    }
+}
+
+/// What a layout sees: the current path, links, the user, services, and child components.
+pub struct LayoutContext<'c, 'a> {
+    cx: &'c mut RenderContext<'a, RouterView>,
+    uri: &'c str,
+    routes: &'c Routes,
+}
+
+impl LayoutContext<'_, '_> {
+    /// The browser path and query of the current page.
+    pub fn uri(&self) -> &str {
+        self.uri
+    }
+
+    /// The browser path of app path `path`.
+    pub fn href(&self, path: &str) -> String {
+        self.routes.href(path)
+    }
+
+    /// A link to app path `path` marked as current when the current path is exactly `path`.
+    pub fn nav_link(&self, path: &str, content: Markup) -> Markup {
+        nav_link(self.uri, &self.href(path), NavMatch::Exact, content)
+    }
+
+    /// A link to app path `path` marked as current when the current path is `path` or below it.
+    pub fn nav_link_prefix(&self, path: &str, content: Markup) -> Markup {
+        nav_link(self.uri, &self.href(path), NavMatch::Prefix, content)
+    }
+
+    /// The signed-in user (anonymous when no auth is configured).
+    pub fn user(&self) -> CurrentUser {
+        self.cx.service().unwrap_or_default()
+    }
+
+    /// A service.
+    pub fn service<T: Clone + 'static>(&self) -> Option<T> {
+        self.cx.service()
+    }
+
+    /// Places child component `D` in the layout (a stateful part of the shell).
+    pub fn child<D: Component>(&mut self, props: D::Props) -> ChildSlot {
+        self.cx.child::<D>(props)
     }
 }

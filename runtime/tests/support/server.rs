@@ -103,16 +103,21 @@ pub struct TestServer {
 
 /// Serves `builder`'s hub with the pages `/counter?start=N` and `/note?size=N` (a counter and a note).
 pub async fn serve(builder: CircuitHubBuilder) -> TestServer {
-    let hub = builder.build().expect("valid circuit hub");
-    let app = Router::new()
+    let pages = Router::new()
         .route("/counter", get(counter_page))
         .route("/note", get(note_page))
         .route("/params/{id}", get(params_page))
         .route("/loader", get(loader_page))
         .route("/fragile", get(fragile_page))
-        .route("/journal", get(journal_page))
-        .with_state(hub.clone())
-        .merge(hub.router());
+        .route("/journal", get(journal_page));
+    serve_pages(builder, pages).await
+}
+
+/// Serves `builder`'s hub and a test file's own `pages` (handlers get the hub as their state) on a
+/// loopback port.
+pub async fn serve_pages(builder: CircuitHubBuilder, pages: Router<CircuitHub>) -> TestServer {
+    let hub = builder.build().expect("valid circuit hub");
+    let app = pages.with_state(hub.clone()).merge(hub.router());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -166,6 +171,22 @@ impl TestServer {
         answer.expect("the circuit starts");
         let (_, first) = batch(&client.expect("T.Batch").await);
         (client, first)
+    }
+
+    /// Sends the disconnect beacon the boot script sends when the page goes away (the browser ends the
+    /// circuit); the response status.
+    pub async fn end_by_beacon(&self, secret: &str) -> u16 {
+        let body = format!("secret={secret}");
+        let content_type = [("Content-Type", "application/x-www-form-urlencoded")];
+        http(
+            self.addr,
+            "POST",
+            "/_tether/disconnect",
+            &content_type,
+            &body,
+        )
+        .await
+        .status
     }
 
     /// Loads `/counter?start=N`, connects, starts the circuit and reads the attach batch (not acked).

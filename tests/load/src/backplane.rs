@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::args::{self, Flags};
 use crate::server::{self, Server};
 
 /// Starts the release chat example on the backplane; returns once it listens and has subscribed.
@@ -43,48 +44,52 @@ fn start_chat(redis: &str) -> Result<(Server, String), String> {
     Ok((server, url))
 }
 
-fn flag(args: &[String], name: &str, default: u64) -> Result<u64, String> {
-    match args.iter().position(|a| a == name) {
-        Some(i) => args
-            .get(i + 1)
-            .ok_or(format!("{name} needs a value"))?
-            .parse()
-            .map_err(|e| format!("{name}: {e}")),
-        None => Ok(default),
-    }
+pub(crate) const USAGE: &str = "usage: tether-load backplane fanout|keys --redis redis://HOST:PORT [--senders 4] [--receivers 10] [--seconds 10] (fanout) [--keys 10000] [--bytes 300] (keys)";
+
+struct Args {
+    command: String,
+    redis: String,
+    senders: usize,
+    receivers: usize,
+    seconds: u64,
+    keys: usize,
+    bytes: usize,
 }
 
-pub(crate) async fn run(args: Vec<String>) {
-    let result = async {
-        let redis = args
-            .iter()
-            .position(|a| a == "--redis")
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-            .ok_or("usage: tether-load backplane fanout|keys --redis redis://HOST:PORT …")?;
-        match args.first().map(String::as_str) {
-            Some("fanout") => {
-                fanout(
-                    &redis,
-                    flag(&args, "--senders", 4)? as usize,
-                    flag(&args, "--receivers", 10)? as usize,
-                    flag(&args, "--seconds", 10)?,
-                )
-                .await
-            }
-            Some("keys") => {
-                keys(
-                    &redis,
-                    flag(&args, "--keys", 10_000)? as usize,
-                    flag(&args, "--seconds", 10)?,
-                    flag(&args, "--bytes", 300)? as usize,
-                )
-                .await
-            }
-            _ => Err("usage: tether-load backplane fanout|keys --redis URL".to_owned()),
+fn parse_args(flags: &mut Flags) -> Result<Args, String> {
+    let mut args = Args {
+        command: flags.command()?,
+        redis: String::new(),
+        senders: 4,
+        receivers: 10,
+        seconds: 10,
+        keys: 10_000,
+        bytes: 300,
+    };
+    while let Some(flag) = flags.next()? {
+        match flag.name.as_str() {
+            "--redis" => args.redis = flag.value,
+            "--senders" => args.senders = flag.number()?,
+            "--receivers" => args.receivers = flag.number()?,
+            "--seconds" => args.seconds = flag.number()?,
+            "--keys" => args.keys = flag.number()?,
+            "--bytes" => args.bytes = flag.number()?,
+            _ => return Err(flag.unknown()),
         }
     }
-    .await;
+    if args.redis.is_empty() {
+        return Err("--redis is required".to_owned());
+    }
+    Ok(args)
+}
+
+pub(crate) async fn run(raw: Vec<String>) {
+    let args = args::parse_or_exit(raw, USAGE, parse_args);
+    let result = match args.command.as_str() {
+        "fanout" => fanout(&args.redis, args.senders, args.receivers, args.seconds).await,
+        "keys" => keys(&args.redis, args.keys, args.seconds, args.bytes).await,
+        other => Err(format!("unknown command {other}\n{USAGE}")),
+    };
     if let Err(e) = result {
         eprintln!("tether-load backplane: {e}");
         std::process::exit(1);

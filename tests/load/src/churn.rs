@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::args::{self, Flags};
 use crate::circuits::{descriptors, get_page, PROTOCOL_VERSION};
 use crate::server::{binary, cpu_ticks, rss_bytes, Server};
 
@@ -47,7 +48,9 @@ struct Args {
     long_polling: bool,
 }
 
-fn parse_args(raw: Vec<String>) -> Result<Args, String> {
+pub(crate) const USAGE: &str = "usage: tether-load churn [--circuits N] [--seconds S] [--transport websockets|longpolling] [--sample S] [--idle S] [--retention-ms MS]";
+
+fn parse_args(flags: &mut Flags) -> Result<Args, String> {
     let mut args = Args {
         circuits: 1000,
         seconds: 60,
@@ -56,22 +59,15 @@ fn parse_args(raw: Vec<String>) -> Result<Args, String> {
         retention_ms: 60_000,
         long_polling: false,
     };
-    let mut raw = raw.into_iter();
-    while let Some(flag) = raw.next() {
-        let value = raw.next().ok_or(format!("{flag} needs a value"))?;
-        let number = || {
-            value
-                .parse::<u64>()
-                .map_err(|_| format!("{flag} takes a number"))
-        };
-        match flag.as_str() {
-            "--circuits" => args.circuits = number()? as usize,
-            "--seconds" => args.seconds = number()?,
-            "--sample" => args.sample = number()?.max(1),
-            "--idle" => args.idle = number()?,
-            "--retention-ms" => args.retention_ms = number()?,
+    while let Some(flag) = flags.next()? {
+        match flag.name.as_str() {
+            "--circuits" => args.circuits = flag.number()?,
+            "--seconds" => args.seconds = flag.number()?,
+            "--sample" => args.sample = flag.number::<u64>()?.max(1),
+            "--idle" => args.idle = flag.number()?,
+            "--retention-ms" => args.retention_ms = flag.number()?,
             "--transport" => {
-                args.long_polling = match value.as_str() {
+                args.long_polling = match flag.value.as_str() {
                     "websockets" => false,
                     "longpolling" => true,
                     other => {
@@ -81,7 +77,7 @@ fn parse_args(raw: Vec<String>) -> Result<Args, String> {
                     }
                 }
             }
-            other => return Err(format!("unknown option {other}")),
+            _ => return Err(flag.unknown()),
         }
     }
     Ok(args)
@@ -447,13 +443,7 @@ async fn churn(args: &Args) -> Result<(), String> {
 
 /// Runs `tether-load churn ARGS…`.
 pub(crate) async fn run(raw: Vec<String>) {
-    let args = match parse_args(raw) {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("usage: tether-load churn [--circuits N] [--seconds S] [--transport websockets|longpolling] [--sample S] [--idle S] [--retention-ms MS]\n{message}");
-            std::process::exit(2);
-        }
-    };
+    let args = args::parse_or_exit(raw, USAGE, parse_args);
     if let Err(message) = churn(&args).await {
         eprintln!("error: {message}");
         std::process::exit(1);

@@ -39,6 +39,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::args::{self, Flags};
 use crate::server::{binary, cpu_ticks, rss_bytes, Server};
 
 const RS: char = '\u{1e}';
@@ -59,9 +60,10 @@ struct Args {
     pid: Option<u32>,
 }
 
-fn parse_args(raw: Vec<String>) -> Result<Args, String> {
-    let mut raw = raw.into_iter();
-    let command = raw.next().ok_or("usage: tether-load circuits memory|latency|shapes [--circuits N] [--seconds S] [--addr A --pid P]")?;
+pub(crate) const USAGE: &str = "usage: tether-load circuits memory|latency|shapes [--circuits N] [--seconds S] [--addr A --pid P] [--protocol-version N] [--acks alone|with-next]";
+
+fn parse_args(flags: &mut Flags) -> Result<Args, String> {
+    let command = flags.command()?;
     let mut args = Args {
         command,
         circuits: 1000,
@@ -69,30 +71,22 @@ fn parse_args(raw: Vec<String>) -> Result<Args, String> {
         addr: None,
         pid: None,
     };
-    while let Some(flag) = raw.next() {
-        let value = raw.next().ok_or(format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--circuits" => {
-                args.circuits = value.parse().map_err(|_| "--circuits takes a number")?
-            }
-            "--seconds" => args.seconds = value.parse().map_err(|_| "--seconds takes a number")?,
-            "--addr" => args.addr = Some(value.parse().map_err(|_| "--addr takes HOST:PORT")?),
-            "--pid" => args.pid = Some(value.parse().map_err(|_| "--pid takes a number")?),
-            "--protocol-version" => PROTOCOL_VERSION.store(
-                value
-                    .parse()
-                    .map_err(|_| "--protocol-version takes a number")?,
-                Ordering::Relaxed,
-            ),
+    while let Some(flag) = flags.next()? {
+        match flag.name.as_str() {
+            "--circuits" => args.circuits = flag.number()?,
+            "--seconds" => args.seconds = flag.number()?,
+            "--addr" => args.addr = Some(flag.parse("HOST:PORT")?),
+            "--pid" => args.pid = Some(flag.number()?),
+            "--protocol-version" => PROTOCOL_VERSION.store(flag.number()?, Ordering::Relaxed),
             "--acks" => ACKS_ALONE.store(
-                match value.as_str() {
+                match flag.value.as_str() {
                     "alone" => true,
                     "with-next" => false,
                     _ => return Err("--acks takes alone or with-next".into()),
                 },
                 Ordering::Relaxed,
             ),
-            other => return Err(format!("unknown option {other}")),
+            _ => return Err(flag.unknown()),
         }
     }
     Ok(args)
@@ -573,13 +567,7 @@ async fn shapes() {
 
 /// Runs `tether-load circuits ARGS…`.
 pub(crate) async fn run(raw: Vec<String>) {
-    let args = match parse_args(raw) {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
-    };
+    let args = args::parse_or_exit(raw, USAGE, parse_args);
     let result = match args.command.as_str() {
         "memory" => memory(&args).await,
         "latency" => latency(&args).await,

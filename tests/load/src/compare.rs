@@ -21,6 +21,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
 
+use crate::args::{self, Flags};
 use crate::circuits::{
     measure_latency, ramp, settle, start_circuit, Client, Connection, LatencyReport,
 };
@@ -35,7 +36,9 @@ struct Args {
     tether: Option<PathBuf>,
 }
 
-fn parse_args(raw: Vec<String>) -> Result<Args, String> {
+pub(crate) const USAGE: &str = "usage: tether-load compare [--circuits 10000] [--small 1000] [--seconds 20] [--dioxus PATH] [--tether PATH [--protocol-version N]]";
+
+fn parse_args(flags: &mut Flags) -> Result<Args, String> {
     let mut args = Args {
         circuits: 10_000,
         small: 1_000,
@@ -43,27 +46,16 @@ fn parse_args(raw: Vec<String>) -> Result<Args, String> {
         dioxus: None,
         tether: None,
     };
-    let mut raw = raw.into_iter();
-    while let Some(flag) = raw.next() {
-        let value = raw.next().ok_or(format!("{flag} needs a value"))?;
-        let number = || {
-            value
-                .parse::<usize>()
-                .map_err(|_| format!("{flag} takes a number"))
-        };
-        match flag.as_str() {
-            "--circuits" => args.circuits = number()?,
-            "--small" => args.small = number()?,
-            "--seconds" => args.seconds = number()? as u64,
-            "--dioxus" => args.dioxus = Some(PathBuf::from(value)),
-            "--tether" => args.tether = Some(PathBuf::from(value)),
-            "--protocol-version" => crate::circuits::PROTOCOL_VERSION.store(
-                value
-                    .parse()
-                    .map_err(|_| "--protocol-version takes a number")?,
-                std::sync::atomic::Ordering::Relaxed,
-            ),
-            other => return Err(format!("unknown option {other}")),
+    while let Some(flag) = flags.next()? {
+        match flag.name.as_str() {
+            "--circuits" => args.circuits = flag.number()?,
+            "--small" => args.small = flag.number()?,
+            "--seconds" => args.seconds = flag.number()?,
+            "--dioxus" => args.dioxus = Some(PathBuf::from(flag.value)),
+            "--tether" => args.tether = Some(PathBuf::from(flag.value)),
+            "--protocol-version" => crate::circuits::PROTOCOL_VERSION
+                .store(flag.number()?, std::sync::atomic::Ordering::Relaxed),
+            _ => return Err(flag.unknown()),
         }
     }
     Ok(args)
@@ -221,13 +213,7 @@ fn print(rows: &[Row], args: &Args) {
 
 /// Runs `tether-load compare ARGS…`.
 pub(crate) async fn run(raw: Vec<String>) {
-    let args = match parse_args(raw) {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}\nusage: tether-load compare [--circuits 10000] [--small 1000] [--seconds 20] [--dioxus PATH] [--tether PATH [--protocol-version N]]");
-            std::process::exit(2);
-        }
-    };
+    let args = args::parse_or_exit(raw, USAGE, parse_args);
     let mut rows = Vec::new();
     for peer in [Peer::Floor, Peer::Dioxus, Peer::Tether] {
         if peer == Peer::Dioxus && args.dioxus.is_none() {

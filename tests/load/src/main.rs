@@ -18,6 +18,7 @@
 //! `persisted.rs`. `tether-load scale [--servers 6] [--circuits 100000]` holds many live counter circuits
 //! over several server processes and reports memory per circuit; see `scale.rs`.
 
+mod args;
 mod backplane;
 mod churn;
 mod circuits;
@@ -34,6 +35,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use args::Flags;
 use futures_util::{SinkExt, StreamExt};
 use server::Server;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -50,9 +52,16 @@ struct Args {
     pid: Option<u32>,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut raw = std::env::args().skip(1);
-    let command = raw.next().ok_or("usage: tether-load hub-echo|hub-idle [--connections N] [--seconds S] [--url URL --pid PID]")?;
+const HUB_USAGE: &str =
+    "usage: tether-load hub-echo|hub-idle [--connections N] [--seconds S] [--url URL --pid PID]";
+
+fn parse_args(flags: &mut Flags) -> Result<Args, String> {
+    let command = flags.command()?;
+    if command != "hub-echo" && command != "hub-idle" {
+        return Err(format!(
+            "unknown mode {command} (tether-load --help lists them)"
+        ));
+    }
     let mut args = Args {
         connections: if command == "hub-idle" { 10_000 } else { 100 },
         seconds: 10,
@@ -60,19 +69,33 @@ fn parse_args() -> Result<Args, String> {
         pid: None,
         command,
     };
-    while let Some(flag) = raw.next() {
-        let value = raw.next().ok_or(format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--connections" => {
-                args.connections = value.parse().map_err(|e| format!("--connections: {e}"))?
-            }
-            "--seconds" => args.seconds = value.parse().map_err(|e| format!("--seconds: {e}"))?,
-            "--url" => args.url = Some(value),
-            "--pid" => args.pid = Some(value.parse().map_err(|e| format!("--pid: {e}"))?),
-            other => return Err(format!("unknown flag {other}")),
+    while let Some(flag) = flags.next()? {
+        match flag.name.as_str() {
+            "--connections" => args.connections = flag.number()?,
+            "--seconds" => args.seconds = flag.number()?,
+            "--url" => args.url = Some(flag.value),
+            "--pid" => args.pid = Some(flag.number()?),
+            _ => return Err(flag.unknown()),
         }
     }
     Ok(args)
+}
+
+/// Every mode's usage line, for `tether-load --help`.
+fn print_usage() {
+    println!("tether-load MODE …: load and memory measurements (see docs/performance.md)");
+    for usage in [
+        HUB_USAGE,
+        circuits::USAGE,
+        compare::USAGE,
+        churn::USAGE,
+        backplane::USAGE,
+        persisted::USAGE,
+        scale::USAGE,
+    ] {
+        println!("  {}", usage.trim_start_matches("usage: "));
+    }
+    println!("  add --help after a mode for its usage alone");
 }
 
 /// The chat example; returns it with its hub URL.
@@ -181,43 +204,37 @@ async fn hub_idle(url: String, pid: u32, connections: usize) -> Result<(), Strin
 
 #[tokio::main]
 async fn main() {
-    if std::env::args().nth(1).as_deref() == Some("echo-server") {
-        if let Err(e) = echo::serve().await {
-            eprintln!("tether-load echo-server: {e}");
-            std::process::exit(1);
+    let mut words = std::env::args().skip(1);
+    let mode = words.next().unwrap_or_default();
+    let rest: Vec<String> = words.collect();
+    match mode.as_str() {
+        "" | "--help" | "-h" | "help" => {
+            print_usage();
+            if mode.is_empty() {
+                std::process::exit(2);
+            }
         }
-        return;
+        "echo-server" => {
+            if let Err(e) = echo::serve().await {
+                eprintln!("tether-load echo-server: {e}");
+                std::process::exit(1);
+            }
+        }
+        "circuits" => circuits::run(rest).await,
+        "backplane" => backplane::run(rest).await,
+        "scale" => scale::run(rest).await,
+        "scale-client" => scale::run_client(rest).await,
+        "compare" => compare::run(rest).await,
+        "persisted" => persisted::run(rest).await,
+        "churn" => churn::run(rest).await,
+        _ => hub(std::env::args().skip(1).collect()).await,
     }
-    if std::env::args().nth(1).as_deref() == Some("circuits") {
-        circuits::run(std::env::args().skip(2).collect()).await;
-        return;
-    }
-    if std::env::args().nth(1).as_deref() == Some("backplane") {
-        backplane::run(std::env::args().skip(2).collect()).await;
-        return;
-    }
-    if std::env::args().nth(1).as_deref() == Some("scale") {
-        scale::run(std::env::args().skip(2).collect()).await;
-        return;
-    }
-    if std::env::args().nth(1).as_deref() == Some("scale-client") {
-        scale::run_client(std::env::args().skip(2).collect()).await;
-        return;
-    }
-    if std::env::args().nth(1).as_deref() == Some("compare") {
-        compare::run(std::env::args().skip(2).collect()).await;
-        return;
-    }
-    if std::env::args().nth(1).as_deref() == Some("persisted") {
-        persisted::run(std::env::args().skip(2).collect()).await;
-        return;
-    }
-    if std::env::args().nth(1).as_deref() == Some("churn") {
-        churn::run(std::env::args().skip(2).collect()).await;
-        return;
-    }
+}
+
+/// `hub-echo` and `hub-idle` against the chat example (started here unless `--url` and `--pid` are given).
+async fn hub(raw: Vec<String>) {
+    let args = args::parse_or_exit(raw, HUB_USAGE, parse_args);
     let result = async {
-        let args = parse_args()?;
         let (server, url, pid) = match (args.url.clone(), args.pid) {
             (Some(url), Some(pid)) => (None, url, pid),
             (Some(_), None) | (None, Some(_)) => {
@@ -231,8 +248,7 @@ async fn main() {
         };
         let outcome = match args.command.as_str() {
             "hub-echo" => hub_echo(url, args.connections, args.seconds).await,
-            "hub-idle" => hub_idle(url, pid, args.connections).await,
-            other => Err(format!("unknown command {other} (hub-echo, hub-idle)")),
+            _ => hub_idle(url, pid, args.connections).await,
         };
         drop(server);
         outcome

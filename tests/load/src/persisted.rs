@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use redis::aio::ConnectionManager;
 
+use crate::args::{self, Flags};
 use crate::counter_tab::{CounterTab, Departure, ResumeError};
 use crate::server::{self, cpu_ticks, load_average, Server};
 
@@ -40,9 +41,8 @@ struct Args {
     settle: u64,
 }
 
-fn parse_args(raw: Vec<String>) -> Result<Args, String> {
-    let mut raw = raw.into_iter();
-    let command = raw.next().ok_or(USAGE)?;
+fn parse_args(flags: &mut Flags) -> Result<Args, String> {
+    let command = flags.command()?;
     let mut args = Args {
         command,
         redis: String::new(),
@@ -52,25 +52,19 @@ fn parse_args(raw: Vec<String>) -> Result<Args, String> {
         rate: 200,
         settle: 10,
     };
-    while let Some(flag) = raw.next() {
-        let value = raw.next().ok_or(format!("{flag} needs a value"))?;
-        let number = || {
-            value
-                .parse::<u64>()
-                .map_err(|_| format!("{flag} takes a number"))
-        };
-        match flag.as_str() {
-            "--redis" => args.redis = value.clone(),
-            "--circuits" => args.circuits = number()? as usize,
-            "--seconds" => args.seconds = number()?,
-            "--rounds" => args.rounds = number()? as usize,
-            "--rate" => args.rate = number()?.max(1),
-            "--settle" => args.settle = number()?,
-            other => return Err(format!("unknown option {other}")),
+    while let Some(flag) = flags.next()? {
+        match flag.name.as_str() {
+            "--redis" => args.redis = flag.value,
+            "--circuits" => args.circuits = flag.number()?,
+            "--seconds" => args.seconds = flag.number()?,
+            "--rounds" => args.rounds = flag.number()?,
+            "--rate" => args.rate = flag.number::<u64>()?.max(1),
+            "--settle" => args.settle = flag.number()?,
+            _ => return Err(flag.unknown()),
         }
     }
     if args.redis.is_empty() {
-        return Err(USAGE.to_owned());
+        return Err("--redis is required".to_owned());
     }
     if args.circuits == 0 {
         args.circuits = if args.command == "bytes" { 100 } else { 1000 };
@@ -78,7 +72,7 @@ fn parse_args(raw: Vec<String>) -> Result<Args, String> {
     Ok(args)
 }
 
-const USAGE: &str = "usage: tether-load persisted bytes|cpu|resume|rolling --redis redis://HOST:PORT [--circuits N] [--seconds S] [--rounds R] [--rate R] [--settle S]";
+pub(crate) const USAGE: &str = "usage: tether-load persisted bytes|cpu|resume|rolling --redis redis://HOST:PORT [--circuits N] [--seconds S] [--rounds R] [--rate R] [--settle S]";
 
 /// The run's servers: counter examples on one Redis with one persistence key.
 struct Fleet {
@@ -639,15 +633,13 @@ async fn rolling(args: &Args) -> Result<(), String> {
 
 /// Runs `tether-load persisted ARGS…`.
 pub(crate) async fn run(raw: Vec<String>) {
-    let result = match parse_args(raw) {
-        Ok(args) => match args.command.as_str() {
-            "bytes" => bytes(&args).await,
-            "cpu" => cpu(&args).await,
-            "resume" => resume(&args).await,
-            "rolling" => rolling(&args).await,
-            other => Err(format!("unknown command {other}\n{USAGE}")),
-        },
-        Err(message) => Err(message),
+    let args = args::parse_or_exit(raw, USAGE, parse_args);
+    let result = match args.command.as_str() {
+        "bytes" => bytes(&args).await,
+        "cpu" => cpu(&args).await,
+        "resume" => resume(&args).await,
+        "rolling" => rolling(&args).await,
+        other => Err(format!("unknown command {other}\n{USAGE}")),
     };
     if let Err(message) = result {
         eprintln!("tether-load persisted: {message}");

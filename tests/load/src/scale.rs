@@ -14,6 +14,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::args::{self, Flags};
 use crate::counter_tab::CounterTab;
 use crate::server::{self, load_average, rss_bytes, Server};
 
@@ -23,25 +24,21 @@ struct Args {
     click_seconds: u64,
 }
 
-fn parse_args(raw: Vec<String>) -> Result<Args, String> {
+pub(crate) const USAGE: &str =
+    "usage: tether-load scale [--servers N] [--circuits N] [--click-seconds S]";
+
+fn parse_args(flags: &mut Flags) -> Result<Args, String> {
     let mut args = Args {
         servers: 6,
         circuits: 100_000,
         click_seconds: 20,
     };
-    let mut raw = raw.into_iter();
-    while let Some(flag) = raw.next() {
-        let value = raw.next().ok_or(format!("{flag} needs a value"))?;
-        let number = || {
-            value
-                .parse::<u64>()
-                .map_err(|_| format!("{flag} takes a number"))
-        };
-        match flag.as_str() {
-            "--servers" => args.servers = number()?.max(1) as usize,
-            "--circuits" => args.circuits = number()? as usize,
-            "--click-seconds" => args.click_seconds = number()?.max(1),
-            other => return Err(format!("unknown option {other}")),
+    while let Some(flag) = flags.next()? {
+        match flag.name.as_str() {
+            "--servers" => args.servers = flag.number::<usize>()?.max(1),
+            "--circuits" => args.circuits = flag.number()?,
+            "--click-seconds" => args.click_seconds = flag.number::<u64>()?.max(1),
+            _ => return Err(flag.unknown()),
         }
     }
     Ok(args)
@@ -287,13 +284,8 @@ async fn ping_all(tabs: &mut [CounterTab]) -> Result<(), String> {
 
 /// Runs `tether-load scale ARGS…`.
 pub(crate) async fn run(raw: Vec<String>) {
-    let result = match parse_args(raw) {
-        Ok(args) => scale(&args).await,
-        Err(message) => Err(format!(
-            "usage: tether-load scale [--servers N] [--circuits N] [--click-seconds S]\n{message}"
-        )),
-    };
-    if let Err(message) = result {
+    let args = args::parse_or_exit(raw, USAGE, parse_args);
+    if let Err(message) = scale(&args).await {
         eprintln!("tether-load scale: {message}");
         std::process::exit(1);
     }

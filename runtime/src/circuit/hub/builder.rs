@@ -188,7 +188,26 @@ impl CircuitHubBuilder {
     }
 
     /// Builds the hub. Must run inside a Tokio runtime (eviction runs on a background task).
-    pub fn build(self) -> Result<CircuitHub, CircuitHubError> {
+    pub fn build(mut self) -> Result<CircuitHub, CircuitHubError> {
+        self.check_hub_options()?;
+        let persistence = self.take_persistence()?;
+        let path = self.path.clone();
+        let hub_options = self.hub_options.clone();
+        let max_message = hub_options.max_receive_message_size;
+        let shared = Arc::new(self.into_shared(persistence));
+        let hub = circuit_methods(Hub::builder().options(hub_options), &shared)
+            .build()
+            .map_err(|e| CircuitHubError(e.to_string()))?;
+        Ok(CircuitHub {
+            shared,
+            hub,
+            path,
+            max_message,
+        })
+    }
+
+    /// Refuses hub options and a path the circuit protocol cannot work with.
+    fn check_hub_options(&self) -> Result<(), CircuitHubError> {
         if self.hub_options.max_parallel_invocations != 1 {
             return Err(CircuitHubError(format!(
                 "HubOptions::max_parallel_invocations is {}: the circuit hub processes each connection's \
@@ -202,12 +221,45 @@ impl CircuitHubBuilder {
                 self.path
             )));
         }
+        Ok(())
+    }
+
+    /// The persistence of circuits, when a store was given: the sealing key (random unless set), the
+    /// retired keys, each with an id of its own.
+    fn take_persistence(&mut self) -> Result<Option<Persistence>, CircuitHubError> {
+        let key = self
+            .persistence_key
+            .take()
+            .unwrap_or_else(PersistenceKey::generate);
+        let retired = std::mem::take(&mut self.retired_persistence_keys);
+        let mut ids: Vec<u32> = std::iter::once(&key)
+            .chain(&retired)
+            .map(PersistenceKey::id)
+            .collect();
+        ids.sort_unstable();
+        if ids.windows(2).any(|pair| pair[0] == pair[1]) {
+            return Err(CircuitHubError(
+                "two persistence keys share an id; every key needs its own".into(),
+            ));
+        }
+        Ok(self.store.take().map(|store| {
+            Persistence::new(
+                store,
+                key,
+                retired,
+                std::mem::take(&mut self.app_name),
+                self.options.persisted_retention,
+            )
+        }))
+    }
+
+    /// The state every circuit hub method shares: environment, registry, signer, services.
+    fn into_shared(self, persistence: Option<Persistence>) -> Shared {
         let signer = DescriptorSigner::new(
             self.key.unwrap_or_else(DescriptorKey::generate),
             self.options.descriptor_lifetime,
             self.options.max_remembered_descriptors,
         );
-        let max_message = self.hub_options.max_receive_message_size;
         let handlers = match self.services.get::<crate::auth::Auth>() {
             Some(auth) => self.handlers.shared(auth),
             None => self.handlers,
@@ -220,35 +272,13 @@ impl CircuitHubBuilder {
             self.options.max_retained_disconnected,
             self.options.retention_period,
         );
-        let key = self
-            .persistence_key
-            .unwrap_or_else(PersistenceKey::generate);
-        let mut ids: Vec<u32> = std::iter::once(&key)
-            .chain(&self.retired_persistence_keys)
-            .map(PersistenceKey::id)
-            .collect();
-        ids.sort_unstable();
-        if ids.windows(2).any(|pair| pair[0] == pair[1]) {
-            return Err(CircuitHubError(
-                "two persistence keys share an id; every key needs its own".into(),
-            ));
-        }
-        let persistence = self.store.map(|store| {
-            Persistence::new(
-                store,
-                key,
-                self.retired_persistence_keys,
-                self.app_name,
-                self.options.persisted_retention,
-            )
-        });
         let env = Arc::new(CircuitEnv {
             options: self.options,
             handlers,
             server_functions: self.functions,
             persistence,
         });
-        let shared = Arc::new(Shared {
+        Shared {
             env,
             registry,
             components: Arc::new(self.components),
@@ -256,78 +286,95 @@ impl CircuitHubBuilder {
             services,
             closing: std::sync::atomic::AtomicBool::new(false),
             downloads,
-        });
-        let mut hub = Hub::builder().options(self.hub_options);
-        // One typed hub method per call: the hub decodes the arguments straight from the message's raw
-        // JSON into their final types.
-        hub = register(hub, &shared, method::START_CIRCUIT, Call::Start);
-        let connecting = shared.clone();
-        hub = hub.method(
-            method::CONNECT_CIRCUIT,
-            move |ctx: HubContext, (secret,): (String,)| {
-                let shared = connecting.clone();
-                async move {
-                    // A shared store may know the circuit moved on (resumed elsewhere): asked first.
-                    shared.end_if_moved(&secret).await;
-                    shared.call(&ctx, Call::Connect((secret,)))
-                }
-            },
-        );
-        hub = register(hub, &shared, method::DISPATCH_EVENT, Call::Event);
-        hub = register(hub, &shared, method::ON_RENDER_COMPLETED, Call::Ack);
-        hub = register(hub, &shared, method::INVOKE_SERVER, Call::InvokeServer);
-        hub = register(hub, &shared, method::END_INVOKE_JS, Call::EndInvokeJs);
-        hub = register(hub, &shared, method::LOCATION_CHANGED, Call::Location);
-        let chunked = shared.clone();
-        hub = hub.upload_method(
-            method::CHUNKED,
-            move |ctx: HubContext, (target,): (String,), streams| {
-                let shared = chunked.clone();
-                // Start reading the chunks now, before the hub polls the returned future (see `collect`).
-                let collected = shared.collect_chunks(&ctx, streams);
-                async move { shared.chunked(&ctx, &target, collected).await }
-            },
-        );
-        let resume = shared.clone();
-        hub = hub.method(
-            method::RESUME_CIRCUIT,
-            move |ctx: HubContext, (secret,): (String,)| {
-                let shared = resume.clone();
-                async move {
-                    shared.refuse_when_closing()?;
-                    Ok::<_, HubError>(shared.resume(&ctx, &secret).await)
-                }
-            },
-        );
-        hub = hub.method(method::PAUSE_CIRCUIT, move |ctx: HubContext, (): ()| {
-            let circuit = ctx.extension::<ConnectionCircuit>();
-            async move {
-                let Some(ConnectionCircuit(circuit)) = circuit else {
-                    return Ok::<_, HubError>(false);
-                };
-                // Answered once the store has it, so that a resume right after the answer finds it.
-                let saved = circuit.pause_from(ctx.connection_id());
-                Ok(match saved {
-                    Some(save) => save.await.unwrap_or(false),
-                    None => false,
-                })
-            }
-        });
-        let disconnected = shared.clone();
-        hub = hub.on_disconnected(move |ctx: HubContext, _reason| {
-            if let Some(circuit) = disconnected.registry.for_connection(ctx.connection_id()) {
-                circuit.detach(ctx.connection_id());
-            }
-            async {}
-        });
-        let hub = hub.build().map_err(|e| CircuitHubError(e.to_string()))?;
-        Ok(CircuitHub {
-            shared,
-            hub,
-            path: self.path,
-            max_message,
-        })
+        }
     }
+}
+
+/// The circuit protocol's hub methods, all served by `shared`, and the detach on disconnect.
+fn circuit_methods(hub: HubBuilder, shared: &Arc<Shared>) -> HubBuilder {
+    // One typed hub method per call: the hub decodes the arguments straight from the message's raw JSON
+    // into their final types.
+    let hub = register(hub, shared, method::START_CIRCUIT, Call::Start);
+    let hub = connect_method(hub, shared);
+    let hub = register(hub, shared, method::DISPATCH_EVENT, Call::Event);
+    let hub = register(hub, shared, method::ON_RENDER_COMPLETED, Call::Ack);
+    let hub = register(hub, shared, method::INVOKE_SERVER, Call::InvokeServer);
+    let hub = register(hub, shared, method::END_INVOKE_JS, Call::EndInvokeJs);
+    let hub = register(hub, shared, method::LOCATION_CHANGED, Call::Location);
+    let hub = chunked_method(hub, shared);
+    let hub = resume_method(hub, shared);
+    let hub = pause_method(hub);
+    let disconnected = shared.clone();
+    hub.on_disconnected(move |ctx: HubContext, _reason| {
+        if let Some(circuit) = disconnected.registry.for_connection(ctx.connection_id()) {
+            circuit.detach(ctx.connection_id());
+        }
+        async {}
+    })
+}
+
+/// `ConnectCircuit`: a reconnect, after asking a shared store whether the circuit moved on.
+fn connect_method(hub: HubBuilder, shared: &Arc<Shared>) -> HubBuilder {
+    let shared = shared.clone();
+    hub.method(
+        method::CONNECT_CIRCUIT,
+        move |ctx: HubContext, (secret,): (String,)| {
+            let shared = shared.clone();
+            async move {
+                // A shared store may know the circuit moved on (resumed elsewhere): asked first.
+                shared.end_if_moved(&secret).await;
+                shared.call(&ctx, Call::Connect((secret,)))
+            }
+        },
+    )
+}
+
+/// The chunked upload of a large call (its chunks arrive as a client stream).
+fn chunked_method(hub: HubBuilder, shared: &Arc<Shared>) -> HubBuilder {
+    let shared = shared.clone();
+    hub.upload_method(
+        method::CHUNKED,
+        move |ctx: HubContext, (target,): (String,), streams| {
+            let shared = shared.clone();
+            // Start reading the chunks now, before the hub polls the returned future (see `collect`).
+            let collected = shared.collect_chunks(&ctx, streams);
+            async move { shared.chunked(&ctx, &target, collected).await }
+        },
+    )
+}
+
+/// `ResumeCircuit`: a persisted circuit back from the store (refused while shutting down).
+fn resume_method(hub: HubBuilder, shared: &Arc<Shared>) -> HubBuilder {
+    let shared = shared.clone();
+    hub.method(
+        method::RESUME_CIRCUIT,
+        move |ctx: HubContext, (secret,): (String,)| {
+            let shared = shared.clone();
+            async move {
+                shared.refuse_when_closing()?;
+                Ok::<_, HubError>(shared.resume(&ctx, &secret).await)
+            }
+        },
+    )
+}
+
+/// `PauseCircuit`: the connection's circuit persisted and released; `false` when there was none or the
+/// store refused it.
+fn pause_method(hub: HubBuilder) -> HubBuilder {
+    hub.method(method::PAUSE_CIRCUIT, move |ctx: HubContext, (): ()| {
+        let circuit = ctx.extension::<ConnectionCircuit>();
+        async move {
+            let Some(ConnectionCircuit(circuit)) = circuit else {
+                return Ok::<_, HubError>(false);
+            };
+            // Answered once the store has it, so that a resume right after the answer finds it.
+            let saved = circuit.pause_from(ctx.connection_id());
+            Ok(match saved {
+                Some(save) => save.await.unwrap_or(false),
+                None => false,
+            })
+        }
+    })
 }
 
 /// Registers circuit hub method `name`, whose arguments decode into `A` and travel as `wrap(A)`.

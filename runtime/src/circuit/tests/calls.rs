@@ -9,15 +9,7 @@ async fn browser_calls_time_out_and_answers_arrive() {
         CircuitHandlers::new(),
     );
     let sink = TestSink::new("c");
-    let (_, circuit) = registry
-        .start(sink.clone(), |_| {
-            Ok(Box::new(Counter {
-                count: 0,
-                dirty: false,
-                batches: 0,
-            }) as Box<dyn CircuitApp>)
-        })
-        .unwrap();
+    let (_, circuit) = start_counter(&registry, &sink, false);
     let handle = circuit.handle();
     let err = handle
         .call_browser("window.nothing", vec![])
@@ -98,15 +90,7 @@ async fn server_functions_answer_with_results_and_errors() {
 async fn navigation_goes_to_the_connected_browser() {
     let registry = registry(CircuitOptions::default(), CircuitHandlers::new());
     let sink = TestSink::new("c");
-    let (_, circuit) = registry
-        .start(sink.clone(), |_| {
-            Ok(Box::new(Counter {
-                count: 0,
-                dirty: false,
-                batches: 0,
-            }) as Box<dyn CircuitApp>)
-        })
-        .unwrap();
+    let (_, circuit) = start_counter(&registry, &sink, false);
     assert!(circuit.handle().navigate("/elsewhere", false));
     assert_eq!(sink.take(), [Sent::Navigate("/elsewhere".into(), false)]);
     assert!(circuit.deliver(Inbound::LocationChanged {

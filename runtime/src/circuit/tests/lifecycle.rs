@@ -200,15 +200,7 @@ async fn a_panicking_circuit_does_not_touch_another() {
 async fn batches_rendered_while_disconnected_are_sent_on_reconnect() {
     let registry = registry(CircuitOptions::default(), CircuitHandlers::new());
     let first = TestSink::new("a");
-    let (secret, circuit) = registry
-        .start(first.clone(), |_| {
-            Ok(Box::new(Counter {
-                count: 0,
-                dirty: true,
-                batches: 0,
-            }) as Box<dyn CircuitApp>)
-        })
-        .unwrap();
+    let (secret, circuit) = start_counter(&registry, &first, true);
     ack(&registry, "a", 1, None);
     registry.connection_closed("a");
     // Work that reaches the circuit while no browser is connected (a timer, a broadcast) still renders.

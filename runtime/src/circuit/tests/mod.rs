@@ -183,13 +183,6 @@ impl TestHub {
         }
     }
 
-    fn end_by_secret(&self, secret: &CircuitSecret) -> bool {
-        self.registry
-            .find(secret)
-            .map(|circuit| circuit.end_by_browser())
-            .is_some()
-    }
-
     fn for_connection(&self, connection_id: &str) -> Option<Arc<Circuit>> {
         self.registry.for_connection(connection_id)
     }
@@ -225,17 +218,26 @@ fn registry(options: CircuitOptions, handlers: CircuitHandlers) -> TestHub {
     }
 }
 
+/// Starts a counter circuit on `sink` with a first batch to send.
 fn start(registry: &TestHub, sink: &Arc<TestSink>) -> CircuitSecret {
-    let (secret, _) = registry
+    start_counter(registry, sink, true).0
+}
+
+/// Starts a counter circuit on `sink`; `dirty`: whether it has a first batch to send.
+fn start_counter(
+    registry: &TestHub,
+    sink: &Arc<TestSink>,
+    dirty: bool,
+) -> (CircuitSecret, Arc<Circuit>) {
+    registry
         .start(sink.clone(), |_| {
             Ok(Box::new(Counter {
                 count: 0,
-                dirty: true,
+                dirty,
                 batches: 0,
             }) as Box<dyn CircuitApp>)
         })
-        .unwrap();
-    secret
+        .unwrap()
 }
 
 fn click(registry: &TestHub, connection: &str) -> bool {

@@ -96,6 +96,24 @@ pub(crate) trait Endpoint: Send + Sync + 'static {
     fn start<T: Transport>(self: &Arc<Self>, start: Start<T>);
 }
 
+/// [`Endpoint`]'s accessors for a type that keeps them in fields named `options`, `registry` and
+/// `authorize` (both endpoints do).
+macro_rules! endpoint_accessors {
+    () => {
+        fn options(&self) -> &HubOptions {
+            &self.options
+        }
+
+        fn registry(&self) -> &Registry {
+            &self.registry
+        }
+
+        fn authorizer(&self) -> Option<&AuthorizeFn> {
+            self.authorize.as_deref()
+        }
+    };
+}
+
 /// A connection whose transport has just opened, for [`Endpoint::start`].
 pub(crate) struct Start<T> {
     pub(crate) id: Arc<str>,
@@ -112,17 +130,7 @@ pub(crate) struct Start<T> {
 }
 
 impl Endpoint for HubInner {
-    fn options(&self) -> &HubOptions {
-        &self.options
-    }
-
-    fn registry(&self) -> &Registry {
-        &self.registry
-    }
-
-    fn authorizer(&self) -> Option<&AuthorizeFn> {
-        self.authorize.as_deref()
-    }
+    endpoint_accessors!();
 
     fn start<T: Transport>(self: &Arc<Self>, start: Start<T>) {
         let conn = ConnectionShared::new(
@@ -143,17 +151,7 @@ impl Endpoint for HubInner {
 }
 
 impl Endpoint for RawInner {
-    fn options(&self) -> &HubOptions {
-        &self.options
-    }
-
-    fn registry(&self) -> &Registry {
-        &self.registry
-    }
-
-    fn authorizer(&self) -> Option<&AuthorizeFn> {
-        self.authorize.as_deref()
-    }
+    endpoint_accessors!();
 
     fn start<T: Transport>(self: &Arc<Self>, start: Start<T>) {
         // No hub handshake follows: the connection is established once its transport is.

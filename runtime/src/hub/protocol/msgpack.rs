@@ -134,107 +134,137 @@ pub(crate) fn parse_message(bytes: &[u8]) -> Result<HubMessage, ProtocolError> {
     let Mp::Array(items) = value else {
         return Err(err("Message must be a MessagePack array."));
     };
-    let mut fields = items.into_iter();
+    let mut fields = Fields(items.into_iter());
     let kind = fields
+        .0
         .next()
         .ok_or_else(|| err("Missing required property 'type'."))?
         .as_u64()
         .ok_or_else(|| err("Expected 'type' to be a non-negative integer."))?;
-    let mut next = |name: &str| {
-        fields
+    match kind {
+        1 | 4 => parse_invocation(kind == 4, fields),
+        2 => parse_stream_item(fields),
+        3 => parse_completion(fields),
+        5 => parse_cancel_invocation(fields),
+        6 => Ok(HubMessage::Ping),
+        7 => parse_close(fields),
+        8 | 9 => parse_sequence_number(kind == 8, fields),
+        other => Ok(HubMessage::Unknown(other)),
+    }
+}
+
+/// The elements of a message array after its type, taken in order.
+struct Fields(std::vec::IntoIter<Mp>);
+
+impl Fields {
+    /// The next element, which the protocol requires (`name` is for the error).
+    fn next(&mut self, name: &str) -> Result<Mp, ProtocolError> {
+        self.0
             .next()
             .ok_or_else(|| err(format!("Missing required property '{name}'.")))
+    }
+
+    /// The next element where older peers may leave it out or send nil: `None` for both.
+    fn optional(&mut self) -> Option<Mp> {
+        self.0.next().filter(|value| !value.is_nil())
+    }
+}
+
+/// Invocation `[1, headers, id|nil, target, args, streamIds]` or StreamInvocation `[4, ...]` (whose id is
+/// required: one without an id is an Invocation, as in the JSON protocol).
+fn parse_invocation(streaming: bool, mut fields: Fields) -> Result<HubMessage, ProtocolError> {
+    headers(fields.next("headers")?)?;
+    let invocation_id = match fields.next("invocationId")? {
+        Mp::Nil if !streaming => None,
+        v => Some(string(v, "invocationId")?),
     };
-    Ok(match kind {
-        1 | 4 => {
-            headers(next("headers")?)?;
-            let invocation_id = match next("invocationId")? {
-                Mp::Nil if kind == 1 => None,
-                v => Some(string(v, "invocationId")?),
-            };
-            let target = string(next("target")?, "target")?;
-            let arguments = match next("arguments")? {
-                v @ Mp::Array(_) => payload_in(v)?,
-                _ => return Err(err("Expected 'arguments' to be an array.")),
-            };
-            // Clients older than client-to-server streaming leave the stream ids out.
-            let stream_ids = match next("streamIds") {
-                Err(_) | Ok(Mp::Nil) => Vec::new(),
-                Ok(Mp::Array(ids)) => ids
-                    .into_iter()
-                    .map(|id| string(id, "streamIds"))
-                    .collect::<Result<_, _>>()?,
-                Ok(_) => return Err(err("Expected 'streamIds' to be an array of strings.")),
-            };
-            match invocation_id {
-                Some(invocation_id) if kind == 4 => HubMessage::StreamInvocation {
-                    invocation_id,
-                    target,
-                    arguments,
-                    stream_ids,
-                },
-                invocation_id => HubMessage::Invocation {
-                    invocation_id,
-                    target,
-                    arguments,
-                    stream_ids,
-                },
-            }
-        }
-        2 => {
-            headers(next("headers")?)?;
-            HubMessage::StreamItem {
-                invocation_id: string(next("invocationId")?, "invocationId")?,
-                item: payload_in(next("item")?)?,
-            }
-        }
-        3 => {
-            headers(next("headers")?)?;
-            let invocation_id = string(next("invocationId")?, "invocationId")?;
-            let outcome = match next("resultKind")?.as_u64() {
-                Some(1) => CompletionOutcome::Error(string(next("error")?, "error")?),
-                Some(2) => CompletionOutcome::Void,
-                Some(3) => CompletionOutcome::Result(payload_in(next("result")?)?),
-                _ => return Err(err("Invalid invocation result kind.")),
-            };
-            HubMessage::Completion {
-                invocation_id,
-                outcome,
-            }
-        }
-        5 => {
-            headers(next("headers")?)?;
-            HubMessage::CancelInvocation {
-                invocation_id: string(next("invocationId")?, "invocationId")?,
-            }
-        }
-        6 => HubMessage::Ping,
-        7 => {
-            let error = match next("error") {
-                Err(_) | Ok(Mp::Nil) => None,
-                Ok(v) => Some(string(v, "error")?),
-            };
-            let allow_reconnect = match next("allowReconnect") {
-                Err(_) | Ok(Mp::Nil) => false,
-                Ok(Mp::Boolean(b)) => b,
-                Ok(_) => return Err(err("Expected 'allowReconnect' to be a boolean.")),
-            };
-            HubMessage::Close {
-                error,
-                allow_reconnect,
-            }
-        }
-        8 | 9 => {
-            let sequence_id = next("sequenceId")?
-                .as_u64()
-                .ok_or_else(|| err("Expected 'sequenceId' to be a non-negative integer."))?;
-            if kind == 8 {
-                HubMessage::Ack { sequence_id }
-            } else {
-                HubMessage::Sequence { sequence_id }
-            }
-        }
-        other => HubMessage::Unknown(other),
+    let target = string(fields.next("target")?, "target")?;
+    let arguments = match fields.next("arguments")? {
+        v @ Mp::Array(_) => payload_in(v)?,
+        _ => return Err(err("Expected 'arguments' to be an array.")),
+    };
+    // Clients older than client-to-server streaming leave the stream ids out.
+    let stream_ids = match fields.optional() {
+        None => Vec::new(),
+        Some(Mp::Array(ids)) => ids
+            .into_iter()
+            .map(|id| string(id, "streamIds"))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(err("Expected 'streamIds' to be an array of strings.")),
+    };
+    Ok(match invocation_id {
+        Some(invocation_id) if streaming => HubMessage::StreamInvocation {
+            invocation_id,
+            target,
+            arguments,
+            stream_ids,
+        },
+        invocation_id => HubMessage::Invocation {
+            invocation_id,
+            target,
+            arguments,
+            stream_ids,
+        },
+    })
+}
+
+/// StreamItem `[2, headers, id, item]`.
+fn parse_stream_item(mut fields: Fields) -> Result<HubMessage, ProtocolError> {
+    headers(fields.next("headers")?)?;
+    Ok(HubMessage::StreamItem {
+        invocation_id: string(fields.next("invocationId")?, "invocationId")?,
+        item: payload_in(fields.next("item")?)?,
+    })
+}
+
+/// Completion `[3, headers, id, kind, error|result]`: kind 1 error, 2 void, 3 result.
+fn parse_completion(mut fields: Fields) -> Result<HubMessage, ProtocolError> {
+    headers(fields.next("headers")?)?;
+    let invocation_id = string(fields.next("invocationId")?, "invocationId")?;
+    let outcome = match fields.next("resultKind")?.as_u64() {
+        Some(1) => CompletionOutcome::Error(string(fields.next("error")?, "error")?),
+        Some(2) => CompletionOutcome::Void,
+        Some(3) => CompletionOutcome::Result(payload_in(fields.next("result")?)?),
+        _ => return Err(err("Invalid invocation result kind.")),
+    };
+    Ok(HubMessage::Completion {
+        invocation_id,
+        outcome,
+    })
+}
+
+/// CancelInvocation `[5, headers, id]`.
+fn parse_cancel_invocation(mut fields: Fields) -> Result<HubMessage, ProtocolError> {
+    headers(fields.next("headers")?)?;
+    Ok(HubMessage::CancelInvocation {
+        invocation_id: string(fields.next("invocationId")?, "invocationId")?,
+    })
+}
+
+/// Close `[7, error|nil, allowReconnect]`; both may be left out.
+fn parse_close(mut fields: Fields) -> Result<HubMessage, ProtocolError> {
+    let error = fields.optional().map(|v| string(v, "error")).transpose()?;
+    let allow_reconnect = match fields.optional() {
+        None => false,
+        Some(Mp::Boolean(b)) => b,
+        Some(_) => return Err(err("Expected 'allowReconnect' to be a boolean.")),
+    };
+    Ok(HubMessage::Close {
+        error,
+        allow_reconnect,
+    })
+}
+
+/// Ack `[8, sequenceId]` (`ack`) or Sequence `[9, sequenceId]`.
+fn parse_sequence_number(ack: bool, mut fields: Fields) -> Result<HubMessage, ProtocolError> {
+    let sequence_id = fields
+        .next("sequenceId")?
+        .as_u64()
+        .ok_or_else(|| err("Expected 'sequenceId' to be a non-negative integer."))?;
+    Ok(if ack {
+        HubMessage::Ack { sequence_id }
+    } else {
+        HubMessage::Sequence { sequence_id }
     })
 }
 
@@ -295,6 +325,7 @@ fn from_msgpack(value: Mp) -> Result<HubValue, ProtocolError> {
                 };
                 map.push((key, from_msgpack(value)?));
             }
+            refuse_repeated_keys(&map)?;
             HubValue::Map(map)
         }
         Mp::Ext(-1, data) => HubValue::Timestamp(
@@ -306,6 +337,21 @@ fn from_msgpack(value: Mp) -> Result<HubValue, ProtocolError> {
             )))
         }
     })
+}
+
+/// A map whose keys repeat (`"a"` twice, or `"0"` and the integer 0) has no JSON object form: JSON
+/// readers keep one of the values, so the message would change on its way through the JSON form.
+/// MessagePack leaves repeated keys undefined; .NET's reader refuses them, and so does this one.
+fn refuse_repeated_keys(map: &[(String, HubValue)]) -> Result<(), ProtocolError> {
+    let mut keys: Vec<&str> = map.iter().map(|(key, _)| key.as_str()).collect();
+    keys.sort_unstable();
+    match keys.windows(2).find(|pair| pair[0] == pair[1]) {
+        Some(pair) => Err(err(format!(
+            "Invalid message: the map key '{}' appears twice.",
+            pair[0]
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn float(f: f64) -> Result<HubValue, ProtocolError> {

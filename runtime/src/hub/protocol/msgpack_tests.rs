@@ -152,6 +152,12 @@ fn malformed_messages_give_exact_errors() {
             "94 02 80 a1 31 cb 7f f8 00 00 00 00 00 00",
             "Invalid message: NaN and infinite numbers have no JSON form.",
         ),
+        // Found by the hub_msgpack fuzz target: a key that repeats (here "0" and the integer 0) made a
+        // JSON record with the key twice, which does not read back the same.
+        (
+            "94 02 80 a1 31 82 a1 30 01 00 02",
+            "Invalid message: the map key '0' appears twice.",
+        ),
     ];
     for (bytes, expected) in cases {
         assert_eq!(
