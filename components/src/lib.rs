@@ -123,6 +123,7 @@ mod number;
 pub mod persist;
 mod renderer;
 mod services;
+mod small_map;
 pub mod testing;
 mod tree;
 pub mod upload;

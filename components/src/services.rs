@@ -23,12 +23,29 @@
 use std::any::{Any, TypeId};
 use std::sync::Arc;
 
-/// One provided value with its type (and the type's name, for `Debug`).
+/// One provided value with its type. The type's name (for `Debug`) comes from the value itself rather
+/// than a field: every circuit's renderer holds a set, and 16 bytes an entry add up.
 #[derive(Clone)]
 struct Entry {
     type_id: TypeId,
-    type_name: &'static str,
-    value: Arc<dyn Any + Send + Sync>,
+    value: Arc<dyn Service>,
+}
+
+/// A provided value: `Any`, plus its type's name. Call these on the value (`(*entry.value)`), not on
+/// the `Arc`, which is itself `Any` and would answer for itself.
+trait Service: Any + Send + Sync {
+    fn as_any(&self) -> &dyn Any;
+    fn type_name(&self) -> &'static str;
+}
+
+impl<T: Any + Send + Sync> Service for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<T>()
+    }
 }
 
 /// A set of values keyed by their type. Cloning it is cheap (the set is shared until one copy changes).
@@ -61,14 +78,16 @@ struct Entry {
 #[derive(Clone, Default)]
 pub struct Services {
     /// A handful of entries, searched in order: smaller than a hash map for the few services a host
-    /// provides (every circuit holds a set), and as fast to search at that size.
-    values: Arc<Vec<Entry>>,
+    /// provides (every circuit holds a set), and as fast to search at that size. A shared slice rather
+    /// than a shared `Vec`: one allocation of exactly the entries; a change copies them (sets are built
+    /// once, when a renderer starts).
+    values: Arc<[Entry]>,
 }
 
 impl std::fmt::Debug for Services {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_set()
-            .entries(self.values.iter().map(|entry| entry.type_name))
+            .entries(self.values.iter().map(|entry| (*entry.value).type_name()))
             .finish()
     }
 }
@@ -83,21 +102,24 @@ impl Services {
     pub fn insert<T: Clone + Send + Sync + 'static>(&mut self, value: T) {
         self.put(Entry {
             type_id: TypeId::of::<T>(),
-            type_name: std::any::type_name::<T>(),
             value: Arc::new(value),
         });
     }
 
     fn put(&mut self, entry: Entry) {
-        let values = Arc::make_mut(&mut self.values);
-        match values.iter_mut().find(|e| e.type_id == entry.type_id) {
-            Some(existing) => *existing = entry,
-            None => {
-                // Exact: a renderer's set lives as long as its circuit, and grows only while it is built.
-                values.reserve_exact(1);
-                values.push(entry);
-            }
+        let mut values = Vec::with_capacity(self.values.len() + 1);
+        values.extend(
+            self.values
+                .iter()
+                .filter(|e| e.type_id != entry.type_id)
+                .cloned(),
+        );
+        match self.values.iter().position(|e| e.type_id == entry.type_id) {
+            // Replaced in place: the set keeps its order.
+            Some(at) => values.insert(at, entry),
+            None => values.push(entry),
         }
+        self.values = values.into();
     }
 
     /// [`insert`](Self::insert), by value (for building a set in one expression).
@@ -126,7 +148,7 @@ impl Services {
         self.values
             .iter()
             .find(|entry| entry.type_id == type_id)
-            .and_then(|entry| entry.value.downcast_ref::<T>())
+            .and_then(|entry| (*entry.value).as_any().downcast_ref::<T>())
             .cloned()
     }
 
@@ -170,5 +192,14 @@ mod tests {
             (Some(6), Some(2), 3)
         );
         assert!(base.contains::<String>() && !base.contains::<u8>());
+        assert_eq!(
+            format!("{base:?}"),
+            r#"{"u32", "i64", "alloc::string::String"}"#
+        );
+    }
+
+    #[test]
+    fn an_entry_is_a_type_id_and_a_pointer() {
+        assert_eq!(std::mem::size_of::<super::Entry>(), 32);
     }
 }

@@ -114,21 +114,28 @@ struct Entry {
     download: Arc<Download>,
 }
 
-/// The download links of every circuit of one hub (the hub makes one; see the module docs).
+/// The download links of every circuit of one hub (the hub makes one; see the module docs). One pointer:
+/// every circuit's [`CircuitDownloads`] holds a clone.
 #[derive(Clone)]
 pub(crate) struct Downloads {
-    entries: Arc<Mutex<HashMap<String, Entry>>>,
+    shared: Arc<DownloadsShared>,
+}
+
+struct DownloadsShared {
+    entries: Mutex<HashMap<String, Entry>>,
     options: DownloadOptions,
     /// `{hub}/download/`
-    prefix: Arc<str>,
+    prefix: Box<str>,
 }
 
 impl Downloads {
     pub(crate) fn new(hub_path: &str, options: DownloadOptions) -> Self {
         Downloads {
-            entries: Arc::default(),
-            options,
-            prefix: format!("{hub_path}/download/").into(),
+            shared: Arc::new(DownloadsShared {
+                entries: Mutex::default(),
+                options,
+                prefix: format!("{hub_path}/download/").into(),
+            }),
         }
     }
 
@@ -143,7 +150,7 @@ impl Downloads {
     /// Answers `GET {hub}/download/{token}`.
     pub(crate) async fn serve(self, Path(token): Path<String>) -> Response {
         let download = {
-            let entries = self.entries.lock();
+            let entries = self.shared.entries.lock();
             match entries.get(&token) {
                 Some(entry) if entry.expires > Instant::now() && entry.circuit.is_alive() => {
                     Some(entry.download.clone())
@@ -210,14 +217,14 @@ impl CircuitDownloads {
         getrandom::fill(&mut bytes).expect("the operating system random source is unavailable");
         let token = URL_SAFE_NO_PAD.encode(bytes);
         let now = Instant::now();
-        let mut entries = self.downloads.entries.lock();
+        let mut entries = self.downloads.shared.entries.lock();
         entries.retain(|_, e| e.expires > now && e.circuit.is_alive());
         let mine: Vec<(Instant, String)> = entries
             .iter()
             .filter(|(_, e)| e.circuit.id() == self.circuit.id())
             .map(|(token, e)| (e.expires, token.clone()))
             .collect();
-        if mine.len() >= self.downloads.options.max_per_circuit {
+        if mine.len() >= self.downloads.shared.options.max_per_circuit {
             if let Some((_, oldest)) = mine.into_iter().min() {
                 entries.remove(&oldest);
             }
@@ -226,17 +233,17 @@ impl CircuitDownloads {
             token.clone(),
             Entry {
                 circuit: self.circuit.clone(),
-                expires: now + self.downloads.options.lifetime,
+                expires: now + self.downloads.shared.options.lifetime,
                 download: Arc::new(download),
             },
         );
-        format!("{}{token}", self.downloads.prefix)
+        format!("{}{token}", self.downloads.shared.prefix)
     }
 
     /// Withdraws a link [`offer`](Self::offer) returned (later requests get `404`).
     pub fn revoke(&self, url: &str) {
-        if let Some(token) = url.strip_prefix(&*self.downloads.prefix) {
-            let mut entries = self.downloads.entries.lock();
+        if let Some(token) = url.strip_prefix(&*self.downloads.shared.prefix) {
+            let mut entries = self.downloads.shared.entries.lock();
             if entries
                 .get(token)
                 .is_some_and(|e| e.circuit.id() == self.circuit.id())

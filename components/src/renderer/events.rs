@@ -67,7 +67,7 @@ impl Renderer {
         };
         let tree = &mut entry.tree;
         let found = tree.nodes.iter().position(|n| match n.kind {
-            NodeKind::Element { events, .. } => tree.events[events.range()]
+            NodeKind::Element(el) => tree.events[el.events().range()]
                 .iter()
                 .any(|b| b.handler_id == handler_id),
             _ => false,
@@ -76,19 +76,20 @@ impl Renderer {
             return;
         };
         tree.recorded = true;
-        let NodeKind::Element { tag, kids, .. } = tree.nodes[index].kind else {
+        let NodeKind::Element(el) = tree.nodes[index].kind else {
             return;
         };
-        let tag = tree.shape.str(tag).to_ascii_lowercase();
+        let kids = el.kids;
+        let tag = tree.shape.str(el.tag()).to_ascii_lowercase();
         match tag.as_str() {
             "input" => {
                 if let Some(checked) = change.checked {
                     set_flag_attr(tree, index, "checked", checked);
                 } else {
-                    let NodeKind::Element { attrs, .. } = tree.nodes[index].kind else {
+                    let NodeKind::Element(el) = tree.nodes[index].kind else {
                         return;
                     };
-                    if let Some(at) = tree.shape.find_attr(attrs, "value") {
+                    if let Some(at) = tree.shape.find_attr(el.attrs(), "value") {
                         let mut escaped = String::new();
                         tree::escape_like_maud(&change.value, &mut escaped);
                         let value = tree.shape.push_str(&escaped);
@@ -116,9 +117,10 @@ impl Renderer {
 
 /// Sets or clears a boolean attribute of element `index` in a tree already rendered.
 fn set_flag_attr(tree: &mut Tree, index: usize, name: &str, on: bool) {
-    let NodeKind::Element { attrs, .. } = tree.nodes[index].kind else {
+    let NodeKind::Element(el) = tree.nodes[index].kind else {
         return;
     };
+    let attrs = el.attrs();
     let at = tree.shape.find_attr(attrs, name);
     let new_range = match (on, at) {
         (true, None) => {
@@ -146,19 +148,17 @@ fn set_flag_attr(tree: &mut Tree, index: usize, name: &str, on: bool) {
         }
         _ => return,
     };
-    if let NodeKind::Element { attrs, .. } = &mut tree.nodes[index].kind {
-        *attrs = new_range;
+    if let NodeKind::Element(el) = &mut tree.nodes[index].kind {
+        el.set_attrs(new_range);
     }
 }
 
 /// The value an `option` submits: its `value` attribute, else its text.
 fn option_value(tree: &Tree, option: NodeIndex) -> Option<String> {
-    let NodeKind::Element {
-        tag, attrs, kids, ..
-    } = tree.node(option).kind
-    else {
+    let NodeKind::Element(el) = tree.node(option).kind else {
         return None;
     };
+    let (tag, attrs, kids) = (el.tag(), el.attrs(), el.kids);
     if !tree.shape.str(tag).eq_ignore_ascii_case("option") {
         return None;
     }

@@ -3,7 +3,7 @@
 
 use crate::batch::ComponentId;
 use crate::event::EventKind;
-use crate::hash::FastMap;
+use crate::small_map::SmallMap;
 use crate::tree::Binding;
 
 /// What a live handler id runs: the closure at `index` of `component`'s latest render.
@@ -15,14 +15,14 @@ pub(super) struct HandlerEntry {
 }
 
 pub(super) struct HandlerTable {
-    entries: FastMap<u32, HandlerEntry>,
+    entries: SmallMap<u32, HandlerEntry>,
     next_id: u32,
 }
 
 impl Default for HandlerTable {
     fn default() -> Self {
         HandlerTable {
-            entries: FastMap::default(),
+            entries: SmallMap::default(),
             next_id: 1,
         }
     }

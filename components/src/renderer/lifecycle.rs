@@ -82,12 +82,10 @@ impl Renderer {
     ) -> ComponentId {
         let id = ComponentId(self.next_component_id);
         self.next_component_id += 1;
-        let type_id = component.type_id();
         self.components.insert(
             id,
             Box::new(Entry {
                 component,
-                type_id,
                 tree: Tree::default(),
                 parent,
                 depth,
@@ -108,8 +106,9 @@ impl Renderer {
 
     pub(super) fn dispose_subtree(&mut self, tree: &Tree, index: NodeIndex) {
         match tree.node(index).kind {
-            NodeKind::Element { events, kids, .. } => {
-                for b in &tree.events[events.range()] {
+            NodeKind::Element(el) => {
+                let kids = el.kids;
+                for b in &tree.events[el.events().range()] {
                     self.handlers.remove(b.handler_id);
                 }
                 for &c in tree.shape.kids(kids) {

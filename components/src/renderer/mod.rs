@@ -61,8 +61,8 @@ use serde_json::Value;
 use crate::batch::{ComponentId, RenderBatch};
 use crate::component::{create_root, AnyComponent, Component, Handle, Inbox, Shared, Task};
 use crate::error::{MountError, RenderError};
-use crate::hash::FastMap;
 use crate::services::Services;
+use crate::small_map::SmallMap;
 use crate::tree::Tree;
 
 use handlers::HandlerTable;
@@ -70,12 +70,19 @@ pub use registry::ComponentRegistry;
 
 struct Entry {
     component: Box<dyn AnyComponent>,
-    type_id: TypeId,
     tree: Tree,
     parent: Option<ComponentId>,
     depth: u32,
     /// Id of the marker that ends this component's range (slot end or root region end).
     end_anchor: u32,
+}
+
+impl Entry {
+    /// The component's type (asked of the component rather than kept beside it: a counter circuit's
+    /// entry then fits a smaller allocation).
+    fn component_type(&self) -> TypeId {
+        AnyComponent::type_id(&*self.component)
+    }
 }
 
 struct Root {
@@ -100,8 +107,8 @@ struct Pass {
 pub struct Renderer {
     registry: Arc<ComponentRegistry>,
     shared: Arc<Shared>,
-    /// Boxed so the map's spare buckets stay small (a counter circuit has one entry).
-    components: FastMap<ComponentId, Box<Entry>>,
+    /// Boxed, so the map moves pointers when it grows (a counter circuit has one entry).
+    components: SmallMap<ComponentId, Box<Entry>>,
     roots: Vec<Root>,
     handlers: HandlerTable,
     next_node_id: u32,
@@ -164,7 +171,7 @@ impl Renderer {
                 notify,
                 services: parking_lot::RwLock::new(Services::new()),
             }),
-            components: FastMap::default(),
+            components: SmallMap::default(),
             roots: Vec::new(),
             handlers: HandlerTable::default(),
             next_node_id: 1,
@@ -255,7 +262,7 @@ impl Renderer {
     pub fn root_handle<C: Component>(&self, index: usize) -> Option<Handle<C>> {
         let id = self.root_component(index)?;
         let entry = self.components.get(&id)?;
-        (entry.type_id == TypeId::of::<C>()).then(|| Handle::new(id, self.shared.clone()))
+        (entry.component_type() == TypeId::of::<C>()).then(|| Handle::new(id, self.shared.clone()))
     }
 
     /// The current HTML of root `index`'s region content (between its markers), from the same serializer
@@ -324,5 +331,15 @@ impl Renderer {
         }
         self.handle_errors()?;
         Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every component keeps one boxed entry for its life; at 200 bytes it fits the allocator's 208-byte
+    /// class (a field more takes it to 224). docs/performance.md, "What an idle circuit holds".
+    #[test]
+    fn a_component_entry_stays_within_200_bytes() {
+        assert!(std::mem::size_of::<super::Entry>() <= 200);
     }
 }

@@ -7,7 +7,7 @@ use super::{catch, Entry, PendingError, Renderer};
 use crate::batch::{ComponentId, RenderBatch};
 use crate::component::{ChildSpec, PreviousChild, PreviousChildren, Rendered, SpecProps};
 use crate::error::RenderError;
-use crate::hash::FastMap;
+use crate::small_map::SmallMap;
 use crate::tree::{self, NodeIndex, NodeKind, Tree, TreeMut};
 
 /// A re-rendering component's children as its last render placed them: slot `i` in pre-order usually
@@ -15,7 +15,7 @@ use crate::tree::{self, NodeIndex, NodeKind, Tree, TreeMut};
 /// looked up, and their props are boxed as for a first render.
 struct PreviousSlots<'a> {
     tree: &'a Tree,
-    components: &'a FastMap<ComponentId, Box<Entry>>,
+    components: &'a SmallMap<ComponentId, Box<Entry>>,
 }
 
 impl PreviousChildren for PreviousSlots<'_> {
@@ -40,9 +40,9 @@ impl PreviousChildren for PreviousSlots<'_> {
         let id = ComponentId(component);
         let entry = self.components.get(&id)?;
         Some(PreviousChild {
-            key: node.key.map(|k| self.tree.shape.str(k)),
+            key: node.key().map(|k| self.tree.shape.str(k)),
             id,
-            type_id: entry.type_id,
+            type_id: entry.component_type(),
             component: &*entry.component,
         })
     }
@@ -217,11 +217,11 @@ impl Renderer {
                     let same_type = self
                         .components
                         .get(&ComponentId(component))
-                        .is_some_and(|c| c.type_id == spec.type_id);
+                        .is_some_and(|c| c.component_type() == spec.type_id);
                     let key = spec
                         .key
                         .map(|(start, end)| &rendered.keys[start as usize..end as usize]);
-                    let same_key = node.key.map(|k| tree.shape.str(k)) == key;
+                    let same_key = node.key().map(|k| tree.shape.str(k)) == key;
                     if !same_type || !same_key {
                         return Some(rendered);
                     }
@@ -317,8 +317,8 @@ impl Renderer {
                 // Only this element's content differs; everything else was copied with its ids.
                 Some(element) => {
                     let (
-                        NodeKind::Element { kids: old_kids, .. },
-                        NodeKind::Element { kids: new_kids, .. },
+                        NodeKind::Element(tree::Element { kids: old_kids, .. }),
+                        NodeKind::Element(tree::Element { kids: new_kids, .. }),
                     ) = (old.node(element).kind, st.new.nodes[element as usize].kind)
                     else {
                         unreachable!("reparse returns an element")
@@ -354,8 +354,9 @@ impl Renderer {
     ) {
         let shape = t.shape;
         match t.nodes[index as usize].kind {
-            NodeKind::Element { events, kids, .. } => {
-                for binding in &mut t.events[events.range()] {
+            NodeKind::Element(el) => {
+                let kids = el.kids;
+                for binding in &mut t.events[el.events().range()] {
                     self.handlers.bind(component, binding);
                 }
                 for &c in shape.kids(kids) {

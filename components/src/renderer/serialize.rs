@@ -61,14 +61,9 @@ impl Renderer {
                 self.serialize_component(ComponentId(component), out, assign);
                 out.push_str("<!--/t-->");
             }
-            NodeKind::Element {
-                tag,
-                attrs,
-                events,
-                kids,
-                ..
-            } => {
-                let tag = shape.str(tag);
+            NodeKind::Element(el) => {
+                let (attrs, events, kids) = (el.attrs(), el.events(), el.kids);
+                let tag = shape.str(el.tag());
                 write_start_tag(t, tag, attrs, events, out);
                 if tree::is_void(tag) {
                     return;

@@ -11,13 +11,14 @@ use crate::tree::{self, NodeKind, Span, Tree};
 pub(super) fn check_reparsed(reparsed: &tree::Reparsed, kinds: &[EventKind]) -> Result<(), String> {
     let tree = &reparsed.tree;
     check_bindings(tree, kinds)?;
-    let NodeKind::Element { kids, end, .. } = tree.node(reparsed.element).kind else {
+    let NodeKind::Element(tree::Element { kids, end, .. }) = tree.node(reparsed.element).kind
+    else {
         return Ok(());
     };
     check_unique_keys(tree, kids)?;
     for node in &tree.nodes[reparsed.element as usize + 1..end as usize] {
-        if let NodeKind::Element { kids, .. } = node.kind {
-            check_unique_keys(tree, kids)?;
+        if let NodeKind::Element(el) = node.kind {
+            check_unique_keys(tree, el.kids)?;
         }
     }
     Ok(())
@@ -67,7 +68,7 @@ pub(super) fn check_tree(rendered: Rendered) -> Result<(Tree, Vec<Option<ChildSp
                 let key = tree
                     .shape
                     .push_str(&rendered.keys[start as usize..end as usize]);
-                tree.nodes[i].key = Some(key);
+                tree.nodes[i].set_key(Some(key));
             }
         }
     }
@@ -79,8 +80,8 @@ pub(super) fn check_tree(rendered: Rendered) -> Result<(Tree, Vec<Option<ChildSp
     }
     check_unique_keys(&tree, tree.shape.top)?;
     for node in &tree.nodes {
-        if let NodeKind::Element { kids, .. } = node.kind {
-            check_unique_keys(&tree, kids)?;
+        if let NodeKind::Element(el) = node.kind {
+            check_unique_keys(&tree, el.kids)?;
         }
     }
     Ok((tree, specs))
@@ -90,7 +91,7 @@ fn check_unique_keys(tree: &Tree, siblings: Span) -> Result<(), String> {
     let siblings = tree.shape.kids(siblings);
     let mut keys = siblings
         .iter()
-        .filter_map(|&i| tree.node(i).key.map(|k| tree.shape.str(k)));
+        .filter_map(|&i| tree.node(i).key().map(|k| tree.shape.str(k)));
     let Some(first) = keys.next() else {
         return Ok(());
     };

@@ -85,38 +85,79 @@ pub(crate) struct Attr {
     pub(crate) value: Span,
 }
 
+/// One node: 64 bytes (a counter circuit keeps 6), so lengths that stay small are `u16` and the tag's
+/// position is derived from the element's (see [`Element`]).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Node {
     /// DOM node id (for raw regions and slots: the start marker's id); 0 until assigned.
     pub(crate) id: u32,
     /// `t-key` of an element, or the key of a child component slot.
-    pub(crate) key: Option<Span>,
+    key: KeySpan,
     pub(crate) kind: NodeKind,
+}
+
+impl Node {
+    pub(crate) fn new(key: Option<Span>, kind: NodeKind) -> Self {
+        Node {
+            id: 0,
+            key: KeySpan::new(key),
+            kind,
+        }
+    }
+
+    /// The node's key: `t-key` of an element, or the key of a child component slot.
+    pub(crate) fn key(&self) -> Option<Span> {
+        self.key.get()
+    }
+
+    pub(crate) fn set_key(&mut self, key: Option<Span>) {
+        self.key = KeySpan::new(key);
+    }
+}
+
+/// An optional span; kept apart from [`Span`] so that `Option` can use the span's spare values. A tree's
+/// `src` stays below 4 GiB (its offsets are `u32`), so no span starts at `u32::MAX`.
+#[derive(Debug, Clone, Copy)]
+struct KeySpan(Option<SpanNonMax>);
+
+impl KeySpan {
+    fn new(span: Option<Span>) -> Self {
+        KeySpan(span.map(SpanNonMax::from))
+    }
+
+    fn get(self) -> Option<Span> {
+        self.0.map(Span::from)
+    }
+}
+
+/// A [`Span`] whose start is never `u32::MAX`, stored as `!start` so that zero is the niche.
+#[derive(Debug, Clone, Copy)]
+struct SpanNonMax {
+    not_start: std::num::NonZeroU32,
+    len: u32,
+}
+
+impl From<Span> for SpanNonMax {
+    fn from(span: Span) -> Self {
+        SpanNonMax {
+            not_start: std::num::NonZeroU32::new(!span.start).expect("spans start below u32::MAX"),
+            len: span.len,
+        }
+    }
+}
+
+impl From<SpanNonMax> for Span {
+    fn from(span: SpanNonMax) -> Self {
+        Span {
+            start: !span.not_start.get(),
+            len: span.len,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum NodeKind {
-    /// `attrs`, `events` and `kids` are ranges of the tree's flat arrays.
-    Element {
-        tag: Span,
-        attrs: Span,
-        events: Span,
-        kids: Span,
-        /// The element's whole source, start tag to end tag.
-        outer: Span,
-        /// One past the last node of the subtree (subtrees are contiguous in pre-order).
-        end: NodeIndex,
-        /// One past the last binding of the subtree (bindings are stored in pre-order too).
-        events_end: u32,
-        /// Whether the subtree holds a child component slot.
-        has_slot: bool,
-        /// Byte offset just after the start tag.
-        inner_start: u32,
-        /// Where the subtree's entries begin in `kids` (descendants' blocks, then its own).
-        kids_from: u32,
-        /// One past the subtree's last attribute (attributes are stored in pre-order).
-        attrs_end: u32,
-    },
+    Element(Element),
     Text(Span),
     /// Trusted HTML between `<!--t:raw-->` and `<!--/t-->`, not diffed inside.
     Raw(Span),
@@ -125,6 +166,68 @@ pub(crate) enum NodeKind {
         spec: u32,
         component: u32,
     },
+}
+
+/// An element. `attrs`, `events` and `kids` are ranges of the tree's flat arrays; the first two are kept
+/// as a start and a `u16` length (the parser refuses an element with more), and the tag as its length:
+/// it always starts just after the `<` that starts `outer`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Element {
+    /// The element's whole source, start tag to end tag.
+    pub(crate) outer: Span,
+    pub(crate) kids: Span,
+    pub(crate) attrs_start: u32,
+    pub(crate) events_start: u32,
+    /// One past the last node of the subtree (subtrees are contiguous in pre-order).
+    pub(crate) end: NodeIndex,
+    /// One past the last binding of the subtree (bindings are stored in pre-order too).
+    pub(crate) events_end: u32,
+    /// Byte offset just after the start tag.
+    pub(crate) inner_start: u32,
+    /// Where the subtree's entries begin in `kids` (descendants' blocks, then its own).
+    pub(crate) kids_from: u32,
+    /// One past the subtree's last attribute (attributes are stored in pre-order).
+    pub(crate) attrs_end: u32,
+    pub(crate) tag_len: u16,
+    pub(crate) attrs_len: u16,
+    pub(crate) events_len: u16,
+    /// Whether the subtree holds a child component slot.
+    pub(crate) has_slot: bool,
+}
+
+/// Most attributes (or event bindings) one element may have; one attribute is kept spare for a form
+/// value the browser reports (`renderer::events`).
+pub(crate) const MAX_ATTRS_PER_ELEMENT: usize = u16::MAX as usize - 1;
+
+impl Element {
+    /// The tag name's span in `src`.
+    pub(crate) fn tag(&self) -> Span {
+        Span {
+            start: self.outer.start + 1,
+            len: self.tag_len as u32,
+        }
+    }
+
+    /// The element's own attributes: a range of `attrs`.
+    pub(crate) fn attrs(&self) -> Span {
+        Span {
+            start: self.attrs_start,
+            len: self.attrs_len as u32,
+        }
+    }
+
+    /// The element's own event bindings: a range of `events`.
+    pub(crate) fn events(&self) -> Span {
+        Span {
+            start: self.events_start,
+            len: self.events_len as u32,
+        }
+    }
+
+    pub(crate) fn set_attrs(&mut self, attrs: Span) {
+        self.attrs_start = attrs.start;
+        self.attrs_len = u16::try_from(attrs.len).expect("at most MAX_ATTRS_PER_ELEMENT + 1");
+    }
 }
 
 #[derive(Debug, Clone, Copy)]

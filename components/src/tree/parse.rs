@@ -2,8 +2,8 @@
 
 use super::html::{closes_paragraph, decode_entities, escape_like_maud, is_raw_text, is_void};
 use super::{
-    Attr, Binding, MarkupError, Node, NodeIndex, NodeKind, Shape, Span, Tree, FLAG_PREVENT_DEFAULT,
-    FLAG_STOP_PROPAGATION,
+    Attr, Binding, Element, MarkupError, Node, NodeIndex, NodeKind, Shape, Span, Tree,
+    FLAG_PREVENT_DEFAULT, FLAG_STOP_PROPAGATION, MAX_ATTRS_PER_ELEMENT,
 };
 use crate::event::EventKind;
 
@@ -133,11 +133,7 @@ impl Parser<'_> {
             if bytes[self.pos] != b'<' {
                 // A text run always ends at a tag or marker, so adjacent text cannot occur.
                 let end = memchr(b'<', &bytes[self.pos..]).map_or(bytes.len(), |i| self.pos + i);
-                self.push(Node {
-                    id: 0,
-                    key: None,
-                    kind: NodeKind::Text(span(self.pos, end)),
-                });
+                self.push(Node::new(None, NodeKind::Text(span(self.pos, end))));
                 self.pos = end;
                 continue;
             }
@@ -158,10 +154,10 @@ impl Parser<'_> {
             }
         }
         if let Some(&(open, _, _)) = self.stack.last() {
-            if let NodeKind::Element { tag, .. } = self.nodes[open as usize].kind {
+            if let NodeKind::Element(element) = self.nodes[open as usize].kind {
                 return self.err(
                     self.pos,
-                    format!("<{}> is never closed", &self.src[tag.range()]),
+                    format!("<{}> is never closed", &self.src[element.tag().range()]),
                 );
             }
         }
@@ -179,11 +175,7 @@ impl Parser<'_> {
             let Ok(spec) = spec.parse::<u32>() else {
                 return self.err(start, "malformed child component placeholder");
             };
-            let index = self.push(Node {
-                id: 0,
-                key: None,
-                kind: NodeKind::Slot { spec, component: 0 },
-            });
+            let index = self.push(Node::new(None, NodeKind::Slot { spec, component: 0 }));
             self.slots.push(index);
             Ok(())
         } else if body == "t:raw" {
@@ -201,11 +193,7 @@ impl Parser<'_> {
                     depth -= 1;
                     if depth == 0 {
                         self.pos = at + "<!--/t-->".len();
-                        self.push(Node {
-                            id: 0,
-                            key: None,
-                            kind: NodeKind::Raw(span(content_start, at)),
-                        });
+                        self.push(Node::new(None, NodeKind::Raw(span(content_start, at))));
                         return Ok(());
                     }
                     cursor = at + "<!--/t-->".len();
@@ -232,22 +220,13 @@ impl Parser<'_> {
         let (nodes_end, events_end, pos) = (self.nodes.len(), self.events.len(), self.pos);
         let (kids_end, attrs_len) = (self.kids.len(), self.attrs.len());
         let slot_inside = self.slots.len() as u32 != slots_before;
-        if let NodeKind::Element {
-            kids,
-            outer,
-            end,
-            events_end: ev_end,
-            has_slot,
-            attrs_end,
-            ..
-        } = &mut self.nodes[open as usize].kind
-        {
-            *kids = span(start, kids_end);
-            outer.len = pos as u32 - outer.start;
-            *end = nodes_end as NodeIndex;
-            *ev_end = events_end as u32;
-            *has_slot = slot_inside;
-            *attrs_end = attrs_len as u32;
+        if let NodeKind::Element(element) = &mut self.nodes[open as usize].kind {
+            element.kids = span(start, kids_end);
+            element.outer.len = pos as u32 - element.outer.start;
+            element.end = nodes_end as NodeIndex;
+            element.events_end = events_end as u32;
+            element.has_slot = slot_inside;
+            element.attrs_end = attrs_len as u32;
         }
     }
 
@@ -261,10 +240,10 @@ impl Parser<'_> {
         let Some(&(open, _, _)) = self.stack.last() else {
             return self.err(start, format!("</{name}> closes nothing"));
         };
-        let NodeKind::Element { tag, .. } = self.nodes[open as usize].kind else {
+        let NodeKind::Element(element) = self.nodes[open as usize].kind else {
             unreachable!("only elements are pushed on the stack")
         };
-        let tag = &self.src[tag.range()];
+        let tag = &self.src[element.tag().range()];
         if !tag.eq_ignore_ascii_case(name) {
             return self.err(start, format!("</{name}> closes <{tag}>"));
         }
@@ -315,23 +294,35 @@ impl Parser<'_> {
                 format!("<{tag_name}/> does not close in HTML (the browser would nest what follows): write <{tag_name}></{tag_name}>"),
             );
         }
-        let index = self.push(Node {
-            id: 0,
-            key,
-            kind: NodeKind::Element {
-                tag,
-                attrs: span(attrs_start, self.attrs.len()),
-                events: span(events_start, self.events.len()),
-                kids: Span::default(),
-                outer: span(start, i),
-                end: self.nodes.len() as NodeIndex + 1,
-                events_end: self.events.len() as u32,
-                has_slot: false,
-                inner_start: i as u32,
-                kids_from: self.kids.len() as u32,
-                attrs_end: self.attrs.len() as u32,
-            },
-        });
+        let (attrs_len, events_len) = (
+            self.attrs.len() - attrs_start,
+            self.events.len() - events_start,
+        );
+        if tag.len > u16::MAX as u32 {
+            return self.err(start, "a tag name longer than 65,535 bytes");
+        }
+        if attrs_len.max(events_len) > MAX_ATTRS_PER_ELEMENT {
+            return self.err(
+                start,
+                format!("<{tag_name}> has more than {MAX_ATTRS_PER_ELEMENT} attributes or event bindings"),
+            );
+        }
+        let element = Element {
+            outer: span(start, i),
+            kids: Span::default(),
+            attrs_start: attrs_start as u32,
+            events_start: events_start as u32,
+            end: self.nodes.len() as NodeIndex + 1,
+            events_end: self.events.len() as u32,
+            inner_start: i as u32,
+            kids_from: self.kids.len() as u32,
+            attrs_end: self.attrs.len() as u32,
+            tag_len: tag.len as u16,
+            attrs_len: attrs_len as u16,
+            events_len: events_len as u16,
+            has_slot: false,
+        };
+        let index = self.push(Node::new(key, NodeKind::Element(element)));
         if void {
             return Ok(());
         }
@@ -348,7 +339,7 @@ impl Parser<'_> {
         if tag_name.eq_ignore_ascii_case("tr") {
             let parent = match self.stack.last() {
                 Some(&(parent, _, _)) => match self.nodes[parent as usize].kind {
-                    NodeKind::Element { tag: p, .. } => Some(&self.src[p.range()]),
+                    NodeKind::Element(p) => Some(&self.src[p.tag().range()]),
                     _ => None,
                 },
                 None => self.context,
@@ -482,11 +473,10 @@ impl Parser<'_> {
             return self.err(start, format!("<{tag_name}> is never closed"));
         };
         if len > 0 {
-            self.push(Node {
-                id: 0,
-                key: None,
-                kind: NodeKind::Text(span(self.pos, self.pos + len)),
-            });
+            self.push(Node::new(
+                None,
+                NodeKind::Text(span(self.pos, self.pos + len)),
+            ));
         }
         self.pos += len;
         Ok(())
@@ -500,8 +490,8 @@ impl Parser<'_> {
                 .stack
                 .iter()
                 .any(|&(open, _, _)| match self.nodes[open as usize].kind {
-                    NodeKind::Element { tag, .. } => {
-                        self.src[tag.range()].eq_ignore_ascii_case("p")
+                    NodeKind::Element(element) => {
+                        self.src[element.tag().range()].eq_ignore_ascii_case("p")
                     }
                     _ => false,
                 })

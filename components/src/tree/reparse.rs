@@ -3,7 +3,7 @@
 
 use super::html::{is_raw_text, is_void};
 use super::parse::{span, Parser};
-use super::{Attr, Binding, Node, NodeIndex, NodeKind, Shape, Span, Tree};
+use super::{Attr, Binding, Element, Node, NodeIndex, NodeKind, Shape, Span, Tree};
 
 /// Whether two subtrees' source texts are equal except for their bindings' render indices (and so
 /// parse to the same nodes). `old_events` and `new_events` are the subtrees' bindings, in source order.
@@ -42,10 +42,24 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     while i + BLOCK <= n && a[i..i + BLOCK] == b[i..i + BLOCK] {
         i += BLOCK;
     }
+    // Then a word at a time: most markups are shorter than a block, and a byte loop over the whole
+    // unchanged prefix was the largest cost of a small component's re-parse.
+    while i + WORD <= n && word(a, i) == word(b, i) {
+        i += WORD;
+    }
     while i < n && a[i] == b[i] {
         i += 1;
     }
     i
+}
+
+const WORD: usize = 8;
+
+/// The `WORD` bytes of `bytes` from `at`.
+fn word(bytes: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; WORD];
+    w.copy_from_slice(&bytes[at..at + WORD]);
+    u64::from_ne_bytes(w)
 }
 
 /// Length of the common suffix of two byte strings, at most `max`.
@@ -56,6 +70,9 @@ fn common_suffix(a: &[u8], b: &[u8], max: usize) -> usize {
         && a[a.len() - i - BLOCK..a.len() - i] == b[b.len() - i - BLOCK..b.len() - i]
     {
         i += BLOCK;
+    }
+    while i + WORD <= max && word(a, a.len() - i - WORD) == word(b, b.len() - i - WORD) {
+        i += WORD;
     }
     while i < max && a[a.len() - 1 - i] == b[b.len() - 1 - i] {
         i += 1;
@@ -109,16 +126,16 @@ fn changed_element(old: &Tree, change_start: u32, change_end: u32) -> Option<Cha
     let mut list = sh.kids(sh.top);
     'descend: loop {
         for &c in list {
-            let NodeKind::Element {
-                tag,
+            let NodeKind::Element(element) = old.node(c).kind else {
+                continue;
+            };
+            let Element {
                 outer,
                 inner_start,
                 kids,
                 ..
-            } = old.node(c).kind
-            else {
-                continue;
-            };
+            } = element;
+            let tag = element.tag();
             if outer.start > change_start {
                 break;
             }
@@ -158,12 +175,10 @@ struct Fragment {
 }
 
 fn parse_fragment(old: &Tree, changed: &Changed, html: &str, text_delta: i64) -> Option<Fragment> {
-    let NodeKind::Element {
-        tag, inner_start, ..
-    } = old.node(changed.element).kind
-    else {
+    let NodeKind::Element(element) = old.node(changed.element).kind else {
         unreachable!("changed_element returns elements")
     };
+    let (tag, inner_start) = (element.tag(), element.inner_start);
     let frag_end = (changed.inner_end as i64 + text_delta) as usize;
     let fragment_len = frag_end.saturating_sub(inner_start as usize);
     if fragment_len > 4096 && fragment_len > html.len() / 2 {
@@ -225,36 +240,24 @@ impl Shift {
     /// so only what it wrote when it closed moves: its end in the markup, its subtree's ends in the
     /// arrays, and its `kids` block (blocks are written at close, after its descendants' blocks).
     fn apply(self, node: &mut Node, whole: bool) {
-        if let (Some(key), true) = (&mut node.key, whole) {
-            key.start = moved(key.start, self.text);
+        if let (Some(key), true) = (node.key(), whole) {
+            node.set_key(Some(self.span(key)));
         }
         match &mut node.kind {
-            NodeKind::Element {
-                tag,
-                attrs,
-                events,
-                kids,
-                outer,
-                end,
-                events_end,
-                inner_start,
-                kids_from,
-                attrs_end,
-                ..
-            } => {
-                *end = moved(*end, self.nodes);
-                *events_end = moved(*events_end, self.events);
-                *attrs_end = moved(*attrs_end, self.attrs);
-                kids.start = moved(kids.start, self.kids);
+            NodeKind::Element(el) => {
+                el.end = moved(el.end, self.nodes);
+                el.events_end = moved(el.events_end, self.events);
+                el.attrs_end = moved(el.attrs_end, self.attrs);
+                el.kids.start = moved(el.kids.start, self.kids);
                 if whole {
-                    tag.start = moved(tag.start, self.text);
-                    outer.start = moved(outer.start, self.text);
-                    *inner_start = moved(*inner_start, self.text);
-                    attrs.start = moved(attrs.start, self.attrs);
-                    events.start = moved(events.start, self.events);
-                    *kids_from = moved(*kids_from, self.kids);
+                    // The tag's position follows `outer`'s.
+                    el.outer.start = moved(el.outer.start, self.text);
+                    el.inner_start = moved(el.inner_start, self.text);
+                    el.attrs_start = moved(el.attrs_start, self.attrs);
+                    el.events_start = moved(el.events_start, self.events);
+                    el.kids_from = moved(el.kids_from, self.kids);
                 } else {
-                    outer.len = moved(outer.len, self.text);
+                    el.outer.len = moved(el.outer.len, self.text);
                 }
             }
             NodeKind::Text(t) | NodeKind::Raw(t) => t.start = moved(t.start, self.text),
@@ -279,29 +282,29 @@ fn splice_nodes(
     after: Shift,
     into_place: Shift,
 ) -> Vec<Node> {
-    let NodeKind::Element {
+    let NodeKind::Element(Element {
         end: e_end,
         kids_from,
         ..
-    } = old.node(e).kind
+    }) = old.node(e).kind
     else {
         unreachable!("changed_element returns elements")
     };
     let mut nodes = Vec::with_capacity((old.nodes.len() as i64 + after.nodes) as usize);
     for node in &old.nodes[..=e as usize] {
         let mut node = *node;
-        if matches!(node.kind, NodeKind::Element { end, .. } if end > e) {
+        if matches!(node.kind, NodeKind::Element(el) if el.end > e) {
             // `e` or one of its ancestors: it encloses the change.
             after.apply(&mut node, false);
         }
         nodes.push(node);
     }
-    if let NodeKind::Element { kids, has_slot, .. } = &mut nodes[e as usize].kind {
-        *kids = Span {
+    if let NodeKind::Element(el) = &mut nodes[e as usize].kind {
+        el.kids = Span {
             start: f.top.start + kids_from,
             len: f.top.len,
         };
-        *has_slot = false;
+        el.has_slot = false;
     }
     nodes.extend(f.nodes.iter().map(|&(mut node)| {
         into_place.apply(&mut node, true);
@@ -319,19 +322,18 @@ fn splice_nodes(
 /// rest of `old`, every array spliced at the same point and every position moved by one [`Shift`].
 fn splice(old: &Tree, e: NodeIndex, f: Fragment, html: String, text_delta: i64) -> Reparsed {
     let sh = &old.shape;
-    let NodeKind::Element {
-        attrs: e_attrs,
-        events: e_events,
+    let NodeKind::Element(element) = old.node(e).kind else {
+        unreachable!("changed_element returns elements")
+    };
+    let (e_attrs, e_events) = (element.attrs(), element.events());
+    let Element {
         kids: e_kids,
         end: e_end,
         events_end: e_events_end,
         kids_from,
         attrs_end: e_attrs_end,
         ..
-    } = old.node(e).kind
-    else {
-        unreachable!("changed_element returns elements")
-    };
+    } = element;
     // Where the fragment goes in each array: after `e`'s own entries, replacing its descendants'.
     let node_off = e + 1;
     let attrs_off = e_attrs.start + e_attrs.len;
@@ -413,21 +415,21 @@ mod tests {
         let sh = &tree.shape;
         let mut out = vec![format!("top {:?}", sh.kids(sh.top))];
         for (i, n) in tree.nodes.iter().enumerate() {
-            let key = n.key.map(|k| sh.str(k).to_owned());
+            let key = n.key().map(|k| sh.str(k).to_owned());
             let line = match n.kind {
-                NodeKind::Element {
-                    tag,
-                    attrs,
-                    events,
-                    kids,
-                    outer,
-                    end,
-                    events_end,
-                    has_slot,
-                    inner_start,
-                    kids_from,
-                    attrs_end,
-                } => {
+                NodeKind::Element(element) => {
+                    let (tag, attrs, events) = (element.tag(), element.attrs(), element.events());
+                    let Element {
+                        kids,
+                        outer,
+                        end,
+                        events_end,
+                        has_slot,
+                        inner_start,
+                        kids_from,
+                        attrs_end,
+                        ..
+                    } = element;
                     let attrs: Vec<String> = sh
                         .attrs(attrs)
                         .iter()
@@ -509,5 +511,50 @@ mod tests {
         // A change at the top level, or a fragment that is not balanced on its own, falls back.
         assert!(!check(base, &format!("{base}<p>more</p>")));
         assert!(!check("<b>1</b><b>2</b>", "<b>1</b><b>3</b><b>2</b>"));
+    }
+
+    #[test]
+    fn common_ends_match_a_byte_by_byte_count() {
+        fn prefix(a: &[u8], b: &[u8]) -> usize {
+            a.iter().zip(b).take_while(|(x, y)| x == y).count()
+        }
+        fn suffix(a: &[u8], b: &[u8], max: usize) -> usize {
+            a.iter()
+                .rev()
+                .zip(b.iter().rev())
+                .take(max)
+                .take_while(|(x, y)| x == y)
+                .count()
+        }
+        // Lengths around the word (8) and block (256) sizes, with the difference at every position.
+        for len in [0, 1, 7, 8, 9, 15, 16, 17, 255, 256, 257, 520] {
+            let a: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            for at in 0..len {
+                let mut b = a.clone();
+                b[at] ^= 0xff;
+                assert_eq!(
+                    common_prefix(&a, &b),
+                    prefix(&a, &b),
+                    "prefix, len {len}, at {at}"
+                );
+                assert_eq!(
+                    common_suffix(&a, &b, len),
+                    suffix(&a, &b, len),
+                    "suffix, len {len}, at {at}"
+                );
+                let short = &b[..at];
+                assert_eq!(
+                    common_prefix(&a, short),
+                    prefix(&a, short),
+                    "prefix of a shorter string"
+                );
+                let max = len.min(short.len());
+                assert_eq!(
+                    common_suffix(&a, short, max),
+                    suffix(&a, short, max),
+                    "suffix of a shorter string"
+                );
+            }
+        }
     }
 }

@@ -24,13 +24,13 @@ pub(crate) struct RendererApp {
     /// `None` once disposed (dropping the renderer disposes the components, inside `dispose`'s
     /// panic guard).
     renderer: Option<Renderer>,
+    /// The circuit's location, which also keeps the base URI a persisted circuit starts from.
     location: Location,
-    base_uri: String,
     /// The roots as mounted (what a persisted circuit needs to mount them again).
     roots: Box<[MountedRoot]>,
-    /// The application's per-circuit services, and this circuit's instances of them.
-    scoped: CircuitServices,
-    scoped_services: Services,
+    /// The application's per-circuit services, and this circuit's instances of them; `None` when the
+    /// application declared none (most do), so such a circuit holds no empty sets.
+    scoped: Option<Box<(CircuitServices, Services)>>,
 }
 
 /// A root as mounted, kept for the circuit's whole life for persisting it. Its props are kept as their JSON
@@ -79,7 +79,7 @@ impl RendererApp {
     ) -> Result<Self, String> {
         let waker = circuit.clone();
         let mut renderer = Renderer::with_notify(components, move || waker.schedule_render());
-        let location = Location::for_circuit(circuit.clone(), start.base_uri.clone(), start.uri);
+        let location = Location::for_circuit(circuit.clone(), start.base_uri, start.uri);
         renderer
             .provide_all(services)
             .provide(circuit.clone())
@@ -90,9 +90,20 @@ impl RendererApp {
         if let Some(downloads) = services.get::<crate::download::Downloads>() {
             renderer.provide(downloads.for_circuit(circuit.clone()));
         }
-        let scoped = services.get::<CircuitServices>().unwrap_or_default();
-        let scoped_services = scoped.make(start.services);
-        renderer.provide_all(&scoped_services);
+        let scoped = match services.get::<CircuitServices>() {
+            Some(specs) if !specs.0.is_empty() => {
+                let made = specs.make(start.services);
+                renderer.provide_all(&made);
+                Some(Box::new((specs, made)))
+            }
+            _ => {
+                if !start.services.is_empty() {
+                    // Logs each saved state as one that found no service.
+                    CircuitServices::default().make(start.services);
+                }
+                None
+            }
+        };
         renderer.restore_states(start.states);
         for root in &start.roots {
             renderer
@@ -102,14 +113,12 @@ impl RendererApp {
         Ok(Self {
             renderer: Some(renderer),
             location,
-            base_uri: start.base_uri,
             roots: start
                 .roots
                 .into_iter()
                 .map(MountedRoot::new)
                 .collect::<Result<_, _>>()?,
             scoped,
-            scoped_services,
         })
     }
 
@@ -188,7 +197,7 @@ impl CircuitApp for RendererApp {
             tracing::warn!(%failure, "a component's state could not be saved; it will be rebuilt from its props");
         }
         Ok(AppSnapshot {
-            base_uri: self.base_uri.clone(),
+            base_uri: self.location.base_uri().to_owned(),
             uri: self.location.uri(),
             roots: self
                 .roots
@@ -196,7 +205,11 @@ impl CircuitApp for RendererApp {
                 .map(MountedRoot::persisted)
                 .collect::<Result<_, _>>()?,
             states,
-            services: self.scoped.save(&self.scoped_services),
+            services: self
+                .scoped
+                .as_ref()
+                .map(|scoped| scoped.0.save(&scoped.1))
+                .unwrap_or_default(),
         })
     }
 

@@ -226,7 +226,8 @@ pub(crate) struct Circuit {
     /// The registry that lists this circuit (told when it attaches, detaches and ends).
     pub(crate) directory: Weak<dyn CircuitDirectory>,
     /// The signed-in user's id at start (persisted blobs name it; a resume must come from the same user).
-    pub(crate) user: Option<String>,
+    /// A boxed `str`: every circuit holds one, and it never grows.
+    pub(crate) user: Option<Box<str>>,
     pub(crate) span: tracing::Span,
     /// Set while a render task is queued for work that arrived from another task (coalesces wake-ups).
     pub(crate) render_scheduled: AtomicBool,
@@ -260,7 +261,7 @@ impl Circuit {
         key: CircuitKey,
         env: Arc<CircuitEnv>,
         directory: Weak<dyn CircuitDirectory>,
-        user: Option<String>,
+        user: Option<Box<str>>,
         sink: Arc<dyn CircuitSink>,
     ) -> Self {
         let limit = env.options.max_unacknowledged_batches;

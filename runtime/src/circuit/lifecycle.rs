@@ -52,7 +52,7 @@ impl Circuit {
             secret.key().clone(),
             env,
             directory,
-            user,
+            user.map(String::into_boxed_str),
             sink,
         ));
         let _entered = circuit.span.enter();

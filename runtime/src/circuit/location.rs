@@ -36,7 +36,8 @@ type Listener = Arc<dyn Fn(&LocationChange) + Send + Sync>;
 
 struct LocationState {
     circuit: Option<CircuitHandle>,
-    base_uri: String,
+    /// Boxed: every circuit keeps one, and it never changes.
+    base_uri: Box<str>,
     uri: Mutex<String>,
     listeners: Mutex<Vec<(u64, Listener)>>,
     next_listener: AtomicU64,
@@ -75,7 +76,7 @@ impl Location {
         Location {
             state: Arc::new(LocationState {
                 circuit,
-                base_uri,
+                base_uri: base_uri.into_boxed_str(),
                 uri: Mutex::new(uri),
                 listeners: Mutex::new(Vec::new()),
                 next_listener: AtomicU64::new(0),

@@ -47,7 +47,7 @@ impl Circuit {
             self.id,
             self.key.claim(),
             self.generation(),
-            self.user.clone(),
+            self.user.as_deref().map(str::to_owned),
             snapshot,
         );
         let sealed = match sealed {

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
@@ -21,6 +21,7 @@ use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 
 use super::error::{ClientResultError, SendError};
+use super::extensions::Extensions;
 use super::protocol::{self, CompletionOutcome};
 
 /// The transport a connection uses.
@@ -103,9 +104,23 @@ struct QueueState {
     closed: bool,
 }
 
+/// Client results the server waits for. The map is boxed and made on first use: most connections never
+/// ask their client for a result, and an empty hash map is still 48 bytes.
 struct PendingResults {
     next_id: u64,
-    waiting: HashMap<String, oneshot::Sender<CompletionOutcome>>,
+    // Boxed on purpose: 8 bytes inline in every connection instead of 48 while no result is awaited.
+    #[allow(clippy::box_collection)]
+    waiting: Option<Box<HashMap<String, oneshot::Sender<CompletionOutcome>>>>,
+}
+
+impl PendingResults {
+    fn insert(&mut self, id: String, tx: oneshot::Sender<CompletionOutcome>) {
+        self.waiting.get_or_insert_with(Box::default).insert(id, tx);
+    }
+
+    fn remove(&mut self, id: &str) -> Option<oneshot::Sender<CompletionOutcome>> {
+        self.waiting.as_mut()?.remove(id)
+    }
 }
 
 /// Facts about the HTTP request that started the connection.
@@ -113,10 +128,12 @@ struct PendingResults {
 /// Headers are kept as one compact `name:value\n` byte string and turned into a `HeaderMap` on first use:
 /// most idle connections never look at them, and a `HeaderMap` costs several times the bytes. The copy is
 /// bounded (`HubOptions::max_request_headers_kept`): a client cannot make every connection hold its largest
-/// possible request head.
+/// possible request head. The WebSocket handshake's own headers ([`is_handshake_header`]) are not kept:
+/// they describe the socket, which is open by then, not the client.
 pub(crate) struct RequestInfo {
     raw_headers: Box<[u8]>,
-    headers: OnceLock<HeaderMap>,
+    /// Boxed: a `HeaderMap` is nearly 100 bytes, which every connection would carry unbuilt.
+    headers: OnceLock<Box<HeaderMap>>,
     pub(crate) remote_addr: Option<SocketAddr>,
     pub(crate) transport: TransportKind,
     /// The request's path and query (`/chathub?room=7`), without the connection token's `id` parameter.
@@ -133,6 +150,9 @@ impl RequestInfo {
         let mut raw = Vec::new();
         let mut dropped = 0;
         for (name, value) in headers {
+            if is_handshake_header(name) {
+                continue;
+            }
             if raw.len() + name.as_str().len() + value.len() + 2 > max_bytes {
                 dropped += 1;
                 continue;
@@ -202,9 +222,26 @@ impl RequestInfo {
                     map.append(name, value);
                 }
             }
-            map
+            Box::new(map)
         })
     }
+}
+
+/// Whether `name` is one of the headers that only carry the WebSocket upgrade itself (`Connection`,
+/// `Upgrade`, `Sec-WebSocket-Key`, `-Version`, `-Extensions`): a browser sends about 150 bytes of them, and
+/// every connection would hold them for its whole life.
+fn is_handshake_header(name: &HeaderName) -> bool {
+    use axum::http::header::{
+        CONNECTION, SEC_WEBSOCKET_EXTENSIONS, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
+    };
+    [
+        CONNECTION,
+        UPGRADE,
+        SEC_WEBSOCKET_KEY,
+        SEC_WEBSOCKET_VERSION,
+        SEC_WEBSOCKET_EXTENSIONS,
+    ]
+    .contains(name)
 }
 
 /// The part of a connection shared between its task and every handle.
@@ -220,7 +257,8 @@ pub(crate) struct ConnectionShared {
     room: Notify,
     pending: Mutex<PendingResults>,
     pub(crate) extensions: Mutex<Extensions>,
-    warnings: Mutex<WarningWindow>,
+    /// Made when the client first causes a warning.
+    warnings: Mutex<Option<Box<WarningWindow>>>,
     /// Set once the client chose the MessagePack protocol in its handshake.
     msgpack: std::sync::atomic::AtomicBool,
 }
@@ -248,10 +286,10 @@ impl ConnectionShared {
             room: Notify::new(),
             pending: Mutex::new(PendingResults {
                 next_id: 0,
-                waiting: HashMap::new(),
+                waiting: None,
             }),
-            extensions: Mutex::new(Extensions::new()),
-            warnings: Mutex::new(WarningWindow::default()),
+            extensions: Mutex::new(Extensions::default()),
+            warnings: Mutex::new(None),
             msgpack: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -271,12 +309,13 @@ impl ConnectionShared {
 
     pub(crate) fn warn_client(&self, per_minute: u32, text: std::fmt::Arguments<'_>) {
         let now = Instant::now();
-        let mut w = self.warnings.lock();
+        let mut guard = self.warnings.lock();
+        let w = guard.get_or_insert_with(Box::default);
         if w.started
             .is_none_or(|at| now.duration_since(at) >= Duration::from_secs(60))
         {
             let suppressed = w.suppressed;
-            *w = WarningWindow {
+            **w = WarningWindow {
                 started: Some(now),
                 ..WarningWindow::default()
             };
@@ -286,7 +325,7 @@ impl ConnectionShared {
         }
         if w.logged < per_minute {
             w.logged += 1;
-            drop(w);
+            drop(guard);
             tracing::warn!(connection_id = %self.id, "{text}");
         } else {
             w.suppressed += 1;
@@ -295,7 +334,11 @@ impl ConnectionShared {
 
     /// Logs the summary of warnings not yet logged (when the connection ends).
     pub(crate) fn flush_client_warnings(&self) {
-        let suppressed = std::mem::take(&mut self.warnings.lock().suppressed);
+        let suppressed = self
+            .warnings
+            .lock()
+            .as_mut()
+            .map_or(0, |w| std::mem::take(&mut w.suppressed));
         if suppressed > 0 {
             tracing::warn!(connection_id = %self.id, "{suppressed} more warnings caused by this client were not logged (HubOptions::max_client_warnings_per_minute)");
         }
@@ -364,7 +407,7 @@ impl ConnectionShared {
             q.items.clear();
         }
         self.room.notify_waiters();
-        self.pending.lock().waiting.clear();
+        self.pending.lock().waiting = None;
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -373,7 +416,7 @@ impl ConnectionShared {
 
     /// Routes a Completion from the client to a waiting client-result call. Returns false if none waits.
     pub(crate) fn complete_result(&self, invocation_id: &str, outcome: CompletionOutcome) -> bool {
-        match self.pending.lock().waiting.remove(invocation_id) {
+        match self.pending.lock().remove(invocation_id) {
             Some(tx) => {
                 // The caller may have timed out and gone: nothing to deliver then.
                 let _ = tx.send(outcome);
@@ -470,20 +513,20 @@ impl Caller {
             // A prefix keeps server-chosen ids apart from the client's own stream ids, which also arrive
             // in Completion messages.
             let id = format!("s{}", pending.next_id);
-            pending.waiting.insert(id.clone(), tx);
+            pending.insert(id.clone(), tx);
             id
         };
         let mut out = Vec::with_capacity(target.len() + args.get().len() + 64);
         protocol::write_invocation(&mut out, Some(&invocation_id), target, &args, &[]);
         if let Err(e) = self.shared.try_push(Outbound::Message(Bytes::from(out))) {
-            self.shared.pending.lock().waiting.remove(&invocation_id);
+            self.shared.pending.lock().remove(&invocation_id);
             return Err(ClientResultError::Send(e));
         }
         let outcome = match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(_)) => return Err(ClientResultError::Disconnected),
             Err(_) => {
-                self.shared.pending.lock().waiting.remove(&invocation_id);
+                self.shared.pending.lock().remove(&invocation_id);
                 return Err(ClientResultError::Timeout);
             }
         };
@@ -513,5 +556,34 @@ impl Caller {
     /// Whether the connection has ended.
     pub fn is_closed(&self) -> bool {
         self.shared.is_closed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_websocket_handshake_headers_are_not_kept() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("host", "example.com"),
+            ("connection", "Upgrade"),
+            ("upgrade", "websocket"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("sec-websocket-version", "13"),
+            ("sec-websocket-extensions", "permessage-deflate"),
+            ("sec-websocket-protocol", "chat"),
+            ("cookie", "a=1"),
+        ] {
+            headers.append(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        let info = RequestInfo::new(&headers, 32 * 1024, None, TransportKind::WebSockets);
+        let kept: Vec<&str> = info.headers().keys().map(HeaderName::as_str).collect();
+        assert_eq!(kept, ["host", "sec-websocket-protocol", "cookie"]);
+        assert_eq!(info.headers()["cookie"], "a=1");
     }
 }

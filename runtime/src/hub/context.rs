@@ -40,7 +40,8 @@ impl HubContext {
     }
 
     /// Headers of the HTTP request that started the transport (the WebSocket upgrade, the SSE `GET` or the
-    /// first long poll).
+    /// first long poll), less the WebSocket handshake's own (`Connection`, `Upgrade`, `Sec-WebSocket-Key`,
+    /// `Sec-WebSocket-Version`, `Sec-WebSocket-Extensions`), which describe the socket, not the client.
     pub fn headers(&self) -> &HeaderMap {
         self.conn.request.headers()
     }

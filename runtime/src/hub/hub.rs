@@ -41,21 +41,26 @@ type DisconnectedFn = dyn Fn(HubContext, DisconnectReason) -> BoxFuture<'static,
 type UserIdFn = dyn Fn(&HeaderMap) -> Option<String> + Send + Sync;
 pub(crate) type AuthorizeFn = dyn Fn(&Parts) -> Result<(), Refusal> + Send + Sync;
 
+#[derive(Clone)]
 pub(crate) enum MethodHandler {
     Unary(Arc<UnaryFn>),
     Stream(Arc<StreamFn>),
 }
 
+#[derive(Clone)]
 pub(crate) struct Method {
     /// The name as registered (for messages); lookup uses the lower-cased key.
-    pub(crate) name: String,
+    pub(crate) name: Arc<str>,
     pub(crate) handler: MethodHandler,
     pub(crate) accepts_streams: bool,
 }
 
 /// The shared state of a built hub.
 pub(crate) struct HubInner {
+    /// Methods by lower-cased name.
     pub(crate) methods: HashMap<String, Method>,
+    /// The same methods by their names as registered: what clients send, found with one hash.
+    pub(crate) registered: HashMap<Arc<str>, Method>,
     pub(crate) options: HubOptions,
     pub(crate) lifetime: Arc<dyn HubLifetimeManager>,
     pub(crate) on_connected: Option<Arc<ConnectedFn>>,
@@ -91,10 +96,22 @@ pub struct HubStats {
 
 impl HubInner {
     pub(crate) fn method(&self, name: &str) -> Option<&Method> {
-        if let Some(m) = self.methods.get(name) {
+        if let Some(m) = self.registered.get(name) {
             return Some(m);
         }
-        self.methods.get(&name.to_ascii_lowercase())
+        // Names match case-insensitively: a short name is lower-cased on the stack, without allocating.
+        let mut buffer = [0u8; 64];
+        match buffer.get_mut(..name.len()) {
+            Some(lower) => {
+                lower.copy_from_slice(name.as_bytes());
+                lower.make_ascii_lowercase();
+                // ASCII lower-casing keeps UTF-8 valid.
+                std::str::from_utf8(lower)
+                    .ok()
+                    .and_then(|lower| self.methods.get(lower))
+            }
+            None => self.methods.get(&name.to_ascii_lowercase()),
+        }
     }
 }
 
@@ -216,9 +233,16 @@ fn decode_arguments<A: DeserializeOwned>(method: &str, payload: Payload) -> Resu
 
 /// Encodes a result or stream item in the connection's protocol: MessagePack keeps binary data and
 /// timestamps ([`HubValue`]); JSON is raw text.
-fn encode_result<R: Serialize>(value: &R, ctx: &HubContext) -> Result<Payload, HubError> {
+fn encode_result<R: Serialize + 'static>(value: &R, ctx: &HubContext) -> Result<Payload, HubError> {
     if ctx.conn.uses_msgpack() {
         return msgpack::encode_payload(value).map_err(HubError::internal);
+    }
+    // Most calls answer nothing (`()`, or `Value::Null` from the circuit hub's methods), and most of those
+    // are fire-and-forget: `null` is written as it is, without a serializer and its scratch buffer.
+    let any: &dyn std::any::Any = value;
+    if any.is::<()>() || any.downcast_ref::<Value>().is_some_and(Value::is_null) {
+        let null = RawValue::from_string("null".to_owned()).map_err(HubError::internal)?;
+        return Ok(Payload::Json(null));
     }
     serde_json::value::to_raw_value(value)
         .map(Payload::Json)
@@ -234,7 +258,7 @@ impl HubBuilder {
         self.methods.insert(
             key,
             Method {
-                name: name.to_owned(),
+                name: Arc::from(name),
                 handler,
                 accepts_streams,
             },
@@ -447,6 +471,11 @@ impl HubBuilder {
         }
         Ok(Hub {
             inner: Arc::new(HubInner {
+                registered: self
+                    .methods
+                    .values()
+                    .map(|m| (m.name.clone(), m.clone()))
+                    .collect(),
                 methods: self.methods,
                 options: self.options,
                 lifetime: self

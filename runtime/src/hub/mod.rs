@@ -44,6 +44,7 @@ mod caller;
 mod connection;
 mod context;
 mod error;
+mod extensions;
 mod http;
 #[allow(clippy::module_inception)]
 mod hub;

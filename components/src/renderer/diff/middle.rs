@@ -31,10 +31,10 @@ impl Renderer {
             stays: Vec::new(),
         };
         if !mid_old.is_empty() && !mid_new.is_empty() {
-            let keyed = mid_old.iter().any(|&i| st.old.node(i).key.is_some())
+            let keyed = mid_old.iter().any(|&i| st.old.node(i).key().is_some())
                 || mid_new
                     .iter()
-                    .any(|&i| st.new.nodes[i as usize].key.is_some());
+                    .any(|&i| st.new.nodes[i as usize].key().is_some());
             if keyed {
                 self.match_by_key(st, mid_old, mid_new, &mut m);
             } else {
@@ -57,7 +57,7 @@ impl Renderer {
             FastMap::with_capacity_and_hasher(mid_old.len(), Default::default());
         let mut unkeyed_old = Vec::new();
         for (pos, &i) in mid_old.iter().enumerate() {
-            match old.node(i).key {
+            match old.node(i).key() {
                 Some(k) => {
                     by_key.insert(old.shape.str(k), pos);
                 }
@@ -67,7 +67,7 @@ impl Renderer {
         let mut next_unkeyed = unkeyed_old.into_iter();
         let new_shape = st.new.shape;
         for (k, &i) in mid_new.iter().enumerate() {
-            let candidate = match st.new.nodes[i as usize].key {
+            let candidate = match st.new.nodes[i as usize].key() {
                 Some(key) => by_key.get(new_shape.str(key)).copied(),
                 None => next_unkeyed.next(),
             };

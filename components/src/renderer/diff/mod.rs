@@ -34,21 +34,19 @@ impl Renderer {
     fn same_kind(&self, st: &DiffState<'_>, old: NodeIndex, new: NodeIndex) -> bool {
         let (o, n) = (st.old.node(old), &st.new.nodes[new as usize]);
         let (os, ns) = (&st.old.shape, st.new.shape);
-        match (o.key, n.key) {
+        match (o.key(), n.key()) {
             (None, None) => {}
             (Some(a), Some(b)) if os.str(a) == ns.str(b) => {}
             _ => return false,
         }
         match (&o.kind, &n.kind) {
-            (NodeKind::Element { tag: a, .. }, NodeKind::Element { tag: b, .. }) => {
-                os.str(*a) == ns.str(*b)
-            }
+            (NodeKind::Element(a), NodeKind::Element(b)) => os.str(a.tag()) == ns.str(b.tag()),
             (NodeKind::Text(_), NodeKind::Text(_)) | (NodeKind::Raw(_), NodeKind::Raw(_)) => true,
             (NodeKind::Slot { component, .. }, NodeKind::Slot { spec, .. }) => {
                 let old_type = self
                     .components
                     .get(&ComponentId(*component))
-                    .map(|e| e.type_id);
+                    .map(|e| e.component_type());
                 let new_type = st.specs[*spec as usize].as_ref().map(|s| s.type_id);
                 old_type.is_some() && old_type == new_type
             }

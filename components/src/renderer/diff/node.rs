@@ -83,27 +83,15 @@ impl Renderer {
             return;
         }
         let (old, new_shape) = (st.old, st.new.shape);
-        let (
-            NodeKind::Element {
-                attrs: old_attrs,
-                events: old_events,
-                kids: old_kids,
-                ..
-            },
-            NodeKind::Element {
-                tag,
-                attrs: new_attrs,
-                events: new_events,
-                kids: new_kids,
-                ..
-            },
-        ) = (
+        let (NodeKind::Element(old_el), NodeKind::Element(new_el)) = (
             old.node(old_index).kind,
             st.new.nodes[new_index as usize].kind,
-        )
-        else {
+        ) else {
             unreachable!("diff_element is called on elements")
         };
+        let (old_attrs, old_events, old_kids) = (old_el.attrs(), old_el.events(), old_el.kids);
+        let (tag, new_attrs, new_events, new_kids) =
+            (new_el.tag(), new_el.attrs(), new_el.events(), new_el.kids);
         let node = old.node(old_index).id;
         let tag = new_shape.str(tag);
         self.diff_attrs(
@@ -138,29 +126,21 @@ impl Renderer {
         new_index: NodeIndex,
     ) -> bool {
         let (old, new_shape) = (st.old, st.new.shape);
-        let (
-            NodeKind::Element {
-                events: old_events,
-                outer: old_outer,
-                end: old_end,
-                events_end: old_events_end,
-                ..
-            },
-            NodeKind::Element {
-                events: new_events,
-                outer: new_outer,
-                end: new_end,
-                events_end: new_events_end,
-                has_slot,
-                ..
-            },
-        ) = (
+        let (NodeKind::Element(old_el), NodeKind::Element(new_el)) = (
             old.node(old_index).kind,
             st.new.nodes[new_index as usize].kind,
-        )
-        else {
+        ) else {
             return false;
         };
+        let (old_events, old_outer, old_end, old_events_end) =
+            (old_el.events(), old_el.outer, old_el.end, old_el.events_end);
+        let (new_events, new_outer, new_end, new_events_end, has_slot) = (
+            new_el.events(),
+            new_el.outer,
+            new_el.end,
+            new_el.events_end,
+            new_el.has_slot,
+        );
         if has_slot || old.recorded {
             return false;
         }

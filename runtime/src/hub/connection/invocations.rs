@@ -3,6 +3,8 @@
 //! run beside them.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::task::Poll;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -63,6 +65,63 @@ pub(super) enum Finished {
     Invocation,
     /// A server-to-client stream ended.
     Stream(String),
+}
+
+/// What a unary invocation's outcome is sent with: its completion for the client, or a warning for a
+/// fire-and-forget call that failed.
+struct UnaryReply {
+    conn: Arc<ConnectionShared>,
+    name: Arc<str>,
+    invocation_id: Option<String>,
+    detailed: bool,
+    warnings: u32,
+}
+
+impl UnaryReply {
+    fn send(self, outcome: std::thread::Result<Result<Payload, HubError>>) {
+        let UnaryReply {
+            conn,
+            name,
+            invocation_id,
+            detailed,
+            warnings,
+        } = self;
+        let outcome = match outcome {
+            Ok(Ok(raw)) => CompletionOutcome::Result(raw),
+            Ok(Err(e)) => {
+                if e.is_internal() {
+                    tracing::error!(connection_id = %conn.id, "hub method '{name}' failed: {e}");
+                }
+                CompletionOutcome::Error(e.client_text(&name, detailed))
+            }
+            Err(_) => {
+                tracing::error!(connection_id = %conn.id, "hub method '{name}' panicked");
+                CompletionOutcome::Error(
+                    HubError::internal("the method panicked").client_text(&name, detailed),
+                )
+            }
+        };
+        match invocation_id {
+            Some(invocation_id) => {
+                let reply = encode_reply(
+                    &conn,
+                    &HubMessage::Completion {
+                        invocation_id,
+                        outcome,
+                    },
+                );
+                let _ = conn.push_force(reply);
+            }
+            None => {
+                if let CompletionOutcome::Error(e) = outcome {
+                    conn.warn_client(
+                        warnings,
+                        format_args!("fire-and-forget invocation of '{name}' failed: {e}"),
+                    );
+                }
+            }
+        }
+    }
 }
 
 impl<T: Transport> Connection<T> {
@@ -126,7 +185,7 @@ impl<T: Transport> Connection<T> {
             .warn_client(self.hub.options.max_client_warnings_per_minute, text);
     }
 
-    pub(super) fn invoke(
+    pub(super) async fn invoke(
         &mut self,
         invocation_id: Option<String>,
         target: String,
@@ -169,42 +228,52 @@ impl<T: Transport> Connection<T> {
         let warnings = self.hub.options.max_client_warnings_per_minute;
         match (&method.handler, streaming) {
             (MethodHandler::Unary(f), false) => {
-                let fut = AssertUnwindSafe(f(ctx, arguments, streams)).catch_unwind();
-                let task = async move {
-                    let outcome = match fut.await {
-                        Ok(Ok(raw)) => CompletionOutcome::Result(raw),
-                        Ok(Err(e)) => {
-                            if e.is_internal() {
-                                tracing::error!(connection_id = %conn.id, "hub method '{name}' failed: {e}");
-                            }
-                            CompletionOutcome::Error(e.client_text(&name, detailed))
-                        }
-                        Err(_) => {
-                            tracing::error!(connection_id = %conn.id, "hub method '{name}' panicked");
-                            CompletionOutcome::Error(
-                                HubError::internal("the method panicked").client_text(&name, detailed),
-                            )
-                        }
+                let mut fut = AssertUnwindSafe(f(ctx, arguments, streams)).catch_unwind();
+                let reply = UnaryReply {
+                    conn,
+                    name,
+                    invocation_id,
+                    detailed,
+                    warnings,
+                };
+                let slot_free = self.invocations.in_flight
+                    < self.hub.options.max_parallel_invocations
+                    && self.rare.as_ref().is_none_or(|r| r.waiting.is_empty());
+                if !slot_free {
+                    let task = async move {
+                        reply.send(fut.await);
+                        Finished::Invocation
                     };
-                    match invocation_id {
-                        Some(invocation_id) => {
-                            let reply = encode_reply(&conn, &HubMessage::Completion { invocation_id, outcome });
-                            let _ = conn.push_force(reply);
-                        }
-                        None => {
-                            if let CompletionOutcome::Error(e) = outcome {
-                                conn.warn_client(warnings, format_args!("fire-and-forget invocation of '{name}' failed: {e}"));
-                            }
-                        }
-                    }
-                    Finished::Invocation
+                    self.rare_mut().waiting.push_back(task.boxed());
+                    return;
                 }
-                .boxed();
-                if self.invocations.in_flight < self.hub.options.max_parallel_invocations {
-                    self.invocations.in_flight += 1;
-                    self.start(task);
+                // With nothing else running it is polled once here, at its place in arrival order: most
+                // methods (every circuit call) finish in their first poll, and then need no task, no set of
+                // running futures and no further turn of the connection loop. One that waits joins the
+                // running set and holds its slot. While others run it joins them unpolled, so that it
+                // finishes after those already woken, as it always has.
+                let idle = self
+                    .invocations
+                    .running
+                    .as_ref()
+                    .is_none_or(|set| set.is_empty());
+                let first = if idle {
+                    std::future::poll_fn(|cx| Poll::Ready(fut.poll_unpin(cx))).await
                 } else {
-                    self.rare_mut().waiting.push_back(task);
+                    Poll::Pending
+                };
+                match first {
+                    Poll::Ready(result) => reply.send(result),
+                    Poll::Pending => {
+                        self.invocations.in_flight += 1;
+                        self.start(
+                            async move {
+                                reply.send(fut.await);
+                                Finished::Invocation
+                            }
+                            .boxed(),
+                        );
+                    }
                 }
             }
             (MethodHandler::Stream(f), true) => {

@@ -9,7 +9,8 @@
 //!   replay buffer). Everything else reaches the client through the outbound queue in
 //!   [`ConnectionShared`], so messages leave in the order they were queued.
 //! - Inbound messages are handled in arrival order. Invocations run as futures polled by this task; at most
-//!   `max_parallel_invocations` run at once and the rest wait in arrival order. Server-to-client streams do
+//!   `max_parallel_invocations` run at once and the rest wait in arrival order. While none runs, a new one
+//!   is polled once as its record is handled, and one that finishes there never enters the running set. Server-to-client streams do
 //!   not count against that limit, and neither do client-to-server stream items and completions: they are
 //!   routed to their stream's buffer even while its invocation still waits for a slot. At most
 //!   `max_waiting_invocations` wait: when that many do, the records after them are held and the transport is
@@ -51,6 +52,7 @@ mod replay;
 mod timers;
 mod uploads;
 
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -150,32 +152,49 @@ enum Step {
     End(DisconnectReason),
 }
 
-async fn run<T: Transport>(
+// Not an async fn on purpose: see the comment inside.
+#[allow(clippy::manual_async_fn)]
+fn run<T: Transport>(
     mut c: Box<Connection<T>>,
     stateful_negotiated: bool,
     reconnects: Option<mpsc::Receiver<Box<T>>>,
     slot: Option<SlotGuard>,
     ticket: Option<PendingTicket>,
-) {
+) -> impl Future<Output = ()> {
     // The connection state is built before the task starts and moved in whole, and every large
     // sub-future is boxed, so the task stays small while the connection idles. The handshake runs in
     // its own boxed future: its locals (two transports' worth, moved out but still in scope) would
-    // otherwise take room in this task's state for the connection's whole life.
+    // otherwise take room in this task's state for the connection's whole life. For the same reason
+    // only the connection and its slot are held across the main loop: the hooks' context is made on
+    // each side of it, the first step is settled in a block of its own, and this is a block that uses
+    // its captures in place rather than an async fn (whose arguments take room twice). That keeps a
+    // WebSocket connection's task cell (128-aligned) at 768 bytes, just: measure it again (see
+    // docs/performance.md, "What an idle circuit holds") after adding state that lives across the loop.
+    async move {
+        let reason = 'run: {
+            let reconnects = {
+                let opened = Box::pin(open(&mut c, stateful_negotiated, reconnects, ticket)).await;
+                match opened {
+                    None => return,
+                    Some((Step::Continue, reconnects)) => reconnects,
+                    Some((Step::End(reason), _)) => break 'run reason,
+                }
+            };
+            c.main_loop(reconnects).await
+        };
+        Box::pin(close(c, slot, reason)).await;
+    }
+}
+
+/// After the main loop: shutdown, then the `on_disconnected` hook.
+async fn close<T: Transport>(
+    mut c: Box<Connection<T>>,
+    slot: Option<SlotGuard>,
+    reason: DisconnectReason,
+) {
+    c.shutdown(&reason).await;
     let hub = c.hub.clone();
-    let ctx = HubContext {
-        conn: c.conn.clone(),
-        lifetime: hub.lifetime.clone(),
-    };
-    let Some((first, reconnects)) =
-        Box::pin(open(&mut c, &ctx, stateful_negotiated, reconnects, ticket)).await
-    else {
-        return;
-    };
-    let reason = match first {
-        Step::End(reason) => reason,
-        Step::Continue => c.main_loop(reconnects).await,
-    };
-    Box::pin(c.shutdown(&reason)).await;
+    let ctx = c.context();
     drop(c);
     ctx.conn.flush_client_warnings();
     // The token is forgotten before the hook runs: a reconnect from here on is refused, not resumed.
@@ -196,12 +215,12 @@ async fn run<T: Transport>(
 /// outcome of the messages that came in the handshake's frame and the reconnect channel to keep.
 async fn open<T: Transport>(
     c: &mut Connection<T>,
-    ctx: &HubContext,
     stateful_negotiated: bool,
     mut reconnects: Option<mpsc::Receiver<Box<T>>>,
     ticket: Option<PendingTicket>,
 ) -> Option<(Step, Option<mpsc::Receiver<Box<T>>>)> {
     let hub = c.hub.clone();
+    let ctx = &c.context();
     let transport = c
         .transport
         .take()
@@ -255,6 +274,14 @@ async fn open<T: Transport>(
 }
 
 impl<T: Transport> Connection<T> {
+    /// What hub code (the hooks) sees of this connection.
+    fn context(&self) -> HubContext {
+        HubContext {
+            conn: self.conn.clone(),
+            lifetime: self.hub.lifetime.clone(),
+        }
+    }
+
     async fn main_loop(
         &mut self,
         mut reconnects: Option<mpsc::Receiver<Box<T>>>,
@@ -285,6 +312,9 @@ impl<T: Transport> Connection<T> {
                     Box::pin(self.write_outbound(outbound)).await
                 }
                 _ = &mut timer => {
+                    // Here rather than after every step: a connection whose events each queue briefly
+                    // behind the one before (an ack riding with the next event) keeps it between them.
+                    self.release_rare();
                     let step = Box::pin(self.on_timer(options)).await;
                     self.schedule(timer.as_mut(), options);
                     step
@@ -310,7 +340,6 @@ impl<T: Transport> Connection<T> {
             if let Step::End(reason) = step {
                 return reason;
             }
-            self.release_rare();
         }
     }
 
@@ -464,13 +493,19 @@ impl<T: Transport> Connection<T> {
                 target,
                 arguments,
                 stream_ids,
-            } => self.invoke(invocation_id, target, arguments, stream_ids, false),
+            } => {
+                self.invoke(invocation_id, target, arguments, stream_ids, false)
+                    .await
+            }
             HubMessage::StreamInvocation {
                 invocation_id,
                 target,
                 arguments,
                 stream_ids,
-            } => self.invoke(Some(invocation_id), target, arguments, stream_ids, true),
+            } => {
+                self.invoke(Some(invocation_id), target, arguments, stream_ids, true)
+                    .await
+            }
             HubMessage::StreamItem {
                 invocation_id,
                 item,

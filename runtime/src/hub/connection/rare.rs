@@ -3,8 +3,11 @@
 //! the records held behind them, server-to-client stream cancels and client-to-server streams.
 //!
 //! Invariant: [`Connection::rare`] is `Some` while any of that state is in use. It is created by the first
-//! use ([`Connection::rare_mut`]) and dropped again by [`Connection::release_rare`] once nothing in it is in
-//! use, which never happens on a MessagePack or stateful-reconnect connection (those hold it for life).
+//! use ([`Connection::rare_mut`]) and dropped by [`Connection::release_rare`] when the connection's timer
+//! fires (at least every keep-alive interval on a transport with pings) and nothing in it is in use, which
+//! never happens on a MessagePack or stateful-reconnect connection (those hold it for life). Not sooner: a
+//! circuit's event usually arrives in one frame with the acknowledgement before it, so it waits for a
+//! slot, and dropping the state after each would allocate it again for every event.
 
 use std::collections::{HashMap, VecDeque};
 

@@ -150,11 +150,17 @@ fn some_raw<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D:
     Box::<RawValue>::deserialize(d).map(Some)
 }
 
+/// Like [`some_raw`], borrowed from the record: a present `null` is `Some` too.
+fn some_raw_ref<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct WireMessage {
-    #[serde(rename = "type", default, deserialize_with = "some_raw")]
-    kind: Option<Box<RawValue>>,
+struct WireMessage<'a> {
+    // Borrowed: it is only read here, as a number.
+    #[serde(rename = "type", default, borrow, deserialize_with = "some_raw_ref")]
+    kind: Option<&'a RawValue>,
     #[serde(default)]
     invocation_id: Option<String>,
     #[serde(default)]
@@ -194,7 +200,6 @@ pub(crate) fn parse_message(text: &str) -> Result<HubMessage, ProtocolError> {
     })?;
     let kind = wire
         .kind
-        .as_ref()
         .ok_or_else(|| err("Missing required property 'type'."))?;
     let kind: u64 = serde_json::from_str(kind.get())
         .map_err(|_| err("Expected 'type' to be a non-negative integer."))?;
