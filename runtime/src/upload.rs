@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -139,15 +139,12 @@ impl UploadTransfers {
 /// Receives uploaded files from the browser of one circuit.
 struct BrowserFiles {
     circuit: CircuitHandle,
-    transfers: Arc<UploadTransfers>,
 }
 
-/// The upload source of `circuit`'s components, receiving through `transfers` (the circuit's own).
-pub(crate) fn browser_source(
-    circuit: CircuitHandle,
-    transfers: Arc<UploadTransfers>,
-) -> UploadSource {
-    UploadSource::new(BrowserFiles { circuit, transfers })
+/// The upload source of `circuit`'s components, receiving through the circuit's own transfers (made by its
+/// first upload).
+pub(crate) fn browser_source(circuit: CircuitHandle) -> UploadSource {
+    UploadSource::new(BrowserFiles { circuit })
 }
 
 /// The arguments of the browser call that grants credit for file `file` up to offset `up_to`, in chunks of
@@ -174,7 +171,10 @@ fn grant_failure(error: BrowserCallError) -> UploadError {
 
 impl UploadTransport for BrowserFiles {
     fn open(&self, inbox: &ChunkInbox) {
-        self.transfers.open(inbox);
+        match self.circuit.uploads() {
+            Some(transfers) => transfers.open(inbox),
+            None => inbox.fail(UploadError::Disconnected),
+        }
     }
 
     fn grant(&self, inbox: &ChunkInbox, to: u64, chunk: u32) {
@@ -201,12 +201,14 @@ impl UploadTransport for BrowserFiles {
         // Called from `Drop`, possibly under the circuit's lock: the call goes out from a task of its own.
         // The transfer stays routed until the browser has heard, so the chunks it sent before are refused
         // quietly as late rather than as chunks for an unknown upload.
+        let Some(transfers) = self.circuit.uploads() else {
+            return; // The circuit is gone, and its transfers with it.
+        };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            self.transfers.forget(file);
+            transfers.forget(file);
             return;
         };
         let circuit = self.circuit.clone();
-        let transfers = self.transfers.clone();
         runtime.spawn(async move {
             if circuit.is_connected() {
                 let _ = circuit
@@ -261,6 +263,8 @@ pub(crate) async fn serve_upload_script(headers: HeaderMap) -> Response {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use futures_util::FutureExt;
     use serde_json::{json, Value};
     use tether_components::upload::FileInfo;

@@ -84,9 +84,7 @@ impl RendererApp {
             .provide_all(services)
             .provide(circuit.clone())
             .provide(location.clone());
-        if let Some(uploads) = circuit.uploads() {
-            renderer.provide(crate::upload::browser_source(circuit.clone(), uploads));
-        }
+        renderer.provide(crate::upload::browser_source(circuit.clone()));
         if let Some(downloads) = services.get::<crate::download::Downloads>() {
             renderer.provide(downloads.for_circuit(circuit.clone()));
         }

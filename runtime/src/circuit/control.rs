@@ -57,7 +57,7 @@ impl CircuitControl for Circuit {
     }
 
     fn uploads(&self) -> Arc<crate::upload::UploadTransfers> {
-        self.uploads.clone()
+        self.uploads.get_or_init(Arc::default).clone()
     }
 
     fn abandon_browser_call(&self, call_id: u64) {

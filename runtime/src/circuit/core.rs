@@ -14,7 +14,7 @@
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::Mutex;
 use serde_json::Value;
@@ -240,8 +240,9 @@ pub(crate) struct Circuit {
     /// Persisted and ended for its tab to resume elsewhere (a shutdown), which the tab is told once the
     /// store has it; messages from the tab meanwhile are refused without ending the tab's circuit.
     pub(crate) moving: AtomicBool,
-    /// The uploads in progress, to which `UploadChunk` messages go without taking the state lock.
-    pub(crate) uploads: Arc<crate::upload::UploadTransfers>,
+    /// The uploads in progress, to which `UploadChunk` messages go without taking the state lock. Made by
+    /// the circuit's first upload: a circuit that never uploads carries no routing table (idle memory).
+    pub(crate) uploads: OnceLock<Arc<crate::upload::UploadTransfers>>,
     pub(crate) state: Mutex<CircuitState>,
 }
 
@@ -276,7 +277,7 @@ impl Circuit {
             link_kind: AtomicU8::new(LINK_CONNECTED),
             generation: AtomicU64::new(1),
             moving: AtomicBool::new(false),
-            uploads: Arc::default(),
+            uploads: OnceLock::new(),
             state: Mutex::new(CircuitState {
                 link: Link::Connected(sink),
                 disconnections: 0,

@@ -98,7 +98,12 @@ impl Shared {
         let Some(ConnectionCircuit(circuit)) = attached else {
             return Err(self.refuse_without_circuit(ctx, Method::UploadChunk, circuit));
         };
-        match circuit.uploads.deliver(file, offset, bytes) {
+        let delivered = match circuit.uploads.get() {
+            Some(transfers) => transfers.deliver(file, offset, bytes),
+            // No upload was ever opened on this circuit.
+            None => Err(crate::upload::ChunkError::UnknownUpload { file }),
+        };
+        match delivered {
             Ok(()) => Ok(Value::Null),
             Err(error) if !error.is_protocol_error() => {
                 tracing::debug!(parent: &circuit.span, "{error}; dropped");
