@@ -78,6 +78,21 @@ struct UnaryReply {
 }
 
 impl UnaryReply {
+    /// The task that runs `method` to its end and sends its outcome: for an invocation that waits for a
+    /// slot, or that did not finish in its first poll.
+    fn after<F>(self, method: F) -> BoxFuture<'static, Finished>
+    where
+        F: std::future::Future<Output = std::thread::Result<Result<Payload, HubError>>>
+            + Send
+            + 'static,
+    {
+        async move {
+            self.send(method.await);
+            Finished::Invocation
+        }
+        .boxed()
+    }
+
     fn send(self, outcome: std::thread::Result<Result<Payload, HubError>>) {
         let UnaryReply {
             conn,
@@ -240,11 +255,7 @@ impl<T: Transport> Connection<T> {
                     < self.hub.options.max_parallel_invocations
                     && self.rare.as_ref().is_none_or(|r| r.waiting.is_empty());
                 if !slot_free {
-                    let task = async move {
-                        reply.send(fut.await);
-                        Finished::Invocation
-                    };
-                    self.rare_mut().waiting.push_back(task.boxed());
+                    self.rare_mut().waiting.push_back(reply.after(fut));
                     return;
                 }
                 // With nothing else running it is polled once here, at its place in arrival order: most
@@ -266,13 +277,7 @@ impl<T: Transport> Connection<T> {
                     Poll::Ready(result) => reply.send(result),
                     Poll::Pending => {
                         self.invocations.in_flight += 1;
-                        self.start(
-                            async move {
-                                reply.send(fut.await);
-                                Finished::Invocation
-                            }
-                            .boxed(),
-                        );
+                        self.start(reply.after(fut));
                     }
                 }
             }
