@@ -108,6 +108,16 @@ struct Session {
     link: String,
 }
 
+impl Session {
+    /// The browser reports file `id` chosen in the upload input, as the upload module does.
+    async fn choose(&mut self, id: u64, name: &str, size: usize) {
+        let chosen = json!({"files": [{"id": id, "name": name, "size": size, "type": ""}]});
+        self.client
+            .send("DispatchEvent", json!([self.upload, "upload", chosen]))
+            .await;
+    }
+}
+
 async fn start() -> (std::net::SocketAddr, Session) {
     let mut components = ComponentRegistry::new();
     components.register::<Uploader>("Uploader");
@@ -206,10 +216,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 async fn the_server_grants_credit_and_tops_it_up_as_the_component_reads() {
     let (_, mut s) = start().await;
     let file: Vec<u8> = (0..900_000u32).map(|i| (i * 7 % 251) as u8).collect();
-    let chosen = json!({"files": [{"id": 7, "name": "a.bin", "size": file.len(), "type": ""}]});
-    s.client
-        .send("DispatchEvent", json!([s.upload, "upload", chosen]))
-        .await;
+    s.choose(7, "a.bin", file.len()).await;
     let mut batches = Vec::new();
     let call = next_call(&mut s.client, &mut batches).await;
     assert_eq!(call[1], "tether.upload.send");
@@ -268,10 +275,7 @@ async fn the_server_grants_credit_and_tops_it_up_as_the_component_reads() {
 async fn chunks_past_the_credit_or_for_no_upload_are_refused_and_the_circuit_lives() {
     let (_, mut s) = start().await;
     let file: Vec<u8> = (0..10_001u32).map(|i| (i % 13) as u8).collect();
-    let chosen = json!({"files": [{"id": 4, "name": "small.bin", "size": 10_000, "type": ""}]});
-    s.client
-        .send("DispatchEvent", json!([s.upload, "upload", chosen]))
-        .await;
+    s.choose(4, "small.bin", 10_000).await;
     let mut batches = Vec::new();
     let call = next_call(&mut s.client, &mut batches).await;
     assert_eq!(call[2], json!([4, 10_000, CHUNK_BYTES]));
@@ -331,10 +335,7 @@ async fn chunks_past_the_credit_or_for_no_upload_are_refused_and_the_circuit_liv
         .send("DispatchEvent", json!([s.poke, "click", {}]))
         .await;
     until_batch_with(&mut s.client, &mut batches, "clicks 1").await;
-    let chosen = json!({"files": [{"id": 5, "name": "again.bin", "size": 10_000, "type": ""}]});
-    s.client
-        .send("DispatchEvent", json!([s.upload, "upload", chosen]))
-        .await;
+    s.choose(5, "again.bin", 10_000).await;
     let call = next_call(&mut s.client, &mut batches).await;
     assert_eq!(call[2], json!([5, 10_000, CHUNK_BYTES]));
     for chunk in chunks(5, &file, 0, 10_000, 4096) {
@@ -351,10 +352,7 @@ async fn chunks_past_the_credit_or_for_no_upload_are_refused_and_the_circuit_liv
 async fn a_dropped_connection_fails_the_upload_and_the_circuit_reconnects() {
     let (addr, mut s) = start().await;
     let file: Vec<u8> = (0..100_000u32).map(|i| (i % 7) as u8).collect();
-    let chosen = json!({"files": [{"id": 2, "name": "cut.bin", "size": file.len(), "type": ""}]});
-    s.client
-        .send("DispatchEvent", json!([s.upload, "upload", chosen]))
-        .await;
+    s.choose(2, "cut.bin", file.len()).await;
     let mut batches = Vec::new();
     let call = next_call(&mut s.client, &mut batches).await;
     assert_eq!(call[1], "tether.upload.send");
@@ -384,10 +382,7 @@ async fn a_dropped_connection_fails_the_upload_and_the_circuit_reconnects() {
 #[tokio::test]
 async fn an_oversize_file_is_refused_without_a_single_read() {
     let (_, mut s) = start().await;
-    let chosen = json!({"files": [{"id": 3, "name": "big.bin", "size": 2_000_000, "type": ""}]});
-    s.client
-        .send("DispatchEvent", json!([s.upload, "upload", chosen]))
-        .await;
+    s.choose(3, "big.bin", 2_000_000).await;
     let mut batches = Vec::new();
     let call = next_call(&mut s.client, &mut batches).await;
     assert_eq!(call[1], "tether.upload.cancel", "the browser lets go of it");
