@@ -3,10 +3,9 @@
 //!
 //! Credit: the inbox keeps `window` bytes granted past what has arrived, so the next grant leaves as soon
 //! as bytes arrive (from the host's delivering task), never waiting for the reader's task to be scheduled.
-//! What arrives
-//! ahead of the reader is capped: grants count from `min(arrived, taken + max_queued)`, so once the reader
-//! falls `max_queued` behind, no more credit goes out until it takes bytes. A grant goes out in steps of at
-//! least `step` bytes (or for the rest of the file).
+//! What arrives ahead of the reader is capped: grants count from `min(arrived, taken + max_queued)`, so
+//! once the reader falls `max_queued` behind, no more credit goes out until it takes bytes. A grant goes out
+//! in steps of at least `step` bytes (or for the rest of the file).
 //!
 //! Invariants: chunks are accepted only in file order (each starts where the previous one ended), only
 //! within the credit granted (`offset + len <= granted`), and only up to the chunk size; `granted - taken`
@@ -191,7 +190,7 @@ impl ChunkInbox {
                 end,
                 granted: state.granted,
             })
-        } else if state.closed || state.failed.is_some() {
+        } else if state.is_stopped() {
             Some(ChunkRefusal::Closed)
         } else if offset != state.arrived {
             Some(ChunkRefusal::OutOfOrder {
@@ -202,7 +201,7 @@ impl ChunkInbox {
             None
         };
         if let Some(refusal) = refusal {
-            if !state.closed && state.failed.is_none() {
+            if !state.is_stopped() {
                 state.failed = Some(UploadError::Protocol(refusal.to_string()));
                 state.chunks.clear();
                 wake(&mut state);
@@ -228,7 +227,7 @@ impl ChunkInbox {
         } = self.0.credit;
         let to = {
             let mut state = self.0.state.lock();
-            if state.closed || state.failed.is_some() {
+            if state.is_stopped() {
                 return;
             }
             let base = state.arrived.min(state.taken + max_queued);
@@ -248,7 +247,7 @@ impl ChunkInbox {
     /// before it are taken). A transfer that has already failed keeps its first error.
     pub fn fail(&self, error: UploadError) {
         let mut state = self.0.state.lock();
-        if state.closed || state.failed.is_some() || state.arrived >= state.size {
+        if state.is_stopped() || state.arrived >= state.size {
             return;
         }
         state.failed = Some(error);
@@ -288,6 +287,13 @@ impl ChunkInbox {
     #[cfg(test)]
     pub(crate) fn queued_bytes(&self) -> usize {
         self.0.state.lock().chunks.iter().map(Vec::len).sum()
+    }
+}
+
+impl InboxState {
+    /// The stream has gone or the transfer has failed: no chunk is accepted and no credit granted.
+    fn is_stopped(&self) -> bool {
+        self.closed || self.failed.is_some()
     }
 }
 
