@@ -240,8 +240,9 @@ pub(crate) struct Circuit {
     /// Persisted and ended for its tab to resume elsewhere (a shutdown), which the tab is told once the
     /// store has it; messages from the tab meanwhile are refused without ending the tab's circuit.
     pub(crate) moving: AtomicBool,
-    /// The uploads in progress, to which `UploadChunk` messages go without taking the state lock. Made by
-    /// the circuit's first upload: a circuit that never uploads carries no routing table (idle memory).
+    /// The uploads in progress, to which `UploadChunk` messages go past the circuit's message processing
+    /// (the state lock is taken only to check the sending connection, not held while the chunk is handed
+    /// over). Made by the circuit's first upload: a circuit that never uploads carries no routing table.
     pub(crate) uploads: OnceLock<Arc<crate::upload::UploadTransfers>>,
     pub(crate) state: Mutex<CircuitState>,
 }
